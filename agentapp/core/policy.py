@@ -1,0 +1,290 @@
+"""The recording policy: what a trainer decided, validated before anything may be recorded.
+
+A policy is a TOML document (format documented in README.md). Loading it validates every
+rule of RULES.md that can be checked statically; a policy that fails is refused as a whole
+with one clear message (PolicyError), and the agent then records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PURPOSE = "training"
+MAX_RETENTION_DAYS = 183  # six months (RULES.md R9)
+MAX_ENROLMENT_DAYS = 183
+MAX_WEEKLY_QUOTA = 200
+
+
+class PolicyError(ValueError):
+    """The policy is refused. The message says what to fix; `details` gives the location."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(f"{details}: {message}" if details else message)
+        self.details = details
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRule:
+    """Whitelist entry for a business application window. Every given field must match."""
+
+    name: str
+    wm_class: str | None = None
+    executable: str | None = None
+    title_pattern: re.Pattern[str] | None = None
+
+    def matches(self, wm_class: tuple[str, ...], executable: str | None, title: str | None) -> bool:
+        if self.wm_class is not None and self.wm_class.lower() not in (
+            c.lower() for c in wm_class
+        ):
+            return False
+        if self.executable is not None and (executable or "").lower() != self.executable.lower():
+            return False
+        return self.title_pattern is None or bool(
+            title is not None and self.title_pattern.search(title)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    agent: str
+    training: str
+    start: dt.date
+    end: dt.date  # inclusive
+    sampling_percent: int
+    weekly_quota: int
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Controller:
+    name: str
+    contact: str
+    dpo_contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: int
+    controller: Controller
+    applications: tuple[WindowRule, ...]
+    enrolments: tuple[Enrolment, ...]
+    fps: int = 10
+    segment_seconds: int = 30
+    max_call_minutes: int = 60
+    record_internal_calls: bool = False
+    retention_days: int = MAX_RETENTION_DAYS
+    purpose: str = PURPOSE
+    recipients: tuple[str, ...] = field(default=("trainers of the training team",))
+
+    def enrolment_for(self, agent: str) -> Enrolment | None:
+        for e in self.enrolments:
+            if e.agent == agent:
+                return e
+        return None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "policy") -> Policy:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"not valid TOML ({exc})", source) from None
+    r = _Reader(doc, source)
+    version = r.whole("version", lo=1, hi=2**31)
+    purpose = r.text("purpose", default=PURPOSE)
+    if purpose != PURPOSE:
+        raise PolicyError(
+            f"purpose must be '{PURPOSE}': screen video coupled with calls is allowed for "
+            "training only, never for evaluation or discipline (RULES.md R1)",
+            f"{source}: purpose",
+        )
+    c = r.table("controller")
+    controller = Controller(
+        name=c.text("name"), contact=c.text("contact"), dpo_contact=c.text("dpo_contact")
+    )
+    c.done()
+    rec = r.table("recording")
+    fps = rec.whole("fps", default=10, lo=1, hi=30)
+    segment_seconds = rec.whole("segment_seconds", default=30, lo=5, hi=600)
+    max_call_minutes = rec.whole("max_call_minutes", default=60, lo=1, hi=240)
+    sampling = rec.whole("sampling_percent", lo=1, hi=100, default=None)
+    quota = rec.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=None)
+    internal = rec.flag("record_internal_calls", default=False)
+    retention = rec.whole("retention_days", default=MAX_RETENTION_DAYS, lo=1, hi=MAX_RETENTION_DAYS)
+    recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
+    rec.done()
+
+    apps = tuple(_window_rule(t) for t in r.tables("application"))
+    if not apps:
+        raise PolicyError(
+            "no [[application]] whitelisted: name the business application window to record "
+            "(RULES.md R3)",
+            source,
+        )
+    enrolments: list[Enrolment] = []
+    seen: set[str] = set()
+    for t in r.tables("enrolment"):
+        e = _enrolment(t, sampling, quota)
+        if e.agent in seen:
+            raise PolicyError(f"agent '{e.agent}' is enrolled twice", t.where)
+        seen.add(e.agent)
+        enrolments.append(e)
+    r.done()
+    return Policy(
+        version=version,
+        purpose=purpose,
+        controller=controller,
+        applications=apps,
+        enrolments=tuple(enrolments),
+        fps=fps,
+        segment_seconds=segment_seconds,
+        max_call_minutes=max_call_minutes,
+        record_internal_calls=internal,
+        retention_days=retention,
+        recipients=recipients,
+    )
+
+
+def _window_rule(t: _Reader) -> WindowRule:
+    name = t.text("name")
+    wm_class = t.text("wm_class", default=None)
+    exe = t.text("executable", default=None)
+    pattern_text = t.text("title_pattern", default=None)
+    t.done()
+    if wm_class is None and exe is None and pattern_text is None:
+        raise PolicyError(
+            "an application needs at least one of wm_class, executable, title_pattern", t.where
+        )
+    pattern = None
+    if pattern_text is not None:
+        try:
+            pattern = re.compile(pattern_text)
+        except re.error as exc:
+            raise PolicyError(f"title_pattern is not a valid regular expression ({exc})", t.where)
+    return WindowRule(name=name, wm_class=wm_class, executable=exe, title_pattern=pattern)
+
+
+def _enrolment(t: _Reader, sampling: int | None, quota: int | None) -> Enrolment:
+    agent = t.text("agent")
+    training = t.text("training")
+    start = t.day("start")
+    end = t.day("end")
+    e_sampling = t.whole("sampling_percent", lo=1, hi=100, default=sampling)
+    e_quota = t.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=quota)
+    t.done()
+    if end < start:
+        raise PolicyError("end is before start", t.where)
+    if (end - start).days > MAX_ENROLMENT_DAYS:
+        raise PolicyError(
+            f"enrolment lasts {(end - start).days} days; at most {MAX_ENROLMENT_DAYS} "
+            "(recording is for a bounded training period, RULES.md R5)",
+            t.where,
+        )
+    if e_quota is None:
+        raise PolicyError(
+            "no weekly_quota: this policy would record every call of the agent without bound; "
+            "set [recording] weekly_quota or one on the enrolment (RULES.md R6)",
+            t.where,
+        )
+    if e_sampling is None:
+        raise PolicyError(
+            "no sampling_percent: set [recording] sampling_percent or one on the enrolment "
+            "(RULES.md R6: selection is random, never systematic)",
+            t.where,
+        )
+    return Enrolment(agent, training, start, end, e_sampling, e_quota)
+
+
+_MISSING: Any = object()
+
+
+class _Reader:
+    """Typed access to one TOML table; refuses unknown keys (a typo must not pass silently)."""
+
+    def __init__(self, table: dict[str, Any], where: str) -> None:
+        self._t = table
+        self.where = where
+        self._used: set[str] = set()
+
+    def _get(self, key: str, default: Any) -> Any:
+        self._used.add(key)
+        if key in self._t:
+            return self._t[key]
+        if default is _MISSING:
+            raise PolicyError(f"'{key}' is required", self.where)
+        return default
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        v = self._get(key, default)
+        if v is not default and (not isinstance(v, str) or not v.strip()):
+            raise PolicyError(f"'{key}' must be a non-empty string", self.where)
+        return v
+
+    def texts(self, key: str, default: Any = _MISSING) -> list[str]:
+        v = self._get(key, default)
+        if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
+            raise PolicyError(f"'{key}' must be a non-empty list of strings", self.where)
+        return v
+
+    def whole(self, key: str, *, lo: int, hi: int, default: Any = _MISSING) -> Any:
+        v = self._get(key, default)
+        if v is default:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise PolicyError(f"'{key}' must be a whole number from {lo} to {hi}", self.where)
+        return v
+
+    def flag(self, key: str, default: Any = _MISSING) -> bool:
+        v = self._get(key, default)
+        if not isinstance(v, bool):
+            raise PolicyError(f"'{key}' must be true or false", self.where)
+        return v
+
+    def day(self, key: str) -> dt.date:
+        v = self._get(key, _MISSING)
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str):
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                pass
+        raise PolicyError(f"'{key}' must be a date like 2026-12-31", self.where)
+
+    def table(self, key: str) -> _Reader:
+        v = self._get(key, _MISSING)
+        if not isinstance(v, dict):
+            raise PolicyError(f"[{key}] must be a table", self.where)
+        return _Reader(v, f"{self.where}: [{key}]")
+
+    def tables(self, key: str) -> list[_Reader]:
+        v = self._get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            raise PolicyError(f"[[{key}]] must be an array of tables", self.where)
+        return [_Reader(x, f"{self.where}: [[{key}]] #{i + 1}") for i, x in enumerate(v)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self._t) - self._used)
+        if unknown:
+            raise PolicyError(f"unknown key(s): {', '.join(unknown)}", self.where)

@@ -1,0 +1,57 @@
+"""Policy texts shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def policy_text(
+    agent: str | None = "alice",
+    *,
+    wm_class: str = "agentapp-business",
+    sampling: int = 100,
+    quota: int | None = 5,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    fps: int = 10,
+    segment_seconds: int = 30,
+    max_call_minutes: int = 60,
+    internal: bool = False,
+) -> str:
+    today = dt.date.today()
+    start = start or today - dt.timedelta(days=1)
+    end = end or today + dt.timedelta(days=30)
+    quota_line = f"weekly_quota = {quota}" if quota is not None else ""
+    enrol = (
+        f"""
+[[enrolment]]
+agent = "{agent}"
+training = "CRM onboarding"
+start = {start.isoformat()}
+end = {end.isoformat()}
+"""
+        if agent
+        else ""
+    )
+    return f"""
+version = 1
+purpose = "training"
+
+[controller]
+name = "Example Contact Center SAS"
+contact = "privacy@example.test"
+dpo_contact = "dpo@example.test"
+
+[recording]
+fps = {fps}
+segment_seconds = {segment_seconds}
+max_call_minutes = {max_call_minutes}
+sampling_percent = {sampling}
+{quota_line}
+record_internal_calls = {"true" if internal else "false"}
+
+[[application]]
+name = "CRM"
+wm_class = "{wm_class}"
+{enrol}
+"""

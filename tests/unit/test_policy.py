@@ -1,0 +1,76 @@
+import datetime as dt
+
+import pytest
+
+from agentapp.core.policy import PolicyError, parse_policy
+from tests.policies import policy_text
+
+
+def test_sample_policy_loads() -> None:
+    p = parse_policy(policy_text())
+    assert p.purpose == "training"
+    assert p.enrolment_for("alice") is not None
+    assert p.enrolment_for("bob") is None
+    assert p.applications[0].matches(("crm", "agentapp-business"), None, "x")
+    assert not p.applications[0].matches(("firefox", "Firefox"), None, "x")
+
+
+def test_unbounded_policy_is_refused() -> None:
+    with pytest.raises(PolicyError, match="without bound"):
+        parse_policy(policy_text(quota=None))
+
+
+def test_other_purpose_is_refused() -> None:
+    text = policy_text().replace('purpose = "training"', 'purpose = "evaluation"')
+    with pytest.raises(PolicyError, match="training only"):
+        parse_policy(text)
+
+
+def test_enrolment_needs_an_end_and_a_bounded_period() -> None:
+    today = dt.date.today()
+    with pytest.raises(PolicyError, match="at most"):
+        parse_policy(policy_text(start=today, end=today + dt.timedelta(days=400)))
+    with pytest.raises(PolicyError, match="before start"):
+        parse_policy(policy_text(start=today, end=today - dt.timedelta(days=1)))
+    no_end = "\n".join(line for line in policy_text().splitlines() if not line.startswith("end"))
+    with pytest.raises(PolicyError, match="'end' is required"):
+        parse_policy(no_end)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("fps = 10", "fps = 0", "'fps'"),
+        ("fps = 10", "fps = 10\nfpz = 3", "unknown key"),
+        ("sampling_percent = 100", "sampling_percent = 101", "sampling_percent"),
+        ('wm_class = "agentapp-business"', "", "at least one of"),
+        ("version = 1", "", "'version' is required"),
+        ("version = 1", "version = [", "not valid TOML"),
+    ],
+)
+def test_bad_policies_say_what_is_wrong(old: str, new: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(policy_text().replace(old, new, 1))
+
+
+def test_no_application_is_refused() -> None:
+    text = policy_text().replace("[[application]]", "").replace('name = "CRM"', "")
+    text = text.replace('wm_class = "agentapp-business"', "")
+    with pytest.raises(PolicyError, match="no \\[\\[application\\]\\]"):
+        parse_policy(text)
+
+
+def test_bad_title_pattern_is_refused() -> None:
+    text = policy_text().replace('wm_class = "agentapp-business"', 'title_pattern = "(["')
+    with pytest.raises(PolicyError, match="regular expression"):
+        parse_policy(text)
+
+
+def test_title_and_executable_rules() -> None:
+    text = policy_text().replace(
+        'wm_class = "agentapp-business"', 'executable = "crm"\ntitle_pattern = "^CRM — "'
+    )
+    rule = parse_policy(text).applications[0]
+    assert rule.matches((), "crm", "CRM — customer 12")
+    assert not rule.matches((), "crm", "Mail")
+    assert not rule.matches((), "bash", "CRM — customer 12")
