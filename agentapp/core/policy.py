@@ -38,9 +38,7 @@ class WindowRule:
     title_pattern: re.Pattern[str] | None = None
 
     def matches(self, wm_class: tuple[str, ...], executable: str | None, title: str | None) -> bool:
-        if self.wm_class is not None and self.wm_class.lower() not in (
-            c.lower() for c in wm_class
-        ):
+        if self.wm_class is not None and self.wm_class.lower() not in (c.lower() for c in wm_class):
             return False
         if self.executable is not None and (executable or "").lower() != self.executable.lower():
             return False
@@ -179,7 +177,9 @@ def _window_rule(t: _Reader) -> WindowRule:
         try:
             pattern = re.compile(pattern_text)
         except re.error as exc:
-            raise PolicyError(f"title_pattern is not a valid regular expression ({exc})", t.where)
+            raise PolicyError(
+                f"title_pattern is not a valid regular expression ({exc})", t.where
+            ) from None
     return WindowRule(name=name, wm_class=wm_class, executable=exe, title_pattern=pattern)
 
 

@@ -1,0 +1,3 @@
+from agentapp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The composition root: reads settings, builds the engine and its peers, runs them.
+
+Nothing else wires concrete classes together. Heavy modules (capture, Qt) are imported here
+lazily so `agentapp hook` stays fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import logging.handlers
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentapp.engine import Engine
+
+log = logging.getLogger("agentapp")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    agent: str
+    policy_path: Path
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("AGENTAPP_DATA_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("agentapp", appauthor=False))
+
+
+def settings(
+    data_dir: str | None = None, agent: str | None = None, policy: str | None = None
+) -> Settings:
+    d = Path(data_dir) if data_dir else default_data_dir()
+    who = agent or os.environ.get("AGENTAPP_AGENT") or getpass.getuser()
+    pol = policy or os.environ.get("AGENTAPP_POLICY") or str(d / "policy.toml")
+    return Settings(d.absolute(), who, Path(pol).absolute())
+
+
+class OneLineFormatter(logging.Formatter):
+    """Console lines for people: the message only, never a traceback (that goes to the file)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "agentapp: " + record.getMessage()
+
+
+def console_logging() -> None:
+    """Before a command sets up its own logging: warnings as one line on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter())
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+
+
+def setup_logging(data_dir: Path, verbose: bool = False) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data_dir / "agent.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    file_handler.setFormatter(fmt)
+    console = logging.StreamHandler()
+    console.setFormatter(OneLineFormatter())
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    root = logging.getLogger()
+    root.handlers[:] = [file_handler, console]
+    root.setLevel(logging.INFO)
+    return path
+
+
+def build_engine(s: Settings) -> Engine:
+    from agentapp.capture.grabber import Grabber
+    from agentapp.engine import Engine
+    from agentapp.platform.factory import create_locator
+
+    return Engine(
+        agent=s.agent,
+        data_dir=s.data_dir,
+        policy_path=s.policy_path,
+        locator_factory=create_locator,
+        grabber_factory=Grabber,
+    )
+
+
+def run_headless(s: Settings, stop_event: threading.Event | None = None) -> int:
+    """Run the backbone with no UI until SIGTERM/SIGINT (or `stop_event`)."""
+    from agentapp.core.clock import SystemClock
+    from agentapp.telephony.hook import HookServer, socket_path
+
+    engine = build_engine(s)
+    server = HookServer(socket_path(s.data_dir), engine.handle_event, SystemClock())
+    server.start()  # raises HookError when another agent runs: single instance per user
+    stop = stop_event or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine.start()
+    log.warning(
+        "agent running headless for %s (data: %s) — %s", s.agent, s.data_dir, engine.status.detail
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.warning("agent stopping")
+        server.stop()
+        engine.stop("agent stopped")
+    return 0

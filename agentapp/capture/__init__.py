@@ -1,0 +1,1 @@
+"""The only package that grabs pixels (mss) and encodes video (OpenCV, PyAV)."""

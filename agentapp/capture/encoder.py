@@ -1,0 +1,77 @@
+"""Encode frames to H.264 in memory (PyAV/libx264). Plaintext video never touches the disk.
+
+One SegmentEncoder makes one MP4 segment in a BytesIO. Timestamps are milliseconds since the
+recording started (off-hook), so gaps (window minimised, secure pause) stay gaps in time and
+segments line up when exported.
+
+Threading: used by the capture thread only.
+"""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from agentapp.core.geometry import Rect
+
+_MS = Fraction(1, 1000)
+# Screen content is mostly static: x264 skips unchanged macroblocks almost for free.
+X264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "crf": "30"}
+
+
+def apply_mask(bgra: np.ndarray, boxes: list[Rect]) -> None:
+    """Black out `boxes` (relative to the frame) in place, alpha included."""
+    for b in boxes:
+        bgra[b.y : b.y + b.h, b.x : b.x + b.w] = 0
+
+
+class SegmentEncoder:
+    def __init__(self, width: int, height: int, fps: int) -> None:
+        if width % 2 or height % 2 or width <= 0 or height <= 0:
+            raise ValueError("frame size must be positive and even")
+        self.width, self.height = width, height
+        self.frames = 0
+        self.first_ms: int | None = None
+        self.last_ms = -1
+        self._buf = io.BytesIO()
+        self._out = av.open(self._buf, mode="w", format="mp4")
+        s = self._out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.time_base = _MS
+        s.codec_context.time_base = _MS
+        s.options = dict(X264_OPTIONS, g=str(fps * 10))
+        self._stream = s
+
+    def add(self, bgra: np.ndarray, t_ms: int) -> None:
+        """Encode one frame shown at `t_ms` (ms since off-hook); must be (height, width, 4)."""
+        if t_ms <= self.last_ms:
+            t_ms = self.last_ms + 1  # PTS must increase strictly
+        yuv = cv2.cvtColor(bgra[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
+        frame.pts, frame.time_base = t_ms, _MS
+        for packet in self._stream.encode(frame):
+            self._out.mux(packet)
+        self.frames += 1
+        self.last_ms = t_ms
+        if self.first_ms is None:
+            self.first_ms = t_ms
+
+    def finish(self) -> bytes:
+        """Flush and return the complete MP4 segment (in memory only)."""
+        for packet in self._stream.encode():
+            self._out.mux(packet)
+        self._out.close()
+        data = self._buf.getvalue()
+        self._buf = io.BytesIO()
+        return data
+
+    def abandon(self) -> None:
+        try:
+            self._out.close()
+        except Exception:  # nothing to keep: the segment is being thrown away
+            pass
+        self._buf = io.BytesIO()

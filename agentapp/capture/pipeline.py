@@ -1,0 +1,217 @@
+"""The capture pipeline: locate ▶ grab the window's rectangle ▶ mask ▶ encode ▶ seal.
+
+Runs on its own thread, one per recording. It writes frames only while the session says so
+(`accepts_frames_at`), only while the business window is visible, and re-checks the window
+after each grab: if it moved, vanished or something new covered it during the grab, the
+covered part is masked too or the frame is dropped. Sealed segments leave through `sink`.
+
+Threading: `start()` / `wake()` may be called from any thread; everything else happens on the
+pipeline thread, which owns its locator, grabber and encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from agentapp.capture.encoder import SegmentEncoder, apply_mask
+from agentapp.core.clock import Clock
+from agentapp.core.geometry import Rect, mask_boxes
+from agentapp.core.policy import WindowRule
+from agentapp.core.session import InvalidTransition, RecorderSession, State
+from agentapp.platform.base import LocatorError, NullLocator, WindowInfo, WindowLocator
+
+log = logging.getLogger(__name__)
+
+
+class SegmentSink(Protocol):
+    def write(self, mp4: bytes, frames: int) -> None:
+        """Seal and store one complete segment (called on the pipeline thread)."""
+
+
+class GrabberLike(Protocol):
+    def grab(self, rect: Rect) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    frames: int = 0
+    segments: int = 0
+    hidden_ticks: int = 0
+    dropped: int = 0
+    late_ticks: int = 0
+    first_frame_at: float | None = None
+    application: str = ""
+    failure: str = ""
+
+
+class CapturePipeline:
+    def __init__(
+        self,
+        *,
+        session: RecorderSession,
+        clock: Clock,
+        rules: tuple[WindowRule, ...],
+        fps: int,
+        segment_seconds: int,
+        started_at: float,
+        sink: SegmentSink,
+        locator_factory: Callable[[], WindowLocator],
+        grabber_factory: Callable[[], GrabberLike],
+        on_status: Callable[[str], None],
+        on_done: Callable[[PipelineStats], None],
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._rules = rules
+        self._period = 1.0 / fps
+        self._fps = fps
+        self._segment_seconds = segment_seconds
+        self._started_at = started_at
+        self._sink = sink
+        self._locator_factory = locator_factory
+        self._grabber_factory = grabber_factory
+        self._on_status = on_status
+        self._on_done = on_done
+        self._wake = threading.Event()
+        self._status = ""
+        self.stats = PipelineStats()
+        self._window: WindowInfo | None = None
+        self._enc: SegmentEncoder | None = None
+        self._seg_started = 0.0
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Interrupt the frame-interval sleep (the session just changed state)."""
+        self._wake.set()
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # ------------------------------------------------------------------ thread
+    def _say(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            self._on_status(status)
+
+    def _run(self) -> None:
+        locator: WindowLocator | None = None
+        grabber: GrabberLike | None = None
+        try:
+            locator = self._locator_factory()
+            if isinstance(locator, NullLocator):
+                raise LocatorError(locator.reason)
+            grabber = self._grabber_factory()
+            try:
+                self._session.start_recording()
+            except InvalidTransition:
+                pass  # the call already ended before capture could start
+            self._loop(locator, grabber)
+        except LocatorError as exc:
+            self._fail(f"cannot record: {exc}")
+        except Exception as exc:
+            log.exception("capture failed")
+            self._fail(f"cannot record: capture failed ({type(exc).__name__}: {exc})")
+        finally:
+            try:
+                self._close_segment()
+            except Exception:
+                log.exception("could not seal the last segment")
+                self.stats.failure = self.stats.failure or "could not seal the last segment"
+            for closer in (grabber, locator):
+                if closer is not None:
+                    closer.close()
+            self._on_done(self.stats)
+
+    def _fail(self, reason: str) -> None:
+        self.stats.failure = reason
+        self._say(reason)
+        state = self._session.state
+        try:
+            if state is State.ARMED and self.stats.frames == 0:
+                self._session.discard(reason)
+            elif state in (State.ARMED, State.RECORDING, State.PAUSED):
+                self._session.stop(reason)
+        except InvalidTransition:
+            pass
+
+    def _loop(self, locator: WindowLocator, grabber: GrabberLike) -> None:
+        next_tick = self._clock.now()
+        while True:
+            state = self._session.state
+            if state in (State.SEALING, State.IDLE):
+                return
+            if state is State.RECORDING:
+                self._tick(locator, grabber)
+            elif state is State.PAUSED:
+                self._say("paused")
+            next_tick += self._period
+            delay = next_tick - self._clock.now()
+            if delay < 0:
+                self.stats.late_ticks += 1
+                next_tick = self._clock.now()
+                delay = 0
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _tick(self, locator: WindowLocator, grabber: GrabberLike) -> None:
+        if self._window is None:
+            found = locator.find(self._rules)
+            if found is None:
+                self.stats.hidden_ticks += 1
+                self._say("business window not found")
+                return
+            self._window, rule = found
+            self.stats.application = rule.name
+        view = locator.view(self._window)
+        if not view.visible:
+            self.stats.hidden_ticks += 1
+            if "closed" in view.why_not or "vanished" in view.why_not:
+                self._window = None
+            self._say(view.why_not)
+            return
+        t = self._clock.now()
+        pixels = grabber.grab(view.rect)
+        after = locator.view(self._window)
+        if not after.visible or after.rect != view.rect:
+            self.stats.dropped += 1  # moved or hidden during the grab: next tick follows it
+            return
+        if not pixels.flags.writeable:
+            pixels = pixels.copy()
+        apply_mask(pixels, mask_boxes(view.rect, view.occluders + after.occluders))
+        if not self._session.accepts_frames_at(t):
+            return
+        w, h = view.rect.w, view.rect.h
+        if self._enc is not None and (self._enc.width, self._enc.height) != (w, h):
+            self._close_segment()  # resized: a new segment at the new size
+        if self._enc is None:
+            self._enc = SegmentEncoder(w, h, self._fps)
+            self._seg_started = t
+        self._enc.add(pixels, round((t - self._started_at) * 1000))
+        self.stats.frames += 1
+        if self.stats.first_frame_at is None:
+            self.stats.first_frame_at = t
+        self._say("recording")
+        if t - self._seg_started >= self._segment_seconds:
+            self._close_segment()
+
+    def _close_segment(self) -> None:
+        enc, self._enc = self._enc, None
+        if enc is None:
+            return
+        if enc.frames == 0:
+            enc.abandon()
+            return
+        self._sink.write(enc.finish(), enc.frames)
+        self.stats.segments += 1

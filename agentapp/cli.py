@@ -1,0 +1,353 @@
+"""Command line: `agentapp <command>`. Bad input gives one clear line and a non-zero exit.
+
+Exit codes: 0 done · 1 refused or failed (the line says why) · 2 bad arguments ·
+3 the agent is not running (hook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from agentapp import __version__
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="agentapp", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"agentapp {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        help="all agent state (default: $AGENTAPP_DATA_DIR or the platform's user data dir)",
+    )
+    common.add_argument("--agent", help="agent identity (default: $AGENTAPP_AGENT or login name)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", parents=[common], help="run the agent")
+    run.add_argument("--headless", action="store_true", help="no tray (kiosks, tests)")
+    run.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+    run.add_argument("-v", "--verbose", action="store_true")
+
+    hook = sub.add_parser("hook", parents=[common], help="tell the agent a call started/ended")
+    hook.add_argument("event", choices=["off-hook", "on-hook"])
+    hook.add_argument("--call-id", required=True)
+    hook.add_argument("--internal", action="store_true", help="agent-to-agent call")
+
+    keys = sub.add_parser("keys", help="recording keys").add_subparsers(
+        dest="keys_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    init = keys.add_parser("init", parents=[common], help="create the recording key pair")
+    init.add_argument(
+        "--private-out",
+        type=Path,
+        help="write the private key to this passphrase-protected file instead of the OS key store",
+    )
+    init.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")
+    init.add_argument("--force", action="store_true", help="replace an existing public key")
+
+    pol = sub.add_parser("policy", help="policy files").add_subparsers(
+        dest="policy_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    check = pol.add_parser("check", help="validate a policy file")
+    check.add_argument("file", type=Path)
+
+    rec = sub.add_parser("recordings", help="sealed recordings").add_subparsers(
+        dest="rec_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    ls = rec.add_parser("list", parents=[common], help="list recordings (metadata only)")
+    ls.add_argument("--json", action="store_true")
+    ex = rec.add_parser("export", parents=[common], help="decrypt one recording to a video file")
+    ex.add_argument("id")
+    ex.add_argument("--out", type=Path, required=True)
+    ex.add_argument("--reason", required=True, help="why you need to see it (audited)")
+    ex.add_argument("--key", type=Path, help="passphrase-protected private key file")
+    ex.add_argument("--passphrase-file", type=Path)
+
+    sub.add_parser("status", parents=[common], help="what the running agent is doing")
+
+    demo = sub.add_parser("demo", help="record a sample call on a virtual display, end to end")
+    demo.add_argument("--seconds", type=float, default=5.0)
+    demo.add_argument("--keep", type=Path, help="keep the demo's data and export in this folder")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    from agentapp.app import console_logging
+
+    console_logging()
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        sys.stderr.write(f"agentapp: {exc}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: one line for the person, the traceback to a file
+        where = _crash_report()
+        sys.stderr.write(
+            f"agentapp: unexpected error: {type(exc).__name__}: {exc} (details in {where})\n"
+        )
+        return 1
+
+
+def _crash_report() -> str:
+    """Write the current traceback to the agent log (or a temporary file); return where."""
+    import tempfile
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        from agentapp.app import default_data_dir
+
+        path = default_data_dir() / "agent.log"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(path, "a") as f:
+            f.write(text)
+        return str(path)
+    except Exception:
+        fd, name = tempfile.mkstemp(prefix="agentapp-error-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return name
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from agentapp.app import settings
+
+    if args.command == "hook":
+        return _hook(args)
+    if args.command == "policy":
+        return _policy_check(args.file)
+    if args.command == "demo":
+        from agentapp.demo import run_demo
+
+        return run_demo(seconds=args.seconds, keep=args.keep)
+    s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
+    if args.command == "run":
+        return _run(args, s)
+    if args.command == "keys":
+        return _keys_init(args, s.data_dir)
+    if args.command == "status":
+        path = s.data_dir / "run" / "status.json"
+        try:
+            print(json.dumps(json.loads(path.read_text()), indent=1))
+        except (OSError, ValueError):
+            raise CliError(f"no status: is the agent running? ({path})") from None
+        return 0
+    if args.rec_command == "list":
+        return _list(args, s.data_dir)
+    return _export(args, s)
+
+
+def _hook(args: argparse.Namespace) -> int:
+    import time
+
+    from agentapp.app import default_data_dir
+    from agentapp.core.events import CallEvent, EventError, EventKind, validate_call_id
+    from agentapp.telephony.hook import HookError, send_event, socket_path
+
+    try:
+        validate_call_id(args.call_id)
+    except EventError as exc:
+        raise CliError(str(exc), 2) from None
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    event = CallEvent(EventKind(args.event), args.call_id, time.time(), internal=args.internal)
+    try:
+        print(send_event(socket_path(data_dir.absolute()), event))
+    except HookError as exc:
+        raise CliError(str(exc), 3 if "not running" in str(exc) else 1) from None
+    return 0
+
+
+def _run(args: argparse.Namespace, s: object) -> int:
+    from agentapp.app import Settings, run_headless, setup_logging
+    from agentapp.telephony.hook import HookError
+
+    assert isinstance(s, Settings)
+    if not args.headless:
+        raise CliError(
+            "the tray is not part of this version yet: start the agent with 'agentapp run "
+            "--headless'"
+        )
+    setup_logging(s.data_dir, verbose=args.verbose)
+    try:
+        return run_headless(s)
+    except HookError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _policy_check(path: Path) -> int:
+    from agentapp.core.policy import PolicyError, load_policy
+
+    try:
+        p = load_policy(path)
+    except PolicyError as exc:
+        raise CliError(f"policy refused: {exc}") from None
+    print(f"policy {path}: valid (version {p.version}, purpose {p.purpose})")
+    print(f"  controller: {p.controller.name} — DPO: {p.controller.dpo_contact}")
+    print(f"  applications: {', '.join(a.name for a in p.applications)}")
+    print(
+        f"  recording: {p.fps} fps, segments of {p.segment_seconds} s, calls cut at "
+        f"{p.max_call_minutes} min, internal calls {'on' if p.record_internal_calls else 'off'}, "
+        f"kept {p.retention_days} days"
+    )
+    for e in p.enrolments:
+        print(
+            f"  enrolled: {e.agent} in '{e.training}' {e.start} → {e.end}, "
+            f"{e.sampling_percent}% of calls, at most {e.weekly_quota}/week"
+        )
+    return 0
+
+
+def _keys_init(args: argparse.Namespace, data_dir: Path) -> int:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.vault.keys import (
+        KeyProblem,
+        public_key_path,
+        store_private_in_keystore,
+        write_private_file,
+        write_public_key,
+    )
+    from agentapp.vault.sealing import fingerprint
+
+    pub_path = public_key_path(data_dir)
+    if pub_path.exists() and not args.force:
+        raise CliError(
+            f"a recording key already exists ({pub_path}); recordings sealed for it need its "
+            "private key. Use --force to replace it anyway"
+        )
+    if (args.private_out is None) != (args.passphrase_file is None):
+        raise CliError("--private-out and --passphrase-file go together", 2)
+    private = X25519PrivateKey.generate()
+    try:
+        if args.private_out is not None:
+            passphrase = _read_passphrase(args.passphrase_file)
+            write_private_file(private, args.private_out, passphrase)
+            where = f"passphrase-protected file {args.private_out}"
+        else:
+            store_private_in_keystore(private)
+            where = "the OS key store"
+    except FileExistsError:
+        raise CliError(f"{args.private_out} already exists: not overwritten") from None
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    write_public_key(private.public_key(), pub_path)
+    print(f"recording key {fingerprint(private.public_key())} created")
+    print(f"  private key: {where} (needed to export recordings; keep it off agent desks)")
+    print(f"  public key:  {pub_path} (agents seal recordings for it)")
+    return 0
+
+
+def _read_passphrase(path: Path | None) -> bytes:
+    env = os.environ.get("AGENTAPP_KEY_PASSPHRASE")
+    if path is None:
+        if env:
+            return env.encode()
+        raise CliError("this key file needs --passphrase-file (or AGENTAPP_KEY_PASSPHRASE)")
+    try:
+        return path.read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise CliError(f"cannot read the passphrase file: {exc}") from None
+
+
+def _list(args: argparse.Namespace, data_dir: Path) -> int:
+    from agentapp.vault.store import Vault
+
+    metas = Vault(data_dir / "recordings").recordings()
+    if args.json:
+        print(json.dumps([m.to_json() for m in metas], indent=1))
+        return 0
+    if not metas:
+        print("no recordings")
+    for m in metas:
+        j = m.to_json()
+        print(
+            f"{m.id}  {m.agent:<12} {j['started_at_iso']}  {m.duration_s:7.1f} s  "
+            f"{m.frames:5d} frames  {m.size_bytes / 1e6:6.2f} MB  {m.application}  {m.status}"
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace, s: object) -> int:
+    import datetime as dt
+
+    from agentapp.app import Settings
+    from agentapp.vault.export import export_recording
+    from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
+    from agentapp.vault.sealing import SealError, read_header
+    from agentapp.vault.store import Vault, VaultError
+
+    assert isinstance(s, Settings)
+    reason = args.reason.strip()
+    if len(reason) < 5:
+        raise CliError("give a real reason with --reason (it is written to the audit log)", 2)
+    if args.out.suffix.lower() != ".mp4":
+        raise CliError("--out must name a .mp4 file", 2)
+    if args.out.exists():
+        raise CliError(f"{args.out} already exists: not overwritten")
+    vault = Vault(s.data_dir / "recordings")
+    try:
+        vault.get(args.id)
+        segs = vault.segment_paths(args.id)
+        if not segs:
+            raise CliError(f"recording {args.id} has no sealed segment")
+        kid = read_header(segs[0].read_bytes())[0]["kid"]
+        if args.key is not None:
+            private = load_private_file(args.key, _read_passphrase(args.passphrase_file))
+        else:
+            private = load_private_from_keystore(kid)
+        summary = export_recording(vault, args.id, private, args.out)
+    except (VaultError, KeyProblem, SealError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc}") from None
+    _audit(
+        s.data_dir,
+        {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "who": s.agent,
+            "action": "export",
+            "recording": args.id,
+            "reason": reason,
+        },
+    )
+    print(
+        f"exported {args.id} to {summary.path}: {summary.frames} frames, "
+        f"{summary.width}x{summary.height}, {summary.first_s:.2f}–{summary.last_s:.2f} s "
+        f"after off-hook, {summary.size_bytes} bytes"
+    )
+    return 0
+
+
+def _audit(data_dir: Path, entry: dict[str, str]) -> None:
+    """Append-only access trace (the hash-chained audit trail replaces it: issue 5)."""
+    path = data_dir / "audit.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""`agentapp demo`: one sample call recorded end to end, on a private virtual display.
+
+Starts Xvfb + openbox + trayer (unless told to use the current display), opens a sample
+"business application" window and a "private" window partly over it, enrols the current user
+in a sample policy, places a call through the real hook (off-hook, a few seconds, on-hook),
+exports the sealed recording and says what is in it — including that no private pixel is.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agentapp.ui.sample_window import SampleWindow
+from agentapp.vault.keys import keystore_problem
+
+BUSINESS = SampleWindow(
+    "agentapp-business", "CRM — customer form", (40, 160, 60), (100, 100, 1280, 720)
+)
+PRIVATE = SampleWindow("agentapp-private", "Private messages", (255, 0, 255), (1000, 500, 700, 450))
+
+
+def sample_policy(agent: str, wm_class: str, fps: int = 10) -> str:
+    import datetime as dt
+
+    today = dt.date.today()
+    return f"""\
+version = 1
+purpose = "training"
+
+[controller]
+name = "Demo Contact Center SAS"
+contact = "privacy@demo.invalid"
+dpo_contact = "dpo@demo.invalid"
+
+[recording]
+fps = {fps}
+segment_seconds = 30
+max_call_minutes = 60
+sampling_percent = 100
+weekly_quota = 20
+record_internal_calls = false
+
+[[application]]
+name = "CRM"
+wm_class = "{wm_class}"
+
+[[enrolment]]
+agent = "{agent}"
+training = "CRM onboarding (demo)"
+start = {today.isoformat()}
+end = {(today + dt.timedelta(days=30)).isoformat()}
+"""
+
+
+def _cli(args: list[str], env: dict[str, str], check: bool = True) -> str:
+    r = subprocess.run([sys.executable, "-m", "agentapp", *args], env=env, capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    if check and r.returncode != 0:
+        raise RuntimeError(f"agentapp {args[0]} failed: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+def private_pixel_count(bgr: object, color: tuple[int, int, int], tol: int = 60) -> int:
+    import numpy as np
+
+    assert isinstance(bgr, np.ndarray)
+    r, g, b = color
+    diff = np.abs(bgr.astype(np.int16) - np.array([b, g, r], np.int16)).max(axis=2)
+    return int((diff < tol).sum())
+
+
+def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
+    from agentapp.platform.virtual_display import DesktopError, VirtualDesktop
+    from agentapp.vault.export import iter_frames
+
+    work = keep or Path(tempfile.mkdtemp(prefix="agentapp-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    agent = getpass.getuser()
+    procs: list[subprocess.Popen[str]] = []
+    print(f"agentapp demo — working in {work}")
+    try:
+        desktop = VirtualDesktop().start()
+    except DesktopError as exc:
+        print(f"agentapp demo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        env = dict(desktop.env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=agent)
+        print(f"1. virtual desktop {desktop.display} (Xvfb + openbox + trayer)")
+        problem = keystore_problem()
+        if problem is None:
+            print(
+                "2. "
+                + _cli(["keys", "init"], env).splitlines()[0]
+                + " (private key in the OS key store)"
+            )
+            key_args: list[str] = []
+        else:
+            pw = work / "demo-passphrase"
+            pw.write_text(secrets.token_urlsafe(16))
+            pw.chmod(0o600)
+            key = work / "recording-private-key.pem"
+            _cli(["keys", "init", "--private-out", str(key), "--passphrase-file", str(pw)], env)
+            print(f"2. recording key created; no OS key store here ({problem}),")
+            print(f"   so the private key is in the passphrase-protected file {key}")
+            key_args = ["--key", str(key), "--passphrase-file", str(pw)]
+        policy = data / "policy.toml"
+        policy.write_text(sample_policy(agent, BUSINESS.wm_class))
+        print(f"3. policy {policy}: '{agent}' enrolled, application CRM ({BUSINESS.wm_class})")
+        p, _ = BUSINESS.spawn(env)
+        procs.append(p)
+        q, _ = PRIVATE.spawn(env)
+        procs.append(q)
+        print("4. sample CRM window (green) and a private window (magenta) partly over it")
+        log = open(work / "agent-stderr.log", "w")  # noqa: SIM115 - closed with the process
+        agent_proc = subprocess.Popen(
+            [sys.executable, "-m", "agentapp", "run", "--headless"], env=env,
+            stdout=log, stderr=log, text=True,
+        )  # fmt: skip
+        procs.append(agent_proc)
+        sock = data / "run" / "hook.sock"
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            if agent_proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the agent did not start; see {work / 'agent-stderr.log'}")
+            time.sleep(0.05)
+        print(f"5. agent running headless (pid {agent_proc.pid})")
+        call_id = f"demo-{secrets.token_hex(3)}"
+        print(f"6. off-hook → {_cli(['hook', 'off-hook', '--call-id', call_id], env)}")
+        time.sleep(seconds)
+        answer = _cli(["hook", "on-hook", "--call-id", call_id], env)
+        print(f"   on-hook after {seconds:.0f} s → {answer}")
+        recs: list[dict[str, object]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            recs = json.loads(_cli(["recordings", "list", "--json"], env))
+            if recs and recs[-1]["status"] == "complete":
+                break
+            time.sleep(0.2)
+        if not recs or recs[-1]["status"] != "complete":
+            raise RuntimeError("no sealed recording appeared")
+        rec = recs[-1]
+        seal_files = sorted((data / "recordings" / str(rec["id"])).glob("seg-*.seal"))
+        print(f"7. sealed recording {rec['id']}: {len(seal_files)} encrypted segment(s), "
+              f"{rec['size_bytes']} bytes on disk")  # fmt: skip
+        out = work / f"{rec['id']}.mp4"
+        _cli(["recordings", "export", str(rec["id"]), "--out", str(out),
+              "--reason", "demo: show what was recorded", *key_args], env)  # fmt: skip
+        frames, first, last, leaked = 0, None, 0.0, 0
+        for t, bgr in iter_frames(out):
+            frames += 1
+            first = t if first is None else first
+            last = t
+            leaked += private_pixel_count(bgr, PRIVATE.color)
+        h, w = bgr.shape[:2]
+        print(f"8. exported to {out} and decoded:")
+        print(f"   {frames} frames of {w}x{h} (the CRM window only), from {first:.2f} s to "
+              f"{last:.2f} s after off-hook; call lasted {rec['duration_s']} s")  # fmt: skip
+        print(f"   private-window pixels in the video: {leaked}"
+              + ("  ✓ none" if leaked == 0 else "  ✗ LEAK"))  # fmt: skip
+        return 0 if leaked == 0 and frames > 0 else 1
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"agentapp demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        desktop.stop()
+        if keep is None:
+            print(f"(demo files left in {work}; remove them with: rm -r {work})")
+        os.sync()

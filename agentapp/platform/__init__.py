@@ -1,0 +1,1 @@
+"""Per-OS adapters behind small interfaces, picked by `factory.create_locator()`."""

@@ -1,0 +1,27 @@
+"""Pick the window locator for this OS and session; no work at import time."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agentapp.platform.base import LocatorError, NullLocator, WindowLocator
+
+
+def create_locator() -> WindowLocator:
+    """A working locator, or a NullLocator whose `reason` says why none can run here."""
+    if sys.platform.startswith("linux"):
+        if not os.environ.get("DISPLAY"):
+            if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
+                return NullLocator(
+                    "Wayland session: Wayland does not let one application read another's "
+                    "window; log in with an X11 session"
+                )
+            return NullLocator("no display: DISPLAY is not set")
+        try:
+            from agentapp.platform.x11 import X11Locator
+
+            return X11Locator()
+        except LocatorError as exc:
+            return NullLocator(str(exc))
+    return NullLocator(f"no window locator for {sys.platform} yet")

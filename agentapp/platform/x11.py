@@ -1,0 +1,170 @@
+"""X11 window locator (python-xlib, EWMH).
+
+Facts this relies on (measured under openbox, see docs/design.md):
+* `_NET_CLIENT_LIST` lists managed client windows; a reparenting WM puts each inside a frame
+  that is a child of the root. The frame is what covers other windows (title bar included).
+* `XQueryTree(root)` gives every root child bottom-to-top: frames AND override-redirect
+  windows (menus, tooltips, notifications) that the EWMH lists omit. Occluders are taken from
+  there, never from the client list.
+* Geometry comes from `TranslateCoords`; xdotool/wmctrl positions are wrong under openbox.
+
+Threading: one instance per thread (an X connection is not shared).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from Xlib import X, display, error
+
+from agentapp.core.geometry import Rect
+from agentapp.core.policy import WindowRule
+from agentapp.platform.base import LocatorError, WindowInfo, WindowLocator, WindowView
+
+_ALL_DESKTOPS = 0xFFFFFFFF
+
+
+def _executable(pid: int | None) -> str | None:
+    if not pid:
+        return None
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
+
+
+class X11Locator(WindowLocator):
+    def __init__(self, display_name: str | None = None) -> None:
+        try:
+            self._d = display.Display(display_name)
+        except Exception as exc:  # DisplayNameError, DisplayConnectionError, OSError …
+            raise LocatorError(f"cannot open the X display: {exc}") from None
+        self._root = self._d.screen().root
+        self._atoms: dict[str, int] = {}
+
+    def close(self) -> None:
+        try:
+            self._d.close()
+        except Exception:  # closing a dead connection is not an error worth reporting
+            pass
+
+    # ------------------------------------------------------------ properties
+    def _atom(self, name: str) -> int:
+        if name not in self._atoms:
+            self._atoms[name] = self._d.intern_atom(name)
+        return self._atoms[name]
+
+    def _prop(self, win: Any, name: str) -> Any:
+        p = win.get_full_property(self._atom(name), X.AnyPropertyType)
+        return None if p is None else p.value
+
+    def _card(self, win: Any, name: str) -> int | None:
+        v = self._prop(win, name)
+        return int(v[0]) if v is not None and len(v) else None
+
+    def _title(self, win: Any) -> str | None:
+        v = self._prop(win, "_NET_WM_NAME")
+        if v is None:
+            v = self._prop(win, "WM_NAME")
+        if v is None:
+            return None
+        return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+    def _info(self, wid: int) -> WindowInfo:
+        w = self._d.create_resource_object("window", wid)
+        cls = w.get_wm_class() or ()
+        pid = self._card(w, "_NET_WM_PID")
+        return WindowInfo(wid, tuple(cls), _executable(pid), self._title(w), pid)
+
+    def _check(self) -> None:
+        try:
+            self._d.sync()
+        except error.ConnectionClosedError as exc:
+            raise LocatorError(f"lost the X display: {exc}") from None
+
+    # ------------------------------------------------------------ interface
+    def windows(self) -> list[WindowInfo]:
+        self._check()
+        ids = self._prop(self._root, "_NET_CLIENT_LIST_STACKING")
+        if ids is None:
+            ids = self._prop(self._root, "_NET_CLIENT_LIST")
+        if ids is None:
+            raise LocatorError("the window manager does not publish _NET_CLIENT_LIST (no EWMH)")
+        out = []
+        for wid in ids:
+            try:
+                out.append(self._info(int(wid)))
+            except error.XError:
+                continue  # closed while we looked
+        return out
+
+    def find(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
+        for info in reversed(self.windows()):  # stacking list is bottom-to-top
+            for rule in rules:
+                if rule.matches(info.wm_class, info.executable, info.title):
+                    return info, rule
+        return None
+
+    def view(self, window: WindowInfo) -> WindowView:
+        try:
+            return self._view(window)
+        except error.ConnectionClosedError as exc:
+            raise LocatorError(f"lost the X display: {exc}") from None
+        except error.XError:
+            return WindowView(False, "business window closed")
+
+    def _view(self, window: WindowInfo) -> WindowView:
+        w = self._d.create_resource_object("window", window.handle)
+        attrs = w.get_attributes()
+        if attrs.map_state != X.IsViewable:
+            return WindowView(False, "business window minimised or hidden")
+        state = self._prop(w, "_NET_WM_STATE")
+        if state is not None and self._atom("_NET_WM_STATE_HIDDEN") in list(state):
+            return WindowView(False, "business window minimised")
+        desk = self._card(w, "_NET_WM_DESKTOP")
+        current = self._card(self._root, "_NET_CURRENT_DESKTOP")
+        if desk is not None and current is not None and desk not in (current, _ALL_DESKTOPS):
+            return WindowView(False, "business window on another desktop")
+
+        geo = w.get_geometry()
+        origin = self._root.translate_coords(w, 0, 0)
+        sg = self._root.get_geometry()
+        screen = Rect(0, 0, sg.width, sg.height)
+        rect = Rect(origin.x, origin.y, geo.width, geo.height).intersect(screen).even()
+        if rect.empty:
+            return WindowView(False, "business window is off screen")
+
+        # Walk up to the root child that holds the client (the WM frame).
+        top = w
+        while True:
+            parent = top.query_tree().parent
+            if parent is None or parent.id == self._root.id:
+                break
+            top = parent
+        children = self._root.query_tree().children  # bottom-to-top
+        ids = [c.id for c in children]
+        if top.id not in ids:
+            return WindowView(False, "business window vanished from the stacking order")
+        occluders = []
+        for child in children[ids.index(top.id) + 1 :]:
+            try:
+                a = child.get_attributes()
+                if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
+                    continue
+                if a.override_redirect and self._same_app_popup(child, window.pid):
+                    continue
+                g = child.get_geometry()
+            except error.XError:
+                continue  # vanished between the two requests: nothing to hide any more
+            b = g.border_width
+            occluders.append(Rect(g.x, g.y, g.width + 2 * b, g.height + 2 * b))
+        return WindowView(True, rect=rect, occluders=tuple(occluders))
+
+    def _same_app_popup(self, child: Any, pid: int | None) -> bool:
+        """A menu/tooltip of the business application itself may stay visible."""
+        return pid is not None and self._card(child, "_NET_WM_PID") == pid

@@ -1,0 +1,1 @@
+"""Event sources: each turns a softphone's or PBX's protocol into core CallEvents."""

@@ -1,0 +1,104 @@
+"""A stand-in window for the demo, tests and benchmarks: a solid colour, a title and a ticking
+line of text, so the video is not perfectly static.
+
+    python -m agentapp.ui.sample_window --wm-class agentapp-business --title "CRM — form" \
+        --color 40,160,60 --geometry 100,100,1280,720
+
+It prints its X window id on stdout once shown, then runs until terminated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SampleWindow:
+    """How to open one sample window in another process (no Qt in the caller)."""
+
+    wm_class: str
+    title: str
+    color: tuple[int, int, int]  # R, G, B
+    geometry: tuple[int, int, int, int]  # x, y, w, h of the client area
+    typing: bool = False
+
+    def spawn(self, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+        """Start it; returns the process and its X window id once it is shown."""
+        argv = [sys.executable, "-m", "agentapp.ui.sample_window", "--wm-class", self.wm_class,
+                "--title", self.title, "--color", ",".join(map(str, self.color)),
+                "--geometry", ",".join(map(str, self.geometry))]  # fmt: skip
+        if self.typing:
+            argv.append("--typing")
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("the sample window did not start (is PySide6 installed?)")
+        return proc, int(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--wm-class", required=True)
+    p.add_argument("--title", required=True)
+    p.add_argument("--color", required=True, help="R,G,B")
+    p.add_argument("--geometry", required=True, help="X,Y,W,H of the client area")
+    p.add_argument("--typing", action="store_true", help="type text continuously (benchmarks)")
+    a = p.parse_args(argv)
+    r, g, b = (int(v) for v in a.color.split(","))
+    x, y, w, h = (int(v) for v in a.geometry.split(","))
+
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    # WM_CLASS comes from the application name (class) and argv[0] (instance) on xcb.
+    app = QApplication([a.wm_class])
+    app.setApplicationName(a.wm_class)
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+
+    class Sample(QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.setWindowTitle(a.title)
+            self.ticks = 0
+            self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+        def paintEvent(self, event: QPaintEvent) -> None:
+            painter = QPainter(self)
+            painter.fillRect(self.rect(), QColor(r, g, b))
+            painter.setPen(QColor(255, 255, 255))
+            painter.setFont(QFont("Sans", 18))
+            painter.drawText(40, 60, a.title)
+            painter.drawText(40, 110, dt.datetime.now().strftime("%H:%M:%S.%f")[:-4])
+            if a.typing:
+                painter.drawText(
+                    40, 160, ("customer notes: " + "lorem ipsum " * 9)[: self.ticks % 120]
+                )
+            painter.end()
+
+        def tick(self) -> None:
+            self.ticks += 1
+            self.update()
+
+    win = Sample()
+    win.setGeometry(x, y, w, h)
+    timer = QTimer()
+    timer.timeout.connect(win.tick)
+    timer.start(100)
+    win.show()
+    QTimer.singleShot(0, lambda: print(int(win.winId()), flush=True))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

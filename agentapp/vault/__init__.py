@@ -1,0 +1,1 @@
+"""Encrypted recordings at rest: sealing, key handling, segment store, export."""

@@ -1,0 +1,107 @@
+"""Decrypt a recording in memory and write a playable MP4 the person asked for.
+
+This and the capture package are the only places that touch PyAV. Decryption happens in
+memory; the only plaintext file is the export the user asked for, created 0600.
+
+Threading: plain functions, run on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agentapp.vault.sealing import SealError, unseal
+from agentapp.vault.store import Vault, VaultError
+
+_MS = Fraction(1, 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    path: Path
+    frames: int
+    first_s: float
+    last_s: float
+    width: int
+    height: int
+    size_bytes: int
+
+
+def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[bytes]:
+    """Every segment of a recording, decrypted in memory, in order. Raises VaultError."""
+    vault.get(rid)
+    out = []
+    for i, path in enumerate(vault.segment_paths(rid), start=1):
+        try:
+            header, plain = unseal(path.read_bytes(), private)
+        except SealError as exc:
+            raise VaultError(f"{path.name}: {exc}") from None
+        if header.get("ctx") != {"rec": rid, "seq": i}:
+            raise VaultError(f"{path.name} does not belong at this place in {rid} (tampered?)")
+        out.append(plain)
+    if not out:
+        raise VaultError(f"recording {rid} has no segment")
+    return out
+
+
+def iter_frames(mp4: bytes | Path) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds since off-hook, BGR pixels) for each frame of an MP4 in memory or on disk."""
+    src = io.BytesIO(mp4) if isinstance(mp4, bytes) else str(mp4)
+    with av.open(src, mode="r") as container:
+        for frame in container.decode(video=0):
+            t = float(frame.time) if frame.time is not None else 0.0
+            yield t, frame.to_ndarray(format="bgr24")
+
+
+def export_recording(vault: Vault, rid: str, private: X25519PrivateKey, out: Path) -> ExportSummary:
+    segments = open_segments(vault, rid, private)
+    sizes = []
+    for seg in segments:
+        with av.open(io.BytesIO(seg)) as c:
+            cc = c.streams.video[0].codec_context
+            sizes.append((cc.width, cc.height))
+    width = max(w for w, _ in sizes)
+    height = max(h for _, h in sizes)
+    tmp = out.with_name(f".{out.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    frames, first, last = 0, None, 0.0
+    try:
+        with av.open(str(tmp), mode="w", format="mp4") as dst:
+            stream = dst.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.time_base = _MS
+            stream.codec_context.time_base = _MS
+            stream.options = {"preset": "veryfast", "crf": "23"}
+            last_ms = -1
+            for seg in segments:
+                for t, bgr in iter_frames(seg):
+                    canvas = bgr
+                    if bgr.shape[:2] != (height, width):  # window was resized: pad
+                        canvas = np.zeros((height, width, 3), np.uint8)
+                        canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
+                    frame = av.VideoFrame.from_ndarray(canvas, format="bgr24")
+                    ms = max(round(t * 1000), last_ms + 1)
+                    frame.pts, frame.time_base = ms, _MS
+                    last_ms = ms
+                    for packet in stream.encode(frame):
+                        dst.mux(packet)
+                    frames += 1
+                    first = t if first is None else first
+                    last = t
+            for packet in stream.encode():
+                dst.mux(packet)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportSummary(out, frames, first or 0.0, last, width, height, out.stat().st_size)

@@ -1,0 +1,144 @@
+"""The recording key pair and where its private half lives.
+
+The private key lives in the OS key store (Secret Service, Windows Credential Manager,
+macOS Keychain through `keyring`) or, for a trainer's laptop, in a passphrase-protected PEM
+file. There is deliberately no plaintext fallback: a machine with no usable key store is told
+so and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from agentapp.vault.sealing import fingerprint
+
+SERVICE = "agentapp"
+PUBLIC_KEY_FILE = "recording-public-key.pem"
+
+
+class KeyProblem(RuntimeError):
+    """A key cannot be created, found or read. The message says why and what to do."""
+
+
+def public_key_path(data_dir: Path) -> Path:
+    return data_dir / "keys" / PUBLIC_KEY_FILE
+
+
+def write_public_key(pub: X25519PublicKey, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    path.write_bytes(pem)
+    path.chmod(0o644)
+
+
+def load_public_key(path: Path) -> X25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise KeyProblem(
+            f"no recording public key at {path}: run 'agentapp keys init' (or install the "
+            "site's key there)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise KeyProblem(f"recording public key {path} is unreadable: {exc}") from None
+    if not isinstance(key, X25519PublicKey):
+        raise KeyProblem(f"{path} is not an X25519 recording public key")
+    return key
+
+
+# ------------------------------------------------------------------ OS key store
+
+
+def keystore_problem() -> str | None:
+    """None when a real OS key store is usable, else the reason it is not."""
+    try:
+        import keyring
+        from keyring.backends import fail
+    except Exception as exc:  # pragma: no cover - keyring is a dependency
+        return f"keyring is not importable ({exc})"
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:
+        return f"the OS key store could not be opened ({exc})"
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if isinstance(backend, fail.Keyring) or name.startswith("keyring.backends.null"):
+        return (
+            "no OS key store is available (no Secret Service on the session bus, e.g. "
+            "gnome-keyring not running)"
+        )
+    if name.startswith("keyrings.alt") or "plaintext" in name.lower():
+        return f"the only key store is {name}, which keeps secrets in a plain file: refused"
+    return None
+
+
+def _entry(fp: str) -> str:
+    return f"recording-private-key:{fp}"
+
+
+def store_private_in_keystore(private: X25519PrivateKey) -> str:
+    problem = keystore_problem()
+    if problem:
+        raise KeyProblem(
+            f"{problem}. Start a key store, or use --private-out FILE with --passphrase-file"
+        )
+    import keyring
+
+    fp = fingerprint(private.public_key())
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    try:
+        keyring.set_password(SERVICE, _entry(fp), base64.b64encode(raw).decode())
+    except Exception as exc:
+        raise KeyProblem(f"the OS key store refused the key ({exc})") from None
+    return fp
+
+
+def load_private_from_keystore(fp: str) -> X25519PrivateKey:
+    problem = keystore_problem()
+    if problem:
+        raise KeyProblem(f"{problem}; or give the private key file with --key")
+    import keyring
+
+    try:
+        secret = keyring.get_password(SERVICE, _entry(fp))
+    except Exception as exc:
+        raise KeyProblem(f"the OS key store could not be read ({exc})") from None
+    if secret is None:
+        raise KeyProblem(f"the private key {fp} is not in this machine's key store; use --key FILE")
+    return X25519PrivateKey.from_private_bytes(base64.b64decode(secret))
+
+
+# ------------------------------------------------------------------ passphrase file
+
+
+def write_private_file(private: X25519PrivateKey, path: Path, passphrase: bytes) -> None:
+    if len(passphrase) < 8:
+        raise KeyProblem("the passphrase must have at least 8 characters")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+
+
+def load_private_file(path: Path, passphrase: bytes) -> X25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
+    except FileNotFoundError:
+        raise KeyProblem(f"private key file not found: {path}") from None
+    except (ValueError, TypeError):
+        raise KeyProblem(f"cannot open {path}: wrong passphrase or not a private key") from None
+    if not isinstance(key, X25519PrivateKey):
+        raise KeyProblem(f"{path} is not an X25519 recording private key")
+    return key

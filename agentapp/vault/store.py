@@ -1,0 +1,195 @@
+"""The local vault: one folder per recording, sealed segments and a small metadata file.
+
+Layout under `<data dir>/recordings/` (folders 0700, files 0600):
+
+    <recording id>/recording.json   metadata (RULES.md R13: agent, date, time, duration,
+                                     application, size, hash — no caller, no call id)
+    <recording id>/seg-000001.seal  sealed segments, in order
+
+Every file is written to a temporary name (holding ciphertext only), flushed and renamed, so
+a crash leaves either the previous state or the new one, never a half-written file under its
+final name. Thread-safe per recording writer; the vault itself only reads or creates folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+META = "recording.json"
+STATUS_RECORDING = "recording"
+STATUS_COMPLETE = "complete"
+STATUS_INTERRUPTED = "interrupted"
+
+
+class VaultError(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class RecordingMeta:
+    id: str
+    agent: str
+    started_at: float  # wall-clock seconds (off-hook)
+    application: str
+    purge_after: float
+    purpose: str = "training"
+    status: str = STATUS_RECORDING
+    duration_s: float = 0.0
+    frames: int = 0
+    segments: int = 0
+    size_bytes: int = 0
+    sha256: str = ""
+    paused_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds from start
+    end_reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["started_at_iso"] = dt.datetime.fromtimestamp(self.started_at, dt.UTC).isoformat(
+            timespec="milliseconds"
+        )
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RecordingMeta:
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["paused_spans"] = [tuple(s) for s in d.get("paused_spans", [])]
+        return cls(**d)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class RecordingWriter:
+    """Writes one recording's sealed segments. Called from the capture thread only."""
+
+    def __init__(self, folder: Path, meta: RecordingMeta) -> None:
+        self.folder = folder
+        self.meta = meta
+        self._hash = hashlib.sha256()
+        self._lock = threading.Lock()
+        self._save()
+
+    def _save(self) -> None:
+        write_atomic(self.folder / META, json.dumps(self.meta.to_json(), indent=1).encode())
+
+    def add_segment(self, sealed: bytes, frames: int) -> Path:
+        with self._lock:
+            self.meta.segments += 1
+            path = self.folder / f"seg-{self.meta.segments:06d}.seal"
+            write_atomic(path, sealed)
+            self._hash.update(sealed)
+            self.meta.size_bytes += len(sealed)
+            self.meta.frames += frames
+            self.meta.sha256 = self._hash.hexdigest()
+            self._save()
+            return path
+
+    def finish(
+        self, duration_s: float, paused_spans: list[tuple[float, float]], end_reason: str
+    ) -> RecordingMeta:
+        with self._lock:
+            self.meta.duration_s = round(duration_s, 3)
+            self.meta.paused_spans = [(round(a, 3), round(b, 3)) for a, b in paused_spans]
+            self.meta.end_reason = end_reason
+            self.meta.status = STATUS_COMPLETE
+            self._save()
+            return self.meta
+
+    def discard(self) -> None:
+        """Delete everything this recording wrote (caller objects, nothing captured)."""
+        with self._lock:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Vault:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root.chmod(0o700)
+
+    def begin(
+        self, agent: str, started_at: float, application: str, retention_days: int
+    ) -> RecordingWriter:
+        rid = dt.datetime.fromtimestamp(started_at, dt.UTC).strftime("%Y%m%dT%H%M%SZ-")
+        rid += secrets.token_hex(4)
+        folder = self.root / rid
+        folder.mkdir(mode=0o700)
+        meta = RecordingMeta(
+            id=rid,
+            agent=agent,
+            started_at=started_at,
+            application=application,
+            purge_after=started_at + retention_days * 86400,
+        )
+        return RecordingWriter(folder, meta)
+
+    def recordings(self) -> list[RecordingMeta]:
+        out = []
+        for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
+            meta = self._read_meta(folder)
+            if meta is not None:
+                out.append(meta)
+        return out
+
+    def get(self, rid: str) -> RecordingMeta:
+        if not rid or "/" in rid or rid.startswith("."):
+            raise VaultError(f"no recording {rid!r}")
+        meta = self._read_meta(self.root / rid)
+        if meta is None:
+            raise VaultError(f"no recording {rid!r} (see 'agentapp recordings list')")
+        return meta
+
+    def segment_paths(self, rid: str) -> list[Path]:
+        return sorted((self.root / rid).glob("seg-*.seal"))
+
+    def count_since(self, agent: str, since: float) -> int:
+        return sum(1 for m in self.recordings() if m.agent == agent and m.started_at >= since)
+
+    def recover_interrupted(self) -> list[str]:
+        """At start-up: a recording left 'recording' by a crash keeps its sealed segments and
+        is marked interrupted; stray temporary files (ciphertext only) are removed."""
+        fixed = []
+        for folder in self.root.iterdir() if self.root.exists() else []:
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+                tmp.unlink(missing_ok=True)
+            meta = self._read_meta(folder)
+            if meta is not None and meta.status == STATUS_RECORDING:
+                meta.status = STATUS_INTERRUPTED
+                meta.end_reason = "agent stopped during the call"
+                write_atomic(folder / META, json.dumps(meta.to_json(), indent=1).encode())
+                fixed.append(meta.id)
+        return fixed
+
+    @staticmethod
+    def _read_meta(folder: Path) -> RecordingMeta | None:
+        try:
+            return RecordingMeta.from_json(json.loads((folder / META).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
