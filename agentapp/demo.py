@@ -27,7 +27,7 @@ BUSINESS = SampleWindow(
 PRIVATE = SampleWindow("agentapp-private", "Private messages", (255, 0, 255), (1000, 500, 700, 450))
 
 
-def sample_policy(agent: str, wm_class: str, fps: int = 10) -> str:
+def sample_policy(agent: str, wm_class: str, fps: int = 10, weekly_quota: int = 20) -> str:
     import datetime as dt
 
     today = dt.date.today()
@@ -45,7 +45,7 @@ fps = {fps}
 segment_seconds = 30
 max_call_minutes = 60
 sampling_percent = 100
-weekly_quota = 20
+weekly_quota = {weekly_quota}
 record_internal_calls = false
 
 [[application]]

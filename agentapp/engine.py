@@ -84,6 +84,7 @@ class Engine:
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._idle = threading.Event()
         self._idle.set()
+        self.last_capture: PipelineStats | None = None  # figures of the last call (bench)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -247,6 +248,7 @@ class Engine:
         self, writer: RecordingWriter, started_at: float, stats: PipelineStats
     ) -> None:
         """Runs on the capture thread when it has sealed its last segment."""
+        self.last_capture = stats
         info = self.session.info
         try:
             if stats.frames == 0 or self.session.state is State.IDLE:

@@ -48,6 +48,7 @@ class PipelineStats:
     dropped: int = 0
     late_ticks: int = 0
     first_frame_at: float | None = None
+    stopped_at: float | None = None  # when the loop stopped grabbing (before sealing)
     application: str = ""
     failure: str = ""
 
@@ -118,6 +119,7 @@ class CapturePipeline:
             except InvalidTransition:
                 pass  # the call already ended before capture could start
             self._loop(locator, grabber)
+            self.stats.stopped_at = self._clock.now()
         except LocatorError as exc:
             self._fail(f"cannot record: {exc}")
         except Exception as exc:

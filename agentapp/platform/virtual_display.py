@@ -42,7 +42,7 @@ class VirtualDesktop:
             )
         r, w = os.pipe()
         try:
-            self._xvfb_log = tempfile.TemporaryFile()
+            self._xvfb_log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Xvfb
             xvfb = subprocess.Popen(
                 ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{self.width}x{self.height}x24",
                  "-nolisten", "tcp", "-noreset"],

@@ -8,12 +8,19 @@ Facts this relies on (measured under openbox, see docs/design.md):
   there, never from the client list.
 * Geometry comes from `TranslateCoords`; xdotool/wmctrl positions are wrong under openbox.
 
+Cost: computing a view takes ~2 ms of CPU (two round trips per window above the business
+window). The locator therefore listens to structure and property events on the root and on the
+business window and recomputes only when the server reports a change (or every second as a
+safety net). `view()` always ends with a round trip first, so any change the server made
+before that point — e.g. a pop-up mapped while a frame was being grabbed — is seen.
+
 Threading: one instance per thread (an X connection is not shared).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from Xlib import X, display, error
@@ -23,6 +30,7 @@ from agentapp.core.policy import WindowRule
 from agentapp.platform.base import LocatorError, WindowInfo, WindowLocator, WindowView
 
 _ALL_DESKTOPS = 0xFFFFFFFF
+_REFRESH_S = 1.0
 
 
 def _executable(pid: int | None) -> str | None:
@@ -46,6 +54,9 @@ class X11Locator(WindowLocator):
             raise LocatorError(f"cannot open the X display: {exc}") from None
         self._root = self._d.screen().root
         self._atoms: dict[str, int] = {}
+        self._root.change_attributes(event_mask=X.SubstructureNotifyMask | X.PropertyChangeMask)
+        self._watched: set[int] = set()
+        self._cache: tuple[int, float, WindowView] | None = None  # handle, when, view
 
     def close(self) -> None:
         try:
@@ -112,10 +123,26 @@ class X11Locator(WindowLocator):
 
     def view(self, window: WindowInfo) -> WindowView:
         try:
-            return self._view(window)
+            if window.handle not in self._watched:
+                w = self._d.create_resource_object("window", window.handle)
+                w.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask)
+                self._watched.add(window.handle)
+            self._d.sync()  # every event the server generated until now is queued
+            changed = False
+            for _ in range(self._d.pending_events()):
+                self._d.next_event()
+                changed = True
+            now = time.monotonic()
+            c = self._cache
+            if changed or c is None or c[0] != window.handle or now - c[1] > _REFRESH_S:
+                c = (window.handle, now, self._view(window))
+                self._cache = c
+            return c[2]
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
         except error.XError:
+            self._cache = None
+            self._watched.discard(window.handle)
             return WindowView(False, "business window closed")
 
     def _view(self, window: WindowInfo) -> WindowView:

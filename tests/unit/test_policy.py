@@ -74,3 +74,14 @@ def test_title_and_executable_rules() -> None:
     assert rule.matches((), "crm", "CRM — customer 12")
     assert not rule.matches((), "crm", "Mail")
     assert not rule.matches((), "bash", "CRM — customer 12")
+
+
+def test_shipped_example_policy_is_valid() -> None:
+    from pathlib import Path
+
+    from agentapp.core.policy import load_policy
+
+    p = load_policy(Path(__file__).parents[2] / "resources" / "policy-example.toml")
+    assert [a.name for a in p.applications] == ["CRM", "Billing (web)"]
+    bob = p.enrolment_for("bob")
+    assert bob is not None and bob.weekly_quota == 5 and bob.sampling_percent == 30

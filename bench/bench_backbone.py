@@ -1,0 +1,115 @@
+"""Backbone benchmark: prints figures, asserts nothing (see bench/README.md).
+
+On a private Xvfb desktop with a 1280x720 sample business window that keeps typing, it runs
+the real engine in-process (real locator, mss, encoder, sealing, vault) and measures:
+
+* off-hook → first frame written, p50/p95 over --calls short calls;
+* on-hook → capture stopped (the grab loop has exited), p50/p99;
+* CPU of the agent process while recording --seconds at 10 fps, as % of one core;
+* bytes per hour of recording.
+
+    .venv/bin/python -m bench.bench_backbone [--calls 50] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agentapp.capture.grabber import Grabber
+from agentapp.core.events import CallEvent, EventKind
+from agentapp.demo import sample_policy
+from agentapp.engine import Engine
+from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.platform.x11 import X11Locator
+from agentapp.ui.sample_window import SampleWindow
+from agentapp.vault.keys import public_key_path, write_public_key
+
+WINDOW = SampleWindow("bench-crm", "CRM — bench", (235, 235, 235), (50, 50, 1280, 720), True)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    a = ap.parse_args()
+    with VirtualDesktop(tray=False) as desk, tempfile.TemporaryDirectory() as tmp:
+        os.environ["DISPLAY"] = desk.display
+        proc, _ = WINDOW.spawn(desk.env)
+        try:
+            data = Path(tmp)
+            policy = sample_policy("bench", WINDOW.wm_class, weekly_quota=200)
+            (data / "policy.toml").write_text(policy)
+            write_public_key(X25519PrivateKey.generate().public_key(), public_key_path(data))
+            engine = Engine(
+                agent="bench", data_dir=data, policy_path=data / "policy.toml",
+                locator_factory=lambda: X11Locator(desk.display), grabber_factory=Grabber,
+                rng=random.Random(1),
+            )  # fmt: skip
+            engine.start()
+            time.sleep(1.0)
+            starts, stops = [], []
+            for i in range(a.calls):
+                t0 = time.time()
+                engine.handle_event(CallEvent(EventKind.OFF_HOOK, f"b{i}", t0))
+                time.sleep(0.4)
+                t1 = time.time()
+                engine.handle_event(CallEvent(EventKind.ON_HOOK, f"b{i}", t1))
+                engine.wait_idle(10)
+                st = engine.last_capture
+                assert st is not None and st.first_frame_at and st.stopped_at
+                starts.append((st.first_frame_at - t0) * 1000)
+                stops.append((st.stopped_at - t1) * 1000)
+                for m in engine.vault.recordings():  # one recording at a time in the vault
+                    shutil.rmtree(engine.vault.root / m.id)
+            print(f"off-hook → first frame: p50 {pct(starts, 50):.0f} ms, "
+                  f"p95 {pct(starts, 95):.0f} ms (goal ≤ 150 ms p95, {a.calls} calls)")  # fmt: skip
+            print(f"on-hook → capture stopped: p50 {pct(stops, 50):.1f} ms, "
+                  f"p99 {pct(stops, 99):.1f} ms (goal ≤ 100 ms = one frame at 10 fps)")  # fmt: skip
+
+            c0, w0 = cpu_seconds(), time.time()
+            engine.handle_event(CallEvent(EventKind.OFF_HOOK, "long", w0))
+            time.sleep(a.seconds)
+            engine.handle_event(CallEvent(EventKind.ON_HOOK, "long", time.time()))
+            engine.wait_idle(30)
+            c1, w1 = cpu_seconds(), time.time()
+            (meta,) = engine.vault.recordings()
+            st = engine.last_capture
+            assert st is not None
+            cpu = (c1 - c0) / (w1 - w0) * 100
+            mb_h = meta.size_bytes / meta.duration_s * 3600 / 1e6
+            fps = meta.frames / meta.duration_s
+            print(f"recording {meta.duration_s:.0f} s of 1280x720 at 10 fps: {meta.frames} frames "
+                  f"({fps:.1f} fps achieved, {st.late_ticks} late ticks)")  # fmt: skip
+            print(f"CPU while recording: {cpu:.1f} % of one core (goal ≤ 10 %)")
+            print(f"size: {mb_h:.1f} MB per hour (goal ≤ 30 MB/h)")
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"peak RSS of the agent process: {rss_mb:.0f} MB")
+            engine.stop()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

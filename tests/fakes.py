@@ -1,0 +1,57 @@
+"""Fakes that subclass the real interfaces and record what happened (unit level only)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from agentapp.core.geometry import Rect
+from agentapp.core.policy import WindowRule
+from agentapp.platform.base import WindowInfo, WindowLocator, WindowView
+
+
+class FakeLocator(WindowLocator):
+    """One business window; tests flip `visible`, `rect` and `occluders` at will."""
+
+    def __init__(self) -> None:
+        self.visible = True
+        self.present = True
+        self.rect = Rect(0, 0, 64, 48)
+        self.occluders: tuple[Rect, ...] = ()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def find(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
+        if not self.present:
+            return None
+        return WindowInfo(1, ("crm",), "crm", "CRM", 42), rules[0]
+
+    def view(self, window: WindowInfo) -> WindowView:
+        with self.lock:
+            if not self.visible:
+                return WindowView(False, "business window minimised or hidden")
+            return WindowView(True, rect=self.rect, occluders=self.occluders)
+
+    def windows(self) -> list[WindowInfo]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeGrabber:
+    """Returns a solid frame of the requested size; counts what it was asked to read."""
+
+    def __init__(self, color: tuple[int, int, int] = (40, 160, 60)) -> None:
+        self.color = color
+        self.rects: list[Rect] = []
+
+    def grab(self, rect: Rect) -> np.ndarray:
+        self.rects.append(rect)
+        frame = np.empty((rect.h, rect.w, 4), np.uint8)
+        frame[:] = (*self.color, 255)
+        return frame
+
+    def close(self) -> None:
+        pass

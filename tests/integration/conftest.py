@@ -1,0 +1,148 @@
+"""Real peers: an Xvfb desktop with openbox, real Qt windows, the agent as a process, the
+hook command, and the Secret Service (gnome-keyring under dbus-run-session).
+
+Outside CI a missing peer skips the test with the reason; with CI=true it fails, so that a
+broken set-up can never pass as green.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.ui.sample_window import SampleWindow
+
+CI = os.environ.get("CI") == "true"
+
+BUSINESS = SampleWindow("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 1280, 720))
+PRIVATE = SampleWindow("agentapp-private", "Private mail", (255, 0, 255), (1000, 500, 700, 450))
+
+
+def need(ok: bool, why: str) -> None:
+    if ok:
+        return
+    if CI:
+        pytest.fail(f"CI set-up is incomplete: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def desktop() -> Iterator[VirtualDesktop]:
+    need(shutil.which("Xvfb") is not None and shutil.which("openbox") is not None,
+         "Xvfb and openbox are not installed")  # fmt: skip
+    d = VirtualDesktop().start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="session")
+def keystore() -> None:
+    from agentapp.vault.keys import keystore_problem
+
+    problem = keystore_problem()
+    need(problem is None, f"no real key store: {problem} (run under scripts/test.sh)")
+
+
+@dataclass
+class Windows:
+    business: int
+    private: int
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def windows(desktop: VirtualDesktop) -> Iterator[Windows]:
+    b, bid = BUSINESS.spawn(desktop.env)
+    p, pid = PRIVATE.spawn(desktop.env)
+    time.sleep(0.5)  # let openbox map and decorate both
+    yield Windows(bid, pid, [b, p])
+    for proc in (b, p):
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Agent:
+    """The real agent process (`agentapp run --headless`) and the real hook command."""
+
+    def __init__(self, data: Path, env: dict[str, str]) -> None:
+        self.data = data
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([sys.executable, "-m", "agentapp", *args], env=self.env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        if check:
+            assert r.returncode == 0, f"agentapp {' '.join(args)}: {r.stderr}"
+        return r
+
+    def start(self) -> Agent:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agentapp", "run", "--headless"], env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        sock = self.data / "run" / "hook.sock"
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert self.proc.poll() is None, f"agent died: {self.proc.stdout.read()}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "agent did not start"
+            time.sleep(0.05)
+        return self
+
+    def hook(self, event: str, call_id: str, *extra: str) -> str:
+        return self.cli("hook", event, "--call-id", call_id, *extra).stdout.strip()
+
+    def recordings(self) -> list[dict[str, object]]:
+        return json.loads(self.cli("recordings", "list", "--json").stdout)  # type: ignore[no-any-return]
+
+    def wait_sealed(self, n: int = 1, timeout: float = 30) -> list[dict[str, object]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            recs = self.recordings()
+            if len(recs) >= n and all(r["status"] == "complete" for r in recs):
+                return recs
+            time.sleep(0.1)
+        raise AssertionError(f"no sealed recording after {timeout} s: {self.recordings()}")
+
+    def log(self) -> str:
+        path = self.data / "agent.log"
+        return path.read_text() if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path) -> Iterator[object]:
+    started: list[Agent] = []
+
+    def make(policy: str, *, env: dict[str, str], agent: str = "alice", keys: bool = True) -> Agent:
+        data = tmp_path / "data"
+        data.mkdir(exist_ok=True)
+        (data / "policy.toml").write_text(policy)
+        full = dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=agent)
+        a = Agent(data, full)
+        if keys:
+            a.cli("keys", "init")
+        started.append(a)
+        return a
+
+    yield make
+    for a in started:
+        a.stop()

@@ -1,0 +1,182 @@
+"""The backbone on a real X desktop: a call through the real hook, only the business window
+recorded, sealed with a key from the real key store, exported and checked pixel by pixel."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from Xlib import display
+
+from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.vault.export import iter_frames
+from tests.integration.conftest import BUSINESS, PRIVATE, Agent, Windows
+from tests.policies import policy_text
+
+pytestmark = [pytest.mark.x11, pytest.mark.keystore]
+FPS = 10
+MAGENTA_BGR = np.array([255, 0, 255], np.int16)
+GREEN_BGR = np.array([60, 160, 40], np.int16)
+
+
+def frame_rect_on_root(disp: str, wid: int) -> tuple[int, int, int, int]:
+    """The WM frame (title bar and borders included) holding client `wid`, measured
+    independently of the code under test."""
+    d = display.Display(disp)
+    try:
+        w = d.create_resource_object("window", wid)
+        root = d.screen().root
+        while (parent := w.query_tree().parent).id != root.id:
+            w = parent
+        g = w.get_geometry()
+        return g.x, g.y, g.width + 2 * g.border_width, g.height + 2 * g.border_width
+    finally:
+        d.close()
+
+
+def near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
+    return np.abs(bgr.astype(np.int16) - color).max(axis=-1) < tol  # type: ignore[no-any-return]
+
+
+def export(agent: Agent, rid: str, tmp_path: Path) -> list[tuple[float, np.ndarray]]:
+    out = tmp_path / "export.mp4"
+    agent.cli("recordings", "export", rid, "--out", str(out), "--reason", "test: check pixels")
+    return list(iter_frames(out))
+
+
+def test_call_records_only_the_business_window(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    t_off = time.time()
+    assert agent.hook("off-hook", "call-1") == "ok: recording"
+    time.sleep(3.0)
+    t_on = time.time()
+    assert agent.hook("on-hook", "call-1") == "ok: recording stopped"
+    (rec,) = agent.wait_sealed()
+    assert rec["agent"] == "alice" and rec["purpose"] == "training"
+    assert t_off <= float(rec["started_at"]) <= t_on  # type: ignore[arg-type]
+    frames = export(agent, str(rec["id"]), tmp_path)
+
+    # (c) frames only between off-hook and on-hook (one frame interval of slack)
+    call_len = t_on - float(rec["started_at"])  # type: ignore[arg-type]
+    times = [t for t, _ in frames]
+    assert min(times) >= 0 and max(times) <= call_len + 1 / FPS
+    assert len(frames) >= 0.6 * 3.0 * FPS
+
+    # Where the private window's frame (title bar included) covers the business client area
+    bx, by, bw, bh = BUSINESS.geometry
+    fx, fy, fw, fh = frame_rect_on_root(desktop.display, windows.private)
+    x0, y0 = max(fx, bx) - bx, max(fy, by) - by
+    x1, y1 = min(fx + fw, bx + bw) - bx, min(fy + fh, by + bh) - by
+    assert x1 - x0 > 100 and y1 - y0 > 100, "the private window must overlap the business one"
+    _, py, _, _ = PRIVATE.geometry
+    assert fy < py, "the frame includes a title bar above the private client area"
+    m = 3  # codec margin at the mask edge
+    for _, bgr in frames:
+        assert bgr.shape[:2] == (bh, bw)
+        # (a) no private pixel anywhere, and the covered part is black — title bar included
+        assert not near(bgr, MAGENTA_BGR, 80).any()
+        assert bgr[y0 + m : y1, x0 + m : x1].max() < 25
+        # (b) the visible business pixels are there
+        visible = bgr[200:360, 300:700]
+        assert near(visible, GREEN_BGR, 25).mean() > 0.99
+
+    # (f) the vault holds no plaintext video; files are private to the service account
+    banned = [b"ftyp", b"moov", b"mdat", b"\x1a\x45\xdf\xa3", b"x264", b"Lavf", b"Lavc"]
+    for path in (agent.data / "recordings").rglob("*"):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if path.is_dir():
+            assert mode == 0o700, path
+            continue
+        assert mode == 0o600, path
+        blob = path.read_bytes()
+        assert not [b for b in banned if b in blob], f"plaintext video marker in {path}"
+    assert list((agent.data / "recordings").rglob("seg-*.seal"))
+    # the export was traced with its reason
+    assert "test: check pixels" in (agent.data / "audit.jsonl").read_text()
+
+
+def _wm_state(disp: str, wid: int) -> str:
+    out = subprocess.run(["xwininfo", "-id", str(wid), "-display", disp], capture_output=True,
+                         text=True, timeout=10).stdout  # fmt: skip
+    return re.search(r"Map State: (\w+)", out).group(1)  # type: ignore[union-attr]
+
+
+def _wait_state(disp: str, wid: int, want: str) -> float:
+    deadline = time.monotonic() + 10
+    while _wm_state(disp, wid) != want:
+        assert time.monotonic() < deadline, f"window never became {want}"
+        time.sleep(0.02)
+    return time.time()
+
+
+def test_minimised_window_produces_no_frames(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    env = desktop.env
+    agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+    agent.hook("off-hook", "call-min")
+    time.sleep(1.5)
+    t_cmd_min = time.time()
+    subprocess.run(["xdotool", "windowminimize", str(windows.business)], env=env, check=True)
+    t_hidden = _wait_state(desktop.display, windows.business, "IsUnMapped")
+    time.sleep(2.0)
+    t_cmd_restore = time.time()
+    subprocess.run(["xdotool", "windowactivate", str(windows.business)], env=env, check=True)
+    _wait_state(desktop.display, windows.business, "IsViewable")
+    time.sleep(1.5)
+    agent.hook("on-hook", "call-min")
+    (rec,) = agent.wait_sealed()
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    walls = [start + t for t, _ in export(agent, str(rec["id"]), tmp_path)]
+    assert any(w < t_cmd_min for w in walls) and any(w > t_cmd_restore for w in walls)
+    gap = [w for w in walls if t_hidden + 1 / FPS < w < t_cmd_restore]
+    assert gap == [], f"{len(gap)} frames written while the window was minimised"
+    assert "minimised or hidden" in agent.log()
+
+
+def test_not_enrolled_agent_gets_no_recording(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    agent = make_agent(policy_text("bob"), env=desktop.env, agent="alice").start()
+    reply = agent.hook("off-hook", "call-x")
+    assert reply == "ok: not recording (not enrolled in any training)"
+    time.sleep(1.0)
+    agent.hook("on-hook", "call-x")
+    assert agent.recordings() == []
+    assert not any((agent.data / "recordings").iterdir())
+    status = agent.cli("status").stdout
+    assert "not recorded" in status
+
+
+def test_window_moved_mid_call_is_followed(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    env = desktop.env
+    agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+    agent.hook("off-hook", "call-move")
+    time.sleep(1.0)
+    # Move the business window away from the private one: the mask must go with it.
+    subprocess.run(["xdotool", "windowmove", str(windows.business), "0", "0"], env=env, check=True)
+    time.sleep(1.5)
+    agent.hook("on-hook", "call-move")
+    (rec,) = agent.wait_sealed()
+    frames = export(agent, str(rec["id"]), tmp_path)
+    for _, bgr in frames:
+        assert not near(bgr, MAGENTA_BGR, 80).any()
+    last = frames[-1][1]
+    # After the move the business window's bottom-right corner is no longer covered.
+    assert near(last[650:700, 1200:1260], GREEN_BGR, 25).mean() > 0.99
+    subprocess.run(["xdotool", "windowmove", str(windows.business), "100", "100"], env=env,
+                   check=True)  # fmt: skip

@@ -1,0 +1,131 @@
+"""The command line as a person meets it: one clear line, the right exit code, no traceback,
+and a safe state after bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Agent
+from tests.policies import policy_text
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agentapp", *args], capture_output=True,
+                          text=True, timeout=60, env=env)  # fmt: skip
+
+
+def no_display_env(data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT="alice")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["hook", "off-hook"], 2, "--call-id"),
+        (["hook", "off-hook", "--call-id", "has space"], 2, "invalid call id"),
+        (["hook", "dance", "--call-id", "x"], 2, "invalid choice"),
+        (["policy", "check", "/nonexistent.toml"], 1, "policy file not found"),
+        (["recordings", "export", "r1", "--out", "x.mp4"], 2, "--reason"),
+        (["run"], 1, "--headless"),
+        (["keys"], 2, "ACTION"),
+    ],
+)
+def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], code: int, says: str) -> None:
+    r = cli(*args, env=no_display_env(tmp_path))
+    assert r.returncode == code
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_hook_without_agent_says_so(tmp_path: Path) -> None:
+    r = cli("hook", "off-hook", "--call-id", "c1", env=no_display_env(tmp_path))
+    assert r.returncode == 3 and "not running" in r.stderr
+
+
+def test_policy_check_reports_refusal_and_summary(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(policy_text(quota=None))
+    r = cli("policy", "check", str(bad))
+    assert r.returncode == 1 and "without bound" in r.stderr
+    good = tmp_path / "good.toml"
+    good.write_text(policy_text())
+    r = cli("policy", "check", str(good))
+    assert r.returncode == 0 and "enrolled: alice" in r.stdout
+
+
+def test_keys_init_refuses_without_a_key_store(tmp_path: Path) -> None:
+    env = dict(no_display_env(tmp_path), DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus")
+    r = cli("keys", "init", env=env)
+    assert r.returncode == 1 and "no OS key store" in r.stderr
+    assert not (tmp_path / "keys").exists()  # no key, and certainly no plaintext fallback
+
+
+def test_passphrase_key_file_and_export_checks(tmp_path: Path) -> None:
+    env = no_display_env(tmp_path / "d")
+    pw = tmp_path / "pw"
+    pw.write_text("a long passphrase")
+    key = tmp_path / "k.pem"
+    r = cli("keys", "init", "--private-out", str(key), "--passphrase-file", str(pw), env=env)
+    assert r.returncode == 0, r.stderr
+    assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
+    r = cli("keys", "init", env=env)
+    assert r.returncode == 1 and "already exists" in r.stderr
+    r = cli("recordings", "export", "nope", "--out", str(tmp_path / "o.mp4"), "--reason", "ok?",
+            env=env)  # fmt: skip
+    assert r.returncode == 2 and "real reason" in r.stderr
+    key_args = ["--key", str(key), "--passphrase-file", str(pw)]
+    out = str(tmp_path / "o.mp4")
+    r = cli("recordings", "export", "nope", "--out", out, "--reason", "review", *key_args, env=env)
+    assert r.returncode == 1 and "no recording 'nope'" in r.stderr
+
+
+def _raw(sock: Path, payload: bytes) -> str:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.connect(str(sock))
+    c.sendall(payload)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.recv(4096).decode()
+    c.close()
+    return reply
+
+
+def test_agent_without_display_fails_closed_and_survives_garbage(
+    tmp_path: Path, make_agent: Callable[..., Agent]
+) -> None:
+    agent = make_agent(policy_text("alice"), env=no_display_env(tmp_path), keys=False)
+    pw = tmp_path / "pw"
+    pw.write_text("a long passphrase")
+    agent.cli("keys", "init", "--private-out", str(tmp_path / "k.pem"), "--passphrase-file",
+              str(pw))  # fmt: skip
+    agent.start()
+    sock = agent.data / "run" / "hook.sock"
+    for junk in (b"\xff\xfe\x00garbage\n", b"{" * 5000, b'{"v":1,"event":"off-hook"}\n'):
+        assert _raw(sock, junk).startswith("error:")
+    agent.hook("off-hook", "c1")
+    deadline = time.monotonic() + 10
+    status: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        status = json.loads(agent.cli("status").stdout)
+        if status["state"] == "cannot_record":
+            break
+        time.sleep(0.1)
+    assert status["state"] == "cannot_record" and "no display" in status["detail"]
+    agent.hook("on-hook", "c1")
+    assert agent.recordings() == []
+    assert agent.proc is not None and agent.proc.poll() is None  # still running
+    assert agent.log().count("hook: refused a message") == 3
+    second = subprocess.run([sys.executable, "-m", "agentapp", "run", "--headless"],
+                            env=agent.env, capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert second.returncode == 1 and "already running" in second.stderr

@@ -1,0 +1,197 @@
+"""The engine with a fake window and grabber: real threads, real encoder, real sealing."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agentapp.core.events import CallEvent, EventKind
+from agentapp.core.geometry import Rect
+from agentapp.engine import Engine
+from agentapp.platform.base import NullLocator
+from agentapp.vault.export import iter_frames, open_segments
+from agentapp.vault.keys import public_key_path, write_public_key
+from tests.fakes import FakeGrabber, FakeLocator
+from tests.policies import policy_text
+
+
+@pytest.fixture
+def key() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+def make_engine(
+    tmp_path: Path, key: X25519PrivateKey, locator: object, agent: str = "alice", **policy: object
+) -> Engine:
+    (tmp_path / "policy.toml").write_text(policy_text(**policy))  # type: ignore[arg-type]
+    write_public_key(key.public_key(), public_key_path(tmp_path))
+    grabber = FakeGrabber()
+    e = Engine(
+        agent=agent,
+        data_dir=tmp_path,
+        policy_path=tmp_path / "policy.toml",
+        locator_factory=lambda: locator,  # type: ignore[arg-type,return-value]
+        grabber_factory=lambda: grabber,
+        rng=random.Random(7),
+    )
+    e.grabber = grabber  # type: ignore[attr-defined]
+    e.start()
+    return e
+
+
+def call(e: Engine, kind: EventKind, cid: str = "c1", internal: bool = False) -> str:
+    return e.handle_event(CallEvent(kind, cid, time.time(), internal))
+
+
+def frame_times(e: Engine, key: X25519PrivateKey) -> list[float]:
+    (meta,) = e.vault.recordings()
+    return [t for seg in open_segments(e.vault, meta.id, key) for t, _ in iter_frames(seg)]
+
+
+def test_records_between_off_hook_and_on_hook(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    assert call(e, EventKind.OFF_HOOK) == "ok: recording"
+    assert e.status.state == "recording"
+    time.sleep(1.0)
+    assert call(e, EventKind.ON_HOOK) == "ok: recording stopped"
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.status == "complete" and meta.agent == "alice" and meta.purpose == "training"
+    times = frame_times(e, key)
+    assert 5 <= len(times) <= 12
+    assert all(0 <= t <= meta.duration_s + 0.1 for t in times)
+    assert e.status.state == "idle"
+    e.stop()
+
+
+def test_hidden_window_writes_no_frame_and_keeps_nothing(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    loc = FakeLocator()
+    loc.visible = False
+    e = make_engine(tmp_path, key, loc)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.5)
+    assert "minimised" in e.status.detail
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    assert e.vault.recordings() == []
+    assert e.grabber.rects == []  # type: ignore[attr-defined]  # never read a pixel
+    e.stop()
+
+
+def test_resize_starts_a_new_segment_and_grabs_follow(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    loc = FakeLocator()
+    e = make_engine(tmp_path, key, loc)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.5)
+    with loc.lock:
+        loc.rect = Rect(30, 20, 80, 60)
+    time.sleep(0.5)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.segments == 2
+    assert {r for r in e.grabber.rects} == {Rect(0, 0, 64, 48), Rect(30, 20, 80, 60)}  # type: ignore[attr-defined]
+    e.stop()
+
+
+def test_occluder_is_blacked_out(tmp_path: Path, key: X25519PrivateKey) -> None:
+    loc = FakeLocator()
+    loc.occluders = (Rect(32, 0, 100, 100),)  # covers the right half
+    e = make_engine(tmp_path, key, loc)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.4)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    seg = open_segments(e.vault, meta.id, key)[0]
+    for _, bgr in iter_frames(seg):
+        assert bgr[:, 36:].max() < 20  # masked (codec margin at the edge)
+        assert abs(int(bgr[24, 10, 1]) - 160) < 15  # business green kept
+    e.stop()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "agent", "internal", "answer"),
+    [
+        ({}, "bob", False, "not enrolled"),
+        ({}, "alice", True, "internal calls"),
+        ({"sampling": 1}, "alice", False, "not selected"),
+    ],
+)
+def test_gate_refusals_record_nothing(
+    tmp_path: Path, key: X25519PrivateKey, kwargs: dict[str, object], agent: str, internal: bool,
+    answer: str,
+) -> None:  # fmt: skip
+    e = make_engine(tmp_path, key, FakeLocator(), agent=agent, **kwargs)
+    assert answer in call(e, EventKind.OFF_HOOK, internal=internal)
+    time.sleep(0.2)
+    call(e, EventKind.ON_HOOK)
+    assert e.vault.recordings() == []
+    assert e.grabber.rects == []  # type: ignore[attr-defined]
+    e.stop()
+
+
+def test_quota_counts_this_weeks_recordings(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), quota=1)
+    call(e, EventKind.OFF_HOOK, "a")
+    time.sleep(0.3)
+    call(e, EventKind.ON_HOOK, "a")
+    assert e.wait_idle(10)
+    assert "quota" in call(e, EventKind.OFF_HOOK, "b")
+    e.stop()
+
+
+def test_no_display_fails_closed_and_says_why(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, NullLocator("no display: DISPLAY is not set"))
+    call(e, EventKind.OFF_HOOK)
+    assert e.wait_idle(10)
+    assert e.status.state == "cannot_record" and "no display" in e.status.detail
+    assert e.vault.recordings() == []
+    e.stop()
+
+
+def test_invalid_policy_fails_closed(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    (tmp_path / "policy.toml").write_text("version = [broken")
+    assert "policy refused" in call(e, EventKind.OFF_HOOK)
+    assert e.status.state == "cannot_record"
+    assert e.vault.recordings() == []
+    e.stop()
+
+
+def test_missing_public_key_fails_closed(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    public_key_path(tmp_path).unlink()
+    assert "no recording key" in call(e, EventKind.OFF_HOOK)
+    assert "keys init" in e.status.detail
+    e.stop()
+
+
+def test_call_cut_at_maximum_length(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.3)
+    e.session._info.deadline = time.time()  # the policy's maximum is minutes; jump to it
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.end_reason == "cut at maximum call length"
+    call(e, EventKind.ON_HOOK)
+    e.stop()
+
+
+def test_stop_during_call_seals_what_was_captured(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.4)
+    e.stop()
+    (meta,) = e.vault.recordings()
+    assert meta.status == "complete" and meta.end_reason == "agent stopped"
+    assert frame_times(e, key)

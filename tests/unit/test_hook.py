@@ -1,0 +1,87 @@
+"""The hook socket, with real Unix sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from agentapp.core.clock import SystemClock
+from agentapp.core.events import CallEvent, EventKind
+from agentapp.telephony.hook import HookError, HookServer, send_event
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    got: list[CallEvent] = []
+
+    def on_event(e: CallEvent) -> str:
+        got.append(e)
+        return "ok: noted"
+
+    s = HookServer(tmp_path / "run" / "hook.sock", on_event, SystemClock())
+    s.start()
+    s.got = got  # type: ignore[attr-defined]
+    yield s
+    s.stop()
+
+
+def raw(path: Path, payload: bytes) -> str:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.connect(str(path))
+    c.sendall(payload)
+    c.shutdown(socket.SHUT_WR)
+    reply = c.recv(4096).decode()
+    c.close()
+    return reply
+
+
+def test_event_delivered(server: HookServer) -> None:
+    reply = send_event(server.path, CallEvent(EventKind.OFF_HOOK, "abc", 0.0))
+    assert reply == "ok: noted"
+    assert [e.call_id for e in server.got] == ["abc"]  # type: ignore[attr-defined]
+    assert server.got[0].at > 1e9  # type: ignore[attr-defined]  # stamped on arrival
+
+
+def test_socket_is_private(server: HookServer) -> None:
+    assert stat.S_IMODE(os.stat(server.path).st_mode) & 0o077 == 0
+    assert stat.S_IMODE(os.stat(server.path.parent).st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\x00\xff\xfe\n", b"hello\n", b'{"v":1,"event":"off-hook"}\n', b"x" * 5000 + b"\n", b""],
+)
+def test_garbage_is_refused_and_server_survives(server: HookServer, payload: bytes) -> None:
+    assert raw(server.path, payload).startswith("error:")
+    assert server.rejected >= 1
+    assert send_event(server.path, CallEvent(EventKind.ON_HOOK, "z", 0.0)) == "ok: noted"
+
+
+def test_second_server_refused_single_instance(server: HookServer) -> None:
+    other = HookServer(server.path, lambda e: "ok", SystemClock())
+    with pytest.raises(HookError, match="already running"):
+        other.start()
+
+
+def test_stale_socket_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "hook.sock"
+    path.parent.mkdir(mode=0o700)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()  # a crashed agent's leftover
+    srv = HookServer(path, lambda e: "ok: fresh", SystemClock())
+    srv.start()
+    try:
+        assert send_event(path, CallEvent(EventKind.OFF_HOOK, "a", 0.0)) == "ok: fresh"
+    finally:
+        srv.stop()
+
+
+def test_client_says_when_agent_is_not_running(tmp_path: Path) -> None:
+    with pytest.raises(HookError, match="not running"):
+        send_event(tmp_path / "nope.sock", CallEvent(EventKind.OFF_HOOK, "a", 0.0))
