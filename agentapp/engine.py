@@ -77,9 +77,9 @@ class Engine:
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
-        self._writer: RecordingWriter | None = None
         self._listeners: list[StatusListener] = []
         self._status = EngineStatus("idle", "waiting for a call")
+        self._status_lock = threading.Lock()  # capture and control threads both set status
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._idle = threading.Event()
@@ -135,16 +135,17 @@ class Engine:
         self._listeners.append(fn)
 
     def _set_status(self, status: EngineStatus) -> None:
-        if status == self._status:
-            return
-        self._status = status
-        log.info("status: %s — %s", status.state, status.detail)
-        try:
-            path = self.data_dir / "run" / "status.json"
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomic(path, json.dumps(asdict(status)).encode())
-        except OSError as exc:
-            log.warning("cannot write status file: %s", exc)
+        with self._status_lock:
+            if status == self._status:
+                return
+            self._status = status
+            log.info("status: %s — %s", status.state, status.detail)
+            try:
+                path = self.data_dir / "run" / "status.json"
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                write_atomic(path, json.dumps(asdict(status)).encode())
+            except OSError as exc:
+                log.warning("cannot write status file: %s", exc)
         for fn in list(self._listeners):
             fn(status)
 
@@ -206,7 +207,6 @@ class Engine:
             self._set_status(EngineStatus("cannot_record", f"cannot write recordings: {exc}"))
             return "ok: not recording (vault not writable)"
         self._idle.clear()
-        self._writer = writer
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
         self._pipeline = CapturePipeline(
             session=self.session,
@@ -279,7 +279,6 @@ class Engine:
                 pass
             with self._lock:
                 self._pipeline = None
-                self._writer = None
             if stats.failure:
                 self._set_status(EngineStatus("cannot_record", stats.failure))
             else:

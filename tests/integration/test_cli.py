@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from tests.integration.conftest import Agent
 from tests.policies import policy_text
+from tests.sockets import send_raw
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -90,17 +90,6 @@ def test_passphrase_key_file_and_export_checks(tmp_path: Path) -> None:
     assert r.returncode == 1 and "no recording 'nope'" in r.stderr
 
 
-def _raw(sock: Path, payload: bytes) -> str:
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.settimeout(5)
-    c.connect(str(sock))
-    c.sendall(payload)
-    c.shutdown(socket.SHUT_WR)
-    reply = c.recv(4096).decode()
-    c.close()
-    return reply
-
-
 def test_agent_without_display_fails_closed_and_survives_garbage(
     tmp_path: Path, make_agent: Callable[..., Agent]
 ) -> None:
@@ -112,7 +101,7 @@ def test_agent_without_display_fails_closed_and_survives_garbage(
     agent.start()
     sock = agent.data / "run" / "hook.sock"
     for junk in (b"\xff\xfe\x00garbage\n", b"{" * 5000, b'{"v":1,"event":"off-hook"}\n'):
-        assert _raw(sock, junk).startswith("error:")
+        assert send_raw(sock, junk).startswith("error:")
     agent.hook("off-hook", "c1")
     deadline = time.monotonic() + 10
     status: dict[str, str] = {}

@@ -12,6 +12,7 @@ import pytest
 from agentapp.core.clock import SystemClock
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.telephony.hook import HookError, HookServer, send_event
+from tests.sockets import send_raw
 
 
 @pytest.fixture
@@ -27,17 +28,6 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
     s.got = got  # type: ignore[attr-defined]
     yield s
     s.stop()
-
-
-def raw(path: Path, payload: bytes) -> str:
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.settimeout(5)
-    c.connect(str(path))
-    c.sendall(payload)
-    c.shutdown(socket.SHUT_WR)
-    reply = c.recv(4096).decode()
-    c.close()
-    return reply
 
 
 def test_event_delivered(server: HookServer) -> None:
@@ -57,7 +47,7 @@ def test_socket_is_private(server: HookServer) -> None:
     [b"\x00\xff\xfe\n", b"hello\n", b'{"v":1,"event":"off-hook"}\n', b"x" * 5000 + b"\n", b""],
 )
 def test_garbage_is_refused_and_server_survives(server: HookServer, payload: bytes) -> None:
-    assert raw(server.path, payload).startswith("error:")
+    assert send_raw(server.path, payload).startswith("error:")
     assert server.rejected >= 1
     assert send_event(server.path, CallEvent(EventKind.ON_HOOK, "z", 0.0)) == "ok: noted"
 
