@@ -92,26 +92,63 @@ def build_engine(s: Settings) -> Engine:
     )
 
 
-def run_headless(s: Settings, stop_event: threading.Event | None = None) -> int:
-    """Run the backbone with no UI until SIGTERM/SIGINT (or `stop_event`)."""
+def ui_language() -> str:
+    from agentapp.core.notice import language_for
+
+    env = os.environ
+    return language_for(env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG"))
+
+
+def pause_hotkey(s: Settings) -> str:
+    from agentapp.core.policy import DEFAULT_HOTKEY, PolicyError, load_policy
+
+    try:
+        return load_policy(s.policy_path).pause_hotkey
+    except PolicyError:
+        return DEFAULT_HOTKEY
+
+
+def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = None) -> int:
+    """Run the agent until SIGTERM/SIGINT (or `stop_event`, headless), or Quit (tray).
+
+    The hook server, the engine and the secure-pause hotkey run the same way in both modes:
+    recording never depends on the tray.
+    """
     from agentapp.core.clock import SystemClock
+    from agentapp.platform.hotkey import HotkeyListener
     from agentapp.telephony.hook import HookServer, socket_path
 
     engine = build_engine(s)
-    server = HookServer(socket_path(s.data_dir), engine.handle_event, SystemClock())
+    server = HookServer(socket_path(s.data_dir), engine.handle, SystemClock())
     server.start()  # raises HookError when another agent runs: single instance per user
-    stop = stop_event or threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     engine.start()
+    combo = pause_hotkey(s)
+    hotkey = HotkeyListener(combo, engine.toggle_pause)
+    problem = hotkey.start()
+    if problem:
+        log.warning(
+            "%s; secure pause stays available from the tray and 'agentapp control'", problem
+        )
     log.warning(
-        "agent running headless for %s (data: %s) — %s", s.agent, s.data_dir, engine.status.detail
+        "agent running %s for %s (data: %s) — %s",
+        "headless" if headless else "with tray",
+        s.agent,
+        s.data_dir,
+        engine.status.detail,
     )
     try:
-        while not stop.wait(0.5):
-            pass
+        if headless:
+            stop = stop_event or threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(0.5):
+                pass
+            return 0
+        from agentapp.ui.tray_app import run_tray
+
+        return run_tray(engine, ui_language(), combo)
     finally:
         log.warning("agent stopping")
+        hotkey.stop()
         server.stop()
         engine.stop("agent stopped")
-    return 0

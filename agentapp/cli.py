@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -40,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--agent", help="agent identity (default: $AGENTAPP_AGENT or login name)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", parents=[common], help="run the agent")
+    run = sub.add_parser("run", parents=[common], help="run the agent (the default command)")
     run.add_argument("--headless", action="store_true", help="no tray (kiosks, tests)")
     run.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
     run.add_argument("-v", "--verbose", action="store_true")
@@ -49,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("event", choices=["off-hook", "on-hook"])
     hook.add_argument("--call-id", required=True)
     hook.add_argument("--internal", action="store_true", help="agent-to-agent call")
+
+    control = sub.add_parser("control", parents=[common], help="secure pause, caller objects")
+    control.add_argument("action", choices=["pause", "resume", "caller-objects"])
+
+    notice = sub.add_parser("notice", parents=[common], help="the information notice")
+    notice.add_argument("action", choices=["show", "acknowledge"])
+    notice.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
+    notice.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
 
     keys = sub.add_parser("keys", help="recording keys").add_subparsers(
         dest="keys_command", metavar="ACTION", parser_class=_Parser, required=True
@@ -89,13 +98,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
-        return 2
+    started = time.time()  # a hook's event time: as close as possible to the softphone's call
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    if args.command is None:  # `agentapp` alone starts the agent with its tray
+        args = _parser().parse_args(["run"])
     from agentapp.app import console_logging
 
     console_logging()
+    args.started = started
     try:
         return _dispatch(args)
     except CliError as exc:
@@ -135,7 +145,7 @@ def _crash_report() -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     from agentapp.app import settings
 
-    if args.command == "hook":
+    if args.command in ("hook", "control"):
         return _hook(args)
     if args.command == "policy":
         return _policy_check(args.file)
@@ -148,6 +158,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args, s)
     if args.command == "keys":
         return _keys_init(args, s.data_dir)
+    if args.command == "notice":
+        return _notice(args, s)
     if args.command == "status":
         path = s.data_dir / "run" / "status.json"
         try:
@@ -161,18 +173,28 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _hook(args: argparse.Namespace) -> int:
-    import time
-
     from agentapp.app import default_data_dir
-    from agentapp.core.events import CallEvent, EventError, EventKind, validate_call_id
+    from agentapp.core.events import (
+        CallEvent,
+        ControlCommand,
+        ControlKind,
+        EventError,
+        EventKind,
+        Message,
+        validate_call_id,
+    )
     from agentapp.telephony.hook import HookError, send_event, socket_path
 
-    try:
-        validate_call_id(args.call_id)
-    except EventError as exc:
-        raise CliError(str(exc), 2) from None
+    event: Message
+    if args.command == "control":
+        event = ControlCommand(ControlKind(args.action), args.started)
+    else:
+        try:
+            validate_call_id(args.call_id)
+        except EventError as exc:
+            raise CliError(str(exc), 2) from None
+        event = CallEvent(EventKind(args.event), args.call_id, args.started, internal=args.internal)
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    event = CallEvent(EventKind(args.event), args.call_id, time.time(), internal=args.internal)
     try:
         print(send_event(socket_path(data_dir.absolute()), event))
     except HookError as exc:
@@ -181,20 +203,35 @@ def _hook(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, s: object) -> int:
-    from agentapp.app import Settings, run_headless, setup_logging
+    from agentapp.app import Settings, run_agent, setup_logging
     from agentapp.telephony.hook import HookError
 
     assert isinstance(s, Settings)
-    if not args.headless:
-        raise CliError(
-            "the tray is not part of this version yet: start the agent with 'agentapp run "
-            "--headless'"
-        )
-    setup_logging(s.data_dir, verbose=args.verbose)
+    setup_logging(s.data_dir, verbose=getattr(args, "verbose", False))
     try:
-        return run_headless(s)
+        return run_agent(s, headless=getattr(args, "headless", False))
     except HookError as exc:
         raise CliError(str(exc)) from None
+
+
+def _notice(args: argparse.Namespace, s: object) -> int:
+    from agentapp.app import Settings, build_engine, ui_language
+    from agentapp.core.policy import PolicyError
+
+    assert isinstance(s, Settings)
+    engine = build_engine(s)
+    language = args.lang or ui_language()
+    if args.action == "show":
+        print(engine.notice(language).as_text())
+        if engine.notice_needed():
+            print("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)")
+        return 0
+    try:
+        engine.acknowledge_notice(language)
+    except PolicyError as exc:
+        raise CliError(f"policy refused: {exc}") from None
+    print(f"notice acknowledged by {s.agent} ({language})")
+    return 0
 
 
 def _policy_check(path: Path) -> int:
@@ -291,9 +328,8 @@ def _list(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _export(args: argparse.Namespace, s: object) -> int:
-    import datetime as dt
-
     from agentapp.app import Settings
+    from agentapp.vault import audit
     from agentapp.vault.export import export_recording
     from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
     from agentapp.vault.sealing import SealError, read_header
@@ -323,30 +359,13 @@ def _export(args: argparse.Namespace, s: object) -> int:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc}") from None
-    _audit(
-        s.data_dir,
-        {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "who": s.agent,
-            "action": "export",
-            "recording": args.id,
-            "reason": reason,
-        },
-    )
+    audit.append(s.data_dir, s.agent, "export", f"{args.id}: {reason}")
     print(
         f"exported {args.id} to {summary.path}: {summary.frames} frames, "
         f"{summary.width}x{summary.height}, {summary.first_s:.2f}–{summary.last_s:.2f} s "
         f"after off-hook, {summary.size_bytes} bytes"
     )
     return 0
-
-
-def _audit(data_dir: Path, entry: dict[str, str]) -> None:
-    """Append-only access trace (the hash-chained audit trail replaces it: issue 5)."""
-    path = data_dir / "audit.jsonl"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
         policy = data / "policy.toml"
         policy.write_text(sample_policy(agent, BUSINESS.wm_class))
         print(f"3. policy {policy}: '{agent}' enrolled, application CRM ({BUSINESS.wm_class})")
+        _cli(["notice", "acknowledge", "--lang", "en"], env)
+        print("   information notice acknowledged ('agentapp notice show' prints it)")
         p, _ = BUSINESS.spawn(env)
         procs.append(p)
         q, _ = PRIVATE.spawn(env)

@@ -2,12 +2,13 @@
 
 It owns the call tracker, the recorder session, the vault and, during a recorded call, one
 capture pipeline. The tray (ui/) and the headless runner only observe `status` and call the
-public methods.
+public methods (`handle`, `pause`, `resume`, `toggle_pause`, `caller_objects`,
+`acknowledge_notice`).
 
-Threading: `handle_event` may be called from any thread (hook server, event sources); one lock
-serialises it. A watchdog thread cuts calls that pass the policy's maximum length. Status
-listeners run on whichever thread changed the status and must not block; a UI marshals them
-to its own thread (the Qt bridge does).
+Threading: every public method may be called from any thread (hook server, hotkey listener,
+Qt thread); one lock serialises them. A watchdog thread cuts calls that pass the policy's
+maximum length. Status listeners run on whichever thread changed the status and must not
+block; a UI marshals them to its own thread (ui.bridge does).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -26,28 +27,41 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
-from agentapp.core.events import CallEvent
+from agentapp.core.events import CallEvent, ControlCommand, ControlKind, Message
 from agentapp.core.gate import decide, week_start
+from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.core.session import InvalidTransition, RecorderSession, State
-from agentapp.platform.base import WindowLocator
+from agentapp.platform.base import NullLocator, WindowLocator
+from agentapp.vault import audit
+from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
 from agentapp.vault.sink import SealingSink
 from agentapp.vault.store import RecordingWriter, Vault, write_atomic
 
 log = logging.getLogger(__name__)
 
+PAUSE_AGENT = "agent"
+_ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
+
 
 @dataclass(frozen=True, slots=True)
 class EngineStatus:
     """What the agent is doing, in words a trainee understands.
 
-    state: idle | recording | paused | sealing | cannot_record
+    state: not_enrolled | notice_required | waiting | recording | paused | cannot_record
     """
 
     state: str
     detail: str
     recording_id: str | None = None
+    enrolment: str | None = None  # "enrolled in 'X' until 2027-01-29"
+    quota: str | None = None  # "2 of 10 recordings this week"
+    application: str | None = None
+
+    @property
+    def recording(self) -> bool:
+        return self.state in ("recording", "paused")
 
 
 StatusListener = Callable[[EngineStatus], None]
@@ -73,13 +87,16 @@ class Engine:
         self._locator_factory = locator_factory
         self._grabber_factory = grabber_factory
         self.vault = Vault(data_dir / "recordings")
+        self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
+        self._pauses: set[str] = set()
         self._listeners: list[StatusListener] = []
-        self._status = EngineStatus("idle", "waiting for a call")
+        self._status = EngineStatus("waiting", "starting")
         self._status_lock = threading.Lock()  # capture and control threads both set status
+        self._display_problem: str | None = None
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._idle = threading.Event()
@@ -90,27 +107,12 @@ class Engine:
     def start(self) -> None:
         for rid in self.vault.recover_interrupted():
             log.warning("recording %s was interrupted by a stop; its sealed part is kept", rid)
-        self.check_ready()
+        locator = self._locator_factory()
+        if isinstance(locator, NullLocator):
+            self._display_problem = locator.reason
+        locator.close()
+        self.refresh()
         self._watchdog.start()
-
-    def check_ready(self) -> EngineStatus:
-        """Load the policy and key now, so a problem shows before the first call."""
-        try:
-            policy = load_policy(self.policy_path)
-            load_public_key(public_key_path(self.data_dir))
-        except (PolicyError, KeyProblem) as exc:
-            self._set_status(EngineStatus("cannot_record", str(exc)))
-            return self._status
-        e = policy.enrolment_for(self.agent)
-        if e is None:
-            self._set_status(EngineStatus("idle", f"{self.agent} is not enrolled: never recorded"))
-        else:
-            self._set_status(
-                EngineStatus(
-                    "idle", f"enrolled in '{e.training}' until {e.end}; waiting for a call"
-                )
-            )
-        return self._status
 
     def stop(self, reason: str = "agent stopped") -> None:
         """End any recording (sealing what was captured) and stop the watchdog."""
@@ -149,15 +151,103 @@ class Engine:
         for fn in list(self._listeners):
             fn(status)
 
-    # ------------------------------------------------------------------ events
+    def refresh(self, detail: str | None = None) -> EngineStatus:
+        """Recompute the between-calls status from the policy, key, display and notice."""
+        with self._lock:
+            if self.session.state is not State.IDLE:
+                return self._status
+            status = self._idle_status()
+            if detail and status.state in ("waiting", "not_enrolled"):
+                status = replace(status, detail=detail)
+            self._set_status(status)
+            return status
+
+    def _refresh_if_changed(self) -> None:
+        with self._lock:
+            if self.session.state is not State.IDLE:
+                return
+            new, old = self._idle_status(), self._status
+            if (new.state, new.enrolment, new.quota) != (old.state, old.enrolment, old.quota):
+                self._set_status(new)
+
+    def _idle_status(self) -> EngineStatus:
+        try:
+            policy = load_policy(self.policy_path)
+        except PolicyError as exc:
+            return EngineStatus("cannot_record", f"policy refused: {exc}")
+        e = policy.enrolment_for(self.agent)
+        if e is None:
+            return EngineStatus("not_enrolled", f"{self.agent} is not enrolled: never recorded")
+        today = dt.datetime.fromtimestamp(self._clock.now()).date()
+        if today > e.end:
+            return EngineStatus("not_enrolled", f"enrolment in '{e.training}' ended on {e.end}")
+        enrolment = f"enrolled in '{e.training}' until {e.end}"
+        quota = f"{self._used_this_week(today)} of {e.weekly_quota} recordings this week"
+        base = EngineStatus("waiting", "", enrolment=enrolment, quota=quota)
+        if today < e.start:
+            return replace(base, state="not_enrolled", detail=f"enrolment starts on {e.start}")
+        try:
+            load_public_key(public_key_path(self.data_dir))
+        except KeyProblem as exc:
+            return replace(base, state="cannot_record", detail=str(exc))
+        if self._display_problem:
+            return replace(base, state="cannot_record", detail=self._display_problem)
+        if not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)):
+            return replace(
+                base,
+                state="notice_required",
+                detail="read and acknowledge the information notice (nothing is recorded before)",
+            )
+        return replace(base, detail="waiting for a call")
+
+    def _used_this_week(self, today: dt.date) -> int:
+        monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
+        return self.vault.count_since(self.agent, monday)
+
+    # ------------------------------------------------------------------ notice (R2)
+    def notice(self, language: str) -> Notice:
+        try:
+            policy = load_policy(self.policy_path)
+        except PolicyError as exc:
+            return Notice(language, "agentapp", (("Policy refused", str(exc)),))
+        return build_notice(policy, self.agent, language)
+
+    def notice_needed(self) -> bool:
+        try:
+            policy = load_policy(self.policy_path)
+        except PolicyError:
+            return False
+        if policy.enrolment_for(self.agent) is None:
+            return False
+        return not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent))
+
+    def acknowledge_notice(self, language: str) -> None:
+        with self._lock:
+            policy = load_policy(self.policy_path)
+            digest = notice_digest(policy, self.agent)
+            self.acks.record(self.agent, digest, language, self._clock.now())
+            audit.append(self.data_dir, self.agent, "notice acknowledged", f"{language} {digest}")
+            log.info("information notice acknowledged (%s)", language)
+            self.refresh()
+
+    # ------------------------------------------------------------------ messages
+    def handle(self, message: Message) -> str:
+        """Feed one hook message (call event or command); returns a one-line answer."""
+        if isinstance(message, ControlCommand):
+            if message.kind is ControlKind.PAUSE:
+                return self.pause()
+            if message.kind is ControlKind.RESUME:
+                return self.resume()
+            return self.caller_objects()
+        return self.handle_event(message)
+
     def handle_event(self, event: CallEvent) -> str:
-        """Feed one call event; returns a one-line answer for the hook."""
         with self._lock:
             if self._stop.is_set():
                 return "ok: agent is stopping"
             t = self._tracker.feed(event)
             if isinstance(t, Ignored):
-                log.info("event %s for call ignored: %s", event.kind.value, t.why)
+                log.info("event %s for a call ignored: %s", event.kind.value, t.why)
                 return f"ok: ignored ({t.why})"
             if isinstance(t, CallStarted):
                 return self._on_started(t)
@@ -172,21 +262,21 @@ class Engine:
             self._set_status(EngineStatus("cannot_record", f"policy refused: {exc}"))
             return "ok: not recording (policy refused)"
         today = dt.datetime.fromtimestamp(call.at).date()
-        monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
         decision = decide(
             policy,
             self.agent,
             internal=call.internal,
             today=today,
-            recorded_this_week=self.vault.count_since(self.agent, monday),
+            recorded_this_week=self._used_this_week(today),
             rng=self._rng,
+            notice_acknowledged=self.acks.acknowledged(
+                self.agent, notice_digest(policy, self.agent)
+            ),
         )
         log.info("call started: %s", decision)
         if not decision.record:
             assert decision.reason is not None
-            self._set_status(
-                EngineStatus("idle", f"this call is not recorded: {decision.reason.value}")
-            )
+            self.refresh(f"last call not recorded: {decision.reason.value}")
             return f"ok: not recording ({decision.reason.value})"
         try:
             public_key = load_public_key(public_key_path(self.data_dir))
@@ -207,53 +297,133 @@ class Engine:
             self._set_status(EngineStatus("cannot_record", f"cannot write recordings: {exc}"))
             return "ok: not recording (vault not writable)"
         self._idle.clear()
+        self._pauses.clear()
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
+        base = self._status
         self._pipeline = CapturePipeline(
             session=self.session,
             clock=self._clock,
             rules=policy.applications,
+            sensitive=policy.sensitive,
             fps=policy.fps,
             segment_seconds=policy.segment_seconds,
             started_at=call.at,
             sink=SealingSink(writer, public_key),
             locator_factory=self._locator_factory,
             grabber_factory=self._grabber_factory,
-            on_status=lambda s: self._on_capture_status(writer.meta.id, s),
+            on_status=lambda s: self._on_capture_status(writer, s),
+            on_sensitive=self._on_sensitive,
             on_done=lambda stats: self._on_capture_done(writer, call.at, stats),
         )
-        self._set_status(EngineStatus("recording", "recording for training", writer.meta.id))
+        self._set_status(
+            EngineStatus(
+                "recording",
+                "recording for training",
+                writer.meta.id,
+                enrolment=base.enrolment,
+                quota=base.quota,
+                application=writer.meta.application,
+            )
+        )
         self._pipeline.start()
         return "ok: recording"
 
     def _on_ended(self, ended: CallEnded, reason: str) -> str:
         if not ended.handset_idle:
             return "ok: call ended (another call is still active)"
-        if self.session.state in (State.ARMED, State.RECORDING, State.PAUSED):
+        if self.session.state in _ACTIVE:
             self.session.stop(reason, at=ended.at)
-            if self._pipeline is not None:
-                self._pipeline.wake()
+            self._wake()
             return "ok: recording stopped"
         return "ok: call ended"
 
+    def _wake(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.wake()
+
+    # ------------------------------------------------------------------ secure pause (R10)
+    def pause(self, reason: str = PAUSE_AGENT) -> str:
+        """Stop writing frames at once. Pauses stack: each reason must be lifted to resume."""
+        with self._lock:
+            if self.session.state not in _ACTIVE:
+                return "ok: nothing to pause (not recording)"
+            self._pauses.add(reason)
+            if self.session.state is not State.PAUSED:
+                self.session.pause()
+                log.info("recording paused (%s)", reason)
+            self._set_status(self._recording_status("paused", self._pause_detail()))
+            self._wake()
+            return "ok: paused"
+
+    def resume(self, reason: str = PAUSE_AGENT) -> str:
+        with self._lock:
+            self._pauses.discard(reason)
+            if self.session.state is not State.PAUSED:
+                return "ok: not paused"
+            if self._pauses:
+                self._set_status(self._recording_status("paused", self._pause_detail()))
+                return f"ok: still paused ({self._pause_detail()})"
+            self.session.resume()
+            log.info("recording resumed")
+            self._set_status(self._recording_status("recording", "recording for training"))
+            self._wake()
+            return "ok: resumed"
+
+    def toggle_pause(self) -> str:
+        with self._lock:
+            if PAUSE_AGENT in self._pauses:
+                return self.resume(PAUSE_AGENT)
+            return self.pause(PAUSE_AGENT)
+
+    def _pause_detail(self) -> str:
+        why = sorted("by the agent" if r == PAUSE_AGENT else r for r in self._pauses)
+        return "paused " + " and ".join(why) + ": nothing is written"
+
+    def _on_sensitive(self, name: str | None) -> None:
+        """Capture thread: a sensitive window appeared (name) or all are gone (None)."""
+        with self._lock:
+            for r in [r for r in self._pauses if r.startswith("while ")]:
+                if name is None or r != f"while '{name}' is visible":
+                    self.resume(r)
+            if name is not None:
+                self.pause(f"while '{name}' is visible")
+
+    def _recording_status(self, state: str, detail: str) -> EngineStatus:
+        return replace(self._status, state=state, detail=detail)
+
+    # ------------------------------------------------------------------ caller objects (R15)
+    def caller_objects(self) -> str:
+        """Stop the current recording and erase what it captured; log without content."""
+        with self._lock:
+            if self.session.state not in _ACTIVE:
+                return "ok: nothing to discard (not recording)"
+            self.session.discard("caller objects")
+            self._wake()
+            log.warning("the caller objected: recording stopped and erased")
+            audit.append(self.data_dir, self.agent, "recording discarded", "caller objects")
+            return "ok: recording stopped and erased"
+
     # ------------------------------------------------------------------ capture callbacks
-    def _on_capture_status(self, rid: str, text: str) -> None:
-        state = self.session.state
-        if state is State.PAUSED:
-            self._set_status(EngineStatus("paused", "paused: nothing is written", rid))
-        elif state is State.RECORDING:
-            detail = "recording for training" if text == "recording" else f"not writing: {text}"
-            self._set_status(EngineStatus("recording", detail, rid))
+    def _on_capture_status(self, writer: RecordingWriter, text: str) -> None:
+        if self.session.state is not State.RECORDING:
+            return
+        detail = "recording for training" if text == "recording" else f"not writing: {text}"
+        status = self._recording_status("recording", detail)
+        self._set_status(replace(status, application=writer.meta.application))
 
     def _on_capture_done(
         self, writer: RecordingWriter, started_at: float, stats: PipelineStats
     ) -> None:
-        """Runs on the capture thread when it has sealed its last segment."""
+        """Runs on the capture thread when it has sealed (or abandoned) its last segment."""
         self.last_capture = stats
         info = self.session.info
         try:
-            if stats.frames == 0 or self.session.state is State.IDLE:
+            if self.session.state is State.IDLE:
                 writer.discard()
-                why = stats.failure or info.end_reason or "business window never visible"
+                log.info("nothing kept for this call: %s", info.end_reason or stats.failure)
+            elif stats.frames == 0:
+                writer.discard()
+                why = stats.failure or "business window never visible"
                 log.info("nothing kept for this call: %s", why)
             else:
                 if stats.application:
@@ -262,13 +432,10 @@ class Engine:
                 spans = [(a - started_at, b - started_at) for a, b in info.paused_spans]
                 meta = writer.finish(stop_at - started_at, spans, info.end_reason)
                 log.info(
-                    "recording %s sealed: %.1f s, %d frames, %d segments, %d bytes",
-                    meta.id,
-                    meta.duration_s,
-                    meta.frames,
-                    meta.segments,
-                    meta.size_bytes,
-                )
+                    "recording %s sealed: %.1f s, %d frames, %d segments, %d bytes, %d pauses",
+                    meta.id, meta.duration_s, meta.frames, meta.segments, meta.size_bytes,
+                    len(spans),
+                )  # fmt: skip
         except OSError as exc:
             log.error("could not finish recording %s: %s", writer.meta.id, exc)
         finally:
@@ -279,15 +446,20 @@ class Engine:
                 pass
             with self._lock:
                 self._pipeline = None
+                self._pauses.clear()
             if stats.failure:
                 self._set_status(EngineStatus("cannot_record", stats.failure))
             else:
-                self._set_status(EngineStatus("idle", "waiting for a call"))
+                self.refresh()
             self._idle.set()
 
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:
+        ticks = 0
         while not self._stop.wait(0.25):
+            ticks += 1
+            if ticks % 20 == 0:  # every 5 s: pick up a policy edit or an acknowledgement
+                self._refresh_if_changed()
             if self.session.overdue():
                 log.warning("call passed the maximum call length: recording cut")
                 with self._lock:
@@ -295,5 +467,4 @@ class Engine:
                         self.session.stop("cut at maximum call length")
                     except InvalidTransition:
                         continue
-                    if self._pipeline is not None:
-                        self._pipeline.wake()
+                    self._wake()

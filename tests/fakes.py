@@ -21,6 +21,19 @@ class FakeLocator(WindowLocator):
         self.occluders: tuple[Rect, ...] = ()
         self.lock = threading.Lock()
         self.closed = False
+        self.others: list[WindowInfo] = []  # other windows, e.g. a sensitive payment page
+        self.shown: set[int] = set()  # which of `others` are visible
+
+    def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
+        info = WindowInfo(100 + len(self.others), (wm_class,), None, title, 99)
+        with self.lock:
+            self.others.append(info)
+            self.shown.add(info.handle)
+        return info
+
+    def hide_other(self, info: WindowInfo) -> None:
+        with self.lock:
+            self.shown.discard(info.handle)
 
     def find(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
         if not self.present:
@@ -34,7 +47,12 @@ class FakeLocator(WindowLocator):
             return WindowView(True, rect=self.rect, occluders=self.occluders)
 
     def windows(self) -> list[WindowInfo]:
-        return []
+        with self.lock:
+            return list(self.others)
+
+    def is_visible(self, window: WindowInfo) -> bool:
+        with self.lock:
+            return window.handle in self.shown
 
     def close(self) -> None:
         self.closed = True

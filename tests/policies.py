@@ -17,6 +17,7 @@ def policy_text(
     segment_seconds: int = 30,
     max_call_minutes: int = 60,
     internal: bool = False,
+    sensitive_class: str | None = None,
 ) -> str:
     today = dt.date.today()
     start = start or today - dt.timedelta(days=1)
@@ -31,6 +32,11 @@ start = {start.isoformat()}
 end = {end.isoformat()}
 """
         if agent
+        else ""
+    )
+    sensitive = (
+        f'\n[[sensitive]]\nname = "Payment"\nwm_class = "{sensitive_class}"\n'
+        if sensitive_class
         else ""
     )
     return f"""
@@ -53,5 +59,5 @@ record_internal_calls = {"true" if internal else "false"}
 [[application]]
 name = "CRM"
 wm_class = "{wm_class}"
-{enrol}
+{sensitive}{enrol}
 """

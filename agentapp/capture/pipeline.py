@@ -1,9 +1,12 @@
 """The capture pipeline: locate ▶ grab the window's rectangle ▶ mask ▶ encode ▶ seal.
 
 Runs on its own thread, one per recording. It writes frames only while the session says so
-(`accepts_frames_at`), only while the business window is visible, and re-checks the window
-after each grab: if it moved, vanished or something new covered it during the grab, the
-covered part is masked too or the frame is dropped. Sealed segments leave through `sink`.
+(`accepts_frames_at`), only while the business window is visible, never while a window marked
+sensitive is visible (it reports those through `on_sensitive` so the engine pauses), and
+re-checks after each grab: if the window moved, vanished, something new covered it or a
+sensitive window appeared during the grab, the covered part is masked too or the frame is
+dropped. Sealed segments leave through `sink`. A discarded session (caller objects) abandons
+the segment in progress without sealing it.
 
 Threading: `start()` / `wake()` may be called from any thread; everything else happens on the
 pipeline thread, which owns its locator, grabber and encoder.
@@ -60,6 +63,7 @@ class CapturePipeline:
         session: RecorderSession,
         clock: Clock,
         rules: tuple[WindowRule, ...],
+        sensitive: tuple[WindowRule, ...] = (),
         fps: int,
         segment_seconds: int,
         started_at: float,
@@ -68,10 +72,14 @@ class CapturePipeline:
         grabber_factory: Callable[[], GrabberLike],
         on_status: Callable[[str], None],
         on_done: Callable[[PipelineStats], None],
+        on_sensitive: Callable[[str | None], None] = lambda name: None,
     ) -> None:
         self._session = session
         self._clock = clock
         self._rules = rules
+        self._sensitive = sensitive
+        self._on_sensitive = on_sensitive
+        self._sensitive_seen: str | None = None
         self._period = 1.0 / fps
         self._fps = fps
         self._segment_seconds = segment_seconds
@@ -127,7 +135,10 @@ class CapturePipeline:
             self._fail(f"cannot record: capture failed ({type(exc).__name__}: {exc})")
         finally:
             try:
-                self._close_segment()
+                if self._session.state is State.IDLE:  # discarded: nothing may be kept
+                    self._abandon_segment()
+                else:
+                    self._close_segment()
             except Exception:
                 log.exception("could not seal the last segment")
                 self.stats.failure = self.stats.failure or "could not seal the last segment"
@@ -154,7 +165,8 @@ class CapturePipeline:
             state = self._session.state
             if state in (State.SEALING, State.IDLE):
                 return
-            if state is State.RECORDING:
+            sensitive = self._check_sensitive(locator)
+            if state is State.RECORDING and sensitive is None:
                 self._tick(locator, grabber)
             elif state is State.PAUSED:
                 self._say("paused")
@@ -166,6 +178,17 @@ class CapturePipeline:
                 delay = 0
             self._wake.wait(delay)
             self._wake.clear()
+
+    def _check_sensitive(self, locator: WindowLocator) -> str | None:
+        """Name of a visible sensitive window, or None; tells the engine when that changes."""
+        if not self._sensitive:
+            return None
+        found = locator.find_visible(self._sensitive)
+        name = found[1].name if found else None
+        if name != self._sensitive_seen:
+            self._sensitive_seen = name
+            self._on_sensitive(name)
+        return name
 
     def _tick(self, locator: WindowLocator, grabber: GrabberLike) -> None:
         if self._window is None:
@@ -189,6 +212,9 @@ class CapturePipeline:
         if not after.visible or after.rect != view.rect:
             self.stats.dropped += 1  # moved or hidden during the grab: next tick follows it
             return
+        if self._check_sensitive(locator) is not None:
+            self.stats.dropped += 1  # a sensitive window appeared during the grab
+            return
         if not pixels.flags.writeable:
             pixels = pixels.copy()
         apply_mask(pixels, mask_boxes(view.rect, view.occluders + after.occluders))
@@ -207,6 +233,11 @@ class CapturePipeline:
         self._say("recording")
         if t - self._seg_started >= self._segment_seconds:
             self._close_segment()
+
+    def _abandon_segment(self) -> None:
+        enc, self._enc = self._enc, None
+        if enc is not None:
+            enc.abandon()
 
     def _close_segment(self) -> None:
         enc, self._enc = self._enc, None

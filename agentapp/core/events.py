@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 
 MAX_EVENT_BYTES = 1024
+# A client's own timestamp is trusted only this far in the past (same machine, same clock).
+MAX_CLIENT_LAG_S = 5.0
 _CALL_ID = re.compile(r"^[A-Za-z0-9._:@+=-]{1,128}$")
 
 
@@ -41,10 +43,36 @@ class CallEvent:
     source: str = "hook"
 
     def to_wire(self) -> bytes:
-        body = {"v": 1, "event": self.kind.value, "call_id": self.call_id}
+        body: dict[str, object] = {
+            "v": 1,
+            "event": self.kind.value,
+            "call_id": self.call_id,
+            "t": round(self.at, 3),
+        }
         if self.internal:
             body["internal"] = True
         return (json.dumps(body, separators=(",", ":")) + "\n").encode()
+
+
+class ControlKind(enum.Enum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CALLER_OBJECTS = "caller-objects"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlCommand:
+    """An instruction from the agent's side (secure pause, caller objects), not a call fact."""
+
+    kind: ControlKind
+    at: float
+
+    def to_wire(self) -> bytes:
+        body = {"v": 1, "command": self.kind.value, "t": round(self.at, 3)}
+        return (json.dumps(body) + "\n").encode()
+
+
+Message = CallEvent | ControlCommand
 
 
 def validate_call_id(call_id: str) -> str:
@@ -55,8 +83,20 @@ def validate_call_id(call_id: str) -> str:
     return call_id
 
 
-def parse_wire(data: bytes, *, at: float, source: str = "hook") -> CallEvent:
-    """Parse one hook message (a JSON object on one line). Raises EventError."""
+def _when(body: dict[str, object], arrived: float) -> float:
+    """The client's timestamp (when the softphone ran the hook) if it is plausible: not in the
+    future and at most MAX_CLIENT_LAG_S old; otherwise the arrival time."""
+    t = body.get("t")
+    if t is None:
+        return arrived
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        raise EventError("'t' must be a timestamp")
+    return float(t) if arrived - MAX_CLIENT_LAG_S <= t <= arrived else arrived
+
+
+def parse_wire(data: bytes, *, at: float, source: str = "hook") -> Message:
+    """Parse one hook message (a JSON object on one line). `at` is the arrival time.
+    Raises EventError."""
     if len(data) > MAX_EVENT_BYTES:
         raise EventError("message too large", details=f"{len(data)} bytes")
     try:
@@ -67,6 +107,13 @@ def parse_wire(data: bytes, *, at: float, source: str = "hook") -> CallEvent:
         raise EventError("message is not a JSON object")
     if body.get("v") != 1:
         raise EventError("unsupported message version")
+    if "command" in body:
+        if not set(body) <= {"v", "command", "t"}:
+            raise EventError("a command message has only 'v', 'command' and 't'")
+        try:
+            return ControlCommand(ControlKind(body["command"]), _when(body, at))
+        except ValueError:
+            raise EventError("unknown command") from None
     try:
         kind = EventKind(body.get("event"))
     except ValueError:
@@ -75,7 +122,7 @@ def parse_wire(data: bytes, *, at: float, source: str = "hook") -> CallEvent:
     internal = body.get("internal", False)
     if not isinstance(internal, bool):
         raise EventError("'internal' must be true or false")
-    unknown = set(body) - {"v", "event", "call_id", "internal"}
+    unknown = set(body) - {"v", "event", "call_id", "internal", "t"}
     if unknown:
         raise EventError("unknown fields in message", details=", ".join(sorted(unknown))[:80])
-    return CallEvent(kind=kind, call_id=call_id, at=at, internal=internal, source=source)
+    return CallEvent(kind, call_id, _when(body, at), internal=internal, source=source)

@@ -17,6 +17,7 @@ class SkipReason(enum.Enum):
     NOT_ENROLLED = "not enrolled in any training"
     ENROLMENT_NOT_STARTED = "enrolment has not started yet"
     ENROLMENT_EXPIRED = "enrolment has ended"
+    NOTICE_NOT_ACKNOWLEDGED = "the information notice has not been acknowledged yet"
     INTERNAL_CALL = "internal calls are not recorded"
     QUOTA_REACHED = "weekly quota of recordings reached"
     NOT_SAMPLED = "not selected by random sampling for this call"
@@ -48,6 +49,7 @@ def decide(
     today: dt.date,
     recorded_this_week: int,
     rng: random.Random,
+    notice_acknowledged: bool,
 ) -> Decision:
     """Decide for one call. `recorded_this_week` counts this agent's recordings since Monday.
 
@@ -60,6 +62,8 @@ def decide(
         return Decision(False, SkipReason.ENROLMENT_NOT_STARTED)
     if today > e.end:
         return Decision(False, SkipReason.ENROLMENT_EXPIRED)
+    if not notice_acknowledged:
+        return Decision(False, SkipReason.NOTICE_NOT_ACKNOWLEDGED)
     if internal and not policy.record_internal_calls:
         return Decision(False, SkipReason.INTERNAL_CALL)
     if recorded_this_week >= e.weekly_quota:

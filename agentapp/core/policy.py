@@ -18,6 +18,8 @@ PURPOSE = "training"
 MAX_RETENTION_DAYS = 183  # six months (RULES.md R9)
 MAX_ENROLMENT_DAYS = 183
 MAX_WEEKLY_QUOTA = 200
+DEFAULT_HOTKEY = "<ctrl>+<alt>+p"
+_HOTKEY = re.compile(r"^(<(ctrl|alt|shift|cmd|super)>\+)+([a-z0-9]|<f([1-9]|1[0-2])>)$")
 
 
 class PolicyError(ValueError):
@@ -80,6 +82,8 @@ class Policy:
     retention_days: int = MAX_RETENTION_DAYS
     purpose: str = PURPOSE
     recipients: tuple[str, ...] = field(default=("trainers of the training team",))
+    sensitive: tuple[WindowRule, ...] = ()
+    pause_hotkey: str = DEFAULT_HOTKEY
 
     def enrolment_for(self, agent: str) -> Enrolment | None:
         for e in self.enrolments:
@@ -129,6 +133,12 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     internal = rec.flag("record_internal_calls", default=False)
     retention = rec.whole("retention_days", default=MAX_RETENTION_DAYS, lo=1, hi=MAX_RETENTION_DAYS)
     recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
+    hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
+    if not _HOTKEY.match(hotkey):
+        raise PolicyError(
+            "pause_hotkey must be modifiers and a key, like <ctrl>+<alt>+p or <ctrl>+<shift>+<f9>",
+            rec.where,
+        )
     rec.done()
 
     apps = tuple(_window_rule(t) for t in r.tables("application"))
@@ -138,6 +148,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             "(RULES.md R3)",
             source,
         )
+    sensitive = tuple(_window_rule(t) for t in r.tables("sensitive"))
     enrolments: list[Enrolment] = []
     seen: set[str] = set()
     for t in r.tables("enrolment"):
@@ -159,6 +170,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         record_internal_calls=internal,
         retention_days=retention,
         recipients=recipients,
+        sensitive=sensitive,
+        pause_hotkey=hotkey,
     )
 
 

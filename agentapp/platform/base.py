@@ -55,6 +55,21 @@ class WindowLocator(abc.ABC):
     def windows(self) -> list[WindowInfo]:
         """Every managed top-level window (for `policy check` and the window picker)."""
 
+    def find_visible(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
+        """A window matching a rule that is visible now (sensitive windows). Must be cheap:
+        the capture thread asks before every frame."""
+        for info in self.windows():
+            for rule in rules:
+                if rule.matches(info.wm_class, info.executable, info.title) and self.is_visible(
+                    info
+                ):
+                    return info, rule
+        return None
+
+    @abc.abstractmethod
+    def is_visible(self, window: WindowInfo) -> bool:
+        """Mapped, not minimised, on the current desktop (occlusion not considered)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the window-system connection."""
 
@@ -73,3 +88,6 @@ class NullLocator(WindowLocator):
 
     def windows(self) -> list[WindowInfo]:
         return []
+
+    def is_visible(self, window: WindowInfo) -> bool:
+        return False

@@ -30,7 +30,7 @@ class VirtualDesktop:
 
     @property
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, DISPLAY=self.display)
+        env = dict(os.environ, DISPLAY=self.display, QT_QPA_PLATFORM="xcb")
         env.pop("WAYLAND_DISPLAY", None)
         return env
 

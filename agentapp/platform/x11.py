@@ -9,10 +9,11 @@ Facts this relies on (measured under openbox, see docs/design.md):
 * Geometry comes from `TranslateCoords`; xdotool/wmctrl positions are wrong under openbox.
 
 Cost: computing a view takes ~2 ms of CPU (two round trips per window above the business
-window). The locator therefore listens to structure and property events on the root and on the
-business window and recomputes only when the server reports a change (or every second as a
-safety net). `view()` always ends with a round trip first, so any change the server made
-before that point — e.g. a pop-up mapped while a frame was being grabbed — is seen.
+window). The locator therefore listens to structure and property events on the root and on
+every client window it has listed, and recomputes views, the window list and visibility only
+when the server reports a change (or every second as a safety net). Each public call starts
+with a round trip, so any change the server made before that point — e.g. a pop-up mapped or a
+payment page titled while a frame was being grabbed — is seen.
 
 Threading: one instance per thread (an X connection is not shared).
 """
@@ -56,7 +57,10 @@ class X11Locator(WindowLocator):
         self._atoms: dict[str, int] = {}
         self._root.change_attributes(event_mask=X.SubstructureNotifyMask | X.PropertyChangeMask)
         self._watched: set[int] = set()
-        self._cache: tuple[int, float, WindowView] | None = None  # handle, when, view
+        self._cache_time = 0.0
+        self._views: dict[int, WindowView] = {}
+        self._windows: list[WindowInfo] | None = None
+        self._visible: dict[int, bool] = {}
 
     def close(self) -> None:
         try:
@@ -92,15 +96,37 @@ class X11Locator(WindowLocator):
         pid = self._card(w, "_NET_WM_PID")
         return WindowInfo(wid, tuple(cls), _executable(pid), self._title(w), pid)
 
-    def _check(self) -> None:
+    # ------------------------------------------------------------ interface
+    def _watch(self, wid: int) -> None:
+        if wid not in self._watched:
+            w = self._d.create_resource_object("window", wid)
+            w.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask)
+            self._watched.add(wid)
+
+    def _poll(self) -> None:
+        """One round trip; drop every cached answer if the server reported any change."""
         try:
-            self._d.sync()
+            self._d.sync()  # every event the server generated until now is queued
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
+        changed = False
+        for _ in range(self._d.pending_events()):
+            self._d.next_event()
+            changed = True
+        now = time.monotonic()
+        if changed or now - self._cache_time > _REFRESH_S:
+            self._views.clear()
+            self._visible.clear()
+            self._windows = None
+            self._cache_time = now
 
-    # ------------------------------------------------------------ interface
     def windows(self) -> list[WindowInfo]:
-        self._check()
+        self._poll()
+        if self._windows is None:
+            self._windows = self._list_windows()
+        return self._windows
+
+    def _list_windows(self) -> list[WindowInfo]:
         ids = self._prop(self._root, "_NET_CLIENT_LIST_STACKING")
         if ids is None:
             ids = self._prop(self._root, "_NET_CLIENT_LIST")
@@ -109,10 +135,20 @@ class X11Locator(WindowLocator):
         out = []
         for wid in ids:
             try:
+                self._watch(int(wid))  # title or state changes must wake the cache
                 out.append(self._info(int(wid)))
             except error.XError:
                 continue  # closed while we looked
         return out
+
+    def is_visible(self, window: WindowInfo) -> bool:
+        if window.handle not in self._visible:
+            try:
+                w = self._d.create_resource_object("window", window.handle)
+                self._visible[window.handle] = self._hidden_reason(w) is None
+            except error.XError:
+                self._visible[window.handle] = False
+        return self._visible[window.handle]
 
     def find(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
         for info in reversed(self.windows()):  # stacking list is bottom-to-top
@@ -123,40 +159,35 @@ class X11Locator(WindowLocator):
 
     def view(self, window: WindowInfo) -> WindowView:
         try:
-            if window.handle not in self._watched:
-                w = self._d.create_resource_object("window", window.handle)
-                w.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask)
-                self._watched.add(window.handle)
-            self._d.sync()  # every event the server generated until now is queued
-            changed = False
-            for _ in range(self._d.pending_events()):
-                self._d.next_event()
-                changed = True
-            now = time.monotonic()
-            c = self._cache
-            if changed or c is None or c[0] != window.handle or now - c[1] > _REFRESH_S:
-                c = (window.handle, now, self._view(window))
-                self._cache = c
-            return c[2]
+            self._watch(window.handle)
+            self._poll()
+            if window.handle not in self._views:
+                self._views[window.handle] = self._view(window)
+            return self._views[window.handle]
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
         except error.XError:
-            self._cache = None
+            self._views.pop(window.handle, None)
             self._watched.discard(window.handle)
             return WindowView(False, "business window closed")
 
-    def _view(self, window: WindowInfo) -> WindowView:
-        w = self._d.create_resource_object("window", window.handle)
-        attrs = w.get_attributes()
-        if attrs.map_state != X.IsViewable:
-            return WindowView(False, "business window minimised or hidden")
+    def _hidden_reason(self, w: Any) -> str | None:
+        if w.get_attributes().map_state != X.IsViewable:
+            return "minimised or hidden"
         state = self._prop(w, "_NET_WM_STATE")
         if state is not None and self._atom("_NET_WM_STATE_HIDDEN") in list(state):
-            return WindowView(False, "business window minimised")
+            return "minimised"
         desk = self._card(w, "_NET_WM_DESKTOP")
         current = self._card(self._root, "_NET_CURRENT_DESKTOP")
         if desk is not None and current is not None and desk not in (current, _ALL_DESKTOPS):
-            return WindowView(False, "business window on another desktop")
+            return "on another desktop"
+        return None
+
+    def _view(self, window: WindowInfo) -> WindowView:
+        w = self._d.create_resource_object("window", window.handle)
+        hidden = self._hidden_reason(w)
+        if hidden is not None:
+            return WindowView(False, f"business window {hidden}")
 
         geo = w.get_geometry()
         origin = self._root.translate_coords(w, 0, 0)

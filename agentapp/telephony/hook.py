@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentapp.core.clock import Clock
-from agentapp.core.events import MAX_EVENT_BYTES, CallEvent, EventError, parse_wire
+from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
 
 log = logging.getLogger(__name__)
 _READ_TIMEOUT = 2.0
@@ -36,7 +36,7 @@ def socket_path(data_dir: Path) -> Path:
 
 
 class HookServer:
-    def __init__(self, path: Path, on_event: Callable[[CallEvent], str], clock: Clock) -> None:
+    def __init__(self, path: Path, on_event: Callable[[Message], str], clock: Clock) -> None:
         self.path = path
         self._on_event = on_event
         self._clock = clock
@@ -145,7 +145,7 @@ def _is_live(path: Path) -> bool:
         s.close()
 
 
-def send_event(path: Path, event: CallEvent, timeout: float = 2.0) -> str:
+def send_event(path: Path, event: Message, timeout: float = 2.0) -> str:
     """Deliver one event to the running agent; returns its reply. Raises HookError."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)

@@ -86,9 +86,10 @@ class Agent:
             assert r.returncode == 0, f"agentapp {' '.join(args)}: {r.stderr}"
         return r
 
-    def start(self) -> Agent:
+    def start(self, headless: bool = True) -> Agent:
+        mode = ["--headless"] if headless else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentapp", "run", "--headless"], env=self.env,
+            [sys.executable, "-m", "agentapp", "run", *mode], env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         sock = self.data / "run" / "hook.sock"
@@ -114,6 +115,18 @@ class Agent:
             time.sleep(0.1)
         raise AssertionError(f"no sealed recording after {timeout} s: {self.recordings()}")
 
+    def wait_log(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert time.monotonic() < deadline, f"{text!r} not in the agent log:\n{self.log()}"
+            time.sleep(0.1)
+
+    def frames(self, rid: str, out: Path) -> list[tuple[float, object]]:
+        from agentapp.vault.export import iter_frames
+
+        self.cli("recordings", "export", rid, "--out", str(out), "--reason", "test: check pixels")
+        return list(iter_frames(out))
+
     def log(self) -> str:
         path = self.data / "agent.log"
         return path.read_text() if path.exists() else ""
@@ -132,7 +145,10 @@ class Agent:
 def make_agent(tmp_path: Path) -> Iterator[object]:
     started: list[Agent] = []
 
-    def make(policy: str, *, env: dict[str, str], agent: str = "alice", keys: bool = True) -> Agent:
+    def make(
+        policy: str, *, env: dict[str, str], agent: str = "alice", keys: bool = True,
+        ack: bool = True,
+    ) -> Agent:  # fmt: skip
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
         (data / "policy.toml").write_text(policy)
@@ -140,6 +156,8 @@ def make_agent(tmp_path: Path) -> Iterator[object]:
         a = Agent(data, full)
         if keys:
             a.cli("keys", "init")
+        if ack and "[[enrolment]]" in policy:
+            a.cli("notice", "acknowledge")
         started.append(a)
         return a
 

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from Xlib import display
 
+from agentapp.core.events import CallEvent, EventKind
 from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.telephony.hook import send_event
 from agentapp.vault.export import iter_frames
 from tests.integration.conftest import BUSINESS, PRIVATE, Agent, Windows
 from tests.policies import policy_text
@@ -59,8 +61,9 @@ def test_call_records_only_the_business_window(
     t_off = time.time()
     assert agent.hook("off-hook", "call-1") == "ok: recording"
     time.sleep(3.0)
-    t_on = time.time()
-    assert agent.hook("on-hook", "call-1") == "ok: recording stopped"
+    t_on = time.time()  # sent over the real protocol with this exact time
+    on_hook = CallEvent(EventKind.ON_HOOK, "call-1", t_on)
+    assert send_event(agent.data / "run" / "hook.sock", on_hook) == "ok: recording stopped"
     (rec,) = agent.wait_sealed()
     assert rec["agent"] == "alice" and rec["purpose"] == "training"
     assert t_off <= float(rec["started_at"]) <= t_on  # type: ignore[arg-type]

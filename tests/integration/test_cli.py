@@ -36,7 +36,7 @@ def no_display_env(data: Path) -> dict[str, str]:
         (["hook", "dance", "--call-id", "x"], 2, "invalid choice"),
         (["policy", "check", "/nonexistent.toml"], 1, "policy file not found"),
         (["recordings", "export", "r1", "--out", "x.mp4"], 2, "--reason"),
-        (["run"], 1, "--headless"),
+        (["control", "explode"], 2, "invalid choice"),
         (["keys"], 2, "ACTION"),
     ],
 )

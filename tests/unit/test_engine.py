@@ -25,7 +25,12 @@ def key() -> X25519PrivateKey:
 
 
 def make_engine(
-    tmp_path: Path, key: X25519PrivateKey, locator: object, agent: str = "alice", **policy: object
+    tmp_path: Path,
+    key: X25519PrivateKey,
+    locator: object,
+    agent: str = "alice",
+    ack: bool = True,
+    **policy: object,
 ) -> Engine:
     (tmp_path / "policy.toml").write_text(policy_text(**policy))  # type: ignore[arg-type]
     write_public_key(key.public_key(), public_key_path(tmp_path))
@@ -40,6 +45,8 @@ def make_engine(
     )
     e.grabber = grabber  # type: ignore[attr-defined]
     e.start()
+    if ack and e.status.state == "notice_required":
+        e.acknowledge_notice("en")
     return e
 
 
@@ -64,7 +71,7 @@ def test_records_between_off_hook_and_on_hook(tmp_path: Path, key: X25519Private
     times = frame_times(e, key)
     assert 5 <= len(times) <= 12
     assert all(0 <= t <= meta.duration_s + 0.1 for t in times)
-    assert e.status.state == "idle"
+    assert e.status.state == "waiting"
     e.stop()
 
 
@@ -195,3 +202,88 @@ def test_stop_during_call_seals_what_was_captured(tmp_path: Path, key: X25519Pri
     (meta,) = e.vault.recordings()
     assert meta.status == "complete" and meta.end_reason == "agent stopped"
     assert frame_times(e, key)
+
+
+def test_no_recording_until_notice_acknowledged(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), ack=False)
+    assert e.status.state == "notice_required"
+    assert "notice has not been acknowledged" in call(e, EventKind.OFF_HOOK, "a")
+    call(e, EventKind.ON_HOOK, "a")
+    assert e.vault.recordings() == [] and e.grabber.rects == []  # type: ignore[attr-defined]
+    e.acknowledge_notice("fr")
+    assert e.status.state == "waiting"
+    assert call(e, EventKind.OFF_HOOK, "b") == "ok: recording"
+    call(e, EventKind.ON_HOOK, "b")
+    assert e.wait_idle(10)
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert "notice acknowledged" in audit
+
+
+def test_changed_notice_asks_again_same_notice_does_not(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    text = (tmp_path / "policy.toml").read_text()
+    (tmp_path / "policy.toml").write_text(text.replace("version = 1", "version = 2"))
+    assert e.refresh().state == "waiting"  # a new version saying the same: no new question
+    (tmp_path / "policy.toml").write_text(text.replace("weekly_quota = 5", "weekly_quota = 7"))
+    assert e.refresh().state == "notice_required"  # the notice now says 7 per week
+    e.stop()
+
+
+def test_secure_pause_leaves_a_gap_and_marks_it(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.6)
+    assert e.toggle_pause() == "ok: paused"
+    assert e.status.state == "paused"
+    t_pause = time.time()
+    time.sleep(0.8)
+    t_resume = time.time()
+    assert e.toggle_pause() == "ok: resumed"
+    time.sleep(0.6)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    start = meta.started_at
+    walls = [start + t for t in frame_times(e, key)]
+    assert not [w for w in walls if t_pause + 0.02 < w < t_resume - 0.02]
+    assert any(w < t_pause for w in walls) and any(w > t_resume for w in walls)
+    ((a, b),) = meta.paused_spans
+    assert abs((b - a) - (t_resume - t_pause)) < 0.1
+    e.stop()
+
+
+def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519PrivateKey) -> None:
+    loc = FakeLocator()
+    e = make_engine(tmp_path, key, loc, sensitive_class="payment")
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.5)
+    page = loc.show_other("payment", "Card payment")
+    time.sleep(0.5)
+    assert e.status.state == "paused" and "Payment" in e.status.detail
+    assert e.toggle_pause() == "ok: paused"  # the agent pauses too: two reasons now
+    loc.hide_other(page)
+    time.sleep(0.4)
+    assert e.status.state == "paused"  # still paused by the agent
+    assert e.toggle_pause() == "ok: resumed"
+    time.sleep(0.4)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert len(meta.paused_spans) == 1
+    e.stop()
+
+
+def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(5.6)  # at least one segment sealed on disk already
+    assert list(e.vault.root.rglob("seg-*.seal"))
+    assert e.caller_objects() == "ok: recording stopped and erased"
+    assert e.wait_idle(10)
+    assert e.vault.recordings() == [] and not any(e.vault.root.iterdir())
+    assert call(e, EventKind.ON_HOOK) == "ok: call ended"
+    line = (tmp_path / "audit.jsonl").read_text().splitlines()[-1]
+    assert "caller objects" in line and "c1" not in line  # content-free: no call id
+    e.stop()

@@ -1,13 +1,32 @@
 import pytest
 
-from agentapp.core.events import CallEvent, EventError, EventKind, parse_wire
+from agentapp.core.events import (
+    CallEvent,
+    ControlCommand,
+    ControlKind,
+    EventError,
+    EventKind,
+    parse_wire,
+)
 
 
-def test_round_trip() -> None:
-    e = CallEvent(EventKind.OFF_HOOK, "abc-1", 0.0, internal=True)
-    back = parse_wire(e.to_wire(), at=5.0)
+def test_round_trip_keeps_the_client_time_when_plausible() -> None:
+    e = CallEvent(EventKind.OFF_HOOK, "abc-1", 1000.0, internal=True)
+    back = parse_wire(e.to_wire(), at=1000.2)
+    assert isinstance(back, CallEvent)
     assert back.kind is EventKind.OFF_HOOK and back.call_id == "abc-1" and back.internal
-    assert back.at == 5.0
+    assert back.at == 1000.0  # when the softphone ran the hook, not when it arrived
+    assert parse_wire(e.to_wire(), at=1010.0).at == 1010.0  # too old: arrival time
+    assert parse_wire(e.to_wire(), at=999.0).at == 999.0  # in the future: arrival time
+
+
+def test_commands() -> None:
+    cmd = parse_wire(ControlCommand(ControlKind.CALLER_OBJECTS, 5.0).to_wire(), at=5.1)
+    assert isinstance(cmd, ControlCommand) and cmd.kind is ControlKind.CALLER_OBJECTS
+    with pytest.raises(EventError):
+        parse_wire(b'{"v":1,"command":"format-disk"}', at=0.0)
+    with pytest.raises(EventError):
+        parse_wire(b'{"v":1,"command":"pause","call_id":"x"}', at=0.0)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +43,7 @@ def test_round_trip() -> None:
         b'{"v":1,"event":"off-hook","call_id":"a","internal":"yes"}',
         b'{"v":1,"event":"off-hook","call_id":"a","caller":"+33123456789"}',
         b"{" + b" " * 2000 + b"}",
+        b'{"v":1,"event":"off-hook","call_id":"a","t":"yesterday"}',
     ],
 )
 def test_malformed_messages_are_refused(payload: bytes) -> None:

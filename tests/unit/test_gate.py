@@ -8,7 +8,8 @@ from tests.policies import policy_text
 TODAY = dt.date.today()
 
 
-def d(text: str, agent: str = "alice", internal: bool = False, used: int = 0, seed: int = 1):  # type: ignore[no-untyped-def]
+def d(text: str, agent: str = "alice", internal: bool = False, used: int = 0, seed: int = 1,
+      acked: bool = True):  # type: ignore[no-untyped-def]  # fmt: skip
     return decide(
         parse_policy(text),
         agent,
@@ -16,6 +17,7 @@ def d(text: str, agent: str = "alice", internal: bool = False, used: int = 0, se
         today=TODAY,
         recorded_this_week=used,
         rng=random.Random(seed),
+        notice_acknowledged=acked,
     )
 
 
@@ -54,7 +56,15 @@ def test_sampling_rate_is_respected() -> None:
     rng = random.Random(42)
     n = 4000
     hits = sum(
-        decide(p, "alice", internal=False, today=TODAY, recorded_this_week=0, rng=rng).record
+        decide(
+            p,
+            "alice",
+            internal=False,
+            today=TODAY,
+            recorded_this_week=0,
+            rng=rng,
+            notice_acknowledged=True,
+        ).record
         for _ in range(n)
     )
     assert 0.27 < hits / n < 0.33
@@ -65,3 +75,9 @@ def test_sampling_rate_is_respected() -> None:
 def test_week_start_is_monday() -> None:
     assert week_start(dt.date(2026, 11, 26)) == dt.date(2026, 11, 23)
     assert week_start(dt.date(2026, 11, 23)) == dt.date(2026, 11, 23)
+
+
+def test_no_recording_before_the_notice_is_acknowledged() -> None:
+    assert d(policy_text(), acked=False).reason is SkipReason.NOTICE_NOT_ACKNOWLEDGED
+    # not enrolled stays the first reason: the notice is only for enrolled agents
+    assert d(policy_text(), agent="bob", acked=False).reason is SkipReason.NOT_ENROLLED

@@ -1,0 +1,142 @@
+"""The information notice (RULES.md R2), generated from the live policy, in French and English.
+
+`notice_digest` fingerprints what the notice *says* (not the policy version): a new policy
+that changes the notice asks the agent to acknowledge again; one that does not, does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from agentapp.core.policy import Enrolment, Policy
+
+CNIL = {
+    "en": "CNIL, 3 Place de Fontenoy, TSA 80715, 75334 Paris Cedex 07 — www.cnil.fr/en/complaints",
+    "fr": "CNIL, 3 Place de Fontenoy, TSA 80715, 75334 Paris Cedex 07 — www.cnil.fr/fr/plaintes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    language: str
+    title: str
+    sections: tuple[tuple[str, str], ...]  # (heading, paragraph)
+
+    def as_text(self) -> str:
+        body = "\n\n".join(f"{h}\n{p}" for h, p in self.sections)
+        return f"{self.title}\n{'=' * len(self.title)}\n\n{body}\n"
+
+    def as_html(self) -> str:
+        from html import escape
+
+        parts = [f"<h2>{escape(self.title)}</h2>"]
+        for h, p in self.sections:
+            parts.append(f"<h4>{escape(h)}</h4><p>{escape(p)}</p>")
+        return "\n".join(parts)
+
+
+def language_for(locale_name: str | None) -> str:
+    return "fr" if (locale_name or "").lower().startswith("fr") else "en"
+
+
+def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str, object]:
+    return {
+        "controller": [policy.controller.name, policy.controller.contact],
+        "dpo": policy.controller.dpo_contact,
+        "purpose": policy.purpose,
+        "recipients": list(policy.recipients),
+        "retention_days": policy.retention_days,
+        "applications": [a.name for a in policy.applications],
+        "internal": policy.record_internal_calls,
+        "max_call_minutes": policy.max_call_minutes,
+        "enrolment": None
+        if enrolment is None
+        else [
+            enrolment.training,
+            enrolment.start.isoformat(),
+            enrolment.end.isoformat(),
+            enrolment.sampling_percent,
+            enrolment.weekly_quota,
+        ],
+        "hotkey": hotkey,
+    }
+
+
+def notice_digest(policy: Policy, agent: str) -> str:
+    facts = _facts(policy, policy.enrolment_for(agent), policy.pause_hotkey)
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def build_notice(policy: Policy, agent: str, language: str) -> Notice:
+    e = policy.enrolment_for(agent)
+    apps = ", ".join(a.name for a in policy.applications)
+    who = ", ".join(policy.recipients)
+    c = policy.controller
+    key = policy.pause_hotkey.replace("<", "").replace(">", "").title()
+    months = round(policy.retention_days / 30.4)
+    if language == "fr":
+        when = (
+            f"Vous êtes inscrit(e) à la formation « {e.training} » du {e.start:%d/%m/%Y} au "
+            f"{e.end:%d/%m/%Y}. Pendant cette période, environ {e.sampling_percent} % de vos "
+            f"appels, tirés au hasard, et au plus {e.weekly_quota} par semaine, peuvent être "
+            "enregistrés."
+            if e
+            else "Vous n'êtes inscrit(e) à aucune formation : vous n'êtes pas enregistré(e)."
+        )
+        internal = "sont" if policy.record_internal_calls else "ne sont pas"
+        sections = (
+            ("Responsable du traitement", f"{c.name} ({c.contact}). Délégué à la protection des "
+             f"données : {c.dpo_contact}."),
+            ("Finalité", "La formation des nouveaux agents, uniquement. Les vidéos ne servent ni "
+             "à évaluer, ni à sanctionner, ni à contrôler les agents."),
+            ("Ce qui est enregistré", f"Une vidéo de la seule fenêtre de l'application métier "
+             f"({apps}), seulement pendant un appel (du décroché au raccroché, au plus "
+             f"{policy.max_call_minutes} minutes). Aucune autre fenêtre, aucune capture d'écran "
+             f"fixe, aucun son. Les appels internes {internal} enregistrés."),
+            ("Quand", when + " Un indicateur « ● Enregistrement pour la formation » est affiché "
+             "pendant tout l'enregistrement."),
+            ("Données sensibles", f"Le raccourci {key} ou le menu de l'icône met l'enregistrement "
+             "en pause (données bancaires, informations personnelles) ; une seconde pression le "
+             "reprend. Si l'appelant s'y oppose, « L'appelant refuse » arrête l'enregistrement et "
+             "efface ce qui a été capturé."),
+            ("Destinataires", f"{who}. Vous pouvez voir vos propres enregistrements ; ceux "
+             "d'autres stagiaires ne vous sont montrés qu'anonymisés."),
+            ("Durée de conservation", f"{policy.retention_days} jours (environ {months} mois, "
+             "6 mois au plus), puis suppression automatique. Les vidéos sont chiffrées."),
+            ("Vos droits", f"Accès, rectification, effacement et opposition : écrivez au délégué à "
+             f"la protection des données ({c.dpo_contact}). Vous pouvez adresser une réclamation "
+             f"à la {CNIL['fr']}."),
+        )  # fmt: skip
+        return Notice("fr", "Enregistrement vidéo de l'écran pour la formation — information",
+                      sections)  # fmt: skip
+    when = (
+        f"You are enrolled in the training '{e.training}' from {e.start:%Y-%m-%d} to "
+        f"{e.end:%Y-%m-%d}. During that period about {e.sampling_percent}% of your calls, drawn "
+        f"at random, and at most {e.weekly_quota} per week, may be recorded."
+        if e
+        else "You are not enrolled in any training: you are not recorded."
+    )
+    internal = "are" if policy.record_internal_calls else "are not"
+    sections = (
+        ("Controller", f"{c.name} ({c.contact}). Data protection officer: {c.dpo_contact}."),
+        ("Purpose", "Training of new agents, and nothing else. The videos are never used to "
+         "evaluate, discipline or monitor agents."),
+        ("What is recorded", f"A video of the business application window only ({apps}), only "
+         f"during a call (from off-hook to on-hook, at most {policy.max_call_minutes} minutes). "
+         f"No other window, no still screenshot, no sound. Internal calls {internal} recorded."),
+        ("When", when + " A '● Recording for training' indicator is shown for as long as "
+         "recording lasts."),
+        ("Sensitive data", f"The {key} shortcut or the tray menu pauses recording (bank card "
+         "details, personal information); pressing it again resumes. If the caller objects, "
+         "'Caller objects' stops the recording and erases what was captured."),
+        ("Who can see the recordings", f"{who}. You can see your own recordings; other "
+         "trainees' recordings are only shown to you anonymised."),
+        ("How long they are kept", f"{policy.retention_days} days (about {months} months, at "
+         "most 6 months), then deleted automatically. Videos are encrypted."),
+        ("Your rights", f"Access, rectification, erasure and objection: write to the data "
+         f"protection officer ({c.dpo_contact}). You may lodge a complaint with the "
+         f"{CNIL['en']}."),
+    )  # fmt: skip
+    return Notice("en", "Screen video for training — information notice", sections)

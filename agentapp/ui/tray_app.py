@@ -1,0 +1,31 @@
+"""The Qt application around the tray (aw-qt / Vorta idioms).
+
+Runs on the main thread: QApplication, no quit on last window closed, a no-op timer so that
+SIGINT/SIGTERM handlers get to run, and the TrayController.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from agentapp.engine import Engine
+from agentapp.ui.tray import TrayController
+
+
+def run_tray(engine: Engine, language: str, hotkey: str) -> int:
+    app = QApplication.instance() or QApplication(["agentapp"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("agentapp")
+    app.setQuitOnLastWindowClosed(False)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)  # lets Python run its signal handlers
+    heartbeat.start(200)
+    controller = TrayController(engine, language, hotkey)
+    code = app.exec()
+    controller.indicator.hide()
+    return int(code)

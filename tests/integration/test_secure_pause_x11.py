@@ -1,0 +1,103 @@
+"""Secure pause and caller objects on a real X desktop: a real key press through the X server
+(xdotool → pynput), a real sensitive window, the real control command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.ui.sample_window import SampleWindow
+from tests.integration.conftest import Agent, Windows
+from tests.policies import policy_text
+
+pytestmark = [pytest.mark.x11, pytest.mark.keystore]
+FPS = 10
+PAYMENT = SampleWindow("agentapp-payment", "Card payment", (250, 250, 250), (1450, 120, 400, 300))
+
+
+def walls(agent: Agent, rec: dict[str, object], tmp_path: Path) -> list[float]:
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    return [start + t for t, _ in agent.frames(str(rec["id"]), tmp_path / "out.mp4")]
+
+
+def test_hotkey_pause_leaves_a_gap_as_long_as_the_pause(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    agent.wait_log("agent running")
+    assert "hotkey unavailable" not in agent.log()
+    agent.hook("off-hook", "call-p")
+    time.sleep(1.5)
+    t_press = time.time()
+    subprocess.run(["xdotool", "key", "ctrl+alt+p"], env=desktop.env, check=True)
+    agent.wait_log("recording paused (agent)")
+    time.sleep(2.0)
+    t_press2 = time.time()
+    subprocess.run(["xdotool", "key", "ctrl+alt+p"], env=desktop.env, check=True)
+    agent.wait_log("recording resumed")
+    time.sleep(1.5)
+    agent.hook("on-hook", "call-p")
+    (rec,) = agent.wait_sealed()
+    w = walls(agent, rec, tmp_path)
+    ((a, b),) = rec["paused_spans"]  # type: ignore[misc]
+    pause_len = b - a
+    assert abs(pause_len - (t_press2 - t_press)) < 0.5  # key-press delivery included
+    gaps = [y - x for x, y in itertools.pairwise(w)]
+    assert abs(max(gaps) - pause_len) < 0.25  # the video's gap is the pause
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    assert not [t for t in w if start + a + 0.02 < t < start + b - 0.02]
+
+
+def test_sensitive_window_pauses_capture_while_visible(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    policy = policy_text("alice", fps=FPS, sensitive_class=PAYMENT.wm_class)
+    agent = make_agent(policy, env=desktop.env).start()
+    agent.hook("off-hook", "call-s")
+    time.sleep(1.5)
+    t_show = time.time()
+    page, _ = PAYMENT.spawn(desktop.env)
+    try:
+        agent.wait_log("while 'Payment' is visible")
+        time.sleep(1.5)
+        status = json.loads(agent.cli("status").stdout)
+        assert status["state"] == "paused" and "Payment" in status["detail"]
+    finally:
+        t_hide = time.time()
+        page.terminate()
+        page.wait(timeout=10)
+    agent.wait_log("recording resumed")
+    time.sleep(1.0)
+    agent.hook("on-hook", "call-s")
+    (rec,) = agent.wait_sealed()
+    w = walls(agent, rec, tmp_path)
+    ((a, b),) = rec["paused_spans"]  # type: ignore[misc]
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    assert t_show - 0.1 <= start + a <= t_hide and start + b >= t_hide - 0.1
+    assert not [t for t in w if start + a + 0.02 < t < start + b - 0.02]
+    assert any(t < start + a for t in w) and any(t > start + b for t in w)
+
+
+def test_caller_objects_leaves_no_recording(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    agent.hook("off-hook", "call-obj-4711")
+    time.sleep(1.5)
+    out = agent.cli("control", "caller-objects").stdout
+    assert out.strip() == "ok: recording stopped and erased"
+    agent.hook("on-hook", "call-obj-4711")
+    time.sleep(0.5)
+    assert agent.recordings() == []
+    assert not any((agent.data / "recordings").iterdir())
+    trace = (agent.data / "audit.jsonl").read_text() + agent.log()
+    assert "caller objected" in trace and "4711" not in trace

@@ -1,0 +1,68 @@
+"""The tray agent on a real X desktop: a real tray host (trayer), the fallback window where
+there is none, and a recording badge that is never itself recorded."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.ui.indicator import TITLE
+from tests.integration.conftest import Agent, Windows
+from tests.policies import policy_text
+
+pytestmark = [pytest.mark.x11, pytest.mark.keystore]
+BADGE_RED_BGR = np.array([40, 40, 198], np.int16)
+
+
+def test_tray_icon_and_badge_not_recorded(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    env = desktop.env
+    agent = make_agent(policy_text("alice"), env=env).start(headless=False)
+    agent.wait_log("tray icon shown in the system tray")
+    # Put the business window under the badge (top centre of the screen).
+    subprocess.run(["xdotool", "windowmove", str(windows.business), "300", "0"], env=env,
+                   check=True)  # fmt: skip
+    time.sleep(0.5)
+    try:
+        agent.hook("off-hook", "call-t")
+        tree = ""
+        deadline = time.monotonic() + 10
+        while TITLE not in tree and time.monotonic() < deadline:
+            tree = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True,
+                                  text=True).stdout  # fmt: skip
+            time.sleep(0.2)
+        badge = next(ln for ln in tree.splitlines() if TITLE in ln)
+        time.sleep(2.0)
+        agent.hook("on-hook", "call-t")
+        (rec,) = agent.wait_sealed()
+        frames = agent.frames(str(rec["id"]), tmp_path / "t.mp4")
+    finally:
+        subprocess.run(["xdotool", "windowmove", str(windows.business), "100", "100"], env=env,
+                       check=True)  # fmt: skip
+    # the badge's geometry on the root, as xwininfo reports it: "WxH+X+Y  +X+Y"
+    y = int(badge.split()[-2].split("+")[2])
+    assert y < 60, badge  # it does sit over the business window, which starts at y≈20
+    for _, bgr in frames:
+        arr = np.asarray(bgr)
+        near = np.abs(arr.astype(np.int16) - BADGE_RED_BGR).max(axis=-1) < 50
+        assert not near.any(), "the recording badge appears in the recording"
+
+
+def test_without_tray_host_the_status_window_is_shown(
+    keystore: None, make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    with VirtualDesktop(tray=False) as bare:
+        agent = make_agent(policy_text("alice"), env=bare.env).start(headless=False)
+        agent.wait_log("no system tray yet: showing the status window")
+        tree = subprocess.run(["xwininfo", "-root", "-tree"], env=bare.env, capture_output=True,
+                              text=True).stdout  # fmt: skip
+        assert '"agentapp"' in tree
+        agent.stop()
