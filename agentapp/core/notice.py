@@ -73,6 +73,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     e = policy.enrolment_for(agent)
     apps = ", ".join(a.name for a in policy.applications)
     who = ", ".join(policy.recipients)
+    who = who[0].upper() + who[1:]
     c = policy.controller
     key = policy.pause_hotkey.replace("<", "").replace(">", "").title()
     months = round(policy.retention_days / 30.4)

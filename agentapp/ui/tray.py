@@ -40,7 +40,8 @@ def describe(status: EngineStatus) -> list[str]:
     if status.state == "cannot_record":
         headline = f"Cannot record: {status.detail}"
     lines = [headline]
-    if status.detail and status.state != "cannot_record" and status.detail not in headline:
+    repeats = status.detail.lower() in headline.lower()
+    if status.detail and status.state != "cannot_record" and not repeats:
         lines.append(status.detail[0].upper() + status.detail[1:])
     lines += [x[0].upper() + x[1:] for x in (status.enrolment, status.quota) if x]
     return lines

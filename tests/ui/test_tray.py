@@ -155,3 +155,10 @@ def test_notifications_are_rate_limited() -> None:
     assert not limit.allow("started") and limit.allow("stopped")
     now[0] = 25.0
     assert limit.allow("started")
+
+
+def test_describe_does_not_repeat_the_headline() -> None:
+    from agentapp.ui.tray import describe
+
+    lines = describe(EngineStatus("recording", "recording for training", enrolment="enrolled"))
+    assert lines == ["● Recording for training", "Enrolled"]

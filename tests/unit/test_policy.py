@@ -85,3 +85,27 @@ def test_shipped_example_policy_is_valid() -> None:
     assert [a.name for a in p.applications] == ["CRM", "Billing (web)"]
     bob = p.enrolment_for("bob")
     assert bob is not None and bob.weekly_quota == 5 and bob.sampling_percent == 30
+
+
+def test_readme_shows_the_shipped_example_policy() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    example = (root / "resources" / "policy-example.toml").read_text()
+    readme = (root / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert block.strip() in example  # the README's copy is the file, minus its header
+    assert len(block.strip()) > 0.9 * len(example.strip())
+
+
+def test_sensitive_rules_and_hotkey() -> None:
+    from pathlib import Path
+
+    from agentapp.core.policy import load_policy
+
+    p = load_policy(Path(__file__).parents[2] / "resources" / "policy-example.toml")
+    (rule,) = p.sensitive
+    assert rule.matches(("firefox",), "firefox-esr", "Billing — Paiement sécurisé")
+    assert p.pause_hotkey == "<ctrl>+<alt>+p"
+    with pytest.raises(PolicyError, match="pause_hotkey"):
+        parse_policy(policy_text().replace("fps = 10", 'fps = 10\npause_hotkey = "p"'))
