@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentapp.paths import default_data_dir
+
 if TYPE_CHECKING:
     from agentapp.engine import Engine
 
@@ -27,15 +29,6 @@ class Settings:
     data_dir: Path
     agent: str
     policy_path: Path
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("AGENTAPP_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("agentapp", appauthor=False))
 
 
 def settings(

@@ -49,3 +49,19 @@ def test_commands() -> None:
 def test_malformed_messages_are_refused(payload: bytes) -> None:
     with pytest.raises(EventError):
         parse_wire(payload, at=0.0)
+
+
+def test_invocation_time_is_this_process_start() -> None:
+    import subprocess
+    import sys
+    import time
+
+    before = time.time()
+    out = subprocess.run(
+        [sys.executable, "-c", "import time; time.sleep(0.3); from agentapp.cli import "
+         "invocation_time; print(invocation_time(), time.time())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    started, now = float(out[0]), float(out[1])
+    assert before - 0.05 <= started <= before + 0.25  # the spawn, not the call
+    assert now - started >= 0.3
