@@ -66,6 +66,7 @@ def main() -> int:
                 rng=random.Random(1),
             )  # fmt: skip
             engine.start()
+            engine.acknowledge_notice("en")  # no recording before the notice is acknowledged
             time.sleep(1.0)
             starts, stops = [], []
             for i in range(a.calls):

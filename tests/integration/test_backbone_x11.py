@@ -66,7 +66,8 @@ def test_call_records_only_the_business_window(
     assert send_event(agent.data / "run" / "hook.sock", on_hook) == "ok: recording stopped"
     (rec,) = agent.wait_sealed()
     assert rec["agent"] == "alice" and rec["purpose"] == "training"
-    assert t_off <= float(rec["started_at"]) <= t_on  # type: ignore[arg-type]
+    # off-hook time = the hook command's process start, known to the kernel's 10 ms tick
+    assert t_off - 0.02 <= float(rec["started_at"]) <= t_on  # type: ignore[arg-type]
     frames = export(agent, str(rec["id"]), tmp_path)
 
     # (c) frames only between off-hook and on-hook (one frame interval of slack)
