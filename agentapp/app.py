@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentapp.core.config import AgentConfig, load_config
 from agentapp.paths import default_data_dir
 
 if TYPE_CHECKING:
@@ -29,15 +30,24 @@ class Settings:
     data_dir: Path
     agent: str
     policy_path: Path
+    config: AgentConfig
+
+
+def config_path(data_dir: Path) -> Path:
+    """`<data dir>/agent.toml`, else the site-wide `/etc/agentapp/agent.toml`."""
+    local = data_dir / "agent.toml"
+    return local if local.exists() else Path("/etc/agentapp/agent.toml")
 
 
 def settings(
     data_dir: str | None = None, agent: str | None = None, policy: str | None = None
 ) -> Settings:
-    d = Path(data_dir) if data_dir else default_data_dir()
-    who = agent or os.environ.get("AGENTAPP_AGENT") or getpass.getuser()
+    """Raises ConfigError for a broken agent.toml."""
+    d = (Path(data_dir) if data_dir else default_data_dir()).absolute()
+    cfg = load_config(config_path(d))
+    who = agent or os.environ.get("AGENTAPP_AGENT") or cfg.agent or getpass.getuser()
     pol = policy or os.environ.get("AGENTAPP_POLICY") or str(d / "policy.toml")
-    return Settings(d.absolute(), who, Path(pol).absolute())
+    return Settings(d, who, Path(pol).absolute(), cfg)
 
 
 class OneLineFormatter(logging.Formatter):
@@ -115,6 +125,16 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     server = HookServer(socket_path(s.data_dir), engine.handle, SystemClock())
     server.start()  # raises HookError when another agent runs: single instance per user
     engine.start()
+    runner = None
+    if s.config.source.kind != "hook":
+        from agentapp.telephony.factory import SourceSetupError, make_runner
+
+        engine.expect_source(s.config.source.describe)
+        try:
+            runner = make_runner(s.config.source, engine, SystemClock())
+            runner.start()
+        except SourceSetupError as exc:
+            engine.source_down(s.config.source.describe, str(exc), SystemClock().now())
     combo = pause_hotkey(s)
     hotkey = HotkeyListener(combo, engine.toggle_pause)
     problem = hotkey.start()
@@ -142,6 +162,8 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         return run_tray(engine, ui_language(), combo)
     finally:
         log.warning("agent stopping")
+        if runner is not None:
+            runner.stop()
         hotkey.stop()
         server.stop()
         engine.stop("agent stopped")

@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     notice.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
     notice.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
 
+    source = sub.add_parser("source", help="the configured call-event source").add_subparsers(
+        dest="source_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    secret = source.add_parser("secret", parents=[common], help="store the AMI/ESL secret in "
+                               "the OS key store (read from stdin or --from-file)")  # fmt: skip
+    secret.add_argument("--from-file", type=Path)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="can this workstation record?")
+    doctor.add_argument("--json", action="store_true")
+
     keys = sub.add_parser("keys", help="recording keys").add_subparsers(
         dest="keys_command", metavar="ACTION", parser_class=_Parser, required=True
     )
@@ -116,7 +126,14 @@ def invocation_time() -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = invocation_time()  # a hook's event time: when the softphone ran the command
-    args = _parser().parse_args(list(argv) if argv is not None else None)
+    parser = _parser()
+    args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+    # Softphones (MicroSIP) append the caller's number to a hook command: accepted so the hook
+    # works, never read, logged or sent. Anything that looks like an option is still an error.
+    if extra and args.command != "hook":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if any(x.startswith("-") for x in extra):  # never echo a hook's other values
+        parser.error(f"unrecognized arguments: {' '.join(x for x in extra if x[:1] == '-')}")
     if args.command is None:  # `agentapp` alone starts the agent with its tray
         args = _parser().parse_args(["run"])
     args.started = started
@@ -170,13 +187,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agentapp.demo import run_demo
 
         return run_demo(seconds=args.seconds, keep=args.keep)
-    s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
+    from agentapp.core.config import ConfigError
+
+    try:
+        s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
+    except ConfigError as exc:
+        raise CliError(f"configuration refused: {exc}") from None
     if args.command == "run":
         return _run(args, s)
     if args.command == "keys":
         return _keys_init(args, s.data_dir)
     if args.command == "notice":
         return _notice(args, s)
+    if args.command == "doctor":
+        from agentapp.doctor import report, run_checks
+
+        checks = run_checks(s)
+        print(report(checks, args.json))
+        return 0 if all(c.ok for c in checks) else 1
+    if args.command == "source":
+        return _source_secret(args, s)
     if args.command == "status":
         path = s.data_dir / "run" / "status.json"
         try:
@@ -248,6 +278,29 @@ def _notice(args: argparse.Namespace, s: object) -> int:
     except PolicyError as exc:
         raise CliError(f"policy refused: {exc}") from None
     print(f"notice acknowledged by {s.agent} ({language})")
+    return 0
+
+
+def _source_secret(args: argparse.Namespace, s: object) -> int:
+    from agentapp.app import Settings
+    from agentapp.vault.keys import KeyProblem, store_secret
+
+    assert isinstance(s, Settings)
+    cfg = s.config.source
+    if cfg.kind not in ("ami", "esl"):
+        raise CliError(f"the configured source ({cfg.describe}) needs no secret")
+    try:
+        raw = args.from_file.read_text() if args.from_file else sys.stdin.read()
+    except OSError as exc:
+        raise CliError(f"cannot read the secret: {exc}") from None
+    value = raw.strip("\r\n")
+    if not value:
+        raise CliError("empty secret", 2)
+    try:
+        store_secret(cfg.secret_entry, value)
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    print(f"secret for {cfg.describe} stored in the OS key store")
     return 0
 
 

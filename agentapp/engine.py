@@ -27,7 +27,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
-from agentapp.core.events import CallEvent, ControlCommand, ControlKind, Message
+from agentapp.core.events import (
+    CallEvent,
+    CallFact,
+    ControlCommand,
+    ControlKind,
+    EventKind,
+    Message,
+    short_id,
+)
 from agentapp.core.gate import decide, week_start
 from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
@@ -97,6 +105,7 @@ class Engine:
         self._status = EngineStatus("waiting", "starting")
         self._status_lock = threading.Lock()  # capture and control threads both set status
         self._display_problem: str | None = None
+        self._source_problem: str | None = None  # configured event source not connected
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._idle = threading.Event()
@@ -192,6 +201,8 @@ class Engine:
             return replace(base, state="cannot_record", detail=str(exc))
         if self._display_problem:
             return replace(base, state="cannot_record", detail=self._display_problem)
+        if self._source_problem:
+            return replace(base, state="cannot_record", detail=self._source_problem)
         if not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)):
             return replace(
                 base,
@@ -246,6 +257,7 @@ class Engine:
             if self._stop.is_set():
                 return "ok: agent is stopping"
             t = self._tracker.feed(event)
+            log.info("%s %s from %s", event.kind.value, short_id(event.call_id), event.source)
             if isinstance(t, Ignored):
                 log.info("event %s for a call ignored: %s", event.kind.value, t.why)
                 return f"ok: ignored ({t.why})"
@@ -340,6 +352,37 @@ class Engine:
     def _wake(self) -> None:
         if self._pipeline is not None:
             self._pipeline.wake()
+
+    # ------------------------------------------------------------------ event sources
+    def expect_source(self, describe: str) -> None:
+        """A socket event source is configured: no recording until it is connected."""
+        self._source_problem = f"event source {describe}: connecting"
+        self.refresh()
+
+    def source_down(self, source: str, reason: str, at: float) -> None:
+        """Fail closed: the source's calls end now (their recordings are sealed)."""
+        with self._lock:
+            self._source_problem = f"event source {source} down: {reason}"
+            ended = self._tracker.end_all(at, source=source)
+            for e in ended:
+                self._on_ended(e, f"event source lost ({reason})")
+            if ended:
+                log.warning("event source %s lost during %d call(s): recording stopped",
+                            source, len(ended))  # fmt: skip
+            self.refresh()
+
+    def source_up(self, source: str, active: list[CallFact], at: float) -> None:
+        """Re-sync after (re)connecting: calls that ended meanwhile are closed, calls that
+        started meanwhile are picked up (unless they were cut when the source was lost)."""
+        with self._lock:
+            self._source_problem = None
+            now_active = {f.call_id for f in active}
+            for cid in self._tracker.active_from(source):
+                if cid not in now_active:
+                    self.handle_event(CallEvent(EventKind.ON_HOOK, cid, at, source=source))
+            for f in active:
+                self.handle_event(CallEvent(EventKind.OFF_HOOK, f.call_id, at, f.internal, source))
+            self.refresh()
 
     # ------------------------------------------------------------------ secure pause (R10)
     def pause(self, reason: str = PAUSE_AGENT) -> str:

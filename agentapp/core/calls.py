@@ -49,6 +49,7 @@ Transition = CallStarted | CallEnded | Ignored
 class _Call:
     internal: bool
     started_at: float
+    source: str
     held: bool = False
 
 
@@ -76,7 +77,7 @@ class CallTracker:
                 return Ignored(cid, "duplicate off-hook")
             if cid in self._ended:
                 return Ignored(cid, "off-hook after this call's on-hook (late event)")
-            self._active[cid] = _Call(internal=event.internal, started_at=event.at)
+            self._active[cid] = _Call(event.internal, event.at, event.source)
             return CallStarted(cid, event.internal, event.at)
         if event.kind is EventKind.ON_HOOK:
             if self._active.pop(cid, None) is None:
@@ -90,13 +91,21 @@ class CallTracker:
         call.held = event.kind is EventKind.HOLD
         return Ignored(cid, f"{event.kind.value} noted (a held call is still a call)")
 
-    def end_all(self, at: float) -> list[CallEnded]:
-        """Close every active call (event source lost, shutdown). Last one has handset_idle."""
-        ids = list(self._active)
-        self._active.clear()
+    def active_from(self, source: str) -> list[str]:
+        return [cid for cid, call in self._active.items() if call.source == source]
+
+    def end_all(self, at: float, source: str | None = None) -> list[CallEnded]:
+        """Close every active call (of one source, when given): source lost, shutdown.
+        The ids are remembered as ended, so a late off-hook cannot reopen them."""
+        ids = list(self._active) if source is None else self.active_from(source)
+        out = []
         for cid in ids:
+            del self._active[cid]
             self._remember_ended(cid)
-        return [CallEnded(cid, at, handset_idle=(i == len(ids) - 1)) for i, cid in enumerate(ids)]
+            out.append(CallEnded(cid, at, handset_idle=False))
+        if out and not self._active:
+            out[-1] = CallEnded(out[-1].call_id, at, handset_idle=True)
+        return out
 
     def _remember_ended(self, cid: str) -> None:
         self._ended[cid] = None

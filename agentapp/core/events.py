@@ -54,6 +54,15 @@ class CallEvent:
         return (json.dumps(body, separators=(",", ":")) + "\n").encode()
 
 
+@dataclass(frozen=True, slots=True)
+class CallFact:
+    """What an event source says about a call, before it is stamped as a CallEvent."""
+
+    kind: EventKind
+    call_id: str
+    internal: bool = False
+
+
 class ControlKind(enum.Enum):
     PAUSE = "pause"
     RESUME = "resume"
@@ -73,6 +82,14 @@ class ControlCommand:
 
 
 Message = CallEvent | ControlCommand
+
+
+def short_id(call_id: str) -> str:
+    """A call id as it may appear in logs: a short hash, enough to follow one call through the
+    log without writing the PBX's own identifier (which a PBX can tie to the caller)."""
+    import hashlib
+
+    return "call#" + hashlib.sha256(call_id.encode()).hexdigest()[:8]
 
 
 def validate_call_id(call_id: str) -> str:

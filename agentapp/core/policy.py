@@ -12,7 +12,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from agentapp.core.tables import TableReader
 
 PURPOSE = "training"
 MAX_RETENTION_DAYS = 183  # six months (RULES.md R9)
@@ -110,7 +111,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"not valid TOML ({exc})", source) from None
-    r = _Reader(doc, source)
+    r = TableReader(doc, source, PolicyError)
     version = r.whole("version", lo=1, hi=2**31)
     purpose = r.text("purpose", default=PURPOSE)
     if purpose != PURPOSE:
@@ -175,7 +176,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     )
 
 
-def _window_rule(t: _Reader) -> WindowRule:
+def _window_rule(t: TableReader) -> WindowRule:
     name = t.text("name")
     wm_class = t.text("wm_class", default=None)
     exe = t.text("executable", default=None)
@@ -196,7 +197,7 @@ def _window_rule(t: _Reader) -> WindowRule:
     return WindowRule(name=name, wm_class=wm_class, executable=exe, title_pattern=pattern)
 
 
-def _enrolment(t: _Reader, sampling: int | None, quota: int | None) -> Enrolment:
+def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrolment:
     agent = t.text("agent")
     training = t.text("training")
     start = t.day("start")
@@ -225,79 +226,3 @@ def _enrolment(t: _Reader, sampling: int | None, quota: int | None) -> Enrolment
             t.where,
         )
     return Enrolment(agent, training, start, end, e_sampling, e_quota)
-
-
-_MISSING: Any = object()
-
-
-class _Reader:
-    """Typed access to one TOML table; refuses unknown keys (a typo must not pass silently)."""
-
-    def __init__(self, table: dict[str, Any], where: str) -> None:
-        self._t = table
-        self.where = where
-        self._used: set[str] = set()
-
-    def _get(self, key: str, default: Any) -> Any:
-        self._used.add(key)
-        if key in self._t:
-            return self._t[key]
-        if default is _MISSING:
-            raise PolicyError(f"'{key}' is required", self.where)
-        return default
-
-    def text(self, key: str, default: Any = _MISSING) -> Any:
-        v = self._get(key, default)
-        if v is not default and (not isinstance(v, str) or not v.strip()):
-            raise PolicyError(f"'{key}' must be a non-empty string", self.where)
-        return v
-
-    def texts(self, key: str, default: Any = _MISSING) -> list[str]:
-        v = self._get(key, default)
-        if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
-            raise PolicyError(f"'{key}' must be a non-empty list of strings", self.where)
-        return v
-
-    def whole(self, key: str, *, lo: int, hi: int, default: Any = _MISSING) -> Any:
-        v = self._get(key, default)
-        if v is default:
-            return v
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise PolicyError(f"'{key}' must be a whole number from {lo} to {hi}", self.where)
-        return v
-
-    def flag(self, key: str, default: Any = _MISSING) -> bool:
-        v = self._get(key, default)
-        if not isinstance(v, bool):
-            raise PolicyError(f"'{key}' must be true or false", self.where)
-        return v
-
-    def day(self, key: str) -> dt.date:
-        v = self._get(key, _MISSING)
-        if isinstance(v, dt.datetime):
-            return v.date()
-        if isinstance(v, dt.date):
-            return v
-        if isinstance(v, str):
-            try:
-                return dt.date.fromisoformat(v)
-            except ValueError:
-                pass
-        raise PolicyError(f"'{key}' must be a date like 2026-12-31", self.where)
-
-    def table(self, key: str) -> _Reader:
-        v = self._get(key, _MISSING)
-        if not isinstance(v, dict):
-            raise PolicyError(f"[{key}] must be a table", self.where)
-        return _Reader(v, f"{self.where}: [{key}]")
-
-    def tables(self, key: str) -> list[_Reader]:
-        v = self._get(key, [])
-        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            raise PolicyError(f"[[{key}]] must be an array of tables", self.where)
-        return [_Reader(x, f"{self.where}: [[{key}]] #{i + 1}") for i, x in enumerate(v)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self._t) - self._used)
-        if unknown:
-            raise PolicyError(f"unknown key(s): {', '.join(unknown)}", self.where)

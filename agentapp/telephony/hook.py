@@ -49,7 +49,7 @@ class HookServer:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path.parent.chmod(0o700)
         if self.path.exists() or self.path.is_socket():
-            if _is_live(self.path):
+            if agent_listening(self.path):
                 raise HookError(f"another agentapp is already running for this user ({self.path})")
             self.path.unlink()
         if len(str(self.path).encode()) > 100:
@@ -133,7 +133,8 @@ def _peer_uid(conn: socket.socket) -> int | None:
     return int(uid)
 
 
-def _is_live(path: Path) -> bool:
+def agent_listening(path: Path) -> bool:
+    """Is an agent serving this hook socket (a stale socket file says no)?"""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(0.5)
     try:

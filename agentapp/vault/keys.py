@@ -142,3 +142,34 @@ def load_private_file(path: Path, passphrase: bytes) -> X25519PrivateKey:
     if not isinstance(key, X25519PrivateKey):
         raise KeyProblem(f"{path} is not an X25519 recording private key")
     return key
+
+
+# ------------------------------------------------------------------ other secrets
+
+
+def store_secret(entry: str, value: str) -> None:
+    """A secret of the agent's (PBX manager secret…) into the OS key store; no fallback."""
+    problem = keystore_problem()
+    if problem:
+        raise KeyProblem(problem)
+    import keyring
+
+    try:
+        keyring.set_password(SERVICE, entry, value)
+    except Exception as exc:
+        raise KeyProblem(f"the OS key store refused the secret ({exc})") from None
+
+
+def load_secret(entry: str) -> str:
+    problem = keystore_problem()
+    if problem:
+        raise KeyProblem(problem)
+    import keyring
+
+    try:
+        value = keyring.get_password(SERVICE, entry)
+    except Exception as exc:
+        raise KeyProblem(f"the OS key store could not be read ({exc})") from None
+    if value is None:
+        raise KeyProblem(f"no secret '{entry}' in the key store: run 'agentapp source secret'")
+    return value

@@ -19,8 +19,13 @@ from tests.sockets import send_raw
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentapp", *args], capture_output=True,
-                          text=True, timeout=60, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "agentapp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def no_display_env(data: Path) -> dict[str, str]:
@@ -81,8 +86,9 @@ def test_passphrase_key_file_and_export_checks(tmp_path: Path) -> None:
     assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
     r = cli("keys", "init", env=env)
     assert r.returncode == 1 and "already exists" in r.stderr
-    r = cli("recordings", "export", "nope", "--out", str(tmp_path / "o.mp4"), "--reason", "ok?",
-            env=env)  # fmt: skip
+    r = cli(
+        "recordings", "export", "nope", "--out", str(tmp_path / "o.mp4"), "--reason", "ok?", env=env
+    )
     assert r.returncode == 2 and "real reason" in r.stderr
     key_args = ["--key", str(key), "--passphrase-file", str(pw)]
     out = str(tmp_path / "o.mp4")
@@ -96,8 +102,9 @@ def test_agent_without_display_fails_closed_and_survives_garbage(
     agent = make_agent(policy_text("alice"), env=no_display_env(tmp_path), keys=False)
     pw = tmp_path / "pw"
     pw.write_text("a long passphrase")
-    agent.cli("keys", "init", "--private-out", str(tmp_path / "k.pem"), "--passphrase-file",
-              str(pw))  # fmt: skip
+    agent.cli(
+        "keys", "init", "--private-out", str(tmp_path / "k.pem"), "--passphrase-file", str(pw)
+    )
     agent.start()
     sock = agent.data / "run" / "hook.sock"
     for junk in (b"\xff\xfe\x00garbage\n", b"{" * 5000, b'{"v":1,"event":"off-hook"}\n'):
@@ -115,6 +122,48 @@ def test_agent_without_display_fails_closed_and_survives_garbage(
     assert agent.recordings() == []
     assert agent.proc is not None and agent.proc.poll() is None  # still running
     assert agent.log().count("hook: refused a message") == 3
-    second = subprocess.run([sys.executable, "-m", "agentapp", "run", "--headless"],
-                            env=agent.env, capture_output=True, text=True, timeout=30)  # fmt: skip
+    second = subprocess.run(
+        [sys.executable, "-m", "agentapp", "run", "--headless"],
+        env=agent.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert second.returncode == 1 and "already running" in second.stderr
+
+
+def test_hook_ignores_the_number_a_softphone_appends(
+    tmp_path: Path, make_agent: Callable[..., Agent]
+) -> None:
+    agent = make_agent(policy_text("bob"), env=no_display_env(tmp_path), keys=False).start()
+    r = agent.cli("hook", "off-hook", "--call-id", "microsip", "0612345678")
+    assert r.stdout.strip().startswith("ok: not recording (not enrolled")
+    agent.cli("hook", "on-hook", "--call-id", "microsip", "0612345678")
+    agent.stop()
+    everything = "".join(
+        p.read_text(errors="replace")
+        for p in agent.data.rglob("*")
+        if p.is_file() and p.suffix != ".sock"
+    )
+    assert "0612345678" not in everything
+
+
+def test_doctor_says_what_is_missing_then_what_works(
+    tmp_path: Path, make_agent: Callable[..., Agent]
+) -> None:
+    agent = make_agent(policy_text("alice"), env=no_display_env(tmp_path), keys=False)
+    r = agent.cli("doctor", "--json", check=False)
+    checks = {c["name"]: c for c in json.loads(r.stdout)}
+    assert r.returncode == 1
+    assert not checks["display"]["ok"] and "DISPLAY" in checks["display"]["detail"]
+    assert not checks["recording key"]["ok"] and checks["policy"]["ok"]
+    assert not checks["event source"]["ok"] and "not running" in checks["event source"]["detail"]
+    agent.start()
+    checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
+    assert checks["event source"]["ok"]
+    (agent.data / "agent.toml").write_text('[source]\nkind = "esl"\nextension = "1001"\n')
+    r = agent.cli("doctor", check=False)
+    assert "configuration refused" not in r.stderr and r.returncode == 1
+    (agent.data / "agent.toml").write_text('[source]\nkind = "sip"\n')
+    r = agent.cli("doctor", check=False)
+    assert r.returncode == 1 and "configuration refused" in r.stderr and "kind must be" in r.stderr

@@ -93,7 +93,8 @@ def test_readme_shows_the_shipped_example_policy() -> None:
     root = Path(__file__).parents[2]
     example = (root / "resources" / "policy-example.toml").read_text()
     readme = (root / "README.md").read_text()
-    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    section = readme.split("## The policy file", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
     assert block.strip() in example  # the README's copy is the file, minus its header
     assert len(block.strip()) > 0.9 * len(example.strip())
 
@@ -109,3 +110,14 @@ def test_sensitive_rules_and_hotkey() -> None:
     assert p.pause_hotkey == "<ctrl>+<alt>+p"
     with pytest.raises(PolicyError, match="pause_hotkey"):
         parse_policy(policy_text().replace("fps = 10", 'fps = 10\npause_hotkey = "p"'))
+
+
+def test_readme_agent_config_example_is_valid() -> None:
+    from pathlib import Path
+
+    from agentapp.core.config import parse_config
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("(`agent.toml`)", 1)[1]
+    cfg = parse_config(section.split("```toml\n", 1)[1].split("```", 1)[0])
+    assert cfg.agent == "alice" and cfg.source.kind == "baresip" and cfg.source.port == 4444

@@ -1,0 +1,89 @@
+"""Typed, strict access to a parsed TOML table: every value checked, unknown keys refused
+(a typo must not pass silently). Shared by the policy and the agent configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+_MISSING: Any = object()
+
+
+class TableReader:
+    """Typed access to one TOML table; refuses unknown keys (a typo must not pass silently)."""
+
+    def __init__(
+        self, table: dict[str, Any], where: str, error: Callable[[str, str], Exception]
+    ) -> None:
+        self._t = table
+        self.where = where
+        self._error = error
+        self._used: set[str] = set()
+
+    def _get(self, key: str, default: Any) -> Any:
+        self._used.add(key)
+        if key in self._t:
+            return self._t[key]
+        if default is _MISSING:
+            raise self._error(f"'{key}' is required", self.where)
+        return default
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        v = self._get(key, default)
+        if v is not default and (not isinstance(v, str) or not v.strip()):
+            raise self._error(f"'{key}' must be a non-empty string", self.where)
+        return v
+
+    def texts(self, key: str, default: Any = _MISSING) -> list[str]:
+        v = self._get(key, default)
+        if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
+            raise self._error(f"'{key}' must be a non-empty list of strings", self.where)
+        return v
+
+    def whole(self, key: str, *, lo: int, hi: int, default: Any = _MISSING) -> Any:
+        v = self._get(key, default)
+        if v is default:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise self._error(f"'{key}' must be a whole number from {lo} to {hi}", self.where)
+        return v
+
+    def flag(self, key: str, default: Any = _MISSING) -> bool:
+        v = self._get(key, default)
+        if not isinstance(v, bool):
+            raise self._error(f"'{key}' must be true or false", self.where)
+        return v
+
+    def day(self, key: str) -> dt.date:
+        v = self._get(key, _MISSING)
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str):
+            try:
+                return dt.date.fromisoformat(v)
+            except ValueError:
+                pass
+        raise self._error(f"'{key}' must be a date like 2026-12-31", self.where)
+
+    def table(self, key: str) -> TableReader:
+        v = self._get(key, _MISSING)
+        if not isinstance(v, dict):
+            raise self._error(f"[{key}] must be a table", self.where)
+        return TableReader(v, f"{self.where}: [{key}]", self._error)
+
+    def tables(self, key: str) -> list[TableReader]:
+        v = self._get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            raise self._error(f"[[{key}]] must be an array of tables", self.where)
+        return [
+            TableReader(x, f"{self.where}: [[{key}]] #{i + 1}", self._error)
+            for i, x in enumerate(v)
+        ]
+
+    def done(self) -> None:
+        unknown = sorted(set(self._t) - self._used)
+        if unknown:
+            raise self._error(f"unknown key(s): {', '.join(unknown)}", self.where)

@@ -1,0 +1,120 @@
+"""`agentapp doctor`: can this workstation record? One line per check: OK, or why not and
+what to do. Nothing here changes anything, and nothing takes over a running agent's
+connection (baresip serves one control client: with the agent running, its status is read)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agentapp.app import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(s: Settings) -> list[Check]:
+    from agentapp.core.notice import notice_digest
+    from agentapp.core.policy import PolicyError, load_policy
+    from agentapp.platform.base import NullLocator
+    from agentapp.platform.factory import create_locator
+    from agentapp.telephony.hook import socket_path
+    from agentapp.vault.acknowledgements import AcknowledgementStore
+    from agentapp.vault.keys import KeyProblem, keystore_problem, load_public_key, public_key_path
+
+    checks: list[Check] = []
+    locator = create_locator()
+    if isinstance(locator, NullLocator):
+        checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
+    else:
+        checks.append(Check("display", True, "X11 display reachable"))
+    policy = None
+    try:
+        policy = load_policy(s.policy_path)
+        checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
+    except PolicyError as exc:
+        checks.append(Check("policy", False, str(exc), "install a valid policy"))
+    try:
+        load_public_key(public_key_path(s.data_dir))
+        checks.append(Check("recording key", True, str(public_key_path(s.data_dir))))
+    except KeyProblem as exc:
+        checks.append(Check("recording key", False, str(exc), "install the site's public key"))
+    if policy is not None:
+        e = policy.enrolment_for(s.agent)
+        if e is None:
+            enrolled = "not enrolled (never recorded)"
+        else:
+            enrolled = f"enrolled in '{e.training}' {e.start} → {e.end}"
+        checks.append(Check("enrolment", True, f"{s.agent}: {enrolled}"))
+        if e is not None:
+            store = AcknowledgementStore(s.data_dir / "notice-acknowledgements.json")
+            acked = store.acknowledged(s.agent, notice_digest(policy, s.agent))
+            fix = "the agent reads it in the tray (or 'agentapp notice')"
+            checks.append(Check("notice", acked, "acknowledged" if acked else "missing", fix))
+        found = None if isinstance(locator, NullLocator) else locator.find(policy.applications)
+        where = f"'{found[1].name}' open now: {found[0].title!r}" if found else None
+        checks.append(Check(
+            "business window", found is not None, where or "no whitelisted window open now",
+            "open the business application, or fix the policy's [[application]] rule",
+        ))  # fmt: skip
+    locator.close()
+    checks.append(_source_check(s, socket_path(s.data_dir)))
+    problem = keystore_problem()
+    checks.append(Check("key store", problem is None, problem or "OS key store available",
+                        "needed for AMI/ESL secrets and on trainers' machines"))  # fmt: skip
+    s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    free = shutil.disk_usage(s.data_dir).free
+    checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
+                        "free some space (recording stops when the disk is full)"))  # fmt: skip
+    return checks
+
+
+def _source_check(s: Settings, sock: Path) -> Check:
+    from agentapp.telephony.hook import agent_listening
+
+    cfg = s.config.source
+    running = agent_listening(sock)
+    if cfg.kind == "hook":
+        return Check("event source", running, "local hook: " + (
+            "agent listening" if running else "agent not running"
+        ), "start the agent: agentapp")  # fmt: skip
+    if running:
+        try:
+            status = json.loads((s.data_dir / "run" / "status.json").read_text())
+        except (OSError, ValueError):
+            status = {}
+        down = "event source" in str(status.get("detail", ""))
+        return Check("event source", not down, str(status.get("detail", "")) if down
+                     else f"{cfg.describe}: connected (seen by the running agent)")  # fmt: skip
+    from agentapp.telephony.base import Connection, ProtocolError
+    from agentapp.telephony.factory import SourceSetupError, protocol_factory
+
+    try:
+        protocol = protocol_factory(cfg)()
+        with socket.create_connection((cfg.host, cfg.port), timeout=3) as conn_sock:
+            active, _ = protocol.handshake(Connection(conn_sock, protocol.decode))
+    except SourceSetupError as exc:
+        return Check("event source", False, str(exc), "agentapp source secret")
+    except (OSError, TimeoutError, ProtocolError) as exc:
+        return Check("event source", False, f"{cfg.describe}: {exc}",
+                     "check the address in agent.toml and that the service runs")  # fmt: skip
+    return Check("event source", True, f"{cfg.describe}: reachable, {len(active)} call(s) now")
+
+
+def report(checks: list[Check], as_json: bool) -> str:
+    if as_json:
+        return json.dumps([asdict(c) for c in checks], indent=1)
+    lines = []
+    for c in checks:
+        lines.append(f"{'OK  ' if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
+        if not c.ok and c.fix:
+            lines.append(f"     {'':<16} → {c.fix}")
+    return "\n".join(lines)
