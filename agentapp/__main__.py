@@ -1,3 +1,3 @@
-from agentapp.cli import main
+from agentapp.entry import main
 
 raise SystemExit(main())

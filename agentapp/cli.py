@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -107,27 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def invocation_time() -> float:
-    """When this process was started (by the softphone, for a hook), as wall-clock time.
-
-    On Linux the kernel knows the start to 10 ms (/proc/self/stat, in clock ticks since boot);
-    that is ~90 ms earlier than any line of ours runs. Elsewhere, or if anything looks off,
-    the current time."""
-    now = time.time()
-    try:
-        with open("/proc/self/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks_since_boot = int(fields[19])  # field 22 of proc(5), counted after "(comm)"
-        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks_since_boot / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError, AttributeError):
-        return now
-    return now - age if 0 <= age <= 5 else now
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from agentapp.hookcli import invocation_time
+
     started = invocation_time()  # a hook's event time: when the softphone ran the command
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    if argv[:1] in (["hook"], ["control"]) and not {"-h", "--help"} & set(argv):
+        from agentapp.hookcli import main as hook_main
+
+        return hook_main(argv, started)
     parser = _parser()
-    args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+    args, extra = parser.parse_known_args(argv)
     # Softphones (MicroSIP) append the caller's number to a hook command: accepted so the hook
     # works, never read, logged or sent. Anything that looks like an option is still an error.
     if extra and args.command != "hook":
@@ -138,8 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(["run"])
     args.started = started
     try:
-        if args.command in ("hook", "control"):
-            return _hook(args)  # fast path: no logging set-up, minimal imports
         from agentapp.app import console_logging
 
         console_logging()
@@ -217,36 +204,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.rec_command == "list":
         return _list(args, s.data_dir)
     return _export(args, s)
-
-
-def _hook(args: argparse.Namespace) -> int:
-    from agentapp.core.events import (
-        CallEvent,
-        ControlCommand,
-        ControlKind,
-        EventError,
-        EventKind,
-        Message,
-        validate_call_id,
-    )
-    from agentapp.paths import default_data_dir
-    from agentapp.telephony.hook import HookError, send_event, socket_path
-
-    event: Message
-    if args.command == "control":
-        event = ControlCommand(ControlKind(args.action), args.started)
-    else:
-        try:
-            validate_call_id(args.call_id)
-        except EventError as exc:
-            raise CliError(str(exc), 2) from None
-        event = CallEvent(EventKind(args.event), args.call_id, args.started, internal=args.internal)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    try:
-        print(send_event(socket_path(data_dir.absolute()), event))
-    except HookError as exc:
-        raise CliError(str(exc), 3 if "not running" in str(exc) else 1) from None
-    return 0
 
 
 def _run(args: argparse.Namespace, s: object) -> int:

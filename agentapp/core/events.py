@@ -78,7 +78,7 @@ class ControlCommand:
 
     def to_wire(self) -> bytes:
         body = {"v": 1, "command": self.kind.value, "t": round(self.at, 3)}
-        return (json.dumps(body) + "\n").encode()
+        return (json.dumps(body, separators=(",", ":")) + "\n").encode()
 
 
 Message = CallEvent | ControlCommand

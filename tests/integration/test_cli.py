@@ -38,10 +38,10 @@ def no_display_env(data: Path) -> dict[str, str]:
     [
         (["hook", "off-hook"], 2, "--call-id"),
         (["hook", "off-hook", "--call-id", "has space"], 2, "invalid call id"),
-        (["hook", "dance", "--call-id", "x"], 2, "invalid choice"),
+        (["hook", "dance", "--call-id", "x"], 2, "unknown event"),
         (["policy", "check", "/nonexistent.toml"], 1, "policy file not found"),
         (["recordings", "export", "r1", "--out", "x.mp4"], 2, "--reason"),
-        (["control", "explode"], 2, "invalid choice"),
+        (["control", "explode"], 2, "unknown action"),
         (["keys"], 2, "ACTION"),
     ],
 )

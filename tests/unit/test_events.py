@@ -58,10 +58,37 @@ def test_invocation_time_is_this_process_start() -> None:
 
     before = time.time()
     out = subprocess.run(
-        [sys.executable, "-c", "import time; time.sleep(0.3); from agentapp.cli import "
-         "invocation_time; print(invocation_time(), time.time())"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.3); from agentapp.hookcli import "
+            "invocation_time; print(invocation_time(), time.time())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     started, now = float(out[0]), float(out[1])
     assert before - 0.05 <= started <= before + 0.25  # the spawn, not the call
     assert now - started >= 0.3
+
+
+def test_fast_hook_client_speaks_the_core_wire_format() -> None:
+    from agentapp.hookcli import message
+
+    raw, folder = message(["hook", "off-hook", "--call-id", "c-1", "--internal", "0612"], 100.0)
+    assert raw == CallEvent(EventKind.OFF_HOOK, "c-1", 100.0, internal=True).to_wire()
+    assert b"0612" not in raw and folder is None
+    raw, folder = message(["control", "caller-objects", "--data-dir", "/d"], 5.0)
+    assert raw == ControlCommand(ControlKind.CALLER_OBJECTS, 5.0).to_wire()
+    assert folder == "/d"
+    for bad in (
+        ["hook", "off-hook"],
+        ["hook", "dance", "--call-id", "x"],
+        ["hook", "on-hook", "--call-id", "a b"],
+        ["hook", "on-hook", "--call-id", "x", "--zz"],
+        ["control", "explode"],
+        ["control", "pause", "extra"],
+    ):
+        with pytest.raises(ValueError):
+            message(bad, 0.0)

@@ -1,0 +1,135 @@
+"""`agentapp hook …` / `agentapp control …` on a diet: softphones run it on every call, and
+some (MicroSIP) wait for it. Only os, sys, time, json and socket are imported here; the wire
+format is the one `core.events` defines (a unit test keeps the two identical).
+
+Exit codes: 0 delivered · 1 refused by the agent · 2 bad arguments · 3 agent not running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+
+EVENTS = ("off-hook", "on-hook")
+COMMANDS = ("pause", "resume", "caller-objects")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@+=-")
+
+
+def invocation_time() -> float:
+    """When this process was started (by the softphone), as wall-clock time.
+
+    On Linux the kernel knows the start to 10 ms (/proc/self/stat, in clock ticks since boot),
+    earlier than any line of ours runs. Elsewhere, or if anything looks off, the current time."""
+    now = time.time()
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks_since_boot = int(fields[19])  # field 22 of proc(5), counted after "(comm)"
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks_since_boot / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, AttributeError):
+        return now
+    return now - age if 0 <= age <= 5 else now
+
+
+def data_dir(explicit: str | None) -> str:
+    if explicit:
+        return os.path.abspath(explicit)
+    env = os.environ.get("AGENTAPP_DATA_DIR")
+    if env:
+        return os.path.abspath(env)
+    if sys.platform.startswith("linux"):  # what platformdirs answers, without importing it
+        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+        return os.path.join(base, "agentapp")
+    import platformdirs
+
+    return str(platformdirs.user_data_dir("agentapp", appauthor=False))
+
+
+def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
+    """The wire message and the data dir option; raises ValueError with the reason."""
+    group, *rest = argv
+    if not rest:
+        raise ValueError(f"{group} needs an action")
+    action, *opts = rest
+    body: dict[str, object]
+    if group == "control":
+        if action not in COMMANDS:
+            raise ValueError(f"unknown action {action!r}: {', '.join(COMMANDS)}")
+        body = {"v": 1, "command": action, "t": round(at, 3)}
+    else:
+        if action not in EVENTS:
+            raise ValueError(f"unknown event {action!r}: off-hook or on-hook")
+        body = {"v": 1, "event": action, "call_id": None, "t": round(at, 3)}
+    folder = None
+    i = 0
+    while i < len(opts):
+        opt = opts[i]
+        if (opt in ("--call-id", "--data-dir") and group == "hook") or opt == "--data-dir":
+            if i + 1 >= len(opts):
+                raise ValueError(f"{opt} needs a value")
+            if opt == "--data-dir":
+                folder = opts[i + 1]
+            else:
+                body["call_id"] = opts[i + 1]
+            i += 2
+        elif opt == "--internal" and group == "hook":
+            body["internal"] = True
+            i += 1
+        elif opt.startswith("-"):
+            raise ValueError(f"unrecognized arguments: {opt}")
+        elif group == "hook":
+            i += 1  # a softphone appends the caller's number: accepted, never read or sent
+        else:
+            raise ValueError(f"unrecognized arguments: {opt}")
+    if group == "hook":
+        cid = body["call_id"]
+        if not isinstance(cid, str):
+            raise ValueError("the following arguments are required: --call-id")
+        if not 1 <= len(cid) <= 128 or not set(cid) <= _ID_CHARS:
+            raise ValueError(
+                "invalid call id: use 1 to 128 characters among letters, digits and . _ : @ + = -"
+            )
+    return (json.dumps(body, separators=(",", ":")) + "\n").encode(), folder
+
+
+def main(argv: list[str], at: float) -> int:
+    try:
+        payload, folder = message(argv, at)
+    except ValueError as exc:
+        sys.stderr.write(f"agentapp: {exc} (see agentapp {argv[0]} --help)\n")
+        return 2
+    path = os.path.join(data_dir(folder), "run", "hook.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2.0)
+    try:
+        try:
+            s.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sys.stderr.write(
+                f"agentapp: agentapp is not running for this user (no agent at {path})\n"
+            )
+            return 3
+        s.sendall(payload)
+        reply = b""
+        while not reply.endswith(b"\n") and len(reply) < 4096:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    except TimeoutError:
+        sys.stderr.write("agentapp: the agent did not answer in time\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"agentapp: cannot talk to the agent: {exc}\n")
+        return 1
+    finally:
+        s.close()
+    text = reply.decode("utf-8", "replace").strip()
+    if text.startswith("error"):
+        sys.stderr.write(f"agentapp: the agent refused the event: {text[6:].strip()}\n")
+        return 1
+    print(text)
+    return 0
