@@ -95,23 +95,26 @@ def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
     return (json.dumps(body, separators=(",", ":")) + "\n").encode(), folder
 
 
-def main(argv: list[str], at: float) -> int:
-    try:
-        payload, folder = message(argv, at)
-    except ValueError as exc:
-        sys.stderr.write(f"agentapp: {exc} (see agentapp {argv[0]} --help)\n")
-        return 2
-    path = os.path.join(data_dir(folder), "run", "hook.sock")
+class DeliveryError(RuntimeError):
+    """The event did not reach the agent, or the agent refused it. `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def exchange(path: str, payload: bytes, timeout: float = 2.0) -> str:
+    """Send one message to the agent's socket and return its answer (bounded by `timeout`).
+    Raises DeliveryError."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2.0)
+    s.settimeout(timeout)
     try:
         try:
             s.connect(path)
         except (FileNotFoundError, ConnectionRefusedError):
-            sys.stderr.write(
-                f"agentapp: agentapp is not running for this user (no agent at {path})\n"
-            )
-            return 3
+            raise DeliveryError(
+                f"agentapp is not running for this user (no agent at {path})", 3
+            ) from None
         s.sendall(payload)
         reply = b""
         while not reply.endswith(b"\n") and len(reply) < 4096:
@@ -120,16 +123,26 @@ def main(argv: list[str], at: float) -> int:
                 break
             reply += chunk
     except TimeoutError:
-        sys.stderr.write("agentapp: the agent did not answer in time\n")
-        return 1
+        raise DeliveryError("the agent did not answer in time") from None
     except OSError as exc:
-        sys.stderr.write(f"agentapp: cannot talk to the agent: {exc}\n")
-        return 1
+        raise DeliveryError(f"cannot talk to the agent: {exc}") from None
     finally:
         s.close()
     text = reply.decode("utf-8", "replace").strip()
     if text.startswith("error"):
-        sys.stderr.write(f"agentapp: the agent refused the event: {text[6:].strip()}\n")
-        return 1
-    print(text)
+        raise DeliveryError(f"the agent refused the event: {text[6:].strip()}")
+    return text
+
+
+def main(argv: list[str], at: float) -> int:
+    try:
+        payload, folder = message(argv, at)
+    except ValueError as exc:
+        sys.stderr.write(f"agentapp: {exc} (see agentapp {argv[0]} --help)\n")
+        return 2
+    try:
+        print(exchange(os.path.join(data_dir(folder), "run", "hook.sock"), payload))
+    except DeliveryError as exc:
+        sys.stderr.write(f"agentapp: {exc}\n")
+        return exc.code
     return 0

@@ -148,27 +148,9 @@ def agent_listening(path: Path) -> bool:
 
 def send_event(path: Path, event: Message, timeout: float = 2.0) -> str:
     """Deliver one event to the running agent; returns its reply. Raises HookError."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    from agentapp.hookcli import DeliveryError, exchange
+
     try:
-        try:
-            s.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise HookError(f"agentapp is not running for this user (no agent at {path})") from None
-        s.sendall(event.to_wire())
-        reply = b""
-        while not reply.endswith(b"\n") and len(reply) < 4096:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    except TimeoutError:
-        raise HookError("the agent did not answer in time") from None
-    except OSError as exc:
-        raise HookError(f"cannot talk to the agent: {exc}") from None
-    finally:
-        s.close()
-    text = reply.decode("utf-8", "replace").strip()
-    if text.startswith("error"):
-        raise HookError(f"the agent refused the event: {text[6:].strip()}")
-    return text
+        return exchange(str(path), event.to_wire(), timeout)
+    except DeliveryError as exc:
+        raise HookError(str(exc)) from None
