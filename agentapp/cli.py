@@ -125,7 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(x for x in extra if x[:1] == '-')}")
     if args.command is None:  # `agentapp` alone starts the agent with its tray
         args = _parser().parse_args(["run"])
-    args.started = started
     try:
         from agentapp.app import console_logging
 

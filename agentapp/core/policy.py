@@ -59,9 +59,6 @@ class Enrolment:
     sampling_percent: int
     weekly_quota: int
 
-    def active_on(self, day: dt.date) -> bool:
-        return self.start <= day <= self.end
-
 
 @dataclass(frozen=True, slots=True)
 class Controller:

@@ -92,3 +92,18 @@ def test_fast_hook_client_speaks_the_core_wire_format() -> None:
     ):
         with pytest.raises(ValueError):
             message(bad, 0.0)
+
+
+def test_fast_hook_client_accepts_exactly_the_core_call_ids() -> None:
+    import string
+
+    from agentapp.core.events import validate_call_id
+    from agentapp.hookcli import _ID_CHARS
+
+    for ch in string.printable + "éß€":
+        try:
+            validate_call_id(ch)
+            core_ok = True
+        except EventError:
+            core_ok = False
+        assert core_ok == (ch in _ID_CHARS), repr(ch)
