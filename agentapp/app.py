@@ -123,8 +123,9 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
 
     engine = build_engine(s)
     server = HookServer(socket_path(s.data_dir), engine.handle, SystemClock())
-    server.start()  # raises HookError when another agent runs: single instance per user
-    engine.start()
+    server.claim()  # raises HookError when another agent runs: single instance per user
+    engine.start()  # recovers interrupted recordings: only once the socket is ours
+    server.serve()  # events queued meanwhile are answered now, by a started engine
     runner = None
     if s.config.source.kind != "hook":
         from agentapp.telephony.factory import SourceSetupError, make_runner

@@ -46,6 +46,13 @@ class HookServer:
         self.rejected = 0
 
     def start(self) -> None:
+        """Claim the socket and serve it."""
+        self.claim()
+        self.serve()
+
+    def claim(self) -> None:
+        """Bind the socket (single instance per user) without answering yet: clients that
+        connect wait in the backlog until `serve()`, so no event reaches a half-started agent."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path.parent.chmod(0o700)
         if self.path.exists() or self.path.is_socket():
@@ -63,6 +70,11 @@ class HookServer:
         sock.listen(16)
         sock.settimeout(0.5)
         self._sock = sock
+
+    def serve(self) -> None:
+        """Answer clients on the hook-server thread."""
+        if self._sock is None:
+            raise HookError("hook socket not claimed")
         self._thread = threading.Thread(target=self._serve, name="hook-server", daemon=True)
         self._thread.start()
 

@@ -75,3 +75,27 @@ def test_stale_socket_is_replaced(tmp_path: Path) -> None:
 def test_client_says_when_agent_is_not_running(tmp_path: Path) -> None:
     with pytest.raises(HookError, match="not running"):
         send_event(tmp_path / "nope.sock", CallEvent(EventKind.OFF_HOOK, "a", 0.0))
+
+
+def test_claimed_socket_answers_only_once_served(tmp_path: Path) -> None:
+    """The agent claims the socket, starts the engine, then serves: an early hook waits."""
+    import threading
+
+    got: list[CallEvent] = []
+    s = HookServer(tmp_path / "hook.sock", lambda e: got.append(e) or "ok: noted", SystemClock())
+    s.claim()
+    try:
+        with pytest.raises(HookError, match="already running"):
+            HookServer(s.path, lambda e: "ok", SystemClock()).claim()
+        replies: list[str] = []
+        t = threading.Thread(
+            target=lambda: replies.append(send_event(s.path, CallEvent(EventKind.OFF_HOOK, "a", 0)))
+        )
+        t.start()
+        t.join(0.3)
+        assert got == [] and replies == []  # queued in the backlog, not handled
+        s.serve()
+        t.join(3)
+        assert replies == ["ok: noted"] and [e.call_id for e in got] == ["a"]
+    finally:
+        s.stop()
