@@ -31,6 +31,7 @@ class Settings:
     agent: str
     policy_path: Path
     config: AgentConfig
+    user: str = ""  # the person acting (access rules, audit): AGENTAPP_USER or the login name
 
 
 def config_path(data_dir: Path) -> Path:
@@ -47,7 +48,8 @@ def settings(
     cfg = load_config(config_path(d))
     who = agent or os.environ.get("AGENTAPP_AGENT") or cfg.agent or getpass.getuser()
     pol = policy or os.environ.get("AGENTAPP_POLICY") or str(d / "policy.toml")
-    return Settings(d, who, Path(pol).absolute(), cfg)
+    user = os.environ.get("AGENTAPP_USER") or getpass.getuser()
+    return Settings(d, who, Path(pol).absolute(), cfg, user)
 
 
 class OneLineFormatter(logging.Formatter):

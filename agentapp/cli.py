@@ -89,14 +89,58 @@ def _parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("recordings", help="sealed recordings").add_subparsers(
         dest="rec_command", metavar="ACTION", parser_class=_Parser, required=True
     )
-    ls = rec.add_parser("list", parents=[common], help="list recordings (metadata only)")
+    ls = rec.add_parser("list", parents=[common], help="the recordings you may see (metadata)")
     ls.add_argument("--json", action="store_true")
-    ex = rec.add_parser("export", parents=[common], help="decrypt one recording to a video file")
+    ls.add_argument("--reason", help="why you are looking (audited)")
+    keyed = _Parser(add_help=False)
+    keyed.add_argument("--key", type=Path, help="passphrase-protected private key file")
+    keyed.add_argument("--passphrase-file", type=Path)
+    ex = rec.add_parser("export", parents=[common, keyed],
+                        help="decrypt one recording to a watermarked video file")  # fmt: skip
     ex.add_argument("id")
-    ex.add_argument("--out", type=Path, required=True)
+    ex.add_argument("--out", type=Path, required=True,
+                    help="the .mp4 to write (with --anonymise: or a folder)")  # fmt: skip
     ex.add_argument("--reason", required=True, help="why you need to see it (audited)")
-    ex.add_argument("--key", type=Path, help="passphrase-protected private key file")
-    ex.add_argument("--passphrase-file", type=Path)
+    ex.add_argument("--anonymise", action="store_true",
+                    help="for another trainee: no agent name, --blur rectangles")  # fmt: skip
+    ex.add_argument("--blur", type=_rect, action="append", metavar="X,Y,W,H",
+                    help="a window rectangle to blur in every frame (repeatable)")  # fmt: skip
+    rm = rec.add_parser("delete", parents=[common], help="delete one recording for good")
+    rm.add_argument("id")
+    rm.add_argument("--reason", required=True, help="why (audited)")
+
+    nt = sub.add_parser("notes", help="trainers' analysis notes (sealed)").add_subparsers(
+        dest="notes_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    nt.add_parser("list", parents=[common], help="the notes you may read")
+    na = nt.add_parser("add", parents=[common], help="seal a note on a recording (stdin or --file)")
+    na.add_argument("recording")
+    na.add_argument("--file", type=Path)
+    ns = nt.add_parser("show", parents=[common, keyed], help="decrypt and print one note")
+    ns.add_argument("id")
+    ns.add_argument("--reason", required=True, help="why (audited)")
+
+    au = sub.add_parser("audit", help="the audit trail (admin/DPO)").add_subparsers(
+        dest="audit_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    au.add_parser("verify", parents=[common], help="check the chain; name the first broken entry")
+    show = au.add_parser("show", parents=[common], help="print the trail")
+    show.add_argument("--json", action="store_true")
+
+    sub.add_parser("purge", parents=[common], help="delete what passed its retention deadline")
+
+    co = sub.add_parser("compliance", help="GDPR documents from the live policy").add_subparsers(
+        dest="compliance_command", metavar="DOCUMENT", parser_class=_Parser, required=True
+    )
+    for name, what in (("register", "the art. 30 register entry"),
+                       ("notice", "the information notice")):  # fmt: skip
+        doc = co.add_parser(name, parents=[common], help=what)
+        doc.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
+        doc.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+        if name == "register":
+            doc.add_argument("--json", action="store_true")
+        else:
+            doc.add_argument("--for-agent", help="the notice as this agent sees it")
 
     sub.add_parser("status", parents=[common], help="what the running agent is doing")
 
@@ -104,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=5.0)
     demo.add_argument("--keep", type=Path, help="keep the demo's data and export in this folder")
     return p
+
+
+def _rect(text: str) -> object:
+    from agentapp.core.geometry import Rect
+
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not X,Y,W,H") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return Rect(x, y, w, h)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,9 +256,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             raise CliError(f"no status: is the agent running? ({path})") from None
         return 0
-    if args.rec_command == "list":
-        return _list(args, s.data_dir)
-    return _export(args, s)
+    from agentapp import cli_vault
+
+    if args.command == "recordings":
+        handler = {"list": cli_vault.list_recordings, "export": cli_vault.export,
+                   "delete": cli_vault.delete}[args.rec_command]  # fmt: skip
+        return handler(args, s)
+    return {"notes": cli_vault.notes, "audit": cli_vault.audit, "purge": cli_vault.purge,
+            "compliance": cli_vault.compliance}[args.command](args, s)  # fmt: skip
 
 
 def _run(args: argparse.Namespace, s: object) -> int:
@@ -306,7 +367,7 @@ def _keys_init(args: argparse.Namespace, data_dir: Path) -> int:
     private = X25519PrivateKey.generate()
     try:
         if args.private_out is not None:
-            passphrase = _read_passphrase(args.passphrase_file)
+            passphrase = read_passphrase(args.passphrase_file)
             write_private_file(private, args.private_out, passphrase)
             where = f"passphrase-protected file {args.private_out}"
         else:
@@ -323,7 +384,7 @@ def _keys_init(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-def _read_passphrase(path: Path | None) -> bytes:
+def read_passphrase(path: Path | None) -> bytes:
     env = os.environ.get("AGENTAPP_KEY_PASSPHRASE")
     if path is None:
         if env:
@@ -333,65 +394,6 @@ def _read_passphrase(path: Path | None) -> bytes:
         return path.read_bytes().rstrip(b"\r\n")
     except OSError as exc:
         raise CliError(f"cannot read the passphrase file: {exc}") from None
-
-
-def _list(args: argparse.Namespace, data_dir: Path) -> int:
-    from agentapp.vault.store import Vault
-
-    metas = Vault(data_dir / "recordings").recordings()
-    if args.json:
-        print(json.dumps([m.to_json() for m in metas], indent=1))
-        return 0
-    if not metas:
-        print("no recordings")
-    for m in metas:
-        j = m.to_json()
-        print(
-            f"{m.id}  {m.agent:<12} {j['started_at_iso']}  {m.duration_s:7.1f} s  "
-            f"{m.frames:5d} frames  {m.size_bytes / 1e6:6.2f} MB  {m.application}  {m.status}"
-        )
-    return 0
-
-
-def _export(args: argparse.Namespace, s: object) -> int:
-    from agentapp.app import Settings
-    from agentapp.vault import audit
-    from agentapp.vault.export import export_recording
-    from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
-    from agentapp.vault.sealing import SealError, read_header
-    from agentapp.vault.store import Vault, VaultError
-
-    assert isinstance(s, Settings)
-    reason = args.reason.strip()
-    if len(reason) < 5:
-        raise CliError("give a real reason with --reason (it is written to the audit log)", 2)
-    if args.out.suffix.lower() != ".mp4":
-        raise CliError("--out must name a .mp4 file", 2)
-    if args.out.exists():
-        raise CliError(f"{args.out} already exists: not overwritten")
-    vault = Vault(s.data_dir / "recordings")
-    try:
-        vault.get(args.id)
-        segs = vault.segment_paths(args.id)
-        if not segs:
-            raise CliError(f"recording {args.id} has no sealed segment")
-        kid = read_header(segs[0].read_bytes())[0]["kid"]
-        if args.key is not None:
-            private = load_private_file(args.key, _read_passphrase(args.passphrase_file))
-        else:
-            private = load_private_from_keystore(kid)
-        summary = export_recording(vault, args.id, private, args.out)
-    except (VaultError, KeyProblem, SealError) as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc}") from None
-    audit.append(s.data_dir, s.agent, "export", f"{args.id}: {reason}")
-    print(
-        f"exported {args.id} to {summary.path}: {summary.frames} frames, "
-        f"{summary.width}x{summary.height}, {summary.first_s:.2f}–{summary.last_s:.2f} s "
-        f"after off-hook, {summary.size_bytes} bytes"
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -41,15 +41,18 @@ from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import NullLocator, WindowLocator
-from agentapp.vault import audit
 from agentapp.vault.acknowledgements import AcknowledgementStore
+from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+from agentapp.vault.purge import purge_expired
 from agentapp.vault.sink import SealingSink
-from agentapp.vault.store import RecordingWriter, Vault, write_atomic
+from agentapp.vault.store import RecordingWriter, Vault, free_bytes, write_atomic
 
 log = logging.getLogger(__name__)
 
 PAUSE_AGENT = "agent"
+MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
+PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
 
 
@@ -86,8 +89,13 @@ class Engine:
         grabber_factory: Callable[[], GrabberLike],
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        audit: AuditLog | None = None,
+        min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
         self.agent = agent
+        self.audit = audit or AuditLog.in_dir(data_dir)
+        self.min_free_bytes = min_free_bytes
+        self._last_purge = float("-inf")
         self.data_dir = data_dir
         self.policy_path = policy_path
         self._clock = clock or SystemClock()
@@ -116,6 +124,8 @@ class Engine:
     def start(self) -> None:
         for rid in self.vault.recover_interrupted():
             log.warning("recording %s was interrupted by a stop; its sealed part is kept", rid)
+            self._trace("recording interrupted", rid, "agent stopped during the call")
+        self.purge()
         locator = self._locator_factory()
         if isinstance(locator, NullLocator):
             self._display_problem = locator.reason
@@ -203,6 +213,9 @@ class Engine:
             return replace(base, state="cannot_record", detail=self._display_problem)
         if self._source_problem:
             return replace(base, state="cannot_record", detail=self._source_problem)
+        free = free_bytes(self.vault.root)
+        if free < self.min_free_bytes:
+            return replace(base, state="cannot_record", detail=_disk_full(free))
         if not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)):
             return replace(
                 base,
@@ -237,7 +250,7 @@ class Engine:
             policy = load_policy(self.policy_path)
             digest = notice_digest(policy, self.agent)
             self.acks.record(self.agent, digest, language, self._clock.now())
-            audit.append(self.data_dir, self.agent, "notice acknowledged", f"{language} {digest}")
+            self._trace("notice acknowledged", f"notice {digest}", f"read in {language}")
             log.info("information notice acknowledged (%s)", language)
             self.refresh()
 
@@ -298,16 +311,28 @@ class Engine:
         return self._begin(policy, call, public_key)
 
     def _begin(self, policy: Policy, call: CallStarted, public_key: X25519PublicKey) -> str:
+        free = free_bytes(self.vault.root)
+        if free < self.min_free_bytes:
+            self._set_status(EngineStatus("cannot_record", _disk_full(free)))
+            return "ok: not recording (disk full)"
+        enrolment = policy.enrolment_for(self.agent)
         try:
             writer = self.vault.begin(
                 self.agent,
                 call.at,
                 " / ".join(r.name for r in policy.applications),
                 policy.retention_days,
+                training=enrolment.training if enrolment else "",
             )
         except OSError as exc:
             self._set_status(EngineStatus("cannot_record", f"cannot write recordings: {exc}"))
             return "ok: not recording (vault not writable)"
+        try:  # R8: no recording that the trail does not know about
+            self.audit.append(self.agent, "recording started", writer.meta.id, writer.meta.training)
+        except AuditError as exc:
+            writer.discard()
+            self._set_status(EngineStatus("cannot_record", str(exc)))
+            return "ok: not recording (audit trail unavailable)"
         self._idle.clear()
         self._pauses.clear()
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
@@ -394,6 +419,7 @@ class Engine:
             if self.session.state is not State.PAUSED:
                 self.session.pause()
                 log.info("recording paused (%s)", reason)
+                self._trace("recording paused", self._status.recording_id or "", _why(reason))
             self._set_status(self._recording_status("paused", self._pause_detail()))
             self._wake()
             return "ok: paused"
@@ -408,6 +434,7 @@ class Engine:
                 return f"ok: still paused ({self._pause_detail()})"
             self.session.resume()
             log.info("recording resumed")
+            self._trace("recording resumed", self._status.recording_id or "", _why(reason))
             self._set_status(self._recording_status("recording", "recording for training"))
             self._wake()
             return "ok: resumed"
@@ -443,7 +470,7 @@ class Engine:
             self.session.discard("caller objects")
             self._wake()
             log.warning("the caller objected: recording stopped and erased")
-            audit.append(self.data_dir, self.agent, "recording discarded", "caller objects")
+            self._trace("recording discarded", self._status.recording_id or "", "caller objects")
             return "ok: recording stopped and erased"
 
     # ------------------------------------------------------------------ capture callbacks
@@ -464,16 +491,24 @@ class Engine:
             if self.session.state is State.IDLE:
                 writer.discard()
                 log.info("nothing kept for this call: %s", info.end_reason or stats.failure)
+                self._trace("recording not kept", writer.meta.id, info.end_reason or stats.failure)
             elif stats.frames == 0:
                 writer.discard()
                 why = stats.failure or "business window never visible"
                 log.info("nothing kept for this call: %s", why)
+                self._trace("recording not kept", writer.meta.id, why)
             else:
                 if stats.application:
                     writer.meta.application = stats.application
                 stop_at = info.stop_at if info.stop_at is not None else self._clock.now()
                 spans = [(a - started_at, b - started_at) for a, b in info.paused_spans]
                 meta = writer.finish(stop_at - started_at, spans, info.end_reason)
+                self._trace(
+                    "recording stopped",
+                    meta.id,
+                    f"{info.end_reason or stats.failure}; {meta.duration_s:.0f} s, "
+                    f"{meta.segments} sealed segment(s), {len(spans)} pause(s)",
+                )
                 log.info(
                     "recording %s sealed: %.1f s, %d frames, %d segments, %d bytes, %d pauses",
                     meta.id, meta.duration_s, meta.frames, meta.segments, meta.size_bytes,
@@ -481,6 +516,7 @@ class Engine:
                 )  # fmt: skip
         except OSError as exc:
             log.error("could not finish recording %s: %s", writer.meta.id, exc)
+            self._trace("recording stopped", writer.meta.id, f"could not finish: {exc}")
         finally:
             try:
                 if self.session.state is State.SEALING:
@@ -496,6 +532,39 @@ class Engine:
                 self.refresh()
             self._idle.set()
 
+    # ------------------------------------------------------------------ retention, trail, disk
+    def purge(self) -> int:
+        """Delete what passed its deadline (R9). Returns how many items went."""
+        self._last_purge = self._clock.now()
+        try:
+            policy: Policy | None = load_policy(self.policy_path)
+        except PolicyError:
+            policy = None
+        try:
+            return len(purge_expired(self.data_dir, self._clock.now(), policy, self.audit))
+        except OSError as exc:
+            log.error("purge failed: %s", exc)
+            return 0
+
+    def _trace(self, action: str, target: str, reason: str) -> None:
+        try:
+            self.audit.append(self.agent, action, target, reason)
+        except AuditError as exc:
+            log.error("not written to the audit trail (%s %s): %s", action, target, exc)
+
+    def _stop_for_disk(self, free: int) -> None:
+        """Stop while there is still room to seal what was captured; the tray says why."""
+        with self._lock:
+            if self.session.state not in _ACTIVE:
+                return
+            log.error("disk almost full: recording stopped")
+            try:
+                self.session.stop("disk full")
+            except InvalidTransition:
+                return
+            self._wake()
+        self._set_status(EngineStatus("cannot_record", _disk_full(free)))
+
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:
         ticks = 0
@@ -503,6 +572,12 @@ class Engine:
             ticks += 1
             if ticks % 20 == 0:  # every 5 s: pick up a policy edit or an acknowledgement
                 self._refresh_if_changed()
+                if self._clock.now() - self._last_purge >= PURGE_EVERY_S:
+                    self.purge()
+            if ticks % 4 == 0 and self.session.state in _ACTIVE:
+                free = free_bytes(self.vault.root)
+                if free < self.min_free_bytes // 4:
+                    self._stop_for_disk(free)
             if self.session.overdue():
                 log.warning("call passed the maximum call length: recording cut")
                 with self._lock:
@@ -511,3 +586,14 @@ class Engine:
                     except InvalidTransition:
                         continue
                     self._wake()
+
+
+def _why(reason: str) -> str:
+    return "by the agent" if reason == PAUSE_AGENT else reason
+
+
+def _disk_full(free: int) -> str:
+    return (
+        f"disk full ({free // (1024 * 1024)} MB free): not recording; sealed recordings are "
+        "kept — free some space"
+    )

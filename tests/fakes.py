@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from agentapp.core.auditchain import Head
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
 from agentapp.platform.base import WindowInfo, WindowLocator, WindowView
@@ -73,3 +74,20 @@ class FakeGrabber:
 
     def close(self) -> None:
         pass
+
+
+class MemoryAuditKeys:
+    """The audit trail's key and head in memory instead of the OS key store (unit level)."""
+
+    def __init__(self) -> None:
+        self._key = b"k" * 32
+        self.stored: Head | None = None
+
+    def key(self, create: bool = True) -> bytes:
+        return self._key
+
+    def head(self) -> Head | None:
+        return self.stored
+
+    def set_head(self, head: Head) -> None:
+        self.stored = head

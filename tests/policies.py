@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+ACCESS = """
+[access]
+admins = ["dan"]
+
+[[trainer]]
+name = "carol"
+trainings = ["CRM onboarding"]
+"""
+
 
 def policy_text(
     agent: str | None = "alice",
@@ -18,7 +27,11 @@ def policy_text(
     max_call_minutes: int = 60,
     internal: bool = False,
     sensitive_class: str | None = None,
+    retention_days: int | None = None,
+    notes_retention_days: int | None = None,
+    extra: str = "",
 ) -> str:
+    """`extra` is appended as is ([derogation], [access], [[trainer]] tables…)."""
     today = dt.date.today()
     start = start or today - dt.timedelta(days=1)
     end = end or today + dt.timedelta(days=30)
@@ -55,9 +68,12 @@ max_call_minutes = {max_call_minutes}
 sampling_percent = {sampling}
 {quota_line}
 record_internal_calls = {"true" if internal else "false"}
+{f"retention_days = {retention_days}" if retention_days else ""}
+{f"notes_retention_days = {notes_retention_days}" if notes_retention_days else ""}
 
 [[application]]
 name = "CRM"
 wm_class = "{wm_class}"
 {sensitive}{enrol}
+{extra}
 """

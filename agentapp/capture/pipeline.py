@@ -14,6 +14,7 @@ pipeline thread, which owns its locator, grabber and encoder.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import LocatorError, NullLocator, WindowInfo, WindowLocator
 
 log = logging.getLogger(__name__)
+DISK_FULL = "disk full: recording stopped; what was already sealed is kept — free some space"
 
 
 class SegmentSink(Protocol):
@@ -130,6 +132,12 @@ class CapturePipeline:
             self.stats.stopped_at = self._clock.now()
         except LocatorError as exc:
             self._fail(f"cannot record: {exc}")
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                log.exception("capture failed")
+            self._fail(
+                DISK_FULL if exc.errno == errno.ENOSPC else f"cannot record: capture failed ({exc})"
+            )
         except Exception as exc:
             log.exception("capture failed")
             self._fail(f"cannot record: capture failed ({type(exc).__name__}: {exc})")
@@ -139,6 +147,12 @@ class CapturePipeline:
                     self._abandon_segment()
                 else:
                     self._close_segment()
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    log.exception("could not seal the last segment")
+                self.stats.failure = self.stats.failure or (
+                    DISK_FULL if exc.errno == errno.ENOSPC else "could not seal the last segment"
+                )
             except Exception:
                 log.exception("could not seal the last segment")
                 self.stats.failure = self.stats.failure or "could not seal the last segment"

@@ -48,6 +48,10 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         "purpose": policy.purpose,
         "recipients": list(policy.recipients),
         "retention_days": policy.retention_days,
+        "notes_retention_days": policy.notes_retention_days,
+        "derogation": None
+        if policy.derogation is None
+        else [policy.derogation.reference, policy.derogation.reason],
         "applications": [a.name for a in policy.applications],
         "internal": policy.record_internal_calls,
         "max_call_minutes": policy.max_call_minutes,
@@ -77,6 +81,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     c = policy.controller
     key = policy.pause_hotkey.replace("<", "").replace(">", "").title()
     months = round(policy.retention_days / 30.4)
+    d = policy.derogation
     if language == "fr":
         when = (
             f"Vous êtes inscrit(e) à la formation « {e.training} » du {e.start:%d/%m/%Y} au "
@@ -104,8 +109,11 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "efface ce qui a été capturé."),
             ("Destinataires", f"{who}. Vous pouvez voir vos propres enregistrements ; ceux "
              "d'autres stagiaires ne vous sont montrés qu'anonymisés."),
-            ("Durée de conservation", f"{policy.retention_days} jours (environ {months} mois, "
-             "6 mois au plus), puis suppression automatique. Les vidéos sont chiffrées."),
+            ("Durée de conservation", f"{policy.retention_days} jours (environ {months} mois"
+             + (f", par dérogation « {d.reference} » : {d.reason}" if d else ", 6 mois au plus")
+             + f"), puis suppression automatique. Les vidéos sont chiffrées. Les notes "
+             f"d'analyse des formateurs sont gardées {policy.notes_retention_days} jours au "
+             "plus."),
             ("Vos droits", f"Accès, rectification, effacement et opposition : écrivez au délégué à "
              f"la protection des données ({c.dpo_contact}). Vous pouvez adresser une réclamation "
              f"à la {CNIL['fr']}."),
@@ -134,8 +142,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          "'Caller objects' stops the recording and erases what was captured."),
         ("Who can see the recordings", f"{who}. You can see your own recordings; other "
          "trainees' recordings are only shown to you anonymised."),
-        ("How long they are kept", f"{policy.retention_days} days (about {months} months, at "
-         "most 6 months), then deleted automatically. Videos are encrypted."),
+        ("How long they are kept", f"{policy.retention_days} days (about {months} months"
+         + (f", by derogation '{d.reference}': {d.reason}" if d else ", at most 6 months")
+         + f"), then deleted automatically. Videos are encrypted. Trainers' analysis notes "
+         f"are kept {policy.notes_retention_days} days at most."),
         ("Your rights", f"Access, rectification, erasure and objection: write to the data "
          f"protection officer ({c.dpo_contact}). You may lodge a complaint with the "
          f"{CNIL['en']}."),

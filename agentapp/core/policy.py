@@ -17,6 +17,8 @@ from agentapp.core.tables import TableReader
 
 PURPOSE = "training"
 MAX_RETENTION_DAYS = 183  # six months (RULES.md R9)
+MAX_NOTES_RETENTION_DAYS = 365  # analysis notes and grids: one year (R9)
+MAX_DEROGATION_DAYS = 1096  # even a formal derogation stays bounded (three years)
 MAX_ENROLMENT_DAYS = 183
 MAX_WEEKLY_QUOTA = 200
 DEFAULT_HOTKEY = "<ctrl>+<alt>+p"
@@ -68,6 +70,20 @@ class Controller:
 
 
 @dataclass(frozen=True, slots=True)
+class Derogation:
+    """A formal, documented exception to the retention limits (R9): shown in the notice."""
+
+    reference: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trainer:
+    name: str
+    trainings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: int
     controller: Controller
@@ -82,6 +98,16 @@ class Policy:
     recipients: tuple[str, ...] = field(default=("trainers of the training team",))
     sensitive: tuple[WindowRule, ...] = ()
     pause_hotkey: str = DEFAULT_HOTKEY
+    notes_retention_days: int = MAX_NOTES_RETENTION_DAYS
+    derogation: Derogation | None = None
+    admins: tuple[str, ...] = ()
+    trainers: tuple[Trainer, ...] = ()
+
+    def trainer(self, name: str) -> Trainer | None:
+        for t in self.trainers:
+            if t.name == name:
+                return t
+        return None
 
     def enrolment_for(self, agent: str) -> Enrolment | None:
         for e in self.enrolments:
@@ -129,7 +155,12 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     sampling = rec.whole("sampling_percent", lo=1, hi=100, default=None)
     quota = rec.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=None)
     internal = rec.flag("record_internal_calls", default=False)
-    retention = rec.whole("retention_days", default=MAX_RETENTION_DAYS, lo=1, hi=MAX_RETENTION_DAYS)
+    retention = rec.whole(
+        "retention_days", default=MAX_RETENTION_DAYS, lo=1, hi=MAX_DEROGATION_DAYS
+    )
+    notes_retention = rec.whole(
+        "notes_retention_days", default=MAX_NOTES_RETENTION_DAYS, lo=1, hi=MAX_DEROGATION_DAYS
+    )
     recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
     hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
     if not _HOTKEY.match(hotkey):
@@ -138,6 +169,28 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             rec.where,
         )
     rec.done()
+    derogation = _derogation(r.optional_table("derogation"))
+    if derogation is None and retention > MAX_RETENTION_DAYS:
+        raise PolicyError(
+            f"retention_days = {retention} is over 6 months ({MAX_RETENTION_DAYS} days): "
+            "allowed only with a [derogation] table giving its reference and reason (RULES.md R9)",
+            rec.where,
+        )
+    if derogation is None and notes_retention > MAX_NOTES_RETENTION_DAYS:
+        raise PolicyError(
+            f"notes_retention_days = {notes_retention} is over 1 year "
+            f"({MAX_NOTES_RETENTION_DAYS} days): allowed only with a [derogation] table giving "
+            "its reference and reason (RULES.md R9)",
+            rec.where,
+        )
+    access = r.optional_table("access")
+    admins: tuple[str, ...] = ()
+    if access is not None:
+        admins = tuple(access.texts("admins", default=[]))
+        access.done()
+    trainers = tuple(_trainer(t) for t in r.tables("trainer"))
+    if len({t.name for t in trainers}) != len(trainers):
+        raise PolicyError("a [[trainer]] is listed twice", source)
 
     apps = tuple(_window_rule(t) for t in r.tables("application"))
     if not apps:
@@ -170,7 +223,33 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         recipients=recipients,
         sensitive=sensitive,
         pause_hotkey=hotkey,
+        notes_retention_days=notes_retention,
+        derogation=derogation,
+        admins=admins,
+        trainers=trainers,
     )
+
+
+def _derogation(t: TableReader | None) -> Derogation | None:
+    if t is None:
+        return None
+    d = Derogation(reference=t.text("reference").strip(), reason=t.text("reason").strip())
+    t.done()
+    if len(d.reference) < 3 or len(d.reason) < 10:
+        raise PolicyError(
+            "a derogation needs its reference (the decision or agreement) and a real reason",
+            t.where,
+        )
+    return d
+
+
+def _trainer(t: TableReader) -> Trainer:
+    name = t.text("name")
+    trainings = tuple(t.texts("trainings"))
+    t.done()
+    if not trainings:
+        raise PolicyError("a trainer needs the trainings they review", t.where)
+    return Trainer(name, trainings)
 
 
 def _window_rule(t: TableReader) -> WindowRule:

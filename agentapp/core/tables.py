@@ -74,6 +74,9 @@ class TableReader:
             raise self._error(f"[{key}] must be a table", self.where)
         return TableReader(v, f"{self.where}: [{key}]", self._error)
 
+    def optional_table(self, key: str) -> TableReader | None:
+        return self.table(key) if key in self._t else None
+
     def tables(self, key: str) -> list[TableReader]:
         v = self._get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):

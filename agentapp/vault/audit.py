@@ -1,25 +1,176 @@
-"""Append-only access trace: who, what, when, why. No video, no customer data.
+"""The tamper-evident audit trail (RULES.md R8): who did what, when and why.
 
-The tamper-evident, hash-chained audit trail replaces this plain JSON-lines file (issue 5);
-every caller already goes through `append` so the change stays in one place.
+`<data dir>/audit.jsonl`, one hash-chained, HMAC-signed entry per line (see
+core/auditchain.py). The signing key and the head (last sequence number and hash) live in the
+OS key store, so an entry cannot be edited, removed, reordered or the log truncated without
+`agentapp audit verify` saying where. Entries hold no video and no customer data: recording
+ids, actions, names of people and the reasons they typed.
+
+Every writer (agent, CLI) goes through `AuditLog.append`, which holds a file lock across
+read-head → write-line → store-head, so processes never fork the chain.
+
+Threading: an AuditLog may be shared between threads; appends are serialised by the lock.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import json
+import getpass
+import hashlib
 import os
+import secrets
+import threading
 from pathlib import Path
+from typing import Any, Protocol
+
+from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
+from agentapp.vault.filelock import locked
+
+AUDIT_FILE = "audit.jsonl"
+MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for documents
 
 
-def append(data_dir: Path, who: str, action: str, detail: str) -> None:
-    entry = {
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "who": who,
-        "action": action,
-        "detail": detail,
-    }
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / "audit.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+class AuditError(RuntimeError):
+    """The trail cannot be written or read. The message says why; the caller fails closed."""
+
+
+class AuditKeys(Protocol):
+    """Where the signing key and the head live (the OS key store in production)."""
+
+    def key(self, create: bool = True) -> bytes: ...
+    def head(self) -> Head | None: ...
+    def set_head(self, head: Head) -> None: ...
+
+
+class KeyringAuditKeys:
+    """Signing key and head in the OS key store, named after the log's absolute path."""
+
+    def __init__(self, log_path: Path) -> None:
+        tag = hashlib.sha256(str(log_path.absolute()).encode()).hexdigest()[:16]
+        self._key_entry = f"audit-key:{tag}"
+        self._head_entry = f"audit-head:{tag}"
+        self._key: bytes | None = None
+
+    def key(self, create: bool = True) -> bytes:
+        if self._key is None:
+            from agentapp.vault.keys import KeyProblem, load_optional_secret, store_secret
+
+            try:
+                value = load_optional_secret(self._key_entry)
+                if value is None and not create:
+                    raise AuditError("the audit trail's signing key is not in this key store")
+                if value is None:
+                    value = base64.b64encode(secrets.token_bytes(32)).decode()
+                    store_secret(self._key_entry, value)
+            except KeyProblem as exc:
+                raise AuditError(f"the audit trail cannot be signed: {exc}") from None
+            self._key = base64.b64decode(value)
+        return self._key
+
+    def head(self) -> Head | None:
+        from agentapp.vault.keys import KeyProblem, load_optional_secret
+
+        try:
+            value = load_optional_secret(self._head_entry)
+        except KeyProblem as exc:
+            raise AuditError(f"the audit trail's head cannot be read: {exc}") from None
+        return None if value is None else Head.load(value)
+
+    def set_head(self, head: Head) -> None:
+        from agentapp.vault.keys import KeyProblem, store_secret
+
+        try:
+            store_secret(self._head_entry, head.dump())
+        except KeyProblem as exc:
+            raise AuditError(f"the audit trail's head cannot be stored: {exc}") from None
+
+
+def login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (service without passwd entry)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+class AuditLog:
+    def __init__(self, path: Path, keys: AuditKeys | None = None) -> None:
+        self.path = path
+        self.keys: AuditKeys = keys or KeyringAuditKeys(path)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def in_dir(cls, data_dir: Path, keys: AuditKeys | None = None) -> AuditLog:
+        return cls(data_dir / AUDIT_FILE, keys)
+
+    def append(
+        self, who: str, action: str, target: str = "", reason: str = "", role: str = "agent"
+    ) -> dict[str, Any]:
+        """Write one entry; raises AuditError (nothing written) when the trail is unusable."""
+        fields = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "who": who[:MAX_TEXT],
+            "login": login_name(),
+            "role": role,
+            "action": action,
+            "target": target[:MAX_TEXT],
+            "reason": " ".join(reason.split())[:MAX_TEXT],
+        }
+        with self._lock, locked(self.path.with_name(self.path.name + ".lock")):
+            key = self.keys.key()
+            entry = seal_entry(key, self._last(), fields)
+            line = _dumps(entry) + "\n"
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, line.encode())
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from None
+            self.keys.set_head(head_of(entry))
+        return entry
+
+    def _last(self) -> Head | None:
+        """The entry to chain after: the file's last line, or the head kept in the key store
+        when that line is damaged or the file is gone (verify then reports the damage, and
+        recording goes on being traced)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 8192))
+                tail = f.read().decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            tail = []
+        except OSError as exc:
+            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from None
+        stored = self.keys.head()
+        entry = parse_line(tail[-1]) if tail else None
+        if entry is not None and (stored is None or entry["seq"] >= stored.seq):
+            return head_of(entry)
+        return stored
+
+    def lines(self) -> list[str]:
+        try:
+            return self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from None
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Well-formed entries (verify first to know they are authentic)."""
+        return [e for e in (parse_line(line) for line in self.lines()) if e is not None]
+
+    def verify(self) -> Verdict:
+        lines = self.lines()
+        if not lines and self.keys.head() is None:
+            return Verdict(True, 0)
+        return verify(lines, self.keys.key(create=False), self.keys.head())
+
+
+def _dumps(entry: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))

@@ -16,9 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.core.geometry import Rect
 from agentapp.vault.sealing import SealError, unseal
 from agentapp.vault.store import Vault, VaultError
 
@@ -62,7 +64,47 @@ def iter_frames(mp4: bytes | Path) -> Iterator[tuple[float, np.ndarray]]:
             yield t, frame.to_ndarray(format="bgr24")
 
 
-def export_recording(vault: Vault, rid: str, private: X25519PrivateKey, out: Path) -> ExportSummary:
+def blur(canvas: np.ndarray, rect: Rect) -> None:
+    """Make a rectangle unreadable for good: pixelate to 16-pixel blocks, then blur."""
+    h, w = canvas.shape[:2]
+    x0, y0 = max(0, rect.x), max(0, rect.y)
+    x1, y1 = min(w, rect.x + rect.w), min(h, rect.y + rect.h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = canvas[y0:y1, x0:x1]
+    small = cv2.resize(roi, (max(1, (x1 - x0) // 16), max(1, (y1 - y0) // 16)),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    big = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    roi[:] = cv2.GaussianBlur(big, (0, 0), 6)
+
+
+BAND = 18  # pixels added under each frame for the watermark
+
+
+def watermark(canvas: np.ndarray, text: str) -> None:
+    """Burn `text` into the band of BAND rows at the bottom of `canvas`, sized to fit its width.
+
+    The band is added under the recorded window (the export is BAND pixels taller), so the
+    mark hides none of the content a trainer needs, yet is part of every frame's pixels.
+    """
+    h, w = canvas.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, _), _ = cv2.getTextSize(text, font, 1.0, 1)
+    scale = max(0.25, min(0.45, (w - 8) / max(1, tw)))
+    canvas[h - BAND :, :] = (32, 32, 32)
+    cv2.putText(canvas, text, (4, h - 5), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def export_recording(
+    vault: Vault,
+    rid: str,
+    private: X25519PrivateKey,
+    out: Path,
+    mark: str,
+    blurs: tuple[Rect, ...] = (),
+) -> ExportSummary:
+    """Re-encode a recording to `out` with `mark` burned into every frame (and written as the
+    file's only metadata) and each of `blurs` (window coordinates) made unreadable."""
     segments = open_segments(vault, rid, private)
     sizes = []
     for seg in segments:
@@ -77,18 +119,21 @@ def export_recording(vault: Vault, rid: str, private: X25519PrivateKey, out: Pat
     frames, first, last = 0, None, 0.0
     try:
         with av.open(str(tmp), mode="w", format="mp4") as dst:
+            dst.metadata["comment"] = mark
             stream = dst.add_stream("libx264", rate=10)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.width, stream.height, stream.pix_fmt = width, height + BAND, "yuv420p"
             stream.time_base = _MS
             stream.codec_context.time_base = _MS
             stream.options = {"preset": "veryfast", "crf": "23"}
             last_ms = -1
             for seg in segments:
                 for t, bgr in iter_frames(seg):
-                    canvas = bgr
-                    if bgr.shape[:2] != (height, width):  # window was resized: pad
-                        canvas = np.zeros((height, width, 3), np.uint8)
-                        canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
+                    # a window that was resized is padded; the band goes under it
+                    canvas = np.zeros((height + BAND, width, 3), np.uint8)
+                    canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
+                    for rect in blurs:
+                        blur(canvas[:height], rect)
+                    watermark(canvas, mark)
                     frame = av.VideoFrame.from_ndarray(canvas, format="bgr24")
                     ms = max(round(t * 1000), last_ms + 1)
                     frame.pts, frame.time_base = ms, _MS
@@ -104,4 +149,4 @@ def export_recording(vault: Vault, rid: str, private: X25519PrivateKey, out: Pat
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return ExportSummary(out, frames, first or 0.0, last, width, height, out.stat().st_size)
+    return ExportSummary(out, frames, first or 0.0, last, width, height + BAND, out.stat().st_size)

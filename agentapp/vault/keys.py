@@ -160,16 +160,21 @@ def store_secret(entry: str, value: str) -> None:
         raise KeyProblem(f"the OS key store refused the secret ({exc})") from None
 
 
-def load_secret(entry: str) -> str:
+def load_optional_secret(entry: str) -> str | None:
+    """A secret of the agent's, or None when the key store has no such entry."""
     problem = keystore_problem()
     if problem:
         raise KeyProblem(problem)
     import keyring
 
     try:
-        value = keyring.get_password(SERVICE, entry)
+        return keyring.get_password(SERVICE, entry)
     except Exception as exc:
         raise KeyProblem(f"the OS key store could not be read ({exc})") from None
+
+
+def load_secret(entry: str) -> str:
+    value = load_optional_secret(entry)
     if value is None:
         raise KeyProblem(f"no secret '{entry}' in the key store: run 'agentapp source secret'")
     return value

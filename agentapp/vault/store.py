@@ -5,6 +5,7 @@ Layout under `<data dir>/recordings/` (folders 0700, files 0600):
     <recording id>/recording.json   metadata (RULES.md R13: agent, date, time, duration,
                                      application, size, hash — no caller, no call id)
     <recording id>/seg-000001.seal  sealed segments, in order
+    .gone-<recording id>/           being deleted (renamed first, so it leaves the index at once)
 
 Every file is written to a temporary name (holding ciphertext only), flushed and renamed, so
 a crash leaves either the previous state or the new one, never a half-written file under its
@@ -43,6 +44,7 @@ class RecordingMeta:
     application: str
     purge_after: float
     purpose: str = "training"
+    training: str = ""  # the enrolment's training: decides which trainers may see it (R7)
     status: str = STATUS_RECORDING
     duration_s: float = 0.0
     frames: int = 0
@@ -84,6 +86,22 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def remove_for_good(path: Path) -> None:
+    """Unlink a file or a folder tree. Only ciphertext and metadata ever live here, so no
+    overwrite pass is needed (nor reliable on SSDs and copy-on-write file systems)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def free_bytes(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 0
 
 
 class RecordingWriter:
@@ -135,7 +153,12 @@ class Vault:
         root.chmod(0o700)
 
     def begin(
-        self, agent: str, started_at: float, application: str, retention_days: int
+        self,
+        agent: str,
+        started_at: float,
+        application: str,
+        retention_days: int,
+        training: str = "",
     ) -> RecordingWriter:
         rid = dt.datetime.fromtimestamp(started_at, dt.UTC).strftime("%Y%m%dT%H%M%SZ-")
         rid += secrets.token_hex(4)
@@ -147,13 +170,16 @@ class Vault:
             started_at=started_at,
             application=application,
             purge_after=started_at + retention_days * 86400,
+            training=training,
         )
         return RecordingWriter(folder, meta)
 
     def recordings(self) -> list[RecordingMeta]:
         out = []
         for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
-            meta = self._read_meta(folder)
+            if folder.name.startswith("."):
+                continue
+            meta = self.read_meta(folder)
             if meta is not None:
                 out.append(meta)
         return out
@@ -161,7 +187,7 @@ class Vault:
     def get(self, rid: str) -> RecordingMeta:
         if not rid or "/" in rid or rid.startswith("."):
             raise VaultError(f"no recording {rid!r}")
-        meta = self._read_meta(self.root / rid)
+        meta = self.read_meta(self.root / rid)
         if meta is None:
             raise VaultError(f"no recording {rid!r} (see 'agentapp recordings list')")
         return meta
@@ -172,23 +198,63 @@ class Vault:
     def count_since(self, agent: str, since: float) -> int:
         return sum(1 for m in self.recordings() if m.agent == agent and m.started_at >= since)
 
+    def folders(self) -> list[Path]:
+        """Every recording folder, readable metadata or not (purge looks at them all)."""
+        if not self.root.exists():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def delete(self, rid: str) -> None:
+        """Gone for good: renamed out of the index first, then removed."""
+        folder = self.root / rid
+        if not rid or "/" in rid or rid.startswith(".") or not folder.is_dir():
+            raise VaultError(f"no recording {rid!r}")
+        doomed = self.root / f".gone-{rid}"
+        os.replace(folder, doomed)
+        remove_for_good(doomed)
+
     def recover_interrupted(self) -> list[str]:
-        """At start-up: a recording left 'recording' by a crash keeps its sealed segments and
-        is marked interrupted; stray temporary files (ciphertext only) are removed."""
+        """At start-up, put the vault back in order after a crash or power loss:
+
+        - stray temporary files (ciphertext only) and half-deleted folders are removed;
+        - a recording left 'recording' keeps its complete sealed segments — including one
+          sealed and renamed just before the stop but not yet counted in its metadata — and
+          is marked interrupted; one with no sealed segment at all is removed;
+        - a folder with neither metadata nor segments (a stop right after it was made) goes.
+        Returns the ids of the recordings it marked interrupted.
+        """
         fixed = []
-        for folder in self.root.iterdir() if self.root.exists() else []:
-            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+        for doomed in self.root.glob(".gone-*") if self.root.exists() else []:
+            remove_for_good(doomed)
+        for folder in self.folders():
+            for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
-            meta = self._read_meta(folder)
-            if meta is not None and meta.status == STATUS_RECORDING:
-                meta.status = STATUS_INTERRUPTED
-                meta.end_reason = "agent stopped during the call"
-                write_atomic(folder / META, json.dumps(meta.to_json(), indent=1).encode())
-                fixed.append(meta.id)
+            meta = self.read_meta(folder)
+            segments = self.segment_paths(folder.name)
+            if meta is None:
+                if not segments and not (folder / META).exists():
+                    remove_for_good(folder)
+                continue
+            if meta.status != STATUS_RECORDING:
+                continue
+            if not segments:
+                remove_for_good(folder)
+                continue
+            if len(segments) != meta.segments:
+                digest = hashlib.sha256()
+                for seg in segments:
+                    digest.update(seg.read_bytes())
+                meta.segments = len(segments)
+                meta.size_bytes = sum(seg.stat().st_size for seg in segments)
+                meta.sha256 = digest.hexdigest()
+            meta.status = STATUS_INTERRUPTED
+            meta.end_reason = "agent stopped during the call"
+            write_atomic(folder / META, json.dumps(meta.to_json(), indent=1).encode())
+            fixed.append(meta.id)
         return fixed
 
     @staticmethod
-    def _read_meta(folder: Path) -> RecordingMeta | None:
+    def read_meta(folder: Path) -> RecordingMeta | None:
         try:
             return RecordingMeta.from_json(json.loads((folder / META).read_text()))
         except (OSError, ValueError, TypeError):

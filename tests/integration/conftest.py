@@ -79,8 +79,12 @@ class Agent:
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([sys.executable, "-m", "agentapp", *args], env=self.env,
+    def cli(
+        self, *args: str, check: bool = True, user: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`agentapp ARGS`, as the agent or as another person (`user`: access rules)."""
+        env = self.env if user is None else dict(self.env, AGENTAPP_USER=user)
+        r = subprocess.run([sys.executable, "-m", "agentapp", *args], env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
         if check:
             assert r.returncode == 0, f"agentapp {' '.join(args)}: {r.stderr}"
@@ -152,7 +156,7 @@ def make_agent(tmp_path: Path) -> Iterator[object]:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
         (data / "policy.toml").write_text(policy)
-        full = dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=agent)
+        full = dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=agent, AGENTAPP_USER=agent)
         a = Agent(data, full)
         if keys:
             a.cli("keys", "init")

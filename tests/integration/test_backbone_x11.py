@@ -18,7 +18,7 @@ from Xlib import display
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.platform.virtual_display import VirtualDesktop
 from agentapp.telephony.hook import send_event
-from agentapp.vault.export import iter_frames
+from agentapp.vault.export import BAND, iter_frames
 from tests.integration.conftest import BUSINESS, PRIVATE, Agent, Windows
 from tests.policies import policy_text
 
@@ -86,7 +86,9 @@ def test_call_records_only_the_business_window(
     assert fy < py, "the frame includes a title bar above the private client area"
     m = 3  # codec margin at the mask edge
     for _, bgr in frames:
-        assert bgr.shape[:2] == (bh, bw)
+        assert bgr.shape[:2] == (bh + BAND, bw)  # the watermark band is added under the window
+        band = bgr[bh + 2 :]
+        assert (band.max(axis=2) > 200).mean() > 0.01 and (band.max(axis=2) < 60).mean() > 0.5
         # (a) no private pixel anywhere, and the covered part is black — title bar included
         assert not near(bgr, MAGENTA_BGR, 80).any()
         assert bgr[y0 + m : y1, x0 + m : x1].max() < 25

@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.engine import Engine
+from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import public_key_path, write_public_key
-from tests.fakes import FakeGrabber, FakeLocator
+from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys
 from tests.policies import policy_text
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before pytest-qt creates the QApplication
@@ -34,6 +35,7 @@ def engine(tmp_path: Path, locator: FakeLocator) -> Iterator[Engine]:
         locator_factory=lambda: locator,
         grabber_factory=FakeGrabber,
         rng=random.Random(3),
+        audit=AuditLog.in_dir(tmp_path, MemoryAuditKeys()),
     )
     e.start()
     yield e

@@ -13,9 +13,10 @@ from agentapp.core.events import CallEvent, EventKind
 from agentapp.core.geometry import Rect
 from agentapp.engine import Engine
 from agentapp.platform.base import NullLocator
+from agentapp.vault.audit import AuditLog
 from agentapp.vault.export import iter_frames, open_segments
 from agentapp.vault.keys import public_key_path, write_public_key
-from tests.fakes import FakeGrabber, FakeLocator
+from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys
 from tests.policies import policy_text
 
 
@@ -30,6 +31,8 @@ def make_engine(
     locator: object,
     agent: str = "alice",
     ack: bool = True,
+    audit_keys: object = None,
+    min_free_bytes: int = 0,
     **policy: object,
 ) -> Engine:
     (tmp_path / "policy.toml").write_text(policy_text(**policy))  # type: ignore[arg-type]
@@ -42,6 +45,8 @@ def make_engine(
         locator_factory=lambda: locator,  # type: ignore[arg-type,return-value]
         grabber_factory=lambda: grabber,
         rng=random.Random(7),
+        audit=AuditLog.in_dir(tmp_path, audit_keys or MemoryAuditKeys()),  # type: ignore[arg-type]
+        min_free_bytes=min_free_bytes,
     )
     e.grabber = grabber  # type: ignore[attr-defined]
     e.start()
@@ -277,13 +282,106 @@ def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519Privat
 
 def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
-    call(e, EventKind.OFF_HOOK)
+    call(e, EventKind.OFF_HOOK, "sip-call-QX7")
     time.sleep(5.6)  # at least one segment sealed on disk already
     assert list(e.vault.root.rglob("seg-*.seal"))
     assert e.caller_objects() == "ok: recording stopped and erased"
     assert e.wait_idle(10)
     assert e.vault.recordings() == [] and not any(e.vault.root.iterdir())
-    assert call(e, EventKind.ON_HOOK) == "ok: call ended"
-    line = (tmp_path / "audit.jsonl").read_text().splitlines()[-1]
-    assert "caller objects" in line and "c1" not in line  # content-free: no call id
+    assert call(e, EventKind.ON_HOOK, "sip-call-QX7") == "ok: call ended"
+    trail = e.audit.entries()
+    discarded = [x for x in trail if x["action"] == "recording discarded"]
+    assert discarded and discarded[0]["reason"] == "caller objects"
+    assert "QX7" not in (tmp_path / "audit.jsonl").read_text()  # content-free: no call id
+    assert e.audit.verify().ok
+    e.stop()
+
+
+# --------------------------------------------------------------------------- vault rules (R8, R9)
+
+
+def test_every_recording_step_is_traced(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.3)
+    e.pause()
+    e.resume()
+    time.sleep(0.3)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.training == "CRM onboarding"
+    trail = [(x["action"], x["target"]) for x in e.audit.entries()]
+    steps = ["recording started", "recording paused", "recording resumed", "recording stopped"]
+    assert trail[-4:] == [(step, meta.id) for step in steps]
+    assert e.audit.verify().ok
+    e.stop()
+
+
+class _NoKeyStore(MemoryAuditKeys):
+    def key(self, create: bool = True) -> bytes:
+        from agentapp.vault.audit import AuditError
+
+        raise AuditError("the audit trail cannot be signed: no OS key store is available")
+
+
+def test_no_audit_trail_means_no_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), audit_keys=_NoKeyStore())
+    assert e.status.state == "waiting"
+    assert call(e, EventKind.OFF_HOOK) == "ok: not recording (audit trail unavailable)"
+    assert e.status.state == "cannot_record" and "audit trail" in e.status.detail
+    call(e, EventKind.ON_HOOK)
+    assert e.vault.recordings() == [] and not any(e.vault.root.iterdir())
+    assert e.grabber.rects == []  # type: ignore[attr-defined]
+    e.stop()
+
+
+def test_low_disk_refuses_to_record(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), min_free_bytes=1 << 62)
+    assert e.status.state == "cannot_record" and "disk full" in e.status.detail
+    e.acknowledge_notice("en")
+    assert call(e, EventKind.OFF_HOOK) == "ok: not recording (disk full)"
+    assert e.grabber.rects == []  # type: ignore[attr-defined]
+    e.stop()
+
+
+def test_disk_full_while_writing_keeps_what_was_sealed(
+    tmp_path: Path, key: X25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from agentapp.vault.store import RecordingWriter
+
+    real = RecordingWriter.add_segment
+
+    def fill_up(self: RecordingWriter, sealed: bytes, frames: int) -> Path:
+        if self.meta.segments >= 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, sealed, frames)
+
+    monkeypatch.setattr(RecordingWriter, "add_segment", fill_up)
+    e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
+    call(e, EventKind.OFF_HOOK)
+    deadline = time.monotonic() + 15
+    while e.status.state != "cannot_record":
+        assert time.monotonic() < deadline, e.status
+        time.sleep(0.1)
+    assert e.status.detail.startswith("disk full: recording stopped")
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.segments == 1 and len(frame_times(e, key)) >= 40  # the sealed part is intact
+    e.stop()
+
+
+def test_purge_runs_at_start(tmp_path: Path, key: X25519PrivateKey) -> None:
+    from agentapp.vault.store import Vault
+
+    old = Vault(tmp_path / "recordings").begin("alice", time.time() - 184 * 86400, "CRM", 183)
+    old.add_segment(b"x", 1)
+    old.finish(1.0, [], "on-hook")
+    e = make_engine(tmp_path, key, FakeLocator())
+    assert e.vault.recordings() == []
+    assert ("purge", f"recording {old.meta.id}") in [
+        (x["action"], x["target"]) for x in e.audit.entries()
+    ]
     e.stop()

@@ -16,8 +16,9 @@ from agentapp.engine import Engine
 from agentapp.telephony.ami import AmiProtocol
 from agentapp.telephony.base import SourceProtocol, SourceRunner
 from agentapp.telephony.esl import EslProtocol
+from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import public_key_path, write_public_key
-from tests.fakes import FakeGrabber, FakeLocator
+from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys
 from tests.policies import policy_text
 from tests.transcripts import ScriptedServer, Step
 
@@ -33,6 +34,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         locator_factory=FakeLocator,
         grabber_factory=FakeGrabber,
         rng=random.Random(1),
+        audit=AuditLog.in_dir(tmp_path, MemoryAuditKeys()),
     )
     e.start()
     e.acknowledge_notice("en")

@@ -1,0 +1,298 @@
+"""The commands that reach recordings, notes and the audit trail (RULES.md R7–R9, R14).
+
+Each one checks the person's role against the live policy (core/access.py) and writes the
+access to the audit trail *before* acting: when the trail cannot be written, nothing is shown,
+exported or deleted. Errors are CliError (one line, non-zero exit).
+
+Threading: run on the CLI's single thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agentapp.app import Settings
+from agentapp.cli import CliError, read_passphrase
+from agentapp.core.access import Action, Person, RecordingRef, person, refusal
+from agentapp.core.policy import Policy, PolicyError, load_policy
+from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.store import RecordingMeta, Vault, VaultError
+
+MIN_REASON = 5
+
+
+def _policy(s: Settings) -> Policy | None:
+    try:
+        return load_policy(s.policy_path)
+    except PolicyError:
+        return None  # no policy: nobody is trainer or admin (fail closed)
+
+
+def _who(s: Settings) -> tuple[Person, Policy | None]:
+    policy = _policy(s)
+    return person(policy, s.user), policy
+
+
+def _reason(text: str | None) -> str:
+    reason = " ".join((text or "").split())
+    if len(reason) < MIN_REASON:
+        raise CliError("give a real reason with --reason (it is written to the audit trail)", 2)
+    return reason
+
+
+def _trace(s: Settings, who: Person, action: str, target: str, reason: str = "") -> None:
+    try:
+        AuditLog.in_dir(s.data_dir).append(who.name, action, target, reason, role=who.role)
+    except AuditError as exc:
+        raise CliError(f"refused: {exc} (every access must be traced)") from None
+
+
+def _recording(s: Settings, rid: str) -> tuple[Vault, RecordingMeta]:
+    vault = Vault(s.data_dir / "recordings")
+    try:
+        return vault, vault.get(rid)
+    except VaultError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _ref(meta: RecordingMeta) -> RecordingRef:
+    return RecordingRef(meta.agent, meta.training)
+
+
+def _allowed(s: Settings, who: Person, action: Action, meta: RecordingMeta) -> None:
+    """Refusals are traced too: an attempt on someone else's recording is worth knowing."""
+    why = refusal(who, action, _ref(meta))
+    if why:
+        with contextlib.suppress(CliError):
+            _trace(s, who, f"refused {action.value}", meta.id, why)
+        raise CliError(f"{who.name} ({who.role}) may not {action.value} {meta.id}: {why}")
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+def list_recordings(args: argparse.Namespace, s: Settings) -> int:
+    who, _ = _who(s)
+    metas = [m for m in Vault(s.data_dir / "recordings").recordings()
+             if refusal(who, Action.LIST, _ref(m)) is None]  # fmt: skip
+    _trace(s, who, "list", f"{len(metas)} recording(s)", args.reason or "")
+    if args.json:
+        print(json.dumps([m.to_json() for m in metas], indent=1))
+        return 0
+    if not metas:
+        print(f"no recordings visible to {who.name} ({who.role})")
+    for m in metas:
+        j = m.to_json()
+        print(
+            f"{m.id}  {m.agent:<12} {j['started_at_iso']}  {m.duration_s:7.1f} s  "
+            f"{m.frames:5d} frames  {m.size_bytes / 1e6:6.2f} MB  {m.application}  {m.status}"
+            f"  purge {dt.datetime.fromtimestamp(m.purge_after, dt.UTC):%Y-%m-%d}"
+        )
+    return 0
+
+
+def _private_key(args: argparse.Namespace, first_segment: Path) -> X25519PrivateKey:
+    from agentapp.vault.keys import load_private_file, load_private_from_keystore
+    from agentapp.vault.sealing import read_header
+
+    kid = read_header(first_segment.read_bytes())[0]["kid"]
+    if args.key is not None:
+        return load_private_file(args.key, read_passphrase(args.passphrase_file))
+    return load_private_from_keystore(kid)
+
+
+def export(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.export import export_recording
+    from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.sealing import SealError
+
+    reason = _reason(args.reason)
+    who, _ = _who(s)
+    vault, meta = _recording(s, args.id)
+    anonymise = bool(args.anonymise)
+    if args.blur and not anonymise:
+        raise CliError("--blur goes with --anonymise", 2)
+    _allowed(s, who, Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT, meta)
+    out = _export_path(args.out, meta, anonymise)
+    segs = vault.segment_paths(meta.id)
+    if not segs:
+        raise CliError(f"recording {meta.id} has no sealed segment")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    mark = (
+        f"ANONYMISED extract - exported by {who.name} {stamp} - training only"
+        if anonymise
+        else f"{meta.agent} - exported by {who.name} {stamp} - training only"
+    )
+    action = "export anonymised" if anonymise else "export"
+    _trace(s, who, action, meta.id, reason)
+    try:
+        private = _private_key(args, segs[0])
+        summary = export_recording(vault, meta.id, private, out, mark, tuple(args.blur or ()))
+    except (VaultError, KeyProblem, SealError, OSError) as exc:
+        _trace(s, who, f"{action} failed", meta.id, str(exc))
+        raise CliError(f"cannot export {meta.id}: {exc}") from None
+    print(
+        f"exported {'an anonymised extract of ' if anonymise else ''}{meta.id} to "
+        f"{summary.path}: {summary.frames} frames, {summary.width}x{summary.height}, "
+        f"{summary.first_s:.2f}–{summary.last_s:.2f} s after off-hook, {summary.size_bytes} "
+        f"bytes, watermarked '{mark}'"
+    )
+    return 0
+
+
+def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
+    if anonymise and out.is_dir():
+        out = out / f"training-extract-{secrets.token_hex(4)}.mp4"
+    if out.suffix.lower() != ".mp4":
+        raise CliError("--out must name a .mp4 file" + (" or a folder" if anonymise else ""), 2)
+    if anonymise and (meta.agent.lower() in out.name.lower() or meta.id in out.name):
+        raise CliError(
+            "an anonymised export's file name must not name the agent or the recording: "
+            "give a folder and a neutral name is chosen",
+            2,
+        )
+    if out.exists():
+        raise CliError(f"{out} already exists: not overwritten")
+    return out
+
+
+def delete(args: argparse.Namespace, s: Settings) -> int:
+    reason = _reason(args.reason)
+    who, _ = _who(s)
+    vault, meta = _recording(s, args.id)
+    _allowed(s, who, Action.DELETE, meta)
+    _trace(s, who, "delete", meta.id, reason)
+    try:
+        vault.delete(meta.id)
+    except (OSError, VaultError) as exc:
+        raise CliError(f"cannot delete {meta.id}: {exc}") from None
+    print(f"recording {meta.id} deleted for good")
+    return 0
+
+
+# --------------------------------------------------------------------------- notes
+
+
+def notes(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+    from agentapp.vault.notes import NotesStore
+
+    who, policy = _who(s)
+    store = NotesStore(s.data_dir / "notes")
+    if args.notes_command == "list":
+        visible = [n for n in store.notes()
+                   if refusal(who, Action.NOTES, RecordingRef("", n.training)) is None]  # fmt: skip
+        _trace(s, who, "list notes", f"{len(visible)} note(s)")
+        for n in visible:
+            when = dt.datetime.fromtimestamp(n.created_at, dt.UTC)
+            print(f"{n.id}  on {n.recording}  by {n.author}  {when:%Y-%m-%d %H:%M} UTC")
+        if not visible:
+            print(f"no notes visible to {who.name} ({who.role})")
+        return 0
+    if args.notes_command == "add":
+        _, meta = _recording(s, args.recording)
+        _allowed(s, who, Action.NOTES, meta)
+        try:
+            text = args.file.read_text() if args.file else sys.stdin.read()
+            public = load_public_key(public_key_path(s.data_dir))
+        except (OSError, UnicodeDecodeError, KeyProblem) as exc:
+            raise CliError(str(exc)) from None
+        days = policy.notes_retention_days if policy else 365
+        _trace(s, who, "add note", meta.id)
+        try:
+            n = store.add(meta.id, meta.training, who.name, text, public, time.time(), days)
+        except (OSError, VaultError) as exc:
+            raise CliError(f"cannot save the note: {exc}") from None
+        print(f"note {n.id} sealed; purged on "
+              f"{dt.datetime.fromtimestamp(n.purge_after, dt.UTC):%Y-%m-%d}")  # fmt: skip
+        return 0
+    reason = _reason(args.reason)
+    found = [n for n in store.notes() if n.id == args.id]
+    if not found:
+        raise CliError(f"no note {args.id!r}")
+    why = refusal(who, Action.NOTES, RecordingRef("", found[0].training))
+    if why:
+        raise CliError(f"{who.name} ({who.role}) may not read note {args.id}: {why}")
+    _trace(s, who, "view note", args.id, reason)
+    try:
+        private = _private_key(args, store.root / f"{args.id}.seal")
+        print(store.read(args.id, private))
+    except (OSError, VaultError, KeyProblem) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+# --------------------------------------------------------------------------- audit, purge
+
+
+def audit(args: argparse.Namespace, s: Settings) -> int:
+    who, _ = _who(s)
+    why = refusal(who, Action.AUDIT)
+    if why:
+        raise CliError(f"{who.name} ({who.role}): {why}")
+    log = AuditLog.in_dir(s.data_dir)
+    try:
+        if args.audit_command == "verify":
+            verdict = log.verify()
+            print(verdict.describe())
+            _trace(s, who, "audit verify", "", "intact" if verdict.ok else verdict.problem)
+            return 0 if verdict.ok else 1
+        entries = log.entries()
+        _trace(s, who, "audit show", f"{len(entries)} entries")
+    except AuditError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(entries, indent=1, ensure_ascii=False))
+        return 0
+    for e in entries:
+        why = f"  — {e['reason']}" if e["reason"] else ""
+        print(f"{e['seq']:>6}  {e['at']}  {e['who']} ({e['role']}, login {e['login']})  "
+              f"{e['action']}  {e['target']}{why}")  # fmt: skip
+    return 0
+
+
+def purge(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.purge import purge_expired
+
+    who, policy = _who(s)
+    try:
+        log = AuditLog.in_dir(s.data_dir)
+        log.keys.key()
+    except AuditError as exc:
+        raise CliError(f"refused: {exc} (every deletion must be traced)") from None
+    gone = purge_expired(s.data_dir, time.time(), policy, log, who=who.name)
+    for item in gone:
+        print(f"purged {item.describe()}")
+    print(f"{len(gone)} item(s) purged" if gone else "nothing has reached its deadline")
+    return 0
+
+
+# --------------------------------------------------------------------------- compliance
+
+
+def compliance(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.app import ui_language
+    from agentapp.core.notice import build_notice
+    from agentapp.core.register import build_register
+
+    try:
+        policy = load_policy(s.policy_path)
+    except PolicyError as exc:
+        raise CliError(f"policy refused: {exc}") from None
+    language = args.lang or ui_language()
+    if args.compliance_command == "register":
+        doc = build_register(policy, language)
+        print(json.dumps(doc.as_json(), indent=1, ensure_ascii=False) if args.json
+              else doc.as_text())  # fmt: skip
+        return 0
+    print(build_notice(policy, args.for_agent or s.agent, language).as_text())
+    return 0

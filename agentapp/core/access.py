@@ -1,0 +1,92 @@
+"""Who may do what with which recording (RULES.md R7, R8). Pure; thread-safe.
+
+Roles come from the live policy:
+
+- **agent** (everyone): lists, views and exports their *own* recordings only;
+- **trainer** (`[[trainer]]`): recordings made for the trainings they review, and an
+  anonymised export of them, the only way to show one trainee's recording to another;
+- **admin/DPO** (`[access] admins`): the audit trail, purges, keys, the metadata of every
+  recording and deleting one (erasure requests) — but not its video.
+
+The person is the OS login name (AGENTAPP_USER may name a service account; the audit trail
+records the real login beside it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from agentapp.core.policy import Policy
+
+
+class Action(StrEnum):
+    LIST = "list"
+    VIEW = "view"
+    EXPORT = "export"
+    EXPORT_ANONYMISED = "export anonymised"
+    DELETE = "delete"
+    NOTES = "notes"
+    AUDIT = "audit"
+    PURGE = "purge"
+
+
+_ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
+                  Action.DELETE, Action.NOTES}  # fmt: skip
+_ADMIN_ONLY = {Action.AUDIT, Action.PURGE}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    admin: bool
+    trainings: frozenset[str]  # the trainings this person reviews as a trainer
+
+    @property
+    def role(self) -> str:
+        if self.admin:
+            return "admin"
+        return "trainer" if self.trainings else "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRef:
+    """What access rules look at: whose recording it is, and for which training."""
+
+    agent: str
+    training: str
+
+
+def person(policy: Policy | None, name: str) -> Person:
+    """A broken or missing policy grants nothing beyond the agent role (fail closed)."""
+    if policy is None:
+        return Person(name, False, frozenset())
+    t = policy.trainer(name)
+    return Person(name, name in policy.admins, frozenset(t.trainings if t else ()))
+
+
+def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str | None:
+    """None when allowed, else the reason in words."""
+    if action in _ADMIN_ONLY:
+        return None if who.admin else f"only an admin/DPO may {action.value}"
+    if action not in _ON_RECORDINGS or rec is None:
+        return f"{action.value}: no recording given"
+    own = rec.agent == who.name
+    trains = rec.training in who.trainings
+    if action is Action.LIST:
+        ok = own or trains or who.admin
+    elif action is Action.DELETE:
+        ok = trains or who.admin
+    elif action in (Action.VIEW, Action.EXPORT):
+        ok = own or trains
+    else:  # anonymised export, analysis notes: the training's trainers
+        ok = trains
+    if ok:
+        return None
+    if action is Action.DELETE:
+        return "only the training's trainers or an admin/DPO may delete a recording"
+    if action is Action.EXPORT_ANONYMISED or action is Action.NOTES:
+        return f"only a trainer of '{rec.training}' may do this"
+    if who.admin and action in (Action.VIEW, Action.EXPORT):
+        return "an admin/DPO sees recordings' metadata, not their video"
+    return "this recording is not yours and you are not a trainer of its training"

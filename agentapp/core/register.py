@@ -1,0 +1,119 @@
+"""The GDPR art. 30 register entry for this processing (RULES.md R14), from the live policy.
+
+Every fact that the policy holds comes from it (controller, DPO, recipients, retention,
+derogation, enrolments, applications); what only the controller knows is marked as theirs to
+complete. French and English. Pure; thread-safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentapp.core.notice import CNIL
+from agentapp.core.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    language: str
+    title: str
+    rows: tuple[tuple[str, str], ...]  # (heading, content)
+
+    def as_text(self) -> str:
+        body = "\n\n".join(f"{h}\n  {c}" for h, c in self.rows)
+        return f"{self.title}\n{'=' * len(self.title)}\n\n{body}\n"
+
+    def as_json(self) -> dict[str, object]:
+        return {"language": self.language, "title": self.title, "entries": dict(self.rows)}
+
+
+def build_register(policy: Policy, language: str) -> Register:
+    c = policy.controller
+    apps = ", ".join(a.name for a in policy.applications)
+    trainings = sorted({e.training for e in policy.enrolments})
+    d = policy.derogation
+    trainers = ", ".join(t.name for t in policy.trainers)
+    admins = ", ".join(policy.admins)
+    if language == "fr":
+        retention = (
+            f"Vidéos : {policy.retention_days} jours après l'appel, puis purge automatique"
+            + (f" (dérogation « {d.reference} » : {d.reason})" if d else " (6 mois au plus)")
+            + f". Notes d'analyse : {policy.notes_retention_days} jours. Journal d'audit : "
+            "conservé par le responsable."
+        )
+        rows = (
+            ("Traitement", "Enregistrement vidéo de l'écran des agents de centre d'appels "
+             "pendant les appels, pour leur formation (agentapp)."),
+            ("Responsable du traitement", f"{c.name} — {c.contact}"),
+            ("Délégué à la protection des données", c.dpo_contact),
+            ("Finalité", "Formation des agents nouvellement recrutés, uniquement ; ni "
+             "évaluation, ni sanction, ni contrôle de l'activité."),
+            ("Base légale", "Intérêt légitime du responsable (RGPD art. 6.1.f) : former ses "
+             "agents ; agents informés au préalable (Code du travail L.1222-4)."),
+            ("Personnes concernées", f"Agents inscrits à une formation ({len(policy.enrolments)}"
+             f" inscription(s) : {', '.join(trainings) or 'aucune'}), pour une période bornée."),
+            ("Données", f"Vidéo de la seule fenêtre de l'application métier ({apps}) pendant "
+             "l'appel ; nom de l'agent, date, heure et durée de l'appel ; nom de l'application, "
+             "taille et empreinte du fichier. Ni son, ni numéro ou identité de l'appelant, ni "
+             "capture d'écran fixe, ni données de carte bancaire (pause sécurisée)."),
+            ("Destinataires", ", ".join(policy.recipients)
+             + (f" ; formateurs habilités : {trainers}" if trainers else "")
+             + (f" ; administrateurs/DPO : {admins}" if admins else "") + "."),
+            ("Transferts hors UE", "Aucun : les enregistrements restent sur les postes et "
+             "serveurs du responsable."),
+            ("Durées de conservation", retention),
+            ("Volume", "Tirage au hasard d'une partie des appels et quota hebdomadaire par "
+             "agent ; appels internes " + ("enregistrés" if policy.record_internal_calls
+                                           else "non enregistrés") + "."),
+            ("Mesures de sécurité", "Chiffrement de bout en bout dès le premier octet "
+             "(X25519, AES-256-GCM), clé privée dans le magasin de clés du système ; accès par "
+             "rôle (agent, formateur, administrateur/DPO) ; journal d'audit chaîné et signé de "
+             "chaque consultation, export et suppression, avec son motif ; exports tatoués, "
+             "export anonymisé pour les autres stagiaires."),
+            ("Droits et réclamation", f"Accès, rectification, effacement, opposition auprès du "
+             f"DPO ({c.dpo_contact}) ; réclamation auprès de la {CNIL['fr']}."),
+            ("À compléter par le responsable", "Date de consultation des représentants du "
+             "personnel ; date de l'avis du DPO ; analyse d'impact si elle est requise."),
+        )  # fmt: skip
+        return Register("fr", "Registre des traitements (RGPD art. 30) — vidéo d'écran pour "
+                        "la formation", rows)  # fmt: skip
+    retention = (
+        f"Videos: {policy.retention_days} days after the call, then purged automatically"
+        + (f" (derogation '{d.reference}': {d.reason})" if d else " (6 months at most)")
+        + f". Analysis notes: {policy.notes_retention_days} days. Audit trail: kept by the "
+        "controller."
+    )
+    rows = (
+        ("Processing", "Screen video of contact-center agents during calls, for their "
+         "training (agentapp)."),
+        ("Controller", f"{c.name} — {c.contact}"),
+        ("Data protection officer", c.dpo_contact),
+        ("Purpose", "Training of newly hired agents, and nothing else: no evaluation, "
+         "discipline or monitoring."),
+        ("Legal basis", "Legitimate interest of the controller (GDPR art. 6(1)(f)) in training "
+         "its agents; agents informed beforehand (French Labour Code L.1222-4)."),
+        ("Data subjects", f"Agents enrolled in a training ({len(policy.enrolments)} "
+         f"enrolment(s): {', '.join(trainings) or 'none'}), for a bounded period."),
+        ("Personal data", f"Video of the business application window only ({apps}) during the "
+         "call; agent name, date, time and duration of the call; application name, file size "
+         "and hash. No sound, no caller number or identity, no still screenshot, no bank card "
+         "data (secure pause)."),
+        ("Recipients", ", ".join(policy.recipients)
+         + (f"; authorised trainers: {trainers}" if trainers else "")
+         + (f"; admins/DPO: {admins}" if admins else "") + "."),
+        ("Transfers outside the EU", "None: recordings stay on the controller's workstations "
+         "and servers."),
+        ("Retention", retention),
+        ("Volume", "A random share of calls and a weekly quota per agent; internal calls "
+         + ("recorded" if policy.record_internal_calls else "not recorded") + "."),
+        ("Security measures", "Encrypted from the first byte (X25519, AES-256-GCM), private key "
+         "in the OS key store; role-based access (agent, trainer, admin/DPO); hash-chained, "
+         "signed audit trail of every view, export and deletion with its reason; watermarked "
+         "exports, anonymised export for other trainees."),
+        ("Rights and complaints", f"Access, rectification, erasure, objection: the DPO "
+         f"({c.dpo_contact}); complaints to the {CNIL['en']}."),
+        ("For the controller to complete", "Date staff representatives were consulted; date "
+         "of the DPO's opinion; impact assessment where required."),
+    )  # fmt: skip
+    return Register("en", "Record of processing activities (GDPR art. 30) — screen video for "
+                    "training", rows)  # fmt: skip

@@ -1,0 +1,88 @@
+"""Trainers' analysis notes on a recording: sealed like the video, kept 1 year at most (R9).
+
+Layout under `<data dir>/notes/` (folder 0700, files 0600):
+
+    <note id>.json   who wrote it, when, about which recording and training, purge deadline
+    <note id>.seal   the text, sealed for the recording public key
+
+Threading: plain methods, called from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from agentapp.vault.sealing import SealError, seal, unseal
+from agentapp.vault.store import VaultError, remove_for_good, write_atomic
+
+MAX_NOTE = 20_000  # characters
+
+
+@dataclass(slots=True)
+class NoteMeta:
+    id: str
+    recording: str
+    training: str
+    author: str
+    created_at: float
+    purge_after: float
+
+
+class NotesStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def add(
+        self,
+        recording: str,
+        training: str,
+        author: str,
+        text: str,
+        public_key: X25519PublicKey,
+        now: float,
+        retention_days: int,
+    ) -> NoteMeta:
+        if not text.strip():
+            raise VaultError("the note is empty")
+        if len(text) > MAX_NOTE:
+            raise VaultError(f"the note is longer than {MAX_NOTE} characters")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        nid = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%SZ-n")
+        nid += secrets.token_hex(4)
+        meta = NoteMeta(nid, recording, training, author, now, now + retention_days * 86400)
+        write_atomic(self.root / f"{nid}.seal", seal(text.encode(), public_key, {"note": nid}))
+        write_atomic(self.root / f"{nid}.json", json.dumps(asdict(meta)).encode())
+        return meta
+
+    def notes(self) -> list[NoteMeta]:
+        out = []
+        for path in sorted(self.root.glob("*.json")) if self.root.exists() else []:
+            try:
+                out.append(NoteMeta(**json.loads(path.read_text())))
+            except (OSError, ValueError, TypeError):
+                continue
+        return out
+
+    def read(self, nid: str, private: X25519PrivateKey) -> str:
+        try:
+            header, plain = unseal((self.root / f"{nid}.seal").read_bytes(), private)
+        except (OSError, SealError) as exc:
+            raise VaultError(f"note {nid} cannot be opened: {exc}") from None
+        if header.get("ctx") != {"note": nid}:
+            raise VaultError(f"note {nid} holds another note's text (tampered?)")
+        return plain.decode()
+
+    def delete(self, nid: str) -> None:
+        """Metadata first, so a stop half-way leaves only ciphertext that purge removes."""
+        remove_for_good(self.root / f"{nid}.json")
+        remove_for_good(self.root / f"{nid}.seal")
+
+    def orphans(self) -> list[Path]:
+        """Sealed texts whose metadata is gone (a stop during a delete)."""
+        return [p for p in self.root.glob("*.seal") if not p.with_suffix(".json").exists()]

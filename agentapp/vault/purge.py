@@ -1,0 +1,80 @@
+"""Delete, for good, every recording and note past its deadline (RULES.md R9).
+
+Runs at agent start, every hour while the agent runs, and as `agentapp purge`. Each item
+purged is written to the audit trail (id and deadline only).
+
+Threading: call from one thread at a time per data folder (the agent's watchdog, or the CLI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
+from agentapp.core.retention import created_from_id, deadline
+from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.notes import NotesStore
+from agentapp.vault.store import Vault, VaultError, remove_for_good
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    kind: str  # "recording" | "note"
+    id: str
+    deadline: float
+
+    def describe(self) -> str:
+        when = dt.datetime.fromtimestamp(self.deadline, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"{self.kind} {self.id} (deadline {when})"
+
+
+def purge_expired(
+    data_dir: Path, now: float, policy: Policy | None, audit: AuditLog | None, who: str = "agentapp"
+) -> list[Purged]:
+    """Without a readable policy, recordings fall back to the 6-month limit, never longer."""
+    days = policy.retention_days if policy else MAX_RETENTION_DAYS
+    note_days = policy.notes_retention_days if policy else None
+    vault = Vault(data_dir / "recordings")
+    notes = NotesStore(data_dir / "notes")
+    done: list[Purged] = []
+    for folder in vault.folders():
+        meta = vault.read_meta(folder)
+        if meta is not None:
+            due = deadline(meta.started_at, meta.purge_after, days)
+        else:  # damaged metadata: the id still tells when it was made
+            created = created_from_id(folder.name)
+            if created is None:
+                continue
+            due = deadline(created, None, days)
+        if due <= now:
+            try:
+                vault.delete(folder.name)
+            except (OSError, VaultError) as exc:
+                log.error("could not purge recording %s: %s", folder.name, exc)
+                continue
+            done.append(Purged("recording", folder.name, due))
+    for note in notes.notes():
+        due = deadline(note.created_at, note.purge_after, note_days)
+        if due <= now:
+            try:
+                notes.delete(note.id)
+            except OSError as exc:
+                log.error("could not purge note %s: %s", note.id, exc)
+                continue
+            done.append(Purged("note", note.id, due))
+    for orphan in notes.orphans():
+        remove_for_good(orphan)
+    for item in done:
+        log.warning("purged %s", item.describe())
+        if audit is not None:
+            try:
+                audit.append(who, "purge", f"{item.kind} {item.id}", "retention deadline reached",
+                             role="system")  # fmt: skip
+            except AuditError as exc:
+                log.error("purge of %s not traced: %s", item.id, exc)
+    return done

@@ -1,0 +1,132 @@
+"""The audit trail: every kind of tampering is found, and where (R8)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentapp.vault.audit import AuditLog
+from tests.fakes import MemoryAuditKeys
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> AuditLog:
+    log = AuditLog.in_dir(tmp_path, MemoryAuditKeys())
+    for i in range(1, 6):
+        log.append("carol", "export", f"rec-{i}", f"reason {i}", role="trainer")
+    return log
+
+
+def _rewrite(log: AuditLog, lines: list[str]) -> None:
+    log.path.write_text("".join(line + "\n" for line in lines))
+
+
+def test_intact_log_verifies(log: AuditLog) -> None:
+    v = log.verify()
+    assert v.ok and v.entries == 5, v.describe()
+    assert [e["seq"] for e in log.entries()] == [1, 2, 3, 4, 5]
+    assert log.entries()[0]["who"] == "carol" and log.entries()[0]["login"]
+
+
+def test_edited_entry_is_found(log: AuditLog) -> None:
+    lines = log.lines()
+    e = json.loads(lines[2])
+    e["reason"] = "something else"
+    lines[2] = json.dumps(e)
+    _rewrite(log, lines)
+    v = log.verify()
+    assert not v.ok and v.first_bad == 3 and "altered" in v.problem
+
+
+def test_deleted_entry_is_found(log: AuditLog) -> None:
+    lines = log.lines()
+    del lines[1]
+    _rewrite(log, lines)
+    v = log.verify()
+    assert not v.ok and v.first_bad == 2 and "missing" in v.problem
+
+
+def test_reordered_entries_are_found(log: AuditLog) -> None:
+    lines = log.lines()
+    lines[1], lines[3] = lines[3], lines[1]
+    _rewrite(log, lines)
+    v = log.verify()
+    assert not v.ok and v.first_bad == 2
+
+
+def test_truncated_log_is_found(log: AuditLog) -> None:
+    _rewrite(log, log.lines()[:3])
+    v = log.verify()
+    assert not v.ok and v.first_bad == 4 and "4–5 are missing" in v.problem
+
+
+def test_emptied_or_deleted_log_is_found(log: AuditLog) -> None:
+    log.path.unlink()
+    v = log.verify()
+    assert not v.ok and v.first_bad == 1
+
+
+def test_garbage_line_is_found(log: AuditLog) -> None:
+    lines = log.lines()
+    lines.insert(2, "not json")
+    _rewrite(log, lines)
+    assert log.verify().first_bad == 3
+
+
+def test_entry_forged_without_the_key_is_found(log: AuditLog, tmp_path: Path) -> None:
+    """Someone rebuilding the chain with their own key cannot match the stored key."""
+    forger = AuditLog(tmp_path / "forged.jsonl", MemoryAuditKeys())
+    forger.keys._key = b"x" * 32  # type: ignore[attr-defined]
+    for i in range(1, 6):
+        forger.append("carol", "export", f"rec-{i}", "innocent", role="trainer")
+    log.path.write_text(forger.path.read_text())
+    v = log.verify()
+    assert not v.ok and v.first_bad == 1
+
+
+def test_append_after_damage_keeps_tracing_and_damage_stays_visible(log: AuditLog) -> None:
+    lines = log.lines()
+    _rewrite(log, [*lines[:-1], lines[-1][:20]])  # last line cut in half
+    log.append("alice", "recording started", "rec-9")
+    v = log.verify()
+    assert not v.ok and v.first_bad == 5
+    assert json.loads(log.lines()[-1])["seq"] == 6  # chained after the stored head
+
+
+def test_head_lagging_after_a_crash_is_accepted(tmp_path: Path) -> None:
+    keys = MemoryAuditKeys()
+    log = AuditLog.in_dir(tmp_path, keys)
+    log.append("a", "x")
+    head = keys.stored
+    log.append("a", "y")
+    keys.stored = head  # stopped between the write and the head update
+    assert log.verify().ok
+    log.append("a", "z")
+    assert log.verify().ok and log.verify().entries == 3
+
+
+def test_concurrent_appends_never_fork_the_chain(tmp_path: Path) -> None:
+    log = AuditLog.in_dir(tmp_path, MemoryAuditKeys())
+    other = AuditLog(log.path, log.keys)  # a second writer on the same file (another process)
+
+    def write(w: AuditLog, n: int) -> None:
+        for i in range(40):
+            w.append(f"w{n}", "list", str(i))
+
+    threads = [threading.Thread(target=write, args=(w, n)) for n, w in enumerate([log, other])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    v = log.verify()
+    assert v.ok and v.entries == 80, v.describe()
+
+
+def test_long_reasons_are_cut_and_flattened(tmp_path: Path) -> None:
+    log = AuditLog.in_dir(tmp_path, MemoryAuditKeys())
+    e = log.append("a", "export", "r", "line one\nline two " + "x" * 2000)
+    assert "\n" not in e["reason"] and len(e["reason"]) == 500
+    assert log.path.stat().st_mode & 0o077 == 0

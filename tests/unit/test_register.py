@@ -1,0 +1,31 @@
+"""The art. 30 register entry and the notice come from the live policy (R2, R14)."""
+
+from __future__ import annotations
+
+from agentapp.core.policy import parse_policy
+from agentapp.core.register import build_register
+from tests.policies import ACCESS, policy_text
+
+
+def test_register_states_the_policy_in_both_languages() -> None:
+    policy = parse_policy(policy_text("alice", retention_days=90, extra=ACCESS))
+    en = build_register(policy, "en").as_text()
+    fr = build_register(policy, "fr").as_text()
+    for text in (en, fr):
+        assert "Example Contact Center SAS" in text and "dpo@example.test" in text
+        assert "90" in text and "CRM onboarding" in text and "carol" in text
+        assert "CNIL" in text and "6.1" in text.replace("6(1)(f)", "6.1.f")
+    assert "Training of newly hired agents" in en and "Formation des agents" in fr
+    assert "6 months at most" in en and "6 mois au plus" in fr
+    doc = build_register(policy, "en").as_json()
+    assert doc["entries"]["Data protection officer"] == "dpo@example.test"  # type: ignore[index]
+
+
+def test_register_shows_a_derogation() -> None:
+    policy = parse_policy(policy_text(retention_days=300, extra="""
+[derogation]
+reference = "Decision DPO-2026-12"
+reason = "twelve-month apprenticeship programme"
+"""))  # fmt: skip
+    text = build_register(policy, "fr").as_text()
+    assert "Decision DPO-2026-12" in text and "300 jours" in text and "6 mois au plus" not in text
