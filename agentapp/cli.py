@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="for another trainee: no agent name, --blur rectangles")  # fmt: skip
     ex.add_argument("--blur", type=_rect, action="append", metavar="X,Y,W,H",
                     help="a window rectangle to blur in every frame (repeatable)")  # fmt: skip
+    vw = rec.add_parser("view", parents=[common, keyed], help="play one recording (no file)")
+    vw.add_argument("id")
+    vw.add_argument("--reason", required=True, help="why you need to see it (audited)")
     rm = rec.add_parser("delete", parents=[common], help="delete one recording for good")
     rm.add_argument("id")
     rm.add_argument("--reason", required=True, help="why (audited)")
@@ -260,8 +263,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "recordings":
         handler = {"list": cli_vault.list_recordings, "export": cli_vault.export,
-                   "delete": cli_vault.delete}[args.rec_command]  # fmt: skip
-        return handler(args, s)
+                   "view": cli_vault.view, "delete": cli_vault.delete}  # fmt: skip
+        return handler[args.rec_command](args, s)
     return {"notes": cli_vault.notes, "audit": cli_vault.audit, "purge": cli_vault.purge,
             "compliance": cli_vault.compliance}[args.command](args, s)  # fmt: skip
 

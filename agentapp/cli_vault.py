@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import secrets
 import sys
 import time
@@ -146,6 +147,34 @@ def export(args: argparse.Namespace, s: Settings) -> int:
         f"{summary.first_s:.2f}–{summary.last_s:.2f} s after off-hook, {summary.size_bytes} "
         f"bytes, watermarked '{mark}'"
     )
+    return 0
+
+
+def view(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.export import marked_frames, open_segments
+    from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.sealing import SealError
+
+    reason = _reason(args.reason)
+    who, _ = _who(s)
+    vault, meta = _recording(s, args.id)
+    _allowed(s, who, Action.VIEW, meta)
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise CliError("no display to play the recording on (an export works without one)")
+    segs = vault.segment_paths(meta.id)
+    if not segs:
+        raise CliError(f"recording {meta.id} has no sealed segment")
+    _trace(s, who, "view", meta.id, reason)
+    try:
+        segments = open_segments(vault, meta.id, _private_key(args, segs[0]))
+    except (VaultError, KeyProblem, SealError, OSError) as exc:
+        _trace(s, who, "view failed", meta.id, str(exc))
+        raise CliError(f"cannot open {meta.id}: {exc}") from None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    mark = f"{meta.agent} - viewed by {who.name} {stamp} - training only"
+    from agentapp.ui.player import play
+
+    play(marked_frames(segments, mark), f"agentapp — recording {meta.id}")
     return 0
 
 

@@ -106,13 +106,7 @@ def export_recording(
     """Re-encode a recording to `out` with `mark` burned into every frame (and written as the
     file's only metadata) and each of `blurs` (window coordinates) made unreadable."""
     segments = open_segments(vault, rid, private)
-    sizes = []
-    for seg in segments:
-        with av.open(io.BytesIO(seg)) as c:
-            cc = c.streams.video[0].codec_context
-            sizes.append((cc.width, cc.height))
-    width = max(w for w, _ in sizes)
-    height = max(h for _, h in sizes)
+    width, height = _size(segments)
     tmp = out.with_name(f".{out.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
@@ -126,23 +120,16 @@ def export_recording(
             stream.codec_context.time_base = _MS
             stream.options = {"preset": "veryfast", "crf": "23"}
             last_ms = -1
-            for seg in segments:
-                for t, bgr in iter_frames(seg):
-                    # a window that was resized is padded; the band goes under it
-                    canvas = np.zeros((height + BAND, width, 3), np.uint8)
-                    canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
-                    for rect in blurs:
-                        blur(canvas[:height], rect)
-                    watermark(canvas, mark)
-                    frame = av.VideoFrame.from_ndarray(canvas, format="bgr24")
-                    ms = max(round(t * 1000), last_ms + 1)
-                    frame.pts, frame.time_base = ms, _MS
-                    last_ms = ms
-                    for packet in stream.encode(frame):
-                        dst.mux(packet)
-                    frames += 1
-                    first = t if first is None else first
-                    last = t
+            for t, canvas in marked_frames(segments, mark, blurs):
+                frame = av.VideoFrame.from_ndarray(canvas, format="bgr24")
+                ms = max(round(t * 1000), last_ms + 1)
+                frame.pts, frame.time_base = ms, _MS
+                last_ms = ms
+                for packet in stream.encode(frame):
+                    dst.mux(packet)
+                frames += 1
+                first = t if first is None else first
+                last = t
             for packet in stream.encode():
                 dst.mux(packet)
         os.replace(tmp, out)
@@ -150,3 +137,28 @@ def export_recording(
         tmp.unlink(missing_ok=True)
         raise
     return ExportSummary(out, frames, first or 0.0, last, width, height + BAND, out.stat().st_size)
+
+
+def _size(segments: list[bytes]) -> tuple[int, int]:
+    sizes = []
+    for seg in segments:
+        with av.open(io.BytesIO(seg)) as c:
+            cc = c.streams.video[0].codec_context
+            sizes.append((cc.width, cc.height))
+    return max(w for w, _ in sizes), max(h for _, h in sizes)
+
+
+def marked_frames(
+    segments: list[bytes], mark: str, blurs: tuple[Rect, ...] = ()
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Decoded frames of decrypted segments, one size (a resized window is padded), blurred,
+    with the watermark band under them. Lazy: one frame in memory at a time (playback)."""
+    width, height = _size(segments)
+    for seg in segments:
+        for t, bgr in iter_frames(seg):
+            canvas = np.zeros((height + BAND, width, 3), np.uint8)
+            canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
+            for rect in blurs:
+                blur(canvas[:height], rect)
+            watermark(canvas, mark)
+            yield t, canvas

@@ -233,3 +233,47 @@ def test_disk_full_mid_call_stops_recording_and_keeps_what_was_sealed(
     assert int(rec["segments"]) >= 1  # type: ignore[call-overload]
     assert not list(small_disk.rglob(".*.tmp"))
     assert list(iter_frames(_export(agent, str(rec["id"]), tmp_path)))
+
+
+def test_view_plays_the_recording_in_a_window_and_is_traced(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    import mss
+
+    agent = make_agent(policy_text("alice", extra=ACCESS), env=desktop.env).start()
+    rid = _record(agent, "call-view", seconds=3.0)
+    r = agent.cli("recordings", "view", rid, "--reason", "peeking", check=False, user="bob")
+    assert r.returncode == 1 and "may not view" in r.stderr
+    env = dict(agent.env, AGENTAPP_USER="alice")
+    player = subprocess.Popen([sys.executable, "-m", "agentapp", "recordings", "view", rid,
+                               "--reason", "my own review"], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        title = f"agentapp — recording {rid}"
+        deadline = time.monotonic() + 30
+        wid = ""
+        while not wid:
+            assert player.poll() is None, player.communicate()
+            assert time.monotonic() < deadline, "the player window did not appear"
+            wid = subprocess.run(["xdotool", "search", "--name", title], env=desktop.env,
+                                 capture_output=True, text=True).stdout.split("\n")[0]  # fmt: skip
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few frames in
+        geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wid], env=desktop.env,
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        g = dict(line.split("=") for line in geo.split())
+        x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+        with mss.MSS(display=desktop.env["DISPLAY"]) as grab:
+            screen = grab.monitors[0]
+            w, h = min(w, screen["width"] - x), min(h, screen["height"] - y)  # on screen only
+            shot = np.asarray(grab.grab({"left": x, "top": y, "width": w, "height": h}))[..., :3]
+        green = (np.abs(shot.astype(int) - (60, 160, 40)).max(axis=2) < 30).mean()
+        assert green > 0.2, green  # the business window, played back from memory
+    finally:
+        player.terminate()
+        player.wait(timeout=10)
+    trail = json.loads(agent.cli("audit", "show", "--json", user="dan").stdout)
+    views = [(e["who"], e["action"], e["reason"]) for e in trail if "view" in e["action"]]
+    assert ("bob", "refused view", "this recording is not yours and you are not a trainer "
+            "of its training") in views and ("alice", "view", "my own review") in views  # fmt: skip
+    assert not list(agent.data.rglob("*.mp4"))  # viewing writes no file
