@@ -48,6 +48,9 @@ sampling_percent = 100
 weekly_quota = {weekly_quota}
 record_internal_calls = false
 
+[access]
+admins = ["dpo"]
+
 [[application]]
 name = "CRM"
 wm_class = "{wm_class}"
@@ -79,7 +82,7 @@ def private_pixel_count(bgr: object, color: tuple[int, int, int], tol: int = 60)
 
 def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
     from agentapp.platform.virtual_display import DesktopError, VirtualDesktop
-    from agentapp.vault.export import iter_frames
+    from agentapp.vault.export import BAND, iter_frames
 
     work = keep or Path(tempfile.mkdtemp(prefix="agentapp-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -164,10 +167,12 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
             leaked += private_pixel_count(bgr, PRIVATE.color)
         h, w = bgr.shape[:2]
         print(f"8. exported to {out} and decoded:")
-        print(f"   {frames} frames of {w}x{h} (the CRM window only), from {first:.2f} s to "
-              f"{last:.2f} s after off-hook; call lasted {rec['duration_s']} s")  # fmt: skip
+        print(f"   {frames} frames of {w}x{h - BAND} (the CRM window only) + a {BAND}-px watermark "
+              f"band, from {first:.2f} s to {last:.2f} s after off-hook; call lasted "
+              f"{rec['duration_s']} s")  # fmt: skip
         print(f"   private-window pixels in the video: {leaked}"
               + ("  ✓ none" if leaked == 0 else "  ✗ LEAK"))  # fmt: skip
+        print(f"9. {_cli(['audit', 'verify'], dict(env, AGENTAPP_USER='dpo'))}")
         return 0 if leaked == 0 and frames > 0 else 1
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"agentapp demo: {exc}", file=sys.stderr)
