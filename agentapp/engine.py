@@ -39,6 +39,7 @@ from agentapp.core.events import (
 from agentapp.core.gate import decide, week_start
 from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
+from agentapp.core.policy_changes import changes, summary
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import NullLocator, WindowLocator
 from agentapp.vault.acknowledgements import AcknowledgementStore
@@ -193,7 +194,9 @@ class Engine:
         try:
             policy = load_policy(self.policy_path)
         except PolicyError as exc:
+            self._note_policy(None, str(exc))
             return EngineStatus("cannot_record", f"policy refused: {exc}")
+        self._note_policy(policy)
         e = policy.enrolment_for(self.agent)
         if e is None:
             return EngineStatus("not_enrolled", f"{self.agent} is not enrolled: never recorded")
@@ -284,8 +287,10 @@ class Engine:
         try:
             policy = load_policy(self.policy_path)
         except PolicyError as exc:
+            self._note_policy(None, str(exc))
             self._set_status(EngineStatus("cannot_record", f"policy refused: {exc}"))
             return "ok: not recording (policy refused)"
+        self._note_policy(policy)
         today = dt.datetime.fromtimestamp(call.at).date()
         decision = decide(
             policy,
@@ -545,6 +550,40 @@ class Engine:
         except OSError as exc:
             log.error("purge failed: %s", exc)
             return 0
+
+    def _note_policy(self, policy: Policy | None, problem: str = "") -> None:
+        """Trace a policy or enrolment change the first time this agent sees it (R8).
+
+        What was seen last is kept in `run/policy-seen.json`, so a change made while the agent
+        was stopped is traced at the next start."""
+        path = self.data_dir / "run" / "policy-seen.json"
+        try:
+            seen = json.loads(path.read_text())
+        except (OSError, ValueError):
+            seen = None
+        if policy is None:
+            if seen is not None and seen.get("refused") == problem:
+                return
+            self._trace("policy refused", str(self.policy_path.name), problem)
+            new: dict[str, object] = {**(seen or {}), "refused": problem}
+        else:
+            new = summary(policy)
+            last = None if seen is None else {k: v for k, v in seen.items() if k != "refused"}
+            if last == new:
+                if seen is not None and "refused" in seen:  # valid again, unchanged
+                    self._save_seen(path, new)
+                return
+            for action, text in changes(last or None, new):
+                self._trace(action, f"policy version {policy.version}", text)
+        self._save_seen(path, new)
+
+    @staticmethod
+    def _save_seen(path: Path, seen: dict[str, object]) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(path, json.dumps(seen, sort_keys=True).encode())
+        except OSError as exc:
+            log.warning("cannot remember the policy seen: %s", exc)
 
     def _trace(self, action: str, target: str, reason: str) -> None:
         try:

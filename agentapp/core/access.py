@@ -5,8 +5,11 @@ Roles come from the live policy:
 - **agent** (everyone): lists, views and exports their *own* recordings only;
 - **trainer** (`[[trainer]]`): recordings made for the trainings they review, and an
   anonymised export of them, the only way to show one trainee's recording to another;
-- **admin/DPO** (`[access] admins`): the audit trail, purges, keys, the metadata of every
-  recording and deleting one (erasure requests) — but not its video.
+- **admin/DPO** (`[access] admins`): the audit trail, the metadata of every recording and
+  deleting one (erasure requests) — but not its video.
+
+Anyone may run a purge: it only deletes what has passed its deadline, which the agent does
+by itself every hour anyway.
 
 The person is the OS login name (AGENTAPP_USER may name a service account; the audit trail
 records the real login beside it).
@@ -28,12 +31,11 @@ class Action(StrEnum):
     DELETE = "delete"
     NOTES = "notes"
     AUDIT = "audit"
-    PURGE = "purge"
 
 
 _ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
                   Action.DELETE, Action.NOTES}  # fmt: skip
-_ADMIN_ONLY = {Action.AUDIT, Action.PURGE}
+_ADMIN_ONLY = {Action.AUDIT}
 
 
 @dataclass(frozen=True, slots=True)

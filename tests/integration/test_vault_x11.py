@@ -113,7 +113,8 @@ def test_roles_audit_trail_and_anonymised_export(
     did = {(e["who"], e["action"]) for e in trail}
     for expected in [
         ("alice", "recording started"), ("alice", "recording stopped"),
-        ("alice", "notice acknowledged"), ("bob", "list"), ("bob", "refused export"),
+        ("alice", "notice acknowledged"), ("alice", "policy adopted"), ("bob", "list"),
+        ("bob", "refused export"),
         ("bob", "refused delete"), ("alice", "export"), ("carol", "export anonymised"),
         ("carol", "add note"), ("dan", "refused export"), ("dan", "audit verify"),
     ]:  # fmt: skip

@@ -385,3 +385,38 @@ def test_purge_runs_at_start(tmp_path: Path, key: X25519PrivateKey) -> None:
         (x["action"], x["target"]) for x in e.audit.entries()
     ]
     e.stop()
+
+
+def test_policy_and_enrolment_changes_are_traced_once(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    policy = tmp_path / "policy.toml"
+    text = policy.read_text()
+    policy.write_text(text.replace('agent = "alice"', 'agent = "alice"\nweekly_quota = 2')
+                      .replace("version = 1", "version = 2")
+                      + '\n[[enrolment]]\nagent = "bob"\ntraining = "CRM onboarding"\n'
+                      'start = 2026-11-01\nend = 2026-12-31\n')  # fmt: skip
+    e.refresh()
+    e.refresh()  # the same policy again: nothing new
+    policy.write_text("garbage = [")
+    e.refresh()
+    e.refresh()
+    trail = [(x["action"], x["reason"]) for x in e.audit.entries()]
+    actions = [a for a, _ in trail]
+    assert actions.count("policy adopted") == 1
+    enrol = [r for a, r in trail if a == "enrolment changed"]
+    assert len(enrol) == 2 and any(r.startswith("bob enrolled") for r in enrol)
+    assert any("5/week → " in r and "2/week" in r for r in enrol)
+    assert [r for a, r in trail if a == "policy changed"] == ["version 1 → 2"]
+    assert actions.count("policy refused") == 1
+    e.stop()
+    # a change made while the agent was stopped is traced at the next start
+    policy.write_text(text.replace("version = 1", "version = 3"))
+    e2 = Engine(agent="alice", data_dir=tmp_path, policy_path=policy, locator_factory=FakeLocator,
+                grabber_factory=FakeGrabber, audit=e.audit)  # fmt: skip
+    e2.start()
+    assert ("policy changed", "version 2 → 3") in [
+        (x["action"], x["reason"]) for x in e.audit.entries()
+    ]
+    e2.stop()
