@@ -20,7 +20,12 @@ from agentapp.core.config import AgentConfig, load_config
 from agentapp.paths import default_data_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agentapp.core.policy import Policy
     from agentapp.engine import Engine
+    from agentapp.site.shipper import RecordingShipper
+    from agentapp.site.sync import PolicySync
 
 log = logging.getLogger("agentapp")
 
@@ -94,7 +99,26 @@ def build_engine(s: Settings) -> Engine:
         policy_path=s.policy_path,
         locator_factory=create_locator,
         grabber_factory=Grabber,
+        policy_loader=signed_policy_loader(s) if s.config.site else None,
     )
+
+
+def signing_key_path(data_dir: Path) -> Path:
+    """`<data dir>/keys/policy-signing-public-key.pem`, else the one installed site-wide."""
+    from agentapp.site.signing import PUBLIC_FILE
+
+    local = data_dir / "keys" / PUBLIC_FILE
+    return local if local.exists() else Path("/etc/agentapp") / PUBLIC_FILE
+
+
+def signed_policy_loader(s: Settings) -> Callable[[], Policy]:
+    """On a site, only a policy signed with the site's key is obeyed (the local copy too)."""
+    from agentapp.site.signing import load_public, load_signed
+
+    def load() -> Policy:
+        return load_signed(s.policy_path, load_public(signing_key_path(s.data_dir)))
+
+    return load
 
 
 def ui_language() -> str:
@@ -111,6 +135,27 @@ def pause_hotkey(s: Settings) -> str:
         return load_policy(s.policy_path).pause_hotkey
     except PolicyError:
         return DEFAULT_HOTKEY
+
+
+def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, RecordingShipper | None]:
+    """Policy sync and recording delivery, when a site folder is configured."""
+    if s.config.site is None:
+        return None, None
+    from agentapp.core.policy import PolicyError
+    from agentapp.site.shipper import RecordingShipper
+    from agentapp.site.signing import load_public
+    from agentapp.site.sync import PolicySync
+
+    shipper = RecordingShipper(engine.vault, s.config.site)
+    shipper.start()
+    try:
+        public = load_public(signing_key_path(s.data_dir))
+    except PolicyError as exc:
+        engine.site_policy_problem(f"site policy not followed: {exc}")
+        return None, shipper
+    sync = PolicySync(s.config.site, s.policy_path, public, engine.site_policy_problem)
+    sync.start()
+    return sync, shipper
 
 
 def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = None) -> int:
@@ -152,6 +197,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         s.data_dir,
         engine.status.detail,
     )
+    sync, shipper = _start_site(s, engine)
     try:
         if headless:
             stop = stop_event or threading.Event()
@@ -165,6 +211,9 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         return run_tray(engine, ui_language(), combo)
     finally:
         log.warning("agent stopping")
+        for part in (sync, shipper):
+            if part is not None:
+                part.stop()
         if runner is not None:
             runner.stop()
         hotkey.stop()

@@ -79,12 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--passphrase-file", type=Path, help="file holding the passphrase")
     init.add_argument("--force", action="store_true", help="replace an existing public key")
+    keys.add_parser("signing-init", parents=[common],
+                    help="create the site's policy-signing key pair")  # fmt: skip
 
     pol = sub.add_parser("policy", help="policy files").add_subparsers(
         dest="policy_command", metavar="ACTION", parser_class=_Parser, required=True
     )
     check = pol.add_parser("check", help="validate a policy file")
     check.add_argument("file", type=Path)
+    pub = pol.add_parser("publish", parents=[common],
+                         help="sign a policy and publish it to every agent")  # fmt: skip
+    pub.add_argument("file", type=Path)
+    pub.add_argument("--site", type=Path, required=True, help="the site folder")
+    pub.add_argument("--dry-run", action="store_true", help="show what would change, only")
+
+    en = sub.add_parser("enrol", help="enrol an agent in a training (edits a policy draft)")
+    en.add_argument("name", help="the agent")
+    en.add_argument("--policy", type=Path, required=True, help="the draft to edit")
+    en.add_argument("--training", required=True)
+    en.add_argument("--start", type=_day, help="default: today")
+    en.add_argument("--end", type=_day, help="default: start + 3 months (at most 183 days)")
+    en.add_argument("--sampling", type=int, default=30, help="%% of calls drawn (default 30)")
+    en.add_argument("--quota", type=int, default=10, help="recordings per week (default 10)")
+    un = sub.add_parser("unenrol", help="end an agent's enrolment now (edits a policy draft)")
+    un.add_argument("name")
+    un.add_argument("--policy", type=Path, required=True, help="the draft to edit")
 
     rec = sub.add_parser("recordings", help="sealed recordings").add_subparsers(
         dest="rec_command", metavar="ACTION", parser_class=_Parser, required=True
@@ -151,6 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=5.0)
     demo.add_argument("--keep", type=Path, help="keep the demo's data and export in this folder")
     return p
+
+
+def _day(text: str) -> object:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
 
 
 def _rect(text: str) -> object:
@@ -226,8 +254,12 @@ def _crash_report() -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     from agentapp.app import settings
 
-    if args.command == "policy":
+    if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
+    if args.command in ("enrol", "unenrol"):
+        from agentapp.cli_site import enrol
+
+        return enrol(args)
     if args.command == "demo":
         from agentapp.demo import run_demo
 
@@ -240,8 +272,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise CliError(f"configuration refused: {exc}") from None
     if args.command == "run":
         return _run(args, s)
+    if args.command == "keys" and args.keys_command == "signing-init":
+        from agentapp.cli_site import signing_init
+
+        return signing_init(args, s)
     if args.command == "keys":
         return _keys_init(args, s.data_dir)
+    if args.command == "policy":
+        from agentapp.cli_site import publish
+
+        return publish(args, s)
     if args.command == "notice":
         return _notice(args, s)
     if args.command == "doctor":

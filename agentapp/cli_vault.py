@@ -65,6 +65,16 @@ def _recording(s: Settings, rid: str) -> tuple[Vault, RecordingMeta]:
         raise CliError(str(exc)) from None
 
 
+def _sealed_segments(vault: Vault, meta: RecordingMeta) -> list[Path]:
+    segs = vault.segment_paths(meta.id)
+    if meta.status == "shipped":
+        raise CliError(f"recording {meta.id} was delivered to the site folder: open it there "
+                       "(--data-dir SITE)")  # fmt: skip
+    if not segs:
+        raise CliError(f"recording {meta.id} has no sealed segment")
+    return segs
+
+
 def _ref(meta: RecordingMeta) -> RecordingRef:
     return RecordingRef(meta.agent, meta.training)
 
@@ -124,9 +134,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
         raise CliError("--blur goes with --anonymise", 2)
     _allowed(s, who, Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT, meta)
     out = _export_path(args.out, meta, anonymise)
-    segs = vault.segment_paths(meta.id)
-    if not segs:
-        raise CliError(f"recording {meta.id} has no sealed segment")
+    segs = _sealed_segments(vault, meta)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     mark = (
         f"ANONYMISED extract - exported by {who.name} {stamp} - training only"
@@ -161,9 +169,7 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     _allowed(s, who, Action.VIEW, meta)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError("no display to play the recording on (an export works without one)")
-    segs = vault.segment_paths(meta.id)
-    if not segs:
-        raise CliError(f"recording {meta.id} has no sealed segment")
+    segs = _sealed_segments(vault, meta)
     _trace(s, who, "view", meta.id, reason)
     try:
         segments = open_segments(vault, meta.id, _private_key(args, segs[0]))

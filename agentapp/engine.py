@@ -92,8 +92,13 @@ class Engine:
         rng: random.Random | None = None,
         audit: AuditLog | None = None,
         min_free_bytes: int = MIN_FREE_BYTES,
+        policy_loader: Callable[[], Policy] | None = None,
     ) -> None:
+        """`policy_loader` reads and checks the policy (default: the plain file at
+        `policy_path`; on a site: the signed copy, see site/signing.py)."""
         self.agent = agent
+        self._load_policy = policy_loader or (lambda: load_policy(policy_path))
+        self._site_problem: str | None = None
         self.audit = audit or AuditLog.in_dir(data_dir)
         self.min_free_bytes = min_free_bytes
         self._last_purge = float("-inf")
@@ -178,7 +183,7 @@ class Engine:
                 return self._status
             status = self._idle_status()
             if detail and status.state in ("waiting", "not_enrolled"):
-                status = replace(status, detail=detail)
+                status = replace(status, detail=self._with_site(detail))
             self._set_status(status)
             return status
 
@@ -191,8 +196,12 @@ class Engine:
                 self._set_status(new)
 
     def _idle_status(self) -> EngineStatus:
+        status = self._idle_status_from_policy()
+        return replace(status, detail=self._with_site(status.detail))
+
+    def _idle_status_from_policy(self) -> EngineStatus:
         try:
-            policy = load_policy(self.policy_path)
+            policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
             return EngineStatus("cannot_record", f"policy refused: {exc}")
@@ -234,14 +243,14 @@ class Engine:
     # ------------------------------------------------------------------ notice (R2)
     def notice(self, language: str) -> Notice:
         try:
-            policy = load_policy(self.policy_path)
+            policy = self._load_policy()
         except PolicyError as exc:
             return Notice(language, "agentapp", (("Policy refused", str(exc)),))
         return build_notice(policy, self.agent, language)
 
     def notice_needed(self) -> bool:
         try:
-            policy = load_policy(self.policy_path)
+            policy = self._load_policy()
         except PolicyError:
             return False
         if policy.enrolment_for(self.agent) is None:
@@ -250,7 +259,7 @@ class Engine:
 
     def acknowledge_notice(self, language: str) -> None:
         with self._lock:
-            policy = load_policy(self.policy_path)
+            policy = self._load_policy()
             digest = notice_digest(policy, self.agent)
             self.acks.record(self.agent, digest, language, self._clock.now())
             self._trace("notice acknowledged", f"notice {digest}", f"read in {language}")
@@ -285,7 +294,7 @@ class Engine:
         if self.session.state is not State.IDLE:
             return "ok: call noted (a recording is already running or sealing)"
         try:
-            policy = load_policy(self.policy_path)
+            policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
             self._set_status(EngineStatus("cannot_record", f"policy refused: {exc}"))
@@ -542,7 +551,7 @@ class Engine:
         """Delete what passed its deadline (R9). Returns how many items went."""
         self._last_purge = self._clock.now()
         try:
-            policy: Policy | None = load_policy(self.policy_path)
+            policy: Policy | None = self._load_policy()
         except PolicyError:
             policy = None
         try:
@@ -550,6 +559,20 @@ class Engine:
         except OSError as exc:
             log.error("purge failed: %s", exc)
             return 0
+
+    def site_policy_problem(self, problem: str | None) -> None:
+        """The site's policy was refused (or is fine again): the last good one stays in force,
+        and the status says why. Called from the policy-sync thread."""
+        with self._lock:
+            if problem == self._site_problem:
+                return
+            self._site_problem = problem
+            if problem:
+                log.warning("%s", problem)
+            self.refresh()  # between calls; during one, the tray keeps showing the recording
+
+    def _with_site(self, detail: str) -> str:
+        return f"{detail} — {self._site_problem}" if self._site_problem else detail
 
     def _note_policy(self, policy: Policy | None, problem: str = "") -> None:
         """Trace a policy or enrolment change the first time this agent sees it (R8).

@@ -14,6 +14,8 @@ here: they live in the OS key store (`agentapp source secret`).
     # username = "agentapp"              # ami: manager user (secret in the key store)
     # extension = "1001"                 # esl: the agent's extension
     internal_numbers = "^[0-9]{3,4}$"    # optional: peers matching it are internal calls
+    [site]
+    folder = "/srv/agentapp-site"        # the signed policy and the recordings' drop area
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class SourceConfig:
 class AgentConfig:
     agent: str | None = None
     source: SourceConfig = SourceConfig()
+    site: Path | None = None  # a site folder: signed policy in, sealed recordings out
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -79,9 +82,16 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     r = TableReader(doc, where, ConfigError)
     agent = r.text("agent", default=None)
     src = r.table("source") if "source" in doc else None
+    site_table = r.optional_table("site")
     r.done()
+    site = None
+    if site_table is not None:
+        site = Path(site_table.text("folder"))
+        site_table.done()
+        if not site.is_absolute():
+            raise ConfigError("the site folder must be an absolute path", site_table.where)
     if src is None:
-        return AgentConfig(agent)
+        return AgentConfig(agent, site=site)
     kind = src.text("kind")
     if kind not in KINDS:
         raise ConfigError(f"kind must be one of {', '.join(KINDS)}", src.where)
@@ -101,4 +111,5 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
         except re.error as exc:
             raise ConfigError(f"internal_numbers is not a valid regular expression ({exc})",
                               src.where) from None  # fmt: skip
-    return AgentConfig(agent, SourceConfig(kind, host, port, internal_numbers=internal, **fields))
+    source = SourceConfig(kind, host, port, internal_numbers=internal, **fields)
+    return AgentConfig(agent, source, site)

@@ -1,0 +1,1 @@
+"""A site: the signed policy that every agent obeys, and where agents deliver recordings."""

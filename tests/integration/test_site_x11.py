@@ -1,0 +1,149 @@
+"""One site folder, two real agents: a published policy reaches both; a tampered, unsigned or
+rolled-back one is refused and the last good one stays; recordings reach the site, sealed,
+also after the site was unreachable for a while — none lost, none twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agentapp.platform.virtual_display import VirtualDesktop
+from tests.integration.conftest import Agent, Windows
+from tests.policies import ACCESS, policy_text
+
+TODAY = dt.date.today()
+
+
+def _policy(version: int, bob_end: dt.date, quota: int = 5) -> str:
+    text = policy_text("alice", quota=quota, extra=ACCESS + f"""
+[[enrolment]]
+agent = "bob"
+training = "CRM onboarding"
+start = {(TODAY - dt.timedelta(days=20)).isoformat()}
+end = {bob_end.isoformat()}
+""")  # fmt: skip
+    return text.replace("version = 1", f"version = {version}")
+
+
+def _wait(what: Callable[[], bool], why: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.2)
+
+
+def _version(agent: Agent) -> int:
+    path = agent.data / "policy.toml"
+    if not path.exists():
+        return 0
+    line = next(x for x in path.read_text().splitlines() if x.startswith("version"))
+    return int(line.split("=")[1])
+
+
+@pytest.fixture
+def site(
+    tmp_path: Path, desktop: VirtualDesktop, keystore: None
+) -> Iterator[tuple[Agent, Path, list[Agent]]]:
+    """The trainer's side (keys, publishing) and a site folder; agents are added by the test."""
+    site = tmp_path / "site"
+    site.mkdir()
+    trainer = Agent(tmp_path / "trainer", dict(desktop.env, AGENTAPP_DATA_DIR=str(
+        tmp_path / "trainer"), AGENTAPP_USER="carol"))  # fmt: skip
+    trainer.data.mkdir()
+    trainer.cli("keys", "init")
+    trainer.cli("keys", "signing-init")
+    started: list[Agent] = []
+    yield trainer, site, started
+    for a in started:
+        a.stop()
+
+
+def _agent(name: str, trainer: Agent, site: Path, env: dict[str, str], root: Path) -> Agent:
+    data = root / name
+    (data / "keys").mkdir(parents=True)
+    for key in (trainer.data / "keys").iterdir():  # what the agent's package installs
+        (data / "keys" / key.name).write_bytes(key.read_bytes())
+    (data / "agent.toml").write_text(f'[site]\nfolder = "{site}"\n')
+    a = Agent(data, dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=name,
+                         AGENTAPP_USER=name))  # fmt: skip
+    return a
+
+
+def _publish(trainer: Agent, site: Path, text: str, tmp: Path) -> str:
+    src = tmp / "draft.toml"
+    src.write_text(text)
+    return trainer.cli("policy", "publish", str(src), "--site", str(site)).stdout
+
+
+def test_policy_reaches_every_agent_and_bad_ones_are_refused(
+    site: tuple[Agent, Path, list[Agent]], desktop: VirtualDesktop, windows: Windows,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    trainer, folder, started = site
+    out = _publish(trainer, folder, _policy(1, TODAY + dt.timedelta(days=30)), tmp_path)
+    assert "policy adopted" in out and "version 1 signed" in out
+    alice = _agent("alice", trainer, folder, desktop.env, tmp_path)
+    bob = _agent("bob", trainer, folder, desktop.env, tmp_path)
+    for a in (alice, bob):
+        started.append(a.start())
+    _wait(lambda: _version(alice) == 1 and _version(bob) == 1, "v1 did not reach both agents")
+    for a in (alice, bob):
+        a.cli("notice", "acknowledge")
+
+    assert alice.hook("off-hook", "c1") == "ok: recording"
+    time.sleep(2.0)
+    alice.hook("on-hook", "c1")
+    _wait(lambda: len(list((folder / "recordings").glob("2*"))) == 1, "not delivered")
+    (rid,) = [p.name for p in (folder / "recordings").iterdir()]
+    _wait(lambda: alice.recordings()[0]["status"] == "shipped", "no local stub")
+    assert not list((alice.data / "recordings").rglob("*.seal"))  # sealed, and gone from here
+
+    # v2: bob's enrolment ended yesterday; both agents obey within seconds
+    out = _publish(trainer, folder, _policy(2, TODAY - dt.timedelta(days=1), quota=7), tmp_path)
+    assert "enrolment changed: bob" in out and "alice" in out
+    _wait(lambda: _version(alice) == 2 and _version(bob) == 2, "v2 did not reach both agents")
+    assert bob.hook("off-hook", "c2") == "ok: not recording (enrolment has ended)"
+    bob.hook("on-hook", "c2")
+
+    # tampered after signing, unsigned, rolled back: refused, v2 stays, the status says why
+    signed = (folder / "policy" / "policy.toml").read_bytes()
+    for bad, why in [
+        (signed.replace(b"version = 2", b"version = 3"), "does not match"),
+        (_policy(9, TODAY).encode(), "not signed"),
+    ]:
+        (folder / "policy" / "policy.toml").write_bytes(bad)
+        _wait(lambda why=why: why in alice.cli("status").stdout, f"no '{why}' in the status")  # type: ignore[misc]
+        assert _version(alice) == 2
+    v1 = tmp_path / "v1.toml"
+    v1.write_text(_policy(1, TODAY + dt.timedelta(days=30)))
+    (folder / "policy" / "policy.toml").write_bytes(signed)
+    _wait(lambda: "site policy" not in alice.cli("status").stdout, "the good policy is back")
+    r = trainer.cli("policy", "publish", str(v1), "--site", str(folder), check=False)
+    assert r.returncode == 1 and "not higher" in r.stderr  # publish refuses a rollback too
+
+    # the site is unreachable for a while: recordings wait here, sealed, then arrive once
+    away = folder.with_name("site-away")
+    folder.rename(away)
+    alice.cli("notice", "acknowledge")  # v2 changed alice's quota: a new notice
+    assert alice.hook("off-hook", "c3") == "ok: recording"
+    time.sleep(2.0)
+    alice.hook("on-hook", "c3")
+    _wait(lambda: any(r["status"] == "complete" for r in alice.recordings()), "not sealed")
+    time.sleep(12)  # at least one delivery attempt fails meanwhile
+    assert len(list((alice.data / "recordings").rglob("*.seal"))) >= 1
+    assert "site policy unreachable" in alice.cli("status").stdout
+    away.rename(folder)
+    _wait(lambda: len(list((folder / "recordings").glob("2*"))) == 2, "not delivered after")
+    assert not list((folder / "recordings").glob(".*"))
+    assert [r["status"] for r in alice.recordings()] == ["shipped", "shipped"]
+
+    # the trainer reviews at the site: both recordings, exported from the site folder
+    site_env = dict(trainer.env, AGENTAPP_DATA_DIR=str(folder))
+    (folder / "policy.toml").write_text(_policy(2, TODAY))  # the trainer's own copy of roles
+    listed = Agent(folder, site_env).cli("recordings", "list", "--json").stdout
+    assert sorted(r["id"] for r in json.loads(listed))[0] == rid
