@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--site", type=Path, required=True, help="the site folder")
     pub.add_argument("--dry-run", action="store_true", help="show what would change, only")
 
+    con = sub.add_parser("console", parents=[common], help="the trainer console (Qt)")
+    con.add_argument("--site", type=Path, required=True, help="the site folder")
+    con.add_argument("--draft", type=Path, help="default: <data dir>/policy-draft.toml")
+    con.add_argument("--mine", action="store_true", help="a trainee's view: own recordings")
+
     en = sub.add_parser("enrol", help="enrol an agent in a training (edits a policy draft)")
     en.add_argument("name", help="the agent")
     en.add_argument("--policy", type=Path, required=True, help="the draft to edit")
@@ -284,6 +289,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return publish(args, s)
     if args.command == "notice":
         return _notice(args, s)
+    if args.command == "console":
+        from agentapp.cli_site import console
+
+        return console(args, s)
     if args.command == "doctor":
         from agentapp.doctor import report, run_checks
 

@@ -6,6 +6,7 @@ Threading: run on the CLI's single thread.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -105,3 +106,22 @@ def enrol(args: argparse.Namespace) -> int:
     print(f"{args.policy}: version {new.version}: {what}")
     print("  (comments of the draft are not kept; publish it with 'agentapp policy publish')")
     return 0
+
+
+def console(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.console import ConsoleError, ConsoleModel
+    from agentapp.platform.factory import create_locator
+    from agentapp.vault.keys import load_private_from_keystore
+
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise CliError("the console needs a display (the same actions exist as commands)")
+    model = ConsoleModel(s, args.site, args.draft, mine=args.mine)
+    try:
+        model.draft() if not args.mine else None
+    except ConsoleError as exc:
+        raise CliError(str(exc)) from None
+    locator = create_locator()
+    from agentapp.ui.console_window import ConsoleWindow, run_console
+
+    return run_console(lambda: ConsoleWindow(model, locator.windows, load_private_from_keystore,
+                                             pick=locator.pick))  # fmt: skip

@@ -189,3 +189,44 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
         if keep is None:
             print(f"(demo files left in {work}; remove them with: rm -r {work})")
         os.sync()
+
+
+def make_sample_site(trainer: Path, site: Path, policy_text: str, agent: str) -> None:
+    """A trainer's keys (private halves in the OS key store), a site with `policy_text`
+    signed, and one sealed 1-second recording of `agent` (green frames, a pause at 0.3–0.5 s).
+    For the console's screenshots and tests; raises KeyProblem without a key store."""
+    import datetime as dt
+
+    import numpy as np
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.capture.encoder import SegmentEncoder
+    from agentapp.core.policy import parse_policy
+    from agentapp.site.signing import PUBLIC_FILE, sign, store_private, write_public
+    from agentapp.site.sync import site_policy_path
+    from agentapp.vault.keys import public_key_path, store_private_in_keystore, write_public_key
+    from agentapp.vault.sealing import seal
+    from agentapp.vault.store import Vault
+
+    recording_key = X25519PrivateKey.generate()
+    store_private_in_keystore(recording_key)
+    write_public_key(recording_key.public_key(), public_key_path(trainer))
+    signing = Ed25519PrivateKey.generate()
+    store_private(signing)
+    write_public(signing.public_key(), trainer / "keys" / PUBLIC_FILE)
+    site_policy_path(site).parent.mkdir(parents=True)
+    site_policy_path(site).write_bytes(sign(policy_text.encode(), signing))
+    enrolment = parse_policy(policy_text).enrolment_for(agent)
+    w = Vault(site / "recordings").begin(
+        agent, dt.datetime.now().timestamp() - 600, "CRM", 183,
+        training=enrolment.training if enrolment else "",
+    )  # fmt: skip
+    enc = SegmentEncoder(320, 200, 10)
+    for i in range(10):
+        frame = np.zeros((200, 320, 4), np.uint8)
+        frame[:] = (60, 160, 40, 255)  # BGRA: the sample CRM green
+        frame[20:36, 20 : 60 + 20 * i] = 255  # a growing white bar: it moves
+        enc.add(frame, i * 100)
+    w.add_segment(seal(enc.finish(), recording_key.public_key(), {"rec": w.meta.id, "seq": 1}), 10)
+    w.finish(1.0, [(0.3, 0.5)], "on-hook")

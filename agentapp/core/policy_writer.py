@@ -91,6 +91,19 @@ def without_enrolment(p: Policy, agent: str) -> Policy:
     return _checked(replace(p, version=p.version + 1, enrolments=left))
 
 
+def with_application(p: Policy, rule: WindowRule) -> Policy:
+    """A new version with `rule` added (or replacing the rule of that name); validated."""
+    others = tuple(a for a in p.applications if a.name != rule.name)
+    return _checked(replace(p, version=p.version + 1, applications=(*others, rule)))
+
+
+def without_application(p: Policy, name: str) -> Policy:
+    left = tuple(a for a in p.applications if a.name != name)
+    if len(left) == len(p.applications):
+        raise PolicyError(f"no application '{name}'")
+    return _checked(replace(p, version=p.version + 1, applications=left))
+
+
 def default_end(start: dt.date) -> dt.date:
     """Three months: a training period, never open-ended (R5)."""
     return start + dt.timedelta(days=91)

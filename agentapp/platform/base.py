@@ -55,6 +55,11 @@ class WindowLocator(abc.ABC):
     def windows(self) -> list[WindowInfo]:
         """Every managed top-level window (for `policy check` and the window picker)."""
 
+    def pick(self, timeout: float = 30.0) -> WindowInfo | None:
+        """Wait for the person to click on a window; that window (None: cancelled, timed out
+        or not a managed window). Blocks the calling thread. Default: not supported."""
+        raise LocatorError("picking a window by clicking is not supported here")
+
     def find_visible(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
         """A window matching a rule that is visible now (sensitive windows). Must be cheap:
         the capture thread asks before every frame."""

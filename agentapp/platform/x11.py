@@ -197,13 +197,7 @@ class X11Locator(WindowLocator):
         if rect.empty:
             return WindowView(False, "business window is off screen")
 
-        # Walk up to the root child that holds the client (the WM frame).
-        top = w
-        while True:
-            parent = top.query_tree().parent
-            if parent is None or parent.id == self._root.id:
-                break
-            top = parent
+        top = self._frame_of(w)
         children = self._root.query_tree().children  # bottom-to-top
         ids = [c.id for c in children]
         if top.id not in ids:
@@ -222,6 +216,49 @@ class X11Locator(WindowLocator):
             b = g.border_width
             occluders.append(Rect(g.x, g.y, g.width + 2 * b, g.height + 2 * b))
         return WindowView(True, rect=rect, occluders=tuple(occluders))
+
+    def _frame_of(self, w: Any) -> Any:
+        """The root child that holds a client window (the WM frame, or the window itself)."""
+        top = w
+        while True:
+            parent = top.query_tree().parent
+            if parent is None or parent.id == self._root.id:
+                return top
+            top = parent
+
+    def pick(self, timeout: float = 30.0) -> WindowInfo | None:
+        """Grab the pointer until the next click; the managed window under it. Escape-free:
+        a click outside any managed window (or the timeout) returns None."""
+        import time
+
+        mode = X.GrabModeAsync
+        status = self._root.grab_pointer(False, X.ButtonPressMask, mode, mode, X.NONE, X.NONE,
+                                         X.CurrentTime)  # fmt: skip
+        if status != X.GrabSuccess:
+            raise LocatorError("cannot take the pointer to pick a window (another grab?)")
+        clicked = None
+        try:
+            deadline = time.monotonic() + timeout
+            while clicked is None and time.monotonic() < deadline:
+                if not self._d.pending_events():
+                    time.sleep(0.02)
+                    continue
+                event = self._d.next_event()
+                if event.type == X.ButtonPress:
+                    clicked = event.child
+        finally:
+            self._d.ungrab_pointer(X.CurrentTime)
+            self._d.sync()
+        if not clicked:
+            return None
+        for info in self._list_windows():
+            w = self._d.create_resource_object("window", info.handle)
+            try:
+                if self._frame_of(w).id == clicked.id:
+                    return info
+            except error.XError:
+                continue
+        return None
 
     def _same_app_popup(self, child: Any, pid: int | None) -> bool:
         """A menu/tooltip of the business application itself may stay visible."""

@@ -16,7 +16,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 
 class PlayerWindow(QWidget):
-    def __init__(self, frames: Iterator[tuple[float, np.ndarray]], title: str) -> None:
+    def __init__(
+        self, frames: Iterator[tuple[float, np.ndarray]], title: str, caption: str = ""
+    ) -> None:
+        """`caption`: a line under the picture (the console gives the timeline: duration,
+        segments, paused spans)."""
         super().__init__()
         self.setObjectName("agentapp-player")
         self.setWindowTitle(title)
@@ -36,6 +40,10 @@ class PlayerWindow(QWidget):
         row.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.picture, 1)
+        if caption:
+            self.caption = QLabel(caption)
+            self.caption.setWordWrap(True)
+            layout.addWidget(self.caption)
         layout.addLayout(row)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

@@ -147,3 +147,50 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     (folder / "policy.toml").write_text(_policy(2, TODAY))  # the trainer's own copy of roles
     listed = Agent(folder, site_env).cli("recordings", "list", "--json").stdout
     assert sorted(r["id"] for r in json.loads(listed))[0] == rid
+
+
+def test_window_picker_reads_real_windows_and_rule_matches_only_the_business_one(
+    desktop: VirtualDesktop, windows: Windows,
+) -> None:  # fmt: skip
+    """What the console's picker offers comes from the real X11 locator; the rule it writes
+    from the picked window matches that window and not the private one."""
+    from agentapp.console import ConsoleModel
+    from agentapp.core.policy import WindowRule
+    from agentapp.platform.x11 import X11Locator
+
+    locator = X11Locator(desktop.env["DISPLAY"])
+    try:
+        found = locator.windows()
+    finally:
+        locator.close()
+    (crm,) = [w for w in found if w.handle == windows.business]
+    assert "agentapp-business" in crm.wm_class and crm.title == "CRM — form"
+    assert crm.executable and crm.executable.startswith("python")
+    rule = WindowRule("CRM", wm_class=crm.wm_class[-1])
+    hits = ConsoleModel.matching(rule, found)
+    assert [w.handle for w in hits] == [windows.business]
+
+
+def test_click_picks_the_window_under_the_pointer(
+    desktop: VirtualDesktop, windows: Windows,
+) -> None:  # fmt: skip
+    """The console's "Click on the window…": a real click (xdotool) on the business window."""
+    import subprocess
+    import threading
+
+    from agentapp.platform.x11 import X11Locator
+
+    locator = X11Locator(desktop.env["DISPLAY"])
+    picked: list[object] = []
+    try:
+        t = threading.Thread(target=lambda: picked.append(locator.pick(timeout=10)))
+        t.start()
+        time.sleep(0.5)  # the pointer grab is in place
+        x, y = 300, 300  # inside the business window, away from the private one
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=desktop.env,
+                       check=True)  # fmt: skip
+        t.join(15)
+    finally:
+        locator.close()
+    (info,) = picked
+    assert info is not None and info.handle == windows.business  # type: ignore[attr-defined]

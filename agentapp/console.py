@@ -1,0 +1,278 @@
+"""The trainer console's logic, without Qt: the draft policy, enrolments, the business window
+rules, publishing to the site, and reviewing the site's recordings under the access rules.
+
+The console edits a *draft* (`<data dir>/policy-draft.toml`, started from the site's policy)
+through the policy model (core/policy_writer.py); only `publish` makes it the site's policy.
+Every listing, view and note goes through the same access rules and audit trail as the
+command line.
+
+Threading: one thread (the console's Qt thread); nothing here blocks for long except playback
+decoding, which is lazy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agentapp.app import Settings, signing_key_path
+from agentapp.core.access import Action, Person, RecordingRef, person, refusal
+from agentapp.core.gate import week_start
+from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
+from agentapp.core.policy_writer import (
+    to_toml,
+    with_application,
+    with_enrolment,
+    without_application,
+    without_enrolment,
+)
+from agentapp.platform.base import WindowInfo
+from agentapp.site import publish as site_publish
+from agentapp.site.signing import load_private, load_public, strip_signature
+from agentapp.site.sync import site_policy_path
+from agentapp.vault.audit import AuditLog
+from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
+
+
+class ConsoleError(RuntimeError):
+    """Refused or failed; the message is for the trainer."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentRow:
+    agent: str
+    training: str
+    start: dt.date
+    end: dt.date
+    sampling: int
+    quota: int
+    state: str  # enrolled | expired | upcoming
+    used: int  # recordings this week
+
+
+class ConsoleModel:
+    def __init__(self, s: Settings, site: Path, draft: Path | None = None, mine: bool = False):
+        self.s = s
+        self.site = site
+        self.draft_path = draft or s.data_dir / "policy-draft.toml"
+        self.mine = mine  # a trainee's own view: their recordings only
+        self.vault = Vault(site / "recordings")
+        self.audit = AuditLog.in_dir(s.data_dir)
+
+    # ------------------------------------------------------------------ the draft
+    def draft(self) -> Policy:
+        """The draft, started from the site's policy the first time."""
+        if not self.draft_path.exists():
+            try:
+                body = strip_signature(site_policy_path(self.site).read_bytes())
+            except OSError:
+                raise ConsoleError(
+                    f"no draft at {self.draft_path} and no policy at the site {self.site}: "
+                    "write a first policy (see README)"
+                ) from None
+            self._write(body.decode("utf-8"))
+        try:
+            return load_policy(self.draft_path)
+        except PolicyError as exc:
+            raise ConsoleError(f"the draft is refused: {exc}") from None
+
+    def _write(self, text: str) -> None:
+        self.draft_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self.draft_path, text.encode(), mode=0o644)
+
+    def _save(self, edit: Callable[[Policy], Policy]) -> Policy:
+        try:
+            new = edit(self.draft())
+        except PolicyError as exc:
+            raise ConsoleError(str(exc)) from None
+        self._write(to_toml(new))
+        return new
+
+    def person(self) -> Person:
+        try:
+            policy: Policy | None = self.draft()
+        except ConsoleError:
+            policy = None
+        return person(policy, self.s.user)
+
+    # ------------------------------------------------------------------ enrolment
+    def enrolments(self, today: dt.date | None = None) -> list[EnrolmentRow]:
+        today = today or dt.date.today()
+        monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
+        rows = []
+        for e in self.draft().enrolments:
+            state = "expired" if today > e.end else "upcoming" if today < e.start else "enrolled"
+            used = self.vault.count_since(e.agent, monday)
+            rows.append(EnrolmentRow(e.agent, e.training, e.start, e.end, e.sampling_percent,
+                                     e.weekly_quota, state, used))  # fmt: skip
+        return rows
+
+    def enrol(self, e: Enrolment) -> Policy:
+        return self._save(lambda p: with_enrolment(p, e))
+
+    def unenrol(self, agent: str) -> Policy:
+        return self._save(lambda p: without_enrolment(p, agent))
+
+    # ------------------------------------------------------------------ business windows
+    def add_application(self, rule: WindowRule) -> Policy:
+        return self._save(lambda p: with_application(p, rule))
+
+    def remove_application(self, name: str) -> Policy:
+        return self._save(lambda p: without_application(p, name))
+
+    @staticmethod
+    def matching(rule: WindowRule, windows: list[WindowInfo]) -> list[WindowInfo]:
+        return [w for w in windows if rule.matches(w.wm_class, w.executable, w.title)]
+
+    # ------------------------------------------------------------------ publishing
+    def plan(self) -> site_publish.Plan:
+        self.draft()
+        try:
+            public = load_public(signing_key_path(self.s.data_dir))
+            return site_publish.plan(self.site, self.draft_path.read_bytes(), public)
+        except (OSError, PolicyError) as exc:
+            raise ConsoleError(str(exc)) from None
+
+    def publish(self) -> site_publish.Plan:
+        from agentapp.vault.audit import AuditError
+        from agentapp.vault.keys import KeyProblem
+
+        p = self.plan()
+        try:
+            private = load_private(load_public(signing_key_path(self.s.data_dir)))
+            self.audit.append(self.s.user, "policy published", str(p.target),
+                              f"version {p.new.version}", role=self.person().role)  # fmt: skip
+            site_publish.publish(p, private)
+        except (KeyProblem, AuditError, PolicyError, OSError) as exc:
+            raise ConsoleError(f"not published: {exc}") from None
+        return p
+
+    # ------------------------------------------------------------------ review
+    def recordings(
+        self, agent: str = "", training: str = "", since: dt.date | None = None
+    ) -> list[RecordingMeta]:
+        who = self.person()
+        out = []
+        for m in self.vault.recordings():
+            if refusal(who, Action.LIST, RecordingRef(m.agent, m.training)) is not None:
+                continue
+            if self.mine and m.agent != who.name:
+                continue
+            if (agent and m.agent != agent) or (training and m.training != training):
+                continue
+            if since and dt.datetime.fromtimestamp(m.started_at).date() < since:
+                continue
+            out.append(m)
+        self._trace("list", f"{len(out)} recording(s)", "console")
+        return out
+
+    def open(self, rid: str, reason: str, private_key_loader: Callable[[str], object]
+             ) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
+        """Frames of one recording, decrypted in memory, watermarked; checked and traced."""
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+        from agentapp.vault.export import marked_frames, open_segments
+        from agentapp.vault.sealing import read_header
+
+        reason = " ".join(reason.split())
+        if len(reason) < 5:
+            raise ConsoleError("give a real reason (it is written to the audit trail)")
+        meta = self._meta(rid)
+        who = self.person()
+        why = refusal(who, Action.VIEW, RecordingRef(meta.agent, meta.training))
+        if why:
+            self._trace("refused view", rid, why)
+            raise ConsoleError(why)
+        segs = self.vault.segment_paths(rid)
+        if not segs:
+            raise ConsoleError(f"recording {rid} has no sealed segment")
+        self._trace("view", rid, reason)
+        try:
+            private = private_key_loader(read_header(segs[0].read_bytes())[0]["kid"])
+            assert isinstance(private, X25519PrivateKey)
+            segments = open_segments(self.vault, rid, private)
+        except Exception as exc:  # key store, tampering: one message for the trainer
+            raise ConsoleError(f"cannot open {rid}: {exc}") from None
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return marked_frames(segments, f"{meta.agent} - viewed by {who.name} {stamp} - "
+                             "training only")  # fmt: skip
+
+    def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
+               private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip
+        """A watermarked MP4 in `folder` (anonymised: neutral name, no agent), traced."""
+        import secrets
+
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+        from agentapp.vault.export import export_recording
+        from agentapp.vault.sealing import read_header
+
+        reason = " ".join(reason.split())
+        if len(reason) < 5:
+            raise ConsoleError("give a real reason (it is written to the audit trail)")
+        meta = self._meta(rid)
+        who = self.person()
+        action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
+        why = refusal(who, action, RecordingRef(meta.agent, meta.training))
+        if why:
+            self._trace(f"refused {action.value}", rid, why)
+            raise ConsoleError(why)
+        segs = self.vault.segment_paths(rid)
+        if not segs:
+            raise ConsoleError(f"recording {rid} has no sealed segment")
+        name = f"training-extract-{secrets.token_hex(4)}.mp4" if anonymise else f"{rid}.mp4"
+        out = folder / name
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        mark = (f"ANONYMISED extract - exported by {who.name} {stamp} - training only"
+                if anonymise else
+                f"{meta.agent} - exported by {who.name} {stamp} - training only")  # fmt: skip
+        self._trace(action.value, rid, reason)
+        try:
+            private = private_key_loader(read_header(segs[0].read_bytes())[0]["kid"])
+            assert isinstance(private, X25519PrivateKey)
+            export_recording(self.vault, rid, private, out, mark)
+        except Exception as exc:  # key store, tampering, disk: one message for the trainer
+            raise ConsoleError(f"cannot export {rid}: {exc}") from None
+        return out
+
+    def timeline(self, rid: str) -> str:
+        m = self._meta(rid)
+        spans = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in m.paused_spans) or "none"
+        return (f"{m.duration_s:.1f} s in {m.segments} sealed segment(s); paused: {spans}; "
+                f"{m.end_reason or m.status}")  # fmt: skip
+
+    def add_note(self, rid: str, text: str) -> None:
+        from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+        from agentapp.vault.notes import NotesStore
+
+        meta = self._meta(rid)
+        why = refusal(self.person(), Action.NOTES, RecordingRef(meta.agent, meta.training))
+        if why:
+            raise ConsoleError(why)
+        try:
+            public = load_public_key(public_key_path(self.s.data_dir))
+            self._trace("add note", rid, "console")
+            days = self.draft().notes_retention_days
+            notes = NotesStore(self.site / "notes")
+            notes.add(rid, meta.training, self.s.user, text, public, time.time(), days)
+        except (KeyProblem, VaultError, OSError) as exc:
+            raise ConsoleError(f"note not saved: {exc}") from None
+
+    def _meta(self, rid: str) -> RecordingMeta:
+        try:
+            return self.vault.get(rid)
+        except VaultError as exc:
+            raise ConsoleError(str(exc)) from None
+
+    def _trace(self, action: str, target: str, reason: str) -> None:
+        from agentapp.vault.audit import AuditError
+
+        try:
+            self.audit.append(self.s.user, action, target, reason, role=self.person().role)
+        except AuditError as exc:
+            raise ConsoleError(f"refused: {exc} (every access is traced)") from None

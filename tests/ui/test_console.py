@@ -1,0 +1,135 @@
+"""The trainer console (pytest-qt, offscreen) against a real site folder and the real key
+store: enrol, publish a signed policy, write window rules, play a sealed recording."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pytestqt.qtbot import QtBot
+
+from agentapp.app import Settings
+from agentapp.console import ConsoleModel
+from agentapp.core.config import AgentConfig
+from agentapp.demo import make_sample_site
+from agentapp.platform.base import WindowInfo
+from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed
+from agentapp.site.sync import site_policy_path
+from agentapp.ui.console_window import ConsoleWindow
+from agentapp.vault.audit import AuditLog
+from agentapp.vault.keys import keystore_problem, load_private_from_keystore
+from tests.integration.conftest import need
+from tests.policies import ACCESS, policy_text
+
+WINDOWS = [
+    WindowInfo(1, ("crm-desktop", "CrmDesktop"), "crm", "CRM — customer 1234", 42),
+    WindowInfo(2, ("thunderbird",), "thunderbird", "Inbox — private mail", 43),
+]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> tuple[Path, Path, Ed25519PublicKey]:
+    need(keystore_problem() is None, "no real key store (run under scripts/test.sh)")
+    trainer, site = tmp_path / "trainer", tmp_path / "site"
+    make_sample_site(trainer, site, policy_text("alice", extra=ACCESS), "alice")
+    return trainer, site, load_public(trainer / "keys" / PUBLIC_FILE)
+
+
+def _console(
+    qtbot: QtBot, trainer: Path, site: Path, user: str, mine: bool = False
+) -> ConsoleWindow:
+    s = Settings(trainer, user, trainer / "policy.toml", AgentConfig(), user)
+    model = ConsoleModel(s, site, mine=mine)
+    window = ConsoleWindow(model, lambda: list(WINDOWS), load_private_from_keystore,
+                           reason=lambda *_: "review 1", pick=lambda: WINDOWS[1])  # fmt: skip
+    qtbot.addWidget(window)
+    return window
+
+
+def test_enrol_then_publish_a_signed_policy(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, signing = site
+    w = _console(qtbot, trainer, folder, "carol")
+    assert w.enrolled.rowCount() == 1 and w.enrolled.item(0, 6).text() == "enrolled"  # type: ignore[union-attr]
+    w.agent.setText("bob")
+    w.training.setText("CRM onboarding")
+    w.enrol_button.click()
+    assert "draft version 2: bob enrolled" in w.status.text()
+    assert [w.enrolled.item(r, 0).text() for r in range(2)] == ["alice", "bob"]  # type: ignore[union-attr]
+    end = w.enrolled.item(1, 3).text()  # type: ignore[union-attr]
+    assert dt.date.fromisoformat(end) == dt.date.today() + dt.timedelta(days=91)  # 3 months
+    assert "enrolment changed: bob enrolled" in w.plan_text.toPlainText()
+    w.publish_button.click()
+    assert "version 2 published" in w.status.text()
+    published = parse_signed(site_policy_path(folder).read_bytes(), signing, "site")
+    assert published.version == 2 and published.enrolment_for("bob") is not None
+    w.publish_button.click()  # nothing new: the same version is refused
+    assert "not higher" in w.status.text() or not w.publish_button.isEnabled()
+    w.enrolled.selectRow(0)
+    w.unenrol_button.click()
+    assert "alice removed" in w.status.text() and w.enrolled.rowCount() == 1
+
+
+def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialog
+
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    monkeypatch.setattr(QDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    w.pick_window()  # the first window offered is the CRM one
+    assert w.rule_class.text() == "CrmDesktop" and w.rule_exe.text() == "crm"
+    assert w.match_label.text() == "matches 1 open window(s): CRM — customer 1234"
+    w.click_window()  # a click on another window (the locator's pick) fills the rule with it
+    assert w.rule_class.text() == "thunderbird" and "picked: Inbox" in w.status.text()
+    w.pick_window()
+    w.rule_name.setText("CRM desktop")
+    w.add_rule_button.click()
+    assert "'CRM desktop' may be recorded" in w.status.text()
+    assert any(a.name == "CRM desktop" for a in w.model.draft().applications)
+
+
+def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    assert w.recs.rowCount() == 1
+    w.recs.selectRow(0)
+    w.play_selected()
+    (player,) = w.players
+    qtbot.waitUntil(lambda: player.finished, timeout=5000)
+    assert player.shown == 10 and "paused: 0.3–0.5 s" in player.caption.text()
+    image = player.picture.pixmap().toImage()
+    c = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert abs(c.green() - 160) < 30 and c.red() < 80  # decoded from the sealed segment
+    trail = AuditLog.in_dir(trainer).entries()
+    assert ("carol", "view", "review 1") in [(e["who"], e["action"], e["reason"])
+                                                     for e in trail]  # fmt: skip
+    assert not list(trainer.rglob("*.mp4")) and not list(folder.rglob("*.mp4"))
+    bob = _console(qtbot, trainer, folder, "bob", mine=True)
+    assert bob.recs.rowCount() == 0 and bob.tabs.count() == 1  # a trainee: own only
+    alice = _console(qtbot, trainer, folder, "alice", mine=True)
+    assert alice.recs.rowCount() == 1
+    assert json.loads((folder / "recordings" / w.recs.item(0, 0).text() / "recording.json")  # type: ignore[union-attr]
+                      .read_text())["agent"] == "alice"  # fmt: skip
+
+
+def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignore[no-untyped-def]
+    qtbot: QtBot, site, tmp_path: Path
+) -> None:
+    from agentapp.vault.export import BAND, iter_frames
+
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    w.recs.selectRow(0)
+    out = tmp_path / "out"
+    out.mkdir()
+    w.export_selected(anonymise=True, folder=str(out))
+    (made,) = out.iterdir()
+    assert made.name.startswith("training-extract-") and "(watermarked)" in w.status.text()
+    frames = [bgr for _, bgr in iter_frames(made)]
+    assert len(frames) == 10 and frames[0].shape[0] == 200 + BAND
+    trail = [(e["who"], e["action"]) for e in AuditLog.in_dir(trainer).entries()]
+    assert ("carol", "export anonymised") in trail
+    bob = _console(qtbot, trainer, folder, "bob")  # not a trainer, not his recording
+    assert bob.recs.rowCount() == 0
