@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--end", type=_day, help="default: start + 3 months (at most 183 days)")
     en.add_argument("--sampling", type=int, default=30, help="%% of calls drawn (default 30)")
     en.add_argument("--quota", type=int, default=10, help="recordings per week (default 10)")
+    en.add_argument("--fps", type=int, help="this trainee's frame rate (default: the policy's)")
     un = sub.add_parser("unenrol", help="end an agent's enrolment now (edits a policy draft)")
     un.add_argument("name")
     un.add_argument("--policy", type=Path, required=True, help="the draft to edit")
@@ -392,6 +393,7 @@ def _policy_check(path: Path) -> int:
         print(
             f"  enrolled: {e.agent} in '{e.training}' {e.start} → {e.end}, "
             f"{e.sampling_percent}% of calls, at most {e.weekly_quota}/week"
+            + (f", {e.fps} fps" if e.fps else "")
         )
     return 0
 

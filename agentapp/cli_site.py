@@ -93,7 +93,7 @@ def enrol(args: argparse.Namespace) -> int:
         else:
             start = args.start or dt.date.today()
             end = args.end or default_end(start)
-            e = Enrolment(args.name, args.training, start, end, args.sampling, args.quota)
+            e = Enrolment(args.name, args.training, start, end, args.sampling, args.quota, args.fps)
             new = with_enrolment(draft, e)
             what = (f"{args.name} enrolled in '{args.training}' {start} → {end}, "
                     f"{args.sampling}% of calls, at most {args.quota}/week")  # fmt: skip

@@ -356,7 +356,7 @@ class Engine:
             clock=self._clock,
             rules=policy.applications,
             sensitive=policy.sensitive,
-            fps=policy.fps,
+            fps=(enrolment.fps if enrolment and enrolment.fps else policy.fps),
             segment_seconds=policy.segment_seconds,
             started_at=call.at,
             sink=SealingSink(writer, public_key),

@@ -17,6 +17,7 @@ def summary(policy: Policy) -> dict[str, Any]:
         "version": policy.version,
         "enrolments": {
             e.agent: f"{e.training} {e.start}→{e.end}, {e.sampling_percent}%, {e.weekly_quota}/week"
+            + (f", {e.fps} fps" if e.fps else "")
             for e in policy.enrolments
         },
         "applications": sorted(a.name for a in policy.applications),

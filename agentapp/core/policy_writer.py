@@ -73,6 +73,7 @@ def to_toml(p: Policy) -> str:
             f"end = {e.end.isoformat()}",
             f"sampling_percent = {e.sampling_percent}",
             f"weekly_quota = {e.weekly_quota}",
+            *([f"fps = {e.fps}"] if e.fps is not None else []),
             "",
         ]
     return "\n".join(lines)

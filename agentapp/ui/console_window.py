@@ -151,10 +151,12 @@ class ConsoleWindow(QMainWindow):
         self.start.dateChanged.connect(lambda q: self.end.setDate(_qdate(default_end(_date(q)))))
         self.sampling = QSpinBox(minimum=1, maximum=100, value=30, suffix=" %")
         self.quota = QSpinBox(minimum=1, maximum=200, value=10, suffix=" per week")
+        self.fps = QSpinBox(minimum=0, maximum=30, value=0, suffix=" fps")
+        self.fps.setSpecialValueText("the policy's frame rate")
         form = QFormLayout()
         for label, w in (("Agent", self.agent), ("Training", self.training), ("Start", self.start),
                          ("End (required)", self.end), ("Share of calls", self.sampling),
-                         ("At most", self.quota)):  # fmt: skip
+                         ("At most", self.quota), ("Frame rate", self.fps)):  # fmt: skip
             form.addRow(label, w)
         enrol = QPushButton("Enrol / update")
         enrol.clicked.connect(self._enrol)
@@ -166,7 +168,7 @@ class ConsoleWindow(QMainWindow):
     def _enrol(self) -> None:
         e = Enrolment(self.agent.text().strip(), self.training.text().strip(),
                       _date(self.start.date()), _date(self.end.date()), self.sampling.value(),
-                      self.quota.value())  # fmt: skip
+                      self.quota.value(), self.fps.value() or None)  # fmt: skip
         if not e.agent or not e.training:
             self.say("Refused: give the agent and the training")
             return

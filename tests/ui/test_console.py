@@ -55,6 +55,7 @@ def test_enrol_then_publish_a_signed_policy(qtbot: QtBot, site) -> None:  # type
     assert w.enrolled.rowCount() == 1 and w.enrolled.item(0, 6).text() == "enrolled"  # type: ignore[union-attr]
     w.agent.setText("bob")
     w.training.setText("CRM onboarding")
+    w.fps.setValue(5)
     w.enrol_button.click()
     assert "draft version 2: bob enrolled" in w.status.text()
     assert [w.enrolled.item(r, 0).text() for r in range(2)] == ["alice", "bob"]  # type: ignore[union-attr]
@@ -64,7 +65,8 @@ def test_enrol_then_publish_a_signed_policy(qtbot: QtBot, site) -> None:  # type
     w.publish_button.click()
     assert "version 2 published" in w.status.text()
     published = parse_signed(site_policy_path(folder).read_bytes(), signing, "site")
-    assert published.version == 2 and published.enrolment_for("bob") is not None
+    bob = published.enrolment_for("bob")
+    assert published.version == 2 and bob is not None and bob.fps == 5
     w.publish_button.click()  # nothing new: the same version is refused
     assert "not higher" in w.status.text() or not w.publish_button.isEnabled()
     w.enrolled.selectRow(0)

@@ -420,3 +420,17 @@ def test_policy_and_enrolment_changes_are_traced_once(
         (x["action"], x["reason"]) for x in e.audit.entries()
     ]
     e2.stop()
+
+
+def test_an_enrolment_may_set_its_own_frame_rate(tmp_path: Path, key: X25519PrivateKey) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), fps=10)
+    policy = tmp_path / "policy.toml"
+    line = 'training = "CRM onboarding"'
+    policy.write_text(policy.read_text().replace(line, line + "\nfps = 2"))
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(2.1)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    times = frame_times(e, key)
+    assert 3 <= len(times) <= 6, times  # 2 fps, not 10
+    e.stop()

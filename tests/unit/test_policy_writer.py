@@ -31,7 +31,7 @@ def test_round_trip_keeps_everything(text: str) -> None:
 def test_enrol_and_unenrol_bump_the_version_and_keep_the_rules() -> None:
     p = parse_policy(policy_text("alice"))
     start = dt.date(2026, 12, 1)
-    e = Enrolment("bob", "Billing basics", start, default_end(start), 20, 3)
+    e = Enrolment("bob", "Billing basics", start, default_end(start), 20, 3, fps=5)
     q = with_enrolment(p, e)
     assert q.version == p.version + 1 and q.enrolment_for("bob") == e
     assert q.enrolment_for("alice") == p.enrolment_for("alice")
