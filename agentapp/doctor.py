@@ -38,7 +38,12 @@ def run_checks(s: Settings) -> list[Check]:
         checks.append(Check("display", True, "X11 display reachable"))
     policy = None
     try:
-        policy = load_policy(s.policy_path)
+        if s.config.site is not None:
+            from agentapp.app import signed_policy_loader
+
+            policy = signed_policy_loader(s)()
+        else:
+            policy = load_policy(s.policy_path)
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))
@@ -66,15 +71,29 @@ def run_checks(s: Settings) -> list[Check]:
             "open the business application, or fix the policy's [[application]] rule",
         ))  # fmt: skip
     locator.close()
+    if s.config.site is not None:
+        checks.append(_site_check(s.config.site))
     checks.append(_source_check(s, socket_path(s.data_dir)))
     problem = keystore_problem()
     checks.append(Check("key store", problem is None, problem or "OS key store available",
-                        "needed for AMI/ESL secrets and on trainers' machines"))  # fmt: skip
+                        "no recording without a signed audit trail"))  # fmt: skip
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
     checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
                         "free some space (recording stops when the disk is full)"))  # fmt: skip
     return checks
+
+
+def _site_check(site: Path) -> Check:
+    from agentapp.site.sync import site_policy_path
+
+    if not site_policy_path(site).is_file():
+        return Check("site", False, f"no policy at {site_policy_path(site)}",
+                     "mount the site folder, or publish a policy to it")  # fmt: skip
+    if not (site / "recordings").is_dir():
+        return Check("site", False, f"no drop area {site / 'recordings'}",
+                     "publish a policy (it creates it) or create the folder")  # fmt: skip
+    return Check("site", True, f"{site}: policy and drop area reachable")
 
 
 def _source_check(s: Settings, sock: Path) -> Check:

@@ -137,7 +137,11 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     time.sleep(12)  # at least one delivery attempt fails meanwhile
     assert len(list((alice.data / "recordings").rglob("*.seal"))) >= 1
     assert "site policy unreachable" in alice.cli("status").stdout
+    checks = {c["name"]: c for c in json.loads(alice.cli("doctor", "--json", check=False).stdout)}
+    assert not checks["site"]["ok"] and checks["policy"]["ok"]  # the last good one verifies
     away.rename(folder)
+    checks = {c["name"]: c for c in json.loads(alice.cli("doctor", "--json", check=False).stdout)}
+    assert checks["site"]["ok"], checks["site"]
     _wait(lambda: len(list((folder / "recordings").glob("2*"))) == 2, "not delivered after")
     assert not list((folder / "recordings").glob(".*"))
     assert [r["status"] for r in alice.recordings()] == ["shipped", "shipped"]
