@@ -64,6 +64,16 @@ class ConsoleModel:
         self.vault = Vault(site / "recordings")
         self.audit = AuditLog.in_dir(s.data_dir)
 
+    def purge(self) -> int:
+        """Delete, at the site, what passed its deadline (R9); the console does it at start."""
+        from agentapp.vault.purge import purge_expired
+
+        try:
+            policy: Policy | None = self.draft()
+        except ConsoleError:
+            policy = None
+        return len(purge_expired(self.site, time.time(), policy, self.audit, who=self.s.user))
+
     # ------------------------------------------------------------------ the draft
     def draft(self) -> Policy:
         """The draft, started from the site's policy the first time."""

@@ -109,7 +109,10 @@ class ConsoleWindow(QMainWindow):
         layout.addWidget(self.status)
         self.setCentralWidget(body)
         self.resize(980, 620)
+        purged = model.purge()
         self.refresh()
+        if purged:
+            self.say(f"{purged} recording(s) or note(s) past their deadline deleted at the site")
 
     def say(self, text: str) -> None:
         self.status.setText(text)

@@ -21,6 +21,7 @@ from agentapp.site.sync import site_policy_path
 from agentapp.ui.console_window import ConsoleWindow
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore
+from agentapp.vault.store import Vault
 from tests.integration.conftest import need
 from tests.policies import ACCESS, policy_text
 
@@ -135,3 +136,14 @@ def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignor
     assert ("carol", "export anonymised") in trail
     bob = _console(qtbot, trainer, folder, "bob")  # not a trainer, not his recording
     assert bob.recs.rowCount() == 0
+
+
+def test_the_console_purges_the_site_at_start(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    old = Vault(folder / "recordings").begin("alice", 1_000_000_000.0, "CRM", 183,
+                                             training="CRM onboarding")  # fmt: skip
+    old.add_segment(b"sealed", 1)
+    old.finish(1.0, [], "on-hook")
+    w = _console(qtbot, trainer, folder, "carol")
+    assert "1 recording(s) or note(s) past their deadline deleted" in w.status.text()
+    assert w.recs.rowCount() == 1 and not (folder / "recordings" / old.meta.id).exists()
