@@ -4,9 +4,11 @@ connection (baresip serves one control client: with the agent running, its statu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import socket
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +37,13 @@ def run_checks(s: Settings) -> list[Check]:
     if isinstance(locator, NullLocator):
         checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
     else:
+        from agentapp.platform.x11 import system_tray_present
+
         checks.append(Check("display", True, "X11 display reachable"))
+        tray = system_tray_present()
+        checks.append(Check("tray", tray, "system tray host present" if tray else
+                            "no system tray: the agent shows an always-visible status window",
+                            "add a tray (notification area) to the desktop panel"))  # fmt: skip
     policy = None
     try:
         if s.config.site is not None:
@@ -77,11 +85,40 @@ def run_checks(s: Settings) -> list[Check]:
     problem = keystore_problem()
     checks.append(Check("key store", problem is None, problem or "OS key store available",
                         "no recording without a signed audit trail"))  # fmt: skip
+    checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
     checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
                         "free some space (recording stops when the disk is full)"))  # fmt: skip
     return checks
+
+
+def clock_problem(now: float, latest: float | None) -> str | None:
+    """A wall clock behind what this agent already wrote (or absurd) misdates recordings and
+    delays their purge; None when it looks sane."""
+    if now < 1_735_689_600:  # 2025-01-01: older than this software
+        return "the clock is set before 2025"
+    if latest is not None and now < latest - 60:
+        late = dt.datetime.fromtimestamp(latest, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"the clock is behind the last audit entry ({late})"
+    return None
+
+
+def _clock_check(data_dir: Path, now: float) -> Check:
+    from agentapp.core.auditchain import parse_line
+
+    latest = None
+    try:
+        lines = (data_dir / "audit.jsonl").read_text().splitlines()
+        entry = parse_line(lines[-1]) if lines else None
+        if entry is not None:
+            latest = dt.datetime.fromisoformat(entry["at"]).timestamp()
+    except (OSError, ValueError):
+        pass
+    problem = clock_problem(now, latest)
+    shown = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return Check("clock", problem is None, problem or f"{shown}, after the last audit entry",
+                 "set the time (NTP): recordings are dated and purged by it")  # fmt: skip
 
 
 def _site_check(site: Path) -> Check:

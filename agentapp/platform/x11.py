@@ -263,3 +263,16 @@ class X11Locator(WindowLocator):
     def _same_app_popup(self, child: Any, pid: int | None) -> bool:
         """A menu/tooltip of the business application itself may stay visible."""
         return pid is not None and self._card(child, "_NET_WM_PID") == pid
+
+
+def system_tray_present(display_name: str | None = None) -> bool:
+    """Whether a system tray host owns `_NET_SYSTEM_TRAY_S<screen>` (freedesktop tray spec)."""
+    try:
+        d = display.Display(display_name)
+    except Exception:  # no display at all: no tray either
+        return False
+    try:
+        atom = d.intern_atom(f"_NET_SYSTEM_TRAY_S{d.get_default_screen()}")
+        return bool(d.get_selection_owner(atom))
+    finally:
+        d.close()

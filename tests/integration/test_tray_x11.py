@@ -27,6 +27,7 @@ def test_tray_icon_and_badge_not_recorded(
     env = desktop.env
     agent = make_agent(policy_text("alice"), env=env).start(headless=False)
     agent.wait_log("tray icon shown in the system tray")
+    assert _doctor(agent)["tray"]["ok"]
     # Put the business window under the badge (top centre of the screen).
     subprocess.run(["xdotool", "windowmove", str(windows.business), "300", "0"], env=env,
                    check=True)  # fmt: skip
@@ -66,3 +67,12 @@ def test_without_tray_host_the_status_window_is_shown(
                               text=True).stdout  # fmt: skip
         assert '"agentapp"' in tree
         agent.stop()
+        tray = _doctor(agent)["tray"]
+        assert not tray["ok"] and "status window" in tray["detail"]
+
+
+def _doctor(agent: Agent) -> dict[str, dict[str, object]]:
+    import json
+
+    checks = json.loads(agent.cli("doctor", "--json", check=False).stdout)
+    return {c["name"]: c for c in checks}
