@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -113,16 +112,15 @@ def list_recordings(args: argparse.Namespace, s: Settings) -> int:
 
 def _private_key(args: argparse.Namespace, first_segment: Path) -> X25519PrivateKey:
     from agentapp.vault.keys import load_private_file, load_private_from_keystore
-    from agentapp.vault.sealing import read_header
+    from agentapp.vault.sealing import key_id_of
 
-    kid = read_header(first_segment.read_bytes())[0]["kid"]
     if args.key is not None:
         return load_private_file(args.key, read_passphrase(args.passphrase_file))
-    return load_private_from_keystore(kid)
+    return load_private_from_keystore(key_id_of(first_segment))
 
 
 def export(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.vault.export import export_recording
+    from agentapp.vault.export import export_recording, mark_text
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
 
@@ -135,12 +133,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     _allowed(s, who, Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT, meta)
     out = _export_path(args.out, meta, anonymise)
     segs = _sealed_segments(vault, meta)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    mark = (
-        f"ANONYMISED extract - exported by {who.name} {stamp} - training only"
-        if anonymise
-        else f"{meta.agent} - exported by {who.name} {stamp} - training only"
-    )
+    mark = mark_text(meta.agent, who.name, "exported", anonymise)
     action = "export anonymised" if anonymise else "export"
     _trace(s, who, action, meta.id, reason)
     try:
@@ -159,7 +152,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
 
 
 def view(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.vault.export import marked_frames, open_segments
+    from agentapp.vault.export import mark_text, marked_frames, open_segments
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
 
@@ -176,8 +169,7 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     except (VaultError, KeyProblem, SealError, OSError) as exc:
         _trace(s, who, "view failed", meta.id, str(exc))
         raise CliError(f"cannot open {meta.id}: {exc}") from None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    mark = f"{meta.agent} - viewed by {who.name} {stamp} - training only"
+    mark = mark_text(meta.agent, who.name, "viewed")
     from agentapp.ui.player import play
 
     play(marked_frames(segments, mark), f"agentapp — recording {meta.id}")
@@ -186,7 +178,9 @@ def view(args: argparse.Namespace, s: Settings) -> int:
 
 def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
     if anonymise and out.is_dir():
-        out = out / f"training-extract-{secrets.token_hex(4)}.mp4"
+        from agentapp.vault.export import neutral_name
+
+        out = out / neutral_name()
     if out.suffix.lower() != ".mp4":
         raise CliError("--out must name a .mp4 file" + (" or a folder" if anonymise else ""), 2)
     if anonymise and (meta.agent.lower() in out.name.lower() or meta.id in out.name):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.app import Settings, signing_key_path
 from agentapp.core.access import Action, Person, RecordingRef, person, refusal
@@ -178,77 +179,55 @@ class ConsoleModel:
             if since and dt.datetime.fromtimestamp(m.started_at).date() < since:
                 continue
             out.append(m)
-        self._trace("list", f"{len(out)} recording(s)", "console")
+        self._trace("list", f"{len(out)} recording(s)", "console", who)
         return out
 
     def open(self, rid: str, reason: str, private_key_loader: Callable[[str], object]
              ) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
         """Frames of one recording, decrypted in memory, watermarked; checked and traced."""
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from agentapp.vault.export import mark_text, marked_frames, open_segments
 
-        from agentapp.vault.export import marked_frames, open_segments
-        from agentapp.vault.sealing import read_header
-
-        reason = " ".join(reason.split())
-        if len(reason) < 5:
-            raise ConsoleError("give a real reason (it is written to the audit trail)")
-        meta = self._meta(rid)
-        who = self.person()
-        why = refusal(who, Action.VIEW, RecordingRef(meta.agent, meta.training))
-        if why:
-            self._trace("refused view", rid, why)
-            raise ConsoleError(why)
-        segs = self.vault.segment_paths(rid)
-        if not segs:
-            raise ConsoleError(f"recording {rid} has no sealed segment")
-        self._trace("view", rid, reason)
+        meta, who, segs = self._checked(rid, reason, Action.VIEW)
         try:
-            private = private_key_loader(read_header(segs[0].read_bytes())[0]["kid"])
-            assert isinstance(private, X25519PrivateKey)
-            segments = open_segments(self.vault, rid, private)
+            segments = open_segments(self.vault, rid, _private(private_key_loader, segs[0]))
         except Exception as exc:  # key store, tampering: one message for the trainer
             raise ConsoleError(f"cannot open {rid}: {exc}") from None
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        return marked_frames(segments, f"{meta.agent} - viewed by {who.name} {stamp} - "
-                             "training only")  # fmt: skip
+        return marked_frames(segments, mark_text(meta.agent, who.name, "viewed"))
 
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
                private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip
         """A watermarked MP4 in `folder` (anonymised: neutral name, no agent), traced."""
-        import secrets
+        from agentapp.vault.export import export_recording, mark_text, neutral_name
 
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
+        meta, who, segs = self._checked(rid, reason, action)
+        out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
+        mark = mark_text(meta.agent, who.name, "exported", anonymise)
+        try:
+            private = _private(private_key_loader, segs[0])
+            export_recording(self.vault, rid, private, out, mark)
+        except Exception as exc:  # key store, tampering, disk: one message for the trainer
+            raise ConsoleError(f"cannot export {rid}: {exc}") from None
+        return out
 
-        from agentapp.vault.export import export_recording
-        from agentapp.vault.sealing import read_header
-
+    def _checked(self, rid: str, reason: str, action: Action
+                 ) -> tuple[RecordingMeta, Person, list[Path]]:  # fmt: skip
+        """Reason given, access allowed, sealed segments present — and the access traced
+        (a refusal too) before anything is decrypted."""
         reason = " ".join(reason.split())
         if len(reason) < 5:
             raise ConsoleError("give a real reason (it is written to the audit trail)")
         meta = self._meta(rid)
         who = self.person()
-        action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
         why = refusal(who, action, RecordingRef(meta.agent, meta.training))
         if why:
-            self._trace(f"refused {action.value}", rid, why)
+            self._trace(f"refused {action.value}", rid, why, who)
             raise ConsoleError(why)
         segs = self.vault.segment_paths(rid)
         if not segs:
             raise ConsoleError(f"recording {rid} has no sealed segment")
-        name = f"training-extract-{secrets.token_hex(4)}.mp4" if anonymise else f"{rid}.mp4"
-        out = folder / name
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        mark = (f"ANONYMISED extract - exported by {who.name} {stamp} - training only"
-                if anonymise else
-                f"{meta.agent} - exported by {who.name} {stamp} - training only")  # fmt: skip
-        self._trace(action.value, rid, reason)
-        try:
-            private = private_key_loader(read_header(segs[0].read_bytes())[0]["kid"])
-            assert isinstance(private, X25519PrivateKey)
-            export_recording(self.vault, rid, private, out, mark)
-        except Exception as exc:  # key store, tampering, disk: one message for the trainer
-            raise ConsoleError(f"cannot export {rid}: {exc}") from None
-        return out
+        self._trace(action.value, rid, reason, who)
+        return meta, who, segs
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)
@@ -261,12 +240,13 @@ class ConsoleModel:
         from agentapp.vault.notes import NotesStore
 
         meta = self._meta(rid)
-        why = refusal(self.person(), Action.NOTES, RecordingRef(meta.agent, meta.training))
+        who = self.person()
+        why = refusal(who, Action.NOTES, RecordingRef(meta.agent, meta.training))
         if why:
             raise ConsoleError(why)
         try:
             public = load_public_key(public_key_path(self.s.data_dir))
-            self._trace("add note", rid, "console")
+            self._trace("add note", rid, "console", who)
             days = self.draft().notes_retention_days
             notes = NotesStore(self.site / "notes")
             notes.add(rid, meta.training, self.s.user, text, public, time.time(), days)
@@ -279,10 +259,21 @@ class ConsoleModel:
         except VaultError as exc:
             raise ConsoleError(str(exc)) from None
 
-    def _trace(self, action: str, target: str, reason: str) -> None:
+    def _trace(self, action: str, target: str, reason: str, who: Person | None = None) -> None:
         from agentapp.vault.audit import AuditError
 
+        role = (who or self.person()).role
         try:
-            self.audit.append(self.s.user, action, target, reason, role=self.person().role)
+            self.audit.append(self.s.user, action, target, reason, role=role)
         except AuditError as exc:
             raise ConsoleError(f"refused: {exc} (every access is traced)") from None
+
+
+def _private(loader: Callable[[str], object], first_segment: Path) -> X25519PrivateKey:
+    """The private key a recording was sealed for, from `loader` (the key store)."""
+    from agentapp.vault.sealing import key_id_of
+
+    private = loader(key_id_of(first_segment))
+    if not isinstance(private, X25519PrivateKey):
+        raise ConsoleError("the key loader returned no recording private key")
+    return private

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -99,6 +100,8 @@ class Engine:
         self.agent = agent
         self._load_policy = policy_loader or (lambda: load_policy(policy_path))
         self._site_problem: str | None = None
+        self._seen: dict[str, Any] | None = None  # the policy summary last traced
+        self._seen_read = False  # run/policy-seen.json is read once (see _note_policy)
         self.audit = audit or AuditLog.in_dir(data_dir)
         self.min_free_bytes = min_free_bytes
         self._last_purge = float("-inf")
@@ -577,13 +580,10 @@ class Engine:
     def _note_policy(self, policy: Policy | None, problem: str = "") -> None:
         """Trace a policy or enrolment change the first time this agent sees it (R8).
 
-        What was seen last is kept in `run/policy-seen.json`, so a change made while the agent
-        was stopped is traced at the next start."""
-        path = self.data_dir / "run" / "policy-seen.json"
-        try:
-            seen = json.loads(path.read_text())
-        except (OSError, ValueError):
-            seen = None
+        What was seen last is kept in `run/policy-seen.json` (read once, then held in memory;
+        only this engine writes it), so a change made while the agent was stopped is traced
+        at the next start."""
+        seen = self._policy_seen()
         if policy is None:
             if seen is not None and seen.get("refused") == problem:
                 return
@@ -594,14 +594,24 @@ class Engine:
             last = None if seen is None else {k: v for k, v in seen.items() if k != "refused"}
             if last == new:
                 if seen is not None and "refused" in seen:  # valid again, unchanged
-                    self._save_seen(path, new)
+                    self._save_seen(new)
                 return
             for action, text in changes(last or None, new):
                 self._trace(action, f"policy version {policy.version}", text)
-        self._save_seen(path, new)
+        self._save_seen(new)
 
-    @staticmethod
-    def _save_seen(path: Path, seen: dict[str, object]) -> None:
+    def _policy_seen(self) -> dict[str, Any] | None:
+        if not self._seen_read:
+            self._seen_read = True
+            try:
+                self._seen = json.loads((self.data_dir / "run" / "policy-seen.json").read_text())
+            except (OSError, ValueError):
+                self._seen = None
+        return self._seen
+
+    def _save_seen(self, seen: dict[str, Any]) -> None:
+        self._seen = seen
+        path = self.data_dir / "run" / "policy-seen.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_atomic(path, json.dumps(seen, sort_keys=True).encode())

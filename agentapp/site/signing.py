@@ -39,20 +39,24 @@ def sign(text: bytes, private: Ed25519PrivateKey) -> bytes:
     return body + MARK + f"{key_id(private.public_key())} {sig}\n".encode()
 
 
-def strip_signature(text: bytes) -> bytes:
-    at = text.rfind(b"\n" + MARK)
+def _split(text: bytes) -> tuple[bytes, bytes | None]:
+    """(the signed body, the signature line) — (text, None) when there is no signature."""
     if text.startswith(MARK):
-        return b""
-    return text if at < 0 else text[: at + 1]
+        return b"", text.rstrip(b"\r\n")
+    at = text.rfind(b"\n" + MARK)
+    return (text, None) if at < 0 else (text[: at + 1], text[at + 1 :].rstrip(b"\r\n"))
+
+
+def strip_signature(text: bytes) -> bytes:
+    return _split(text)[0]
 
 
 def verify(text: bytes, public: Ed25519PublicKey) -> bytes:
     """The signed body; raises PolicyError saying why it cannot be trusted."""
-    at = text.rfind(b"\n" + MARK)
-    if at < 0:
+    body, line = _split(text)
+    if line is None:
         raise PolicyError("the policy is not signed (a site policy must be published with "
                           "'agentapp policy publish')")  # fmt: skip
-    body, line = text[: at + 1], text[at + 1 :].rstrip(b"\r\n")
     parts = line[len(MARK) :].split(b" ")
     if len(parts) != 2:
         raise PolicyError("the policy's signature line is damaged")

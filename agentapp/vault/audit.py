@@ -164,10 +164,10 @@ class AuditLog:
         return [e for e in (parse_line(line) for line in self.lines()) if e is not None]
 
     def verify(self) -> Verdict:
-        lines = self.lines()
-        if not lines and self.keys.head() is None:
+        lines, head = self.lines(), self.keys.head()
+        if not lines and head is None:
             return Verdict(True, 0)
-        return verify(lines, self.keys.key(create=False), self.keys.head())
+        return verify(lines, self.keys.key(create=False), head)
 
 
 def _dumps(entry: dict[str, Any]) -> str:

@@ -8,8 +8,10 @@ Threading: plain functions, run on the caller's thread.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -79,6 +81,19 @@ def blur(canvas: np.ndarray, rect: Rect) -> None:
 
 
 BAND = 18  # pixels added under each frame for the watermark
+
+
+def mark_text(agent: str, who: str, verb: str, anonymised: bool = False) -> str:
+    """The watermark of every export and viewing: whose recording (never on an anonymised
+    extract), who `verb`-ed it (exported, viewed) and when, and that it is for training."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    whose = "ANONYMISED extract" if anonymised else agent
+    return f"{whose} - {verb} by {who} {stamp} - training only"
+
+
+def neutral_name() -> str:
+    """An anonymised extract's file name: names neither the agent nor the recording."""
+    return f"training-extract-{secrets.token_hex(4)}.mp4"
 
 
 def watermark(canvas: np.ndarray, text: str) -> None:

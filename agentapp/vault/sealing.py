@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import struct
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -71,6 +72,11 @@ def seal(plaintext: bytes, recipient: X25519PublicKey, context: dict[str, Any]) 
     hbytes = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
     prefix = MAGIC + struct.pack(">I", len(hbytes)) + hbytes
     return prefix + AESGCM(data_key).encrypt(nonce, plaintext, prefix)
+
+
+def key_id_of(path: Path) -> str:
+    """The id of the key a sealed file was sealed for (to find its private half)."""
+    return str(read_header(path.read_bytes())[0]["kid"])
 
 
 def read_header(blob: bytes) -> tuple[dict[str, Any], int]:
