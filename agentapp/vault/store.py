@@ -175,6 +175,8 @@ class Vault:
         return RecordingWriter(folder, meta)
 
     def recordings(self) -> list[RecordingMeta]:
+        """Every readable recording, in the order the calls started (ids carry only whole
+        seconds, so two calls in one second would otherwise come in random order)."""
         out = []
         for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
             if folder.name.startswith("."):
@@ -182,7 +184,7 @@ class Vault:
             meta = self.read_meta(folder)
             if meta is not None:
                 out.append(meta)
-        return out
+        return sorted(out, key=lambda m: (m.started_at, m.id))
 
     def get(self, rid: str) -> RecordingMeta:
         if not rid or "/" in rid or rid.startswith("."):

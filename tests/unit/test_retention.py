@@ -118,3 +118,9 @@ def test_half_deleted_folders_are_finished_at_start(tmp_path: Path) -> None:
     (root / rid).rename(root / f".gone-{rid}")  # a stop between rename and removal
     assert Vault(root).recover_interrupted() == []
     assert not any(root.iterdir())
+
+
+def test_recordings_are_listed_in_call_order_within_one_second(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "recordings")
+    ids = [vault.begin("alice", T0 + 0.1 * i, "CRM", 183).meta.id for i in range(8)]
+    assert [m.id for m in vault.recordings()] == ids  # same second, random suffixes
