@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp.core.config import AgentConfig, load_config
-from agentapp.paths import default_data_dir
+from agentapp.paths import default_data_dir, local_or_system
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,9 +40,8 @@ class Settings:
 
 
 def config_path(data_dir: Path) -> Path:
-    """`<data dir>/agent.toml`, else the site-wide `/etc/agentapp/agent.toml`."""
-    local = data_dir / "agent.toml"
-    return local if local.exists() else Path("/etc/agentapp/agent.toml")
+    """`<data dir>/agent.toml`, else the machine-wide one (`/etc/agentapp/agent.toml`)."""
+    return local_or_system(data_dir / "agent.toml")
 
 
 def settings(
@@ -52,6 +51,7 @@ def settings(
     d = (Path(data_dir) if data_dir else default_data_dir()).absolute()
     cfg = load_config(config_path(d))
     who = agent or os.environ.get("AGENTAPP_AGENT") or cfg.agent or getpass.getuser()
+    cfg = cfg.for_agent(who)
     pol = policy or os.environ.get("AGENTAPP_POLICY") or str(d / "policy.toml")
     user = os.environ.get("AGENTAPP_USER") or getpass.getuser()
     return Settings(d, who, Path(pol).absolute(), cfg, user)
@@ -104,11 +104,10 @@ def build_engine(s: Settings) -> Engine:
 
 
 def signing_key_path(data_dir: Path) -> Path:
-    """`<data dir>/keys/policy-signing-public-key.pem`, else the one installed site-wide."""
+    """`<data dir>/keys/policy-signing-public-key.pem`, else the one installed machine-wide."""
     from agentapp.site.signing import PUBLIC_FILE
 
-    local = data_dir / "keys" / PUBLIC_FILE
-    return local if local.exists() else Path("/etc/agentapp") / PUBLIC_FILE
+    return local_or_system(data_dir / "keys" / PUBLIC_FILE)
 
 
 def signed_policy_loader(s: Settings) -> Callable[[], Policy]:

@@ -29,6 +29,20 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _machine(args: argparse.Namespace) -> int:
+    from agentapp.machine import MachineSettings, MachineSetupError, configure
+    from agentapp.paths import system_dir
+
+    given = MachineSettings(args.site_folder, args.event_source, args.recording_key,
+                            args.signing_key)  # fmt: skip
+    try:
+        done = configure(args.system_dir or system_dir(), given)
+    except MachineSetupError as exc:
+        raise CliError(f"machine settings refused, nothing written: {exc}") from None
+    print("\n".join(done))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="agentapp", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"agentapp {__version__}")
@@ -67,6 +81,21 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", parents=[common], help="can this workstation record?")
     doctor.add_argument("--json", action="store_true")
+
+    machine = sub.add_parser("machine", help="machine-wide settings (installers, IT)")
+    mc = machine.add_subparsers(dest="machine_command", required=True, metavar="ACTION")
+    conf = mc.add_parser("configure", help="check, then write agent.toml and the site's public"
+                         " keys in the system folder (empty settings: left alone)")  # fmt: skip
+    conf.add_argument("--system-dir", type=Path, help="default: /etc/agentapp, %%PROGRAMDATA%%"
+                      "\\agentapp on Windows ($AGENTAPP_SYSTEM_DIR)")  # fmt: skip
+    conf.add_argument("--site-folder", default="", help="the site folder (absolute path)")
+    conf.add_argument("--event-source", default="",
+                      help="hook | baresip://HOST:PORT?account=sip:{user}@PBX | ami://USER@HOST:"
+                      "PORT?endpoint=PJSIP/{user} | esl://HOST:PORT?extension={user}")  # fmt: skip
+    conf.add_argument("--recording-key", default="",
+                      help="recording public key: a .pem path or its base64 line")  # fmt: skip
+    conf.add_argument("--signing-key", default="",
+                      help="policy-signing public key: a .pem path or its base64 line")  # fmt: skip
 
     keys = sub.add_parser("keys", help="recording keys").add_subparsers(
         dest="keys_command", metavar="ACTION", parser_class=_Parser, required=True
@@ -270,6 +299,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agentapp.demo import run_demo
 
         return run_demo(seconds=args.seconds, keep=args.keep)
+    if args.command == "machine":  # before settings(): it may repair a refused agent.toml
+        return _machine(args)
     from agentapp.core.config import ConfigError
 
     try:

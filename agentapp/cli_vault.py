@@ -212,7 +212,7 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
 
 
 def notes(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
     from agentapp.vault.notes import NotesStore
 
     who, policy = _who(s)
@@ -232,7 +232,7 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         _allowed(s, who, Action.NOTES, meta)
         try:
             text = args.file.read_text() if args.file else sys.stdin.read()
-            public = load_public_key(public_key_path(s.data_dir))
+            public = load_public_key(installed_public_key_path(s.data_dir))
         except (OSError, UnicodeDecodeError, KeyProblem) as exc:
             raise CliError(str(exc)) from None
         days = policy.notes_retention_days if policy else 365

@@ -236,7 +236,7 @@ class ConsoleModel:
                 f"{m.end_reason or m.status}")  # fmt: skip
 
     def add_note(self, rid: str, text: str) -> None:
-        from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+        from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
         from agentapp.vault.notes import NotesStore
 
         meta = self._meta(rid)
@@ -245,7 +245,7 @@ class ConsoleModel:
         if why:
             raise ConsoleError(why)
         try:
-            public = load_public_key(public_key_path(self.s.data_dir))
+            public = load_public_key(installed_public_key_path(self.s.data_dir))
             self._trace("add note", rid, "console", who)
             days = self.draft().notes_retention_days
             notes = NotesStore(self.site / "notes")

@@ -30,9 +30,14 @@ def run_checks(s: Settings) -> list[Check]:
     from agentapp.platform.factory import create_locator
     from agentapp.telephony.hook import socket_path
     from agentapp.vault.acknowledgements import AcknowledgementStore
-    from agentapp.vault.keys import KeyProblem, keystore_problem, load_public_key, public_key_path
+    from agentapp.vault.keys import (
+        KeyProblem,
+        installed_public_key_path,
+        keystore_problem,
+        load_public_key,
+    )
 
-    checks: list[Check] = []
+    checks: list[Check] = [_install_check(s)]
     locator = create_locator()
     if isinstance(locator, NullLocator):
         checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
@@ -56,8 +61,8 @@ def run_checks(s: Settings) -> list[Check]:
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))
     try:
-        load_public_key(public_key_path(s.data_dir))
-        checks.append(Check("recording key", True, str(public_key_path(s.data_dir))))
+        load_public_key(installed_public_key_path(s.data_dir))
+        checks.append(Check("recording key", True, str(installed_public_key_path(s.data_dir))))
     except KeyProblem as exc:
         checks.append(Check("recording key", False, str(exc), "install the site's public key"))
     if policy is not None:
@@ -84,13 +89,29 @@ def run_checks(s: Settings) -> list[Check]:
     checks.append(_source_check(s, socket_path(s.data_dir)))
     problem = keystore_problem()
     checks.append(Check("key store", problem is None, problem or "OS key store available",
-                        "no recording without a signed audit trail"))  # fmt: skip
+                        "run a Secret Service (gnome-keyring) in the session: no recording "
+                        "without a signed audit trail"))  # fmt: skip
     checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
     checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
                         "free some space (recording stops when the disk is full)"))  # fmt: skip
     return checks
+
+
+def _install_check(s: Settings) -> Check:
+    """What runs, and which settings it read: enough for IT to tell a desk's set-up apart."""
+    import sys
+
+    from agentapp import __version__
+    from agentapp.app import config_path
+
+    how = "bundle" if getattr(sys, "frozen", False) else "Python package"
+    where = Path(sys.executable if how == "bundle" else __file__).resolve().parent
+    cfg = config_path(s.data_dir)
+    read = f"settings {cfg}" if cfg.exists() else "no agent.toml (defaults)"
+    return Check("agentapp", True, f"version {__version__} ({how} in {where}); {read}; "
+                 f"data {s.data_dir}")  # fmt: skip
 
 
 def clock_problem(now: float, latest: float | None) -> str | None:

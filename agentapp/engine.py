@@ -45,7 +45,7 @@ from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import NullLocator, WindowLocator
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
-from agentapp.vault.keys import KeyProblem, load_public_key, public_key_path
+from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 from agentapp.vault.purge import purge_expired
 from agentapp.vault.sink import SealingSink
 from agentapp.vault.store import RecordingWriter, Vault, free_bytes, write_atomic
@@ -221,7 +221,7 @@ class Engine:
         if today < e.start:
             return replace(base, state="not_enrolled", detail=f"enrolment starts on {e.start}")
         try:
-            load_public_key(public_key_path(self.data_dir))
+            load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
             return replace(base, state="cannot_record", detail=str(exc))
         if self._display_problem:
@@ -321,7 +321,7 @@ class Engine:
             self.refresh(f"last call not recorded: {decision.reason.value}")
             return f"ok: not recording ({decision.reason.value})"
         try:
-            public_key = load_public_key(public_key_path(self.data_dir))
+            public_key = load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
             self._set_status(EngineStatus("cannot_record", str(exc)))
             return "ok: not recording (no recording key)"

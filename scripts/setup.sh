@@ -8,7 +8,7 @@ DEBS=(
   python3-venv xvfb openbox trayer xdotool wmctrl x11-utils dbus dbus-x11 gnome-keyring
   libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
-  libxcb-image0 fonts-dejavu-core baresip-core sip-tester
+  libxcb-image0 fonts-dejavu-core baresip-core sip-tester nsis p7zip-full
 )
 missing=()
 for p in "${DEBS[@]}"; do

@@ -9,7 +9,7 @@ here: they live in the OS key store (`agentapp source secret`).
     kind = "baresip"                     # hook | baresip | ami | esl
     host = "127.0.0.1"
     port = 4444
-    account = "sip:alice@pbx.example"    # baresip: the agent's account (accountaor)
+    account = "sip:alice@pbx.example"    # baresip: the agent's account ({user}: the agent)
     # endpoint = "PJSIP/1001"            # ami: the agent's channel prefix
     # username = "agentapp"              # ami: manager user (secret in the key store)
     # extension = "1001"                 # esl: the agent's extension
@@ -20,14 +20,18 @@ here: they live in the OS key store (`agentapp source secret`).
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from agentapp.core.tables import TableReader
 
 KINDS = {"hook": 0, "baresip": 4444, "ami": 5038, "esl": 8021}
+USER = "{user}"
+PER_AGENT = ("account", "endpoint", "extension")
 
 
 class ConfigError(ValueError):
@@ -62,6 +66,13 @@ class AgentConfig:
     agent: str | None = None
     source: SourceConfig = SourceConfig()
     site: Path | None = None  # a site folder: signed policy in, sealed recordings out
+
+    def for_agent(self, agent: str) -> AgentConfig:
+        """`{user}` in account, endpoint or extension stands for the agent, so that one
+        machine-wide agent.toml serves every agent who logs in on a shared desk."""
+        src = self.source
+        fields = {k: getattr(src, k).replace(USER, agent) for k in PER_AGENT}
+        return replace(self, source=replace(src, **fields))
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -113,3 +124,53 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
                               src.where) from None  # fmt: skip
     source = SourceConfig(kind, host, port, internal_numbers=internal, **fields)
     return AgentConfig(agent, source, site)
+
+
+def source_from_url(url: str) -> dict[str, str | int]:
+    """The event source in the one-line form installers take (a debconf answer, an NSIS
+    parameter), as the `[source]` table it stands for:
+
+        hook
+        baresip://127.0.0.1:4444?account=sip:{user}@pbx.example
+        ami://agentapp@pbx.example:5038?endpoint=PJSIP/{user}
+        esl://pbx.example:8021?extension={user}&internal_numbers=^[0-9]{3,4}$
+
+    Query values are percent-decoded ('+' stays '+': it is common in patterns).
+    Raises ConfigError; parse_config checks the rest (required fields, the pattern)."""
+    url = url.strip()
+    if url == "hook":
+        return {"kind": "hook"}
+    kind, sep, rest = url.partition("://")
+    if not sep or kind not in KINDS or kind == "hook":
+        raise ConfigError(f"'{url}' is not hook, baresip://…, ami://… or esl://…", "event source")
+    netloc, _, query = rest.partition("?")
+    user, _, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.rpartition(":")
+    if not colon:
+        host, port = hostport, str(KINDS[kind])
+    if not host or not port.isdigit():
+        raise ConfigError(f"'{netloc}' is not HOST:PORT", "event source")
+    table: dict[str, str | int] = {"kind": kind, "host": host, "port": int(port)}
+    if user:
+        table["username"] = unquote(user)
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key not in (*PER_AGENT, "internal_numbers"):
+            raise ConfigError(f"unknown parameter '{key}'", "event source")
+        table[key] = unquote(value)
+    return table
+
+
+def config_text(site: str | None, source: dict[str, str | int] | None) -> str:
+    """agent.toml for these settings, checked by parse_config before it is returned."""
+    lines = [
+        "# Written by `agentapp machine configure` (the installer). Per-user overrides:",
+        "# <data dir>/agent.toml. Secrets are never here: see `agentapp source secret`.",
+    ]
+    if source:
+        lines += ["", "[source]"] + [f"{k} = {json.dumps(v)}" for k, v in source.items()]
+    if site:
+        lines += ["", "[site]", f"folder = {json.dumps(site)}"]
+    text = "\n".join(lines) + "\n"
+    parse_config(text)
+    return text

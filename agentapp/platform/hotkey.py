@@ -25,7 +25,8 @@ class HotkeyListener:
         try:
             from pynput import keyboard
         except Exception as exc:  # ImportError without a display, Xlib errors …
-            return f"global hotkey unavailable ({type(exc).__name__}: {exc})"
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return f"global hotkey unavailable ({type(exc).__name__}: {first})"
         try:
             self._listener = keyboard.GlobalHotKeys({self.combo: self._fire})
             self._listener.start()

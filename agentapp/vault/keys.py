@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from agentapp.paths import local_or_system
 from agentapp.vault.sealing import fingerprint
 
 SERVICE = "agentapp"
@@ -26,7 +27,13 @@ class KeyProblem(RuntimeError):
 
 
 def public_key_path(data_dir: Path) -> Path:
+    """Where `keys init` writes this user's copy of the recording public key."""
     return data_dir / "keys" / PUBLIC_KEY_FILE
+
+
+def installed_public_key_path(data_dir: Path) -> Path:
+    """The key recordings are sealed with: this user's copy, else the machine-wide one."""
+    return local_or_system(public_key_path(data_dir))
 
 
 def write_public_key(pub: X25519PublicKey, path: Path) -> None:

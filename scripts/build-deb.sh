@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the Debian package from the PyInstaller bundle and installer/linux/.
+# Usage: scripts/build-deb.sh [OUT_DIR] (default: dist) → OUT_DIR/agentapp_<version>_<arch>.deb
+# DEB_COMPRESSION=xz|gzip|zstd|none and DEB_COMPRESSION_LEVEL (default xz 6: the smallest
+# download; tests use zstd 3, many times faster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=$(realpath -m "${1:-dist}")
+mkdir -p "$OUT"
+VERSION=$(.venv/bin/python -c 'import agentapp; print(agentapp.__version__)')
+ARCH=$(dpkg --print-architecture)
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+ROOT="$STAGE/root"
+
+bash scripts/build-bundle.sh "$STAGE/bundle"
+install -d -m 0755 "$ROOT/DEBIAN" "$ROOT/opt" "$ROOT/usr/bin" "$ROOT/etc/xdg/autostart" \
+  "$ROOT/usr/share/applications" "$ROOT/usr/share/doc/agentapp"
+mv "$STAGE/bundle/agentapp" "$ROOT/opt/agentapp"
+ln -s /opt/agentapp/agentapp "$ROOT/usr/bin/agentapp"
+L=installer/linux
+install -m 0644 "$L/agentapp.desktop" "$ROOT/etc/xdg/autostart/agentapp.desktop"
+install -m 0644 "$L/agentapp-console.desktop" "$ROOT/usr/share/applications/"
+install -m 0644 LICENSE "$ROOT/usr/share/doc/agentapp/copyright"
+install -m 0644 THIRD_PARTY_LICENSES.md README.md "$ROOT/usr/share/doc/agentapp/"
+install -m 0755 "$L/config" "$L/postinst" "$L/prerm" "$L/postrm" "$ROOT/DEBIAN/"
+install -m 0644 "$L/templates" "$L/conffiles" "$ROOT/DEBIAN/"
+SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
+sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
+  "$L/control.in" >"$ROOT/DEBIAN/control"
+# Bundle files: read-only for all, executables keep their x bit; nothing group/other-writable.
+chmod -R u+rwX,go+rX,go-w "$ROOT/opt/agentapp"
+
+DEB="$OUT/agentapp_${VERSION}_${ARCH}.deb"
+echo "deb: dpkg-deb (${DEB_COMPRESSION:-xz}) → $DEB"
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" -z"${DEB_COMPRESSION_LEVEL:-6}" \
+  --build "$ROOT" "$DEB" >/dev/null
+echo "deb: $(du -h "$DEB" | cut -f1) ($((SIZE / 1024)) MB installed)"

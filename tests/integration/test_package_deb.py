@@ -1,0 +1,232 @@
+"""The Linux package as IT deploys it: built from this tree (PyInstaller bundle + dpkg-deb),
+preseeded, installed with `dpkg -i` on this machine, run from /usr/bin with no Python of
+ours, a real call recorded and delivered to the site, then removed and purged.
+
+Needs root (it installs a system package); outside CI it is skipped otherwise. The package is
+always purged at the end, even when an assertion fails."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentapp import __version__
+from agentapp.platform.virtual_display import VirtualDesktop
+from tests.integration.conftest import Agent, Windows, need
+from tests.policies import ACCESS, policy_text
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path("/usr/bin/agentapp")
+OPT = Path("/opt/agentapp")
+ETC = Path("/etc/agentapp")
+AUTOSTART = Path("/etc/xdg/autostart/agentapp.desktop")
+GREEN_BGR = np.array([60, 160, 40], np.int16)
+MAGENTA_BGR = np.array([255, 0, 255], np.int16)
+
+
+def _near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
+    return np.abs(bgr.astype(np.int16) - color).max(axis=-1) < tol  # type: ignore[no-any-return]
+
+
+def _installed() -> bool:
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "agentapp"],
+                       capture_output=True, text=True)  # fmt: skip
+    return "installed" in r.stdout or "config-files" in r.stdout or "half" in r.stdout
+
+
+def _dpkg(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    r = subprocess.run(["dpkg", *args], env=env, capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, f"dpkg {' '.join(args)}: {r.stdout}\n{r.stderr}"
+    return r
+
+
+def _preseed(**answers: str) -> None:
+    lines = "".join(f"agentapp agentapp/{k} string {v}\n" for k, v in answers.items())
+    subprocess.run(["debconf-set-selections"], input=lines, text=True, check=True)
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, built from this tree (or $AGENTAPP_DEB, already built)."""
+    need(os.geteuid() == 0, "installing a .deb needs root")
+    for tool in ("dpkg-deb", "debconf-set-selections"):
+        need(shutil.which(tool) is not None, f"{tool} is not installed")
+    need(not _installed(), "agentapp is already installed on this machine (dpkg -P agentapp)")
+    given = os.environ.get("AGENTAPP_DEB")
+    if given:
+        return Path(given)
+    out = tmp_path_factory.mktemp("deb")
+    env = dict(os.environ, DEB_COMPRESSION="zstd", DEB_COMPRESSION_LEVEL="3")
+    r = subprocess.run(["bash", str(ROOT / "scripts/build-deb.sh"), str(out)], env=env,
+                       capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert r.returncode == 0, f"build-deb.sh failed:\n{r.stdout}\n{r.stderr}"
+    (pkg,) = out.glob("agentapp_*.deb")
+    return pkg
+
+
+@pytest.fixture
+def purged() -> Iterator[None]:
+    yield
+    if _installed():
+        _dpkg("--purge", "agentapp", check=False)
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """The installed agent's home: short, as its hook socket's path must fit in 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="aa-home-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Installed(Agent):
+    """The installed command (/usr/bin/agentapp), not this tree's Python package."""
+
+    def cli(
+        self, *args: str, check: bool = True, user: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([str(BIN), *args], env=self.env, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+        if check:
+            assert r.returncode == 0, f"agentapp {' '.join(args)}: {r.stderr}"
+        return r
+
+    def start(self, headless: bool = True) -> Agent:
+        argv = [str(BIN), "run", *(["--headless"] if headless else [])]
+        self.console = Path(self.env["HOME"]) / "agent-console.txt"
+        with self.console.open("w") as out:
+            self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=out, text=True)
+        return self
+
+
+def _wait(what: object, why: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():  # type: ignore[operator]
+        assert time.monotonic() < deadline, why
+        time.sleep(0.2)
+
+
+def test_deb_installs_preseeded_records_a_call_and_uninstalls(
+    deb: Path, purged: None, desktop: VirtualDesktop, keystore: None, windows: Windows,
+    tmp_path: Path, home: Path,
+) -> None:  # fmt: skip
+    # The trainer's side, with this tree's CLI: keys and a signed policy at the site.
+    trainer = Agent(tmp_path / "trainer", dict(desktop.env, AGENTAPP_DATA_DIR=str(
+        tmp_path / "trainer"), AGENTAPP_USER="carol"))  # fmt: skip
+    trainer.data.mkdir()
+    trainer.cli("keys", "init")
+    trainer.cli("keys", "signing-init")
+    site = tmp_path / "site"
+    site.mkdir()
+    login = getpass.getuser()
+    draft = tmp_path / "draft.toml"
+    draft.write_text(policy_text(login, extra=ACCESS))
+    trainer.cli("policy", "publish", str(draft), "--site", str(site))
+    keys = trainer.data / "keys"
+    recording_line = (keys / "recording-public-key.pem").read_text().splitlines()[1]
+
+    # 1. A wrong answer: the install stops with one clear line and writes no settings;
+    #    IT fixes the answer and finishes with `dpkg --configure`.
+    _preseed(site_folder=str(site), event_source="hook",
+             recording_public_key=str(keys / "policy-signing-public-key.pem"),
+             policy_signing_key=str(keys / "policy-signing-public-key.pem"))  # fmt: skip
+    r = _dpkg("-i", str(deb), check=False)
+    assert r.returncode != 0
+    assert "machine settings refused, nothing written: recording public key: not an X25519" in (
+        r.stdout + r.stderr)  # fmt: skip
+    assert "Traceback" not in r.stdout + r.stderr
+    assert not (ETC / "agent.toml").exists()
+    _preseed(recording_public_key=recording_line)
+    _dpkg("--configure", "agentapp")
+
+    # 2. What was installed, and how.
+    assert BIN.is_symlink() and BIN.resolve() == OPT / "agentapp"
+    for path in [OPT, *OPT.rglob("*")]:
+        if path.is_symlink():  # a symlink's own mode means nothing
+            assert path.resolve().is_relative_to(OPT), f"{path} points out of the bundle"
+            continue
+        st = path.stat()
+        assert st.st_uid == 0 and not st.st_mode & 0o022, f"{path} is writable by others"
+    entry = AUTOSTART.read_text()
+    assert "Exec=/usr/bin/agentapp run" in entry and "TryExec=/usr/bin/agentapp" in entry
+    assert f'folder = "{site}"' in (ETC / "agent.toml").read_text()
+    for name in ("recording-public-key.pem", "policy-signing-public-key.pem"):
+        assert (ETC / name).read_bytes() == (keys / name).read_bytes()
+        assert stat.S_IMODE((ETC / name).stat().st_mode) == 0o644
+    env = {k: v for k, v in desktop.env.items() if not k.startswith(("AGENTAPP_", "XDG_"))}
+    env.update(HOME=str(home), PATH="/usr/bin:/bin", PYTHONPATH="")
+    data = home / ".local/share/agentapp"  # the default data folder of the installed agent
+    agent = Installed(data, env)
+    assert agent.cli("--version").stdout.strip() == f"agentapp {__version__}"
+
+    # 3. The installed agent, headless, on the virtual desktop: it fetches the site policy,
+    #    the agent reads the notice, a call is recorded and delivered to the site.
+    agent.start()
+    try:
+        _wait(lambda: (data / "run" / "hook.sock").exists() or agent.proc.poll() is not None,
+              "the installed agent did not start")  # fmt: skip
+        assert agent.proc.poll() is None, agent.console.read_text()
+        _wait(lambda: (data / "policy.toml").exists(), "the site policy did not arrive")
+        agent.cli("notice", "acknowledge")
+        doctor = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json").stdout)}
+        assert f"bundle in {OPT}" in doctor["agentapp"]["detail"]
+        assert str(ETC / "agent.toml") in doctor["agentapp"]["detail"]
+        assert str(ETC / "recording-public-key.pem") in doctor["recording key"]["detail"]
+        assert "version 1" in doctor["policy"]["detail"]
+        assert "enrolled in 'CRM onboarding'" in doctor["enrolment"]["detail"]
+        for name in ("display", "policy", "recording key", "notice", "business window", "site",
+                     "event source", "key store", "clock"):  # fmt: skip
+            assert doctor[name]["ok"], doctor[name]
+        assert agent.hook("off-hook", "pkg-1") == "ok: recording"
+        time.sleep(1.5)
+        agent.hook("on-hook", "pkg-1")
+        delivered = site / "recordings"
+        _wait(lambda: len(list(delivered.glob("2*"))) == 1, "the recording did not reach the site")
+        (rid,) = [p.name for p in delivered.glob("2*")]
+        (site / "policy.toml").write_text(draft.read_text())  # the trainer's roles at the site
+        reviewer = Agent(site, dict(trainer.env, AGENTAPP_DATA_DIR=str(site)))
+        frames = reviewer.frames(rid, tmp_path / "review.mp4")
+        assert len(frames) >= 5
+        for _, bgr in frames:
+            assert not _near(bgr, MAGENTA_BGR, 80).any()
+        assert _near(frames[-1][1], GREEN_BGR, 25).mean() > 0.5
+
+        # 4. The tray agent from the bundle (Qt's xcb plugin, the tray host), as the autostart
+        #    entry starts it; then removal: the running agent is stopped (it seals and
+        #    exits), the bundle goes, the settings and every recording stay.
+        agent.stop()
+        agent.start(headless=False)
+        agent.wait_log("tray icon shown in the system tray", timeout=30)
+        _dpkg("--remove", "agentapp")
+        assert agent.proc is not None
+        assert agent.proc.wait(timeout=20) in (0, -signal.SIGTERM)
+        log = agent.log()
+        assert log.rfind("agent stopping") > log.rfind("tray icon shown"), log[-2000:]
+    finally:
+        agent.stop()
+    assert not BIN.exists() and not OPT.exists()
+    assert (ETC / "agent.toml").exists() and (ETC / "recording-public-key.pem").exists()
+    assert AUTOSTART.exists()  # a conffile: inert without the program (TryExec)
+    assert (data / "audit.jsonl").exists() and (data / "recordings" / rid).is_dir()
+    assert (delivered / rid).is_dir()
+
+    # 5. Purge: the settings and the answers go too; recordings still stay.
+    _dpkg("--purge", "agentapp")
+    assert not ETC.exists() and not AUTOSTART.exists()
+    shown = subprocess.run(["debconf-show", "agentapp"], capture_output=True, text=True)
+    assert "site_folder" not in shown.stdout
+    assert (data / "recordings" / rid).is_dir() and (delivered / rid).is_dir()
