@@ -14,6 +14,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -204,6 +205,22 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         for _, bgr in frames:
             assert not _near(bgr, MAGENTA_BGR, 80).any()
         assert _near(frames[-1][1], GREEN_BGR, 25).mean() > 0.5
+
+        # It ran on the bundle alone: no file of a Python installation or of this tree mapped.
+        assert agent.proc is not None
+        fields = [line.split(maxsplit=5) for line in
+                  Path(f"/proc/{agent.proc.pid}/maps").read_text().splitlines()]  # fmt: skip
+        mapped = {f[5] for f in fields if len(f) == 6 and f[5].startswith("/")}
+        foreign = (f"{sys.base_prefix}/lib/", "/usr/lib/python3", f"{sys.prefix}/", str(ROOT))
+        assert not [m for m in mapped if m.startswith(foreign)]
+        assert f"{OPT}/_internal/libpython3.11.so.1.0" in mapped
+
+        # An upgrade (here: the same package again) keeps the settings and the running agent.
+        names = ("agent.toml", "recording-public-key.pem", "policy-signing-public-key.pem")
+        before = {n: (ETC / n).read_bytes() for n in names}
+        _dpkg("-i", str(deb))
+        assert agent.proc.poll() is None
+        assert {n: (ETC / n).read_bytes() for n in names} == before
 
         # 4. The tray agent from the bundle (Qt's xcb plugin, the tray host), as the autostart
         #    entry starts it; then removal: the running agent is stopped (it seals and
