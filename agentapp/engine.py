@@ -517,6 +517,9 @@ class Engine:
             else:
                 if stats.application:
                     writer.meta.application = stats.application
+                writer.meta.unchanged_frames = stats.unchanged
+                writer.meta.dropped_frames = stats.dropped
+                writer.meta.late_ticks = stats.late_ticks
                 stop_at = info.stop_at if info.stop_at is not None else self._clock.now()
                 spans = [(a - started_at, b - started_at) for a, b in info.paused_spans]
                 meta = writer.finish(stop_at - started_at, spans, info.end_reason)
@@ -527,8 +530,10 @@ class Engine:
                     f"{meta.segments} sealed segment(s), {len(spans)} pause(s)",
                 )
                 log.info(
-                    "recording %s sealed: %.1f s, %d frames, %d segments, %d bytes, %d pauses",
-                    meta.id, meta.duration_s, meta.frames, meta.segments, meta.size_bytes,
+                    "recording %s sealed: %.1f s, %d frames (+%d unchanged held, %d dropped, "
+                    "%d late ticks), %d segments, %d bytes, %d pauses",
+                    meta.id, meta.duration_s, meta.frames, meta.unchanged_frames,
+                    meta.dropped_frames, meta.late_ticks, meta.segments, meta.size_bytes,
                     len(spans),
                 )  # fmt: skip
         except OSError as exc:

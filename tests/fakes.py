@@ -60,16 +60,22 @@ class FakeLocator(WindowLocator):
 
 
 class FakeGrabber:
-    """Returns a solid frame of the requested size; counts what it was asked to read."""
+    """Returns a solid frame of the requested size; counts what it was asked to read.
 
-    def __init__(self, color: tuple[int, int, int] = (40, 160, 60)) -> None:
+    Unless `static`, a 4x4 block in the top-left corner changes at every grab (a blinking
+    caret), so that every frame is encoded; a static window's frames are held instead."""
+
+    def __init__(self, color: tuple[int, int, int] = (40, 160, 60), static: bool = False) -> None:
         self.color = color
+        self.static = static
         self.rects: list[Rect] = []
 
     def grab(self, rect: Rect) -> np.ndarray:
         self.rects.append(rect)
         frame = np.empty((rect.h, rect.w, 4), np.uint8)
         frame[:] = (*self.color, 255)
+        if not self.static:
+            frame[:4, :4, :3] = len(self.rects) % 256
         return frame
 
     def close(self) -> None:

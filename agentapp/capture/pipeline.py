@@ -8,6 +8,12 @@ sensitive window appeared during the grab, the covered part is masked too or the
 dropped. Sealed segments leave through `sink`. A discarded session (caller objects) abandons
 the segment in progress without sealing it.
 
+Unchanged frames are not encoded: a masked frame identical to the last one encoded is held
+(the video shows the last frame until the next one). So that time stays exact, the last held
+tick is written as a repeat before anything that is not a frame — a gap (hidden window,
+pause, dropped grab), a segment's end, the call's end — and the first frame after a gap is
+always written: the video's frames start and stop where the visible spans do.
+
 Threading: `start()` / `wake()` may be called from any thread; everything else happens on the
 pipeline thread, which owns its locator, grabber and encoder.
 """
@@ -52,6 +58,7 @@ class PipelineStats:
     hidden_ticks: int = 0
     dropped: int = 0
     late_ticks: int = 0
+    unchanged: int = 0  # ticks whose masked frame equalled the last one: held, not encoded
     first_frame_at: float | None = None
     stopped_at: float | None = None  # when the loop stopped grabbing (before sealing)
     application: str = ""
@@ -97,6 +104,8 @@ class CapturePipeline:
         self._window: WindowInfo | None = None
         self._enc: SegmentEncoder | None = None
         self._seg_started = 0.0
+        self._last: np.ndarray | None = None  # the last masked frame encoded
+        self._held_ms: int | None = None  # the last tick that held it, not yet written
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
     def start(self) -> None:
@@ -180,10 +189,14 @@ class CapturePipeline:
             if state in (State.SEALING, State.IDLE):
                 return
             sensitive = self._check_sensitive(locator)
+            wrote = False
             if state is State.RECORDING and sensitive is None:
-                self._tick(locator, grabber)
+                wrote = self._tick(locator, grabber)
             elif state is State.PAUSED:
                 self._say("paused")
+            if not wrote:  # a gap: the held frame ends where it ended, and the next visible
+                self._write_held()  # frame is written (not held), so the gap shows
+                self._last = None
             next_tick += self._period
             delay = next_tick - self._clock.now()
             if delay < 0:
@@ -204,13 +217,14 @@ class CapturePipeline:
             self._on_sensitive(name)
         return name
 
-    def _tick(self, locator: WindowLocator, grabber: GrabberLike) -> None:
+    def _tick(self, locator: WindowLocator, grabber: GrabberLike) -> bool:
+        """One frame interval; True when it wrote or held a frame."""
         if self._window is None:
             found = locator.find(self._rules)
             if found is None:
                 self.stats.hidden_ticks += 1
                 self._say("business window not found")
-                return
+                return False
             self._window, rule = found
             self.stats.application = rule.name
         view = locator.view(self._window)
@@ -219,41 +233,58 @@ class CapturePipeline:
             if "closed" in view.why_not or "vanished" in view.why_not:
                 self._window = None
             self._say(view.why_not)
-            return
+            return False
         t = self._clock.now()
         pixels = grabber.grab(view.rect)
         after = locator.view(self._window)
         if not after.visible or after.rect != view.rect:
             self.stats.dropped += 1  # moved or hidden during the grab: next tick follows it
-            return
+            return False
         if self._check_sensitive(locator) is not None:
             self.stats.dropped += 1  # a sensitive window appeared during the grab
-            return
+            return False
         if not pixels.flags.writeable:
             pixels = pixels.copy()
         apply_mask(pixels, mask_boxes(view.rect, view.occluders + after.occluders))
         if not self._session.accepts_frames_at(t):
-            return
+            return False
         w, h = view.rect.w, view.rect.h
         if self._enc is not None and (self._enc.width, self._enc.height) != (w, h):
             self._close_segment()  # resized: a new segment at the new size
-        if self._enc is None:
-            self._enc = SegmentEncoder(w, h, self._fps)
-            self._seg_started = t
-        self._enc.add(pixels, round((t - self._started_at) * 1000))
-        self.stats.frames += 1
+        t_ms = round((t - self._started_at) * 1000)
+        if self._enc is not None and self._enc.frames and _same(pixels, self._last):
+            self._held_ms = t_ms
+            self.stats.unchanged += 1
+        else:
+            if self._enc is None:
+                self._enc = SegmentEncoder(w, h, self._fps)
+                self._seg_started = t
+            self._enc.add(pixels, t_ms)
+            self._last, self._held_ms = pixels, None
+            self.stats.frames += 1
         if self.stats.first_frame_at is None:
             self.stats.first_frame_at = t
         self._say("recording")
         if t - self._seg_started >= self._segment_seconds:
             self._close_segment()
+        return True
+
+    def _write_held(self) -> None:
+        """Write the last held tick as a repeat of the last frame, so the video's time runs
+        to it (then the gap, segment end or call end that follows is exact)."""
+        held, self._held_ms = self._held_ms, None
+        if held is not None and self._enc is not None and self._last is not None:
+            self._enc.add(self._last, held)
+            self.stats.frames += 1
 
     def _abandon_segment(self) -> None:
+        self._held_ms = None
         enc, self._enc = self._enc, None
         if enc is not None:
             enc.abandon()
 
     def _close_segment(self) -> None:
+        self._write_held()
         enc, self._enc = self._enc, None
         if enc is None:
             return
@@ -262,3 +293,12 @@ class CapturePipeline:
             return
         self._sink.write(enc.finish(), enc.frames)
         self.stats.segments += 1
+
+
+def _same(a: np.ndarray, b: np.ndarray | None) -> bool:
+    """Two frames equal, pixel for pixel (~0.2 ms for 1280x720, compared as 64-bit words)."""
+    if b is None or a.shape != b.shape:
+        return False
+    if a.nbytes % 8 or not (a.flags.c_contiguous and b.flags.c_contiguous):
+        return bool(np.array_equal(a, b))
+    return bool(np.array_equal(a.reshape(-1).view(np.uint64), b.reshape(-1).view(np.uint64)))

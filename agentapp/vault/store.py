@@ -47,7 +47,10 @@ class RecordingMeta:
     training: str = ""  # the enrolment's training: decides which trainers may see it (R7)
     status: str = STATUS_RECORDING
     duration_s: float = 0.0
-    frames: int = 0
+    frames: int = 0  # frames encoded (a static window's unchanged frames are held, not encoded)
+    unchanged_frames: int = 0  # frame ticks that showed the same pixels as the last frame
+    dropped_frames: int = 0  # grabs thrown away (window moved or covered mid-grab)
+    late_ticks: int = 0  # frame intervals that started late (a loaded machine)
     segments: int = 0
     size_bytes: int = 0
     sha256: str = ""

@@ -434,3 +434,57 @@ def test_an_enrolment_may_set_its_own_frame_rate(tmp_path: Path, key: X25519Priv
     times = frame_times(e, key)
     assert 3 <= len(times) <= 6, times  # 2 fps, not 10
     e.stop()
+
+
+def test_unchanged_frames_are_held_and_time_stays_exact(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """A static window: one frame is encoded, then held; the held tick before a pause and the
+    last one before on-hook are written as repeats, so the video still starts and stops
+    where the visible spans do — the pause is a gap of its own length, not longer."""
+    e = make_engine(tmp_path, key, FakeLocator())
+    e.grabber.static = True  # type: ignore[attr-defined]
+    t_off = time.time()
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.0)
+    t_pause = time.time()
+    e.toggle_pause()
+    time.sleep(0.8)
+    t_resume = time.time()
+    e.toggle_pause()
+    time.sleep(1.0)
+    t_on = time.time()
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    # first frame, the repeat ending the first span, first frame after the pause, last repeat
+    assert len(walls) == 4 and meta.frames == 4
+    assert meta.unchanged_frames >= 14  # ~18 ticks held instead of encoded
+    period = 0.1
+    assert walls[0] - t_off < period + 0.05
+    assert t_pause - period - 0.05 < walls[1] <= t_pause + 0.02
+    assert t_resume - 0.02 <= walls[2] < t_resume + period + 0.05
+    assert t_on - period - 0.05 < walls[3] <= t_on + 0.02
+    e.stop()
+
+
+def test_a_change_after_held_frames_is_encoded_at_its_time(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    e.grabber.static = True  # type: ignore[attr-defined]
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.8)
+    t_change = time.time()
+    e.grabber.color = (200, 30, 30)  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    frames = [(meta.started_at + t, bgr) for seg in open_segments(e.vault, meta.id, key)
+              for t, bgr in iter_frames(seg)]  # fmt: skip
+    changed = [w for w, bgr in frames if bgr[10, 10, 0] > 150]  # the new colour (BGR order)
+    assert changed and t_change - 0.02 <= changed[0] < t_change + 0.15
+    assert all(bgr[10, 10, 0] < 100 for w, bgr in frames if w < t_change - 0.02)
+    e.stop()
