@@ -344,10 +344,7 @@ def main() -> int:
         rows = [dict(vars(r), ssim=mean(r.ssim) if r.ssim else None,
                      psnr=mean(r.psnr) if r.psnr else None) for r in results]  # fmt: skip
         a.json.write_text(json.dumps(rows, indent=1))
-    sys.stdout.flush()
-    # PySide6 6.12 can crash while Python finalises a process that drew with a
-    # QGuiApplication (none_dealloc); every figure is out, so leave without finalising.
-    os._exit(0)
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ ticks, and the frame ticks missing against minutes × fps. Figures only.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -70,8 +69,7 @@ def main() -> int:
     print(f"  {meta.segments} sealed segments, {meta.size_bytes / 1e6:.1f} MB "
           f"({meta.size_bytes / meta.duration_s * 3.6e-3:.1f} MB/h); CPU "
           f"{cpu / meta.duration_s * 60:.2f} s per recorded minute")  # fmt: skip
-    sys.stdout.flush()
-    os._exit(0)  # see bench_vs_ffmpeg: a C extension can crash this process's finalisation
+    return 0
 
 
 if __name__ == "__main__":

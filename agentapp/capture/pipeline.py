@@ -275,7 +275,8 @@ class CapturePipeline:
         held, self._held_ms = self._held_ms, None
         if held is not None and self._enc is not None and self._last is not None:
             self._enc.add(self._last, held)
-            self.stats.frames += 1
+            self.stats.frames += 1  # that tick is a written frame now, no longer a held one
+            self.stats.unchanged -= 1
 
     def _abandon_segment(self) -> None:
         self._held_ms = None
