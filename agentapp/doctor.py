@@ -60,9 +60,10 @@ def run_checks(s: Settings) -> list[Check]:
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))
+    recording_key = installed_public_key_path(s.data_dir)
     try:
-        load_public_key(installed_public_key_path(s.data_dir))
-        checks.append(Check("recording key", True, str(installed_public_key_path(s.data_dir))))
+        load_public_key(recording_key)
+        checks.append(Check("recording key", True, str(recording_key)))
     except KeyProblem as exc:
         checks.append(Check("recording key", False, str(exc), "install the site's public key"))
     if policy is not None:

@@ -10,7 +10,6 @@ answer is wrong. Public settings only (world-readable, 0644); secrets stay in th
 from __future__ import annotations
 
 import base64
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from agentapp.core.config import ConfigError, config_text, source_from_url
 from agentapp.site.signing import PUBLIC_FILE as SIGNING_FILE
 from agentapp.vault.keys import PUBLIC_KEY_FILE as RECORDING_FILE
+from agentapp.vault.store import write_atomic
 
 
 class MachineSetupError(ValueError):
@@ -97,10 +97,8 @@ def configure(target: Path, settings: MachineSettings) -> list[str]:
     try:
         target.mkdir(parents=True, exist_ok=True, mode=0o755)
         for name, content in files.items():
-            tmp = target / f".{name}.tmp"
-            tmp.write_bytes(content)
-            tmp.chmod(0o644)
-            os.replace(tmp, target / name)
+            write_atomic(target / name, content, mode=0o644)
+            (target / name).chmod(0o644)  # whatever the installer's umask
     except OSError as exc:
         raise MachineSetupError(
             f"cannot write in {target}: {exc.strerror} (run as root or administrator)"
