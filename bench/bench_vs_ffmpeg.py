@@ -87,9 +87,10 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def proc_hwm_mb(pid: int) -> float:
+def proc_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of /proc/PID/status in MB: VmHWM (peak RSS), VmRSS (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -171,7 +172,7 @@ def run_agent(desk: VirtualDesktop, size: str, seconds: float, tmp: Path) -> tup
         agent.cli("hook", "on-hook", "--call-id", "bench")
         meta = agent.wait_sealed()
         c1 = proc_cpu(agent.proc.pid)
-        rss = proc_hwm_mb(agent.proc.pid)
+        rss = proc_mb(agent.proc.pid)
     finally:
         agent.stop()
     run = Run("agent", size, c1 - c0, meta.duration_s, rss, meta.size_bytes, meta.frames,

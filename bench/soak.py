@@ -18,14 +18,7 @@ import time
 from pathlib import Path
 
 from agentapp.platform.virtual_display import VirtualDesktop
-from bench.bench_vs_ffmpeg import FPS, AgentProcess, proc_cpu, spawn_window
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from bench.bench_vs_ffmpeg import FPS, AgentProcess, proc_cpu, proc_mb, spawn_window
 
 
 def main() -> int:
@@ -46,7 +39,7 @@ def main() -> int:
             agent.cli("hook", "off-hook", "--call-id", "soak")
             end = t0 + a.minutes * 60
             while time.monotonic() < end:
-                samples.append((time.monotonic() - t0, rss_mb(pid)))
+                samples.append((time.monotonic() - t0, proc_mb(pid, "VmRSS")))
                 print(f"  {samples[-1][0]:6.0f} s  RSS {samples[-1][1]:6.1f} MB", flush=True)
                 time.sleep(min(10.0, max(0.0, end - time.monotonic())))
             agent.cli("hook", "on-hook", "--call-id", "soak")

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,14 @@ CI = os.environ.get("CI") == "true"
 
 BUSINESS = SampleWindow("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 1280, 720))
 PRIVATE = SampleWindow("agentapp-private", "Private mail", (255, 0, 255), (1000, 500, 700, 450))
+
+
+def wait_until(what: Callable[[], object], why: str, timeout: float = 30) -> None:
+    """Poll `what` every 0.2 s until it is true; fail with `why` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.2)
 
 
 def need(ok: bool, why: str) -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from agentapp import __version__
 from agentapp.platform.virtual_display import VirtualDesktop
-from tests.integration.conftest import Agent, Windows, need
+from tests.integration.conftest import Agent, Windows, need, wait_until
 from tests.policies import ACCESS, policy_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,13 +114,6 @@ class Installed(Agent):
         return self
 
 
-def _wait(what: object, why: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():  # type: ignore[operator]
-        assert time.monotonic() < deadline, why
-        time.sleep(0.2)
-
-
 def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     deb: Path, purged: None, desktop: VirtualDesktop, keystore: None, windows: Windows,
     tmp_path: Path, home: Path,
@@ -178,10 +171,10 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     #    the agent reads the notice, a call is recorded and delivered to the site.
     agent.start()
     try:
-        _wait(lambda: (data / "run" / "hook.sock").exists() or agent.proc.poll() is not None,
+        wait_until(lambda: (data / "run" / "hook.sock").exists() or agent.proc.poll() is not None,
               "the installed agent did not start")  # fmt: skip
         assert agent.proc.poll() is None, agent.console.read_text()
-        _wait(lambda: (data / "policy.toml").exists(), "the site policy did not arrive")
+        wait_until(lambda: (data / "policy.toml").exists(), "the site policy did not arrive")
         agent.cli("notice", "acknowledge")
         doctor = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json").stdout)}
         assert f"bundle in {OPT}" in doctor["agentapp"]["detail"]
@@ -196,7 +189,9 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         time.sleep(1.5)
         agent.hook("on-hook", "pkg-1")
         delivered = site / "recordings"
-        _wait(lambda: len(list(delivered.glob("2*"))) == 1, "the recording did not reach the site")
+        wait_until(
+            lambda: len(list(delivered.glob("2*"))) == 1, "the recording did not reach the site"
+        )
         (rid,) = [p.name for p in delivered.glob("2*")]
         (site / "policy.toml").write_text(draft.read_text())  # the trainer's roles at the site
         reviewer = Agent(site, dict(trainer.env, AGENTAPP_DATA_DIR=str(site)))

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agentapp.platform.virtual_display import VirtualDesktop
-from tests.integration.conftest import Agent, Windows
+from tests.integration.conftest import Agent, Windows, wait_until
 from tests.policies import ACCESS, policy_text
 
 TODAY = dt.date.today()
@@ -28,13 +28,6 @@ start = {(TODAY - dt.timedelta(days=20)).isoformat()}
 end = {bob_end.isoformat()}
 """)  # fmt: skip
     return text.replace("version = 1", f"version = {version}")
-
-
-def _wait(what: Callable[[], bool], why: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        assert time.monotonic() < deadline, why
-        time.sleep(0.2)
 
 
 def _version(agent: Agent) -> int:
@@ -91,22 +84,22 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     bob = _agent("bob", trainer, folder, desktop.env, tmp_path)
     for a in (alice, bob):
         started.append(a.start())
-    _wait(lambda: _version(alice) == 1 and _version(bob) == 1, "v1 did not reach both agents")
+    wait_until(lambda: _version(alice) == 1 and _version(bob) == 1, "v1 did not reach both agents")
     for a in (alice, bob):
         a.cli("notice", "acknowledge")
 
     assert alice.hook("off-hook", "c1") == "ok: recording"
     time.sleep(2.0)
     alice.hook("on-hook", "c1")
-    _wait(lambda: len(list((folder / "recordings").glob("2*"))) == 1, "not delivered")
+    wait_until(lambda: len(list((folder / "recordings").glob("2*"))) == 1, "not delivered")
     (rid,) = [p.name for p in (folder / "recordings").iterdir()]
-    _wait(lambda: alice.recordings()[0]["status"] == "shipped", "no local stub")
+    wait_until(lambda: alice.recordings()[0]["status"] == "shipped", "no local stub")
     assert not list((alice.data / "recordings").rglob("*.seal"))  # sealed, and gone from here
 
     # v2: bob's enrolment ended yesterday; both agents obey within seconds
     out = _publish(trainer, folder, _policy(2, TODAY - dt.timedelta(days=1), quota=7), tmp_path)
     assert "enrolment changed: bob" in out and "alice" in out
-    _wait(lambda: _version(alice) == 2 and _version(bob) == 2, "v2 did not reach both agents")
+    wait_until(lambda: _version(alice) == 2 and _version(bob) == 2, "v2 did not reach both agents")
     assert bob.hook("off-hook", "c2") == "ok: not recording (enrolment has ended)"
     bob.hook("on-hook", "c2")
 
@@ -117,12 +110,12 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
         (_policy(9, TODAY).encode(), "not signed"),
     ]:
         (folder / "policy" / "policy.toml").write_bytes(bad)
-        _wait(lambda why=why: why in alice.cli("status").stdout, f"no '{why}' in the status")  # type: ignore[misc]
+        wait_until(lambda why=why: why in alice.cli("status").stdout, f"no '{why}' in the status")  # type: ignore[misc]
         assert _version(alice) == 2
     v1 = tmp_path / "v1.toml"
     v1.write_text(_policy(1, TODAY + dt.timedelta(days=30)))
     (folder / "policy" / "policy.toml").write_bytes(signed)
-    _wait(lambda: "site policy" not in alice.cli("status").stdout, "the good policy is back")
+    wait_until(lambda: "site policy" not in alice.cli("status").stdout, "the good policy is back")
     r = trainer.cli("policy", "publish", str(v1), "--site", str(folder), check=False)
     assert r.returncode == 1 and "not higher" in r.stderr  # publish refuses a rollback too
 
@@ -133,7 +126,7 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     assert alice.hook("off-hook", "c3") == "ok: recording"
     time.sleep(2.0)
     alice.hook("on-hook", "c3")
-    _wait(lambda: any(r["status"] == "complete" for r in alice.recordings()), "not sealed")
+    wait_until(lambda: any(r["status"] == "complete" for r in alice.recordings()), "not sealed")
     time.sleep(12)  # at least one delivery attempt fails meanwhile
     assert len(list((alice.data / "recordings").rglob("*.seal"))) >= 1
     assert "site policy unreachable" in alice.cli("status").stdout
@@ -142,7 +135,7 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     away.rename(folder)
     checks = {c["name"]: c for c in json.loads(alice.cli("doctor", "--json", check=False).stdout)}
     assert checks["site"]["ok"], checks["site"]
-    _wait(lambda: len(list((folder / "recordings").glob("2*"))) == 2, "not delivered after")
+    wait_until(lambda: len(list((folder / "recordings").glob("2*"))) == 2, "not delivered after")
     assert not list((folder / "recordings").glob(".*"))
     assert [r["status"] for r in alice.recordings()] == ["shipped", "shipped"]
 
