@@ -90,6 +90,7 @@ def setup_logging(data_dir: Path, verbose: bool = False) -> Path:
 
 def build_engine(s: Settings) -> Engine:
     from agentapp.capture.grabber import Grabber
+    from agentapp.capture.xshm import ShmReader
     from agentapp.engine import Engine
     from agentapp.platform.factory import create_locator
 
@@ -99,6 +100,7 @@ def build_engine(s: Settings) -> Engine:
         policy_path=s.policy_path,
         locator_factory=create_locator,
         grabber_factory=Grabber,
+        reader_factory=ShmReader,
         policy_loader=signed_policy_loader(s) if s.config.site else None,
     )
 

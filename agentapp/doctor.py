@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentapp.app import Settings
+from agentapp.platform.base import WindowLocator
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ def run_checks(s: Settings) -> list[Check]:
         from agentapp.platform.x11 import system_tray_present
 
         checks.append(Check("display", True, "X11 display reachable"))
+        checks.append(_capture_check(locator))
         tray = system_tray_present()
         checks.append(Check("tray", tray, "system tray host present" if tray else
                             "no system tray: the agent shows an always-visible status window",
@@ -98,6 +100,27 @@ def run_checks(s: Settings) -> list[Check]:
     checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
                         "free some space (recording stops when the disk is full)"))  # fmt: skip
     return checks
+
+
+def _capture_check(locator: WindowLocator) -> Check:
+    """How a call would be captured here: per-window (only the business window's pixels
+    are read) or the masked fallback (its rectangle, everything above it blacked out)."""
+    from agentapp.capture.pipeline import ReaderUnavailable
+    from agentapp.platform.base import CaptureMode
+
+    why = locator.mode_reason
+    if locator.mode is CaptureMode.COMPOSITE:
+        try:
+            from agentapp.capture.xshm import ShmReader
+
+            ShmReader().close()
+            return Check("capture", True, "per-window capture (Composite, DAMAGE, MIT-SHM): "
+                         "only the business window's own pixels are read")  # fmt: skip
+        except ReaderUnavailable as exc:
+            why = str(exc)
+    return Check("capture", True, f"masked capture: {why}; the business window's rectangle is "
+                 "read and everything above it blacked out (enable the X server's Composite, "
+                 "DAMAGE and MIT-SHM extensions for per-window capture)")  # fmt: skip
 
 
 def _install_check(s: Settings) -> Check:

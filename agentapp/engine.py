@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats
+from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats, ReaderLike
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
 from agentapp.core.events import (
@@ -42,7 +42,7 @@ from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.core.policy_changes import changes, summary
 from agentapp.core.session import InvalidTransition, RecorderSession, State
-from agentapp.platform.base import NullLocator, WindowLocator
+from agentapp.platform.base import CaptureMode, NullLocator, WindowLocator
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
@@ -94,6 +94,7 @@ class Engine:
         audit: AuditLog | None = None,
         min_free_bytes: int = MIN_FREE_BYTES,
         policy_loader: Callable[[], Policy] | None = None,
+        reader_factory: Callable[[], ReaderLike] | None = None,
     ) -> None:
         """`policy_loader` reads and checks the policy (default: the plain file at
         `policy_path`; on a site: the signed copy, see site/signing.py)."""
@@ -111,6 +112,8 @@ class Engine:
         self._rng = rng or random.SystemRandom()
         self._locator_factory = locator_factory
         self._grabber_factory = grabber_factory
+        self._reader_factory = reader_factory
+        self._masked_note = ""  # set while a call is captured in the masked fallback
         self.vault = Vault(data_dir / "recordings")
         self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
@@ -365,6 +368,9 @@ class Engine:
             sink=SealingSink(writer, public_key),
             locator_factory=self._locator_factory,
             grabber_factory=self._grabber_factory,
+            reader_factory=self._reader_factory,
+            lookbehind_s=policy.lookbehind_ms / 1000,
+            on_mode=lambda mode, why: self._on_capture_mode(writer, mode, why),
             on_status=lambda s: self._on_capture_status(writer, s),
             on_sensitive=self._on_sensitive,
             on_done=lambda stats: self._on_capture_done(writer, call.at, stats),
@@ -491,10 +497,22 @@ class Engine:
             return "ok: recording stopped and erased"
 
     # ------------------------------------------------------------------ capture callbacks
+    def _on_capture_mode(self, writer: RecordingWriter, mode: CaptureMode, why: str) -> None:
+        """Capture thread, once per call: how pixels are read (kept, traced, shown)."""
+        writer.meta.capture_mode, writer.meta.capture_note = mode.value, why
+        self._masked_note = f" (masked capture: {why})" if mode is CaptureMode.MASKED else ""
+        if mode is CaptureMode.MASKED:
+            log.warning("masked capture for this call: %s", why)
+        self._trace("capture mode", writer.meta.id, f"{mode.value}{': ' + why if why else ''}")
+
     def _on_capture_status(self, writer: RecordingWriter, text: str) -> None:
         if self.session.state is not State.RECORDING:
             return
-        detail = "recording for training" if text == "recording" else f"not writing: {text}"
+        detail = (
+            f"recording for training{self._masked_note}"
+            if text == "recording"
+            else f"not writing: {text}"
+        )
         status = self._recording_status("recording", detail)
         self._set_status(replace(status, application=writer.meta.application))
 

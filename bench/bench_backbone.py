@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.capture.grabber import Grabber
+from agentapp.capture.xshm import ShmReader
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.demo import sample_policy
 from agentapp.engine import Engine
@@ -55,26 +56,31 @@ def make_engine(display: str, wm_class: str, data: Path) -> Engine:
     engine = Engine(
         agent="bench", data_dir=data, policy_path=data / "policy.toml",
         locator_factory=lambda: X11Locator(display), grabber_factory=Grabber,
-        rng=random.Random(1),
+        reader_factory=lambda: ShmReader(display), rng=random.Random(1),
     )  # fmt: skip
     engine.start()
     engine.acknowledge_notice("en")  # no recording before the notice is acknowledged
     return engine
 
 
-def short_calls(engine: Engine, calls: int) -> tuple[list[float], list[float]]:
-    """(off-hook → first frame written, on-hook → capture stopped) in ms, one per call."""
+def short_calls(
+    engine: Engine, calls: int, commits: list[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """(off-hook → first frame read, on-hook → capture stopped) in ms, one per call;
+    `commits` gets off-hook → that frame committed (after the look-behind)."""
     starts, stops = [], []
     for i in range(calls):
         t0 = time.time()
         engine.handle_event(CallEvent(EventKind.OFF_HOOK, f"b{i}", t0))
-        time.sleep(0.4)
+        time.sleep(1.0)  # longer than the look-behind: a frame is committed
         t1 = time.time()
         engine.handle_event(CallEvent(EventKind.ON_HOOK, f"b{i}", t1))
         engine.wait_idle(10)
         st = engine.last_capture
         assert st is not None and st.first_frame_at and st.stopped_at
         starts.append((st.first_frame_at - t0) * 1000)
+        if commits is not None and st.first_commit_at:
+            commits.append((st.first_commit_at - t0) * 1000)
         stops.append((st.stopped_at - t1) * 1000)
         for m in engine.vault.recordings():  # one recording at a time in the vault
             shutil.rmtree(engine.vault.root / m.id)
@@ -103,10 +109,16 @@ def main() -> int:
         try:
             engine = make_engine(desk.display, WINDOW.wm_class, Path(tmp))
             time.sleep(1.0)
-            starts, stops = short_calls(engine, a.calls)
-            print(f"off-hook → first frame: p50 {pct(starts, 50):.0f} ms, p95 "
-                  f"{pct(starts, 95):.0f} ms, p99 {pct(starts, 99):.0f} ms (goal ≤ 150 ms p95, "
+            commits: list[float] = []
+            starts, stops = short_calls(engine, a.calls, commits)
+            print(
+                f"capture mode: {engine.last_capture.capture_mode if engine.last_capture else '?'}"
+            )
+            print(f"off-hook → first frame read: p50 {pct(starts, 50):.0f} ms, p95 "
+                  f"{pct(starts, 95):.0f} ms, p99 {pct(starts, 99):.0f} ms (goal ≤ 100 ms p95, "
                   f"{a.calls} calls)")  # fmt: skip
+            print(f"off-hook → that frame committed (after the look-behind): p50 "
+                  f"{pct(commits, 50):.0f} ms, p95 {pct(commits, 95):.0f} ms")  # fmt: skip
             print(f"on-hook → capture stopped: p50 {pct(stops, 50):.1f} ms, "
                   f"p99 {pct(stops, 99):.1f} ms (goal ≤ 100 ms = one frame at 10 fps)")  # fmt: skip
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up agentapp on a fresh Debian 12 machine: Debian packages (when run as root) and a
 # virtual environment in .venv with the project and its development tools.
+#   --test   also the real peers only the test suite uses (softphones, a browser, a
+#            compositor, the Windows installer compiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,8 +10,11 @@ DEBS=(
   python3-venv xvfb openbox trayer xdotool wmctrl x11-utils dbus dbus-x11 gnome-keyring
   libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
-  libxcb-image0 fonts-dejavu-core baresip-core sip-tester nsis p7zip-full
+  libxcb-image0 libxcb-shm0 fonts-dejavu-core
 )
+if [ "${1:-}" = "--test" ]; then
+  DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom)
+fi
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

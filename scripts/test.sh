@@ -2,7 +2,7 @@
 # One command: set everything up, then lint, type-check and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 echo "== ruff"
 .venv/bin/ruff check agentapp tests bench
 .venv/bin/ruff format --check agentapp tests bench

@@ -24,6 +24,8 @@ class FakeLocator(WindowLocator):
         self.closed = False
         self.others: list[WindowInfo] = []  # other windows, e.g. a sensitive payment page
         self.shown: set[int] = set()  # which of `others` are visible
+        self.title = "CRM"  # the business window's title now (a tab switch changes it)
+        self.wm_class = "agentapp-business"
 
     def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
         info = WindowInfo(100 + len(self.others), (wm_class,), None, title, 99)
@@ -36,10 +38,21 @@ class FakeLocator(WindowLocator):
         with self.lock:
             self.shown.discard(info.handle)
 
+    def _business(self) -> WindowInfo:
+        return WindowInfo(1, (self.wm_class,), "crm", self.title, 42)
+
     def find(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
         if not self.present:
             return None
-        return WindowInfo(1, ("crm",), "crm", "CRM", 42), rules[0]
+        info = self._business()
+        for rule in rules:
+            if rule.matches(info.wm_class, info.executable, info.title):
+                return info, rule
+        return None
+
+    def describe(self, window: WindowInfo) -> WindowInfo | None:
+        with self.lock:
+            return self._business() if self.present and window.handle == 1 else None
 
     def view(self, window: WindowInfo) -> WindowView:
         with self.lock:

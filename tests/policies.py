@@ -29,9 +29,14 @@ def policy_text(
     sensitive_class: str | None = None,
     retention_days: int | None = None,
     notes_retention_days: int | None = None,
+    lookbehind_ms: int | None = None,
+    application: str | None = None,
+    sensitive: str | None = None,
     extra: str = "",
 ) -> str:
-    """`extra` is appended as is ([derogation], [access], [[trainer]] tables…)."""
+    """`extra` is appended as is ([derogation], [access], [[trainer]] tables…);
+    `application` / `sensitive` replace the body of the [[application]] / [[sensitive]]
+    table (TOML lines)."""
     today = dt.date.today()
     start = start or today - dt.timedelta(days=1)
     end = end or today + dt.timedelta(days=30)
@@ -47,11 +52,14 @@ end = {end.isoformat()}
         if agent
         else ""
     )
-    sensitive = (
-        f'\n[[sensitive]]\nname = "Payment"\nwm_class = "{sensitive_class}"\n'
-        if sensitive_class
-        else ""
-    )
+    if sensitive is not None:
+        sensitive = f"\n[[sensitive]]\n{sensitive}\n"
+    elif sensitive_class:
+        sensitive = f'\n[[sensitive]]\nname = "Payment"\nwm_class = "{sensitive_class}"\n'
+    else:
+        sensitive = ""
+    application = application or f'name = "CRM"\nwm_class = "{wm_class}"'
+
     return f"""
 version = 1
 purpose = "training"
@@ -70,10 +78,10 @@ sampling_percent = {sampling}
 record_internal_calls = {"true" if internal else "false"}
 {f"retention_days = {retention_days}" if retention_days else ""}
 {f"notes_retention_days = {notes_retention_days}" if notes_retention_days else ""}
+{f"lookbehind_ms = {lookbehind_ms}" if lookbehind_ms is not None else ""}
 
 [[application]]
-name = "CRM"
-wm_class = "{wm_class}"
+{application}
 {sensitive}{enrol}
 {extra}
 """

@@ -1,25 +1,38 @@
-"""The capture pipeline: locate ▶ grab the window's rectangle ▶ mask ▶ encode ▶ seal.
+"""The capture pipeline: locate ▶ wait for damage ▶ read ▶ the rule still holds? ▶ encode ▶ seal.
 
-Runs on its own thread, one per recording. It writes frames only while the session says so
-(`accepts_frames_at`), only while the business window is visible, never while a window marked
-sensitive is visible (it reports those through `on_sensitive` so the engine pauses), and
-re-checks after each grab: if the window moved, vanished, something new covered it or a
-sensitive window appeared during the grab, the covered part is masked too or the frame is
-dropped. Sealed segments leave through `sink`. A discarded session (caller objects) abandons
-the segment in progress without sealing it.
+Runs on its own thread, one per recording. Two ways to read pixels, chosen by the locator:
 
-Unchanged frames are not encoded: a masked frame identical to the last one encoded is held
-(the video shows the last frame until the next one). So that time stays exact, the last held
-tick is written as a repeat before anything that is not a frame — a gap (hidden window,
-pause, dropped grab), a segment's end, the call's end — and the first frame after a gap is
-always written: the video's frames start and stop where the visible spans do.
+* composite (per-window capture): the business window's own pixmap is read (capture/xshm.py);
+  no other window's pixel is read, so what lies above it never reaches this process. Child
+  windows of another X client inside it are blacked out; the application's own pop-ups are
+  drawn from their own pixmaps only where its rule allows (`popups = true`).
+* masked (fallback, said in the status, the metadata and the trail): its rectangle on the
+  screen is grabbed and everything above it is blacked out, and so is every region another
+  window just left until the application has repainted it.
+
+The rule holds for every frame, not once per call: the window's identity (title, class,
+executable) is checked at every tick and again right after each read, and a frame is
+committed to the encoder only once the window has kept matching for the look-behind delay
+after its read (policy `lookbehind_ms`), so a frame painted just before a title change (a
+browser's tab switch, a page that sets its title late) is dropped with the frames around it.
+Sensitive windows (R10), a pause, or a mismatch drop what is still waiting; so does the end
+of the call (the video ends one look-behind before the on-hook). While the window
+does not match, no frame is written and the status says why.
+
+Frames are read only after the window drew (X DAMAGE), when what is read of it changed, or
+at a heartbeat; otherwise the tick holds the last frame. Unchanged frames are not encoded:
+the last held tick is written as a repeat before anything that is not a frame — a gap, a
+segment's end, the call's end — and the first frame after a gap is always written: the
+video's frames start and stop where the visible spans do.
 
 Threading: `start()` / `wake()` may be called from any thread; everything else happens on the
-pipeline thread, which owns its locator, grabber and encoder.
+pipeline thread, which owns its locator, reader or grabber, and encoder.
 """
 
 from __future__ import annotations
 
+import collections
+import enum
 import errno
 import logging
 import threading
@@ -34,7 +47,15 @@ from agentapp.core.clock import Clock
 from agentapp.core.geometry import Rect, mask_boxes
 from agentapp.core.policy import WindowRule
 from agentapp.core.session import InvalidTransition, RecorderSession, State
-from agentapp.platform.base import LocatorError, NullLocator, WindowInfo, WindowLocator
+from agentapp.platform.base import (
+    CaptureMode,
+    Changes,
+    LocatorError,
+    NullLocator,
+    WindowInfo,
+    WindowLocator,
+    WindowView,
+)
 
 log = logging.getLogger(__name__)
 DISK_FULL = "disk full: recording stopped; what was already sealed is kept — free some space"
@@ -46,9 +67,27 @@ class SegmentSink(Protocol):
 
 
 class GrabberLike(Protocol):
+    """Masked mode: reads a rectangle of the screen."""
+
     def grab(self, rect: Rect) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+class ReaderLike(Protocol):
+    """Composite mode: reads one drawable (a window's own pixmap); None when refused."""
+
+    def read(self, drawable: int, width: int, height: int) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class ReaderUnavailable(RuntimeError):
+    """The reader cannot work on this display (the pipeline falls back to masked capture)."""
+
+
+HEARTBEAT_S = 1.0  # a window that drew nothing is still read this often
+SHOWS_OTHER_PAGE = "the business window shows another page"
 
 
 @dataclass(slots=True)
@@ -59,10 +98,30 @@ class PipelineStats:
     dropped: int = 0
     late_ticks: int = 0
     unchanged: int = 0  # ticks whose masked frame equalled the last one: held, not encoded
-    first_frame_at: float | None = None
+    first_frame_at: float | None = None  # when the first kept frame was read
+    first_commit_at: float | None = None  # when it was committed (after the look-behind)
+    mismatched_ticks: int = 0  # ticks where the window did not match its rule
+    capture_mode: str = ""
+    mode_reason: str = ""  # why masked capture was used
     stopped_at: float | None = None  # when the loop stopped grabbing (before sealing)
     application: str = ""
     failure: str = ""
+
+
+class _Kind(enum.Enum):
+    FRAME = 1
+    HOLD = 2  # the same pixels as the entry before it
+    GAP = 3  # nothing visible: the held frame ends here
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A read waiting for the look-behind to pass before it may be committed."""
+
+    kind: _Kind
+    t: float
+    t_ms: int = 0
+    pixels: np.ndarray | None = None
 
 
 class CapturePipeline:
@@ -82,6 +141,9 @@ class CapturePipeline:
         on_status: Callable[[str], None],
         on_done: Callable[[PipelineStats], None],
         on_sensitive: Callable[[str | None], None] = lambda name: None,
+        reader_factory: Callable[[], ReaderLike] | None = None,
+        lookbehind_s: float = 0.5,
+        on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
     ) -> None:
         self._session = session
         self._clock = clock
@@ -96,15 +158,25 @@ class CapturePipeline:
         self._sink = sink
         self._locator_factory = locator_factory
         self._grabber_factory = grabber_factory
+        self._reader_factory = reader_factory
+        self._lookbehind = lookbehind_s
         self._on_status = on_status
         self._on_done = on_done
+        self._on_mode = on_mode
         self._wake = threading.Event()
         self._status = ""
         self.stats = PipelineStats()
         self._window: WindowInfo | None = None
+        self._rule: WindowRule | None = None
+        self._grabber: GrabberLike | None = None
+        self._reader: ReaderLike | None = None
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._prev: np.ndarray | None = None  # the last frame read into `_pending`
+        self._last_view: WindowView | None = None
+        self._last_read = float("-inf")
         self._enc: SegmentEncoder | None = None
         self._seg_started = 0.0
-        self._last: np.ndarray | None = None  # the last masked frame encoded
+        self._last: np.ndarray | None = None  # the last frame encoded
         self._held_ms: int | None = None  # the last tick that held it, not yet written
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -125,20 +197,37 @@ class CapturePipeline:
             self._status = status
             self._on_status(status)
 
+    def _open(self, locator: WindowLocator) -> None:
+        """The pixel reader for the locator's mode; masked capture if per-window cannot run."""
+        if locator.mode is CaptureMode.COMPOSITE and self._reader_factory is not None:
+            try:
+                self._reader = self._reader_factory()
+            except ReaderUnavailable as exc:
+                locator.use_masked(str(exc))
+        elif locator.mode is CaptureMode.COMPOSITE:
+            locator.use_masked("no per-window reader")
+        if self._reader is None:
+            self._grabber = self._grabber_factory()
+        mode = CaptureMode.COMPOSITE if self._reader is not None else CaptureMode.MASKED
+        self.stats.capture_mode = mode.value
+        self.stats.mode_reason = "" if self._reader is not None else locator.mode_reason
+        self._on_mode(mode, self.stats.mode_reason)
+
     def _run(self) -> None:
         locator: WindowLocator | None = None
-        grabber: GrabberLike | None = None
         try:
             locator = self._locator_factory()
             if isinstance(locator, NullLocator):
                 raise LocatorError(locator.reason)
-            grabber = self._grabber_factory()
             try:
                 self._session.start_recording()
             except InvalidTransition:
                 pass  # the call already ended before capture could start
-            self._loop(locator, grabber)
+            self._open(locator)
+            self._loop(locator)
             self.stats.stopped_at = self._clock.now()
+            if self._session.state is State.SEALING:
+                self._drain()
         except LocatorError as exc:
             self._fail(f"cannot record: {exc}")
         except OSError as exc:
@@ -165,7 +254,7 @@ class CapturePipeline:
             except Exception:
                 log.exception("could not seal the last segment")
                 self.stats.failure = self.stats.failure or "could not seal the last segment"
-            for closer in (grabber, locator):
+            for closer in (self._reader, self._grabber, locator):
                 if closer is not None:
                     closer.close()
             self._on_done(self.stats)
@@ -173,6 +262,7 @@ class CapturePipeline:
     def _fail(self, reason: str) -> None:
         self.stats.failure = reason
         self._say(reason)
+        self._pending.clear()
         state = self._session.state
         try:
             if state is State.ARMED and self.stats.frames == 0:
@@ -182,21 +272,18 @@ class CapturePipeline:
         except InvalidTransition:
             pass
 
-    def _loop(self, locator: WindowLocator, grabber: GrabberLike) -> None:
+    def _loop(self, locator: WindowLocator) -> None:
         next_tick = self._clock.now()
         while True:
             state = self._session.state
             if state in (State.SEALING, State.IDLE):
                 return
-            sensitive = self._check_sensitive(locator)
-            wrote = False
-            if state is State.RECORDING and sensitive is None:
-                wrote = self._tick(locator, grabber)
+            if state is State.RECORDING:
+                self._tick(locator)
             elif state is State.PAUSED:
-                self._say("paused")
-            if not wrote:  # a gap: the held frame ends where it ended, and the next visible
-                self._write_held()  # frame is written (not held), so the gap shows
-                self._last = None
+                self._check_sensitive(locator)  # so that a pause for one can be lifted
+                self._drop("paused")  # what the last look-behind read goes too
+            self._commit(self._clock.now())
             next_tick += self._period
             delay = next_tick - self._clock.now()
             if delay < 0:
@@ -205,6 +292,47 @@ class CapturePipeline:
                 delay = 0
             self._wake.wait(delay)
             self._wake.clear()
+
+    def _drain(self) -> None:
+        """After the stop, what passed its look-behind is kept; the reads of the last
+        look-behind before the stop are dropped (their window could not be watched for long
+        enough), so sealing starts at once and a next call is not kept waiting."""
+        self._commit(self._clock.now())
+        if self._pending:
+            self._drop(self._status)
+
+    # ------------------------------------------------------------------ rules
+    def _current(self, locator: WindowLocator) -> WindowInfo | None:
+        """The business window if it matches a rule now; says why not (and drops what waits
+        for the look-behind) otherwise."""
+        still_there = False
+        if self._window is not None and self._rule is not None:
+            info = locator.describe(self._window)
+            if info is not None and self._rule.matches(info.wm_class, info.executable, info.title):
+                self._window = info
+                return info
+            still_there = info is not None
+        found = locator.find(self._rules)
+        if found is None:
+            self.stats.mismatched_ticks += still_there
+            self._drop(SHOWS_OTHER_PAGE if still_there else "business window not found")
+            return None
+        info, rule = found
+        if self._window is None or info.handle != self._window.handle or rule is not self._rule:
+            locator.track(info, rule.popups)
+            self._last_view = None
+        self._window, self._rule = info, rule
+        self.stats.application = rule.name
+        return info
+
+    def _still_matches(self, locator: WindowLocator, window: WindowInfo) -> bool:
+        info = locator.describe(window)
+        rule = self._rule
+        return (
+            info is not None
+            and rule is not None
+            and rule.matches(info.wm_class, info.executable, info.title)
+        )
 
     def _check_sensitive(self, locator: WindowLocator) -> str | None:
         """Name of a visible sensitive window, or None; tells the engine when that changes."""
@@ -217,57 +345,155 @@ class CapturePipeline:
             self._on_sensitive(name)
         return name
 
-    def _tick(self, locator: WindowLocator, grabber: GrabberLike) -> bool:
-        """One frame interval; True when it wrote or held a frame."""
-        if self._window is None:
-            found = locator.find(self._rules)
-            if found is None:
-                self.stats.hidden_ticks += 1
-                self._say("business window not found")
-                return False
-            self._window, rule = found
-            self.stats.application = rule.name
-        view = locator.view(self._window)
-        if not view.visible:
+    # ------------------------------------------------------------------ one tick
+    def _tick(self, locator: WindowLocator) -> None:
+        """One frame interval: read (or hold) one frame into the look-behind, or a gap."""
+        now = self._clock.now()
+        window = self._current(locator)
+        if window is None:
             self.stats.hidden_ticks += 1
-            if "closed" in view.why_not or "vanished" in view.why_not:
-                self._window = None
-            self._say(view.why_not)
-            return False
-        t = self._clock.now()
-        pixels = grabber.grab(view.rect)
-        after = locator.view(self._window)
-        if not after.visible or after.rect != view.rect:
-            self.stats.dropped += 1  # moved or hidden during the grab: next tick follows it
-            return False
+            return
         if self._check_sensitive(locator) is not None:
-            self.stats.dropped += 1  # a sensitive window appeared during the grab
-            return False
+            self._drop("a sensitive window is shown")
+            return
+        view = locator.view(window)
+        if not view.visible or not view.ready:
+            self.stats.hidden_ticks += 1
+            self._gap(now)
+            if not view.visible and locator.describe(window) is None:
+                self._window = None  # closed: look for it again
+            self._say(view.why_not if not view.visible else "waiting for the window to draw")
+            return
+        changes = locator.take_changes(window)
+        if self._reader is None and _all_stale(view, changes):
+            self.stats.hidden_ticks += 1  # masked: nothing of it is the app's yet (just mapped)
+            self._gap(now)
+            self._say("waiting for the window to draw")
+            return
+        if self._prev is not None and not self._needs_read(view, changes, now):
+            self._hold(now)
+            return
+        t = self._clock.now()
+        pixels = self._read(view, changes)
+        after = locator.view(window)
+        if (
+            pixels is None
+            or not after.visible
+            or after != view
+            or (view.pixmap == 0 and after.serial != view.serial)  # masked: anything moved
+        ):
+            self.stats.dropped += 1  # changed during the read: the next tick follows it
+            self._gap(t)
+            return
+        if not self._still_matches(locator, window):
+            self.stats.dropped += 1
+            self.stats.mismatched_ticks += 1
+            self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read
+            return
+        if self._check_sensitive(locator) is not None:
+            self.stats.dropped += 1  # a sensitive window appeared during the read
+            self._drop("a sensitive window is shown")
+            return
+        self._last_view, self._last_read = view, t
+        t_ms = round((t - self._started_at) * 1000)
+        if _same(pixels, self._prev):
+            self._pending.append(_Pending(_Kind.HOLD, t, t_ms))
+        else:
+            self._pending.append(_Pending(_Kind.FRAME, t, t_ms, pixels))
+            self._prev = pixels
+        self._say("recording")
+
+    def _needs_read(self, view: WindowView, changes: Changes, now: float) -> bool:
+        return (
+            changes.damaged is not False
+            or view != self._last_view
+            or bool(view.layers)  # pop-ups draw without damaging the business window
+            or bool(changes.stale)
+            or now - self._last_read >= HEARTBEAT_S
+        )
+
+    def _read(self, view: WindowView, changes: Changes) -> np.ndarray | None:
+        """The frame as it may be recorded: per-window pixels, or the masked rectangle."""
+        if self._reader is not None:
+            w, h = view.rect.w, view.rect.h
+            pixels = self._reader.read(view.pixmap, w, h)
+            if pixels is None:
+                return None
+            frame = Rect(0, 0, w, h)
+            for layer in view.layers:
+                part = layer.rect.intersect(frame)
+                if part.empty:
+                    continue
+                lp = self._reader.read(layer.drawable, layer.rect.w, layer.rect.h)
+                if lp is None:
+                    return None
+                dx, dy = part.x - layer.rect.x, part.y - layer.rect.y
+                pixels[part.y : part.y + part.h, part.x : part.x + part.w] = lp[
+                    dy : dy + part.h, dx : dx + part.w
+                ]
+            apply_mask(pixels, mask_boxes(frame, view.blackout))
+            return pixels
+        assert self._grabber is not None
+        pixels = self._grabber.grab(view.rect)
         if not pixels.flags.writeable:
             pixels = pixels.copy()
-        apply_mask(pixels, mask_boxes(view.rect, view.occluders + after.occluders))
-        if not self._session.accepts_frames_at(t):
-            return False
-        w, h = view.rect.w, view.rect.h
+        ox, oy = view.origin
+        stale = tuple(Rect(ox + r.x, oy + r.y, r.w, r.h) for r in changes.stale)
+        apply_mask(pixels, mask_boxes(view.rect, view.occluders + stale))
+        return pixels
+
+    def _hold(self, now: float) -> None:
+        self._pending.append(_Pending(_Kind.HOLD, now, round((now - self._started_at) * 1000)))
+        self._say("recording")
+
+    def _gap(self, now: float) -> None:
+        if not self._pending or self._pending[-1].kind is not _Kind.GAP:
+            self._pending.append(_Pending(_Kind.GAP, now))
+        self._prev = None
+
+    def _drop(self, why: str) -> None:
+        """The rule broke (or a pause, a sensitive window): what waits is never committed."""
+        self._pending.clear()
+        self._prev = None
+        self._last_view = None
+        self._write_held()
+        self._last = None
+        self._say(why)
+
+    # ------------------------------------------------------------------ commit
+    def _commit(self, now: float, everything: bool = False) -> None:
+        """Encode what passed its look-behind (at the end: `everything` still waiting)."""
+        while self._pending and (everything or now - self._pending[0].t >= self._lookbehind):
+            e = self._pending.popleft()
+            if e.kind is _Kind.GAP or not self._session.accepts_frames_at(e.t):
+                self._write_held()
+                self._last = None
+                continue
+            if e.kind is _Kind.HOLD:
+                if self._enc is not None and self._last is not None:
+                    self._held_ms = e.t_ms
+                    self.stats.unchanged += 1
+                continue
+            assert e.pixels is not None
+            self._encode(e)
+
+    def _encode(self, e: _Pending) -> None:
+        assert e.pixels is not None
+        h, w = e.pixels.shape[:2]
         if self._enc is not None and (self._enc.width, self._enc.height) != (w, h):
             self._close_segment()  # resized: a new segment at the new size
-        t_ms = round((t - self._started_at) * 1000)
-        if self._enc is not None and self._enc.frames and _same(pixels, self._last):
-            self._held_ms = t_ms
-            self.stats.unchanged += 1
-        else:
-            if self._enc is None:
-                self._enc = SegmentEncoder(w, h, self._fps)
-                self._seg_started = t
-            self._enc.add(pixels, t_ms)
-            self._last, self._held_ms = pixels, None
-            self.stats.frames += 1
+        if self._enc is None:
+            self._enc = SegmentEncoder(w, h, self._fps)
+            self._seg_started = e.t
+        self._write_held()
+        self._enc.add(e.pixels, e.t_ms)
+        self._last, self._held_ms = e.pixels, None
+        self.stats.frames += 1
         if self.stats.first_frame_at is None:
-            self.stats.first_frame_at = t
-        self._say("recording")
-        if t - self._seg_started >= self._segment_seconds:
+            self.stats.first_frame_at = e.t
+            self.stats.first_commit_at = self._clock.now()
+        if e.t - self._seg_started >= self._segment_seconds:
             self._close_segment()
-        return True
 
     def _write_held(self) -> None:
         """Write the last held tick as a repeat of the last frame, so the video's time runs
@@ -280,6 +506,7 @@ class CapturePipeline:
 
     def _abandon_segment(self) -> None:
         self._held_ms = None
+        self._pending.clear()
         enc, self._enc = self._enc, None
         if enc is not None:
             enc.abandon()
@@ -294,6 +521,11 @@ class CapturePipeline:
             return
         self._sink.write(enc.finish(), enc.frames)
         self.stats.segments += 1
+
+
+def _all_stale(view: WindowView, changes: Changes) -> bool:
+    whole = Rect(0, 0, view.rect.w, view.rect.h)
+    return any(r.intersect(whole) == whole for r in changes.stale)
 
 
 def _same(a: np.ndarray, b: np.ndarray | None) -> bool:

@@ -99,8 +99,11 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "à évaluer, ni à sanctionner, ni à contrôler les agents."),
             ("Ce qui est enregistré", f"Une vidéo de la seule fenêtre de l'application métier "
              f"({apps}), seulement pendant un appel (du décroché au raccroché, au plus "
-             f"{policy.max_call_minutes} minutes). Aucune autre fenêtre, aucune capture d'écran "
-             f"fixe, aucun son. Les appels internes {internal} enregistrés."),
+             f"{policy.max_call_minutes} minutes), et seulement tant qu'elle affiche l'application "
+             "(un autre onglet ou une autre page n'est pas enregistré). Seul le contenu propre de "
+             "cette fenêtre est lu : les fenêtres posées dessus n'apparaissent jamais, mais ce "
+             "que l'application affiche sous elles est enregistré. Aucune autre fenêtre, aucune "
+             f"capture d'écran fixe, aucun son. Les appels internes {internal} enregistrés."),
             ("Quand", when + " Un indicateur « ● Enregistrement pour la formation » est affiché "
              "pendant tout l'enregistrement."),
             ("Données sensibles", f"Le raccourci {key} ou le menu de l'icône met l'enregistrement "
@@ -134,7 +137,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          "evaluate, discipline or monitor agents."),
         ("What is recorded", f"A video of the business application window only ({apps}), only "
          f"during a call (from off-hook to on-hook, at most {policy.max_call_minutes} minutes). "
-         f"No other window, no still screenshot, no sound. Internal calls {internal} recorded."),
+         "and only while it shows the application (another tab or page is not recorded). "
+         "Only that window's own content is read: windows over it never appear, but what the "
+         "application shows underneath them is recorded. No other window, no still "
+         f"screenshot, no sound. Internal calls {internal} recorded."),
         ("When", when + " A '● Recording for training' indicator is shown for as long as "
          "recording lasts."),
         ("Sensitive data", f"The {key} shortcut or the tray menu pauses recording (bank card "

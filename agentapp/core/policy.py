@@ -21,6 +21,8 @@ MAX_NOTES_RETENTION_DAYS = 365  # analysis notes and grids: one year (R9)
 MAX_DEROGATION_DAYS = 1096  # even a formal derogation stays bounded (three years)
 MAX_ENROLMENT_DAYS = 183
 MAX_WEEKLY_QUOTA = 200
+DEFAULT_LOOKBEHIND_MS = 500  # a frame is kept once its window still matched this long after
+MAX_LOOKBEHIND_MS = 2000
 DEFAULT_HOTKEY = "<ctrl>+<alt>+p"
 _HOTKEY = re.compile(r"^(<(ctrl|alt|shift|cmd|super)>\+)+([a-z0-9]|<f([1-9]|1[0-2])>)$")
 
@@ -41,6 +43,10 @@ class WindowRule:
     wm_class: str | None = None
     executable: str | None = None
     title_pattern: re.Pattern[str] | None = None
+    # The application's own pop-ups (menus, tooltips, completion lists, dialogs) may be
+    # recorded at their place. Off by default: a browser's "own" pop-ups include tab hover
+    # cards and address-bar suggestions of other pages.
+    popups: bool = False
 
     def matches(self, wm_class: tuple[str, ...], executable: str | None, title: str | None) -> bool:
         if self.wm_class is not None and self.wm_class.lower() not in (c.lower() for c in wm_class):
@@ -93,6 +99,7 @@ class Policy:
     fps: int = 10
     segment_seconds: int = 30
     max_call_minutes: int = 60
+    lookbehind_ms: int = DEFAULT_LOOKBEHIND_MS
     record_internal_calls: bool = False
     retention_days: int = MAX_RETENTION_DAYS
     purpose: str = PURPOSE
@@ -153,6 +160,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     fps = rec.whole("fps", default=10, lo=1, hi=30)
     segment_seconds = rec.whole("segment_seconds", default=30, lo=5, hi=600)
     max_call_minutes = rec.whole("max_call_minutes", default=60, lo=1, hi=240)
+    lookbehind_ms = rec.whole(
+        "lookbehind_ms", default=DEFAULT_LOOKBEHIND_MS, lo=0, hi=MAX_LOOKBEHIND_MS
+    )
     sampling = rec.whole("sampling_percent", lo=1, hi=100, default=None)
     quota = rec.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=None)
     internal = rec.flag("record_internal_calls", default=False)
@@ -193,7 +203,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if len({t.name for t in trainers}) != len(trainers):
         raise PolicyError("a [[trainer]] is listed twice", source)
 
-    apps = tuple(_window_rule(t) for t in r.tables("application"))
+    apps = tuple(_window_rule(t, popups_allowed=True) for t in r.tables("application"))
     if not apps:
         raise PolicyError(
             "no [[application]] whitelisted: name the business application window to record "
@@ -219,6 +229,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         fps=fps,
         segment_seconds=segment_seconds,
         max_call_minutes=max_call_minutes,
+        lookbehind_ms=lookbehind_ms,
         record_internal_calls=internal,
         retention_days=retention,
         recipients=recipients,
@@ -253,11 +264,12 @@ def _trainer(t: TableReader) -> Trainer:
     return Trainer(name, trainings)
 
 
-def _window_rule(t: TableReader) -> WindowRule:
+def _window_rule(t: TableReader, popups_allowed: bool = False) -> WindowRule:
     name = t.text("name")
     wm_class = t.text("wm_class", default=None)
     exe = t.text("executable", default=None)
     pattern_text = t.text("title_pattern", default=None)
+    popups = t.flag("popups", default=False) if popups_allowed else False
     t.done()
     if wm_class is None and exe is None and pattern_text is None:
         raise PolicyError(
@@ -271,7 +283,9 @@ def _window_rule(t: TableReader) -> WindowRule:
             raise PolicyError(
                 f"title_pattern is not a valid regular expression ({exc})", t.where
             ) from None
-    return WindowRule(name=name, wm_class=wm_class, executable=exe, title_pattern=pattern)
+    return WindowRule(
+        name=name, wm_class=wm_class, executable=exe, title_pattern=pattern, popups=popups
+    )
 
 
 def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrolment:

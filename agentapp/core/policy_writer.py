@@ -26,6 +26,8 @@ def _rule(table: str, r: WindowRule) -> list[str]:
         out.append(f"executable = {_s(r.executable)}")
     if r.title_pattern is not None:
         out.append(f"title_pattern = {_s(r.title_pattern.pattern)}")
+    if r.popups:
+        out.append("popups = true")
     return [*out, ""]
 
 
@@ -45,6 +47,7 @@ def to_toml(p: Policy) -> str:
         f"fps = {p.fps}",
         f"segment_seconds = {p.segment_seconds}",
         f"max_call_minutes = {p.max_call_minutes}",
+        f"lookbehind_ms = {p.lookbehind_ms}",
         f"record_internal_calls = {'true' if p.record_internal_calls else 'false'}",
         f"retention_days = {p.retention_days}",
         f"notes_retention_days = {p.notes_retention_days}",

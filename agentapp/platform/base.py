@@ -8,7 +8,8 @@ most a few round trips to the display server; none waits for user input.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
@@ -27,19 +28,65 @@ class WindowInfo:
     pid: int | None
 
 
+class CaptureMode(enum.Enum):
+    """How the business window's pixels are read.
+
+    COMPOSITE: the window's own off-screen pixmap (XComposite); no other window's pixel is
+    ever read. MASKED (fallback): its rectangle on the screen, everything above it blacked out.
+    """
+
+    COMPOSITE = "composite"
+    MASKED = "masked"
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A pop-up of the business application itself, read from its own pixmap and drawn at
+    its place (`rect`, relative to the business window's client area)."""
+
+    drawable: int
+    rect: Rect
+
+
 @dataclass(frozen=True, slots=True)
 class WindowView:
-    """Where the business window is this instant and what covers it.
+    """Where the business window is this instant and what may be read of it.
 
-    `visible` False means no frame may be written; `why_not` says why. `rect` is the client
-    area clipped to the screen; `occluders` are every other window (frames, title bars,
-    pop-ups) stacked above it, in root coordinates.
+    `visible` False means no frame may be written; `why_not` says why.
+    `rect` is the client area in root coordinates (masked mode: clipped to the screen).
+    Masked mode: `occluders` are every other window (frames, title bars, pop-ups) stacked
+    above it, in root coordinates. Composite mode: `pixmap` is the window's own pixmap, of
+    `rect`'s size; `ready` is False until the window drew into a newly named pixmap (first
+    reads can be black); `blackout` are parts (relative to the client area) that show
+    another X client's child windows; `layers` are the application's own pop-ups.
+    `origin` is the client area's top-left corner in root coordinates (before clipping).
+    `serial` counts the structural changes the locator saw (not compared).
     """
 
     visible: bool
     why_not: str = ""
     rect: Rect = Rect(0, 0, 0, 0)  # noqa: RUF009 - frozen, shared safely
     occluders: tuple[Rect, ...] = ()
+    origin: tuple[int, int] = (0, 0)
+    pixmap: int = 0
+    ready: bool = True
+    blackout: tuple[Rect, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    serial: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What happened to a tracked window's content since the last `take_changes`.
+
+    `damaged`: it drew something (None: this locator cannot tell; grab every tick).
+    `stale`: masked mode only, parts of the client area (relative) that another window left
+    and that the application has not repainted since: the screen may still hold that
+    window's pixels there, so they stay masked.
+    """
+
+    damaged: bool | None
+    stale: tuple[Rect, ...] = ()
 
 
 class WindowLocator(abc.ABC):
@@ -74,6 +121,34 @@ class WindowLocator(abc.ABC):
     @abc.abstractmethod
     def is_visible(self, window: WindowInfo) -> bool:
         """Mapped, not minimised, on the current desktop (occlusion not considered)."""
+
+    @property
+    def mode(self) -> CaptureMode:
+        """How `view` lets the capture read pixels (default: the masked fallback)."""
+        return CaptureMode.MASKED
+
+    @property
+    def mode_reason(self) -> str:
+        """Why the mode is MASKED where per-window capture was expected ("" otherwise)."""
+        return "per-window capture is not available on this platform"
+
+    def describe(self, window: WindowInfo) -> WindowInfo | None:
+        """The window's identity now (title, class, executable), or None once it is gone."""
+        for info in self.windows():
+            if info.handle == window.handle:
+                return info
+        return None
+
+    def track(self, window: WindowInfo, popups: bool) -> None:  # noqa: B027 - optional hook
+        """Start following the window for capture (per-window capture, damage, exposures);
+        `popups`: its application's own pop-ups may be shown. Default: nothing to do."""
+
+    def take_changes(self, window: WindowInfo) -> Changes:
+        """Damage and stale regions since the last call (default: unknown, grab always)."""
+        return Changes(None)
+
+    def use_masked(self, reason: str) -> None:  # noqa: B027 - optional hook
+        """Per-window pixels cannot be read after all: give masked views from now on."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the window-system connection."""

@@ -23,8 +23,14 @@ REQUIRED = ("Xvfb", "openbox")
 
 
 class VirtualDesktop:
-    def __init__(self, width: int = 1920, height: int = 1080, tray: bool = True) -> None:
+    def __init__(
+        self, width: int = 1920, height: int = 1080, tray: bool = True,
+        xvfb_args: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
+        """`xvfb_args`: more Xvfb options, e.g. ("-extension", "Composite") for a server
+        without per-window capture."""
         self.width, self.height, self.tray = width, height, tray
+        self.xvfb_args = xvfb_args
         self.display = ""
         self._procs: list[subprocess.Popen[bytes]] = []
 
@@ -45,7 +51,7 @@ class VirtualDesktop:
             self._xvfb_log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Xvfb
             xvfb = subprocess.Popen(
                 ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{self.width}x{self.height}x24",
-                 "-nolisten", "tcp", "-noreset"],
+                 "-nolisten", "tcp", "-noreset", *self.xvfb_args],
                 pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=self._xvfb_log,
             )  # fmt: skip

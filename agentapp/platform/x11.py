@@ -1,4 +1,4 @@
-"""X11 window locator (python-xlib, EWMH).
+"""X11 window locator (python-xlib, EWMH) and per-window capture state (Composite, DAMAGE).
 
 Facts this relies on (measured under openbox, see docs/design.md):
 * `_NET_CLIENT_LIST` lists managed client windows; a reparenting WM puts each inside a frame
@@ -15,6 +15,22 @@ when the server reports a change (or every second as a safety net). Each public 
 with a round trip, so any change the server made before that point — e.g. a pop-up mapped or a
 payment page titled while a frame was being grabbed — is seen.
 
+Per-window capture (composite mode, when the server has Composite, DAMAGE, MIT-SHM): a tracked
+window is redirected (CompositeRedirectAutomatic: the server keeps its content off screen and
+still shows it as before), its pixmap is named, and capture/xshm.py reads that pixmap, so no
+other window's pixel is ever read. The client window is redirected, not the WM frame (the
+title bar can hold customer data). Facts measured on Xvfb (TESTING.md): an old pixmap still
+reads after an unmap or a resize, with stale content and no error, so the pixmap is named
+again after every map and size change, and marked not ready until the window's next damage
+(first reads after naming can be black). Child windows of another X client inside the
+business window (X-Resource tells the owner, not `_NET_WM_PID`, which any client can set)
+are listed for blackout.
+
+Masked mode (fallback): the capture reads the window's rectangle on the screen and blacks out
+everything above it. Exposures on the business window are followed: a region another window
+just left may still hold that window's pixels until the application repaints it (seen with a
+fast drag), so it is reported `stale` until DAMAGE shows a repaint over it.
+
 Threading: one instance per thread (an X connection is not shared).
 """
 
@@ -22,16 +38,45 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from Xlib import X, display, error
+from Xlib.ext import composite, damage, res
 
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
-from agentapp.platform.base import LocatorError, WindowInfo, WindowLocator, WindowView
+from agentapp.platform.base import (
+    CaptureMode,
+    Changes,
+    Layer,
+    LocatorError,
+    WindowInfo,
+    WindowLocator,
+    WindowView,
+)
 
 _ALL_DESKTOPS = 0xFFFFFFFF
 _REFRESH_S = 1.0
+_MAX_STALE = 32  # more stale rectangles than this are merged into their bounding box
+_CLIENT_MASK = X.StructureNotifyMask | X.PropertyChangeMask | X.SubstructureNotifyMask
+
+
+@dataclass
+class _Tracked:
+    """Capture state of one tracked window (see the module docstring)."""
+
+    wid: int
+    popups: bool
+    damage: int = 0
+    pixmap: Any = None  # the named pixmap (python-xlib resource) or None
+    size: tuple[int, int] = (0, 0)  # the size it was named at
+    ready: bool = False  # it drew since its off-screen pixmap was (re)allocated
+    rename: bool = True
+    damaged: bool = True  # the first read is always taken
+    stale: list[Rect] = field(default_factory=list)
+    layers: dict[int, Any] = field(default_factory=dict)  # pop-up window id -> its pixmap
+    redirected: set[int] = field(default_factory=set)
 
 
 def _executable(pid: int | None) -> str | None:
@@ -48,7 +93,8 @@ def _executable(pid: int | None) -> str | None:
 
 
 class X11Locator(WindowLocator):
-    def __init__(self, display_name: str | None = None) -> None:
+    def __init__(self, display_name: str | None = None, per_window: bool = True) -> None:
+        """`per_window` False forces the masked fallback (benchmarks compare both modes)."""
         try:
             self._d = display.Display(display_name)
         except Exception as exc:  # DisplayNameError, DisplayConnectionError, OSError …
@@ -61,10 +107,52 @@ class X11Locator(WindowLocator):
         self._views: dict[int, WindowView] = {}
         self._windows: list[WindowInfo] | None = None
         self._visible: dict[int, bool] = {}
+        self._owners: dict[int, int | None] = {}
+        self._tracked: dict[int, _Tracked] = {}
+        self._serial = 0
+        self._has_damage = self._d.has_extension("DAMAGE")
+        self._has_res = self._d.has_extension("X-Resource")
+        self._damage_event = -1
+        if self._has_damage:
+            self._d.damage_query_version()
+            self._damage_event = (
+                self._d.query_extension("DAMAGE").first_event + damage.DamageNotifyCode
+            )
+        if self._has_res:
+            self._d.res_query_version()
+        self._mode, self._mode_reason = self._probe_mode(per_window)
+
+    def _probe_mode(self, per_window: bool) -> tuple[CaptureMode, str]:
+        if not per_window:
+            return CaptureMode.MASKED, "per-window capture turned off"
+        missing = [n for n in ("Composite", "DAMAGE") if not self._d.has_extension(n)]
+        if not self._d.query_extension("MIT-SHM").present:
+            missing.append("MIT-SHM")
+        if missing:
+            return CaptureMode.MASKED, f"the X server has no {' or '.join(missing)}"
+        v = self._d.composite_query_version()
+        if (v.major_version, v.minor_version) < (0, 2):
+            return CaptureMode.MASKED, "the X server's Composite is older than 0.2"
+        return CaptureMode.COMPOSITE, ""
+
+    @property
+    def mode(self) -> CaptureMode:
+        return self._mode
+
+    @property
+    def mode_reason(self) -> str:
+        return self._mode_reason
+
+    def use_masked(self, reason: str) -> None:
+        """The pixel reader cannot read pixmaps here: fall back for good."""
+        self._mode, self._mode_reason = CaptureMode.MASKED, reason
+        for t in self._tracked.values():
+            self._free_pixmaps(t)
+        self._views.clear()
 
     def close(self) -> None:
         try:
-            self._d.close()
+            self._d.close()  # the server frees pixmaps, damages and redirections with it
         except Exception:  # closing a dead connection is not an error worth reporting
             pass
 
@@ -96,30 +184,83 @@ class X11Locator(WindowLocator):
         pid = self._card(w, "_NET_WM_PID")
         return WindowInfo(wid, tuple(cls), _executable(pid), self._title(w), pid)
 
-    # ------------------------------------------------------------ interface
-    def _watch(self, wid: int) -> None:
+    def _owner(self, wid: int) -> int | None:
+        """The X client connection that created a window (its XID base), None if unknown."""
+        if wid not in self._owners:
+            owner = None
+            if self._has_res:
+                try:
+                    spec = {"client": wid, "mask": res.ClientXIDMask}
+                    reply = self._d.res_query_client_ids([spec])
+                    owner = next((int(v.spec.client) for v in reply.ids), None)
+                except error.XError:
+                    owner = None
+            self._owners[wid] = owner
+        return self._owners[wid]
+
+    # ------------------------------------------------------------ events
+    def _watch(self, wid: int, mask: int = X.StructureNotifyMask | X.PropertyChangeMask) -> None:
         if wid not in self._watched:
             w = self._d.create_resource_object("window", wid)
-            w.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask)
+            w.change_attributes(event_mask=mask)
             self._watched.add(wid)
 
     def _poll(self) -> None:
-        """One round trip; drop every cached answer if the server reported any change."""
+        """One round trip; handle every event the server generated until now. Damage and
+        exposures update the tracked windows; any other event drops every cached answer."""
         try:
             self._d.sync()  # every event the server generated until now is queued
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
         changed = False
         for _ in range(self._d.pending_events()):
-            self._d.next_event()
-            changed = True
+            if not self._event(self._d.next_event()):
+                changed = True
         now = time.monotonic()
         if changed or now - self._cache_time > _REFRESH_S:
+            if changed:
+                self._serial += 1
             self._views.clear()
             self._visible.clear()
+            self._owners.clear()
             self._windows = None
             self._cache_time = now
 
+    def _event(self, ev: Any) -> bool:
+        """Apply one event to the tracked windows; True if it changes no cached answer."""
+        if ev.type == self._damage_event:
+            t = self._tracked.get(ev.drawable.id)
+            if t is not None:
+                # Events arrive in order: damage after the (re)allocation below means the
+                # window drew into its current pixmap.
+                t.damaged = t.ready = True
+                a = ev.area
+                repaint = Rect(a.x, a.y, a.width, a.height)
+                t.stale = [r for r in t.stale if r.intersect(repaint) != r]
+            return True
+        if ev.type == X.Expose:
+            t = self._tracked.get(ev.window.id)
+            if t is not None:
+                t.stale.append(Rect(ev.x, ev.y, ev.width, ev.height))
+                if len(t.stale) > _MAX_STALE:
+                    t.stale = [_bounding(t.stale)]
+            return True
+        window = getattr(ev, "window", None)
+        t = self._tracked.get(window.id) if window is not None else None
+        realloc = ev.type in (X.MapNotify, X.UnmapNotify) or (
+            t is not None and ev.type == X.ConfigureNotify and (ev.width, ev.height) != t.size
+        )
+        if t is not None and realloc:
+            t.rename, t.ready = True, False  # a new off-screen pixmap, not drawn yet
+            if self._mode is CaptureMode.MASKED and ev.type != X.UnmapNotify:
+                # masked: what the screen shows there is not the app's until it repaints
+                w, h = (ev.width, ev.height) if ev.type == X.ConfigureNotify else t.size
+                t.stale = [Rect(0, 0, max(w, 1), max(h, 1))]
+            if t.damage:  # an old region would swallow the next damage (delta reports)
+                self._d.damage_subtract(t.damage)
+        return False
+
+    # ------------------------------------------------------------ interface
     def windows(self) -> list[WindowInfo]:
         self._poll()
         if self._windows is None:
@@ -157,18 +298,63 @@ class X11Locator(WindowLocator):
                     return info, rule
         return None
 
+    def track(self, window: WindowInfo, popups: bool) -> None:
+        old = self._tracked.get(window.handle)
+        if old is not None:
+            old.popups = popups
+            return
+        t = _Tracked(window.handle, popups)
+        w = self._d.create_resource_object("window", window.handle)
+        mask = _CLIENT_MASK
+        if self._mode is CaptureMode.MASKED:
+            mask |= X.ExposureMask
+        w.change_attributes(event_mask=mask)
+        self._watched.add(window.handle)
+        if self._mode is CaptureMode.COMPOSITE:
+            w.composite_redirect_window(composite.RedirectAutomatic)
+        if self._has_damage:
+            t.damage = w.damage_create(damage.DamageReportDeltaRectangles)
+        self._tracked[window.handle] = t
+        self._views.pop(window.handle, None)
+
+    def take_changes(self, window: WindowInfo) -> Changes:
+        self._poll()
+        t = self._tracked.get(window.handle)
+        if t is None or not self._has_damage:
+            return Changes(None, tuple(t.stale) if t else ())
+        damaged, t.damaged = t.damaged, False
+        if damaged:
+            self._d.damage_subtract(t.damage)  # reset before the read: later drawing shows
+        return Changes(damaged, tuple(t.stale))
+
+    def describe(self, window: WindowInfo) -> WindowInfo | None:
+        for info in self.windows():
+            if info.handle == window.handle:
+                return info
+        return None
+
     def view(self, window: WindowInfo) -> WindowView:
         try:
             self._watch(window.handle)
             self._poll()
             if window.handle not in self._views:
-                self._views[window.handle] = self._view(window)
-            return self._views[window.handle]
+                if self._mode is CaptureMode.COMPOSITE and window.handle in self._tracked:
+                    self._views[window.handle] = self._own_view(window)
+                else:
+                    self._views[window.handle] = self._view(window)
+            v = self._views[window.handle]
+            t = self._tracked.get(window.handle)
+            if v.visible and v.pixmap and t is not None and v.ready != t.ready:
+                v = self._views[window.handle] = replace(v, ready=t.ready)
+            return v
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
         except error.XError:
             self._views.pop(window.handle, None)
             self._watched.discard(window.handle)
+            t = self._tracked.pop(window.handle, None)
+            if t is not None:
+                self._free_pixmaps(t)
             return WindowView(False, "business window closed")
 
     def _hidden_reason(self, w: Any) -> str | None:
@@ -183,6 +369,124 @@ class X11Locator(WindowLocator):
             return "on another desktop"
         return None
 
+    # ------------------------------------------------------------ composite mode
+    def _name(self, wid: int) -> Any:
+        """Name the current off-screen pixmap of a redirected, mapped window (None: refused)."""
+        catch = error.CatchError()
+        w = self._d.create_resource_object("window", wid)
+        pixmap = w.composite_name_window_pixmap(onerror=catch)
+        self._d.sync()
+        if catch.get_error() is not None:
+            return None
+        return pixmap
+
+    def _free(self, pixmap: Any) -> None:
+        if pixmap is not None:
+            pixmap.free(onerror=error.CatchError())
+
+    def _free_pixmaps(self, t: _Tracked) -> None:
+        self._free(t.pixmap)
+        t.pixmap, t.rename = None, True
+        for pm in t.layers.values():
+            self._free(pm)
+        t.layers.clear()
+
+    def _own_view(self, window: WindowInfo) -> WindowView:
+        t = self._tracked[window.handle]
+        w = self._d.create_resource_object("window", window.handle)
+        hidden = self._hidden_reason(w)
+        if hidden is not None:
+            self._free_pixmaps(t)  # never read an old pixmap: it still holds stale content
+            return WindowView(False, f"business window {hidden}")
+        geo = w.get_geometry()
+        origin = self._root.translate_coords(w, 0, 0)
+        rect = Rect(origin.x, origin.y, geo.width, geo.height).even()
+        if rect.empty:
+            return WindowView(False, "business window has no size")
+        if t.rename or t.pixmap is None or t.size != (geo.width, geo.height):
+            self._free(t.pixmap)
+            t.pixmap = self._name(window.handle)
+            if t.pixmap is None:
+                t.rename = True
+                return WindowView(False, "business window is being redrawn")
+            t.size, t.rename = (geo.width, geo.height), False
+        owner = self._owner(window.handle)
+        blackout = self._foreign_children(w, owner, geo.border_width)
+        layers = self._layers(t, w, owner, rect) if t.popups and owner is not None else ()
+        return WindowView(True, rect=rect, pixmap=t.pixmap.id, ready=t.ready, blackout=blackout,
+                          layers=layers, origin=(origin.x, origin.y),
+                          serial=self._serial)  # fmt: skip
+
+    def _foreign_children(self, w: Any, owner: int | None, border: int) -> tuple[Rect, ...]:
+        """Parts of the client area (relative) showing child windows of another client (or of
+        an unknown one): those are blacked out, their own children with them."""
+        out: list[Rect] = []
+        stack = [(w, border, border)]
+        while stack:
+            win, ox, oy = stack.pop()
+            for child in win.query_tree().children:
+                try:
+                    a = child.get_attributes()
+                    if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
+                        continue
+                    g = child.get_geometry()
+                except error.XError:
+                    continue  # gone: nothing of it to show
+                b = g.border_width
+                r = Rect(ox + g.x - border, oy + g.y - border, g.width + 2 * b, g.height + 2 * b)
+                if owner is None or self._owner(child.id) != owner:
+                    out.append(r)
+                    continue
+                if child.id not in self._watched:
+                    self._watch(child.id, _CLIENT_MASK)  # a plug-in window reparented in
+                stack.append((child, r.x + b + border, r.y + b + border))
+        return tuple(out)
+
+    def _layers(self, t: _Tracked, w: Any, owner: int, rect: Rect) -> tuple[Layer, ...]:
+        """The application's own windows above it (menus, tooltips, completion lists:
+        override-redirect; dialogs: managed), each from its own pixmap, client area only."""
+        top = self._frame_of(w)
+        children = self._root.query_tree().children
+        ids = [c.id for c in children]
+        if top.id not in ids:
+            return ()
+        candidates: list[Any] = []
+        managed = {self._frame_of(self._d.create_resource_object("window", i.handle)).id: i.handle
+                   for i in self.windows() if i.handle != t.wid}  # fmt: skip
+        for child in children[ids.index(top.id) + 1 :]:
+            try:
+                a = child.get_attributes()
+            except error.XError:
+                continue
+            if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
+                continue
+            if a.override_redirect:
+                candidates.append(child)
+            elif child.id in managed:
+                candidates.append(self._d.create_resource_object("window", managed[child.id]))
+        old, t.layers = t.layers, {}
+        out = []
+        for c in candidates:
+            if self._owner(c.id) != owner:
+                continue
+            try:
+                if c.id not in t.redirected:
+                    c.composite_redirect_window(composite.RedirectAutomatic)
+                    t.redirected.add(c.id)
+                pm = self._name(c.id)
+                if pm is None:
+                    continue
+                g = c.get_geometry()
+                o = self._root.translate_coords(c, 0, 0)
+            except error.XError:
+                continue
+            t.layers[c.id] = pm
+            out.append(Layer(pm.id, Rect(o.x - rect.x, o.y - rect.y, g.width, g.height)))
+        for pm in old.values():
+            self._free(pm)
+        return tuple(out)
+
+    # ------------------------------------------------------------ masked mode
     def _view(self, window: WindowInfo) -> WindowView:
         w = self._d.create_resource_object("window", window.handle)
         hidden = self._hidden_reason(w)
@@ -197,6 +501,10 @@ class X11Locator(WindowLocator):
         if rect.empty:
             return WindowView(False, "business window is off screen")
 
+        t = self._tracked.get(window.handle)
+        if t is not None:
+            t.size = (geo.width, geo.height)
+        owner = self._owner(window.handle) if t is not None and t.popups else None
         top = self._frame_of(w)
         children = self._root.query_tree().children  # bottom-to-top
         ids = [c.id for c in children]
@@ -208,14 +516,18 @@ class X11Locator(WindowLocator):
                 a = child.get_attributes()
                 if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
                     continue
-                if a.override_redirect and self._same_app_popup(child, window.pid):
-                    continue
+                if a.override_redirect and owner is not None and self._owner(child.id) == owner:
+                    continue  # the application's own pop-up, allowed by its rule
                 g = child.get_geometry()
             except error.XError:
                 continue  # vanished between the two requests: nothing to hide any more
             b = g.border_width
             occluders.append(Rect(g.x, g.y, g.width + 2 * b, g.height + 2 * b))
-        return WindowView(True, rect=rect, occluders=tuple(occluders))
+        # another client's windows inside it (plug-in hosts) are hidden as well
+        inside = self._foreign_children(w, self._owner(window.handle), geo.border_width)
+        occluders += [Rect(origin.x + r.x, origin.y + r.y, r.w, r.h) for r in inside]
+        return WindowView(True, rect=rect, occluders=tuple(occluders), origin=(origin.x, origin.y),
+                          serial=self._serial)  # fmt: skip
 
     def _frame_of(self, w: Any) -> Any:
         """The root child that holds a client window (the WM frame, or the window itself)."""
@@ -260,9 +572,11 @@ class X11Locator(WindowLocator):
                 continue
         return None
 
-    def _same_app_popup(self, child: Any, pid: int | None) -> bool:
-        """A menu/tooltip of the business application itself may stay visible."""
-        return pid is not None and self._card(child, "_NET_WM_PID") == pid
+
+def _bounding(rects: list[Rect]) -> Rect:
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 def system_tray_present(display_name: str | None = None) -> bool:

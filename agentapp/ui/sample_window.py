@@ -4,7 +4,9 @@ line of text, so the video is not perfectly static.
     python -m agentapp.ui.sample_window --wm-class agentapp-business --title "CRM — form" \
         --color 40,160,60 --geometry 100,100,1280,720
 
-It prints its X window id on stdout once shown, then runs until terminated.
+It prints its X window id on stdout once shown, then runs until terminated. With
+`--popup-color`, SIGUSR1 shows the application's own pop-up (an override-redirect window, as a
+menu or a tooltip is) over its top-left part, and SIGUSR2 hides it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SampleWindow:
     color: tuple[int, int, int]  # R, G, B
     geometry: tuple[int, int, int, int]  # x, y, w, h of the client area
     typing: bool = False
+    popup_color: tuple[int, int, int] | None = None
 
     def spawn(self, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
         """Start it; returns the process and its X window id once it is shown."""
@@ -34,6 +37,8 @@ class SampleWindow:
                 "--geometry", ",".join(map(str, self.geometry))]  # fmt: skip
         if self.typing:
             argv.append("--typing")
+        if self.popup_color:
+            argv += ["--popup-color", ",".join(map(str, self.popup_color))]
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--color", required=True, help="R,G,B")
     p.add_argument("--geometry", required=True, help="X,Y,W,H of the client area")
     p.add_argument("--typing", action="store_true", help="type text continuously (benchmarks)")
+    p.add_argument("--popup-color", help="R,G,B of its own pop-up (SIGUSR1 shows, SIGUSR2 hides)")
     a = p.parse_args(argv)
     r, g, b = (int(v) for v in a.color.split(","))
     x, y, w, h = (int(v) for v in a.geometry.split(","))
@@ -92,8 +98,27 @@ def main(argv: list[str] | None = None) -> int:
 
     win = Sample()
     win.setGeometry(x, y, w, h)
+    popup: QWidget | None = None
+    wanted: list[bool] = []
+    if a.popup_color:
+        pr, pg, pb = (int(v) for v in a.popup_color.split(","))
+        popup = QWidget(None, Qt.WindowType.ToolTip)  # override-redirect on X11
+        popup.setAutoFillBackground(True)
+        pal = popup.palette()
+        pal.setColor(popup.backgroundRole(), QColor(pr, pg, pb))
+        popup.setPalette(pal)
+        popup.setGeometry(x + 200, y + 150, 300, 200)
+        signal.signal(signal.SIGUSR1, lambda *_: wanted.append(True))
+        signal.signal(signal.SIGUSR2, lambda *_: wanted.append(False))
+
+    def tick() -> None:
+        win.tick()
+        if popup is not None and wanted:
+            popup.setVisible(wanted.pop())
+            wanted.clear()
+
     timer = QTimer()
-    timer.timeout.connect(win.tick)
+    timer.timeout.connect(tick)
     timer.start(100)
     win.show()
     QTimer.singleShot(0, lambda: print(int(win.winId()), flush=True))

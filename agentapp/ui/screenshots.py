@@ -43,6 +43,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from agentapp.capture.grabber import Grabber
+    from agentapp.capture.xshm import ShmReader
     from agentapp.core.events import CallEvent, EventKind
     from agentapp.core.policy import DEFAULT_HOTKEY
     from agentapp.engine import Engine
@@ -55,6 +56,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     engine = Engine(
         agent=agent, data_dir=data, policy_path=data / "policy.toml",
         locator_factory=lambda: X11Locator(display), grabber_factory=Grabber,
+        reader_factory=lambda: ShmReader(display),
     )  # fmt: skip
     engine.start()
 

@@ -51,6 +51,10 @@ class RecordingMeta:
     unchanged_frames: int = 0  # frame ticks that showed the same pixels as the last frame
     dropped_frames: int = 0  # grabs thrown away (window moved or covered mid-grab)
     late_ticks: int = 0  # frame intervals that started late (a loaded machine)
+    # "composite": only the window's own pixels were read; "masked": its rectangle on the
+    # screen with everything above it blacked out (fallback, `capture_note` says why)
+    capture_mode: str = ""
+    capture_note: str = ""
     segments: int = 0
     size_bytes: int = 0
     sha256: str = ""

@@ -35,6 +35,9 @@ def make_engine(
     min_free_bytes: int = 0,
     **policy: object,
 ) -> Engine:
+    """The look-behind is off unless a test asks for it (its own tests are further down):
+    the other tests here count frames of calls that last about a second."""
+    policy.setdefault("lookbehind_ms", 0)
     (tmp_path / "policy.toml").write_text(policy_text(**policy))  # type: ignore[arg-type]
     write_public_key(key.public_key(), public_key_path(tmp_path))
     grabber = FakeGrabber()
@@ -312,8 +315,11 @@ def test_every_recording_step_is_traced(tmp_path: Path, key: X25519PrivateKey) -
     (meta,) = e.vault.recordings()
     assert meta.training == "CRM onboarding"
     trail = [(x["action"], x["target"]) for x in e.audit.entries()]
-    steps = ["recording started", "recording paused", "recording resumed", "recording stopped"]
-    assert trail[-4:] == [(step, meta.id) for step in steps]
+    steps = ["recording started", "capture mode", "recording paused", "recording resumed",
+             "recording stopped"]  # fmt: skip
+    assert trail[-5:] == [(step, meta.id) for step in steps]
+    mode = next(x for x in e.audit.entries() if x["action"] == "capture mode")
+    assert mode["reason"].startswith("masked: ") and meta.capture_mode == "masked"
     assert e.audit.verify().ok
     e.stop()
 
@@ -508,4 +514,53 @@ def test_every_tick_is_counted_once(tmp_path: Path, key: X25519PrivateKey) -> No
     assert meta.frames == 6  # per visible span: its first frame and a closing repeat
     recorded = meta.duration_s - sum(b - a for a, b in meta.paused_spans)
     assert abs(meta.frames + meta.unchanged_frames - recorded * 10) <= 2
+    e.stop()
+
+
+# --------------------------------------------------------------------------- the rule per frame
+
+
+def test_a_title_change_drops_the_look_behind_and_leaves_a_gap(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """The rule is checked at every tick: while the window shows another page nothing is
+    written, and what was read in the look-behind before the change is dropped too."""
+    loc = FakeLocator()
+    app = 'name = "CRM"\nwm_class = "agentapp-business"\ntitle_pattern = "^CRM"'
+    e = make_engine(tmp_path, key, loc, application=app, lookbehind_ms=500)
+    seen: list[str] = []
+    e.add_status_listener(lambda s: seen.append(s.detail))
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.2)
+    t_change = time.time()
+    loc.title = "Private mail"  # a tab switch
+    time.sleep(1.0)
+    t_back = time.time()
+    loc.title = "CRM — customer 42"
+    time.sleep(1.2)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert [w for w in walls if w < t_change - 0.5]
+    assert [w for w in walls if w > t_back]
+    assert not [w for w in walls if t_change - 0.5 + 0.05 < w < t_back], "look-behind kept"
+    assert "not writing: the business window shows another page" in seen
+    e.stop()
+
+
+def test_a_read_is_committed_only_after_its_look_behind(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), lookbehind_ms=800)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(2.0)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    stats = e.last_capture
+    assert stats is not None and stats.first_frame_at and stats.first_commit_at
+    assert stats.first_commit_at - stats.first_frame_at >= 0.8
+    (meta,) = e.vault.recordings()
+    times = frame_times(e, key)
+    assert max(times) <= meta.duration_s - 0.8 + 0.1  # the end's look-behind is not kept
     e.stop()

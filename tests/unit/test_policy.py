@@ -121,3 +121,16 @@ def test_readme_agent_config_example_is_valid() -> None:
     section = readme.split("(`agent.toml`)", 1)[1]
     cfg = parse_config(section.split("```toml\n", 1)[1].split("```", 1)[0])
     assert cfg.agent == "alice" and cfg.source.kind == "baresip" and cfg.source.port == 4444
+
+
+def test_lookbehind_and_popups_are_bounded_and_protective_by_default() -> None:
+    p = parse_policy(policy_text())
+    assert p.lookbehind_ms == 500 and p.applications[0].popups is False
+    assert parse_policy(policy_text(lookbehind_ms=0)).lookbehind_ms == 0
+    for bad in (-1, 2001):
+        with pytest.raises(PolicyError, match="lookbehind_ms"):
+            parse_policy(policy_text(lookbehind_ms=bad))
+    on = parse_policy(policy_text(application='name = "CRM"\nwm_class = "crm"\npopups = true'))
+    assert on.applications[0].popups is True
+    with pytest.raises(PolicyError, match="popups"):  # only application rules have pop-ups
+        parse_policy(policy_text(sensitive='name = "Pay"\nwm_class = "pay"\npopups = true'))

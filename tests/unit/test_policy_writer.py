@@ -21,6 +21,11 @@ DEROGATION = '[derogation]\nreference = "CSE 2026-07"\nreason = "apprenticeship 
         EXAMPLE.read_text(),
         policy_text("alice", sensitive_class="payment", extra=ACCESS),
         policy_text("bob", retention_days=300, extra=DEROGATION),
+        policy_text(
+            "alice",
+            lookbehind_ms=1200,
+            application='name = "Web CRM"\nexecutable = "chromium"\npopups = true',
+        ),
     ],
 )
 def test_round_trip_keeps_everything(text: str) -> None:

@@ -25,7 +25,7 @@ from tests.transcripts import ScriptedServer, Step
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    (tmp_path / "policy.toml").write_text(policy_text("alice", quota=50))
+    (tmp_path / "policy.toml").write_text(policy_text("alice", quota=50, lookbehind_ms=0))
     write_public_key(X25519PrivateKey.generate().public_key(), public_key_path(tmp_path))
     e = Engine(
         agent="alice",
