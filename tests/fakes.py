@@ -24,7 +24,8 @@ class FakeLocator(WindowLocator):
         self.closed = False
         self.others: list[WindowInfo] = []  # other windows, e.g. a sensitive payment page
         self.shown: set[int] = set()  # which of `others` are visible
-        self.title = "CRM"  # the business window's title now (a tab switch changes it)
+        self._title = "CRM"
+        self.identity = 0  # bumped by every title change, as X property events would
         self.wm_class = "agentapp-business"
 
     def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
@@ -37,6 +38,20 @@ class FakeLocator(WindowLocator):
     def hide_other(self, info: WindowInfo) -> None:
         with self.lock:
             self.shown.discard(info.handle)
+
+    @property
+    def title(self) -> str:
+        """The business window's title now (a tab switch changes it)."""
+        return self._title
+
+    @title.setter
+    def title(self, value: str) -> None:
+        with self.lock:
+            self._title = value
+            self.identity += 1
+
+    def identity_serial(self, window: WindowInfo) -> int:
+        return self.identity
 
     def _business(self) -> WindowInfo:
         return WindowInfo(1, (self.wm_class,), "crm", self.title, 42)

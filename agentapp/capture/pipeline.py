@@ -168,6 +168,8 @@ class CapturePipeline:
         self.stats = PipelineStats()
         self._window: WindowInfo | None = None
         self._rule: WindowRule | None = None
+        self._identity = -1  # the window's identity serial when last seen matching
+        self._settle_until = float("-inf")  # no read before: its title just changed
         self._grabber: GrabberLike | None = None
         self._reader: ReaderLike | None = None
         self._pending: collections.deque[_Pending] = collections.deque()
@@ -310,6 +312,7 @@ class CapturePipeline:
             info = locator.describe(self._window)
             if info is not None and self._rule.matches(info.wm_class, info.executable, info.title):
                 self._window = info
+                self._check_identity(locator, info)
                 return info
             still_there = info is not None
         found = locator.find(self._rules)
@@ -323,7 +326,19 @@ class CapturePipeline:
             self._last_view = None
         self._window, self._rule = info, rule
         self.stats.application = rule.name
+        self._check_identity(locator, info)
         return info
+
+    def _check_identity(self, locator: WindowLocator, info: WindowInfo) -> None:
+        """A title that changed since the last look may have shown another page in between
+        (a tab switch and back, between two ticks of a starved thread): what waits goes."""
+        serial = locator.identity_serial(info)
+        if serial != self._identity:
+            if self._identity >= 0:
+                self._drop(self._status)
+                # a browser may title the tab before it repaints it: no read for a while
+                self._settle_until = self._clock.now() + self._lookbehind / 2
+            self._identity = serial
 
     def _still_matches(self, locator: WindowLocator, window: WindowInfo) -> bool:
         info = locator.describe(window)
@@ -356,6 +371,10 @@ class CapturePipeline:
         if self._check_sensitive(locator) is not None:
             self._drop("a sensitive window is shown")
             return
+        if now < self._settle_until:
+            self.stats.mismatched_ticks += 1
+            self._gap(now)
+            return
         view = locator.view(window)
         if not view.visible or not view.ready:
             self.stats.hidden_ticks += 1
@@ -385,7 +404,9 @@ class CapturePipeline:
             self.stats.dropped += 1  # changed during the read: the next tick follows it
             self._gap(t)
             return
-        if not self._still_matches(locator, window):
+        if not self._still_matches(locator, window) or (
+            locator.identity_serial(window) != self._identity
+        ):
             self.stats.dropped += 1
             self.stats.mismatched_ticks += 1
             self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read

@@ -143,6 +143,12 @@ class WindowLocator(abc.ABC):
         """Start following the window for capture (per-window capture, damage, exposures);
         `popups`: its application's own pop-ups may be shown. Default: nothing to do."""
 
+    def identity_serial(self, window: WindowInfo) -> int:
+        """Counts every change the window system reported to the window's identity (title,
+        class, pid) since `track`, matching or not: a value that changed and changed back
+        between two looks still moves it. Default: 0 (never reported)."""
+        return 0
+
     def take_changes(self, window: WindowInfo) -> Changes:
         """Damage and stale regions since the last call (default: unknown, grab always)."""
         return Changes(None)

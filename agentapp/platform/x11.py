@@ -72,6 +72,7 @@ class _Tracked:
     pixmap: Any = None  # the named pixmap (python-xlib resource) or None
     size: tuple[int, int] = (0, 0)  # the size it was named at
     ready: bool = False  # it drew since its off-screen pixmap was (re)allocated
+    identity: int = 0  # title / class / pid property changes seen (see identity_serial)
     rename: bool = True
     damaged: bool = True  # the first read is always taken
     stale: list[Rect] = field(default_factory=list)
@@ -121,6 +122,9 @@ class X11Locator(WindowLocator):
         if self._has_res:
             self._d.res_query_version()
         self._mode, self._mode_reason = self._probe_mode(per_window)
+        self._identity_atoms = {
+            self._atom(n) for n in ("WM_NAME", "_NET_WM_NAME", "WM_CLASS", "_NET_WM_PID")
+        }
 
     def _probe_mode(self, per_window: bool) -> tuple[CaptureMode, str]:
         if not per_window:
@@ -247,6 +251,8 @@ class X11Locator(WindowLocator):
             return True
         window = getattr(ev, "window", None)
         t = self._tracked.get(window.id) if window is not None else None
+        if t is not None and ev.type == X.PropertyNotify and ev.atom in self._identity_atoms:
+            t.identity += 1
         realloc = ev.type in (X.MapNotify, X.UnmapNotify) or (
             t is not None and ev.type == X.ConfigureNotify and (ev.width, ev.height) != t.size
         )
@@ -326,6 +332,11 @@ class X11Locator(WindowLocator):
         if damaged:
             self._d.damage_subtract(t.damage)  # reset before the read: later drawing shows
         return Changes(damaged, tuple(t.stale))
+
+    def identity_serial(self, window: WindowInfo) -> int:
+        self._poll()
+        t = self._tracked.get(window.handle)
+        return t.identity if t is not None else 0
 
     def describe(self, window: WindowInfo) -> WindowInfo | None:
         for info in self.windows():

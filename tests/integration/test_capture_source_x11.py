@@ -394,7 +394,7 @@ def test_browser_tab_switches_never_record_another_page(
             time.sleep(0.4)
             _keys(env, wid, "ctrl+1")  # back to the CRM, for longer than the look-behind
             private_spans.append((t0, time.time()))
-            time.sleep(1.3)
+            time.sleep(1.8)
         _keys(env, wid, "ctrl+3")  # the payment page (title says so at once)
         time.sleep(0.5)
         _keys(env, wid, "ctrl+1")
@@ -404,6 +404,7 @@ def test_browser_tab_switches_never_record_another_page(
         time.sleep(1.0)
         _keys(env, wid, "c")
         time.sleep(0.8)
+        events["new tab"] = time.time()
         _keys(env, wid, "ctrl+t")  # a new tab
         time.sleep(0.6)
         _keys(env, wid, "ctrl+w")
@@ -414,6 +415,7 @@ def test_browser_tab_switches_never_record_another_page(
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         second.wait(timeout=30)
+        events["second window"] = time.time()
         time.sleep(1.2)  # a second browser window over the CRM one
         others = subprocess.run(["xdotool", "search", "--class", "Chromium"], env=env,
                                 capture_output=True, text=True).stdout.split()  # fmt: skip
@@ -424,9 +426,12 @@ def test_browser_tab_switches_never_record_another_page(
 
     rec, frames = record(agent, f"browser-{rule.replace('+', '-')}", browse, tmp_path, 1.5)
     events = {k: round(v - float(rec["started_at"]), 2) for k, v in events.items()}  # type: ignore[arg-type]
-    assert len(frames) >= 15
+    assert len(frames) >= 10
     magenta, green = count(frames, MAGENTA, 80), count(frames, PAY_GREEN, 60)
-    assert max(magenta) == 0, f"private pixels in {sum(m > 0 for m in magenta)} frames"
+    private = [round(t, 2) for (t, _), m in zip(frames, magenta, strict=True) if m]
+    spans = [(round(a - float(rec["started_at"]), 2), round(b - float(rec["started_at"]), 2))  # type: ignore[arg-type]
+             for a, b in private_spans]  # fmt: skip
+    assert not private, f"private pixels in frames at {private} s (tab away: {spans}, {events})"
     leaks = [round(t, 2) for (t, _), g in zip(frames, green, strict=True) if g]
     assert not leaks, f"payment-form pixels in frames at {leaks} s (events: {events})"
     assert min(count(frames, CRM_BLUE, 40)) > 0.5 * 1280 * 700

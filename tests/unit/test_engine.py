@@ -564,3 +564,26 @@ def test_a_read_is_committed_only_after_its_look_behind(
     times = frame_times(e, key)
     assert max(times) <= meta.duration_s - 0.8 + 0.1  # the end's look-behind is not kept
     e.stop()
+
+
+def test_a_title_that_changes_and_back_between_two_ticks_still_drops(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """A tab switch and back that no tick saw (a starved capture thread) is still known from
+    the window system's change events: the reads of the look-behind before it go."""
+    loc = FakeLocator()
+    app = 'name = "CRM"\nwm_class = "agentapp-business"\ntitle_pattern = "^CRM"'
+    e = make_engine(tmp_path, key, loc, application=app, lookbehind_ms=500)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.2)
+    t_flip = time.time()
+    loc.title = "Private mail"
+    loc.title = "CRM"  # back before the next tick
+    time.sleep(1.2)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert [w for w in walls if w < t_flip - 0.6] and [w for w in walls if w > t_flip + 0.1]
+    assert not [w for w in walls if t_flip - 0.45 < w < t_flip], "reads before the flip kept"
+    e.stop()
