@@ -113,7 +113,6 @@ class Engine:
         self._locator_factory = locator_factory
         self._grabber_factory = grabber_factory
         self._reader_factory = reader_factory
-        self._masked_note = ""  # set while a call is captured in the masked fallback
         self.vault = Vault(data_dir / "recordings")
         self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
@@ -500,7 +499,6 @@ class Engine:
     def _on_capture_mode(self, writer: RecordingWriter, mode: CaptureMode, why: str) -> None:
         """Capture thread, once per call: how pixels are read (kept, traced, shown)."""
         writer.meta.capture_mode, writer.meta.capture_note = mode.value, why
-        self._masked_note = f" (masked capture: {why})" if mode is CaptureMode.MASKED else ""
         if mode is CaptureMode.MASKED:
             log.warning("masked capture for this call: %s", why)
         self._trace("capture mode", writer.meta.id, f"{mode.value}{': ' + why if why else ''}")
@@ -508,11 +506,9 @@ class Engine:
     def _on_capture_status(self, writer: RecordingWriter, text: str) -> None:
         if self.session.state is not State.RECORDING:
             return
-        detail = (
-            f"recording for training{self._masked_note}"
-            if text == "recording"
-            else f"not writing: {text}"
-        )
+        masked = writer.meta.capture_mode == CaptureMode.MASKED.value
+        note = f" (masked capture: {writer.meta.capture_note})" if masked else ""
+        detail = f"recording for training{note}" if text == "recording" else f"not writing: {text}"
         status = self._recording_status("recording", detail)
         self._set_status(replace(status, application=writer.meta.application))
 

@@ -100,7 +100,6 @@ class PipelineStats:
     unchanged: int = 0  # ticks whose masked frame equalled the last one: held, not encoded
     first_frame_at: float | None = None  # when the first kept frame was read
     first_commit_at: float | None = None  # when it was committed (after the look-behind)
-    mismatched_ticks: int = 0  # ticks where the window did not match its rule
     capture_mode: str = ""
     mode_reason: str = ""  # why masked capture was used
     stopped_at: float | None = None  # when the loop stopped grabbing (before sealing)
@@ -308,16 +307,14 @@ class CapturePipeline:
         """The business window if it matches a rule now; says why not (and drops what waits
         for the look-behind) otherwise."""
         still_there = False
-        if self._window is not None and self._rule is not None:
-            info = locator.describe(self._window)
-            if info is not None and self._rule.matches(info.wm_class, info.executable, info.title):
+        if self._window is not None:
+            info, still_there = self._matching(locator, self._window)
+            if info is not None:
                 self._window = info
                 self._check_identity(locator, info)
                 return info
-            still_there = info is not None
         found = locator.find(self._rules)
         if found is None:
-            self.stats.mismatched_ticks += still_there
             self._drop(SHOWS_OTHER_PAGE if still_there else "business window not found")
             return None
         info, rule = found
@@ -340,14 +337,19 @@ class CapturePipeline:
                 self._settle_until = self._clock.now() + self._lookbehind / 2
             self._identity = serial
 
-    def _still_matches(self, locator: WindowLocator, window: WindowInfo) -> bool:
+    def _matching(
+        self, locator: WindowLocator, window: WindowInfo
+    ) -> tuple[WindowInfo | None, bool]:
+        """(the window's identity now if it still matches its rule, whether it still exists)."""
         info = locator.describe(window)
         rule = self._rule
-        return (
+        if (
             info is not None
             and rule is not None
             and rule.matches(info.wm_class, info.executable, info.title)
-        )
+        ):
+            return info, True
+        return None, info is not None
 
     def _check_sensitive(self, locator: WindowLocator) -> str | None:
         """Name of a visible sensitive window, or None; tells the engine when that changes."""
@@ -372,7 +374,6 @@ class CapturePipeline:
             self._drop("a sensitive window is shown")
             return
         if now < self._settle_until:
-            self.stats.mismatched_ticks += 1
             self._gap(now)
             return
         view = locator.view(window)
@@ -399,16 +400,15 @@ class CapturePipeline:
             pixels is None
             or not after.visible
             or after != view
-            or (view.pixmap == 0 and after.serial != view.serial)  # masked: anything moved
+            or (self._reader is None and after.serial != view.serial)  # masked: anything moved
         ):
             self.stats.dropped += 1  # changed during the read: the next tick follows it
             self._gap(t)
             return
-        if not self._still_matches(locator, window) or (
+        if self._matching(locator, window)[0] is None or (
             locator.identity_serial(window) != self._identity
         ):
             self.stats.dropped += 1
-            self.stats.mismatched_ticks += 1
             self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read
             return
         if self._check_sensitive(locator) is not None:
@@ -416,12 +416,11 @@ class CapturePipeline:
             self._drop("a sensitive window is shown")
             return
         self._last_view, self._last_read = view, t
-        t_ms = round((t - self._started_at) * 1000)
         if _same(pixels, self._prev):
-            self._pending.append(_Pending(_Kind.HOLD, t, t_ms))
-        else:
-            self._pending.append(_Pending(_Kind.FRAME, t, t_ms, pixels))
-            self._prev = pixels
+            self._hold(t)
+            return
+        self._pending.append(_Pending(_Kind.FRAME, t, self._ms(t), pixels))
+        self._prev = pixels
         self._say("recording")
 
     def _needs_read(self, view: WindowView, changes: Changes, now: float) -> bool:
@@ -463,8 +462,12 @@ class CapturePipeline:
         apply_mask(pixels, mask_boxes(view.rect, view.occluders + stale))
         return pixels
 
-    def _hold(self, now: float) -> None:
-        self._pending.append(_Pending(_Kind.HOLD, now, round((now - self._started_at) * 1000)))
+    def _ms(self, t: float) -> int:
+        """A frame's time in the video: milliseconds since off-hook."""
+        return round((t - self._started_at) * 1000)
+
+    def _hold(self, t: float) -> None:
+        self._pending.append(_Pending(_Kind.HOLD, t, self._ms(t)))
         self._say("recording")
 
     def _gap(self, now: float) -> None:
@@ -482,9 +485,9 @@ class CapturePipeline:
         self._say(why)
 
     # ------------------------------------------------------------------ commit
-    def _commit(self, now: float, everything: bool = False) -> None:
-        """Encode what passed its look-behind (at the end: `everything` still waiting)."""
-        while self._pending and (everything or now - self._pending[0].t >= self._lookbehind):
+    def _commit(self, now: float) -> None:
+        """Encode what passed its look-behind."""
+        while self._pending and now - self._pending[0].t >= self._lookbehind:
             e = self._pending.popleft()
             if e.kind is _Kind.GAP or not self._session.accepts_frames_at(e.t):
                 self._write_held()

@@ -2,8 +2,9 @@
 
 This is the per-frame read of per-window capture: the server copies the pixmap into a memory
 segment shared with this process (one request, no pixel data on the socket), and nothing but
-that drawable is read. python-xlib stays off this path (its GetImage costs 10–59 ms a frame;
-this costs what a root grab costs, about 1 ms at 1280×720).
+that drawable is read. python-xlib stays off this path (its GetImage costs 3–9 ms a frame
+at 720p–1080p here, 10–59 ms elsewhere; this costs what a root grab costs, ~0.3 ms:
+bench/bench_capture_modes.py).
 
 The drawable is named elsewhere (platform/x11.py names the window's pixmap on its own
 connection); X resources are server-wide, so this connection can read it. A read of a

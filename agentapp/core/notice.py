@@ -136,7 +136,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
         ("Purpose", "Training of new agents, and nothing else. The videos are never used to "
          "evaluate, discipline or monitor agents."),
         ("What is recorded", f"A video of the business application window only ({apps}), only "
-         f"during a call (from off-hook to on-hook, at most {policy.max_call_minutes} minutes). "
+         f"during a call (from off-hook to on-hook, at most {policy.max_call_minutes} minutes), "
          "and only while it shows the application (another tab or page is not recorded). "
          "Only that window's own content is read: windows over it never appear, but what the "
          "application shows underneath them is recorded. No other window, no still "

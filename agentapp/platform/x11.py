@@ -338,12 +338,6 @@ class X11Locator(WindowLocator):
         t = self._tracked.get(window.handle)
         return t.identity if t is not None else 0
 
-    def describe(self, window: WindowInfo) -> WindowInfo | None:
-        for info in self.windows():
-            if info.handle == window.handle:
-                return info
-        return None
-
     def view(self, window: WindowInfo) -> WindowView:
         try:
             self._watch(window.handle)
@@ -456,24 +450,19 @@ class X11Locator(WindowLocator):
     def _layers(self, t: _Tracked, w: Any, owner: int, rect: Rect) -> tuple[Layer, ...]:
         """The application's own windows above it (menus, tooltips, completion lists:
         override-redirect; dialogs: managed), each from its own pixmap, client area only."""
-        top = self._frame_of(w)
-        children = self._root.query_tree().children
-        ids = [c.id for c in children]
-        if top.id not in ids:
+        above = self._above(w)
+        if above is None:
             return ()
         candidates: list[Any] = []
-        managed = {self._frame_of(self._d.create_resource_object("window", i.handle)).id: i.handle
-                   for i in self.windows() if i.handle != t.wid}  # fmt: skip
-        for child in children[ids.index(top.id) + 1 :]:
-            try:
-                a = child.get_attributes()
-            except error.XError:
-                continue
-            if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
-                continue
-            if a.override_redirect:
+        managed: dict[int, int] | None = None  # frame -> client, built only if a frame is above
+        for child, attrs in above:
+            if attrs.override_redirect:
                 candidates.append(child)
-            elif child.id in managed:
+                continue
+            if managed is None:
+                managed = {self._frame_of(self._d.create_resource_object("window", i.handle)).id:
+                           i.handle for i in self.windows() if i.handle != t.wid}  # fmt: skip
+            if child.id in managed:
                 candidates.append(self._d.create_resource_object("window", managed[child.id]))
         old, t.layers = t.layers, {}
         out = []
@@ -516,19 +505,14 @@ class X11Locator(WindowLocator):
         if t is not None:
             t.size = (geo.width, geo.height)
         owner = self._owner(window.handle) if t is not None and t.popups else None
-        top = self._frame_of(w)
-        children = self._root.query_tree().children  # bottom-to-top
-        ids = [c.id for c in children]
-        if top.id not in ids:
+        above = self._above(w)
+        if above is None:
             return WindowView(False, "business window vanished from the stacking order")
         occluders = []
-        for child in children[ids.index(top.id) + 1 :]:
+        for child, a in above:
+            if a.override_redirect and owner is not None and self._owner(child.id) == owner:
+                continue  # the application's own pop-up, allowed by its rule
             try:
-                a = child.get_attributes()
-                if a.map_state != X.IsViewable or a.win_class == X.InputOnly:
-                    continue
-                if a.override_redirect and owner is not None and self._owner(child.id) == owner:
-                    continue  # the application's own pop-up, allowed by its rule
                 g = child.get_geometry()
             except error.XError:
                 continue  # vanished between the two requests: nothing to hide any more
@@ -539,6 +523,25 @@ class X11Locator(WindowLocator):
         occluders += [Rect(origin.x + r.x, origin.y + r.y, r.w, r.h) for r in inside]
         return WindowView(True, rect=rect, occluders=tuple(occluders), origin=(origin.x, origin.y),
                           serial=self._serial)  # fmt: skip
+
+    def _above(self, w: Any) -> list[tuple[Any, Any]] | None:
+        """The mapped, drawable root children stacked above the window's frame, bottom to top,
+        with their attributes (frames with title bars, override-redirect pop-ups); None when
+        the frame is no longer a root child."""
+        top = self._frame_of(w)
+        children = self._root.query_tree().children  # bottom-to-top
+        ids = [c.id for c in children]
+        if top.id not in ids:
+            return None
+        out = []
+        for child in children[ids.index(top.id) + 1 :]:
+            try:
+                a = child.get_attributes()
+            except error.XError:
+                continue  # vanished meanwhile: nothing of it to show or hide
+            if a.map_state == X.IsViewable and a.win_class != X.InputOnly:
+                out.append((child, a))
+        return out
 
     def _frame_of(self, w: Any) -> Any:
         """The root child that holds a client window (the WM frame, or the window itself)."""
