@@ -92,7 +92,7 @@ def build_engine(s: Settings) -> Engine:
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
     from agentapp.engine import Engine
-    from agentapp.platform.factory import create_locator
+    from agentapp.platform.factory import create_locator, create_page_watcher
 
     return Engine(
         agent=s.agent,
@@ -101,6 +101,7 @@ def build_engine(s: Settings) -> Engine:
         locator_factory=create_locator,
         grabber_factory=Grabber,
         reader_factory=ShmReader,
+        page_factory=create_page_watcher,
         policy_loader=signed_policy_loader(s) if s.config.site else None,
     )
 

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentapp.app import Settings
-from agentapp.platform.base import WindowLocator
+from agentapp.core.policy import Policy
+from agentapp.platform.base import WindowInfo, WindowLocator
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ def run_checks(s: Settings) -> list[Check]:
             "business window", found is not None, where or "no whitelisted window open now",
             "open the business application, or fix the policy's [[application]] rule",
         ))  # fmt: skip
+        if any(r.reads_page for r in policy.applications + policy.sensitive):
+            checks.append(_pages_check(policy, found[0] if found else None))
     locator.close()
     if s.config.site is not None:
         checks.append(_site_check(s.config.site))
@@ -121,6 +124,34 @@ def _capture_check(locator: WindowLocator) -> Check:
     return Check("capture", True, f"masked capture: {why}; the business window's rectangle is "
                  "read and everything above it blacked out (enable the X server's Composite, "
                  "DAMAGE and MIT-SHM extensions for per-window capture)")  # fmt: skip
+
+
+def _pages_check(policy: Policy, window: WindowInfo | None) -> Check:
+    """URL and field rules: can the page the business browser window shows be read?"""
+    from urllib.parse import urlsplit
+
+    from agentapp.platform.atspi import PageUnknown, bus_address, look_once
+
+    fix = ("start the browser with accessibility on (Chromium, Chrome, Edge: "
+           "--force-renderer-accessibility; Firefox: GNOME_ACCESSIBILITY=1) and keep the "
+           "session's accessibility bus (Debian: at-spi2-core)")  # fmt: skip
+    try:
+        if window is None:
+            bus_address()
+            return Check("web pages", True, "accessibility bus reachable; open the business "
+                         "page to check that the browser shows it")  # fmt: skip
+        page = look_once(window, any(r.field_pattern for r in policy.sensitive))
+    except PageUnknown as exc:
+        return Check("web pages", False, f"URL and field rules cannot be checked: {exc}; "
+                     "nothing is recorded", fix)  # fmt: skip
+    except (OSError, ValueError) as exc:
+        return Check("web pages", False, f"the accessibility bus cannot be used ({exc})", fix)
+    hosts = sorted({urlsplit(u).netloc or urlsplit(u).scheme for u in page.urls})
+    ok = any(r.matches_page(page) for r in policy.applications)
+    detail = f"the page's address can be read (host: {', '.join(hosts)})" + (
+        "" if ok else "; it does not match the [[application]] rule's url_pattern"
+    )
+    return Check("web pages", ok, detail, "open the business page, or fix url_pattern")
 
 
 def _install_check(s: Settings) -> Check:

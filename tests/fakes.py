@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
 from agentapp.core.auditchain import Head
 from agentapp.core.geometry import Rect
-from agentapp.core.policy import WindowRule
-from agentapp.platform.base import WindowInfo, WindowLocator, WindowView
+from agentapp.core.policy import Page, WindowRule
+from agentapp.platform.base import PageState, PageWatcher, WindowInfo, WindowLocator, WindowView
 
 
 class FakeLocator(WindowLocator):
@@ -85,6 +86,34 @@ class FakeLocator(WindowLocator):
 
     def close(self) -> None:
         self.closed = True
+
+
+class FakePages(PageWatcher):
+    """The page the business window shows; tests set it with `show`. A look is stamped
+    `lag` seconds before `state` is asked (a slow browser's last look is older)."""
+
+    def __init__(self, url: str | None = "https://crm.example/customer/42") -> None:
+        self.lock = threading.Lock()
+        self.lag = 0.0
+        self.followed: list[WindowInfo | None] = []
+        self._page: Page | None = Page((url,)) if url else None
+        self._why = "" if url else "the browser does not say which page it shows"
+        self._serial = 0
+
+    def show(self, url: str | None, fields: tuple[str, ...] = (), why: str = "") -> None:
+        with self.lock:
+            self._page = Page((url,), (), fields) if url else None
+            self._why = why
+            self._serial += 1
+
+    def follow(self, window: WindowInfo | None, fields: bool) -> None:
+        with self.lock:
+            if not self.followed or self.followed[-1] != window:
+                self.followed.append(window)
+
+    def state(self) -> PageState:
+        with self.lock:
+            return PageState(self._page, self._why, self._serial, time.time() - self.lag)
 
 
 class FakeGrabber:

@@ -51,7 +51,9 @@ from agentapp.platform.base import (
     CaptureMode,
     Changes,
     LocatorError,
+    NoPages,
     NullLocator,
+    PageWatcher,
     WindowInfo,
     WindowLocator,
     WindowView,
@@ -87,6 +89,7 @@ class ReaderUnavailable(RuntimeError):
 
 
 HEARTBEAT_S = 1.0  # a window that drew nothing is still read this often
+PAGE_STALE_S = 1.0  # page rules: a look at the page older than this vouches for nothing
 SHOWS_OTHER_PAGE = "the business window shows another page"
 
 
@@ -143,6 +146,7 @@ class CapturePipeline:
         reader_factory: Callable[[], ReaderLike] | None = None,
         lookbehind_s: float = 0.5,
         on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
+        page_factory: Callable[[Clock], PageWatcher] | None = None,
     ) -> None:
         self._session = session
         self._clock = clock
@@ -150,6 +154,17 @@ class CapturePipeline:
         self._sensitive = sensitive
         self._on_sensitive = on_sensitive
         self._sensitive_seen: str | None = None
+        # page rules (URL, fields): read through a page watcher, see _page_ok
+        self._window_sensitive = tuple(r for r in sensitive if not r.reads_page)
+        self._page_sensitive = tuple(r for r in sensitive if r.reads_page)
+        self._page_sensitive_seen: str | None = None
+        self._fields = any(r.field_pattern is not None for r in sensitive)
+        self._reads_page = any(r.reads_page for r in rules) or bool(self._page_sensitive)
+        self._page_factory = page_factory
+        self._pages: PageWatcher | None = None
+        self._page_serial = -1
+        # reads up to this moment are vouched for by a look at the page (+inf: no page rule)
+        self._vouched = float("-inf") if self._reads_page else float("inf")
         self._period = 1.0 / fps
         self._fps = fps
         self._segment_seconds = segment_seconds
@@ -225,6 +240,11 @@ class CapturePipeline:
             except InvalidTransition:
                 pass  # the call already ended before capture could start
             self._open(locator)
+            if self._reads_page:
+                factory = self._page_factory or (
+                    lambda clock: NoPages("web pages cannot be checked on this desk")
+                )
+                self._pages = factory(self._clock)
             self._loop(locator)
             self.stats.stopped_at = self._clock.now()
             if self._session.state is State.SEALING:
@@ -255,7 +275,7 @@ class CapturePipeline:
             except Exception:
                 log.exception("could not seal the last segment")
                 self.stats.failure = self.stats.failure or "could not seal the last segment"
-            for closer in (self._reader, self._grabber, locator):
+            for closer in (self._reader, self._grabber, self._pages, locator):
                 if closer is not None:
                     closer.close()
             self._on_done(self.stats)
@@ -312,7 +332,7 @@ class CapturePipeline:
             if info is not None:
                 self._window = info
                 self._check_identity(locator, info)
-                return info
+                return info if self._page_ok(info) else None
         found = locator.find(self._rules)
         if found is None:
             self._drop(SHOWS_OTHER_PAGE if still_there else "business window not found")
@@ -324,7 +344,7 @@ class CapturePipeline:
         self._window, self._rule = info, rule
         self.stats.application = rule.name
         self._check_identity(locator, info)
-        return info
+        return info if self._page_ok(info) else None
 
     def _check_identity(self, locator: WindowLocator, info: WindowInfo) -> None:
         """A title that changed since the last look may have shown another page in between
@@ -351,12 +371,60 @@ class CapturePipeline:
             return info, True
         return None, info is not None
 
+    def _page_ok(self, info: WindowInfo) -> bool:
+        """Page rules: the page the window shows is known from a fresh look and matches its
+        rule; what waits goes if it changed. Says why not (no frame) otherwise."""
+        if self._pages is None:
+            return True
+        self._pages.follow(info, self._fields)
+        st = self._pages.state()
+        now = self._clock.now()
+        if st.page is None or now - st.checked_at > PAGE_STALE_S:
+            self._drop(st.why or "the page shown cannot be checked")
+            return False
+        if st.serial != self._page_serial:
+            if self._page_serial >= 0:
+                self._drop(self._status)
+                self._settle_until = now + self._lookbehind / 2
+            self._page_serial = st.serial
+        if self._rule is not None and not self._rule.matches_page(st.page):
+            self._drop(SHOWS_OTHER_PAGE)
+            return False
+        self._vouched = st.checked_at
+        return True
+
+    def _page_moved(self) -> bool:
+        """The page changed since it was last checked (during a read)."""
+        return self._pages is not None and self._pages.state().serial != self._page_serial
+
+    def _page_sensitive_name(self, locator: WindowLocator) -> str | None:
+        """The sensitive rule the business window's page matches (URL, field), or None."""
+        if self._pages is None or self._window is None:
+            return None
+        info = locator.describe(self._window) or self._window
+        self._pages.follow(info, self._fields)  # also while paused: its title may change
+        page = self._pages.state().page
+        if page is None:
+            return self._page_sensitive_seen  # cannot tell now: what was seen stands
+        name = None
+        for r in self._page_sensitive:
+            if r.shows_in(page) and (
+                not r.reads_window or r.matches(info.wm_class, info.executable, info.title)
+            ):
+                name = r.name
+                break
+        self._page_sensitive_seen = name
+        return name
+
     def _check_sensitive(self, locator: WindowLocator) -> str | None:
-        """Name of a visible sensitive window, or None; tells the engine when that changes."""
+        """Name of a visible sensitive window (or of the sensitive page the business window
+        shows), or None; tells the engine when that changes."""
         if not self._sensitive:
             return None
-        found = locator.find_visible(self._sensitive)
+        found = locator.find_visible(self._window_sensitive) if self._window_sensitive else None
         name = found[1].name if found else None
+        if self._page_sensitive:
+            name = self._page_sensitive_name(locator) or name
         if name != self._sensitive_seen:
             self._sensitive_seen = name
             self._on_sensitive(name)
@@ -405,8 +473,10 @@ class CapturePipeline:
             self.stats.dropped += 1  # changed during the read: the next tick follows it
             self._gap(t)
             return
-        if self._matching(locator, window)[0] is None or (
-            locator.identity_serial(window) != self._identity
+        if (
+            self._matching(locator, window)[0] is None
+            or locator.identity_serial(window) != self._identity
+            or self._page_moved()
         ):
             self.stats.dropped += 1
             self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read
@@ -487,7 +557,11 @@ class CapturePipeline:
     # ------------------------------------------------------------------ commit
     def _commit(self, now: float) -> None:
         """Encode what passed its look-behind."""
-        while self._pending and now - self._pending[0].t >= self._lookbehind:
+        while (
+            self._pending
+            and now - self._pending[0].t >= self._lookbehind
+            and self._pending[0].t <= self._vouched  # page rules: a look after it agreed
+        ):
             e = self._pending.popleft()
             if e.kind is _Kind.GAP or not self._session.accepts_frames_at(e.t):
                 self._write_held()

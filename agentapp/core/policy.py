@@ -36,8 +36,30 @@ class PolicyError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """What a browser window shows, as its accessibility tree says (read by a per-OS adapter).
+
+    `urls`: the documents shown at the top level (one tab; two in a split view).
+    `inner_urls`: documents of frames shown inside them (iframes, e.g. a payment provider's).
+    `fields`: the accessible names of the input fields shown ("Numéro de carte").
+    """
+
+    urls: tuple[str, ...]
+    inner_urls: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class WindowRule:
-    """Whitelist entry for a business application window. Every given field must match."""
+    """Whitelist entry for a business application window (or a sensitive one). Every given
+    field must match.
+
+    `url_pattern` and `field_pattern` are read from the page the business window shows (a
+    web application in a browser): an application rule's `url_pattern` must match every
+    document shown; a sensitive rule matches when a shown document or inner frame has a
+    matching URL, or a shown input field a matching accessible name (`field_pattern`,
+    sensitive rules only).
+    """
 
     name: str
     wm_class: str | None = None
@@ -47,8 +69,21 @@ class WindowRule:
     # recorded at their place. Off by default: a browser's "own" pop-ups include tab hover
     # cards and address-bar suggestions of other pages.
     popups: bool = False
+    url_pattern: re.Pattern[str] | None = None
+    field_pattern: re.Pattern[str] | None = None
+
+    @property
+    def reads_window(self) -> bool:
+        """Some condition is on the window itself (class, executable, title)."""
+        return any(c is not None for c in (self.wm_class, self.executable, self.title_pattern))
+
+    @property
+    def reads_page(self) -> bool:
+        """Some condition is on the page the window shows (URL, fields)."""
+        return self.url_pattern is not None or self.field_pattern is not None
 
     def matches(self, wm_class: tuple[str, ...], executable: str | None, title: str | None) -> bool:
+        """The window's own conditions (page conditions are checked by `matches_page`)."""
         if self.wm_class is not None and self.wm_class.lower() not in (c.lower() for c in wm_class):
             return False
         if self.executable is not None and (executable or "").lower() != self.executable.lower():
@@ -56,6 +91,18 @@ class WindowRule:
         return self.title_pattern is None or bool(
             title is not None and self.title_pattern.search(title)
         )
+
+    def matches_page(self, page: Page) -> bool:
+        """Application rule: every document the window shows has a matching URL."""
+        pattern = self.url_pattern
+        return pattern is None or (bool(page.urls) and all(pattern.search(u) for u in page.urls))
+
+    def shows_in(self, page: Page) -> bool:
+        """Sensitive rule: the page shows a matching document, inner frame or field."""
+        url, field = self.url_pattern, self.field_pattern
+        if url is not None and not any(url.search(u) for u in page.urls + page.inner_urls):
+            return False
+        return field is None or any(field.search(f) for f in page.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +250,14 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if len({t.name for t in trainers}) != len(trainers):
         raise PolicyError("a [[trainer]] is listed twice", source)
 
-    apps = tuple(_window_rule(t, popups_allowed=True) for t in r.tables("application"))
+    apps = tuple(_window_rule(t, "application") for t in r.tables("application"))
     if not apps:
         raise PolicyError(
             "no [[application]] whitelisted: name the business application window to record "
             "(RULES.md R3)",
             source,
         )
-    sensitive = tuple(_window_rule(t) for t in r.tables("sensitive"))
+    sensitive = tuple(_window_rule(t, "sensitive") for t in r.tables("sensitive"))
     enrolments: list[Enrolment] = []
     seen: set[str] = set()
     for t in r.tables("enrolment"):
@@ -264,28 +311,38 @@ def _trainer(t: TableReader) -> Trainer:
     return Trainer(name, trainings)
 
 
-def _window_rule(t: TableReader, popups_allowed: bool = False) -> WindowRule:
+def _window_rule(t: TableReader, kind: str) -> WindowRule:
+    """An [[application]] (kind "application") or [[sensitive]] rule."""
     name = t.text("name")
     wm_class = t.text("wm_class", default=None)
     exe = t.text("executable", default=None)
-    pattern_text = t.text("title_pattern", default=None)
-    popups = t.flag("popups", default=False) if popups_allowed else False
+    title = _pattern(t, "title_pattern")
+    url = _pattern(t, "url_pattern")
+    field = _pattern(t, "field_pattern") if kind == "sensitive" else None
+    popups = t.flag("popups", default=False) if kind == "application" else False
     t.done()
-    if wm_class is None and exe is None and pattern_text is None:
+    rule = WindowRule(
+        name=name, wm_class=wm_class, executable=exe, title_pattern=title, popups=popups,
+        url_pattern=url, field_pattern=field,
+    )  # fmt: skip
+    if not rule.reads_window and not rule.reads_page:
+        keys = "wm_class, executable, title_pattern, url_pattern"
         raise PolicyError(
-            "an application needs at least one of wm_class, executable, title_pattern", t.where
+            f"an {kind} rule needs at least one of {keys}"
+            + (", field_pattern" if kind == "sensitive" else ""),
+            t.where,
         )
-    pattern = None
-    if pattern_text is not None:
-        try:
-            pattern = re.compile(pattern_text)
-        except re.error as exc:
-            raise PolicyError(
-                f"title_pattern is not a valid regular expression ({exc})", t.where
-            ) from None
-    return WindowRule(
-        name=name, wm_class=wm_class, executable=exe, title_pattern=pattern, popups=popups
-    )
+    return rule
+
+
+def _pattern(t: TableReader, key: str) -> re.Pattern[str] | None:
+    text = t.text(key, default=None)
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise PolicyError(f"{key} is not a valid regular expression ({exc})", t.where) from None
 
 
 def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrolment:

@@ -26,6 +26,9 @@ def _rule(table: str, r: WindowRule) -> list[str]:
         out.append(f"executable = {_s(r.executable)}")
     if r.title_pattern is not None:
         out.append(f"title_pattern = {_s(r.title_pattern.pattern)}")
+    for key, pattern in (("url_pattern", r.url_pattern), ("field_pattern", r.field_pattern)):
+        if pattern is not None:
+            out.append(f"{key} = {_s(pattern.pattern)}")
     if r.popups:
         out.append("popups = true")
     return [*out, ""]

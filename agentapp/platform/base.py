@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from agentapp.core.geometry import Rect
-from agentapp.core.policy import WindowRule
+from agentapp.core.policy import Page, WindowRule
 
 
 class LocatorError(RuntimeError):
@@ -158,6 +158,54 @@ class WindowLocator(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the window-system connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """The latest look at the followed window's page.
+
+    `page` None: not known (`why` says why, in words for the trainee). `serial` moves at
+    every change seen. `checked_at` is when the look that gave it started (the caller's
+    clock): what was on screen before that moment is vouched for by it.
+    """
+
+    page: Page | None
+    why: str = ""
+    serial: int = 0
+    checked_at: float = float("-inf")
+
+
+class PageWatcher(abc.ABC):
+    """Follows the page a browser window shows (its URL, its input fields).
+
+    Threading: looks happen on the watcher's own thread (a browser may answer slowly); `follow`
+    and `state` may be called from any thread and never wait on the browser.
+    """
+
+    @abc.abstractmethod
+    def follow(self, window: WindowInfo | None, fields: bool) -> None:
+        """Look at this window's page from now on (its title may have changed: it is how the
+        window is found in the tree); `fields`: also list the input fields shown."""
+
+    @abc.abstractmethod
+    def state(self) -> PageState:
+        """The latest look (never blocks)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop looking and release the connection."""
+
+
+class NoPages(PageWatcher):
+    """Where no page can be read: every look says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def follow(self, window: WindowInfo | None, fields: bool) -> None:
+        pass
+
+    def state(self) -> PageState:
+        return PageState(None, self.reason)
 
 
 class NullLocator(WindowLocator):

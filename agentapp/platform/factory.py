@@ -1,11 +1,19 @@
-"""Pick the window locator for this OS and session; no work at import time."""
+"""Pick the window locator (and page watcher) for this OS and session; no work at import
+time."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from agentapp.platform.base import LocatorError, NullLocator, WindowLocator
+from agentapp.core.clock import Clock
+from agentapp.platform.base import (
+    LocatorError,
+    NoPages,
+    NullLocator,
+    PageWatcher,
+    WindowLocator,
+)
 
 
 def create_locator() -> WindowLocator:
@@ -25,3 +33,15 @@ def create_locator() -> WindowLocator:
         except LocatorError as exc:
             return NullLocator(str(exc))
     return NullLocator(f"no window locator for {sys.platform} yet")
+
+
+def create_page_watcher(clock: Clock) -> PageWatcher:
+    """What reads the page a browser window shows (URL and field rules), or a stand-in
+    that says why none can run here (then such rules record nothing)."""
+    if sys.platform.startswith("linux"):
+        try:
+            from agentapp.platform.atspi import AtspiPages
+        except ImportError as exc:  # jeepney missing from a broken install
+            return NoPages(f"web pages cannot be checked on this desk ({exc})")
+        return AtspiPages(clock)
+    return NoPages(f"web pages cannot be checked on {sys.platform} yet")

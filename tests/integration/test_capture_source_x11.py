@@ -12,6 +12,7 @@ of every recording is decoded and its pixels counted.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -272,16 +273,21 @@ def test_resize_and_minimise_mid_call_give_no_stale_or_black_frame(
 
 PAGES = {
     "crm.html": """<!doctype html><html><head><meta charset="utf-8"><title>CRM — customer 42</title>
-<style>html,body{margin:0;height:100%;background:#3050c0}</style>
+<style>html,body{margin:0;height:100%;background:#3050c0}
+#pay{position:fixed;inset:0;background:#00c000}</style>
 <script>
-// a single-page app: 'p' shows the payment form at once, its title follows 300 ms later
+// a single-page app: 'p' shows the payment form at once, its title follows 300 ms later;
+// 'm' shows it as an in-page modal (no title, no URL change); 'c' closes either
 document.addEventListener('keydown', e => {
-  if (e.key === 'p') { document.body.style.background = '#00c000';
+  const pay = document.getElementById('pay');
+  if (e.key === 'p') { pay.hidden = false;
                        setTimeout(() => { document.title = 'Paiement — carte'; }, 300); }
-  if (e.key === 'c') { document.body.style.background = '#3050c0';
-                       document.title = 'CRM — customer 42'; }
+  if (e.key === 'm') { pay.hidden = false; }
+  if (e.key === 'c') { pay.hidden = true; document.title = 'CRM — customer 42'; }
 });
-</script></head><body></body></html>""",
+</script></head><body>
+<div id="pay" role="dialog" hidden><label>Numéro de carte <input autocomplete="cc-number">
+</label></div></body></html>""",
     "private.html": """<!doctype html><html><head><meta charset="utf-8"><title>Private mail</title>
 <style>html,body{margin:0;height:100%;background:#ff00ff}</style></head><body></body></html>""",
     "pay.html": """<!doctype html><html><head><meta charset="utf-8"><title>Paiement — carte</title>
@@ -310,7 +316,9 @@ def browser(desktop: VirtualDesktop) -> Iterator[Browser]:
     profile = tempfile.mkdtemp(prefix="agentapp-chromium-")
     argv = [exe, "--no-sandbox", f"--user-data-dir={profile}", "--no-first-run", "--disable-gpu",
             "--test-type", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--password-store=basic"]  # fmt: skip
+            "--disable-sync", "--disable-quic", "--password-store=basic",
+            # what URL and field rules need of a Chromium-based browser (README)
+            "--force-renderer-accessibility"]  # fmt: skip
     proc = subprocess.Popen(
         [*argv, "--window-position=100,100", "--window-size=1280,800", urls["crm.html"],
          urls["private.html"], urls["pay.html"]],
@@ -361,25 +369,39 @@ def _title(disp: str, wid: int) -> str:
         d.close()
 
 
-@pytest.mark.parametrize("rule", ["title", "executable+title"])
+CARD_RULES = (
+    'name = "Card payment"\nfield_pattern = "(?i)num[ée]ro de carte"\n\n'
+    '[[sensitive]]\nname = "Payment page"\nurl_pattern = "/pay\\\\.html$"'
+)
+
+
+@pytest.mark.parametrize("rule", ["title", "executable+title", "executable+url"])
 def test_browser_tab_switches_never_record_another_page(
     desktop: VirtualDesktop, browser: Browser, keystore: None,
     make_agent: Callable[..., Agent], tmp_path: Path, rule: str,
 ) -> None:  # fmt: skip
     """10+ tab switches, a new tab, a second window over the CRM, and a payment form that an
-    SPA shows 300 ms before its title says so: no private, payment or foreign pixel."""
+    SPA shows 300 ms before its title says so: no private, payment or foreign pixel. With a
+    URL rule (the page's address and fields read through AT-SPI), the same form shown as an
+    in-page modal (no title or URL change) pauses the recording too."""
     env, wid = desktop.env, browser.wid
     app = (
-        'name = "CRM web"\ntitle_pattern = "^CRM — "'
-        if rule == "title"
-        else 'name = "CRM web"\nexecutable = "chromium"\ntitle_pattern = "^CRM — "'
+        'name = "CRM web"\n'
+        + {
+            "title": 'title_pattern = "^CRM — "',
+            "executable+title": 'executable = "chromium"\ntitle_pattern = "^CRM — "',
+            "executable+url": 'executable = "chromium"\nurl_pattern = "/crm\\\\.html$"',
+        }[rule]
+    )
+    sensitive = (
+        CARD_RULES if rule.endswith("url") else 'name = "Card payment"\ntitle_pattern = "Paiement"'
     )
     # A page may title itself a few hundred ms after it renders (the SPA below: 300 ms, plus
     # the browser's own delay to pass the title to X, longer on a loaded machine): for web
     # applications the README advises a look-behind of 1 s.
     agent = make_agent(
         policy_text("alice", fps=FPS, application=app, lookbehind_ms=1000,
-                    sensitive='name = "Card payment"\ntitle_pattern = "Paiement"'),
+                    sensitive=sensitive),
         env=env,
     ).start()  # fmt: skip
     _keys(env, wid, "ctrl+1")
@@ -388,10 +410,10 @@ def test_browser_tab_switches_never_record_another_page(
     events: dict[str, float] = {}
 
     def browse() -> None:
-        for _ in range(10):
+        for i in range(10):
             t0 = time.time()
             _keys(env, wid, "ctrl+2")  # the private tab
-            time.sleep(0.4)
+            time.sleep(0.4 if i < 9 else 2.5)  # the last time for longer than the look-behind
             _keys(env, wid, "ctrl+1")  # back to the CRM, for longer than the look-behind
             private_spans.append((t0, time.time()))
             time.sleep(1.8)
@@ -404,6 +426,12 @@ def test_browser_tab_switches_never_record_another_page(
         time.sleep(1.0)
         _keys(env, wid, "c")
         time.sleep(0.8)
+        if rule.endswith("url"):
+            events["modal"] = time.time()
+            _keys(env, wid, "m")  # the in-page payment modal: nothing but its field tells
+            time.sleep(2.5)
+            _keys(env, wid, "c")
+            time.sleep(2.5)  # longer than the look-behind, so that frames are kept again
         events["new tab"] = time.time()
         _keys(env, wid, "ctrl+t")  # a new tab
         time.sleep(0.6)
@@ -440,3 +468,28 @@ def test_browser_tab_switches_never_record_another_page(
     walls = [start + t for t, _ in frames]
     for a, b in private_spans[1:]:
         assert not [w for w in walls if a + 0.3 < w < b - 0.05], "a frame while the tab was away"
+    if rule.endswith("url"):  # the modal paused the recording, which then went on
+        paused = rec["paused_spans"]
+        shown = events["modal"] + 1.5
+        assert any(p0 <= shown <= p1 for p0, p1 in paused), f"modal not paused: {paused} {events}"  # type: ignore[attr-defined]
+        after = [t for t, _ in frames if events["modal"] + 3.1 < t < events["new tab"]]
+        assert after, f"no frame after the modal closed: {paused} {events}"
+
+
+def test_doctor_says_whether_the_business_page_can_be_read(
+    desktop: VirtualDesktop, browser: Browser, make_agent: Callable[..., Agent]
+) -> None:
+    """`doctor` reads the CRM page's address the way the capture does (host only: a URL can
+    hold a customer's number) and says when the rule does not match it."""
+    _keys(desktop.env, browser.wid, "ctrl+1")
+    wait_until(lambda: _title(desktop.display, browser.wid).startswith("CRM"), "no CRM tab", 10)
+    for pattern, ok in (("/crm\\\\.html$", True), ("^https://crm\\\\.example/", False)):
+        app = f'name = "CRM web"\nexecutable = "chromium"\nurl_pattern = "{pattern}"'
+        text = policy_text("alice", application=app)
+        agent = make_agent(text, env=desktop.env, keys=ok, ack=ok)  # the data folder is kept
+        (agent.data / "policy.toml").write_text(text)
+        report = json.loads(agent.cli("doctor", "--json", check=False).stdout)
+        (page,) = [c for c in report if c["name"] == "web pages"]
+        assert page["ok"] is ok, page
+        assert "the page's address can be read" in page["detail"], page
+        assert "crm.html" not in page["detail"]

@@ -16,7 +16,7 @@ from agentapp.platform.base import NullLocator
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.export import iter_frames, open_segments
 from agentapp.vault.keys import public_key_path, write_public_key
-from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys
+from tests.fakes import FakeGrabber, FakeLocator, FakePages, MemoryAuditKeys
 from tests.policies import policy_text
 
 
@@ -33,6 +33,7 @@ def make_engine(
     ack: bool = True,
     audit_keys: object = None,
     min_free_bytes: int = 0,
+    pages: object = None,
     **policy: object,
 ) -> Engine:
     """The look-behind is off unless a test asks for it (its own tests are further down):
@@ -50,6 +51,7 @@ def make_engine(
         rng=random.Random(7),
         audit=AuditLog.in_dir(tmp_path, audit_keys or MemoryAuditKeys()),  # type: ignore[arg-type]
         min_free_bytes=min_free_bytes,
+        page_factory=None if pages is None else (lambda clock: pages),  # type: ignore[arg-type,return-value]
     )
     e.grabber = grabber  # type: ignore[attr-defined]
     e.start()
@@ -60,6 +62,13 @@ def make_engine(
 
 def call(e: Engine, kind: EventKind, cid: str = "c1", internal: bool = False) -> str:
     return e.handle_event(CallEvent(kind, cid, time.time(), internal))
+
+
+def first_commit_delay(e: Engine) -> float:
+    """Seconds from the first kept frame's read to its commit (the look-behind's wait)."""
+    stats = e.last_capture
+    assert stats is not None and stats.first_frame_at and stats.first_commit_at
+    return stats.first_commit_at - stats.first_frame_at
 
 
 def frame_times(e: Engine, key: X25519PrivateKey) -> list[float]:
@@ -557,9 +566,7 @@ def test_a_read_is_committed_only_after_its_look_behind(
     time.sleep(2.0)
     call(e, EventKind.ON_HOOK)
     assert e.wait_idle(10)
-    stats = e.last_capture
-    assert stats is not None and stats.first_frame_at and stats.first_commit_at
-    assert stats.first_commit_at - stats.first_frame_at >= 0.8
+    assert first_commit_delay(e) >= 0.8
     (meta,) = e.vault.recordings()
     times = frame_times(e, key)
     assert max(times) <= meta.duration_s - 0.8 + 0.1  # the end's look-behind is not kept
@@ -586,4 +593,103 @@ def test_a_title_that_changes_and_back_between_two_ticks_still_drops(
     walls = [meta.started_at + t for t in frame_times(e, key)]
     assert [w for w in walls if w < t_flip - 0.6] and [w for w in walls if w > t_flip + 0.1]
     assert not [w for w in walls if t_flip - 0.45 < w < t_flip], "reads before the flip kept"
+    e.stop()
+
+
+# --------------------------------------------------------------------------- page rules
+
+CRM_URL_RULE = (
+    'name = "CRM web"\nwm_class = "agentapp-business"\nurl_pattern = "^https://crm\\\\.example/"'
+)
+
+
+def test_a_url_rule_records_only_while_the_page_matches(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """The page's address is checked at every tick like the title: another page (same title)
+    gives a gap, and the reads of the look-behind before the change go too."""
+    pages = FakePages()
+    e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE,
+                    lookbehind_ms=500)  # fmt: skip
+    seen: list[str] = []
+    e.add_status_listener(lambda s: seen.append(s.detail))
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.2)
+    t_away = time.time()
+    pages.show("https://mail.example/inbox")
+    time.sleep(1.0)
+    t_back = time.time()
+    pages.show("https://crm.example/customer/43")
+    time.sleep(1.2)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert [w for w in walls if w < t_away - 0.5] and [w for w in walls if w > t_back]
+    assert not [w for w in walls if t_away - 0.45 < w < t_back], "another page's frames kept"
+    assert "not writing: the business window shows another page" in seen
+    assert pages.followed and pages.followed[0] is not None
+    e.stop()
+
+
+def test_a_page_that_cannot_be_read_records_nothing_and_says_why(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    pages = FakePages(url=None)
+    e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE)
+    seen: list[str] = []
+    e.add_status_listener(lambda s: seen.append(s.detail))
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.0)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    assert all(m.frames == 0 for m in e.vault.recordings())
+    assert any("the browser does not say which page it shows" in s for s in seen), seen
+    e.stop()
+
+
+def test_a_stale_look_vouches_for_nothing(tmp_path: Path, key: X25519PrivateKey) -> None:
+    """A read is committed only once a look at the page that started after it agreed; a
+    watcher whose last look is too old (a hung browser) stops the frames."""
+    pages = FakePages()
+    pages.lag = 0.7
+    e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.5)
+    pages.lag = 1.5  # older than PAGE_STALE_S
+    time.sleep(0.8)
+    t_stale = time.time()
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    assert first_commit_delay(e) >= 0.65
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert walls and max(walls) < t_stale - 0.8 - 0.6, "frames a stale look vouched for"
+    e.stop()
+
+
+def test_a_card_field_in_the_page_pauses_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
+    """A sensitive rule on the page's fields (an in-page payment form: no title, no URL
+    change) pauses before any frame of it is committed; the pause is in the metadata."""
+    pages = FakePages()
+    card = 'name = "Card payment"\nfield_pattern = "(?i)num[ée]ro de carte"'
+    e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE,
+                    lookbehind_ms=500, sensitive=card)  # fmt: skip
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(1.2)
+    t_form = time.time()
+    pages.show("https://crm.example/customer/42", fields=("Nom", "Numéro de carte"))
+    time.sleep(0.5)
+    assert e.status.state == "paused" and "Card payment" in e.status.detail
+    pages.show("https://crm.example/customer/42", fields=("Nom",))
+    time.sleep(0.3)
+    t_gone = time.time()
+    time.sleep(1.0)
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert len(meta.paused_spans) == 1
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert not [w for w in walls if t_form - 0.45 < w < t_gone - 0.2], "payment form frames kept"
+    assert [w for w in walls if w > t_gone]
     e.stop()

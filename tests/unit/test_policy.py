@@ -1,8 +1,9 @@
 import datetime as dt
+import re
 
 import pytest
 
-from agentapp.core.policy import PolicyError, parse_policy
+from agentapp.core.policy import Page, PolicyError, WindowRule, parse_policy
 from tests.policies import policy_text
 
 
@@ -105,8 +106,9 @@ def test_sensitive_rules_and_hotkey() -> None:
     from agentapp.core.policy import load_policy
 
     p = load_policy(Path(__file__).parents[2] / "resources" / "policy-example.toml")
-    (rule,) = p.sensitive
+    rule, card = p.sensitive
     assert rule.matches(("firefox",), "firefox-esr", "Billing — Paiement sécurisé")
+    assert card.shows_in(Page(("https://billing.example.fr/pay",), (), ("Numéro de carte",)))
     assert p.pause_hotkey == "<ctrl>+<alt>+p"
     with pytest.raises(PolicyError, match="pause_hotkey"):
         parse_policy(policy_text().replace("fps = 10", 'fps = 10\npause_hotkey = "p"'))
@@ -134,3 +136,29 @@ def test_lookbehind_and_popups_are_bounded_and_protective_by_default() -> None:
     assert on.applications[0].popups is True
     with pytest.raises(PolicyError, match="popups"):  # only application rules have pop-ups
         parse_policy(policy_text(sensitive='name = "Pay"\nwm_class = "pay"\npopups = true'))
+
+
+def test_url_and_field_rules_read_the_page_protectively() -> None:
+    p = parse_policy(
+        policy_text(
+            application='name = "CRM"\nexecutable = "chromium"\nurl_pattern = "^https://crm\\\\.example/"',
+            sensitive='name = "Card"\nfield_pattern = "(?i)num[ée]ro de carte"',
+        )
+    )
+    (app,), (card,) = p.applications, p.sensitive
+    assert app.reads_page and app.reads_window and card.reads_page and not card.reads_window
+    assert app.matches_page(Page(("https://crm.example/customer/42",)))
+    split_view = Page(("https://crm.example/a", "https://mail.example/"))
+    assert not app.matches_page(split_view)
+    assert not app.matches_page(Page(()))  # no document known: no match
+    assert card.shows_in(Page(("https://crm.example/",), (), ("Nom", "Numéro de carte")))
+    assert not card.shows_in(Page(("https://crm.example/",), (), ("Nom",)))
+    framed = WindowRule("Pay", url_pattern=re.compile("stripe"))  # a provider's iframe
+    assert framed.shows_in(Page(("https://crm.example/",), ("https://js.stripe.com/f",)))
+    assert not framed.shows_in(Page(("https://crm.example/",)))
+    with pytest.raises(PolicyError, match="field_pattern"):  # fields are for sensitive rules
+        parse_policy(policy_text(application='name = "CRM"\nfield_pattern = "x"'))
+    with pytest.raises(PolicyError, match="url_pattern is not a valid regular expression"):
+        parse_policy(policy_text(application='name = "CRM"\nurl_pattern = "("'))
+    with pytest.raises(PolicyError, match="at least one of"):
+        parse_policy(policy_text(sensitive='name = "Pay"'))

@@ -26,6 +26,11 @@ DEROGATION = '[derogation]\nreference = "CSE 2026-07"\nreason = "apprenticeship 
             lookbehind_ms=1200,
             application='name = "Web CRM"\nexecutable = "chromium"\npopups = true',
         ),
+        policy_text(
+            "alice",
+            application='name = "Web CRM"\nexecutable = "chromium"\nurl_pattern = "^https://crm/"',
+            sensitive='name = "Card"\nurl_pattern = "stripe"\nfield_pattern = "(?i)carte"',
+        ),
     ],
 )
 def test_round_trip_keeps_everything(text: str) -> None:
