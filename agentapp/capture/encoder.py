@@ -4,16 +4,19 @@ One SegmentEncoder makes one MP4 segment in a BytesIO. Timestamps are millisecon
 recording started (off-hook), so gaps (window minimised, secure pause) stay gaps in time and
 segments line up when exported.
 
-Threading: used by the capture thread only.
+The codecs (PyAV and OpenCV, ~50 MB resident) are imported at the first call, not when the
+agent starts: an enrolled agent waits between calls far longer than it records.
+
+Threading: used by the capture thread only; `preload` may run on any thread.
 """
 
 from __future__ import annotations
 
 import io
 from fractions import Fraction
+from types import ModuleType
+from typing import Any
 
-import av
-import cv2
 import numpy as np
 
 from agentapp.core.geometry import Rect
@@ -23,6 +26,24 @@ _MS = Fraction(1, 1000)
 # Measured on a typing 1280x720 window (bench/): ultrafast on one thread costs ~6 ms/frame
 # (veryfast with threads: ~9.6 ms) for ~8 MB/h at PSNR ~61 dB; zerolatency: no frame delay.
 X264_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "crf": "30", "threads": "1"}
+
+
+def _codecs() -> tuple[Any, ModuleType]:
+    """(av, cv2), imported on first use (Python's import lock makes a concurrent
+    `preload` and a first encoder wait for each other, never import twice)."""
+    import av
+    import cv2
+
+    return av, cv2
+
+
+def preload() -> None:
+    """Import the codecs now (the pipeline does it on a thread of its own at off-hook, while
+    the first frame waits out its look-behind). A missing codec is reported by the encoder."""
+    try:
+        _codecs()
+    except ImportError:
+        pass
 
 
 def apply_mask(bgra: np.ndarray, boxes: list[Rect]) -> None:
@@ -39,6 +60,8 @@ class SegmentEncoder:
         self.frames = 0
         self.first_ms: int | None = None
         self.last_ms = -1
+        av, self._cv2 = _codecs()
+        self._av = av
         self._buf = io.BytesIO()
         self._out = av.open(self._buf, mode="w", format="mp4")
         s = self._out.add_stream("libx264", rate=fps)
@@ -52,8 +75,9 @@ class SegmentEncoder:
         """Encode one frame shown at `t_ms` (ms since off-hook); must be (height, width, 4)."""
         if t_ms <= self.last_ms:
             t_ms = self.last_ms + 1  # PTS must increase strictly
+        cv2 = self._cv2
         yuv = cv2.cvtColor(bgra[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
-        frame = av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
+        frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
         frame.pts, frame.time_base = t_ms, _MS
         for packet in self._stream.encode(frame):
             self._out.mux(packet)

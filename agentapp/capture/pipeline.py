@@ -42,7 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agentapp.capture.encoder import SegmentEncoder, apply_mask
+from agentapp.capture.encoder import SegmentEncoder, apply_mask, preload
 from agentapp.core.clock import Clock
 from agentapp.core.geometry import Rect, mask_boxes
 from agentapp.core.policy import WindowRule
@@ -231,6 +231,8 @@ class CapturePipeline:
 
     def _run(self) -> None:
         locator: WindowLocator | None = None
+        # the codecs load while the locator opens and the first frame waits out its look-behind
+        threading.Thread(target=preload, name="codecs", daemon=True).start()
         try:
             locator = self._locator_factory()
             if isinstance(locator, NullLocator):
@@ -238,7 +240,7 @@ class CapturePipeline:
             try:
                 self._session.start_recording()
             except InvalidTransition:
-                pass  # the call already ended before capture could start
+                pass  # the call ended, or was paused, before capture could start
             self._open(locator)
             if self._reads_page:
                 factory = self._page_factory or (

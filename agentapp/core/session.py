@@ -36,7 +36,8 @@ class InvalidTransition(RuntimeError):
 
 _ALLOWED: dict[State, set[State]] = {
     State.IDLE: {State.ARMED},
-    State.ARMED: {State.RECORDING, State.SEALING, State.IDLE},
+    # a pause may come before the capture thread started (the tray's menu, a sensitive page)
+    State.ARMED: {State.RECORDING, State.PAUSED, State.SEALING, State.IDLE},
     State.RECORDING: {State.PAUSED, State.SEALING, State.IDLE},
     State.PAUSED: {State.RECORDING, State.SEALING, State.IDLE},
     State.SEALING: {State.IDLE},
@@ -103,7 +104,8 @@ class RecorderSession:
         self._paused_since = None
 
     def start_recording(self) -> None:
-        self._go(State.RECORDING)
+        """The capture thread began (only from ARMED: it never lifts an early pause)."""
+        self._go(State.RECORDING, require=State.ARMED)
 
     def pause(self) -> None:
         now = self._clock.now()
@@ -153,10 +155,12 @@ class RecorderSession:
             active = self._state in (State.ARMED, State.RECORDING, State.PAUSED)
         return active and d is not None and self._clock.now() >= d
 
-    def _go(self, new: State, effect: Callable[[], None] | None = None) -> None:
+    def _go(
+        self, new: State, effect: Callable[[], None] | None = None, require: State | None = None
+    ) -> None:
         with self._lock:
             old = self._state
-            if new not in _ALLOWED[old]:
+            if new not in _ALLOWED[old] or (require is not None and old is not require):
                 raise InvalidTransition(f"{old.value} → {new.value}")
             if effect is not None:
                 effect()

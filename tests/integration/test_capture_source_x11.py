@@ -164,7 +164,8 @@ def test_fast_drag_and_restacking_leave_no_private_pixel(
     d.close()
     check_mode(scene, rec, agent)
     magenta = count(frames, MAGENTA, 80)
-    assert len(frames) >= 20
+    # masked capture drops every read during which something moved: fewer frames by design
+    assert len(frames) >= (12 if scene.kind == "masked" else 20)
     assert max(magenta) == 0, f"private pixels in {sum(m > 0 for m in magenta)} frames"
     assert max(count(frames, GREEN, 25)) > 0.5 * 1280 * 720  # the business window is there
 

@@ -47,6 +47,22 @@ def test_stop_while_paused_closes_the_pause() -> None:
     assert s.info.paused_spans == [(0.0, 4.0)]
 
 
+def test_a_pause_before_capture_starts_holds() -> None:
+    """Paused while armed (the capture thread not started yet): no frame until resumed."""
+    clock = FakeClock(0.0)
+    s = RecorderSession(clock)
+    s.arm(60)
+    s.pause()
+    with pytest.raises(InvalidTransition):
+        s.start_recording()  # the capture thread's start leaves the pause alone
+    assert s.state is State.PAUSED and not s.accepts_frames_at(1.0)
+    clock.advance(2)
+    s.resume()
+    assert s.state is State.RECORDING and s.accepts_frames_at(2.5)
+    s.stop("on-hook")
+    assert s.info.paused_spans == [(0.0, 2.0)]
+
+
 def test_invalid_transitions_raise() -> None:
     s = RecorderSession(FakeClock())
     with pytest.raises(InvalidTransition):
