@@ -53,6 +53,7 @@ from agentapp.vault.store import RecordingWriter, Vault, free_bytes, write_atomi
 log = logging.getLogger(__name__)
 
 PAUSE_AGENT = "agent"
+LOCK_PAUSE = "while "  # + why the screen looks locked (sensitive windows: "while '<name>'")
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
@@ -121,6 +122,8 @@ class Engine:
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
+        self._queued: CallStarted | None = None  # answered while the last call was sealing
+        self._last_skip: str | None = None  # why a queued call was not recorded
         self._pauses: set[str] = set()
         self._listeners: list[StatusListener] = []
         self._status = EngineStatus("waiting", "starting")
@@ -281,6 +284,8 @@ class Engine:
                 return self.pause()
             if message.kind is ControlKind.RESUME:
                 return self.resume()
+            if message.kind is ControlKind.STATUS:  # from memory: a full disk cannot stale it
+                return "ok: " + json.dumps(asdict(self.status), separators=(",", ":"))
             return self.caller_objects()
         return self.handle_event(message)
 
@@ -298,8 +303,15 @@ class Engine:
             return self._on_ended(t, "on-hook")
 
     def _on_started(self, call: CallStarted) -> str:
+        if self.session.state is State.SEALING:
+            # back to back (auto-answer queues): this call starts the moment the previous
+            # one is sealed, and the gate decides it then (_on_capture_done)
+            self._queued = call
+            log.info("call %s waits for the last recording's sealing", short_id(call.call_id))
+            return "ok: call noted (it is decided once the previous recording is sealed)"
         if self.session.state is not State.IDLE:
-            return "ok: call noted (a recording is already running or sealing)"
+            log.info("call %s not recorded: another call is being recorded", short_id(call.call_id))
+            return "ok: not recording (another call is being recorded)"
         try:
             policy = self._load_policy()
         except PolicyError as exc:
@@ -375,6 +387,7 @@ class Engine:
             on_mode=lambda mode, why: self._on_capture_mode(writer, mode, why),
             on_status=lambda s: self._on_capture_status(writer, s),
             on_sensitive=self._on_sensitive,
+            on_lock=self._on_lock,
             on_done=lambda stats: self._on_capture_done(writer, call.at, stats),
         )
         self._set_status(
@@ -391,6 +404,12 @@ class Engine:
         return "ok: recording"
 
     def _on_ended(self, ended: CallEnded, reason: str) -> str:
+        queued = self._queued
+        if queued is not None and (ended.handset_idle or ended.call_id == queued.call_id):
+            self._queued = None
+            log.info("call %s not recorded: it ended before the previous recording was sealed",
+                     short_id(ended.call_id))  # fmt: skip
+            self._last_skip = "it ended before the previous recording was sealed"
         if not ended.handset_idle:
             return "ok: call ended (another call is still active)"
         if self.session.state in _ACTIVE:
@@ -477,11 +496,20 @@ class Engine:
     def _on_sensitive(self, name: str | None) -> None:
         """Capture thread: a sensitive window appeared (name) or all are gone (None)."""
         with self._lock:
-            for r in [r for r in self._pauses if r.startswith("while ")]:
+            for r in [r for r in self._pauses if r.startswith("while '")]:
                 if name is None or r != f"while '{name}' is visible":
                     self.resume(r)
             if name is not None:
                 self.pause(f"while '{name}' is visible")
+
+    def _on_lock(self, why: str | None) -> None:
+        """Capture thread: the screen looks locked (why) or no longer (None): a pause."""
+        with self._lock:
+            for r in [r for r in self._pauses if r.startswith(LOCK_PAUSE)]:
+                if why is None or r != LOCK_PAUSE + why:
+                    self.resume(r)
+            if why is not None:
+                self.pause(LOCK_PAUSE + why)
 
     def _recording_status(self, state: str, detail: str) -> EngineStatus:
         return replace(self._status, state=state, detail=detail)
@@ -568,8 +596,14 @@ class Engine:
             if stats.failure:
                 self._set_status(EngineStatus("cannot_record", stats.failure))
             else:
-                self.refresh()
+                skipped, self._last_skip = self._last_skip, None
+                self.refresh(f"last call not recorded: {skipped}" if skipped else None)
             self._idle.set()
+            with self._lock:
+                queued, self._queued = self._queued, None
+                if queued is not None and not self._stop.is_set():
+                    log.info("call %s (back to back): %s", short_id(queued.call_id),
+                             self._on_started(queued))  # fmt: skip
 
     # ------------------------------------------------------------------ retention, trail, disk
     def purge(self) -> int:

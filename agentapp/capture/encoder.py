@@ -70,6 +70,7 @@ class SegmentEncoder:
         s.codec_context.time_base = _MS
         s.options = dict(X264_OPTIONS, g=str(fps * 10))
         self._stream = s
+        self._packets: list[Any] = []  # muxed at `finish`, so that a late on-hook can trim
 
     def add(self, bgra: np.ndarray, t_ms: int) -> None:
         """Encode one frame shown at `t_ms` (ms since off-hook); must be (height, width, 4)."""
@@ -79,16 +80,27 @@ class SegmentEncoder:
         yuv = cv2.cvtColor(bgra[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
         frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
         frame.pts, frame.time_base = t_ms, _MS
-        for packet in self._stream.encode(frame):
-            self._out.mux(packet)
+        self._packets.extend(self._stream.encode(frame))
         self.frames += 1
         self.last_ms = t_ms
         if self.first_ms is None:
             self.first_ms = t_ms
 
-    def finish(self) -> bytes:
-        """Flush and return the complete MP4 segment (in memory only)."""
-        for packet in self._stream.encode():
+    def finish(self, until_ms: int | None = None) -> bytes:
+        """Flush and return the complete MP4 segment (in memory only). With `until_ms`, the
+        frames shown after it are left out (an on-hook that arrived late: x264 here makes no
+        B-frames, so any prefix of the stream decodes); `frames` then counts what is kept, and
+        nothing kept gives b""."""
+        self._packets.extend(self._stream.encode())
+        kept = [p for p in self._packets if until_ms is None or p.pts is None or p.pts <= until_ms]
+        self._packets = []
+        if until_ms is not None:
+            self.frames = len(kept)
+            self.last_ms = max((p.pts for p in kept if p.pts is not None), default=-1)
+        if not kept:
+            self.abandon()
+            return b""
+        for packet in kept:
             self._out.mux(packet)
         self._out.close()
         data = self._buf.getvalue()
@@ -96,6 +108,7 @@ class SegmentEncoder:
         return data
 
     def abandon(self) -> None:
+        self._packets = []
         try:
             self._out.close()
         except Exception:  # nothing to keep: the segment is being thrown away

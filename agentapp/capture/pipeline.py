@@ -44,6 +44,7 @@ import numpy as np
 
 from agentapp.capture.encoder import SegmentEncoder, apply_mask, preload
 from agentapp.core.clock import Clock
+from agentapp.core.events import MAX_CLIENT_LAG_S
 from agentapp.core.geometry import Rect, mask_boxes
 from agentapp.core.policy import WindowRule
 from agentapp.core.session import InvalidTransition, RecorderSession, State
@@ -143,6 +144,7 @@ class CapturePipeline:
         on_status: Callable[[str], None],
         on_done: Callable[[PipelineStats], None],
         on_sensitive: Callable[[str | None], None] = lambda name: None,
+        on_lock: Callable[[str | None], None] = lambda why: None,
         reader_factory: Callable[[], ReaderLike] | None = None,
         lookbehind_s: float = 0.5,
         on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
@@ -154,6 +156,8 @@ class CapturePipeline:
         self._sensitive = sensitive
         self._on_sensitive = on_sensitive
         self._sensitive_seen: str | None = None
+        self._on_lock = on_lock
+        self._locked_seen: str | None = None
         # page rules (URL, fields): read through a page watcher, see _page_ok
         self._window_sensitive = tuple(r for r in sensitive if not r.reads_page)
         self._page_sensitive = tuple(r for r in sensitive if r.reads_page)
@@ -191,6 +195,7 @@ class CapturePipeline:
         self._last_view: WindowView | None = None
         self._last_read = float("-inf")
         self._enc: SegmentEncoder | None = None
+        self._closing: collections.deque[tuple[SegmentEncoder, float]] = collections.deque()
         self._seg_started = 0.0
         self._last: np.ndarray | None = None  # the last frame encoded
         self._held_ms: int | None = None  # the last tick that held it, not yet written
@@ -267,7 +272,7 @@ class CapturePipeline:
                 if self._session.state is State.IDLE:  # discarded: nothing may be kept
                     self._abandon_segment()
                 else:
-                    self._close_segment()
+                    self._seal_all()
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     log.exception("could not seal the last segment")
@@ -304,9 +309,11 @@ class CapturePipeline:
             if state is State.RECORDING:
                 self._tick(locator)
             elif state is State.PAUSED:
-                self._check_sensitive(locator)  # so that a pause for one can be lifted
+                self._check_lock(locator)  # so that a pause for a lock can be lifted
+                self._check_sensitive(locator)  # and one for a sensitive window
                 self._drop("paused")  # what the last look-behind read goes too
             self._commit(self._clock.now())
+            self._seal_due(self._clock.now())
             next_tick += self._period
             delay = next_tick - self._clock.now()
             if delay < 0:
@@ -418,6 +425,14 @@ class CapturePipeline:
         self._page_sensitive_seen = name
         return name
 
+    def _check_lock(self, locator: WindowLocator) -> str | None:
+        """Why the screen looks locked now, or None; tells the engine when that changes."""
+        why = None if self._window is None else locator.locked(self._window)
+        if why != self._locked_seen:
+            self._locked_seen = why
+            self._on_lock(why)
+        return why
+
     def _check_sensitive(self, locator: WindowLocator) -> str | None:
         """Name of a visible sensitive window (or of the sensitive page the business window
         shows), or None; tells the engine when that changes."""
@@ -439,6 +454,9 @@ class CapturePipeline:
         window = self._current(locator)
         if window is None:
             self.stats.hidden_ticks += 1
+            return
+        if self._check_lock(locator) is not None:
+            self._drop("the screen is locked")
             return
         if self._check_sensitive(locator) is not None:
             self._drop("a sensitive window is shown")
@@ -482,6 +500,10 @@ class CapturePipeline:
         ):
             self.stats.dropped += 1
             self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read
+            return
+        if self._check_lock(locator) is not None:
+            self.stats.dropped += 1  # locked during the read
+            self._drop("the screen is locked")
             return
         if self._check_sensitive(locator) is not None:
             self.stats.dropped += 1  # a sensitive window appeared during the read
@@ -581,7 +603,7 @@ class CapturePipeline:
         assert e.pixels is not None
         h, w = e.pixels.shape[:2]
         if self._enc is not None and (self._enc.width, self._enc.height) != (w, h):
-            self._close_segment()  # resized: a new segment at the new size
+            self._roll_over()  # resized: a new segment at the new size
         if self._enc is None:
             self._enc = SegmentEncoder(w, h, self._fps)
             self._seg_started = e.t
@@ -593,7 +615,7 @@ class CapturePipeline:
             self.stats.first_frame_at = e.t
             self.stats.first_commit_at = self._clock.now()
         if e.t - self._seg_started >= self._segment_seconds:
-            self._close_segment()
+            self._roll_over()
 
     def _write_held(self) -> None:
         """Write the last held tick as a repeat of the last frame, so the video's time runs
@@ -607,19 +629,49 @@ class CapturePipeline:
     def _abandon_segment(self) -> None:
         self._held_ms = None
         self._pending.clear()
+        for closed, _ in self._closing:
+            closed.abandon()
+        self._closing.clear()
         enc, self._enc = self._enc, None
         if enc is not None:
             enc.abandon()
 
-    def _close_segment(self) -> None:
+    def _roll_over(self) -> None:
+        """End the current segment; it is sealed once an on-hook stamped before its end can no
+        longer arrive (MAX_CLIENT_LAG_S), so a late on-hook can still trim it."""
         self._write_held()
         enc, self._enc = self._enc, None
-        if enc is None:
-            return
+        if enc is not None:
+            self._closing.append((enc, self._clock.now()))
+
+    def _seal_due(self, now: float) -> None:
+        while self._closing and now - self._closing[0][1] >= MAX_CLIENT_LAG_S:
+            self._seal(self._closing.popleft()[0], None)
+
+    def _seal_all(self) -> None:
+        """The call's end: every segment still in memory is sealed, without the frames shown
+        after the on-hook's own time (it may have arrived late, after they were committed)."""
+        self._write_held()
+        stop_at = self._session.info.stop_at
+        until = None if stop_at is None else self._ms(stop_at)
+        segments = [enc for enc, _ in self._closing]
+        self._closing.clear()
+        if self._enc is not None:
+            segments.append(self._enc)
+            self._enc = None
+        for enc in segments:
+            self._seal(enc, until)
+
+    def _seal(self, enc: SegmentEncoder, until_ms: int | None) -> None:
         if enc.frames == 0:
             enc.abandon()
             return
-        self._sink.write(enc.finish(), enc.frames)
+        before = enc.frames
+        data = enc.finish(until_ms)
+        self.stats.frames -= before - enc.frames  # shown after a late on-hook: not kept
+        if enc.frames == 0:
+            return  # every frame of it was after the on-hook
+        self._sink.write(data, enc.frames)
         self.stats.segments += 1
 
 

@@ -67,6 +67,7 @@ class ControlKind(enum.Enum):
     PAUSE = "pause"
     RESUME = "resume"
     CALLER_OBJECTS = "caller-objects"
+    STATUS = "status"  # what the agent is doing, answered from memory (`agentapp status`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,12 @@ class WindowLocator(abc.ABC):
         between two looks still moves it. Default: 0 (never reported)."""
         return 0
 
+    def locked(self, window: WindowInfo) -> str | None:
+        """Why the screen looks locked (or the window covered by another program's full-screen
+        window), in words for the trainee; None when it does not. Cheap: asked every tick.
+        Default: cannot tell (None)."""
+        return None
+
     def take_changes(self, window: WindowInfo) -> Changes:
         """Damage and stale regions since the last call (default: unknown, grab always)."""
         return Changes(None)

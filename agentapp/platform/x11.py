@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from Xlib import X, display, error
-from Xlib.ext import composite, damage, res
+from Xlib.ext import composite, damage, res, screensaver
 
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
@@ -58,6 +58,9 @@ from agentapp.platform.base import (
 
 _ALL_DESKTOPS = 0xFFFFFFFF
 _REFRESH_S = 1.0
+LOCKED = "the screen is locked or covered by another program"
+LOCKED_SAVER = "the screen saver is on"
+XSS_LOCKED = ("LOCK", "BLANK")  # xscreensaver's _SCREENSAVER_STATUS first word when active
 _MAX_STALE = 32  # more stale rectangles than this are merged into their bounding box
 _CLIENT_MASK = X.StructureNotifyMask | X.PropertyChangeMask | X.SubstructureNotifyMask
 
@@ -121,6 +124,10 @@ class X11Locator(WindowLocator):
             )
         if self._has_res:
             self._d.res_query_version()
+        self._has_saver = self._d.has_extension("MIT-SCREEN-SAVER")
+        if self._has_saver:  # its on/off notifications drop the cached answers (see _poll)
+            screensaver.select_input(self._root, screensaver.NotifyMask)
+        self._lock_why: str | bool | None = False  # False: not looked at since the last change
         self._mode, self._mode_reason = self._probe_mode(per_window)
         self._identity_atoms = {
             self._atom(n) for n in ("WM_NAME", "_NET_WM_NAME", "WM_CLASS", "_NET_WM_PID")
@@ -228,6 +235,7 @@ class X11Locator(WindowLocator):
             self._visible.clear()
             self._owners.clear()
             self._windows = None
+            self._lock_why = False
             self._cache_time = now
 
     def _event(self, ev: Any) -> bool:
@@ -361,6 +369,39 @@ class X11Locator(WindowLocator):
             if t is not None:
                 self._free_pixmaps(t)
             return WindowView(False, "business window closed")
+
+    def locked(self, window: WindowInfo) -> str | None:
+        try:
+            self._poll()
+            if self._lock_why is False:
+                self._lock_why = self._lock_reason(window)
+        except error.ConnectionClosedError as exc:
+            raise LocatorError(f"lost the X display: {exc}") from None
+        except error.XError:
+            self._lock_why = None  # the window went: view() says so
+        return self._lock_why if isinstance(self._lock_why, str) else None
+
+    def _lock_reason(self, window: WindowInfo) -> str | None:
+        """What X itself shows of a lock: the server's screen saver on, xscreensaver's root
+        property, or a window of another client stacked above the business window and covering
+        the whole screen (i3lock and most lockers; a full-screen window of another program is
+        treated the same)."""
+        if self._has_saver and screensaver.query_info(self._root).state == screensaver.StateOn:
+            return LOCKED_SAVER
+        xss = self._prop(self._root, "_SCREENSAVER_STATUS")
+        if xss is not None and xss.value and xss.value[0] in (self._atom(n) for n in XSS_LOCKED):
+            return LOCKED
+        w = self._d.create_resource_object("window", window.handle)
+        owner = self._owner(window.handle)
+        g = self._root.get_geometry()
+        screen = Rect(0, 0, g.width, g.height)
+        for child, _ in self._above(w) or []:
+            cg = child.get_geometry()
+            if Rect(cg.x, cg.y, cg.width, cg.height).intersect(screen) != screen:
+                continue
+            if owner is None or self._owner(child.id) != owner:
+                return LOCKED
+        return None
 
     def _hidden_reason(self, w: Any) -> str | None:
         if w.get_attributes().map_state != X.IsViewable:

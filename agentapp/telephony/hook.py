@@ -5,7 +5,14 @@ it sends one JSON line over a Unix socket that only this user can open (folder 0
 0600, and the peer's uid is checked with SO_PEERCRED). The agent answers one line: `ok …` or
 `error: …`. Garbage, oversize or slow messages are refused and logged; the server goes on.
 
-Threading: HookServer runs its accept loop on its own daemon thread and calls `on_event` on
+No client can hold up another: every connection is read as its bytes arrive (one selector
+loop), the whole message must arrive within MESSAGE_DEADLINE_S of the connection (not per
+read: a client trickling a byte a second is cut at the deadline), and at most MAX_CLIENTS
+connections are kept, the one idle longest being dropped first. An event is handled the moment
+its line is complete, so an on-hook never waits behind a slow or silent client, and the answer
+a hook command gets is what happened.
+
+Threading: HookServer runs its selector loop on its own daemon thread and calls `on_event` on
 that thread; `on_event` must be quick and thread-safe (the engine queues the event).
 """
 
@@ -14,17 +21,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentapp.core.clock import Clock
 from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
 
 log = logging.getLogger(__name__)
-_READ_TIMEOUT = 2.0
+MESSAGE_DEADLINE_S = 2.0  # from connect to the end of the line
+MAX_CLIENTS = 64  # connections kept open at once; beyond, the longest idle one is dropped
+BACKLOG = 128
 
 
 class HookError(RuntimeError):
@@ -35,6 +47,14 @@ def socket_path(data_dir: Path) -> Path:
     return data_dir / "run" / "hook.sock"
 
 
+@dataclass(slots=True)
+class _Client:
+    conn: socket.socket
+    deadline: float  # monotonic
+    last_read: float  # monotonic
+    data: bytearray = field(default_factory=bytearray)
+
+
 class HookServer:
     def __init__(self, path: Path, on_event: Callable[[Message], str], clock: Clock) -> None:
         self.path = path
@@ -43,6 +63,7 @@ class HookServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._clients: dict[socket.socket, _Client] = {}
         self.rejected = 0
 
     def start(self) -> None:
@@ -67,8 +88,8 @@ class HookServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old)
-        sock.listen(16)
-        sock.settimeout(0.5)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
         self._sock = sock
 
     def serve(self) -> None:
@@ -87,44 +108,80 @@ class HookServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
+    # ------------------------------------------------------------------ the loop
     def _serve(self) -> None:
         assert self._sock is not None
-        while not self._stop.is_set():
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._sock, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                now = time.monotonic()
+                soonest = min((c.deadline for c in self._clients.values()), default=now + 0.5)
+                for key, _ in sel.select(timeout=max(0.0, min(soonest - now, 0.5))):
+                    if key.fileobj is self._sock:
+                        self._accept(sel)
+                    else:
+                        self._read(sel, self._clients[key.fileobj])  # type: ignore[index]
+                now = time.monotonic()
+                for c in [c for c in self._clients.values() if c.deadline <= now]:
+                    self.rejected += 1
+                    log.warning("hook: refused a message: incomplete after %.0f s",
+                                MESSAGE_DEADLINE_S)  # fmt: skip
+                    self._finish(sel, c, "error: message incomplete")
+            for c in list(self._clients.values()):
+                self._finish(sel, c, "error: the agent is stopping")
+
+    def _accept(self, sel: selectors.BaseSelector) -> None:
+        assert self._sock is not None
+        while True:  # everything waiting in the backlog
             try:
                 conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError:
                 if self._stop.is_set():
                     return
-                raise
-            with conn:
-                try:
-                    reply = self._handle(conn)
-                except Exception:  # one bad client must not stop the server
-                    log.exception("hook: unexpected error while handling a message")
-                    reply = "error: internal error"
-                with contextlib.suppress(OSError):
-                    conn.sendall(reply.encode() + b"\n")
+                log.exception("hook: accept failed")
+                return
+            conn.setblocking(False)
+            uid = _peer_uid(conn)
+            if uid is not None and uid != os.getuid():
+                self.rejected += 1
+                log.warning("hook: refused a connection from uid %s", uid)
+                _answer(conn, "error: not your agent")
+                continue
+            if len(self._clients) >= MAX_CLIENTS:
+                idle = min(self._clients.values(), key=lambda c: c.last_read)
+                self.rejected += 1
+                log.warning("hook: %d connections open: dropped the one idle longest", MAX_CLIENTS)
+                self._finish(sel, idle, "error: too many connections")
+            now = time.monotonic()
+            self._clients[conn] = _Client(conn, now + MESSAGE_DEADLINE_S, now)
+            sel.register(conn, selectors.EVENT_READ)
 
-    def _handle(self, conn: socket.socket) -> str:
-        uid = _peer_uid(conn)
-        if uid is not None and uid != os.getuid():
-            self.rejected += 1
-            log.warning("hook: refused a connection from uid %s", uid)
-            return "error: not your agent"
-        conn.settimeout(_READ_TIMEOUT)
-        data = b""
+    def _read(self, sel: selectors.BaseSelector, c: _Client) -> None:
         try:
-            while b"\n" not in data and len(data) <= MAX_EVENT_BYTES:
-                chunk = conn.recv(MAX_EVENT_BYTES + 1 - len(data) + 1)
-                if not chunk:
-                    break
-                data += chunk
-        except TimeoutError:
-            self.rejected += 1
-            log.warning("hook: refused a message: incomplete after %.0f s", _READ_TIMEOUT)
-            return "error: message incomplete"
+            chunk = c.conn.recv(MAX_EVENT_BYTES + 2 - len(c.data))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        c.last_read = time.monotonic()
+        c.data += chunk
+        if chunk and b"\n" not in c.data and len(c.data) <= MAX_EVENT_BYTES:
+            return  # more to come
+        try:
+            reply = self._handle(bytes(c.data))
+        except Exception:  # one bad client must not stop the server
+            log.exception("hook: unexpected error while handling a message")
+            reply = "error: internal error"
+        self._finish(sel, c, reply)
+
+    def _finish(self, sel: selectors.BaseSelector, c: _Client, reply: str) -> None:
+        sel.unregister(c.conn)
+        del self._clients[c.conn]
+        _answer(c.conn, reply)
+
+    def _handle(self, data: bytes) -> str:
         line = data.split(b"\n", 1)[0]
         if len(data) > MAX_EVENT_BYTES:
             line = data  # let the parser refuse it as oversize
@@ -135,6 +192,12 @@ class HookServer:
             log.warning("hook: refused a message: %s %s", exc, exc.details)
             return f"error: {exc}"
         return self._on_event(event)
+
+
+def _answer(conn: socket.socket, reply: str) -> None:
+    """One line back, without waiting on the client (a reply fits in the socket's buffer)."""
+    with contextlib.suppress(OSError), conn:
+        conn.send(reply.encode() + b"\n")
 
 
 def _peer_uid(conn: socket.socket) -> int | None:

@@ -188,3 +188,78 @@ def test_window_moved_mid_call_is_followed(
     assert near(last[650:700, 1200:1260], GREEN_BGR, 25).mean() > 0.99
     subprocess.run(["xdotool", "windowmove", str(windows.business), "100", "100"], env=env,
                    check=True)  # fmt: skip
+
+
+def test_slow_local_clients_cannot_delay_the_on_hook(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A process of the same user holding three silent connections and trickling a byte every
+    1.5 s (seen: a 3.4 s call gave 15.5 s of video): the off-hook's answer is the truth, the
+    on-hook ends the recording at once, and no decoded frame lies after it."""
+    import socket
+    import threading
+
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    sock = agent.data / "run" / "hook.sock"
+    held = []
+    for _ in range(3):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(str(sock))
+        held.append(c)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(1.5):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            held.append(c)
+            c.connect(str(sock))
+            c.send(b"{")
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.5)
+        assert agent.hook("off-hook", "call-slow") == "ok: recording"
+        time.sleep(3.0)
+        t0 = time.time()
+        assert agent.hook("on-hook", "call-slow").startswith("ok")
+        answered = time.time() - t0
+    finally:
+        stop.set()
+        t.join(5)
+        for c in held:
+            c.close()
+    (rec,) = agent.wait_sealed()
+    assert answered < 1.5, f"the on-hook took {answered:.2f} s"
+    assert rec["end_reason"] == "on-hook" and 2.5 < float(rec["duration_s"]) < 4.5, rec  # type: ignore[arg-type]
+    frames = export(agent, str(rec["id"]), tmp_path)
+    assert frames and max(t for t, _ in frames) <= float(rec["duration_s"]) + 0.05  # type: ignore[arg-type]
+
+
+def test_status_is_answered_from_memory_when_the_status_file_cannot_be_written(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    """A full or broken data folder must not leave an old "recording" on screen: `agentapp
+    status` asks the running agent; once it is gone, it says so."""
+    import json
+    import shutil
+
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    status_file = agent.data / "run" / "status.json"
+    status_file.unlink(missing_ok=True)
+    status_file.mkdir()  # nothing can be written there any more
+    assert agent.hook("off-hook", "call-s") == "ok: recording"
+    time.sleep(1.0)
+    assert json.loads(agent.cli("status").stdout)["state"] == "recording"
+    agent.hook("on-hook", "call-s")
+    agent.wait_sealed()
+    deadline = time.monotonic() + 10
+    while json.loads(agent.cli("status").stdout)["state"] == "recording":
+        assert time.monotonic() < deadline, "status still says recording after the call"
+        time.sleep(0.1)
+    agent.wait_log("cannot write status file")
+    agent.stop()
+    shutil.rmtree(status_file)
+    gone = json.loads(agent.cli("status").stdout)
+    assert gone["state"] == "stopped" and "not running" in gone["detail"], gone

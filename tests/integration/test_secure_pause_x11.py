@@ -104,3 +104,69 @@ def test_caller_objects_leaves_no_recording(
     assert not any((agent.data / "recordings").iterdir())
     trace = (agent.data / "audit.jsonl").read_text() + agent.log()
     assert "caller objected" in trace and "obj-4711" not in trace  # no call id (hex may hold 4711)
+
+
+def _i3lock(env: dict[str, str]) -> Callable[[], None]:
+    p = subprocess.Popen(["i3lock", "-n", "-c", "202020"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def unlock() -> None:
+        p.terminate()
+        p.wait(timeout=10)
+
+    return unlock
+
+
+def _screen_saver(env: dict[str, str]) -> Callable[[], None]:
+    from Xlib import X, display
+
+    d = display.Display(env["DISPLAY"])
+    d.force_screen_saver(X.ScreenSaverActive)
+    d.sync()
+
+    def unlock() -> None:
+        d.force_screen_saver(X.ScreenSaverReset)
+        d.sync()
+        d.close()
+
+    return unlock
+
+
+@pytest.mark.parametrize("lock", ["i3lock", "screen saver"])
+def test_a_screen_lock_pauses_the_recording_until_unlock(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path, lock: str,
+) -> None:  # fmt: skip
+    """Per-window capture would go on reading the business window under a locker: a real
+    i3lock (a full-screen window of another client) and the X server's own screen saver
+    pause the recording, said in the status, and it resumes on unlock."""
+    if lock == "i3lock":
+        need_tool = __import__("shutil").which("i3lock")
+        assert need_tool, "i3lock is not installed (Debian: i3lock)"
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    agent.hook("off-hook", "call-lock")
+    time.sleep(1.5)
+    t_lock = time.time()
+    unlock = (_i3lock if lock == "i3lock" else _screen_saver)(desktop.env)
+    try:
+        deadline = time.monotonic() + 5
+        while "locked" not in (status := json.loads(agent.cli("status").stdout))["detail"] and (
+            "screen saver" not in status["detail"]
+        ):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        assert status["state"] == "paused", status
+        time.sleep(1.5)
+    finally:
+        t_unlock = time.time()
+        unlock()
+    time.sleep(1.5)
+    agent.hook("on-hook", "call-lock")
+    (rec,) = agent.wait_sealed()
+    frames = walls(agent, rec, tmp_path)
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    assert rec["paused_spans"], rec
+    assert not [w for w in frames if t_lock + 0.5 < w < t_unlock], "frames while locked"
+    assert [w for w in frames if w < t_lock] and [w for w in frames if w > t_unlock + 0.5]
+    (a, b) = rec["paused_spans"][0]  # type: ignore[index]
+    assert t_lock - 0.2 < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5

@@ -3,6 +3,7 @@ there is none, and a recording badge that is never itself recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 
 from agentapp.platform.virtual_display import VirtualDesktop
 from agentapp.ui.indicator import TITLE
+from tests.integration.conftest import BUSINESS as BUSINESS_WINDOW
 from tests.integration.conftest import Agent, Windows
 from tests.policies import policy_text
 
@@ -76,3 +78,39 @@ def _doctor(agent: Agent) -> dict[str, dict[str, object]]:
 
     checks = json.loads(agent.cli("doctor", "--json", check=False).stdout)
     return {c["name"]: c for c in checks}
+
+
+@pytest.mark.parametrize("tray", [True, False], ids=["tray host", "status window"])
+def test_sigterm_mid_call_stops_the_tray_agent_and_seals(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path, tray: bool,
+) -> None:  # fmt: skip
+    """Logout, shutdown and package removal send SIGTERM: the tray agent (the recording badge
+    shown, and the status window where there is no tray) exits and seals what it captured."""
+    import signal
+
+    with VirtualDesktop(tray=False) if not tray else contextlib.nullcontext(desktop) as d:
+        assert d is not None
+        procs = [] if tray else [BUSINESS_WINDOW.spawn(d.env)[0]]
+        try:
+            agent = make_agent(policy_text("alice"), env=d.env).start(headless=False)
+            agent.wait_log("tray icon shown" if tray else "showing the status window")
+            assert agent.hook("off-hook", "call-term") == "ok: recording"
+            time.sleep(2.5)
+            assert agent.proc is not None
+            t0 = time.monotonic()
+            agent.proc.send_signal(signal.SIGTERM)
+            try:
+                agent.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pytest.fail("the tray agent ignored SIGTERM for 15 s")
+            took = time.monotonic() - t0
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(timeout=10)
+    (rec,) = agent.recordings()
+    assert rec["status"] == "complete" and rec["end_reason"] == "agent stopped", rec
+    frames = agent.frames(str(rec["id"]), tmp_path / "term.mp4")
+    assert len(frames) >= 10 and max(t for t, _ in frames) > 1.5
+    assert took < 3.0, f"exit and seal took {took:.2f} s"

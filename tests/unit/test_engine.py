@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp.core.events import CallEvent, EventKind
+from agentapp.core.events import MAX_CLIENT_LAG_S, CallEvent, EventKind
 from agentapp.core.geometry import Rect
 from agentapp.engine import Engine
 from agentapp.platform.base import NullLocator
@@ -295,7 +295,8 @@ def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519Privat
 def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK, "sip-call-QX7")
-    time.sleep(5.6)  # at least one segment sealed on disk already
+    # one segment ended (5 s) and sealed on disk once no late on-hook can cut into it (+5 s)
+    time.sleep(5.6 + MAX_CLIENT_LAG_S)
     assert list(e.vault.root.rglob("seg-*.seal"))
     assert e.caller_objects() == "ok: recording stopped and erased"
     assert e.wait_idle(10)
@@ -377,7 +378,7 @@ def test_disk_full_while_writing_keeps_what_was_sealed(
     monkeypatch.setattr(RecordingWriter, "add_segment", fill_up)
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 15 + MAX_CLIENT_LAG_S  # segments seal 5 s after their end
     while e.status.state != "cannot_record":
         assert time.monotonic() < deadline, e.status
         time.sleep(0.1)
@@ -692,4 +693,77 @@ def test_a_card_field_in_the_page_pauses_recording(tmp_path: Path, key: X25519Pr
     walls = [meta.started_at + t for t in frame_times(e, key)]
     assert not [w for w in walls if t_form - 0.45 < w < t_gone - 0.2], "payment form frames kept"
     assert [w for w in walls if w > t_gone]
+    e.stop()
+
+
+# --------------------------------------------------------------------------- the call's end
+
+
+@pytest.mark.parametrize("late", [1.0, 4.5])
+def test_a_late_on_hook_keeps_no_frame_after_its_own_time(
+    tmp_path: Path, key: X25519PrivateKey, late: float
+) -> None:
+    """The on-hook arrives `late` seconds after the softphone stamped it (a loaded machine),
+    after the frames of those seconds were committed and a segment rolled over: the video
+    still ends at the stamp, and recording.json's duration matches it."""
+    e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(6.0)
+    stamp = time.time() - late
+    e.handle_event(CallEvent(EventKind.ON_HOOK, "c1", stamp))
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    times = frame_times(e, key)
+    assert abs(meta.started_at + meta.duration_s - stamp) < 0.01
+    assert times and max(times) <= meta.duration_s + 0.001, (max(times), meta.duration_s)
+    assert max(times) > meta.duration_s - 0.5  # the video runs up to the stamp
+    assert meta.frames == len(times)
+    e.stop()
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.1, 0.3])
+def test_back_to_back_calls_are_all_recorded(
+    tmp_path: Path, key: X25519PrivateKey, gap: float
+) -> None:
+    """An auto-answer queue chains calls: one answered while the last one is still sealing
+    starts as soon as that is sealed (the gate decides it then), instead of being lost."""
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK, "c1")
+    time.sleep(1.2)
+    call(e, EventKind.ON_HOOK, "c1")
+    time.sleep(gap)
+    assert call(e, EventKind.OFF_HOOK, "c2").startswith(("ok: recording", "ok: call noted"))
+    time.sleep(1.5)
+    call(e, EventKind.ON_HOOK, "c2")
+    deadline = time.monotonic() + 15
+    while len([m for m in e.vault.recordings() if m.status == "complete"]) < 2:
+        assert time.monotonic() < deadline, e.vault.recordings()
+        time.sleep(0.1)
+    first, second = sorted(e.vault.recordings(), key=lambda m: m.started_at)
+    assert second.started_at - first.started_at > 1.1 and second.frames > 0
+    e.stop()
+
+
+def test_a_queued_call_that_ends_first_is_said_not_recorded(
+    tmp_path: Path, key: X25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentapp.vault.sink import SealingSink
+
+    real = SealingSink.write
+
+    def slow(self: SealingSink, mp4: bytes, frames: int) -> None:
+        time.sleep(1.0)  # a slow disk: the last segment takes a second to seal
+        real(self, mp4, frames)
+
+    monkeypatch.setattr(SealingSink, "write", slow)
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK, "c1")
+    time.sleep(1.0)
+    call(e, EventKind.ON_HOOK, "c1")
+    call(e, EventKind.OFF_HOOK, "c2")
+    call(e, EventKind.ON_HOOK, "c2")  # ended while c1 was still sealing
+    assert e.wait_idle(10)
+    time.sleep(0.3)
+    assert len(e.vault.recordings()) == 1
+    assert "it ended before the previous recording was sealed" in e.status.detail, e.status
     e.stop()

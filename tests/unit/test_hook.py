@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
@@ -99,3 +100,96 @@ def test_claimed_socket_answers_only_once_served(tmp_path: Path) -> None:
         assert replies == ["ok: noted"] and [e.call_id for e in got] == ["a"]
     finally:
         s.stop()
+
+
+# --------------------------------------------------------------------------- hostile clients
+
+
+def _silent(path: Path) -> socket.socket:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(str(path))
+    return c
+
+
+def test_slow_and_silent_clients_never_hold_up_an_on_hook(server: HookServer) -> None:
+    """Three silent connections and one trickling a byte every 0.3 s (a process of the same
+    user): an on-hook sent meanwhile is answered at once, not after their timeouts."""
+    import threading
+    import time
+
+    silent = [_silent(server.path) for _ in range(3)]
+    trickler = _silent(server.path)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for b in b'{"event": "off-hook", "call_id": "slow"':
+            if stop.wait(0.3):
+                return
+            with contextlib.suppress(OSError):
+                trickler.send(bytes([b]))
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    reply = send_event(server.path, CallEvent(EventKind.ON_HOOK, "c1", 0.0))
+    took = time.monotonic() - t0
+    stop.set()
+    t.join(5)
+    assert reply == "ok: noted"
+    assert took < 1.0, f"the on-hook waited {took:.2f} s behind other clients"
+    for c in [*silent, trickler]:
+        c.close()
+
+
+def test_a_trickling_client_is_cut_at_the_whole_message_deadline(server: HookServer) -> None:
+    import time
+
+    from agentapp.telephony.hook import MESSAGE_DEADLINE_S
+
+    c = _silent(server.path)
+    t0 = time.monotonic()
+    reply = b""
+    with contextlib.suppress(OSError):
+        for _ in range(20):  # a byte every 0.4 s: each read is quick, the message never ends
+            c.send(b"{")
+            time.sleep(0.4)
+            c.settimeout(0.01)
+            with contextlib.suppress(TimeoutError):
+                reply = c.recv(4096)
+            if reply:
+                break
+    took = time.monotonic() - t0
+    c.close()
+    assert reply.decode().strip() == "error: message incomplete"
+    assert MESSAGE_DEADLINE_S <= took < MESSAGE_DEADLINE_S + 1.5
+    assert server.got == []  # type: ignore[attr-defined]
+
+
+def test_forty_parallel_clients_are_all_answered(server: HookServer) -> None:
+    """40 clients at once, 25 events each: every one delivered and answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def client(n: int) -> list[str]:
+        return [send_event(server.path, CallEvent(EventKind.OFF_HOOK, f"c{n}-{i}", 0.0),
+                           timeout=10) for i in range(25)]  # fmt: skip
+
+    with ThreadPoolExecutor(40) as pool:
+        replies = [r for rs in pool.map(client, range(40)) for r in rs]
+    assert replies == ["ok: noted"] * 1000
+    assert len(server.got) == 1000  # type: ignore[attr-defined]
+
+
+def test_too_many_connections_drop_the_one_idle_longest(server: HookServer) -> None:
+    from agentapp.telephony.hook import MAX_CLIENTS
+
+    first = _silent(server.path)
+    import time
+
+    time.sleep(0.05)
+    others = [_silent(server.path) for _ in range(MAX_CLIENTS)]
+    assert first.recv(4096).decode().strip() == "error: too many connections"
+    assert send_event(server.path, CallEvent(EventKind.ON_HOOK, "c1", 0.0)) == "ok: noted"
+    for c in [first, *others]:
+        c.close()
