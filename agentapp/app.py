@@ -92,7 +92,7 @@ def build_engine(s: Settings) -> Engine:
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
     from agentapp.engine import Engine
-    from agentapp.platform.factory import create_locator, create_page_watcher
+    from agentapp.platform.factory import create_locator, create_page_watcher, create_session_lock
 
     return Engine(
         agent=s.agent,
@@ -102,6 +102,7 @@ def build_engine(s: Settings) -> Engine:
         grabber_factory=Grabber,
         reader_factory=ShmReader,
         page_factory=create_page_watcher,
+        session_lock_factory=create_session_lock,
         policy_loader=signed_policy_loader(s) if s.config.site else None,
     )
 

@@ -42,7 +42,13 @@ from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.core.policy_changes import changes, summary
 from agentapp.core.session import InvalidTransition, RecorderSession, State
-from agentapp.platform.base import CaptureMode, NullLocator, PageWatcher, WindowLocator
+from agentapp.platform.base import (
+    CaptureMode,
+    NullLocator,
+    PageWatcher,
+    SessionLock,
+    WindowLocator,
+)
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
@@ -97,6 +103,7 @@ class Engine:
         policy_loader: Callable[[], Policy] | None = None,
         reader_factory: Callable[[], ReaderLike] | None = None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
+        session_lock_factory: Callable[[], SessionLock | None] | None = None,
     ) -> None:
         """`policy_loader` reads and checks the policy (default: the plain file at
         `policy_path`; on a site: the signed copy, see site/signing.py)."""
@@ -116,6 +123,7 @@ class Engine:
         self._grabber_factory = grabber_factory
         self._reader_factory = reader_factory
         self._page_factory = page_factory
+        self._session_lock_factory = session_lock_factory
         self.vault = Vault(data_dir / "recordings")
         self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
@@ -383,6 +391,7 @@ class Engine:
             grabber_factory=self._grabber_factory,
             reader_factory=self._reader_factory,
             page_factory=self._page_factory,
+            session_lock_factory=self._session_lock_factory,
             lookbehind_s=policy.lookbehind_ms / 1000,
             on_mode=lambda mode, why: self._on_capture_mode(writer, mode, why),
             on_status=lambda s: self._on_capture_status(writer, s),

@@ -55,6 +55,7 @@ from agentapp.platform.base import (
     NoPages,
     NullLocator,
     PageWatcher,
+    SessionLock,
     WindowInfo,
     WindowLocator,
     WindowView,
@@ -149,6 +150,7 @@ class CapturePipeline:
         lookbehind_s: float = 0.5,
         on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
+        session_lock_factory: Callable[[], SessionLock | None] | None = None,
     ) -> None:
         self._session = session
         self._clock = clock
@@ -157,6 +159,8 @@ class CapturePipeline:
         self._on_sensitive = on_sensitive
         self._sensitive_seen: str | None = None
         self._on_lock = on_lock
+        self._session_lock_factory = session_lock_factory
+        self._session_lock: SessionLock | None = None
         self._locked_seen: str | None = None
         # page rules (URL, fields): read through a page watcher, see _page_ok
         self._window_sensitive = tuple(r for r in sensitive if not r.reads_page)
@@ -247,6 +251,8 @@ class CapturePipeline:
             except InvalidTransition:
                 pass  # the call ended, or was paused, before capture could start
             self._open(locator)
+            if self._session_lock_factory is not None:
+                self._session_lock = self._session_lock_factory()
             if self._reads_page:
                 factory = self._page_factory or (
                     lambda clock: NoPages("web pages cannot be checked on this desk")
@@ -282,7 +288,7 @@ class CapturePipeline:
             except Exception:
                 log.exception("could not seal the last segment")
                 self.stats.failure = self.stats.failure or "could not seal the last segment"
-            for closer in (self._reader, self._grabber, self._pages, locator):
+            for closer in (self._reader, self._grabber, self._pages, self._session_lock, locator):
                 if closer is not None:
                     closer.close()
             self._on_done(self.stats)
@@ -427,7 +433,9 @@ class CapturePipeline:
 
     def _check_lock(self, locator: WindowLocator) -> str | None:
         """Why the screen looks locked now, or None; tells the engine when that changes."""
-        why = None if self._window is None else locator.locked(self._window)
+        why = self._session_lock.locked() if self._session_lock is not None else None
+        if why is None and self._window is not None:
+            why = locator.locked(self._window)
         if why != self._locked_seen:
             self._locked_seen = why
             self._on_lock(why)

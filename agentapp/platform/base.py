@@ -214,6 +214,19 @@ class NoPages(PageWatcher):
         return PageState(None, self.reason)
 
 
+class SessionLock(abc.ABC):
+    """The desktop session's own word that it is locked (beyond what the window system shows).
+
+    Threading: `locked` may be called from any thread and never blocks."""
+
+    @abc.abstractmethod
+    def locked(self) -> str | None:
+        """Why the session is locked, in words for the trainee; None when it is not."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop listening."""
+
+
 class NullLocator(WindowLocator):
     """Stands in where no window can be located; says why, records nothing."""
 

@@ -12,6 +12,7 @@ from agentapp.platform.base import (
     NoPages,
     NullLocator,
     PageWatcher,
+    SessionLock,
     WindowLocator,
 )
 
@@ -45,3 +46,14 @@ def create_page_watcher(clock: Clock) -> PageWatcher:
             return NoPages(f"web pages cannot be checked on this desk ({exc})")
         return AtspiPages(clock)
     return NoPages(f"web pages cannot be checked on {sys.platform} yet")
+
+
+def create_session_lock() -> SessionLock | None:
+    """What hears the desktop say the session is locked (None: nothing to hear here)."""
+    if sys.platform.startswith("linux"):
+        try:
+            from agentapp.platform.session_lock import SessionLockWatcher
+        except ImportError:
+            return None
+        return SessionLockWatcher()
+    return None

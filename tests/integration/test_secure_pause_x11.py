@@ -132,6 +132,36 @@ def _screen_saver(env: dict[str, str]) -> Callable[[], None]:
     return unlock
 
 
+def _call_with_a_lock(
+    agent: Agent, tmp_path: Path, call_id: str, lock: Callable[[], Callable[[], None]], said: str
+) -> tuple[dict[str, object], float, float]:
+    """A call locked for 1.5 s in its middle (`lock()` locks and returns the unlock): paused
+    with `said` in the status, no frame while locked, frames again after. The recording's
+    metadata, and when the lock and the unlock happened."""
+    agent.hook("off-hook", call_id)
+    time.sleep(1.5)
+    t_lock = time.time()
+    unlock = lock()
+    try:
+        deadline = time.monotonic() + 5
+        while said not in (status := json.loads(agent.cli("status").stdout))["detail"]:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        assert status["state"] == "paused", status
+        time.sleep(1.5)
+    finally:
+        t_unlock = time.time()
+        unlock()
+    time.sleep(1.5)
+    agent.hook("on-hook", call_id)
+    (rec,) = agent.wait_sealed()
+    frames = walls(agent, rec, tmp_path)
+    assert rec["paused_spans"], rec
+    assert not [w for w in frames if t_lock + 0.5 < w < t_unlock], "frames while locked"
+    assert [w for w in frames if w < t_lock] and [w for w in frames if w > t_unlock + 0.5]
+    return rec, t_lock, t_unlock
+
+
 @pytest.mark.parametrize("lock", ["i3lock", "screen saver"])
 def test_a_screen_lock_pauses_the_recording_until_unlock(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
@@ -141,32 +171,158 @@ def test_a_screen_lock_pauses_the_recording_until_unlock(
     i3lock (a full-screen window of another client) and the X server's own screen saver
     pause the recording, said in the status, and it resumes on unlock."""
     if lock == "i3lock":
-        need_tool = __import__("shutil").which("i3lock")
-        assert need_tool, "i3lock is not installed (Debian: i3lock)"
+        assert __import__("shutil").which("i3lock"), "i3lock is not installed (Debian: i3lock)"
     agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
-    agent.hook("off-hook", "call-lock")
-    time.sleep(1.5)
-    t_lock = time.time()
-    unlock = (_i3lock if lock == "i3lock" else _screen_saver)(desktop.env)
-    try:
-        deadline = time.monotonic() + 5
-        while "locked" not in (status := json.loads(agent.cli("status").stdout))["detail"] and (
-            "screen saver" not in status["detail"]
-        ):
-            assert time.monotonic() < deadline, status
-            time.sleep(0.1)
-        assert status["state"] == "paused", status
-        time.sleep(1.5)
-    finally:
-        t_unlock = time.time()
-        unlock()
-    time.sleep(1.5)
-    agent.hook("on-hook", "call-lock")
-    (rec,) = agent.wait_sealed()
-    frames = walls(agent, rec, tmp_path)
+    locker = _i3lock if lock == "i3lock" else _screen_saver
+    said = "locked" if lock == "i3lock" else "screen saver"
+    rec, t_lock, t_unlock = _call_with_a_lock(agent, tmp_path, "call-lock",
+                                              lambda: locker(desktop.env), said)  # fmt: skip
     start = float(rec["started_at"])  # type: ignore[arg-type]
-    assert rec["paused_spans"], rec
-    assert not [w for w in frames if t_lock + 0.5 < w < t_unlock], "frames while locked"
-    assert [w for w in frames if w < t_lock] and [w for w in frames if w > t_unlock + 0.5]
     (a, b) = rec["paused_spans"][0]  # type: ignore[index]
     assert t_lock - 0.2 < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5
+
+
+class FakeService:
+    """A D-Bus service owning `name` on a real bus (a real dbus-daemon, a fake service: the
+    desktops themselves do not run here); `answer` replies to method calls, `signals` are
+    sent from the serving thread."""
+
+    def __init__(self, address: str, name: str) -> None:
+        import threading
+
+        from jeepney import message_bus
+        from jeepney.io.blocking import open_dbus_connection
+
+        self.conn = open_dbus_connection(address)
+        reply = self.conn.send_and_get_reply(message_bus.RequestName(name), timeout=5)
+        assert reply.body[0] == 1, f"could not own {name}"
+        self.signals: list[object] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def answer(self, msg: object) -> object | None:
+        raise NotImplementedError
+
+    def _serve(self) -> None:
+        from jeepney import MessageType
+
+        while not self._stop.is_set():
+            try:
+                msg = self.conn.receive(timeout=0.05)
+                if msg.header.message_type is MessageType.method_call:
+                    reply = self.answer(msg)
+                    if reply is not None:
+                        self.conn.send(reply)
+            except TimeoutError:
+                pass
+            while self.signals:
+                self.conn.send(self.signals.pop(0))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.conn.close()
+
+
+class FakeScreenSaver(FakeService):
+    """org.gnome.ScreenSaver on the session bus: GetActive and ActiveChanged, as
+    gnome-shell's."""
+
+    IFACE, PATH = "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver"
+
+    def __init__(self) -> None:
+        self.active = False
+        super().__init__("SESSION", self.IFACE)
+
+    def set(self, active: bool) -> None:
+        from jeepney import DBusAddress, new_signal
+
+        self.active = active
+        here = DBusAddress(self.PATH, interface=self.IFACE)
+        self.signals.append(new_signal(here, "ActiveChanged", "b", (active,)))
+
+    def answer(self, msg: object) -> object | None:
+        from jeepney import new_method_return
+
+        return new_method_return(msg, "b", (self.active,))
+
+
+def test_the_desktops_lock_signal_pauses_the_recording(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """GNOME-like lockers show nothing X can tell from a window; their screen-saver service
+    says it on the session bus (ActiveChanged): the recording pauses until it says unlocked."""
+    saver = FakeScreenSaver()
+    try:
+        agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+
+        def lock() -> Callable[[], None]:
+            saver.set(True)
+            return lambda: saver.set(False)
+
+        _call_with_a_lock(agent, tmp_path, "call-dbus", lock, "session is locked")
+    finally:
+        saver.close()
+
+
+class FakeLogind(FakeService):
+    """org.freedesktop.login1 on a private dbus-daemon standing in for the system bus: one
+    session for every pid, its LockedHint and Active properties, PropertiesChanged signals."""
+
+    PATH = "/org/freedesktop/login1/session/_31"
+    SESSION = "org.freedesktop.login1.Session"
+
+    def __init__(self) -> None:
+        self.daemon = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.daemon.stdout is not None
+        self.address = self.daemon.stdout.readline().strip()
+        self.props = {"LockedHint": False, "Active": True}
+        super().__init__(self.address, "org.freedesktop.login1")
+
+    def set(self, name: str, value: bool) -> None:
+        from jeepney import DBusAddress, new_signal
+
+        self.props[name] = value
+        here = DBusAddress(self.PATH, interface="org.freedesktop.DBus.Properties")
+        body = (self.SESSION, {name: ("b", value)}, [])
+        self.signals.append(new_signal(here, "PropertiesChanged", "sa{sv}as", body))
+
+    def answer(self, msg: object) -> object | None:
+        from jeepney import HeaderFields, new_method_return
+
+        member = msg.header.fields.get(HeaderFields.member)  # type: ignore[attr-defined]
+        if member == "GetSessionByPID":
+            return new_method_return(msg, "o", (self.PATH,))
+        if member == "Get":
+            return new_method_return(msg, "v", (("b", self.props[msg.body[1]]),))  # type: ignore[attr-defined]
+        return None
+
+    def close(self) -> None:
+        super().close()
+        self.daemon.terminate()
+        self.daemon.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("prop", "value", "said"), [("LockedHint", True, "session is locked"),
+                         ("Active", False, "another user's session")])  # fmt: skip
+def test_logind_lock_and_user_switch_pause_the_recording(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path, prop: str, value: bool, said: str,
+) -> None:  # fmt: skip
+    logind = FakeLogind()
+    try:
+        env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
+        agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+
+        def lock() -> Callable[[], None]:
+            logind.set(prop, value)
+            return lambda: logind.set(prop, not value)
+
+        _call_with_a_lock(agent, tmp_path, "call-logind", lock, said)
+    finally:
+        logind.close()
