@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -335,7 +334,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "source":
         return _source_secret(args, s)
     if args.command == "status":
-        print(json.dumps(_status(s.data_dir), indent=1))
+        from agentapp.telephony.hook import agent_status
+
+        print(json.dumps(agent_status(s.data_dir), indent=1))
         return 0
     from agentapp import cli_vault
 
@@ -345,29 +346,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return handler[args.rec_command](args, s)
     return {"notes": cli_vault.notes, "audit": cli_vault.audit, "purge": cli_vault.purge,
             "compliance": cli_vault.compliance}[args.command](args, s)  # fmt: skip
-
-
-def _status(data_dir: Path) -> dict[str, object]:
-    """The running agent's status, asked over its socket (from its memory, so a full disk or an
-    unwritable status file cannot leave an old "recording"); else what it last wrote, said as
-    such."""
-    from agentapp.core.events import ControlCommand, ControlKind
-    from agentapp.telephony.hook import HookError, send_event, socket_path
-
-    try:
-        reply = send_event(socket_path(data_dir), ControlCommand(ControlKind.STATUS, time.time()))
-        status = json.loads(reply.removeprefix("ok: "))
-        if isinstance(status, dict):
-            return status
-    except (HookError, ValueError):
-        pass
-    path = data_dir / "run" / "status.json"
-    try:
-        last = json.loads(path.read_text())
-        said = f"{last.get('state')} — {last.get('detail')}"
-    except (OSError, ValueError, AttributeError):
-        said = "nothing"
-    return {"state": "stopped", "detail": f"the agent is not running (it last said: {said})"}
 
 
 def _run(args: argparse.Namespace, s: object) -> int:

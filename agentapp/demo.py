@@ -81,7 +81,7 @@ def private_pixel_count(bgr: object, color: tuple[int, int, int], tol: int = 60)
 
 
 def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
-    from agentapp.platform.virtual_display import DesktopError, VirtualDesktop
+    from agentapp.platform.virtual_display import DesktopError, VirtualDesktop, stop_process
     from agentapp.vault.export import BAND, iter_frames
 
     work = keep or Path(tempfile.mkdtemp(prefix="agentapp-demo-"))
@@ -179,12 +179,7 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
         return 1
     finally:
         for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc)
         desktop.stop()
         if keep is None:
             print(f"(demo files left in {work}; remove them with: rm -r {work})")

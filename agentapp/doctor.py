@@ -210,7 +210,7 @@ def _site_check(site: Path) -> Check:
 
 
 def _source_check(s: Settings, sock: Path) -> Check:
-    from agentapp.telephony.hook import agent_listening
+    from agentapp.telephony.hook import agent_listening, agent_status
 
     cfg = s.config.source
     running = agent_listening(sock)
@@ -219,10 +219,7 @@ def _source_check(s: Settings, sock: Path) -> Check:
             "agent listening" if running else "agent not running"
         ), "start the agent: agentapp")  # fmt: skip
     if running:
-        try:
-            status = json.loads((s.data_dir / "run" / "status.json").read_text())
-        except (OSError, ValueError):
-            status = {}
+        status = agent_status(s.data_dir)  # from its memory, not a file that may be stale
         down = "event source" in str(status.get("detail", ""))
         return Check("event source", not down, str(status.get("detail", "")) if down
                      else f"{cfg.describe}: connected (seen by the running agent)")  # fmt: skip

@@ -59,7 +59,6 @@ from agentapp.vault.store import RecordingWriter, Vault, free_bytes, write_atomi
 log = logging.getLogger(__name__)
 
 PAUSE_AGENT = "agent"
-LOCK_PAUSE = "while "  # + why the screen looks locked (sensitive windows: "while '<name>'")
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
@@ -133,6 +132,7 @@ class Engine:
         self._queued: CallStarted | None = None  # answered while the last call was sealing
         self._last_skip: str | None = None  # why a queued call was not recorded
         self._pauses: set[str] = set()
+        self._held: dict[str, str] = {}  # watcher → the pause it holds (see _hold)
         self._listeners: list[StatusListener] = []
         self._status = EngineStatus("waiting", "starting")
         self._status_lock = threading.Lock()  # capture and control threads both set status
@@ -376,6 +376,7 @@ class Engine:
             return "ok: not recording (audit trail unavailable)"
         self._idle.clear()
         self._pauses.clear()
+        self._held.clear()
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
         base = self._status
         self._pipeline = CapturePipeline(
@@ -504,21 +505,23 @@ class Engine:
 
     def _on_sensitive(self, name: str | None) -> None:
         """Capture thread: a sensitive window appeared (name) or all are gone (None)."""
-        with self._lock:
-            for r in [r for r in self._pauses if r.startswith("while '")]:
-                if name is None or r != f"while '{name}' is visible":
-                    self.resume(r)
-            if name is not None:
-                self.pause(f"while '{name}' is visible")
+        self._hold("sensitive", None if name is None else f"while '{name}' is visible")
 
     def _on_lock(self, why: str | None) -> None:
-        """Capture thread: the screen looks locked (why) or no longer (None): a pause."""
+        """Capture thread: the screen looks locked (why) or no longer (None)."""
+        self._hold("lock", None if why is None else f"while {why}")
+
+    def _hold(self, watcher: str, reason: str | None) -> None:
+        """The pause one watcher holds (sensitive windows, locks) becomes `reason` (None: it
+        holds none); the pauses of the others and the agent's own stay as they are."""
         with self._lock:
-            for r in [r for r in self._pauses if r.startswith(LOCK_PAUSE)]:
-                if why is None or r != LOCK_PAUSE + why:
-                    self.resume(r)
-            if why is not None:
-                self.pause(LOCK_PAUSE + why)
+            old = self._held.pop(watcher, None)
+            if reason is not None:
+                self._held[watcher] = reason
+            if old is not None and old != reason:
+                self.resume(old)
+            if reason is not None and reason != old:
+                self.pause(reason)
 
     def _recording_status(self, state: str, detail: str) -> EngineStatus:
         return replace(self._status, state=state, detail=detail)
@@ -602,6 +605,7 @@ class Engine:
             with self._lock:
                 self._pipeline = None
                 self._pauses.clear()
+                self._held.clear()
             if stats.failure:
                 self._set_status(EngineStatus("cannot_record", stats.failure))
             else:

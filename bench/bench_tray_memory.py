@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from agentapp.demo import sample_policy
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.platform.virtual_display import VirtualDesktop, stop_process
 from agentapp.ui.sample_window import SampleWindow
 
 WINDOW = SampleWindow("bench-crm", "CRM — bench", (235, 235, 235), (50, 50, 1280, 720), True)
@@ -84,12 +84,7 @@ def main() -> None:
             time.sleep(3.0)
             hwm_call, rss_after = status_kb(agent.pid, "VmHWM"), status_kb(agent.pid, "VmRSS")
         finally:
-            agent.terminate()
-            try:
-                agent.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+            stop_process(agent)
             window.terminate()
             window.wait(timeout=10)
             shutil.rmtree(data, ignore_errors=True)

@@ -28,6 +28,7 @@ class FakeLocator(WindowLocator):
         self._title = "CRM"
         self.identity = 0  # bumped by every title change, as X property events would
         self.wm_class = "agentapp-business"
+        self.locked_why: str | None = None  # what X would show of a screen lock
 
     def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
         info = WindowInfo(100 + len(self.others), (wm_class,), None, title, 99)
@@ -53,6 +54,9 @@ class FakeLocator(WindowLocator):
 
     def identity_serial(self, window: WindowInfo) -> int:
         return self.identity
+
+    def locked(self, window: WindowInfo) -> str | None:
+        return self.locked_why
 
     def _business(self) -> WindowInfo:
         return WindowInfo(1, (self.wm_class,), "crm", self.title, 42)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from typing import Any
 
 
 class DesktopError(RuntimeError):
@@ -20,6 +21,17 @@ class DesktopError(RuntimeError):
 
 
 REQUIRED = ("Xvfb", "openbox")
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """Ask a child to end (SIGTERM), kill it if it has not after `timeout` s, and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class VirtualDesktop:

@@ -229,3 +229,27 @@ def send_event(path: Path, event: Message, timeout: float = 2.0) -> str:
         return exchange(str(path), event.to_wire(), timeout)
     except DeliveryError as exc:
         raise HookError(str(exc)) from None
+
+
+def agent_status(data_dir: Path) -> dict[str, object]:
+    """The running agent's status, asked over its socket (from its memory, so a full disk or an
+    unwritable status file cannot leave an old "recording"); else what it last wrote, said as
+    such ("state": "stopped")."""
+    import json
+    import time
+
+    from agentapp.core.events import ControlCommand, ControlKind
+
+    try:
+        reply = send_event(socket_path(data_dir), ControlCommand(ControlKind.STATUS, time.time()))
+        status = json.loads(reply.removeprefix("ok: "))
+        if isinstance(status, dict):
+            return status
+    except (HookError, ValueError):
+        pass
+    try:
+        last = json.loads((data_dir / "run" / "status.json").read_text())
+        said = f"{last.get('state')} — {last.get('detail')}"
+    except (OSError, ValueError, AttributeError):
+        said = "nothing"
+    return {"state": "stopped", "detail": f"the agent is not running (it last said: {said})"}

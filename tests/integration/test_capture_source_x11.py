@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from Xlib import X, Xatom, display
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.platform.virtual_display import VirtualDesktop, stop_process
 from agentapp.ui.sample_window import SampleWindow
 from tests.integration.conftest import PRIVATE, Agent, need, wait_until
 from tests.policies import policy_text
@@ -344,12 +344,7 @@ def browser(desktop: VirtualDesktop) -> Iterator[Browser]:
         time.sleep(2.0)  # let it load the three pages
         yield Browser(proc, found[0], urls, argv)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
         shutil.rmtree(profile, ignore_errors=True)
         shutil.rmtree(pages, ignore_errors=True)
 

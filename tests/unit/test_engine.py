@@ -292,6 +292,31 @@ def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519Privat
     e.stop()
 
 
+def test_an_unlock_does_not_lift_a_sensitive_windows_pause(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """A lock and a sensitive window pause for reasons of their own: the end of one leaves
+    the other's pause in place."""
+    loc = FakeLocator()
+    e = make_engine(tmp_path, key, loc, sensitive_class="payment")
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.5)
+    page = loc.show_other("payment", "Card payment")
+    time.sleep(0.5)
+    loc.locked_why = "the screen is locked"
+    time.sleep(0.5)
+    assert "locked" in e.status.detail and "Payment" in e.status.detail, e.status
+    loc.locked_why = None
+    time.sleep(0.5)
+    assert e.status.state == "paused" and "Payment" in e.status.detail, e.status
+    loc.hide_other(page)
+    time.sleep(0.5)
+    assert e.status.state == "recording", e.status
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    e.stop()
+
+
 def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK, "sip-call-QX7")
