@@ -148,6 +148,9 @@ def export(args: argparse.Namespace, s: Settings) -> int:
         f"{summary.first_s:.2f}–{summary.last_s:.2f} s after off-hook, {summary.size_bytes} "
         f"bytes, watermarked '{mark}'"
     )
+    if summary.cut_short:
+        print("note: this recording was cut short (the agent stopped during the call); it is "
+              "exported up to that moment")  # fmt: skip
     return 0
 
 

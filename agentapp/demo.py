@@ -198,10 +198,11 @@ def make_sample_site(trainer: Path, site: Path, policy_text: str, agent: str) ->
 
     from agentapp.capture.encoder import SegmentEncoder
     from agentapp.core.policy import parse_policy
+    from agentapp.core.videopack import pack
     from agentapp.site.signing import PUBLIC_FILE, sign, store_private, write_public
     from agentapp.site.sync import site_policy_path
     from agentapp.vault.keys import public_key_path, store_private_in_keystore, write_public_key
-    from agentapp.vault.sealing import seal
+    from agentapp.vault.sink import SealingSink
     from agentapp.vault.store import Vault
 
     recording_key = X25519PrivateKey.generate()
@@ -223,5 +224,5 @@ def make_sample_site(trainer: Path, site: Path, policy_text: str, agent: str) ->
         frame[:] = (60, 160, 40, 255)  # BGRA: the sample CRM green
         frame[20:36, 20 : 60 + 20 * i] = 255  # a growing white bar: it moves
         enc.add(frame, i * 100)
-    w.add_segment(seal(enc.finish(), recording_key.public_key(), {"rec": w.meta.id, "seq": 1}), 10)
+    SealingSink(w, recording_key.public_key()).append(1, 0, pack(320, 200, enc.flush()), 10, True)
     w.finish(1.0, [(0.3, 0.5)], "on-hook")

@@ -1,8 +1,8 @@
 """Encode frames to H.264 in memory (PyAV/libx264). Plaintext video never touches the disk.
 
-One SegmentEncoder makes one MP4 segment in a BytesIO. Timestamps are milliseconds since the
-recording started (off-hook), so gaps (window minimised, secure pause) stay gaps in time and
-segments line up when exported.
+One SegmentEncoder makes one segment's packets (core/videopack.py), sealed by the pipeline a
+fragment at a time. Timestamps are milliseconds since the recording started (off-hook), so
+gaps (window minimised, secure pause) stay gaps in time and segments line up when exported.
 
 The codecs (PyAV and OpenCV, ~50 MB resident) are imported at the first call, not when the
 agent starts: an enrolled agent waits between calls far longer than it records.
@@ -12,7 +12,6 @@ Threading: used by the capture thread only; `preload` may run on any thread.
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 from types import ModuleType
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from agentapp.core.geometry import Rect
+from agentapp.core.videopack import Packet
 
 _MS = Fraction(1, 1000)
 # Screen content is mostly static: x264 skips unchanged macroblocks almost for free.
@@ -53,6 +53,10 @@ def apply_mask(bgra: np.ndarray, boxes: list[Rect]) -> None:
 
 
 class SegmentEncoder:
+    """One segment's H.264 stream: frames in, packets out (one per frame, at once: x264's
+    `zerolatency` makes no B-frames and keeps no frame back, so any prefix decodes and a
+    segment can be sealed piece by piece, and cut at a late on-hook)."""
+
     def __init__(self, width: int, height: int, fps: int) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError("frame size must be positive and even")
@@ -62,15 +66,12 @@ class SegmentEncoder:
         self.last_ms = -1
         av, self._cv2 = _codecs()
         self._av = av
-        self._buf = io.BytesIO()
-        self._out = av.open(self._buf, mode="w", format="mp4")
-        s = self._out.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        s.time_base = _MS
-        s.codec_context.time_base = _MS
-        s.options = dict(X264_OPTIONS, g=str(fps * 10))
-        self._stream = s
-        self._packets: list[Any] = []  # muxed at `finish`, so that a late on-hook can trim
+        cc = av.CodecContext.create("libx264", "w")
+        cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
+        cc.time_base, cc.framerate = _MS, Fraction(fps)
+        cc.options = dict(X264_OPTIONS, g=str(fps * 10))
+        self._cc = cc
+        self._packets: list[Packet] = []  # made since the last `take`
 
     def add(self, bgra: np.ndarray, t_ms: int) -> None:
         """Encode one frame shown at `t_ms` (ms since off-hook); must be (height, width, 4)."""
@@ -80,37 +81,22 @@ class SegmentEncoder:
         yuv = cv2.cvtColor(bgra[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
         frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
         frame.pts, frame.time_base = t_ms, _MS
-        self._packets.extend(self._stream.encode(frame))
+        self._keep(self._cc.encode(frame))
         self.frames += 1
         self.last_ms = t_ms
         if self.first_ms is None:
             self.first_ms = t_ms
 
-    def finish(self, until_ms: int | None = None) -> bytes:
-        """Flush and return the complete MP4 segment (in memory only). With `until_ms`, the
-        frames shown after it are left out (an on-hook that arrived late: x264 here makes no
-        B-frames, so any prefix of the stream decodes); `frames` then counts what is kept, and
-        nothing kept gives b""."""
-        self._packets.extend(self._stream.encode())
-        kept = [p for p in self._packets if until_ms is None or p.pts is None or p.pts <= until_ms]
-        self._packets = []
-        if until_ms is not None:
-            self.frames = len(kept)
-            self.last_ms = max((p.pts for p in kept if p.pts is not None), default=-1)
-        if not kept:
-            self.abandon()
-            return b""
-        for packet in kept:
-            self._out.mux(packet)
-        self._out.close()
-        data = self._buf.getvalue()
-        self._buf = io.BytesIO()
-        return data
+    def _keep(self, packets: list[Any]) -> None:
+        for p in packets:
+            self._packets.append(Packet(int(p.pts), bool(p.is_keyframe), bytes(p)))
 
-    def abandon(self) -> None:
-        self._packets = []
-        try:
-            self._out.close()
-        except Exception:  # nothing to keep: the segment is being thrown away
-            pass
-        self._buf = io.BytesIO()
+    def take(self) -> list[Packet]:
+        """The packets made since the last call (in memory only)."""
+        taken, self._packets = self._packets, []
+        return taken
+
+    def flush(self) -> list[Packet]:
+        """The segment ends: whatever the encoder still holds, then nothing more."""
+        self._keep(self._cc.encode(None))
+        return self.take()

@@ -43,8 +43,8 @@ from typing import Protocol
 import numpy as np
 
 from agentapp.capture.encoder import SegmentEncoder, apply_mask, preload
+from agentapp.capture.fragments import Fragmenter, FragmentSink
 from agentapp.core.clock import Clock
-from agentapp.core.events import MAX_CLIENT_LAG_S
 from agentapp.core.geometry import Rect, mask_boxes
 from agentapp.core.policy import WindowRule
 from agentapp.core.session import InvalidTransition, RecorderSession, State
@@ -63,11 +63,6 @@ from agentapp.platform.base import (
 
 log = logging.getLogger(__name__)
 DISK_FULL = "disk full: recording stopped; what was already sealed is kept — free some space"
-
-
-class SegmentSink(Protocol):
-    def write(self, mp4: bytes, frames: int) -> None:
-        """Seal and store one complete segment (called on the pipeline thread)."""
 
 
 class GrabberLike(Protocol):
@@ -139,7 +134,7 @@ class CapturePipeline:
         fps: int,
         segment_seconds: int,
         started_at: float,
-        sink: SegmentSink,
+        sink: FragmentSink,
         locator_factory: Callable[[], WindowLocator],
         grabber_factory: Callable[[], GrabberLike],
         on_status: Callable[[str], None],
@@ -177,7 +172,7 @@ class CapturePipeline:
         self._fps = fps
         self._segment_seconds = segment_seconds
         self._started_at = started_at
-        self._sink = sink
+        self._fragments = Fragmenter(sink)
         self._locator_factory = locator_factory
         self._grabber_factory = grabber_factory
         self._reader_factory = reader_factory
@@ -199,7 +194,6 @@ class CapturePipeline:
         self._last_view: WindowView | None = None
         self._last_read = float("-inf")
         self._enc: SegmentEncoder | None = None
-        self._closing: collections.deque[tuple[SegmentEncoder, float]] = collections.deque()
         self._seg_started = 0.0
         self._last: np.ndarray | None = None  # the last frame encoded
         self._held_ms: int | None = None  # the last tick that held it, not yet written
@@ -614,6 +608,7 @@ class CapturePipeline:
             self._roll_over()  # resized: a new segment at the new size
         if self._enc is None:
             self._enc = SegmentEncoder(w, h, self._fps)
+            self._fragments.start_segment(w, h, self._clock.now())
             self._seg_started = e.t
         self._write_held()
         self._enc.add(e.pixels, e.t_ms)
@@ -627,7 +622,7 @@ class CapturePipeline:
 
     def _write_held(self) -> None:
         """Write the last held tick as a repeat of the last frame, so the video's time runs
-        to it (then the gap, segment end or call end that follows is exact)."""
+        to it (then the gap, fragment end or call end that follows is exact)."""
         held, self._held_ms = self._held_ms, None
         if held is not None and self._enc is not None and self._last is not None:
             self._enc.add(self._last, held)
@@ -637,50 +632,40 @@ class CapturePipeline:
     def _abandon_segment(self) -> None:
         self._held_ms = None
         self._pending.clear()
-        for closed, _ in self._closing:
-            closed.abandon()
-        self._closing.clear()
-        enc, self._enc = self._enc, None
-        if enc is not None:
-            enc.abandon()
+        self._fragments.abandon()
+        self._enc = None
 
     def _roll_over(self) -> None:
-        """End the current segment; it is sealed once an on-hook stamped before its end can no
-        longer arrive (MAX_CLIENT_LAG_S), so a late on-hook can still trim it."""
+        """End the current segment: its last fragment is sealed now."""
         self._write_held()
         enc, self._enc = self._enc, None
         if enc is not None:
-            self._closing.append((enc, self._clock.now()))
+            self._fragments.add(enc.flush())
+            self._fragments.seal(self._clock.now())
 
     def _seal_due(self, now: float) -> None:
-        while self._closing and now - self._closing[0][1] >= MAX_CLIENT_LAG_S:
-            self._seal(self._closing.popleft()[0], None)
+        """Seal the fragment being filled once it is due (so a crash loses little). A static
+        window's held tick is written first, so the sealed video runs up to now."""
+        if self._enc is None:
+            return
+        self._fragments.add(self._enc.take())
+        if not self._fragments.due(now, self._held_ms is not None):
+            return
+        self._write_held()
+        self._fragments.add(self._enc.take())
+        self._fragments.seal(now)
 
     def _seal_all(self) -> None:
-        """The call's end: every segment still in memory is sealed, without the frames shown
-        after the on-hook's own time (it may have arrived late, after they were committed)."""
+        """The call's end: what is left is sealed, without the frames shown after the
+        on-hook's own time (it may have arrived late, after they were sealed)."""
         self._write_held()
         stop_at = self._session.info.stop_at
         until = None if stop_at is None else self._ms(stop_at)
-        segments = [enc for enc, _ in self._closing]
-        self._closing.clear()
-        if self._enc is not None:
-            segments.append(self._enc)
-            self._enc = None
-        for enc in segments:
-            self._seal(enc, until)
-
-    def _seal(self, enc: SegmentEncoder, until_ms: int | None) -> None:
-        if enc.frames == 0:
-            enc.abandon()
-            return
-        before = enc.frames
-        data = enc.finish(until_ms)
-        self.stats.frames -= before - enc.frames  # shown after a late on-hook: not kept
-        if enc.frames == 0:
-            return  # every frame of it was after the on-hook
-        self._sink.write(data, enc.frames)
-        self.stats.segments += 1
+        enc, self._enc = self._enc, None
+        if enc is not None:
+            self._fragments.add(enc.flush())
+        self.stats.frames -= self._fragments.end(until)  # shown after a late on-hook
+        self.stats.segments = self._fragments.segments
 
 
 def _all_stale(view: WindowView, changes: Changes) -> bool:

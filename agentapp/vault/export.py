@@ -23,7 +23,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
-from agentapp.vault.sealing import SealError, unseal
+from agentapp.core.videopack import Packet, unpack
+from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, open_segment, unseal
 from agentapp.vault.store import Vault, VaultError
 
 _MS = Fraction(1, 1000)
@@ -38,32 +39,99 @@ class ExportSummary:
     width: int
     height: int
     size_bytes: int
+    cut_short: bool = False  # the recording's sealed end is missing (agent killed mid-call)
 
 
-def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[bytes]:
-    """Every segment of a recording, decrypted in memory, in order. Raises VaultError."""
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One decrypted segment, in memory: its packets and frame size (an older recording's
+    segment is a whole MP4 instead). `call_end`: the recording's end is sealed in it."""
+
+    width: int
+    height: int
+    packets: tuple[Packet, ...] = ()
+    mp4: bytes = b""
+    call_end: bool = True
+
+
+def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Segment]:
+    """Every segment of a recording, decrypted and checked in memory, in order: each belongs
+    to this recording at this place, follows the one before it whole, and holds its
+    fragments whole and in order. A recording cut short (the agent was killed) opens up to
+    where it was cut; its last segment then has `call_end` False. Raises VaultError."""
     vault.get(rid)
-    out = []
-    for i, path in enumerate(vault.segment_paths(rid), start=1):
+    out: list[Segment] = []
+    paths = vault.segment_paths(rid)
+    prev = ""
+    for i, path in enumerate(paths, start=1):
+        blob = path.read_bytes()
         try:
-            header, plain = unseal(path.read_bytes(), private)
+            if blob.startswith(SEGMENT_MAGIC):
+                seg = open_segment(blob, private)
+                expected: dict[str, object] = {"rec": rid, "seq": i, "prev": prev}
+            else:
+                header, plain = unseal(blob, private)
+                expected, seg = {"rec": rid, "seq": i}, None
         except SealError as exc:
             raise VaultError(f"{path.name}: {exc}") from None
-        if header.get("ctx") != {"rec": rid, "seq": i}:
+        if (seg.context if seg else header.get("ctx")) != expected:
             raise VaultError(f"{path.name} does not belong at this place in {rid} (tampered?)")
-        out.append(plain)
+        if seg is None:
+            out.append(_mp4_segment(plain))
+            continue
+        last = i == len(paths)
+        if (seg.torn or seg.call_end) and not last:
+            raise VaultError(f"{path.name} is followed by segments it does not lead to (tampered?)")
+        out.append(_packet_segment(path.name, seg.payloads, seg.call_end))
+        prev = seg.last_tag.hex()
     if not out:
         raise VaultError(f"recording {rid} has no segment")
     return out
 
 
-def iter_frames(mp4: bytes | Path) -> Iterator[tuple[float, np.ndarray]]:
-    """(seconds since off-hook, BGR pixels) for each frame of an MP4 in memory or on disk."""
-    src = io.BytesIO(mp4) if isinstance(mp4, bytes) else str(mp4)
-    with av.open(src, mode="r") as container:
+def _packet_segment(name: str, payloads: list[bytes], call_end: bool) -> Segment:
+    packets: list[Packet] = []
+    width = height = 0
+    try:
+        for payload in payloads:
+            fragment = unpack(payload)
+            width, height = fragment.width, fragment.height
+            packets.extend(fragment.packets)
+    except ValueError as exc:
+        raise VaultError(f"{name}: {exc}") from None
+    return Segment(width, height, tuple(packets), call_end=call_end)
+
+
+def _mp4_segment(mp4: bytes) -> Segment:
+    with av.open(io.BytesIO(mp4)) as c:
+        cc = c.streams.video[0].codec_context
+        return Segment(cc.width, cc.height, mp4=mp4)
+
+
+def iter_frames(src: Segment | bytes | Path) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds since off-hook, BGR pixels) for each frame of a decrypted segment, or of an
+    MP4 in memory or on disk (an export)."""
+    if isinstance(src, Segment) and not src.mp4:
+        yield from _decode_packets(src.packets)
+        return
+    mp4 = src.mp4 if isinstance(src, Segment) else src
+    with av.open(io.BytesIO(mp4) if isinstance(mp4, bytes) else str(mp4), mode="r") as container:
         for frame in container.decode(video=0):
             t = float(frame.time) if frame.time is not None else 0.0
             yield t, frame.to_ndarray(format="bgr24")
+
+
+def _decode_packets(packets: tuple[Packet, ...]) -> Iterator[tuple[float, np.ndarray]]:
+    decoder = av.CodecContext.create("h264", "r")
+    for p in [*packets, None]:
+        if p is None:
+            frames = decoder.decode(None)
+        else:
+            packet = av.Packet(p.data)
+            packet.pts, packet.time_base = p.pts_ms, _MS
+            frames = decoder.decode(packet)
+        for frame in frames:
+            yield (frame.pts or 0) / 1000, frame.to_ndarray(format="bgr24")
 
 
 def blur(canvas: np.ndarray, rect: Rect) -> None:
@@ -151,20 +219,19 @@ def export_recording(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return ExportSummary(out, frames, first or 0.0, last, width, height + BAND, out.stat().st_size)
+    return ExportSummary(
+        out, frames, first or 0.0, last, width, height + BAND, out.stat().st_size,
+        cut_short=not segments[-1].call_end,
+    )  # fmt: skip
 
 
-def _size(segments: list[bytes]) -> tuple[int, int]:
-    sizes = []
-    for seg in segments:
-        with av.open(io.BytesIO(seg)) as c:
-            cc = c.streams.video[0].codec_context
-            sizes.append((cc.width, cc.height))
-    return max(w for w, _ in sizes), max(h for _, h in sizes)
+def _size(segments: list[Segment]) -> tuple[int, int]:
+    sized = [(s.width, s.height) for s in segments if s.mp4 or s.packets] or [(2, 2)]
+    return max(w for w, _ in sized), max(h for _, h in sized)
 
 
 def marked_frames(
-    segments: list[bytes], mark: str, blurs: tuple[Rect, ...] = ()
+    segments: list[Segment], mark: str, blurs: tuple[Rect, ...] = ()
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Decoded frames of decrypted segments, one size (a resized window is padded), blurred,
     with the watermark band under them. Lazy: one frame in memory at a time (playback)."""

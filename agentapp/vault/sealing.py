@@ -4,9 +4,18 @@ Each segment gets a fresh random 256-bit data key (AES-256-GCM). The data key is
 a key derived (HKDF-SHA256) from an ephemeral X25519 exchange with the recording public key.
 The workstation holds only the public key: it can seal, never unseal.
 
-Layout: MAGIC | u32 big-endian header length | header (JSON) | AES-GCM ciphertext.
-The header is authenticated as associated data, so neither it nor the recording id and
-sequence number it carries can be altered or swapped between files unnoticed.
+Two layouts share the header (JSON, clear but authenticated: ids only, no personal data):
+
+* a sealed file (notes; segments made before fragments): MAGIC | u32 big-endian header length |
+  header | AES-GCM ciphertext of the whole plaintext, the prefix as associated data;
+* a segment (SEGMENT_MAGIC | u32 header length | header | record*), written while the call
+  goes on: each fragment of video is one record, appended as soon as it is complete, so that a
+  crash or kill -9 loses at most the fragment in progress. A record is
+  u32 length | u8 flags | 12-byte nonce | AES-GCM ciphertext; its associated data binds it to
+  this segment's header, its place (index), its flags and the tag of the record before it, so
+  fragments can be neither reordered, dropped from the middle, nor moved between segments.
+  The header names the tag of the previous segment's last record ("prev"), which chains the
+  segments; the recording's very last record carries CALL_END, so a cut tail shows.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import hashlib
 import json
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +36,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"AGSEAL1\n"
+SEGMENT_MAGIC = b"AGSEAL2\n"
 ALG = "X25519-HKDF-SHA256/AES-256-GCM"
 _MAX_HEADER = 4096
+CALL_END = 1  # record flag: the last record of the recording
+_RECORD = struct.Struct(">IB")  # length of what follows the length, flags
+_TAG = 16
 
 
 class SealError(ValueError):
@@ -52,26 +66,109 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def seal(plaintext: bytes, recipient: X25519PublicKey, context: dict[str, Any]) -> bytes:
-    """Encrypt `plaintext`. `context` (ids only, no personal data) stays clear but authenticated."""
+def _new_header(
+    magic: bytes, recipient: X25519PublicKey, context: dict[str, Any], extra: dict[str, Any]
+) -> tuple[bytes, bytes]:
+    """(prefix: magic, length and header; the fresh data key the header wraps)."""
     data_key = AESGCM.generate_key(bit_length=256)
     eph = X25519PrivateKey.generate()
     epk = _raw(eph.public_key())
     kek = _kek(eph.exchange(recipient), epk, _raw(recipient))
-    wrap_nonce, nonce = os.urandom(12), os.urandom(12)
+    wrap_nonce = os.urandom(12)
     header = {
-        "v": 1,
+        "v": 1 if magic == MAGIC else 2,
         "alg": ALG,
         "kid": fingerprint(recipient),
         "epk": _b64(epk),
         "wrap_nonce": _b64(wrap_nonce),
         "wrapped_key": _b64(AESGCM(kek).encrypt(wrap_nonce, data_key, b"agentapp wrap v1")),
-        "nonce": _b64(nonce),
         "ctx": context,
+        **extra,
     }
     hbytes = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    prefix = MAGIC + struct.pack(">I", len(hbytes)) + hbytes
+    return magic + struct.pack(">I", len(hbytes)) + hbytes, data_key
+
+
+def seal(plaintext: bytes, recipient: X25519PublicKey, context: dict[str, Any]) -> bytes:
+    """Encrypt `plaintext`. `context` (ids only, no personal data) stays clear but authenticated."""
+    nonce = os.urandom(12)
+    prefix, data_key = _new_header(MAGIC, recipient, context, {"nonce": _b64(nonce)})
     return prefix + AESGCM(data_key).encrypt(nonce, plaintext, prefix)
+
+
+class SegmentSealer:
+    """Seals one segment's fragments as records: one key exchange per segment, one AES-GCM
+    encryption per fragment (a fresh random nonce each, so a record sealed again after a
+    late on-hook trimmed it never reuses one). Threading: one thread (the capture thread)."""
+
+    def __init__(self, recipient: X25519PublicKey, context: dict[str, Any]) -> None:
+        self.header, self._key = _new_header(SEGMENT_MAGIC, recipient, context, {})
+        self._bound = hashlib.sha256(self.header).digest()
+
+    def record(self, index: int, payload: bytes, flags: int, prev_tag: bytes) -> bytes:
+        """One record; its tag (the last 16 bytes) is the next record's `prev_tag`."""
+        nonce = os.urandom(12)
+        ct = AESGCM(self._key).encrypt(nonce, payload, _aad(self._bound, index, flags, prev_tag))
+        return _RECORD.pack(1 + len(nonce) + len(ct), flags) + nonce + ct
+
+
+def _aad(bound: bytes, index: int, flags: int, prev_tag: bytes) -> bytes:
+    return bound + struct.pack(">IB", index, flags) + prev_tag
+
+
+def record_tag(record: bytes) -> bytes:
+    return record[-_TAG:]
+
+
+def whole_records_end(blob: bytes) -> int:
+    """Where the last whole record of a segment ends (a crash mid-append leaves a torn tail
+    after it; no key is needed to find it). Raises SealError if the header is damaged."""
+    _, at = read_header(blob)
+    while at + 4 <= len(blob):
+        (length,) = struct.unpack_from(">I", blob, at)
+        if at + 4 + length > len(blob):
+            break
+        at += 4 + length
+    return at
+
+
+@dataclass(slots=True)
+class OpenSegment:
+    """A segment's fragments, decrypted and checked, in order."""
+
+    context: dict[str, Any]
+    payloads: list[bytes]
+    last_tag: bytes  # the tag of its last record ("prev" of the next segment)
+    call_end: bool  # its last record ends the recording
+    torn: bool  # bytes after the last whole record (the agent was stopped mid-write)
+
+
+def open_segment(blob: bytes, private: X25519PrivateKey) -> OpenSegment:
+    """Decrypt and check every record of a segment. Raises SealError."""
+    header, at = read_header(blob)
+    if header["v"] != 2:
+        raise SealError("not a segment of fragments")
+    key = _unwrap(header, private)
+    bound = hashlib.sha256(blob[:at]).digest()
+    payloads: list[bytes] = []
+    prev, call_end = b"", False
+    while at + _RECORD.size <= len(blob):
+        length, flags = _RECORD.unpack_from(blob, at)
+        if length < 1 + 12 + _TAG:
+            raise SealError("sealed segment is damaged")
+        if at + 4 + length > len(blob):
+            break
+        if call_end:
+            raise SealError("sealed segment goes on after the recording's end (tampered?)")
+        nonce = blob[at + _RECORD.size : at + _RECORD.size + 12]
+        ct = blob[at + _RECORD.size + 12 : at + 4 + length]
+        try:
+            payloads.append(AESGCM(key).decrypt(nonce, ct, _aad(bound, len(payloads), flags, prev)))
+        except InvalidTag:
+            raise SealError("sealed segment was altered or its fragments reordered") from None
+        prev, call_end = ct[-_TAG:], bool(flags & CALL_END)
+        at += 4 + length
+    return OpenSegment(header.get("ctx", {}), payloads, prev, call_end, at != len(blob))
 
 
 def key_id_of(path: Path) -> str:
@@ -81,7 +178,7 @@ def key_id_of(path: Path) -> str:
 
 def read_header(blob: bytes) -> tuple[dict[str, Any], int]:
     """The clear header and the offset of the ciphertext. Raises SealError."""
-    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 4:
+    if not blob.startswith((MAGIC, SEGMENT_MAGIC)) or len(blob) < len(MAGIC) + 4:
         raise SealError("not an agentapp sealed file")
     (hlen,) = struct.unpack(">I", blob[len(MAGIC) : len(MAGIC) + 4])
     if hlen > _MAX_HEADER or len(blob) < len(MAGIC) + 4 + hlen:
@@ -90,13 +187,14 @@ def read_header(blob: bytes) -> tuple[dict[str, Any], int]:
         header = json.loads(blob[len(MAGIC) + 4 : len(MAGIC) + 4 + hlen])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SealError("sealed file header is damaged") from None
-    if not isinstance(header, dict) or header.get("v") != 1 or header.get("alg") != ALG:
+    version = 1 if blob.startswith(MAGIC) else 2
+    if not isinstance(header, dict) or header.get("v") != version or header.get("alg") != ALG:
         raise SealError("unsupported sealed file version")
     return header, len(MAGIC) + 4 + hlen
 
 
-def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], bytes]:
-    header, start = read_header(blob)
+def _unwrap(header: dict[str, Any], private: X25519PrivateKey) -> bytes:
+    """The data key a header wraps for `private`. Raises SealError."""
     if header["kid"] != fingerprint(private.public_key()):
         raise SealError(f"sealed for another key (key id {header['kid']})")
     try:
@@ -106,11 +204,21 @@ def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], byte
             epk,
             _raw(private.public_key()),
         )
-        data_key = AESGCM(kek).decrypt(
+        return AESGCM(kek).decrypt(
             base64.b64decode(header["wrap_nonce"]),
             base64.b64decode(header["wrapped_key"]),
             b"agentapp wrap v1",
         )
+    except (InvalidTag, KeyError, ValueError):
+        raise SealError("sealed file was altered or is incomplete") from None
+
+
+def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], bytes]:
+    header, start = read_header(blob)
+    if header["v"] != 1:
+        raise SealError("a segment of fragments: open it with open_segment")
+    data_key = _unwrap(header, private)
+    try:
         plain = AESGCM(data_key).decrypt(
             base64.b64decode(header["nonce"]), blob[start:], blob[:start]
         )

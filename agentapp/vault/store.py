@@ -4,12 +4,15 @@ Layout under `<data dir>/recordings/` (folders 0700, files 0600):
 
     <recording id>/recording.json   metadata (RULES.md R13: agent, date, time, duration,
                                      application, size, hash — no caller, no call id)
-    <recording id>/seg-000001.seal  sealed segments, in order
+    <recording id>/seg-000001.seal  sealed segments, in order; each grows by one sealed
+                                     record per fragment of video (vault/sealing.py)
     .gone-<recording id>/           being deleted (renamed first, so it leaves the index at once)
 
-Every file is written to a temporary name (holding ciphertext only), flushed and renamed, so
-a crash leaves either the previous state or the new one, never a half-written file under its
-final name. Thread-safe per recording writer; the vault itself only reads or creates folders.
+Metadata is written to a temporary name, flushed and renamed, so a crash leaves either the
+previous state or the new one. Segments are appended to, record by record, each flushed to
+the disk before the next: a crash leaves whole records and at most one torn record at the
+end, which recovery cuts off. Only ciphertext is ever written. Thread-safe per recording
+writer; the vault itself only reads or creates folders.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
 META = "recording.json"
 STATUS_RECORDING = "recording"
@@ -88,11 +93,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    _fsync_dir(path.parent)
 
 
 def remove_for_good(path: Path) -> None:
@@ -111,35 +112,125 @@ def free_bytes(path: Path) -> int:
         return 0
 
 
+@dataclass(slots=True)
+class _SegmentFile:
+    offsets: list[int]  # where each record starts
+    frames: list[int]  # frames in each record
+    fd: int | None = None  # open for appending while it is the newest segment
+
+
 class RecordingWriter:
-    """Writes one recording's sealed segments. Called from the capture thread only."""
+    """Writes one recording's sealed segments. Called from the capture thread only (the
+    engine finishes or discards it once that thread is done).
+
+    A segment is written as it grows: its sealed header first, then one sealed record per
+    fragment, each appended and flushed to the disk (fsync) before the next is made, so a
+    crash keeps every whole record; `Vault.recover_interrupted` trims a torn last one."""
 
     def __init__(self, folder: Path, meta: RecordingMeta) -> None:
         self.folder = folder
         self.meta = meta
-        self._hash = hashlib.sha256()
+        self._segments: dict[int, _SegmentFile] = {}
         self._lock = threading.Lock()
         self._save()
 
     def _save(self) -> None:
         write_atomic(self.folder / META, json.dumps(self.meta.to_json(), indent=1).encode())
 
-    def add_segment(self, sealed: bytes, frames: int) -> Path:
+    def segment_path(self, seq: int) -> Path:
+        return self.folder / f"seg-{seq:06d}.seal"
+
+    def new_segment(self, seq: int, header: bytes) -> None:
+        """Create segment `seq` with its sealed header (the newest: older ones are closed)."""
         with self._lock:
-            self.meta.segments += 1
-            path = self.folder / f"seg-{self.meta.segments:06d}.seal"
-            write_atomic(path, sealed)
-            self._hash.update(sealed)
-            self.meta.size_bytes += len(sealed)
+            self._close_all()
+            path = self.segment_path(seq)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            try:
+                _write_all(fd, header)
+            except BaseException:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                raise
+            _fsync_dir(self.folder)
+            self._segments[seq] = _SegmentFile([], [], fd)
+            self.meta.segments = len(self._segments)
+            self._save()
+
+    def append(self, seq: int, record: bytes, frames: int) -> None:
+        """Append one sealed record to segment `seq` (the newest) and flush it to the disk."""
+        with self._lock:
+            seg = self._segments[seq]
+            if seg.fd is None:
+                seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND)
+            offset = os.lseek(seg.fd, 0, os.SEEK_END)
+            try:
+                _write_all(seg.fd, record)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(seg.fd, offset)  # no torn record left behind (disk full)
+                raise
+            seg.offsets.append(offset)
+            seg.frames.append(frames)
             self.meta.frames += frames
-            self.meta.sha256 = self._hash.hexdigest()
+
+    def cut(self, seq: int, index: int) -> None:
+        """Forget record `index` of segment `seq` and every record after it: later segments
+        are removed, this one is truncated (its header stays for the record that follows)."""
+        with self._lock:
+            for later in sorted(s for s in self._segments if s > seq):
+                self._close(later)
+                self.meta.frames -= sum(self._segments.pop(later).frames)
+                self.segment_path(later).unlink(missing_ok=True)
+            seg = self._segments[seq]
+            if index < len(seg.offsets):
+                if seg.fd is None:
+                    seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND)
+                os.ftruncate(seg.fd, seg.offsets[index])
+                os.fsync(seg.fd)
+                self.meta.frames -= sum(seg.frames[index:])
+                del seg.offsets[index:], seg.frames[index:]
+            self.meta.segments = len(self._segments)
+
+    def add_segment(self, sealed: bytes, frames: int) -> Path:
+        """Store one complete sealed segment at once (sample recordings, tests)."""
+        with self._lock:
+            self._close_all()
+            seq = max(self._segments, default=0) + 1
+            path = self.segment_path(seq)
+            write_atomic(path, sealed)
+            self._segments[seq] = _SegmentFile([0], [frames])
+            self.meta.segments = len(self._segments)
+            self.meta.frames += frames
+            self._tally()
             self._save()
             return path
+
+    def _tally(self) -> None:
+        """Size and digest of what is on disk now (a few MB at most: read back at the end)."""
+        digest, size = hashlib.sha256(), 0
+        for seq in sorted(self._segments):
+            data = self.segment_path(seq).read_bytes()
+            digest.update(data)
+            size += len(data)
+        self.meta.size_bytes, self.meta.sha256 = size, digest.hexdigest()
+
+    def _close(self, seq: int) -> None:
+        seg = self._segments[seq]
+        if seg.fd is not None:
+            os.close(seg.fd)
+            seg.fd = None
+
+    def _close_all(self) -> None:
+        for seq in self._segments:
+            self._close(seq)
 
     def finish(
         self, duration_s: float, paused_spans: list[tuple[float, float]], end_reason: str
     ) -> RecordingMeta:
         with self._lock:
+            self._close_all()
+            self._tally()
             self.meta.duration_s = round(duration_s, 3)
             self.meta.paused_spans = [(round(a, 3), round(b, 3)) for a, b in paused_spans]
             self.meta.end_reason = end_reason
@@ -150,7 +241,23 @@ class RecordingWriter:
     def discard(self) -> None:
         """Delete everything this recording wrote (caller objects, nothing captured)."""
         with self._lock:
+            self._close_all()
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dfd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 class Vault:
@@ -223,12 +330,12 @@ class Vault:
         remove_for_good(doomed)
 
     def recover_interrupted(self) -> list[str]:
-        """At start-up, put the vault back in order after a crash or power loss:
+        """At start-up, put the vault back in order after a crash, a kill -9 or a power loss:
 
         - stray temporary files (ciphertext only) and half-deleted folders are removed;
-        - a recording left 'recording' keeps its complete sealed segments — including one
-          sealed and renamed just before the stop but not yet counted in its metadata — and
-          is marked interrupted; one with no sealed segment at all is removed;
+        - a recording left 'recording' keeps every whole sealed record of its segments (a
+          torn record at the end of one is cut off) and is marked interrupted; one with no
+          whole record at all is removed;
         - a folder with neither metadata nor segments (a stop right after it was made) goes.
         Returns the ids of the recordings it marked interrupted.
         """
@@ -246,16 +353,16 @@ class Vault:
                 continue
             if meta.status != STATUS_RECORDING:
                 continue
-            if not segments:
+            kept = [seg for seg in segments if _trim_torn(seg)]
+            if not kept:
                 remove_for_good(folder)
                 continue
-            if len(segments) != meta.segments:
-                digest = hashlib.sha256()
-                for seg in segments:
-                    digest.update(seg.read_bytes())
-                meta.segments = len(segments)
-                meta.size_bytes = sum(seg.stat().st_size for seg in segments)
-                meta.sha256 = digest.hexdigest()
+            digest = hashlib.sha256()
+            for seg in kept:
+                digest.update(seg.read_bytes())
+            meta.segments = len(kept)
+            meta.size_bytes = sum(seg.stat().st_size for seg in kept)
+            meta.sha256 = digest.hexdigest()
             meta.status = STATUS_INTERRUPTED
             meta.end_reason = "agent stopped during the call"
             write_atomic(folder / META, json.dumps(meta.to_json(), indent=1).encode())
@@ -268,3 +375,24 @@ class Vault:
             return RecordingMeta.from_json(json.loads((folder / META).read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+def _trim_torn(path: Path) -> bool:
+    """Cut a torn record off the end of a segment; False when nothing whole is left in it
+    (then it is removed). A file sealed whole (an older format, or unreadable) is left alone."""
+    try:
+        blob = path.read_bytes()
+        if not blob.startswith(SEGMENT_MAGIC):
+            return True
+        end = whole_records_end(blob)
+        _, first = read_header(blob)
+    except (OSError, SealError):
+        return True
+    if end <= first:
+        path.unlink(missing_ok=True)
+        return False
+    if end < len(blob):
+        with open(path, "r+b") as f:
+            f.truncate(end)
+            os.fsync(f.fileno())
+    return True

@@ -100,11 +100,12 @@ class Agent:
 
     def start(self, headless: bool = True) -> Agent:
         mode = ["--headless"] if headless else []
+        sock = self.data / "run" / "hook.sock"
+        sock.unlink(missing_ok=True)  # an earlier agent's (killed): wait for this one's
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agentapp", "run", *mode], env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        sock = self.data / "run" / "hook.sock"
         deadline = time.monotonic() + 30
         while not sock.exists():
             assert self.proc.poll() is None, f"agent died: {self.proc.stdout.read()}"  # type: ignore[union-attr]

@@ -263,3 +263,41 @@ def test_status_is_answered_from_memory_when_the_status_file_cannot_be_written(
     shutil.rmtree(status_file)
     gone = json.loads(agent.cli("status").stdout)
     assert gone["state"] == "stopped" and "not running" in gone["detail"], gone
+
+
+def test_a_kill_9_mid_call_loses_at_most_about_two_seconds(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """kill -9 (or a power loss) at random moments of a call, default segment length: on the
+    next start the recording is kept as interrupted, and its decoded video reaches to within
+    2.5 s of the kill (the look-behind plus one sealed fragment of ~1.5 s)."""
+    import random
+    import signal
+
+    rng = random.Random(20261201)
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env)
+    losses = []
+    for trial, length in enumerate(rng.uniform(0.8, 9.0) for _ in range(3)):
+        (tmp_path / f"trial-{trial}").mkdir()
+        agent.start()
+        assert agent.hook("off-hook", f"call-kill-{trial}") == "ok: recording"
+        time.sleep(length)
+        assert agent.proc is not None
+        os.kill(agent.proc.pid, signal.SIGKILL)
+        killed_at = time.time()
+        agent.proc.wait(10)
+        agent.start()
+        deadline = time.monotonic() + 20
+        while agent.log().count("was interrupted by a stop") <= trial:
+            assert time.monotonic() < deadline, agent.log()
+            time.sleep(0.1)
+        agent.stop()
+        rec = next(r for r in agent.recordings() if r["status"] == "interrupted"
+                   and not any(x == r["id"] for x, _ in losses))  # fmt: skip
+        frames = export(agent, str(rec["id"]), tmp_path / f"trial-{trial}")
+        call_len = killed_at - float(rec["started_at"])  # type: ignore[arg-type]
+        losses.append((rec["id"], call_len - max(t for t, _ in frames)))
+    worst = max(loss for _, loss in losses)
+    print("kill -9 losses (s):", [round(loss, 2) for _, loss in losses])
+    assert worst <= 2.5, losses

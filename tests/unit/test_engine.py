@@ -393,24 +393,25 @@ def test_disk_full_while_writing_keeps_what_was_sealed(
 
     from agentapp.vault.store import RecordingWriter
 
-    real = RecordingWriter.add_segment
+    real = RecordingWriter.append
 
-    def fill_up(self: RecordingWriter, sealed: bytes, frames: int) -> Path:
-        if self.meta.segments >= 1:
+    def fill_up(self: RecordingWriter, seq: int, record: bytes, frames: int) -> None:
+        if self.meta.frames >= 30:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, sealed, frames)
+        real(self, seq, record, frames)
 
-    monkeypatch.setattr(RecordingWriter, "add_segment", fill_up)
+    monkeypatch.setattr(RecordingWriter, "append", fill_up)
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK)
-    deadline = time.monotonic() + 15 + MAX_CLIENT_LAG_S  # segments seal 5 s after their end
+    deadline = time.monotonic() + 15
     while e.status.state != "cannot_record":
         assert time.monotonic() < deadline, e.status
         time.sleep(0.1)
     assert e.status.detail.startswith("disk full: recording stopped")
     assert e.wait_idle(10)
     (meta,) = e.vault.recordings()
-    assert meta.segments == 1 and len(frame_times(e, key)) >= 40  # the sealed part is intact
+    sealed = frame_times(e, key)
+    assert len(sealed) >= 30 and meta.frames == len(sealed)  # the sealed part is intact
     e.stop()
 
 
@@ -746,6 +747,45 @@ def test_a_late_on_hook_keeps_no_frame_after_its_own_time(
     e.stop()
 
 
+@pytest.mark.parametrize("static", [False, True])
+def test_the_call_is_sealed_as_it_goes(tmp_path: Path, key: X25519PrivateKey, static: bool) -> None:
+    """What a kill -9 would leave: at any moment of the call the disk already holds the video
+    up to about FRAGMENT_S ago (the first frame at once), a static window's too."""
+    from agentapp.capture.fragments import FRAGMENT_S
+
+    loc = FakeLocator()
+    e = make_engine(tmp_path, key, loc, fps=10)
+    e.grabber.static = static  # type: ignore[attr-defined]
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.4)
+    assert frame_times(e, key), "the first frame is sealed at once"
+    for _ in range(3):
+        time.sleep(1.3)
+        (meta,) = e.vault.recordings()
+        sealed_to = max(frame_times(e, key))
+        assert time.time() - meta.started_at - sealed_to <= FRAGMENT_S + 0.35, sealed_to
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    e.stop()
+
+
+def test_a_call_is_cut_at_its_maximum_length_within_one_frame(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator(), fps=10)
+    call(e, EventKind.OFF_HOOK)
+    deadline = time.time() + 1.0  # the policy's maximum is minutes; bring it close
+    e.session._info.deadline = deadline
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    assert meta.end_reason == "cut at maximum call length"
+    assert abs(meta.started_at + meta.duration_s - deadline) < 0.01
+    assert max(frame_times(e, key)) <= meta.duration_s + 0.001
+    assert max(frame_times(e, key)) >= meta.duration_s - 0.1 - 0.05  # one frame interval
+    call(e, EventKind.ON_HOOK)
+    e.stop()
+
+
 @pytest.mark.parametrize("gap", [0.0, 0.1, 0.3])
 def test_back_to_back_calls_are_all_recorded(
     tmp_path: Path, key: X25519PrivateKey, gap: float
@@ -774,13 +814,15 @@ def test_a_queued_call_that_ends_first_is_said_not_recorded(
 ) -> None:
     from agentapp.vault.sink import SealingSink
 
-    real = SealingSink.write
+    real = SealingSink.append
 
-    def slow(self: SealingSink, mp4: bytes, frames: int) -> None:
-        time.sleep(1.0)  # a slow disk: the last segment takes a second to seal
-        real(self, mp4, frames)
+    def slow(self: SealingSink, seq: int, index: int, payload: bytes, frames: int,
+             call_end: bool) -> None:  # fmt: skip
+        if call_end:
+            time.sleep(1.0)  # a slow disk: the last fragment takes a second to seal
+        real(self, seq, index, payload, frames, call_end)
 
-    monkeypatch.setattr(SealingSink, "write", slow)
+    monkeypatch.setattr(SealingSink, "append", slow)
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK, "c1")
     time.sleep(1.0)

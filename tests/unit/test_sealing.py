@@ -65,3 +65,107 @@ def test_vault_writes_private_files_and_recovers_interrupted(tmp_path) -> None: 
     assert v.count_since("alice", 0) == 1 and v.count_since("bob", 0) == 0
     assert set(m.to_json()) >= {"agent", "started_at", "duration_s", "application", "sha256"}
     assert not {"call_id", "caller", "peer"} & set(m.to_json())
+
+
+# ---------------------------------------------------------------- segments of fragments
+def _recording(tmp_path, key, fragments_per_segment=(3, 2), end=True):  # type: ignore[no-untyped-def]
+    """A recording written through the real sink: segments of packet fragments."""
+    from agentapp.core.videopack import Packet, pack
+    from agentapp.vault.sink import SealingSink
+
+    v = Vault(tmp_path / "rec")
+    w = v.begin("alice", 1_790_000_000.0, "CRM", 183)
+    sink = SealingSink(w, key.public_key())
+    t = 0
+    for seq, count in enumerate(fragments_per_segment, start=1):
+        for index in range(count):
+            packets = [Packet(t + 100 * i, i == 0, b"frame %d" % (t + i)) for i in range(2)]
+            t += 200
+            last = end and seq == len(fragments_per_segment) and index == count - 1
+            sink.append(seq, index, pack(64, 48, packets), 2, last)
+    return v, w
+
+
+def _times(v, rid, key):  # type: ignore[no-untyped-def]
+    from agentapp.vault.export import open_segments
+
+    return [p.pts_ms for s in open_segments(v, rid, key) for p in s.packets]
+
+
+def test_fragments_round_trip_in_order_and_hold_no_plaintext(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agentapp.vault.export import open_segments
+
+    k = X25519PrivateKey.generate()
+    v, w = _recording(tmp_path, k)
+    assert _times(v, w.meta.id, k) == list(range(0, 1000, 100))
+    segs = open_segments(v, w.meta.id, k)
+    assert [s.call_end for s in segs] == [False, True] and segs[0].width == 64
+    for path in v.segment_paths(w.meta.id):
+        assert b"frame" not in path.read_bytes()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("damage", ["swap records", "drop a middle record", "flip a bit",
+                                    "swap segments", "cut a segment's tail"])  # fmt: skip
+def test_fragments_reordered_dropped_or_altered_are_refused(tmp_path, damage) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    from agentapp.vault.export import open_segments
+    from agentapp.vault.sealing import read_header
+    from agentapp.vault.store import VaultError
+
+    k = X25519PrivateKey.generate()
+    v, w = _recording(tmp_path, k)
+    first, second = v.segment_paths(w.meta.id)
+    blob = first.read_bytes()
+    _, at = read_header(blob)
+    records = []
+    while at < len(blob):
+        (n,) = struct.unpack_from(">I", blob, at)
+        records.append(blob[at : at + 4 + n])
+        at += 4 + n
+    head = blob[: len(blob) - sum(map(len, records))]
+    if damage == "swap records":
+        first.write_bytes(head + records[1] + records[0] + records[2])
+    elif damage == "drop a middle record":
+        first.write_bytes(head + records[0] + records[2])
+    elif damage == "flip a bit":
+        first.write_bytes(blob[:-3] + bytes([blob[-3] ^ 1]) + blob[-2:])
+    elif damage == "swap segments":
+        a, b = first.read_bytes(), second.read_bytes()
+        first.write_bytes(b)
+        second.write_bytes(a)
+    else:  # the first segment loses its last fragment: the second no longer follows it
+        first.write_bytes(head + records[0] + records[1])
+    with pytest.raises(VaultError):
+        open_segments(v, w.meta.id, k)
+
+
+def test_a_kill_mid_write_keeps_every_whole_fragment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A kill -9 or power loss: the last segment has a torn record and no sealed end. Recovery
+    cuts the torn bytes, the recording opens up to its last whole fragment, marked cut short."""
+    from agentapp.vault.export import open_segments
+
+    k = X25519PrivateKey.generate()
+    v, w = _recording(tmp_path, k, end=False)
+    last = v.segment_paths(w.meta.id)[-1]
+    whole = last.read_bytes()
+    last.write_bytes(whole + whole[-40:-10])  # half a record appended when the power went
+    assert v.recover_interrupted() == [w.meta.id]
+    assert last.read_bytes() == whole
+    m = v.get(w.meta.id)
+    assert m.status == STATUS_INTERRUPTED and m.segments == 2
+    assert m.size_bytes == sum(p.stat().st_size for p in v.segment_paths(w.meta.id))
+    assert _times(v, w.meta.id, k) == list(range(0, 1000, 100))
+    assert open_segments(v, w.meta.id, k)[-1].call_end is False
+
+
+def test_a_segment_killed_before_its_first_fragment_is_removed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agentapp.vault.sealing import SegmentSealer
+
+    k = X25519PrivateKey.generate()
+    v, w = _recording(tmp_path, k, fragments_per_segment=(2,), end=False)
+    w.new_segment(2, SegmentSealer(k.public_key(), {"rec": w.meta.id, "seq": 2}).header)
+    assert v.recover_interrupted() == [w.meta.id]
+    assert len(v.segment_paths(w.meta.id)) == 1 and v.get(w.meta.id).segments == 1
+    assert _times(v, w.meta.id, k) == [0, 100, 200, 300]

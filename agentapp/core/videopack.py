@@ -1,0 +1,67 @@
+"""The plaintext of one sealed fragment: a run of encoded video packets and their times.
+
+A segment of a recording is a run of fragments (about 1.5 s each, see capture/pipeline.py),
+each sealed on its own as soon as it is complete, so that a crash loses at most the fragment
+in progress. A fragment holds the frame size and the packets' bytes as the encoder made
+them (H.264 Annex B, the parameter sets inline in each key frame), with each packet's time
+in milliseconds since off-hook. It is not a container: export and playback decode the
+packets directly, and write MP4 only for the file a person asked for.
+
+Layout (big-endian): b"VP1" | u16 width | u16 height | u32 count | count x
+(u32 pts_ms | u8 flags (1: key frame) | u32 length | bytes).
+
+Pure: no codec, no I/O. Threading: plain functions.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+_MAGIC = b"VP1"
+_HEAD = struct.Struct(">HHI")
+_PACKET = struct.Struct(">IBI")
+_KEY = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    pts_ms: int
+    key: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    width: int
+    height: int
+    packets: tuple[Packet, ...]
+
+
+def pack(width: int, height: int, packets: list[Packet] | tuple[Packet, ...]) -> bytes:
+    parts = [_MAGIC, _HEAD.pack(width, height, len(packets))]
+    for p in packets:
+        parts.append(_PACKET.pack(p.pts_ms, _KEY if p.key else 0, len(p.data)))
+        parts.append(p.data)
+    return b"".join(parts)
+
+
+def unpack(blob: bytes) -> Fragment:
+    """Raises ValueError on anything but a whole, well-formed fragment."""
+    if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _HEAD.size:
+        raise ValueError("not a video fragment")
+    width, height, count = _HEAD.unpack_from(blob, len(_MAGIC))
+    at = len(_MAGIC) + _HEAD.size
+    packets = []
+    for _ in range(count):
+        if at + _PACKET.size > len(blob):
+            raise ValueError("video fragment is truncated")
+        pts, flags, size = _PACKET.unpack_from(blob, at)
+        at += _PACKET.size
+        if at + size > len(blob):
+            raise ValueError("video fragment is truncated")
+        packets.append(Packet(pts, bool(flags & _KEY), blob[at : at + size]))
+        at += size
+    if at != len(blob):
+        raise ValueError("video fragment has trailing bytes")
+    return Fragment(width, height, tuple(packets))
