@@ -13,7 +13,7 @@ DEBS=(
   libxcb-image0 libxcb-shm0 fonts-dejavu-core
 )
 if [ "${1:-}" = "--test" ]; then
-  DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock)
+  DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock)
 fi
 missing=()
 for p in "${DEBS[@]}"; do

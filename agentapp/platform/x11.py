@@ -31,11 +31,17 @@ everything above it. Exposures on the business window are followed: a region ano
 just left may still hold that window's pixels until the application repaints it (seen with a
 fast drag), so it is reported `stale` until DAMAGE shows a repaint over it.
 
+Locks (`locked`): what X shows (the server's screen saver, xscreensaver's root property, a
+full-screen window of another client above the business window), and the keyboard held by
+another client with no pop-up shown (xtrlock), asked on a second connection without ever
+taking the keyboard (platform/x11_grab.py).
+
 Threading: one instance per thread (an X connection is not shared).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -55,11 +61,16 @@ from agentapp.platform.base import (
     WindowLocator,
     WindowView,
 )
+from agentapp.platform.x11_grab import KeyboardGrabs
 
+log = logging.getLogger(__name__)
 _ALL_DESKTOPS = 0xFFFFFFFF
 _REFRESH_S = 1.0
 LOCKED = "the screen is locked or covered by another program"
 LOCKED_SAVER = "the screen saver is on"
+LOCKED_GRAB = "the screen is locked (another program holds the keyboard)"
+GRAB_PROBE_S = 0.1  # how often the keyboard is asked about (a question costs 0.03 ms)
+GRAB_LOCK_S = 0.3  # held this long with no menu shown: a lock (inside the default look-behind)
 XSS_LOCKED = ("LOCK", "BLANK")  # xscreensaver's _SCREENSAVER_STATUS first word when active
 _MAX_STALE = 32  # more stale rectangles than this are merged into their bounding box
 _CLIENT_MASK = X.StructureNotifyMask | X.PropertyChangeMask | X.SubstructureNotifyMask
@@ -128,6 +139,10 @@ class X11Locator(WindowLocator):
         if self._has_saver:  # its on/off notifications drop the cached answers (see _poll)
             screensaver.select_input(self._root, screensaver.NotifyMask)
         self._lock_why: str | bool | None = False  # False: not looked at since the last change
+        self._grabs: KeyboardGrabs | bool | None = False  # False: not opened yet
+        self._grab_asked = float("-inf")
+        self._grab_since: float | None = None  # when the keyboard was first seen held
+        self._display_name = display_name
         self._mode, self._mode_reason = self._probe_mode(per_window)
         self._identity_atoms = {
             self._atom(n) for n in ("WM_NAME", "_NET_WM_NAME", "WM_CLASS", "_NET_WM_PID")
@@ -162,6 +177,8 @@ class X11Locator(WindowLocator):
         self._views.clear()
 
     def close(self) -> None:
+        if isinstance(self._grabs, KeyboardGrabs):
+            self._grabs.close()
         try:
             self._d.close()  # the server frees pixmaps, damages and redirections with it
         except Exception:  # closing a dead connection is not an error worth reporting
@@ -379,7 +396,33 @@ class X11Locator(WindowLocator):
             raise LocatorError(f"lost the X display: {exc}") from None
         except error.XError:
             self._lock_why = None  # the window went: view() says so
-        return self._lock_why if isinstance(self._lock_why, str) else None
+        if isinstance(self._lock_why, str):
+            return self._lock_why
+        return LOCKED_GRAB if self._keyboard_held() else None
+
+    def _keyboard_held(self) -> bool:
+        """Held by another program for GRAB_LOCK_S with no pop-up shown (xtrlock and other
+        lockers that only grab; a menu held open shows itself). See platform/x11_grab.py."""
+        if self._grabs is False:
+            try:
+                self._grabs = KeyboardGrabs(self._display_name)
+            except Exception as exc:  # a second connection refused: go without this check
+                log.warning("cannot watch keyboard grabs: %s", exc)
+                self._grabs = None
+        if not isinstance(self._grabs, KeyboardGrabs):
+            return False
+        now = time.monotonic()
+        if now - self._grab_asked >= GRAB_PROBE_S:
+            self._grab_asked = now
+            try:
+                held = self._grabs.held() and not self._grabs.popup_shown()
+            except error.ConnectionClosedError as exc:
+                raise LocatorError(f"lost the X display: {exc}") from None
+            if not held:
+                self._grab_since = None
+            elif self._grab_since is None:
+                self._grab_since = now
+        return self._grab_since is not None and now - self._grab_since >= GRAB_LOCK_S
 
     def _lock_reason(self, window: WindowInfo) -> str | None:
         """What X itself shows of a lock: the server's screen saver on, xscreensaver's root

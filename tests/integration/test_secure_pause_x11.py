@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 from agentapp.core.policy import DEFAULT_LOOKBEHIND_MS
 from agentapp.platform.virtual_display import VirtualDesktop
 from agentapp.ui.sample_window import SampleWindow
-from tests.integration.conftest import Agent, Windows
+from tests.integration.conftest import Agent, Windows, need
 from tests.policies import policy_text
 
 pytestmark = [pytest.mark.x11, pytest.mark.keystore]
@@ -132,6 +135,44 @@ def _screen_saver(env: dict[str, str]) -> Callable[[], None]:
     return unlock
 
 
+def _xtrlock(env: dict[str, str], folder: Path) -> Callable[[], None]:
+    """A real xtrlock: it grabs the keyboard and the pointer and shows nothing. It refuses a
+    user without a password (root has none here), so it runs in a mount namespace of its own
+    where /etc/shadow gives root one: nothing on this machine changes."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "agentapp", "unlock-me"],
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    shadow = folder / "shadow"
+    lines = Path("/etc/shadow").read_text().splitlines()
+    shadow.write_text("\n".join(re.sub(r"^root:[^:]*:", f"root:{hashed}:", ln) for ln in lines))
+    p = subprocess.Popen(
+        ["unshare", "--mount", "sh", "-c", f"mount --bind {shadow} /etc/shadow && exec xtrlock"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.3)
+    assert p.poll() is None, f"xtrlock did not start: {p.stderr.read() if p.stderr else ''}"
+
+    def unlock() -> None:
+        p.terminate()  # sh and unshare exec'd: this is xtrlock's own PID
+        p.wait(timeout=10)
+
+    return unlock
+
+
+def _menu(env: dict[str, str]) -> Callable[[], None]:
+    """A real Qt menu held open: it grabs the keyboard too, and shows a pop-up window."""
+    code = ("import sys\nfrom PySide6.QtWidgets import QApplication, QMenu\n"
+            "from PySide6.QtCore import QPoint\napp = QApplication(sys.argv)\nm = QMenu()\n"
+            "for i in range(5):\n    m.addAction(f'item {i}')\n"
+            "m.popup(QPoint(400, 300))\napp.exec()\n")  # fmt: skip
+    p = subprocess.Popen([sys.executable, "-c", code], env=dict(env, QT_QPA_PLATFORM="xcb"))
+
+    def close() -> None:
+        p.terminate()
+        p.wait(timeout=10)
+
+    return close
+
+
 def _call_with_a_lock(
     agent: Agent, tmp_path: Path, call_id: str, lock: Callable[[], Callable[[], None]], said: str
 ) -> tuple[dict[str, object], float, float]:
@@ -180,6 +221,44 @@ def test_a_screen_lock_pauses_the_recording_until_unlock(
     start = float(rec["started_at"])  # type: ignore[arg-type]
     (a, b) = rec["paused_spans"][0]  # type: ignore[index]
     assert t_lock - 0.2 < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5
+
+
+def test_a_locker_that_only_grabs_the_keyboard_pauses_the_recording(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """xtrlock leaves the business window on the screen and tells no one: the keyboard held
+    by another program with no menu shown is a lock (seen: recorded for the whole lock)."""
+    need(bool(shutil.which("xtrlock")), "xtrlock is not installed (Debian: xtrlock)")
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    rec, t_lock, t_unlock = _call_with_a_lock(agent, tmp_path, "call-xtrlock",
+                                              lambda: _xtrlock(desktop.env, tmp_path),
+                                              "holds the keyboard")  # fmt: skip
+    start = float(rec["started_at"])  # type: ignore[arg-type]
+    (a, b) = rec["paused_spans"][0]  # type: ignore[index]
+    assert t_lock < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5
+
+
+def test_a_menu_held_open_is_not_a_lock(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A menu grabs the keyboard as a locker does, but shows itself: no pause, no gap."""
+    agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
+    agent.hook("off-hook", "call-menu")
+    time.sleep(1.0)
+    close = _menu(desktop.env)
+    try:
+        time.sleep(0.5)
+        until = time.monotonic() + 2.0  # the menu stays open for 2 s
+        while time.monotonic() < until:
+            status = json.loads(agent.cli("status").stdout)
+            assert status["state"] == "recording", status
+    finally:
+        close()
+    agent.hook("on-hook", "call-menu")
+    (rec,) = agent.wait_sealed()
+    assert not rec["paused_spans"], rec
 
 
 class FakeService:
