@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp.core.config import AgentConfig, load_config
-from agentapp.paths import default_data_dir, local_or_system
+from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,10 +108,16 @@ def build_engine(s: Settings) -> Engine:
 
 
 def signing_key_path(data_dir: Path) -> Path:
-    """`<data dir>/keys/policy-signing-public-key.pem`, else the one installed machine-wide."""
+    """The policy-signing public key installed machine-wide, else
+    `<data dir>/keys/policy-signing-public-key.pem`. Raises PolicyError when the user's copy
+    is another key (it would let whoever writes the data folder sign the policy)."""
+    from agentapp.core.policy import PolicyError
     from agentapp.site.signing import PUBLIC_FILE
 
-    return local_or_system(data_dir / "keys" / PUBLIC_FILE)
+    try:
+        return system_first(data_dir / "keys" / PUBLIC_FILE)
+    except ConflictingCopy as exc:
+        raise PolicyError(f"policy-signing key refused: {exc}") from None
 
 
 def signed_policy_loader(s: Settings) -> Callable[[], Policy]:

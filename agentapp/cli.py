@@ -307,6 +307,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
     except ConfigError as exc:
         raise CliError(f"configuration refused: {exc}") from None
+    if args.command != "doctor":  # doctor says it among its checks
+        from agentapp.datafolder import UnsafeFolder, check
+
+        try:
+            check(str(s.data_dir))
+        except UnsafeFolder as exc:
+            raise CliError(str(exc), 2) from None
     if args.command == "run":
         return _run(args, s)
     if args.command == "keys" and args.keys_command == "signing-init":

@@ -45,11 +45,17 @@ fps = {fps}
 segment_seconds = 30
 max_call_minutes = 60
 sampling_percent = 100
+sampling_reason = "the demo records every call of its one agent"
 weekly_quota = {weekly_quota}
 record_internal_calls = false
 
 [access]
 admins = ["dpo"]
+
+[[trainer]]
+name = "trainer"
+trainings = ["CRM onboarding (demo)"]
+minutes_per_week = {weekly_quota * 15}
 
 [[application]]
 name = "CRM"

@@ -25,6 +25,17 @@ class Check:
     fix: str = ""
 
 
+def _data_folder_check(s: Settings) -> Check:
+    from agentapp.datafolder import UnsafeFolder, check
+
+    try:
+        check(str(s.data_dir))
+    except UnsafeFolder as exc:
+        fix = "make it and everything in it yours alone (no links, not writable by others)"
+        return Check("data folder", False, str(exc), fix)
+    return Check("data folder", True, f"{s.data_dir} (yours alone)")
+
+
 def run_checks(s: Settings) -> list[Check]:
     from agentapp.core.notice import notice_digest
     from agentapp.core.policy import PolicyError, load_policy
@@ -39,7 +50,7 @@ def run_checks(s: Settings) -> list[Check]:
         load_public_key,
     )
 
-    checks: list[Check] = [_install_check(s)]
+    checks: list[Check] = [_install_check(s), _data_folder_check(s)]
     locator = create_locator()
     if isinstance(locator, NullLocator):
         checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
@@ -63,8 +74,8 @@ def run_checks(s: Settings) -> list[Check]:
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))
-    recording_key = installed_public_key_path(s.data_dir)
     try:
+        recording_key = installed_public_key_path(s.data_dir)
         load_public_key(recording_key)
         checks.append(Check("recording key", True, str(recording_key)))
     except KeyProblem as exc:

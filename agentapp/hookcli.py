@@ -1,8 +1,10 @@
 """`agentapp hook …` / `agentapp control …` on a diet: softphones run it on every call, and
-some (MicroSIP) wait for it. Only os, sys, time, json and socket are imported here; the wire
-format is the one `core.events` defines (a unit test keeps the two identical).
+some (MicroSIP) wait for it. Only os, sys, time, json and socket are imported here (and
+agentapp.datafolder, which needs only os); the wire format is the one `core.events` defines
+(a unit test keeps the two identical).
 
-Exit codes: 0 delivered · 1 refused by the agent · 2 bad arguments · 3 agent not running.
+Exit codes: 0 delivered · 1 refused by the agent · 2 bad arguments · 3 agent not running (or
+its data folder is not safe: the event is not sent).
 """
 
 from __future__ import annotations
@@ -140,8 +142,16 @@ def main(argv: list[str], at: float) -> int:
     except ValueError as exc:
         sys.stderr.write(f"agentapp: {exc} (see agentapp {argv[0]} --help)\n")
         return 2
+    root = data_dir(folder)
+    if os.path.isdir(root):  # else: "not running", below
+        from agentapp.datafolder import problem
+
+        why = problem(root, deep=False)
+        if why:  # its socket could be anyone's: the event is not sent
+            sys.stderr.write(f"agentapp: the data folder is not safe to use: {why}\n")
+            return 3
     try:
-        print(exchange(os.path.join(data_dir(folder), "run", "hook.sock"), payload))
+        print(exchange(os.path.join(root, "run", "hook.sock"), payload))
     except DeliveryError as exc:
         sys.stderr.write(f"agentapp: {exc}\n")
         return exc.code

@@ -32,3 +32,26 @@ def system_dir() -> Path:
 def local_or_system(local: Path) -> Path:
     """A per-user file when it exists, else the machine-wide one of the same name."""
     return local if local.exists() else system_dir() / local.name
+
+
+class ConflictingCopy(RuntimeError):
+    """A per-user file differs from the one IT installed machine-wide."""
+
+
+def system_first(local: Path) -> Path:
+    """The machine-wide file IT installed when there is one, else the per-user file. A
+    per-user copy that differs from the machine-wide one is refused (ConflictingCopy):
+    whoever can write the user's data folder must not pick the keys (R12)."""
+    system = system_dir() / local.name
+    if not system.exists():
+        return local
+    try:
+        differs = local.exists() and local.read_bytes() != system.read_bytes()
+    except OSError:
+        differs = True
+    if differs:
+        raise ConflictingCopy(
+            f"{local} differs from the {local.name} IT installed in {system.parent}: the "
+            "machine-wide one is the one obeyed, and the other copy is refused — remove it"
+        )
+    return system

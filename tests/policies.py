@@ -14,6 +14,18 @@ trainings = ["CRM onboarding"]
 """
 
 
+# A trainer with time for 50 recordings a week (tests that need a quota over 8, see R5/R6).
+CAPACITY = """
+[[trainer]]
+name = "reviewer"
+trainings = ["CRM onboarding"]
+minutes_per_week = 750
+"""
+
+# Tests record every call of their test agent, which a real policy may do only with a reason.
+SAMPLING_REASON = 'sampling_reason = "tests: every call of the test agent is recorded"'
+
+
 def policy_text(
     agent: str | None = "alice",
     *,
@@ -74,6 +86,7 @@ fps = {fps}
 segment_seconds = {segment_seconds}
 max_call_minutes = {max_call_minutes}
 sampling_percent = {sampling}
+{SAMPLING_REASON if sampling > 50 else ""}
 {quota_line}
 record_internal_calls = {"true" if internal else "false"}
 {f"retention_days = {retention_days}" if retention_days else ""}

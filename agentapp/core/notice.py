@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from agentapp.core.policy import Enrolment, Policy
+from agentapp.core.policy import MAX_SAMPLING_PERCENT, Enrolment, Policy
 
 CNIL = {
     "en": "CNIL, 3 Place de Fontenoy, TSA 80715, 75334 Paris Cedex 07 — www.cnil.fr/en/complaints",
@@ -65,6 +65,8 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
             enrolment.weekly_quota,
         ],
         "hotkey": hotkey,
+        # only when given: the notices agents already read keep their digest
+        **({"sampling_reason": policy.sampling_reason} if policy.sampling_reason else {}),
     }
 
 
@@ -88,9 +90,11 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
             f"{e.end:%d/%m/%Y}. Pendant cette période, environ {e.sampling_percent} % de vos "
             f"appels, tirés au hasard, et au plus {e.weekly_quota} par semaine, peuvent être "
             "enregistrés."
+            + (f" Plus de la moitié de vos appels peut l'être : {policy.sampling_reason}."
+               if e and e.sampling_percent > MAX_SAMPLING_PERCENT else "")
             if e
             else "Vous n'êtes inscrit(e) à aucune formation : vous n'êtes pas enregistré(e)."
-        )
+        )  # fmt: skip
         internal = "sont" if policy.record_internal_calls else "ne sont pas"
         sections = (
             ("Responsable du traitement", f"{c.name} ({c.contact}). Délégué à la protection des "
@@ -127,9 +131,11 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
         f"You are enrolled in the training '{e.training}' from {e.start:%Y-%m-%d} to "
         f"{e.end:%Y-%m-%d}. During that period about {e.sampling_percent}% of your calls, drawn "
         f"at random, and at most {e.weekly_quota} per week, may be recorded."
+        + (f" More than half of your calls may be: {policy.sampling_reason}."
+           if e.sampling_percent > MAX_SAMPLING_PERCENT else "")
         if e
         else "You are not enrolled in any training: you are not recorded."
-    )
+    )  # fmt: skip
     internal = "are" if policy.record_internal_calls else "are not"
     sections = (
         ("Controller", f"{c.name} ({c.contact}). Data protection officer: {c.dpo_contact}."),

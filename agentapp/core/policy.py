@@ -21,6 +21,10 @@ MAX_NOTES_RETENTION_DAYS = 365  # analysis notes and grids: one year (R9)
 MAX_DEROGATION_DAYS = 1096  # even a formal derogation stays bounded (three years)
 MAX_ENROLMENT_DAYS = 183
 MAX_WEEKLY_QUOTA = 200
+MAX_SAMPLING_PERCENT = 50  # more only with a stated reason (sampling_reason), shown in the notice
+DEFAULT_REVIEW_MINUTES = 15  # a trainer's time to analyse one recording
+DEFAULT_TRAINING_MINUTES = 120  # weekly review time assumed for a training no trainer declares
+MAX_TRAINER_MINUTES = 40 * 60  # a trainer's whole week
 DEFAULT_LOOKBEHIND_MS = 500  # a frame is kept once its window still matched this long after
 MAX_LOOKBEHIND_MS = 2000
 DEFAULT_HOTKEY = "<ctrl>+<alt>+p"
@@ -135,6 +139,7 @@ class Derogation:
 class Trainer:
     name: str
     trainings: tuple[str, ...]
+    minutes_per_week: int | None = None  # declared time for analysing recordings (R5, R6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,8 @@ class Policy:
     derogation: Derogation | None = None
     admins: tuple[str, ...] = ()
     trainers: tuple[Trainer, ...] = ()
+    sampling_reason: str = ""  # why more than MAX_SAMPLING_PERCENT of calls may be drawn
+    review_minutes: int = DEFAULT_REVIEW_MINUTES
 
     def trainer(self, name: str) -> Trainer | None:
         for t in self.trainers:
@@ -169,6 +176,18 @@ class Policy:
             if e.agent == agent:
                 return e
         return None
+
+    def review_capacity(self, training: str) -> int:
+        """Recordings a week the trainers of `training` can analyse: their declared minutes
+        (DEFAULT_TRAINING_MINUTES when none declares any) over `review_minutes`."""
+        declared = [t.minutes_per_week for t in self.trainers
+                    if training in t.trainings and t.minutes_per_week is not None]  # fmt: skip
+        minutes = sum(declared) if declared else DEFAULT_TRAINING_MINUTES
+        return minutes // self.review_minutes
+
+    def weekly_volume(self, training: str) -> int:
+        """At most this many recordings a week in `training` (its agents' quotas)."""
+        return sum(e.weekly_quota for e in self.enrolments if e.training == training)
 
 
 # --------------------------------------------------------------------------- loading
@@ -220,6 +239,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         "notes_retention_days", default=MAX_NOTES_RETENTION_DAYS, lo=1, hi=MAX_DEROGATION_DAYS
     )
     recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
+    sampling_reason = rec.text("sampling_reason", default="").strip()
+    review_minutes = rec.whole("review_minutes", default=DEFAULT_REVIEW_MINUTES, lo=1, hi=240)
     hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
     if not _HOTKEY.match(hotkey):
         raise PolicyError(
@@ -267,7 +288,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         seen.add(e.agent)
         enrolments.append(e)
     r.done()
-    return Policy(
+    _proportionate(enrolments, sampling_reason, source)
+    policy = Policy(
         version=version,
         purpose=purpose,
         controller=controller,
@@ -286,7 +308,34 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         derogation=derogation,
         admins=admins,
         trainers=trainers,
+        sampling_reason=sampling_reason,
+        review_minutes=review_minutes,
     )
+    for training in sorted({e.training for e in enrolments}):
+        volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)
+        if volume > capacity:
+            raise PolicyError(
+                f"training '{training}' could bring {volume} recordings a week (the weekly "
+                f"quotas of its agents), more than its trainers can analyse: {capacity} a week "
+                f"at review_minutes = {review_minutes}. Lower the quotas or enrol fewer agents, "
+                "or declare the trainers' minutes_per_week (recording only what will be "
+                "reviewed, RULES.md R5, R6)",
+                source,
+            )
+    return policy
+
+
+def _proportionate(enrolments: list[Enrolment], sampling_reason: str, source: str) -> None:
+    """Never systematic (R6): at most MAX_SAMPLING_PERCENT of calls, unless a reason is given."""
+    for e in enrolments:
+        if e.sampling_percent > MAX_SAMPLING_PERCENT and len(sampling_reason) < 10:
+            raise PolicyError(
+                f"sampling_percent = {e.sampling_percent} for '{e.agent}': at most "
+                f"{MAX_SAMPLING_PERCENT} % of calls are drawn, or recording becomes systematic; "
+                "more only with [recording] sampling_reason saying why (shown in the notice "
+                "and the register, RULES.md R6)",
+                source,
+            )
 
 
 def _derogation(t: TableReader | None) -> Derogation | None:
@@ -305,10 +354,11 @@ def _derogation(t: TableReader | None) -> Derogation | None:
 def _trainer(t: TableReader) -> Trainer:
     name = t.text("name")
     trainings = tuple(t.texts("trainings"))
+    minutes = t.whole("minutes_per_week", lo=0, hi=MAX_TRAINER_MINUTES, default=None)
     t.done()
     if not trainings:
         raise PolicyError("a trainer needs the trainings they review", t.where)
-    return Trainer(name, trainings)
+    return Trainer(name, trainings, minutes)
 
 
 def _window_rule(t: TableReader, kind: str) -> WindowRule:

@@ -56,6 +56,8 @@ def to_toml(p: Policy) -> str:
         f"notes_retention_days = {p.notes_retention_days}",
         f"recipients = [{', '.join(_s(r) for r in p.recipients)}]",
         f"pause_hotkey = {_s(p.pause_hotkey)}",
+        f"review_minutes = {p.review_minutes}",
+        *([f"sampling_reason = {_s(p.sampling_reason)}"] if p.sampling_reason else []),
         "",
     ]
     if p.derogation is not None:
@@ -65,7 +67,10 @@ def to_toml(p: Policy) -> str:
         lines += ["[access]", f"admins = [{', '.join(_s(a) for a in p.admins)}]", ""]
     for t in p.trainers:
         lines += ["[[trainer]]", f"name = {_s(t.name)}",
-                  f"trainings = [{', '.join(_s(x) for x in t.trainings)}]", ""]  # fmt: skip
+                  f"trainings = [{', '.join(_s(x) for x in t.trainings)}]"]  # fmt: skip
+        if t.minutes_per_week is not None:
+            lines.append(f"minutes_per_week = {t.minutes_per_week}")
+        lines.append("")
     for r in p.applications:
         lines += _rule("application", r)
     for r in p.sensitive:

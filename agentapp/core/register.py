@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentapp.core.notice import CNIL
-from agentapp.core.policy import Policy
+from agentapp.core.policy import MAX_SAMPLING_PERCENT, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,10 @@ def build_register(policy: Policy, language: str) -> Register:
             ("Base légale", "Intérêt légitime du responsable (RGPD art. 6.1.f) : former ses "
              "agents ; agents informés au préalable (Code du travail L.1222-4)."),
             ("Personnes concernées", f"Agents inscrits à une formation ({len(policy.enrolments)}"
-             f" inscription(s) : {', '.join(trainings) or 'aucune'}), pour une période bornée."),
+             f" inscription(s) : {', '.join(trainings) or 'aucune'}), pour une période bornée."
+             + "".join(f" {t} : {_agents(policy, t)} agent(s), au plus "
+                       f"{policy.weekly_volume(t)} enregistrements par semaine pour "
+                       f"{policy.review_capacity(t)} analysables." for t in trainings)),
             ("Données", f"Vidéo de la seule fenêtre de l'application métier ({apps}) pendant "
              "l'appel ; nom de l'agent, date, heure et durée de l'appel ; nom de l'application, "
              "taille et empreinte du fichier. Ni son, ni numéro ou identité de l'appelant, ni "
@@ -62,9 +65,11 @@ def build_register(policy: Policy, language: str) -> Register:
             ("Transferts hors UE", "Aucun : les enregistrements restent sur les postes et "
              "serveurs du responsable."),
             ("Durées de conservation", retention),
-            ("Volume", "Tirage au hasard d'une partie des appels et quota hebdomadaire par "
-             "agent ; appels internes " + ("enregistrés" if policy.record_internal_calls
-                                           else "non enregistrés") + "."),
+            ("Volume", "Tirage au hasard d'une partie des appels (au plus "
+             f"{_max_sampling(policy)} %) et quota hebdomadaire par agent ; appels internes "
+             + ("enregistrés" if policy.record_internal_calls else "non enregistrés") + "."
+             + (f" Plus de {MAX_SAMPLING_PERCENT} % des appels : {policy.sampling_reason}."
+                if policy.sampling_reason else "")),
             ("Mesures de sécurité", "Chiffrement de bout en bout dès le premier octet "
              "(X25519, AES-256-GCM), clé privée dans le magasin de clés du système ; accès par "
              "rôle (agent, formateur, administrateur/DPO) ; journal d'audit chaîné et signé de "
@@ -93,7 +98,10 @@ def build_register(policy: Policy, language: str) -> Register:
         ("Legal basis", "Legitimate interest of the controller (GDPR art. 6(1)(f)) in training "
          "its agents; agents informed beforehand (French Labour Code L.1222-4)."),
         ("Data subjects", f"Agents enrolled in a training ({len(policy.enrolments)} "
-         f"enrolment(s): {', '.join(trainings) or 'none'}), for a bounded period."),
+         f"enrolment(s): {', '.join(trainings) or 'none'}), for a bounded period."
+         + "".join(f" {t}: {_agents(policy, t)} agent(s), at most {policy.weekly_volume(t)} "
+                   f"recordings a week for {policy.review_capacity(t)} that can be analysed."
+                   for t in trainings)),
         ("Personal data", f"Video of the business application window only ({apps}) during the "
          "call; agent name, date, time and duration of the call; application name, file size "
          "and hash. No sound, no caller number or identity, no still screenshot, no bank card "
@@ -104,8 +112,11 @@ def build_register(policy: Policy, language: str) -> Register:
         ("Transfers outside the EU", "None: recordings stay on the controller's workstations "
          "and servers."),
         ("Retention", retention),
-        ("Volume", "A random share of calls and a weekly quota per agent; internal calls "
-         + ("recorded" if policy.record_internal_calls else "not recorded") + "."),
+        ("Volume", f"A random share of calls (at most {_max_sampling(policy)}%) and a weekly "
+         "quota per agent; internal calls "
+         + ("recorded" if policy.record_internal_calls else "not recorded") + "."
+         + (f" More than {MAX_SAMPLING_PERCENT}% of calls: {policy.sampling_reason}."
+            if policy.sampling_reason else "")),
         ("Security measures", "Encrypted from the first byte (X25519, AES-256-GCM), private key "
          "in the OS key store; role-based access (agent, trainer, admin/DPO); hash-chained, "
          "signed audit trail of every view, export and deletion with its reason; watermarked "
@@ -117,3 +128,11 @@ def build_register(policy: Policy, language: str) -> Register:
     )  # fmt: skip
     return Register("en", "Record of processing activities (GDPR art. 30) — screen video for "
                     "training", rows)  # fmt: skip
+
+
+def _agents(policy: Policy, training: str) -> int:
+    return sum(1 for e in policy.enrolments if e.training == training)
+
+
+def _max_sampling(policy: Policy) -> int:
+    return max((e.sampling_percent for e in policy.enrolments), default=0)

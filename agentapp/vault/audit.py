@@ -30,6 +30,8 @@ from agentapp.vault.filelock import locked
 AUDIT_FILE = "audit.jsonl"
 MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for documents
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link planted in its place is refused
+
 
 class AuditError(RuntimeError):
     """The trail cannot be written or read. The message says why; the caller fails closed."""
@@ -121,7 +123,7 @@ class AuditLog:
             entry = seal_entry(key, self._last(), fields)
             line = _dumps(entry) + "\n"
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600)
                 try:
                     os.write(fd, line.encode())
                     os.fsync(fd)

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from agentapp.paths import local_or_system
+from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 
 SERVICE = "agentapp"
@@ -32,8 +32,12 @@ def public_key_path(data_dir: Path) -> Path:
 
 
 def installed_public_key_path(data_dir: Path) -> Path:
-    """The key recordings are sealed with: this user's copy, else the machine-wide one."""
-    return local_or_system(public_key_path(data_dir))
+    """The key recordings are sealed with: the one IT installed machine-wide, else this
+    user's copy (`keys init`). Raises KeyProblem when the user's copy is another key."""
+    try:
+        return system_first(public_key_path(data_dir))
+    except ConflictingCopy as exc:
+        raise KeyProblem(f"recording key refused: {exc}") from None
 
 
 def write_public_key(pub: X25519PublicKey, path: Path) -> None:

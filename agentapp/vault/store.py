@@ -35,6 +35,7 @@ META = "recording.json"
 STATUS_RECORDING = "recording"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class VaultError(RuntimeError):
@@ -162,7 +163,7 @@ class RecordingWriter:
         with self._lock:
             seg = self._segments[seq]
             if seg.fd is None:
-                seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND)
+                seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
             offset = os.lseek(seg.fd, 0, os.SEEK_END)
             try:
                 _write_all(seg.fd, record)
@@ -185,7 +186,7 @@ class RecordingWriter:
             seg = self._segments[seq]
             if index < len(seg.offsets):
                 if seg.fd is None:
-                    seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND)
+                    seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
                 os.ftruncate(seg.fd, seg.offsets[index])
                 os.fsync(seg.fd)
                 self.meta.frames -= sum(seg.frames[index:])

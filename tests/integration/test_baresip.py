@@ -21,7 +21,7 @@ import pytest
 from agentapp.platform.virtual_display import VirtualDesktop
 from agentapp.telephony.baresip import NetstringDecoder, netstring
 from tests.integration.conftest import Agent, Windows, need
-from tests.policies import policy_text
+from tests.policies import CAPACITY, policy_text
 
 pytestmark = [pytest.mark.x11, pytest.mark.keystore]
 
@@ -190,7 +190,7 @@ def line(tmp_path: Path) -> Iterator[Line]:
 
 
 def baresip_agent(make_agent: Callable[..., Agent], env: dict[str, str], line: Line) -> Agent:
-    agent = make_agent(policy_text("alice", quota=50), env=env)
+    agent = make_agent(policy_text("alice", quota=50, extra=CAPACITY), env=env)
     (agent.data / "agent.toml").write_text(
         f'[source]\nkind = "baresip"\nport = {line.proxy.port}\n'
         f'account = "sip:agent@127.0.0.1:{line.agent_phone.sip}"\n'

@@ -14,7 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from agentapp.app import settings, signing_key_path
 from agentapp.core.config import ConfigError, parse_config, source_from_url
 from agentapp.machine import MachineSettings, MachineSetupError, configure
-from agentapp.vault.keys import installed_public_key_path, public_key_path, write_public_key
+from agentapp.vault.keys import (
+    KeyProblem,
+    installed_public_key_path,
+    public_key_path,
+    write_public_key,
+)
 
 
 def _pem(key: X25519PrivateKey | Ed25519PrivateKey) -> str:
@@ -103,7 +108,7 @@ def test_empty_settings_leave_files_alone(tmp_path: Path) -> None:
     assert (target / "agent.toml").read_text() == "# IT's own\n"
 
 
-def test_user_files_win_and_user_stands_for_the_agent(
+def test_a_users_config_wins_but_the_keys_it_installed_win(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     system, data = tmp_path / "etc", tmp_path / "data"
@@ -121,4 +126,5 @@ def test_user_files_win_and_user_stands_for_the_agent(
     write_public_key(X25519PrivateKey.generate().public_key(), public_key_path(data))
     s = settings(str(data))
     assert s.agent == "bob" and s.config.site is None and s.config.source.kind == "hook"
-    assert installed_public_key_path(data) == public_key_path(data)
+    with pytest.raises(KeyProblem, match="refused"):  # another key than IT's: not obeyed
+        installed_public_key_path(data)

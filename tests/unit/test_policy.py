@@ -4,7 +4,7 @@ import re
 import pytest
 
 from agentapp.core.policy import Page, PolicyError, WindowRule, parse_policy
-from tests.policies import policy_text
+from tests.policies import SAMPLING_REASON, policy_text
 
 
 def test_sample_policy_loads() -> None:
@@ -162,3 +162,56 @@ def test_url_and_field_rules_read_the_page_protectively() -> None:
         parse_policy(policy_text(application='name = "CRM"\nurl_pattern = "("'))
     with pytest.raises(PolicyError, match="at least one of"):
         parse_policy(policy_text(sensitive='name = "Pay"'))
+
+
+def _enrolments(n: int, sampling: int | None = None, quota: int | None = None) -> str:
+    rows = []
+    for i in range(n):
+        rows.append(f'[[enrolment]]\nagent = "agent{i}"\ntraining = "CRM onboarding"\n'
+                    "start = 2026-06-01\nend = 2026-12-01\n"
+                    + (f"sampling_percent = {sampling}\n" if sampling else "")
+                    + (f"weekly_quota = {quota}\n" if quota else ""))  # fmt: skip
+    return "\n".join(rows)
+
+
+def test_a_systematic_policy_for_a_thousand_agents_is_refused() -> None:
+    """Seen accepted: 1,000 agents at 100 % of calls, 200 a week, for 183 days. Recording
+    every call is systematic (R6), and no trainer can review 200,000 recordings a week."""
+    text = policy_text(None, sampling=100, quota=200).replace(SAMPLING_REASON, "")
+    with pytest.raises(PolicyError, match=r"sampling_percent = 100 for 'agent0': at most 50 %"):
+        parse_policy(text + _enrolments(1000))
+    with pytest.raises(PolicyError, match="could bring 200000 recordings a week"):
+        parse_policy(policy_text(None, sampling=100, quota=200) + _enrolments(1000))
+
+
+def test_more_than_half_of_the_calls_needs_a_reason_the_notice_gives() -> None:
+    from agentapp.core.notice import build_notice
+    from agentapp.core.register import build_register
+
+    with pytest.raises(PolicyError, match="sampling_reason"):
+        parse_policy(policy_text("alice", sampling=60).replace(SAMPLING_REASON, ""))
+    assert parse_policy(policy_text("alice", sampling=50)).sampling_reason == ""
+    p = parse_policy(policy_text("alice", sampling=60))
+    assert "tests: every call" in " ".join(t for _, t in build_notice(p, "alice", "en").sections)
+    assert "tests: every call" in " ".join(t for _, t in build_notice(p, "alice", "fr").sections)
+    assert "tests: every call" in dict(build_register(p, "en").rows)["Volume"]
+
+
+def test_a_training_may_bring_no_more_than_its_trainers_can_review() -> None:
+    """Without declared minutes a training is given 2 hours a week (8 recordings of 15 min);
+    trainers who declare more may review more. The register says how many and for what."""
+    from agentapp.core.register import build_register
+
+    base = policy_text(None, sampling=30, quota=5)
+    assert parse_policy(base + _enrolments(1)).review_capacity("CRM onboarding") == 8
+    with pytest.raises(PolicyError, match=r"could bring 10 recordings a week .* 8 a week"):
+        parse_policy(base + _enrolments(2))
+    trainer = ('\n[[trainer]]\nname = "carol"\ntrainings = ["CRM onboarding"]\n'
+               "minutes_per_week = 150\n")  # fmt: skip
+    p = parse_policy(base + trainer + _enrolments(2))
+    assert p.review_capacity("CRM onboarding") == 10 and p.weekly_volume("CRM onboarding") == 10
+    subjects = dict(build_register(p, "en").rows)["Data subjects"]
+    assert "CRM onboarding: 2 agent(s), at most 10 recordings a week for 10" in subjects
+    slower = base.replace("[recording]\n", "[recording]\nreview_minutes = 30\n")
+    with pytest.raises(PolicyError, match="5 a week at review_minutes = 30"):
+        parse_policy(slower + trainer + _enrolments(2))

@@ -19,13 +19,15 @@ from agentapp.telephony.esl import EslProtocol
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import public_key_path, write_public_key
 from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys
-from tests.policies import policy_text
+from tests.policies import CAPACITY, policy_text
 from tests.transcripts import ScriptedServer, Step
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    (tmp_path / "policy.toml").write_text(policy_text("alice", quota=50, lookbehind_ms=0))
+    (tmp_path / "policy.toml").write_text(
+        policy_text("alice", quota=50, lookbehind_ms=0, extra=CAPACITY)
+    )
     write_public_key(X25519PrivateKey.generate().public_key(), public_key_path(tmp_path))
     e = Engine(
         agent="alice",

@@ -1,0 +1,118 @@
+"""A data folder no one else controls (R12): checked before agentapp reads or writes in it.
+
+Another user who can write into the data folder, or into a folder above it, or who owns a
+part of it, could swap in their own recording key, redirect recordings or the hook socket
+through a symbolic link, or rewrite the trail. So agentapp refuses, with one line saying
+what is wrong, a data folder when:
+
+* it, or anything in it (one level into its sub-folders: recordings, run, keys, notes), is
+  a symbolic link, belongs to another user, or can be written by group or others;
+* a folder above it belongs to a user other than root and its owner, or can be written by
+  others without the sticky bit (/tmp has it: others cannot rename what is ours there).
+
+A folder of ours that others can merely read is made private (0700) instead: nothing is lost.
+POSIX only; on Windows the installer sets the folder's ACLs.
+
+Only `os` is used, so that the hook command (agentapp/hookcli.py) can ask too. Threading:
+plain functions.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+class UnsafeFolder(RuntimeError):
+    """The data folder could be changed by someone else: agentapp will not use it."""
+
+
+def problem(root: str, deep: bool = True) -> str | None:
+    """What makes `root` unsafe, in a few words, or None (creating it, 0700, when missing).
+    `deep` False looks only at the folder, the folders above it and its run/ (the hook)."""
+    if os.name != "posix":
+        return None
+    uid = os.geteuid()
+    root = os.path.abspath(root)
+    why = _parents(os.path.dirname(root), uid)
+    if why:
+        return why
+    if os.path.islink(root):
+        return f"{root} is a symbolic link"
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    st = os.lstat(root)
+    why = _own(root, st, uid)
+    if why:
+        return why
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(root, 0o700)
+    names = os.listdir(root) if deep else [n for n in ("run",) if os.path.lexists(f"{root}/run")]
+    for name in names:
+        path = os.path.join(root, name)
+        st = os.lstat(path)
+        why = _part(path, st, uid)
+        if why:
+            return why
+        if stat.S_ISDIR(st.st_mode):
+            for sub in os.listdir(path):
+                why = _part(os.path.join(path, sub), os.lstat(os.path.join(path, sub)), uid)
+                if why:
+                    return why
+    return None
+
+
+def check(root: str, deep: bool = True) -> None:
+    """Raises UnsafeFolder with the line to show."""
+    try:
+        why = problem(root, deep)
+    except OSError as exc:
+        why = f"it cannot be checked ({exc.strerror or exc})"
+    if why:
+        raise UnsafeFolder(
+            f"the data folder {root} is not safe to use: {why}. Nothing is recorded or read "
+            "until it is fixed (ask IT)"
+        )
+
+
+def _parents(folder: str, uid: int) -> str | None:
+    while not os.path.lexists(folder):  # to be made: what matters is what is there already
+        folder = os.path.dirname(folder)
+    while True:
+        st = os.stat(folder)  # a link above is the system's layout (/var -> ...), not a part
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in (0, uid):
+            return f"the folder above it, {folder}, belongs to another user ({_name(st.st_uid)})"
+        if mode & 0o002 and not mode & stat.S_ISVTX:
+            return f"the folder above it, {folder}, can be changed by anyone (mode {mode:04o})"
+        if mode & 0o020 and st.st_gid != os.getegid() and not mode & stat.S_ISVTX:
+            return f"the folder above it, {folder}, can be changed by its group (mode {mode:04o})"
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _own(path: str, st: os.stat_result, uid: int) -> str | None:
+    if st.st_uid != uid:
+        return f"{path} belongs to another user ({_name(st.st_uid)})"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        return f"{path} can be changed by other users (mode {mode:04o})"
+    return None
+
+
+def _part(path: str, st: os.stat_result, uid: int) -> str | None:
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    if stat.S_ISSOCK(st.st_mode) and st.st_uid == uid:
+        return None  # a socket's mode bits say who may connect; its folder (0700) decides
+    return _own(path, st, uid)
+
+
+def _name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
