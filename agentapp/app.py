@@ -156,6 +156,7 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
     from agentapp.site.sync import PolicySync
 
     shipper = RecordingShipper(engine.vault, s.config.site)
+    engine.use_site_eraser(shipper.withdraw)
     shipper.start()
     try:
         public = load_public(signing_key_path(s.data_dir))

@@ -14,6 +14,7 @@ block; a UI marshals them to its own thread (ui.bridge does).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import random
@@ -54,7 +55,7 @@ from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 from agentapp.vault.purge import purge_expired
 from agentapp.vault.sink import SealingSink
-from agentapp.vault.store import RecordingWriter, Vault, free_bytes, write_atomic
+from agentapp.vault.store import RecordingWriter, Vault, VaultError, free_bytes, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ PAUSE_AGENT = "agent"
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
+CALLER_OBJECTS_AFTER_S = 300.0  # callers often object at the end: the last call stays erasable
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class EngineStatus:
     enrolment: str | None = None  # "enrolled in 'X' until 2027-01-29"
     quota: str | None = None  # "2 of 10 recordings this week"
     application: str | None = None
+    erasable: bool = False  # the last call's recording may still be erased (caller objects)
 
     @property
     def recording(self) -> bool:
@@ -126,6 +129,9 @@ class Engine:
         self.vault = Vault(data_dir / "recordings")
         self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
+        self._erasable: tuple[str, float] | None = None  # the last call's recording, until
+        self._call_serial = 0  # calls started: a recording is "the last call's" only if none since
+        self._erase: Callable[[str], None] = self._erase_here
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
@@ -210,12 +216,15 @@ class Engine:
             if self.session.state is not State.IDLE:
                 return
             new, old = self._idle_status(), self._status
-            if (new.state, new.enrolment, new.quota) != (old.state, old.enrolment, old.quota):
+            if (new.state, new.enrolment, new.quota, new.erasable) != (
+                old.state, old.enrolment, old.quota, old.erasable
+            ):  # fmt: skip
                 self._set_status(new)
 
     def _idle_status(self) -> EngineStatus:
         status = self._idle_status_from_policy()
-        return replace(status, detail=self._with_site(status.detail))
+        erasable = self._erasable is not None and self._clock.now() < self._erasable[1]
+        return replace(status, detail=self._with_site(status.detail), erasable=erasable)
 
     def _idle_status_from_policy(self) -> EngineStatus:
         try:
@@ -311,6 +320,8 @@ class Engine:
             return self._on_ended(t, "on-hook")
 
     def _on_started(self, call: CallStarted) -> str:
+        self._erasable = None  # another caller now: the last call's recording is not theirs
+        self._call_serial += 1
         if self.session.state is State.SEALING:
             # back to back (auto-answer queues): this call starts the moment the previous
             # one is sealed, and the gate decides it then (_on_capture_done)
@@ -379,6 +390,7 @@ class Engine:
         self._held.clear()
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
         base = self._status
+        serial = self._call_serial
         self._pipeline = CapturePipeline(
             session=self.session,
             clock=self._clock,
@@ -398,7 +410,7 @@ class Engine:
             on_status=lambda s: self._on_capture_status(writer, s),
             on_sensitive=self._on_sensitive,
             on_lock=self._on_lock,
-            on_done=lambda stats: self._on_capture_done(writer, call.at, stats),
+            on_done=functools.partial(self._on_capture_done, writer, call.at, serial=serial),
         )
         self._set_status(
             EngineStatus(
@@ -527,16 +539,45 @@ class Engine:
         return replace(self._status, state=state, detail=detail)
 
     # ------------------------------------------------------------------ caller objects (R15)
+    def use_site_eraser(self, erase: Callable[[str], None]) -> None:
+        """On a site: erasing the last call's recording also withdraws its delivered copy
+        (site/shipper.py RecordingShipper.withdraw)."""
+        self._erase = erase
+
+    def _erase_here(self, rid: str) -> None:
+        self.vault.delete(rid)
+
     def caller_objects(self) -> str:
-        """Stop the current recording and erase what it captured; log without content."""
+        """Stop the current recording and erase what it captured, or, within
+        CALLER_OBJECTS_AFTER_S of the on-hook, erase the last call's recording (sealed, or
+        delivered to the site). Logged without content."""
+        if self.session.state is State.SEALING:
+            self.wait_idle(10)  # the last call is being sealed: erase it once it is
         with self._lock:
             if self.session.state not in _ACTIVE:
-                return "ok: nothing to discard (not recording)"
+                return self._erase_last()
             self.session.discard("caller objects")
             self._wake()
             log.warning("the caller objected: recording stopped and erased")
             self._trace("recording discarded", self._status.recording_id or "", "caller objects")
             return "ok: recording stopped and erased"
+
+    def _erase_last(self) -> str:
+        last, self._erasable = self._erasable, None
+        if last is None or self._clock.now() >= last[1]:
+            minutes = round(CALLER_OBJECTS_AFTER_S / 60)
+            return f"ok: nothing to discard (no recording in the last {minutes} minutes)"
+        try:
+            self._erase(last[0])
+        except (OSError, VaultError) as exc:
+            log.error("could not erase recording %s everywhere: %s", last[0], exc)
+            self._trace("recording discarded", last[0], f"caller objects after the call; {exc}")
+            self.refresh()
+            return f"error: the recording could not be erased everywhere ({exc}); tell IT"
+        log.warning("the caller objected after the call: the last recording was erased")
+        self._trace("recording discarded", last[0], "caller objects (after the call)")
+        self.refresh()
+        return "ok: the last call's recording was erased"
 
     # ------------------------------------------------------------------ capture callbacks
     def _on_capture_mode(self, writer: RecordingWriter, mode: CaptureMode, why: str) -> None:
@@ -556,7 +597,7 @@ class Engine:
         self._set_status(replace(status, application=writer.meta.application))
 
     def _on_capture_done(
-        self, writer: RecordingWriter, started_at: float, stats: PipelineStats
+        self, writer: RecordingWriter, started_at: float, stats: PipelineStats, *, serial: int = 0
     ) -> None:
         """Runs on the capture thread when it has sealed (or abandoned) its last segment."""
         self.last_capture = stats
@@ -580,6 +621,8 @@ class Engine:
                 stop_at = info.stop_at if info.stop_at is not None else self._clock.now()
                 spans = [(a - started_at, b - started_at) for a, b in info.paused_spans]
                 meta = writer.finish(stop_at - started_at, spans, info.end_reason)
+                if serial == self._call_serial:  # no other call began since this one
+                    self._erasable = (meta.id, self._clock.now() + CALLER_OBJECTS_AFTER_S)
                 self._trace(
                     "recording stopped",
                     meta.id,

@@ -11,6 +11,7 @@ admins = ["dan"]
 [[trainer]]
 name = "carol"
 trainings = ["CRM onboarding"]
+minutes_per_week = 300
 """
 
 

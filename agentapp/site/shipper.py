@@ -38,6 +38,7 @@ class RecordingShipper:
         self.dest = site / "recordings"
         self._interval = interval
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # one recording at a time: shipped, or withdrawn
         self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
         self.problem: str | None = None
 
@@ -62,7 +63,9 @@ class RecordingShipper:
             if meta.status not in (STATUS_COMPLETE, STATUS_INTERRUPTED):
                 continue
             try:
-                self._ship(meta.id)
+                with self._lock:
+                    if (self.vault.root / meta.id).is_dir():  # not withdrawn meanwhile
+                        self._ship(meta.id)
             except OSError as exc:
                 if self.problem is None:
                     log.warning("site folder unreachable, recordings wait here sealed: %s", exc)
@@ -73,6 +76,18 @@ class RecordingShipper:
             log.warning("site folder reachable again")
             self.problem = None
         return shipped
+
+    def withdraw(self, rid: str) -> None:
+        """Erase a recording here and at the site (the caller objected after the call), never
+        halfway through its delivery. Any thread. Raises OSError if the site cannot be
+        reached (the copy here is gone already)."""
+        with self._lock:
+            if (self.vault.root / rid).is_dir():
+                self.vault.delete(rid)
+            for copy in (self.dest / rid, self.dest / f".incoming-{rid}"):
+                if copy.exists():
+                    remove_for_good(copy)
+        log.info("recording %s withdrawn from the site folder", rid)
 
     def _ship(self, rid: str) -> None:
         src = self.vault.root / rid

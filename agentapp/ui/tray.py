@@ -8,6 +8,7 @@ bridge's queued signal. Engine methods called from here are thread-safe and quic
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -96,7 +97,7 @@ class StatusWindow(QWidget):
             "Resume recording" if status.state == "paused" else f"Pause ({human(hotkey)})"
         )
         self.pause.setEnabled(status.recording)
-        self.objects.setEnabled(status.recording)
+        self.objects.setEnabled(status.recording or status.erasable)
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         event.ignore()  # the only visible sign of the agent: it stays
@@ -200,8 +201,13 @@ class TrayController(QObject):
         pause.setEnabled(status.recording)
         pause.triggered.connect(self.toggle_pause)
         self.menu.addAction(pause)
-        objects = QAction("Caller objects — stop and erase this recording", self.menu)
-        objects.setEnabled(status.recording)
+        objects = QAction(
+            "Caller objects — stop and erase this recording"
+            if status.recording or not status.erasable
+            else "Caller objects — erase the last call's recording",
+            self.menu,
+        )
+        objects.setEnabled(status.recording or status.erasable)
         objects.triggered.connect(self.caller_objects)
         self.menu.addAction(objects)
         self.menu.addSeparator()
@@ -214,7 +220,9 @@ class TrayController(QObject):
         log.info("tray: %s", self.engine.toggle_pause())
 
     def caller_objects(self) -> None:
-        log.info("tray: %s", self.engine.caller_objects())
+        # off the Qt thread: erasing the last call may wait for its sealing, or for the site
+        threading.Thread(target=lambda: log.info("tray: %s", self.engine.caller_objects()),
+                         name="caller-objects", daemon=True).start()  # fmt: skip
 
     def show_notice(self) -> None:
         if self.notice is not None and self.notice.isVisible():

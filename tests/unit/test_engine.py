@@ -34,6 +34,7 @@ def make_engine(
     audit_keys: object = None,
     min_free_bytes: int = 0,
     pages: object = None,
+    clock: object = None,
     **policy: object,
 ) -> Engine:
     """The look-behind is off unless a test asks for it (its own tests are further down):
@@ -52,6 +53,7 @@ def make_engine(
         audit=AuditLog.in_dir(tmp_path, audit_keys or MemoryAuditKeys()),  # type: ignore[arg-type]
         min_free_bytes=min_free_bytes,
         page_factory=None if pages is None else (lambda clock: pages),  # type: ignore[arg-type,return-value]
+        clock=clock,  # type: ignore[arg-type]
     )
     e.grabber = grabber  # type: ignore[attr-defined]
     e.start()
@@ -833,4 +835,69 @@ def test_a_queued_call_that_ends_first_is_said_not_recorded(
     time.sleep(0.3)
     assert len(e.vault.recordings()) == 1
     assert "it ended before the previous recording was sealed" in e.status.detail, e.status
+    e.stop()
+
+
+class LaterClock:
+    """The real clock, moved forward on demand (the minutes after a call, without waiting)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.ahead
+
+
+def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519PrivateKey) -> None:
+    """Callers often object at the end: two minutes after the on-hook, "caller objects" erases
+    the last call's recording here and the copy already delivered to the site; traced with no
+    content; once only, and not after 5 minutes."""
+    from agentapp.engine import CALLER_OBJECTS_AFTER_S
+    from agentapp.site.shipper import RecordingShipper
+
+    clock = LaterClock()
+    e = make_engine(tmp_path, key, FakeLocator(), clock=clock)
+    site = tmp_path / "site"
+    (site / "recordings").mkdir(parents=True)
+    shipper = RecordingShipper(e.vault, site)
+    e.use_site_eraser(shipper.withdraw)
+    for n in (1, 2):
+        call(e, EventKind.OFF_HOOK, f"c{n}")
+        time.sleep(0.6)
+        call(e, EventKind.ON_HOOK, f"c{n}")
+        assert e.wait_idle(10)
+    first, last = sorted(e.vault.recordings(), key=lambda m: m.started_at)
+    assert e.status.erasable
+    assert shipper.ship_all() == 2 and (site / "recordings" / last.id).is_dir()
+    clock.ahead = 120
+    assert e.caller_objects() == "ok: the last call's recording was erased"
+    assert [m.id for m in e.vault.recordings()] == [first.id]  # only the last call's
+    assert sorted(p.name for p in (site / "recordings").iterdir()) == [first.id]
+    assert not e.status.erasable
+    assert "nothing to discard" in e.caller_objects()
+    trail = (tmp_path / "audit.jsonl").read_text()
+    assert "caller objects (after the call)" in trail
+
+    e.handle_event(CallEvent(EventKind.OFF_HOOK, "c3", clock.now()))  # the softphone's clock
+    time.sleep(0.6)
+    e.handle_event(CallEvent(EventKind.ON_HOOK, "c3", clock.now()))
+    assert e.wait_idle(10)
+    clock.ahead += CALLER_OBJECTS_AFTER_S + 1
+    assert "nothing to discard" in e.caller_objects()  # too late: kept
+    assert len(e.vault.recordings()) == 2
+    e.stop()
+
+
+def test_after_another_call_began_the_last_recording_is_not_the_callers(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK, "c1")
+    time.sleep(0.6)
+    call(e, EventKind.ON_HOOK, "c1")
+    assert e.wait_idle(10)
+    call(e, EventKind.OFF_HOOK, "c2", internal=True)  # not recorded (internal)
+    assert "nothing to discard" in e.caller_objects()  # c2's caller: c1's recording stays
+    assert len(e.vault.recordings()) == 1
+    call(e, EventKind.ON_HOOK, "c2")
     e.stop()
