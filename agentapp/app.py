@@ -11,12 +11,13 @@ import logging
 import logging.handlers
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentapp.core.config import AgentConfig, load_config
+from agentapp.core.config import AgentConfig, ConfigError, load_config
 from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ class Settings:
     agent: str
     policy_path: Path
     config: AgentConfig
-    user: str = ""  # the person acting (access rules, audit): AGENTAPP_USER or the login name
+    user: str = ""  # the person acting (access rules, audit): the OS login (tests: AGENTAPP_USER)
+    own_agent: str = ""  # the agent this login is, whatever --agent / AGENTAPP_AGENT say
 
 
 def config_path(data_dir: Path) -> Path:
@@ -50,11 +52,35 @@ def settings(
     """Raises ConfigError for a broken agent.toml."""
     d = (Path(data_dir) if data_dir else default_data_dir()).absolute()
     cfg = load_config(config_path(d))
-    who = agent or os.environ.get("AGENTAPP_AGENT") or cfg.agent or getpass.getuser()
+    real = login_name()
+    user = _test_only("AGENTAPP_USER", real) or real  # tests play a person through it
+    own = cfg.agent or user
+    who = agent or os.environ.get("AGENTAPP_AGENT") or own
     cfg = cfg.for_agent(who)
-    pol = policy or os.environ.get("AGENTAPP_POLICY") or str(d / "policy.toml")
-    user = os.environ.get("AGENTAPP_USER") or getpass.getuser()
-    return Settings(d, who, Path(pol).absolute(), cfg, user)
+    pol = policy or _test_only("AGENTAPP_POLICY", str(d / "policy.toml")) or str(d / "policy.toml")
+    return Settings(d, who, Path(pol).absolute(), cfg, user, own)
+
+
+def login_name() -> str:
+    """Who the OS says runs this process (not $USER or $LOGNAME, which anyone can set)."""
+    if os.name == "posix":
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    return getpass.getuser()
+
+
+def _test_only(name: str, default: str) -> str | None:
+    """`name` from the environment where tests may set it. A packaged build (PyInstaller:
+    the .deb and the Windows installer) refuses it: a person is who the OS says, and roles
+    come from the policy, never from a variable someone set (R7, R8)."""
+    value = os.environ.get(name)
+    if value and value != default and getattr(sys, "frozen", False):
+        raise ConfigError(
+            f"{name} is set: it is for tests only, and this build takes the person and the "
+            "policy from the OS login and the data folder — unset it"
+        )
+    return value
 
 
 class OneLineFormatter(logging.Formatter):

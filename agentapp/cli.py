@@ -379,6 +379,11 @@ def _notice(args: argparse.Namespace, s: object) -> int:
         if engine.notice_needed():
             print("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)")
         return 0
+    if s.agent != s.own_agent:
+        raise CliError(
+            f"only {s.agent} can acknowledge their notice, in their own session (this is "
+            f"{s.user}'s): the trail must say the agent read it"
+        )
     try:
         engine.acknowledge_notice(language)
     except PolicyError as exc:

@@ -34,7 +34,7 @@ from agentapp.core.policy_writer import (
 )
 from agentapp.platform.base import WindowInfo
 from agentapp.site import publish as site_publish
-from agentapp.site.signing import load_private, load_public, strip_signature
+from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
@@ -105,10 +105,14 @@ class ConsoleModel:
         return new
 
     def person(self) -> Person:
+        """Who is using the console, with the roles the site's *signed* policy gives them:
+        never the draft's, which anyone who can write this folder could edit (R7, R8)."""
         try:
-            policy: Policy | None = self.draft()
-        except ConsoleError:
-            policy = None
+            policy: Policy | None = load_signed(
+                site_policy_path(self.site), load_public(signing_key_path(self.s.data_dir))
+            )
+        except (OSError, PolicyError):
+            policy = None  # no signed policy: nobody is trainer or admin (fail closed)
         return person(policy, self.s.user)
 
     # ------------------------------------------------------------------ enrolment

@@ -67,7 +67,21 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         "hotkey": hotkey,
         # only when given: the notices agents already read keep their digest
         **({"sampling_reason": policy.sampling_reason} if policy.sampling_reason else {}),
+        # who may see this agent's recordings by name: a new trainer or admin asks again
+        **(
+            {"viewers": [list(v) for v in _viewers(policy, enrolment)]}
+            if any(_viewers(policy, enrolment))
+            else {}
+        ),
     }
+
+
+def _viewers(policy: Policy, e: Enrolment | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the trainers of this agent's training, the admins/DPO), by name."""
+    trainers = sorted(
+        t.name for t in policy.trainers if e is not None and e.training in t.trainings
+    )
+    return tuple(trainers), tuple(sorted(policy.admins))
 
 
 def notice_digest(policy: Policy, agent: str) -> str:
@@ -80,6 +94,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     apps = ", ".join(a.name for a in policy.applications)
     who = ", ".join(policy.recipients)
     who = who[0].upper() + who[1:]
+    trainers, admins = _viewers(policy, e)
     c = policy.controller
     key = policy.pause_hotkey.replace("<", "").replace(">", "").title()
     months = round(policy.retention_days / 30.4)
@@ -114,8 +129,9 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "en pause (données bancaires, informations personnelles) ; une seconde pression le "
              "reprend. Si l'appelant s'y oppose, « L'appelant refuse » arrête l'enregistrement et "
              "efface ce qui a été capturé."),
-            ("Destinataires", f"{who}. Vous pouvez voir vos propres enregistrements ; ceux "
-             "d'autres stagiaires ne vous sont montrés qu'anonymisés."),
+            ("Destinataires", f"{who}{_named(trainers, admins, 'fr')}. Vous pouvez voir vos "
+             "propres enregistrements ; ceux d'autres stagiaires ne vous sont montrés "
+             "qu'anonymisés."),
             ("Durée de conservation", f"{policy.retention_days} jours (environ {months} mois"
              + (f", par dérogation « {d.reference} » : {d.reason}" if d else ", 6 mois au plus")
              + f"), puis suppression automatique. Les vidéos sont chiffrées. Les notes "
@@ -152,8 +168,8 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
         ("Sensitive data", f"The {key} shortcut or the tray menu pauses recording (bank card "
          "details, personal information); pressing it again resumes. If the caller objects, "
          "'Caller objects' stops the recording and erases what was captured."),
-        ("Who can see the recordings", f"{who}. You can see your own recordings; other "
-         "trainees' recordings are only shown to you anonymised."),
+        ("Who can see the recordings", f"{who}{_named(trainers, admins, 'en')}. You can see "
+         "your own recordings; other trainees' recordings are only shown to you anonymised."),
         ("How long they are kept", f"{policy.retention_days} days (about {months} months"
          + (f", by derogation '{d.reference}': {d.reason}" if d else ", at most 6 months")
          + f"), then deleted automatically. Videos are encrypted. Trainers' analysis notes "
@@ -163,3 +179,15 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          f"{CNIL['en']}."),
     )  # fmt: skip
     return Notice("en", "Screen video for training — information notice", sections)
+
+
+def _named(trainers: tuple[str, ...], admins: tuple[str, ...], language: str) -> str:
+    fr = language == "fr"
+    parts = []
+    if trainers:
+        parts.append(("formateurs : " if fr else "trainers: ") + ", ".join(trainers))
+    if admins:
+        lead = "administrateurs/DPO, qui ne voient pas la vidéo : " if fr else (
+            "admins/DPO, who do not see the video: ")  # fmt: skip
+        parts.append(lead + ", ".join(admins))
+    return f" ({' ; '.join(parts) if fr else '; '.join(parts)})" if parts else ""

@@ -167,3 +167,32 @@ def test_doctor_says_what_is_missing_then_what_works(
     (agent.data / "agent.toml").write_text('[source]\nkind = "sip"\n')
     r = agent.cli("doctor", check=False)
     assert r.returncode == 1 and "configuration refused" in r.stderr and "kind must be" in r.stderr
+
+
+def test_nobody_acknowledges_the_notice_for_an_agent(tmp_path: Path) -> None:
+    """Seen: anyone could run `notice acknowledge --agent alice` and the trail said alice
+    read it. Only alice's own session can (here bob's session, played as tests do)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text(policy_text("alice"))
+    env = dict(no_display_env(data), AGENTAPP_USER="bob")
+    env.pop("AGENTAPP_AGENT")
+    r = cli("notice", "acknowledge", "--agent", "alice", env=env)
+    assert r.returncode == 1 and "only alice can acknowledge their notice" in r.stderr, r.stderr
+    assert not (data / "notice-acknowledgements.json").exists()
+    own = cli("notice", "acknowledge", env=dict(env, AGENTAPP_USER="alice"))
+    assert own.returncode == 0, own.stderr
+
+
+def test_a_packaged_build_takes_the_person_from_the_os_login(tmp_path: Path) -> None:
+    """AGENTAPP_USER and AGENTAPP_POLICY let tests play a person; a packaged build (frozen, as
+    PyInstaller makes it) refuses them with one line, so nobody becomes admin by a variable.
+    (The installed .deb itself is run without them: tests/integration/test_package_deb.py.)"""
+    data = tmp_path / "data"
+    code = "import sys; sys.frozen = True; from agentapp.cli import main; sys.exit(main())"
+    for var, value in (("AGENTAPP_USER", "dan"), ("AGENTAPP_POLICY", str(tmp_path / "mine"))):
+        env = dict(no_display_env(data), **{var: value})
+        r = subprocess.run([sys.executable, "-c", code, "recordings", "list"], env=env,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert r.returncode != 0 and f"{var} is set: it is for tests only" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr

@@ -147,3 +147,17 @@ def test_the_console_purges_the_site_at_start(qtbot: QtBot, site) -> None:  # ty
     w = _console(qtbot, trainer, folder, "carol")
     assert "1 recording(s) or note(s) past their deadline deleted" in w.status.text()
     assert w.recs.rowCount() == 1 and not (folder / "recordings" / old.meta.id).exists()
+
+
+def test_a_draft_never_gives_a_role(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    """Seen: a user became trainer with a policy file of their own. In the console, roles
+    come from the site's signed policy only; a draft naming oneself trainer changes nothing."""
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "mallory")
+    draft = w.model.draft_path.read_text()
+    w.model.draft_path.write_text(
+        draft + '\n[[trainer]]\nname = "mallory"\ntrainings = ["CRM onboarding"]\n'
+    )
+    assert w.model.draft().trainer("mallory") is not None  # the draft says so…
+    assert w.model.person().role == "agent"  # …the signed policy does not
+    assert _console(qtbot, trainer, folder, "carol").model.person().role == "trainer"

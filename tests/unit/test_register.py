@@ -29,3 +29,25 @@ reason = "twelve-month apprenticeship programme"
 """))  # fmt: skip
     text = build_register(policy, "fr").as_text()
     assert "Decision DPO-2026-12" in text and "300 jours" in text and "6 mois au plus" not in text
+
+
+def test_a_new_trainer_or_admin_asks_the_agent_again() -> None:
+    """Who can see an agent's recordings is part of what they acknowledged: a trainer added
+    to their training, or an admin, changes the notice (named in it) and its digest."""
+    from agentapp.core.notice import build_notice, notice_digest
+    from agentapp.core.policy import parse_policy
+    from tests.policies import policy_text
+
+    def digest(extra: str) -> str:
+        return notice_digest(parse_policy(policy_text("alice", extra=extra)), "alice")
+
+    other = '[[trainer]]\nname = "erin"\ntrainings = ["Billing"]\n'
+    ours = '[[trainer]]\nname = "carol"\ntrainings = ["CRM onboarding"]\n'
+    admin = '[access]\nadmins = ["dan"]\n'
+    assert digest("") == digest(other)  # not one who can see alice's recordings
+    assert len({digest(""), digest(ours), digest(admin), digest(ours + admin)}) == 4
+    notice = build_notice(parse_policy(policy_text("alice", extra=ours + admin)), "alice", "en")
+    seen = dict(notice.sections)["Who can see the recordings"]
+    assert "trainers: carol" in seen and "admins/DPO, who do not see the video: dan" in seen
+    fr = build_notice(parse_policy(policy_text("alice", extra=ours + admin)), "alice", "fr")
+    assert "formateurs : carol" in dict(fr.sections)["Destinataires"]
