@@ -199,11 +199,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_disk_full_mid_call_stops_recording_and_keeps_what_was_sealed(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
-    tmp_path: Path, small_disk: Path,
+    tmp_path: Path, small_disk: Path, request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
     agent = make_agent(policy_text("alice", segment_seconds=5), env=desktop.env)
-    (agent.data / "recordings").rmdir()  # made empty by the set-up commands
-    (agent.data / "recordings").symlink_to(small_disk, target_is_directory=True)
+    # the recordings on a disk of their own, mounted in place (a link there would be refused)
+    recordings = agent.data / "recordings"
+    subprocess.run(["mount", "--bind", str(small_disk), str(recordings)], check=True)
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(recordings)], check=False))
     agent.start()
     agent.hook("off-hook", "call-full")
     deadline = time.monotonic() + 20
