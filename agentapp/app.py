@@ -6,7 +6,6 @@ lazily so `agentapp hook` stays fast.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import logging.handlers
 import os
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
     from agentapp.core.policy import Policy
     from agentapp.engine import Engine
+    from agentapp.site.floor import VersionFloor
     from agentapp.site.shipper import RecordingShipper
     from agentapp.site.sync import PolicySync
 
@@ -63,11 +63,9 @@ def settings(
 
 def login_name() -> str:
     """Who the OS says runs this process (not $USER or $LOGNAME, which anyone can set)."""
-    if os.name == "posix":
-        import pwd
+    from agentapp.vault.audit import login_name as os_login
 
-        return pwd.getpwuid(os.geteuid()).pw_name
-    return getpass.getuser()
+    return os_login()
 
 
 def _test_only(name: str, default: str) -> str | None:
@@ -146,12 +144,17 @@ def signing_key_path(data_dir: Path) -> Path:
         raise PolicyError(f"policy-signing key refused: {exc}") from None
 
 
-def signed_policy_loader(s: Settings) -> Callable[[], Policy]:
-    """On a site, only a policy signed with the site's key is obeyed (the local copy too)."""
+def signed_policy_loader(s: Settings, floor: VersionFloor | None = None) -> Callable[[], Policy]:
+    """On a site, only a policy signed with the site's key is obeyed (the local copy too),
+    and never one older than the highest version this desk adopted (site/floor.py)."""
+    from agentapp.site.floor import KeyringFloor, refuse_rollback
     from agentapp.site.signing import load_public, load_signed
 
     def load() -> Policy:
-        return load_signed(s.policy_path, load_public(signing_key_path(s.data_dir)))
+        public = load_public(signing_key_path(s.data_dir))
+        policy = load_signed(s.policy_path, public)
+        refuse_rollback(policy.version, floor or KeyringFloor(public), str(s.policy_path))
+        return policy
 
     return load
 
@@ -189,7 +192,10 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
     except PolicyError as exc:
         engine.site_policy_problem(f"site policy not followed: {exc}")
         return None, shipper
-    sync = PolicySync(s.config.site, s.policy_path, public, engine.site_policy_problem)
+    from agentapp.site.floor import KeyringFloor
+
+    sync = PolicySync(s.config.site, s.policy_path, public, engine.site_policy_problem,
+                      floor=KeyringFloor(public))  # fmt: skip
     sync.start()
     return sync, shipper
 

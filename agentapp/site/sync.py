@@ -3,8 +3,10 @@
 `<site>/policy/policy.toml` is checked every `interval` seconds (2 s: a change is in force
 within seconds; the file's size and modification time say whether to read it). A policy is
 installed locally only when its signature verifies against the policy-signing public key
-installed with the agent, it parses, and its version is higher than the one in force. Else the
-last good policy stays in force and `on_problem` says why (the tray shows it).
+installed with the agent, it parses, and its version is higher than the one in force and than
+the highest this desk ever adopted (kept in the key store: site/floor.py). Else the last good
+policy stays in force and `on_problem` says why (the tray shows it). A local copy rolled back
+below that floor, or removed, is fetched again from the site.
 
 Threading: one daemon thread; `on_problem` is called on it (Engine.site_policy_problem is
 thread-safe).
@@ -20,6 +22,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentapp.core.policy import PolicyError
+from agentapp.site.floor import MemoryFloor, VersionFloor
 from agentapp.site.signing import parse_signed
 from agentapp.vault.store import write_atomic
 
@@ -38,12 +41,14 @@ class PolicySync:
         public: Ed25519PublicKey,
         on_problem: Callable[[str | None], None],
         interval: float = 2.0,
+        floor: VersionFloor | None = None,
     ) -> None:
         self.source = site_policy_path(site)
         self.local = local
         self._public = public
         self._on_problem = on_problem
         self._interval = interval
+        self._floor = floor or MemoryFloor()
         self._seen: tuple[int, int] | None = None
         self._problem: str | None = None
         self._stop = threading.Event()
@@ -72,6 +77,12 @@ class PolicySync:
     def check(self) -> str | None:
         """One look at the site; returns the problem in words, or None when in step."""
         try:
+            lowest = self._floor.get()
+        except PolicyError as exc:
+            return self._say(f"site policy not followed: {exc}")
+        if self.in_force() < lowest:
+            self._seen = None  # the local copy was rolled back or removed: fetch it again
+        try:
             st = self.source.stat()
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._seen:
@@ -87,9 +98,10 @@ class PolicySync:
             policy = parse_signed(text, self._public, str(self.source))
         except PolicyError as exc:
             return self._say(f"site policy refused: {exc}; keeping version {current}")
-        if policy.version < current:
+        adopted = max(current, lowest)
+        if policy.version < adopted:
             return self._say(f"site policy refused: version {policy.version} is older than "
-                             f"version {current} in force (rollback)")  # fmt: skip
+                             f"version {adopted} already adopted (rollback)")  # fmt: skip
         if policy.version == current:
             same = self.local.read_bytes() == text
             return self._say(None if same else f"site policy refused: its text changed but "
@@ -100,6 +112,10 @@ class PolicySync:
         except OSError as exc:
             return self._say(f"cannot install the site policy: {exc}")
         log.warning("site policy version %d installed (was %d)", policy.version, current)
+        try:
+            self._floor.raise_to(policy.version)
+        except PolicyError as exc:
+            return self._say(f"site policy installed, but {exc}")
         return self._say(None)
 
     def _say(self, problem: str | None) -> str | None:

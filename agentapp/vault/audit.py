@@ -89,7 +89,12 @@ class KeyringAuditKeys:
 
 
 def login_name() -> str:
+    """Who the OS says runs this process ($USER and $LOGNAME can be set by anyone)."""
     try:
+        if os.name == "posix":
+            import pwd
+
+            return pwd.getpwuid(os.geteuid()).pw_name
         return getpass.getuser()
     except Exception:  # no login name (service without passwd entry)
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"

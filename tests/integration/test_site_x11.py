@@ -80,6 +80,7 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     trainer, folder, started = site
     out = _publish(trainer, folder, _policy(1, TODAY + dt.timedelta(days=30)), tmp_path)
     assert "policy adopted" in out and "version 1 signed" in out
+    signed_v1 = (folder / "policy" / "policy.toml").read_bytes()
     alice = _agent("alice", trainer, folder, desktop.env, tmp_path)
     bob = _agent("bob", trainer, folder, desktop.env, tmp_path)
     for a in (alice, bob):
@@ -102,6 +103,13 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
     wait_until(lambda: _version(alice) == 2 and _version(bob) == 2, "v2 did not reach both agents")
     assert bob.hook("off-hook", "c2") == "ok: not recording (enrolment has ended)"
     bob.hook("on-hook", "c2")
+    # seen: the older signed v1 copied onto bob's desk was obeyed until restart (bob recorded)
+    (bob.data / "policy.toml").write_bytes(signed_v1)
+    answer = bob.hook("off-hook", "c2b")
+    assert answer.startswith("ok: not recording"), answer
+    bob.hook("on-hook", "c2b")
+    wait_until(lambda: _version(bob) == 2, "the desk's copy was not repaired from the site")
+    assert not [r for r in bob.recordings()], bob.recordings()
 
     # tampered after signing, unsigned, rolled back: refused, v2 stays, the status says why
     signed = (folder / "policy" / "policy.toml").read_bytes()

@@ -124,3 +124,32 @@ def test_shipper_after_a_stop_between_rename_and_cleanup(tmp_path: Path) -> None
     assert RecordingShipper(vault, site.parent).ship_all() == 1
     assert json.loads((site / rid / "recording.json").read_text())["status"] == "complete"
     assert vault.get(rid).status == "shipped"
+
+
+def test_an_older_signed_policy_is_refused_on_the_desk_and_fetched_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The floor (the highest version adopted) lives outside the data folder: a properly
+    signed but older policy copied onto the desk is refused, and the site's copy comes back."""
+    from agentapp.app import Settings, signed_policy_loader
+    from agentapp.core.config import AgentConfig
+    from agentapp.site.floor import MemoryFloor
+    from agentapp.site.signing import PUBLIC_FILE, write_public
+
+    data = tmp_path / "data"
+    write_public(KEY.public_key(), data / "keys" / PUBLIC_FILE)
+    s = Settings(data, "alice", data / "policy.toml", AgentConfig(), "alice", "alice")
+    floor = MemoryFloor()
+    load = signed_policy_loader(s, floor)
+    v1, v2 = _signed(1), _signed(2)
+    (data / "policy.toml").write_bytes(v2)
+    assert load().version == 2 and floor.version == 2
+    (data / "policy.toml").write_bytes(v1)
+    with pytest.raises(PolicyError, match="version 1 is older than version 2 already adopted"):
+        load()
+    site = tmp_path / "site"
+    site_policy_path(site).parent.mkdir(parents=True)
+    site_policy_path(site).write_bytes(v2)
+    problems: list[str | None] = []
+    sync = PolicySync(site, data / "policy.toml", KEY.public_key(), problems.append, floor=floor)
+    assert sync.check() is None and load().version == 2  # repaired from the site
+    site_policy_path(site).write_bytes(v1)  # and the site cannot roll it back either
+    assert "older than version 2 already adopted" in (sync.check() or "")
