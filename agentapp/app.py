@@ -185,7 +185,7 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
     from agentapp.site.sync import PolicySync
 
     shipper = RecordingShipper(engine.vault, s.config.site)
-    engine.use_site_eraser(shipper.withdraw)
+    engine.use_site(shipper.withdraw, shipper.ids_since)
     shipper.start()
     try:
         public = load_public(signing_key_path(s.data_dir))

@@ -132,6 +132,7 @@ class Engine:
         self._erasable: tuple[str, float] | None = None  # the last call's recording, until
         self._call_serial = 0  # calls started: a recording is "the last call's" only if none since
         self._erase: Callable[[str], None] = self._erase_here
+        self._site_ids: Callable[[str, float], set[str]] | None = None
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
@@ -264,8 +265,29 @@ class Engine:
         return replace(base, detail="waiting for a call")
 
     def _used_this_week(self, today: dt.date) -> int:
+        """This agent's recordings this week (R6): those on this desk, those at the site
+        (recorded on any desk), and those this desk's trail says it started — so deleting
+        local stubs gives nothing back. Recordings erased because the caller objected, or
+        not kept, do not count. Bound left: desks offline from the site at once each count
+        only their own (issue 19's hub counts exactly)."""
         monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
-        return self.vault.count_since(self.agent, monday)
+        ids = {m.id for m in self.vault.recordings()
+               if m.agent == self.agent and m.started_at >= monday}  # fmt: skip
+        if self._site_ids is not None:
+            ids |= self._site_ids(self.agent, monday)
+        started, dropped = set(), set()
+        try:
+            entries = self.audit.entries()
+        except AuditError:
+            entries = []
+        for e in entries:
+            if e.get("who") != self.agent or not isinstance(e.get("target"), str):
+                continue
+            if e.get("action") in ("recording discarded", "recording not kept"):
+                dropped.add(e["target"])
+            elif e.get("action") == "recording started" and _at(e) >= monday:
+                started.add(e["target"])
+        return len((ids | started) - dropped)
 
     # ------------------------------------------------------------------ notice (R2)
     def notice(self, language: str) -> Notice:
@@ -539,10 +561,13 @@ class Engine:
         return replace(self._status, state=state, detail=detail)
 
     # ------------------------------------------------------------------ caller objects (R15)
-    def use_site_eraser(self, erase: Callable[[str], None]) -> None:
-        """On a site: erasing the last call's recording also withdraws its delivered copy
-        (site/shipper.py RecordingShipper.withdraw)."""
-        self._erase = erase
+    def use_site(
+        self, erase: Callable[[str], None], ids_since: Callable[[str, float], set[str]]
+    ) -> None:
+        """On a site: erasing the last call's recording also withdraws its delivered copy,
+        and the weekly quota counts the agent's recordings at the site too
+        (site/shipper.py RecordingShipper.withdraw, .ids_since)."""
+        self._erase, self._site_ids = erase, ids_since
 
     def _erase_here(self, rid: str) -> None:
         self.vault.delete(rid)
@@ -772,6 +797,13 @@ class Engine:
                     except InvalidTransition:
                         continue
                     self._wake()
+
+
+def _at(entry: dict[str, Any]) -> float:
+    try:
+        return dt.datetime.fromisoformat(str(entry.get("at"))).timestamp()
+    except ValueError:
+        return float("-inf")
 
 
 def _why(reason: str) -> str:

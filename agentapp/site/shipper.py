@@ -12,6 +12,7 @@ Threading: one daemon thread.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -76,6 +77,22 @@ class RecordingShipper:
             log.warning("site folder reachable again")
             self.problem = None
         return shipped
+
+    def ids_since(self, agent: str, since: float) -> set[str]:
+        """The ids of `agent`'s recordings at the site started at `since` or later (from any
+        desk). Only this week's folders are opened: an id starts with its UTC start time.
+        An unreachable site gives none (the desk's own count stands)."""
+        first = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        found: set[str] = set()
+        try:
+            names = [n for n in os.listdir(self.dest) if not n.startswith(".") and n >= first]
+        except OSError:
+            return found
+        for name in names:
+            meta = Vault.read_meta(self.dest / name)
+            if meta is not None and meta.agent == agent and meta.started_at >= since:
+                found.add(meta.id)
+        return found
 
     def withdraw(self, rid: str) -> None:
         """Erase a recording here and at the site (the caller objected after the call), never

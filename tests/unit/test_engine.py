@@ -860,7 +860,7 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     site = tmp_path / "site"
     (site / "recordings").mkdir(parents=True)
     shipper = RecordingShipper(e.vault, site)
-    e.use_site_eraser(shipper.withdraw)
+    e.use_site(shipper.withdraw, shipper.ids_since)
     for n in (1, 2):
         call(e, EventKind.OFF_HOOK, f"c{n}")
         time.sleep(0.6)
@@ -901,3 +901,38 @@ def test_after_another_call_began_the_last_recording_is_not_the_callers(
     assert len(e.vault.recordings()) == 1
     call(e, EventKind.ON_HOOK, "c2")
     e.stop()
+
+
+def test_the_weekly_quota_is_the_agents_across_desks(tmp_path: Path, key: X25519PrivateKey) -> None:
+    """Seen: quota 3, desk A recorded 3, desk B 3 more, and deleting desk A's stubs gave 2
+    more. Now each desk counts the agent's recordings at the site and those its own trail
+    says it started, so neither another desk's calls nor deleted stubs give any back."""
+    from agentapp.site.shipper import RecordingShipper
+    from agentapp.vault.store import remove_for_good
+
+    site = tmp_path / "site"
+    (site / "recordings").mkdir(parents=True)
+    desks = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        e = make_engine(tmp_path / name, key, FakeLocator(), quota=3)
+        shipper = RecordingShipper(e.vault, site)
+        e.use_site(shipper.withdraw, shipper.ids_since)
+        desks.append((e, shipper))
+    answers = []
+    for n in range(6):
+        e, shipper = desks[n % 2]
+        answers.append(call(e, EventKind.OFF_HOOK, f"c{n}"))
+        time.sleep(0.4)
+        call(e, EventKind.ON_HOOK, f"c{n}")
+        assert e.wait_idle(10)
+        shipper.ship_all()
+    assert answers.count("ok: recording") == 3, answers
+    assert len(list((site / "recordings").iterdir())) == 3
+    a, _ = desks[0]
+    for stub in a.vault.folders():  # the trainee deletes desk A's stubs
+        remove_for_good(stub)
+    assert "quota" in call(a, EventKind.OFF_HOOK, "c6"), a.status
+    call(a, EventKind.ON_HOOK, "c6")
+    for e, _ in desks:
+        e.stop()
