@@ -112,7 +112,7 @@ def setup_logging(data_dir: Path, verbose: bool = False) -> Path:
     return path
 
 
-def build_engine(s: Settings) -> Engine:
+def build_engine(s: Settings, headless: bool = False) -> Engine:
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
     from agentapp.engine import Engine
@@ -128,6 +128,7 @@ def build_engine(s: Settings) -> Engine:
         page_factory=create_page_watcher,
         session_lock_factory=create_session_lock,
         policy_loader=signed_policy_loader(s) if s.config.site else None,
+        headless=headless,
     )
 
 
@@ -210,7 +211,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     from agentapp.platform.hotkey import HotkeyListener
     from agentapp.telephony.hook import HookServer, socket_path
 
-    engine = build_engine(s)
+    engine = build_engine(s, headless)
     server = HookServer(socket_path(s.data_dir), engine.handle, SystemClock())
     server.claim()  # raises HookError when another agent runs: single instance per user
     engine.start()  # recovers interrupted recordings: only once the socket is ours

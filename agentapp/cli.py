@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", parents=[common], help="run the agent (the default command)")
-    run.add_argument("--headless", action="store_true", help="no tray (kiosks, tests)")
+    no_tray = "no tray: records only on desks the policy lists in headless_desks"
+    run.add_argument("--headless", action="store_true", help=no_tray)
     run.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
     run.add_argument("-v", "--verbose", action="store_true")
 

@@ -28,7 +28,10 @@ PRIVATE = SampleWindow("agentapp-private", "Private messages", (255, 0, 255), (1
 
 
 def sample_policy(agent: str, wm_class: str, fps: int = 10, weekly_quota: int = 20) -> str:
+    """The demo's (and the benchmarks') policy: every call of `agent` on this desk, which may
+    run the agent without its tray (headless_desks)."""
     import datetime as dt
+    import socket
 
     today = dt.date.today()
     return f"""\
@@ -47,7 +50,9 @@ max_call_minutes = 60
 sampling_percent = 100
 sampling_reason = "the demo records every call of its one agent"
 weekly_quota = {weekly_quota}
+review_minutes = 10
 record_internal_calls = false
+headless_desks = ["{socket.gethostname()}"]
 
 [access]
 admins = ["dpo"]
@@ -55,7 +60,7 @@ admins = ["dpo"]
 [[trainer]]
 name = "trainer"
 trainings = ["CRM onboarding (demo)"]
-minutes_per_week = {weekly_quota * 15}
+minutes_per_week = {weekly_quota * 10}
 
 [[application]]
 name = "CRM"

@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -63,6 +64,10 @@ PAUSE_AGENT = "agent"
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
+NO_INDICATOR = (
+    "not recording: the agent runs without its tray here, so you would not see that you are "
+    "recorded — start it with its tray (ask IT); kiosks allowed by the policy are the exception"
+)
 CALLER_OBJECTS_AFTER_S = 300.0  # callers often object at the end: the last call stays erasable
 
 
@@ -106,11 +111,13 @@ class Engine:
         reader_factory: Callable[[], ReaderLike] | None = None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
         session_lock_factory: Callable[[], SessionLock | None] | None = None,
+        headless: bool = False,
     ) -> None:
         """`policy_loader` reads and checks the policy (default: the plain file at
         `policy_path`; on a site: the signed copy, see site/signing.py)."""
         self.agent = agent
         self._load_policy = policy_loader or (lambda: load_policy(policy_path))
+        self.headless = headless  # no tray: records only on desks the policy names
         self._site_problem: str | None = None
         self._seen: dict[str, Any] | None = None  # the policy summary last traced
         self._seen_read = False  # run/policy-seen.json is read once (see _note_policy)
@@ -245,6 +252,8 @@ class Engine:
         base = EngineStatus("waiting", "", enrolment=enrolment, quota=quota)
         if today < e.start:
             return replace(base, state="not_enrolled", detail=f"enrolment starts on {e.start}")
+        if self._no_indicator(policy):
+            return replace(base, state="cannot_record", detail=NO_INDICATOR)
         try:
             load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
@@ -360,6 +369,9 @@ class Engine:
             self._set_status(EngineStatus("cannot_record", f"policy refused: {exc}"))
             return "ok: not recording (policy refused)"
         self._note_policy(policy)
+        if self._no_indicator(policy) and policy.enrolment_for(self.agent) is not None:
+            self._set_status(EngineStatus("cannot_record", NO_INDICATOR))
+            return "ok: not recording (no recording indicator on this desk)"
         today = dt.datetime.fromtimestamp(call.at).date()
         decision = decide(
             policy,
@@ -561,6 +573,12 @@ class Engine:
         return replace(self._status, state=state, detail=detail)
 
     # ------------------------------------------------------------------ caller objects (R15)
+    def _no_indicator(self, policy: Policy) -> bool:
+        """Headless (no tray, no badge) on a desk the policy does not name (R2: a trainee is
+        always shown that they are recorded; kiosks with an indicator of their own are listed
+        in headless_desks)."""
+        return self.headless and socket.gethostname() not in policy.headless_desks
+
     def use_site(
         self, erase: Callable[[str], None], ids_since: Callable[[str, float], set[str]]
     ) -> None:

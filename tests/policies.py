@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 ACCESS = """
 [access]
@@ -46,8 +47,11 @@ def policy_text(
     application: str | None = None,
     sensitive: str | None = None,
     extra: str = "",
+    headless: bool = True,
 ) -> str:
-    """`extra` is appended as is ([derogation], [access], [[trainer]] tables…);
+    """The agents of the tests run headless on this machine, which the policy allows
+    (`headless` False: it does not). `extra` is appended as is ([derogation], [access],
+    [[trainer]] tables…);
     `application` / `sensitive` replace the body of the [[application]] / [[sensitive]]
     table (TOML lines)."""
     today = dt.date.today()
@@ -90,6 +94,7 @@ sampling_percent = {sampling}
 {SAMPLING_REASON if sampling > 50 else ""}
 {quota_line}
 record_internal_calls = {"true" if internal else "false"}
+{f'headless_desks = ["{socket.gethostname()}"]' if headless else ""}
 {f"retention_days = {retention_days}" if retention_days else ""}
 {f"notes_retention_days = {notes_retention_days}" if notes_retention_days else ""}
 {f"lookbehind_ms = {lookbehind_ms}" if lookbehind_ms is not None else ""}

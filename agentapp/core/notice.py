@@ -67,6 +67,7 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         "hotkey": hotkey,
         # only when given: the notices agents already read keep their digest
         **({"sampling_reason": policy.sampling_reason} if policy.sampling_reason else {}),
+        **({"headless_desks": sorted(policy.headless_desks)} if policy.headless_desks else {}),
         # who may see this agent's recordings by name: a new trainer or admin asks again
         **(
             {"viewers": [list(v) for v in _viewers(policy, enrolment)]}
@@ -124,7 +125,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "que l'application affiche sous elles est enregistré. Aucune autre fenêtre, aucune "
              f"capture d'écran fixe, aucun son. Les appels internes {internal} enregistrés."),
             ("Quand", when + " Un indicateur « ● Enregistrement pour la formation » est affiché "
-             "pendant tout l'enregistrement."),
+             "pendant tout l'enregistrement."
+             + (f" Sur les postes {', '.join(policy.headless_desks)} (bornes), l'agent tourne "
+                "sans son icône : ils ont leur propre indicateur." if policy.headless_desks
+                else "")),
             ("Données sensibles", f"Le raccourci {key} ou le menu de l'icône met l'enregistrement "
              "en pause (données bancaires, informations personnelles) ; une seconde pression le "
              "reprend. Si l'appelant s'y oppose, « L'appelant refuse » arrête l'enregistrement et "
@@ -164,7 +168,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          "application shows underneath them is recorded. No other window, no still "
          f"screenshot, no sound. Internal calls {internal} recorded."),
         ("When", when + " A '● Recording for training' indicator is shown for as long as "
-         "recording lasts."),
+         "recording lasts."
+         + (f" On the desks {', '.join(policy.headless_desks)} (kiosks) the agent runs without "
+            "its tray icon: they show an indicator of their own." if policy.headless_desks
+            else "")),
         ("Sensitive data", f"The {key} shortcut or the tray menu pauses recording (bank card "
          "details, personal information); pressing it again resumes. If the caller objects, "
          "'Caller objects' stops the recording and erases what was captured."),

@@ -163,6 +163,7 @@ class Policy:
     admins: tuple[str, ...] = ()
     trainers: tuple[Trainer, ...] = ()
     sampling_reason: str = ""  # why more than MAX_SAMPLING_PERCENT of calls may be drawn
+    headless_desks: tuple[str, ...] = ()  # host names that may record with no tray (kiosks)
     review_minutes: int = DEFAULT_REVIEW_MINUTES
 
     def trainer(self, name: str) -> Trainer | None:
@@ -240,6 +241,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     )
     recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
     sampling_reason = rec.text("sampling_reason", default="").strip()
+    headless_desks = tuple(rec.texts("headless_desks", default=None) or ())
     review_minutes = rec.whole("review_minutes", default=DEFAULT_REVIEW_MINUTES, lo=1, hi=240)
     hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
     if not _HOTKEY.match(hotkey):
@@ -310,6 +312,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         trainers=trainers,
         sampling_reason=sampling_reason,
         review_minutes=review_minutes,
+        headless_desks=headless_desks,
     )
     for training in sorted({e.training for e in enrolments}):
         volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)

@@ -58,6 +58,11 @@ def to_toml(p: Policy) -> str:
         f"pause_hotkey = {_s(p.pause_hotkey)}",
         f"review_minutes = {p.review_minutes}",
         *([f"sampling_reason = {_s(p.sampling_reason)}"] if p.sampling_reason else []),
+        *(
+            [f"headless_desks = [{', '.join(_s(d) for d in p.headless_desks)}]"]
+            if p.headless_desks
+            else []
+        ),
         "",
     ]
     if p.derogation is not None:

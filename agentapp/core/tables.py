@@ -37,6 +37,8 @@ class TableReader:
 
     def texts(self, key: str, default: Any = _MISSING) -> list[str]:
         v = self._get(key, default)
+        if v is default and default is not _MISSING:
+            return v  # not given: the caller's default
         if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
             raise self._error(f"'{key}' must be a non-empty list of strings", self.where)
         return v

@@ -196,3 +196,25 @@ def test_a_packaged_build_takes_the_person_from_the_os_login(tmp_path: Path) -> 
                            capture_output=True, text=True, timeout=60)  # fmt: skip
         assert r.returncode != 0 and f"{var} is set: it is for tests only" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_headless_records_only_where_the_policy_allows_it(tmp_path: Path) -> None:
+    """Seen: headless mode recorded with no indicator and no notice on screen. Without a
+    tray the agent records only on desks the policy names (kiosks with their own light)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.app import build_engine, settings
+    from agentapp.core.events import CallEvent, EventKind
+    from agentapp.vault.keys import public_key_path, write_public_key
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text(policy_text("alice", headless=False))
+    write_public_key(X25519PrivateKey.generate().public_key(), public_key_path(data))
+    engine = build_engine(settings(str(data), "alice"), headless=True)
+    assert "without its tray" in engine.refresh().detail
+    answer = engine.handle_event(CallEvent(EventKind.OFF_HOOK, "k1", time.time()))
+    assert answer == "ok: not recording (no recording indicator on this desk)"
+    assert engine.vault.recordings() == []
+    (data / "policy.toml").write_text(policy_text("alice"))  # this desk is listed
+    assert "without its tray" not in engine.refresh().detail
