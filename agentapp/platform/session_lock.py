@@ -4,7 +4,9 @@
   GNOME, MATE, Xfce and Cinnamon ones: `ActiveChanged(bool)`, and `GetActive()` at start);
 * logind on the system bus, for this process's session: `LockedHint` (set by lockers),
   the `Lock`/`Unlock` requests, and `Active` (false while another user's session is shown:
-  a user switch).
+  a user switch); and for the machine: `PrepareForSleep` and `PrepareForShutdown` (true
+  until the machine is back, or the shutdown is cancelled), so nothing is captured while
+  the desk goes down — SIGTERM then seals what was captured.
 
 What X itself shows of a lock is checked by the locator (X11Locator.locked); this adds the
 desktops whose lockers X alone does not reveal.
@@ -40,6 +42,10 @@ SERVICES = {
 }
 LOCKED = "the session is locked"
 SWITCHED = "another user's session is on the screen"
+GOING_DOWN = {
+    "PrepareForSleep": "the computer is going to sleep",
+    "PrepareForShutdown": "the computer is shutting down",
+}
 LOGIN1 = "org.freedesktop.login1"
 CALL_TIMEOUT_S = 0.5
 
@@ -51,6 +57,7 @@ class SessionLockWatcher(SessionLock):
         self._lock = threading.Lock()
         self._active: dict[str, bool] = {}  # per screen-saver interface, and "logind"
         self._switched = False
+        self._going: dict[str, bool] = {}  # PrepareForSleep / PrepareForShutdown
         self._stop = threading.Event()
         self.ready = threading.Event()  # subscribed and asked (tests)
         self._threads = [
@@ -62,6 +69,9 @@ class SessionLockWatcher(SessionLock):
 
     def locked(self) -> str | None:
         with self._lock:
+            going = [GOING_DOWN[m] for m, on in self._going.items() if on]
+            if going:
+                return going[0]
             if any(self._active.values()):
                 return LOCKED
             return SWITCHED if self._switched else None
@@ -135,16 +145,19 @@ class SessionLockWatcher(SessionLock):
         changed = MatchRule(type="signal", path=path, interface="org.freedesktop.DBus.Properties",
                             member="PropertiesChanged")  # fmt: skip
         requests = MatchRule(type="signal", path=path, interface=f"{LOGIN1}.Session")
-        for rule in (changed, requests):
+        machine = MatchRule(type="signal", path="/org/freedesktop/login1",
+                            interface=f"{LOGIN1}.Manager")  # fmt: skip
+        for rule in (changed, requests, machine):
             conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_S)
-        with conn.filter(changed) as props, conn.filter(requests) as asks:
+        with conn.filter(changed) as props, conn.filter(requests) as asks, \
+                conn.filter(machine) as downs:  # fmt: skip
             session = Properties(DBusAddress(path, LOGIN1, f"{LOGIN1}.Session"))
             for name in ("LockedHint", "Active"):
                 r = conn.send_and_get_reply(session.get(name), timeout=CALL_TIMEOUT_S)
                 if r.header.message_type is MessageType.method_return:
                     self._logind(name, bool(r.body[0][1]))
             while not self._stop.is_set():
-                for queue in (asks, props):
+                for queue in (asks, props, downs):
                     try:
                         msg = conn.recv_until_filtered(queue, timeout=0.05)
                     except TimeoutError:
@@ -152,6 +165,9 @@ class SessionLockWatcher(SessionLock):
                     member = msg.header.fields.get(HeaderFields.member)
                     if member in ("Lock", "Unlock"):
                         self._logind("LockedHint", member == "Lock")
+                    elif member in GOING_DOWN and msg.body:
+                        with self._lock:
+                            self._going[member] = bool(msg.body[0])
                     elif member == "PropertiesChanged" and msg.body[0] == f"{LOGIN1}.Session":
                         for name, (_sig, value) in msg.body[1].items():
                             self._logind(name, bool(value))

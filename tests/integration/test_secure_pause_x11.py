@@ -386,6 +386,13 @@ class FakeLogind(FakeService):
         body = (self.SESSION, {name: ("b", value)}, [])
         self.signals.append(new_signal(here, "PropertiesChanged", "sa{sv}as", body))
 
+    def machine(self, member: str, value: bool) -> None:
+        """A Manager signal for the whole machine (PrepareForSleep, PrepareForShutdown)."""
+        from jeepney import DBusAddress, new_signal
+
+        here = DBusAddress("/org/freedesktop/login1", interface="org.freedesktop.login1.Manager")
+        self.signals.append(new_signal(here, member, "b", (value,)))
+
     def answer(self, msg: object) -> object | None:
         from jeepney import HeaderFields, new_method_return
 
@@ -418,5 +425,28 @@ def test_logind_lock_and_user_switch_pause_the_recording(
             return lambda: logind.set(prop, not value)
 
         _call_with_a_lock(agent, tmp_path, "call-logind", lock, said)
+    finally:
+        logind.close()
+
+
+@pytest.mark.parametrize(("member", "said"), [("PrepareForSleep", "going to sleep"),
+                         ("PrepareForShutdown", "shutting down")])  # fmt: skip
+def test_sleep_and_shutdown_stop_capture_until_the_desk_is_back(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path, member: str, said: str,
+) -> None:  # fmt: skip
+    """logind announces a suspend or a shutdown (PrepareForSleep/PrepareForShutdown true):
+    nothing more is captured until it is over (resume, or a cancelled shutdown); the
+    shutdown's SIGTERM then seals what was captured (tested in test_tray_x11)."""
+    logind = FakeLogind()
+    try:
+        env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
+        agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+
+        def going() -> Callable[[], None]:
+            logind.machine(member, True)
+            return lambda: logind.machine(member, False)
+
+        _call_with_a_lock(agent, tmp_path, "call-down", going, said)
     finally:
         logind.close()
