@@ -218,11 +218,14 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     server.serve()  # events queued meanwhile are answered now, by a started engine
     runner = None
     if s.config.source.kind != "hook":
+        from agentapp.core.internal import InternalPeers
         from agentapp.telephony.factory import SourceSetupError, make_runner
 
+        peers = InternalPeers(s.config.source.internal_numbers, s.config.source.number_of)
+        engine.on_policy(peers.update)  # colleagues' extensions: their calls are internal
         engine.expect_source(s.config.source.describe)
         try:
-            runner = make_runner(s.config.source, engine, SystemClock())
+            runner = make_runner(s.config.source, engine, SystemClock(), peers)
             runner.start()
         except SourceSetupError as exc:
             engine.source_down(s.config.source.describe, str(exc), SystemClock().now())

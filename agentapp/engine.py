@@ -118,6 +118,7 @@ class Engine:
         self.agent = agent
         self._load_policy = policy_loader or (lambda: load_policy(policy_path))
         self.headless = headless  # no tray: records only on desks the policy names
+        self._policy_listeners: list[Callable[[Policy], None]] = []
         self._site_problem: str | None = None
         self._seen: dict[str, Any] | None = None  # the policy summary last traced
         self._seen_read = False  # run/policy-seen.json is read once (see _note_policy)
@@ -732,12 +733,23 @@ class Engine:
     def _with_site(self, detail: str) -> str:
         return f"{detail} — {self._site_problem}" if self._site_problem else detail
 
+    def on_policy(self, listener: Callable[[Policy], None]) -> None:
+        """`listener` gets every policy this engine reads (and the current one now)."""
+        self._policy_listeners.append(listener)
+        try:
+            listener(self._load_policy())
+        except PolicyError:
+            pass  # said in the status; the listener hears the next good one
+
     def _note_policy(self, policy: Policy | None, problem: str = "") -> None:
         """Trace a policy or enrolment change the first time this agent sees it (R8).
 
         What was seen last is kept in `run/policy-seen.json` (read once, then held in memory;
         only this engine writes it), so a change made while the agent was stopped is traced
         at the next start."""
+        if policy is not None:
+            for listener in self._policy_listeners:
+                listener(policy)
         seen = self._policy_seen()
         if policy is None:
             if seen is not None and seen.get("refused") == problem:

@@ -49,6 +49,22 @@ class SourceConfig:
     username: str = ""
     extension: str = ""
     internal_numbers: re.Pattern[str] | None = None
+    templates: tuple[str, ...] = ()  # account, endpoint, extension as written ({user} kept)
+
+    def number_of(self, agent: str) -> str:
+        """The phone number (extension) the per-agent settings give `agent`; "" when they
+        do not name one per agent (a fixed value is this desk's only)."""
+        raw = dict(zip(PER_AGENT, self.templates, strict=False))
+        if self.kind == "esl":
+            value = raw.get("extension", "")
+        elif self.kind == "ami":
+            value = raw.get("endpoint", "").rsplit("/", 1)[-1]
+        elif self.kind == "baresip":
+            m = re.match(r"<?sips?:([^@;>]+)", raw.get("account", ""))
+            value = m.group(1) if m else ""
+        else:
+            return ""
+        return value.replace(USER, agent) if USER in value else ""
 
     @property
     def describe(self) -> str:
@@ -122,7 +138,9 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
         except re.error as exc:
             raise ConfigError(f"internal_numbers is not a valid regular expression ({exc})",
                               src.where) from None  # fmt: skip
-    source = SourceConfig(kind, host, port, internal_numbers=internal, **fields)
+    templates = tuple(fields[k] for k in PER_AGENT)
+    source = SourceConfig(kind, host, port, internal_numbers=internal, templates=templates,
+                          **fields)  # fmt: skip
     return AgentConfig(agent, source, site)
 
 

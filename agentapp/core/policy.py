@@ -118,6 +118,7 @@ class Enrolment:
     sampling_percent: int
     weekly_quota: int
     fps: int | None = None  # this trainee's frame rate; None: the policy's [recording] fps
+    extension: str | None = None  # their phone extension: calls with them are internal
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +407,7 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
     e_sampling = t.whole("sampling_percent", lo=1, hi=100, default=sampling)
     e_quota = t.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=quota)
     fps = t.whole("fps", lo=1, hi=30, default=None)
+    extension = t.text("extension", default=None)
     t.done()
     if end < start:
         raise PolicyError("end is before start", t.where)
@@ -427,4 +429,4 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
             "(RULES.md R6: selection is random, never systematic)",
             t.where,
         )
-    return Enrolment(agent, training, start, end, e_sampling, e_quota, fps)
+    return Enrolment(agent, training, start, end, e_sampling, e_quota, fps, extension)

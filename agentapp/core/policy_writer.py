@@ -90,6 +90,7 @@ def to_toml(p: Policy) -> str:
             f"sampling_percent = {e.sampling_percent}",
             f"weekly_quota = {e.weekly_quota}",
             *([f"fps = {e.fps}"] if e.fps is not None else []),
+            *([f"extension = {_s(e.extension)}"] if e.extension else []),
             "",
         ]
     return "\n".join(lines)

@@ -8,10 +8,14 @@ calls in progress. The secret comes from the OS key store, never from a file.
 
 from __future__ import annotations
 
-import re
-
 from agentapp.core.events import CallFact, EventKind
-from agentapp.telephony.base import MAX_FRAME, Connection, ProtocolError, SourceProtocol
+from agentapp.telephony.base import (
+    MAX_FRAME,
+    Connection,
+    PeerMatcher,
+    ProtocolError,
+    SourceProtocol,
+)
 
 Block = dict[str, str]
 
@@ -74,7 +78,7 @@ class AmiProtocol(SourceProtocol):
     name = "ami"
 
     def __init__(
-        self, username: str, secret: str, endpoint: str, internal: re.Pattern[str] | None = None
+        self, username: str, secret: str, endpoint: str, internal: PeerMatcher | None = None
     ) -> None:
         self.username, self.secret, self.endpoint = username, secret, endpoint
         self.internal = internal

@@ -13,7 +13,13 @@ import json
 import re
 
 from agentapp.core.events import CallFact, EventKind
-from agentapp.telephony.base import MAX_FRAME, Connection, ProtocolError, SourceProtocol
+from agentapp.telephony.base import (
+    MAX_FRAME,
+    Connection,
+    PeerMatcher,
+    ProtocolError,
+    SourceProtocol,
+)
 
 _COUNT = re.compile(r"Active calls \((\d+)\)")
 _CALL_ID = re.compile(r"\bid=([0-9A-Za-z._-]+)")
@@ -65,7 +71,7 @@ def _peer_number(uri: str) -> str:
 class BaresipProtocol(SourceProtocol):
     name = "baresip"
 
-    def __init__(self, account: str, internal: re.Pattern[str] | None = None) -> None:
+    def __init__(self, account: str, internal: PeerMatcher | None = None) -> None:
         self.account = account
         self.internal = internal
         self._decoder = NetstringDecoder()

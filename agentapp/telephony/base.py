@@ -32,6 +32,13 @@ BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only; re-armed per read
 
 
+class PeerMatcher(Protocol):
+    """Tells whether the other party's number makes a call internal (core/internal.py, or a
+    compiled internal_numbers pattern)."""
+
+    def search(self, number: str) -> object: ...
+
+
 class ProtocolError(ValueError):
     """The peer broke the protocol: the connection is closed and opened again."""
 

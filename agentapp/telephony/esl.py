@@ -10,11 +10,16 @@ header blocks with URL-encoded values. The agent's leg is the channel whose name
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import unquote
 
 from agentapp.core.events import CallFact, EventKind
-from agentapp.telephony.base import MAX_FRAME, Connection, ProtocolError, SourceProtocol
+from agentapp.telephony.base import (
+    MAX_FRAME,
+    Connection,
+    PeerMatcher,
+    ProtocolError,
+    SourceProtocol,
+)
 
 
 class MessageDecoder:
@@ -69,9 +74,7 @@ def split(frame: bytes) -> tuple[dict[str, str], bytes]:
 class EslProtocol(SourceProtocol):
     name = "esl"
 
-    def __init__(
-        self, password: str, extension: str, internal: re.Pattern[str] | None = None
-    ) -> None:
+    def __init__(self, password: str, extension: str, internal: PeerMatcher | None = None) -> None:
         self.password, self.extension, self.internal = password, extension, internal
         self._decoder = MessageDecoder()
 

@@ -6,19 +6,23 @@ from collections.abc import Callable
 
 from agentapp.core.clock import Clock
 from agentapp.core.config import SourceConfig
-from agentapp.telephony.base import SourceProtocol, SourceRunner, SourceSink
+from agentapp.telephony.base import PeerMatcher, SourceProtocol, SourceRunner, SourceSink
 
 
 class SourceSetupError(RuntimeError):
     pass
 
 
-def protocol_factory(cfg: SourceConfig) -> Callable[[], SourceProtocol]:
-    """A factory of fresh protocol objects (one per connection). Raises SourceSetupError."""
+def protocol_factory(
+    cfg: SourceConfig, peers: PeerMatcher | None = None
+) -> Callable[[], SourceProtocol]:
+    """A factory of fresh protocol objects (one per connection). Raises SourceSetupError.
+    `peers` tells internal calls (core/internal.py); else the source's internal_numbers."""
+    internal = peers if peers is not None else cfg.internal_numbers
     if cfg.kind == "baresip":
         from agentapp.telephony.baresip import BaresipProtocol
 
-        return lambda: BaresipProtocol(cfg.account, cfg.internal_numbers)
+        return lambda: BaresipProtocol(cfg.account, internal)
     from agentapp.vault.keys import KeyProblem, load_secret
 
     try:
@@ -28,13 +32,16 @@ def protocol_factory(cfg: SourceConfig) -> Callable[[], SourceProtocol]:
     if cfg.kind == "ami":
         from agentapp.telephony.ami import AmiProtocol
 
-        return lambda: AmiProtocol(cfg.username, secret, cfg.endpoint, cfg.internal_numbers)
+        return lambda: AmiProtocol(cfg.username, secret, cfg.endpoint, internal)
     if cfg.kind == "esl":
         from agentapp.telephony.esl import EslProtocol
 
-        return lambda: EslProtocol(secret, cfg.extension, cfg.internal_numbers)
+        return lambda: EslProtocol(secret, cfg.extension, internal)
     raise SourceSetupError(f"no socket source of kind {cfg.kind!r}")
 
 
-def make_runner(cfg: SourceConfig, sink: SourceSink, clock: Clock) -> SourceRunner:
-    return SourceRunner(cfg.describe, (cfg.host, cfg.port), protocol_factory(cfg), sink, clock)
+def make_runner(
+    cfg: SourceConfig, sink: SourceSink, clock: Clock, peers: PeerMatcher | None = None
+) -> SourceRunner:
+    factory = protocol_factory(cfg, peers)
+    return SourceRunner(cfg.describe, (cfg.host, cfg.port), factory, sink, clock)

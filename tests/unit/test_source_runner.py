@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -287,3 +288,39 @@ def test_oversize_frame_closes_the_connection_and_recovers(engine: Engine) -> No
         until=lambda: len(recordings(engine)) == 1,
     )
     assert server.connections == 2 and runner.connections == 2
+
+
+def test_a_call_with_a_colleague_is_internal_without_any_setting(engine: Engine) -> None:
+    """Seen: internal calls were off by default only when classified internal, which needed
+    internal_numbers or a softphone passing --internal. Now a call whose other party is the
+    extension of an enrolled agent (from their enrolment, or the source's per-agent settings)
+    is internal: not recorded by default. A customer's call on the same line is."""
+    from agentapp.core.config import parse_config
+    from agentapp.core.internal import InternalPeers
+
+    text = (engine.policy_path).read_text() + (
+        '\n[[enrolment]]\nagent = "bob"\ntraining = "Billing"\nweekly_quota = 5\n'
+        f"start = {dt.date.today().isoformat()}\nend = {dt.date.today().isoformat()}\n"
+        'extension = "1007"\n'
+    )
+    engine.policy_path.write_text(text)
+    cfg = parse_config('[source]\nkind = "ami"\nendpoint = "PJSIP/{user}"\nusername = "x"\n')
+    source = cfg.for_agent("alice").source
+    assert source.number_of("carol") == "carol" and source.endpoint == "PJSIP/alice"
+    peers = InternalPeers(source.internal_numbers, source.number_of)
+    engine.on_policy(peers.update)
+    assert peers.search("1007") and peers.search("alice") and not peers.search("0612345678")
+
+    def call_with(peer: str, uid: str) -> list[Step]:
+        up = ami_event("Newstate", "PJSIP/1001-00000001", uid).replace(
+            b"ConnectedLineNum: 0612345678", f"ConnectedLineNum: {peer}".encode()
+        )
+        down = ami_event("Hangup", "PJSIP/1001-00000001", uid)
+        return [("send", up), ("sleep", 0.6), ("send", down), ("sleep", 0.3)]
+
+    script = [*ami_login_steps(), *call_with("1007", "1.1"), *call_with("0612345678", "1.2"),
+              ("hold",)]  # fmt: skip
+    run(engine, [script], lambda: AmiProtocol("agentapp", "s3cret", "PJSIP/1001", peers),
+        until=lambda: len(recordings(engine)) == 1 and engine.session.state.value == "idle",
+    )  # fmt: skip
+    assert len(engine.vault.recordings()) == 1  # the colleague's call: internal, not recorded
