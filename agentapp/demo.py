@@ -8,7 +8,6 @@ exports the sealed recording and says what is in it — including that no privat
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import secrets
@@ -93,12 +92,13 @@ def private_pixel_count(bgr: object, color: tuple[int, int, int], tol: int = 60)
 
 def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
     from agentapp.platform.virtual_display import DesktopError, VirtualDesktop, stop_process
+    from agentapp.vault.audit import login_name
     from agentapp.vault.export import BAND, iter_frames
 
     work = keep or Path(tempfile.mkdtemp(prefix="agentapp-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
-    agent = getpass.getuser()
+    agent = login_name()  # the OS's, as the agent takes it (not $USER)
     procs: list[subprocess.Popen[str]] = []
     print(f"agentapp demo — working in {work}")
     try:

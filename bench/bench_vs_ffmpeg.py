@@ -131,6 +131,7 @@ class AgentProcess:
         policy = sample_policy("bench", WM_CLASS, fps=FPS, weekly_quota=200)
         (self.data / "policy.toml").write_text(policy)
         self.env = dict(self.desk.env, AGENTAPP_DATA_DIR=str(self.data), AGENTAPP_AGENT="bench",
+                        AGENTAPP_USER="bench",  # the bench plays the agent "bench"
                         AGENTAPP_SYSTEM_DIR=str(self.tmp / "no-system-settings"))  # fmt: skip
         self.vault = Vault(self.data / "recordings")
 
