@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from agentapp.core.config import AgentConfig, ConfigError, load_config
 from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
+from agentapp.vault.audit import login_name as os_login
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,20 +53,13 @@ def settings(
     """Raises ConfigError for a broken agent.toml."""
     d = (Path(data_dir) if data_dir else default_data_dir()).absolute()
     cfg = load_config(config_path(d))
-    real = login_name()
+    real = os_login()
     user = _test_only("AGENTAPP_USER", real) or real  # tests play a person through it
     own = cfg.agent or user
     who = agent or os.environ.get("AGENTAPP_AGENT") or own
     cfg = cfg.for_agent(who)
     pol = policy or _test_only("AGENTAPP_POLICY", str(d / "policy.toml")) or str(d / "policy.toml")
     return Settings(d, who, Path(pol).absolute(), cfg, user, own)
-
-
-def login_name() -> str:
-    """Who the OS says runs this process (not $USER or $LOGNAME, which anyone can set)."""
-    from agentapp.vault.audit import login_name as os_login
-
-    return os_login()
 
 
 def _test_only(name: str, default: str) -> str | None:
@@ -127,7 +121,7 @@ def build_engine(s: Settings, headless: bool = False) -> Engine:
         reader_factory=ShmReader,
         page_factory=create_page_watcher,
         session_lock_factory=create_session_lock,
-        policy_loader=signed_policy_loader(s) if s.config.site else None,
+        policy_loader=policy_loader(s),
         headless=headless,
     )
 
@@ -143,6 +137,16 @@ def signing_key_path(data_dir: Path) -> Path:
         return system_first(data_dir / "keys" / PUBLIC_FILE)
     except ConflictingCopy as exc:
         raise PolicyError(f"policy-signing key refused: {exc}") from None
+
+
+def policy_loader(s: Settings) -> Callable[[], Policy]:
+    """How this desk reads its policy: on a site the signed copy (`signed_policy_loader`),
+    else the plain file. Engine, vault commands and doctor all read it this way."""
+    if s.config.site is not None:
+        return signed_policy_loader(s)
+    from agentapp.core.policy import load_policy
+
+    return lambda: load_policy(s.policy_path)
 
 
 def signed_policy_loader(s: Settings, floor: VersionFloor | None = None) -> Callable[[], Policy]:

@@ -32,12 +32,10 @@ MIN_REASON = 5
 
 def _policy(s: Settings) -> Policy | None:
     """The policy roles come from: on a site, only its signed copy (R7, R8)."""
-    try:
-        if s.config.site is not None:
-            from agentapp.app import signed_policy_loader
+    from agentapp.app import policy_loader
 
-            return signed_policy_loader(s)()
-        return load_policy(s.policy_path)
+    try:
+        return policy_loader(s)()
     except PolicyError:
         return None  # no policy: nobody is trainer or admin (fail closed)
 

@@ -38,7 +38,7 @@ def _data_folder_check(s: Settings) -> Check:
 
 def run_checks(s: Settings) -> list[Check]:
     from agentapp.core.notice import notice_digest
-    from agentapp.core.policy import PolicyError, load_policy
+    from agentapp.core.policy import PolicyError
     from agentapp.platform.base import NullLocator
     from agentapp.platform.factory import create_locator
     from agentapp.telephony.hook import socket_path
@@ -65,12 +65,9 @@ def run_checks(s: Settings) -> list[Check]:
                             "add a tray (notification area) to the desktop panel"))  # fmt: skip
     policy = None
     try:
-        if s.config.site is not None:
-            from agentapp.app import signed_policy_loader
+        from agentapp.app import policy_loader
 
-            policy = signed_policy_loader(s)()
-        else:
-            policy = load_policy(s.policy_path)
+        policy = policy_loader(s)()
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))

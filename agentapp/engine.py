@@ -56,7 +56,14 @@ from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 from agentapp.vault.purge import purge_expired
 from agentapp.vault.sink import SealingSink
-from agentapp.vault.store import RecordingWriter, Vault, VaultError, free_bytes, write_atomic
+from agentapp.vault.store import (
+    RecordingWriter,
+    Vault,
+    VaultError,
+    free_bytes,
+    recording_ids_since,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +146,7 @@ class Engine:
         self.session = RecorderSession(self._clock)
         self._erasable: tuple[str, float] | None = None  # the last call's recording, until
         self._call_serial = 0  # calls started: a recording is "the last call's" only if none since
-        self._erase: Callable[[str], None] = self._erase_here
+        self._erase: Callable[[str], None] = self.vault.delete  # on a site: use_site
         self._site_ids: Callable[[str, float], set[str]] | None = None
         self._tracker = CallTracker()
         self._lock = threading.RLock()
@@ -281,8 +288,7 @@ class Engine:
         not kept, do not count. Bound left: desks offline from the site at once each count
         only their own (issue 19's hub counts exactly)."""
         monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
-        ids = {m.id for m in self.vault.recordings()
-               if m.agent == self.agent and m.started_at >= monday}  # fmt: skip
+        ids = recording_ids_since(self.vault.root, self.agent, monday)
         if self._site_ids is not None:
             ids |= self._site_ids(self.agent, monday)
         started, dropped = set(), set()
@@ -587,9 +593,6 @@ class Engine:
         and the weekly quota counts the agent's recordings at the site too
         (site/shipper.py RecordingShipper.withdraw, .ids_since)."""
         self._erase, self._site_ids = erase, ids_since
-
-    def _erase_here(self, rid: str) -> None:
-        self.vault.delete(rid)
 
     def caller_objects(self) -> str:
         """Stop the current recording and erase what it captured, or, within

@@ -12,7 +12,6 @@ Threading: one daemon thread.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from agentapp.vault.store import (
     STATUS_COMPLETE,
     STATUS_INTERRUPTED,
     Vault,
+    recording_ids_since,
     remove_for_good,
     write_atomic,
 )
@@ -82,17 +82,10 @@ class RecordingShipper:
         """The ids of `agent`'s recordings at the site started at `since` or later (from any
         desk). Only this week's folders are opened: an id starts with its UTC start time.
         An unreachable site gives none (the desk's own count stands)."""
-        first = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        found: set[str] = set()
         try:
-            names = [n for n in os.listdir(self.dest) if not n.startswith(".") and n >= first]
+            return recording_ids_since(self.dest, agent, since)
         except OSError:
-            return found
-        for name in names:
-            meta = Vault.read_meta(self.dest / name)
-            if meta is not None and meta.agent == agent and meta.started_at >= since:
-                found.add(meta.id)
-        return found
+            return set()
 
     def withdraw(self, rid: str) -> None:
         """Erase a recording here and at the site (the caller objected after the call), never

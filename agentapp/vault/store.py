@@ -162,14 +162,13 @@ class RecordingWriter:
         """Append one sealed record to segment `seq` (the newest) and flush it to the disk."""
         with self._lock:
             seg = self._segments[seq]
-            if seg.fd is None:
-                seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
-            offset = os.lseek(seg.fd, 0, os.SEEK_END)
+            fd = self._open(seq)
+            offset = os.lseek(fd, 0, os.SEEK_END)
             try:
-                _write_all(seg.fd, record)
+                _write_all(fd, record)
             except BaseException:
                 with contextlib.suppress(OSError):
-                    os.ftruncate(seg.fd, offset)  # no torn record left behind (disk full)
+                    os.ftruncate(fd, offset)  # no torn record left behind (disk full)
                 raise
             seg.offsets.append(offset)
             seg.frames.append(frames)
@@ -185,10 +184,9 @@ class RecordingWriter:
                 self.segment_path(later).unlink(missing_ok=True)
             seg = self._segments[seq]
             if index < len(seg.offsets):
-                if seg.fd is None:
-                    seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
-                os.ftruncate(seg.fd, seg.offsets[index])
-                os.fsync(seg.fd)
+                fd = self._open(seq)
+                os.ftruncate(fd, seg.offsets[index])
+                os.fsync(fd)
                 self.meta.frames -= sum(seg.frames[index:])
                 del seg.offsets[index:], seg.frames[index:]
             self.meta.segments = len(self._segments)
@@ -215,6 +213,13 @@ class RecordingWriter:
             digest.update(data)
             size += len(data)
         self.meta.size_bytes, self.meta.sha256 = size, digest.hexdigest()
+
+    def _open(self, seq: int) -> int:
+        """Segment `seq`'s file, open for appending (reopened after a newer segment began)."""
+        seg = self._segments[seq]
+        if seg.fd is None:
+            seg.fd = os.open(self.segment_path(seq), os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+        return seg.fd
 
     def _close(self, seq: int) -> None:
         seg = self._segments[seq]
@@ -313,7 +318,7 @@ class Vault:
         return sorted((self.root / rid).glob("seg-*.seal"))
 
     def count_since(self, agent: str, since: float) -> int:
-        return sum(1 for m in self.recordings() if m.agent == agent and m.started_at >= since)
+        return len(recording_ids_since(self.root, agent, since))
 
     def folders(self) -> list[Path]:
         """Every recording folder, readable metadata or not (purge looks at them all)."""
@@ -376,6 +381,21 @@ class Vault:
             return RecordingMeta.from_json(json.loads((folder / META).read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+def recording_ids_since(root: Path, agent: str, since: float) -> set[str]:
+    """The ids of `agent`'s recordings under `root` (a vault, or the site's recordings)
+    started at `since` or later. Only those folders are opened: an id starts with its UTC
+    start time. Raises OSError when `root` cannot be listed."""
+    first = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    found: set[str] = set()
+    for name in os.listdir(root) if root.exists() else []:
+        if name.startswith(".") or name < first:
+            continue
+        meta = Vault.read_meta(root / name)
+        if meta is not None and meta.agent == agent and meta.started_at >= since:
+            found.add(meta.id)
+    return found
 
 
 def _trim_torn(path: Path) -> bool:

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -409,44 +409,44 @@ class FakeLogind(FakeService):
         self.daemon.wait(timeout=10)
 
 
+@pytest.fixture
+def logind() -> Iterator[FakeLogind]:
+    """The fake logind on its own bus, stopped after the test (by PID, with its daemon)."""
+    service = FakeLogind()
+    yield service
+    service.close()
+
+
 @pytest.mark.parametrize(("prop", "value", "said"), [("LockedHint", True, "session is locked"),
                          ("Active", False, "another user's session")])  # fmt: skip
 def test_logind_lock_and_user_switch_pause_the_recording(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
-    tmp_path: Path, prop: str, value: bool, said: str,
+    tmp_path: Path, prop: str, value: bool, said: str, logind: FakeLogind,
 ) -> None:  # fmt: skip
-    logind = FakeLogind()
-    try:
-        env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
-        agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+    env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
+    agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
 
-        def lock() -> Callable[[], None]:
-            logind.set(prop, value)
-            return lambda: logind.set(prop, not value)
+    def lock() -> Callable[[], None]:
+        logind.set(prop, value)
+        return lambda: logind.set(prop, not value)
 
-        _call_with_a_lock(agent, tmp_path, "call-logind", lock, said)
-    finally:
-        logind.close()
+    _call_with_a_lock(agent, tmp_path, "call-logind", lock, said)
 
 
 @pytest.mark.parametrize(("member", "said"), [("PrepareForSleep", "going to sleep"),
                          ("PrepareForShutdown", "shutting down")])  # fmt: skip
 def test_sleep_and_shutdown_stop_capture_until_the_desk_is_back(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
-    tmp_path: Path, member: str, said: str,
+    tmp_path: Path, member: str, said: str, logind: FakeLogind,
 ) -> None:  # fmt: skip
     """logind announces a suspend or a shutdown (PrepareForSleep/PrepareForShutdown true):
     nothing more is captured until it is over (resume, or a cancelled shutdown); the
     shutdown's SIGTERM then seals what was captured (tested in test_tray_x11)."""
-    logind = FakeLogind()
-    try:
-        env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
-        agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
+    env = dict(desktop.env, DBUS_SYSTEM_BUS_ADDRESS=logind.address)
+    agent = make_agent(policy_text("alice", fps=FPS), env=env).start()
 
-        def going() -> Callable[[], None]:
-            logind.machine(member, True)
-            return lambda: logind.machine(member, False)
+    def going() -> Callable[[], None]:
+        logind.machine(member, True)
+        return lambda: logind.machine(member, False)
 
-        _call_with_a_lock(agent, tmp_path, "call-down", going, said)
-    finally:
-        logind.close()
+    _call_with_a_lock(agent, tmp_path, "call-down", going, said)
