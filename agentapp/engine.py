@@ -640,6 +640,7 @@ class Engine:
         masked = writer.meta.capture_mode == CaptureMode.MASKED.value
         note = f" (masked capture: {writer.meta.capture_note})" if masked else ""
         detail = f"recording for training{note}" if text == "recording" else f"not writing: {text}"
+        log.info("capture: %s", detail)  # each change: the gaps of a recording, for IT
         status = self._recording_status("recording", detail)
         self._set_status(replace(status, application=writer.meta.application))
 
@@ -649,6 +650,9 @@ class Engine:
         """Runs on the capture thread when it has sealed (or abandoned) its last segment."""
         self.last_capture = stats
         info = self.session.info
+        log.info("capture ended: %d frames written, %d ticks held unchanged, %d not visible or "
+                 "not drawn, %d reads dropped, %d late ticks", stats.frames, stats.unchanged,
+                 stats.hidden_ticks, stats.dropped, stats.late_ticks)  # fmt: skip
         try:
             if self.session.state is State.IDLE:
                 writer.discard()

@@ -22,19 +22,42 @@ from agentapp.core.geometry import Rect
 from agentapp.core.videopack import Packet
 
 _MS = Fraction(1, 1000)
-# Screen content is mostly static: x264 skips unchanged macroblocks almost for free.
-# Measured on a typing 1280x720 window (bench/): ultrafast on one thread costs ~6 ms/frame
-# (veryfast with threads: ~9.6 ms) for ~8 MB/h at PSNR ~61 dB; zerolatency: no frame delay.
-X264_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "crf": "30", "threads": "1"}
+# Screen content is mostly static: x264 skips unchanged macroblocks almost for free, and
+# only frames that changed are encoded (a held tick is a repeat, core/videopack.py).
+# Measured on bench/scenario.py's 1280x720 window (a minute, 84 changed frames, CRF 30):
+# ultrafast 33 MB/h, SSIM 0.9965, ~1.9 ms/frame; superfast 22 MB/h, SSIM 0.9982, ~2.4 ms;
+# superfast without sub-pixel motion search (screen content moves by whole pixels) the same
+# size and quality at ~2.0 ms. zerolatency: no frame delay, one packet per frame.
+X264_OPTIONS = {
+    "preset": "superfast",
+    "tune": "zerolatency",
+    "crf": "30",
+    "threads": "1",
+    "x264-params": "subme=0",
+}
+
+
+_loaded: tuple[Any, ModuleType] | None = None
 
 
 def _codecs() -> tuple[Any, ModuleType]:
     """(av, cv2), imported on first use (Python's import lock makes a concurrent
     `preload` and a first encoder wait for each other, never import twice)."""
+    global _loaded
     import av
     import cv2
 
-    return av, cv2
+    _loaded = av, cv2
+    return _loaded
+
+
+def compact(bgra: np.ndarray) -> np.ndarray:
+    """The frame as the encoder takes it (I420: 1.5 bytes a pixel instead of 4), if the
+    codecs are loaded already; else the frame itself (the first frames of the agent's first
+    call, read while they load). Frames wait out the look-behind in this form."""
+    if _loaded is None:
+        return bgra
+    return _loaded[1].cvtColor(bgra, _loaded[1].COLOR_BGRA2YUV_I420)
 
 
 def preload() -> None:
@@ -73,12 +96,18 @@ class SegmentEncoder:
         self._cc = cc
         self._packets: list[Packet] = []  # made since the last `take`
 
-    def add(self, bgra: np.ndarray, t_ms: int) -> None:
-        """Encode one frame shown at `t_ms` (ms since off-hook); must be (height, width, 4)."""
+    def add(self, pixels: np.ndarray, t_ms: int) -> None:
+        """Encode one frame shown at `t_ms` (ms since off-hook): BGRA (height, width, 4), or
+        I420 as `compact` makes it (height * 3 / 2, width)."""
         if t_ms <= self.last_ms:
             t_ms = self.last_ms + 1  # PTS must increase strictly
-        cv2 = self._cv2
-        yuv = cv2.cvtColor(bgra[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
+        if pixels.ndim == 2:
+            if pixels.shape != (self.height * 3 // 2, self.width):
+                raise ValueError("I420 frame of another size")
+            yuv = pixels
+        else:
+            cv2 = self._cv2
+            yuv = cv2.cvtColor(pixels[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
         frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
         frame.pts, frame.time_base = t_ms, _MS
         self._keep(self._cc.encode(frame))
@@ -86,6 +115,16 @@ class SegmentEncoder:
         self.last_ms = t_ms
         if self.first_ms is None:
             self.first_ms = t_ms
+
+    def repeat(self, t_ms: int) -> None:
+        """The last frame again, shown at `t_ms`: a repeat packet, nothing encoded."""
+        if self.first_ms is None:
+            raise ValueError("nothing to repeat yet")
+        if t_ms <= self.last_ms:
+            t_ms = self.last_ms + 1
+        self._packets.append(Packet.repeat_at(t_ms))
+        self.frames += 1
+        self.last_ms = t_ms
 
     def _keep(self, packets: list[Any]) -> None:
         for p in packets:

@@ -42,7 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agentapp.capture.encoder import SegmentEncoder, apply_mask, preload
+from agentapp.capture.encoder import SegmentEncoder, apply_mask, compact, preload
 from agentapp.capture.fragments import Fragmenter, FragmentSink
 from agentapp.core.clock import Clock
 from agentapp.core.geometry import Rect, mask_boxes
@@ -120,7 +120,8 @@ class _Pending:
     kind: _Kind
     t: float
     t_ms: int = 0
-    pixels: np.ndarray | None = None
+    pixels: np.ndarray | None = None  # BGRA, or I420 (encoder.compact)
+    size: tuple[int, int] = (0, 0)  # the frame's width and height
 
 
 class CapturePipeline:
@@ -190,12 +191,13 @@ class CapturePipeline:
         self._grabber: GrabberLike | None = None
         self._reader: ReaderLike | None = None
         self._pending: collections.deque[_Pending] = collections.deque()
-        self._prev: np.ndarray | None = None  # the last frame read into `_pending`
+        self._prev: np.ndarray | None = None  # the last frame read into `_pending` (compact)
         self._last_view: WindowView | None = None
         self._last_read = float("-inf")
         self._enc: SegmentEncoder | None = None
         self._seg_started = 0.0
-        self._last: np.ndarray | None = None  # the last frame encoded
+        self._last: np.ndarray | None = None  # the last frame encoded ...
+        self._last_size = (0, 0)  # ... and its width and height
         self._held_ms: int | None = None  # the last tick that held it, not yet written
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -451,21 +453,52 @@ class CapturePipeline:
 
     # ------------------------------------------------------------------ one tick
     def _tick(self, locator: WindowLocator) -> None:
-        """One frame interval: read (or hold) one frame into the look-behind, or a gap."""
+        """One frame interval: read (or hold) one frame into the look-behind, or a gap. The
+        rules are checked on one look at the window system before the read, and on a fresh
+        one after it."""
         now = self._clock.now()
+        with locator.one_look():
+            looked = self._look(locator, now)
+        if looked is None:
+            return
+        window, view, changes = looked
+        t = self._clock.now()
+        pixels = self._read(view, changes)
+        if pixels is None:
+            self.stats.dropped += 1  # the window changed during the read: the next tick follows
+            self._gap(t)
+            return
+        with locator.one_look():
+            if not self._still_valid(locator, window, view, t):
+                return
+        self._last_view, self._last_read = view, t
+        size = (pixels.shape[1], pixels.shape[0])
+        pixels = compact(pixels)  # what the encoder will see: equal there is unchanged
+        if _same(pixels, self._prev):
+            self._hold(t)
+            return
+        self._pending.append(_Pending(_Kind.FRAME, t, self._ms(t), pixels, size))
+        self._prev = pixels
+        self._say("recording")
+
+    def _look(
+        self, locator: WindowLocator, now: float
+    ) -> tuple[WindowInfo, WindowView, Changes] | None:
+        """Before a read: the window, its view and its changes if a read is due; None when
+        this tick is a gap or a held frame (already noted)."""
         window = self._current(locator)
         if window is None:
             self.stats.hidden_ticks += 1
-            return
+            return None
         if self._check_lock(locator) is not None:
             self._drop("the screen is locked")
-            return
+            return None
         if self._check_sensitive(locator) is not None:
             self._drop("a sensitive window is shown")
-            return
+            return None
         if now < self._settle_until:
             self._gap(now)
-            return
+            return None
         view = locator.view(window)
         if not view.visible or not view.ready:
             self.stats.hidden_ticks += 1
@@ -473,28 +506,31 @@ class CapturePipeline:
             if not view.visible and locator.describe(window) is None:
                 self._window = None  # closed: look for it again
             self._say(view.why_not if not view.visible else "waiting for the window to draw")
-            return
+            return None
         changes = locator.take_changes(window)
         if self._reader is None and _all_stale(view, changes):
             self.stats.hidden_ticks += 1  # masked: nothing of it is the app's yet (just mapped)
             self._gap(now)
             self._say("waiting for the window to draw")
-            return
+            return None
         if self._prev is not None and not self._needs_read(view, changes, now):
             self._hold(now)
-            return
-        t = self._clock.now()
-        pixels = self._read(view, changes)
+            return None
+        return window, view, changes
+
+    def _still_valid(
+        self, locator: WindowLocator, window: WindowInfo, view: WindowView, t: float
+    ) -> bool:
+        """After a read: nothing moved and every rule still holds, or the frame is dropped."""
         after = locator.view(window)
         if (
-            pixels is None
-            or not after.visible
+            not after.visible
             or after != view
             or (self._reader is None and after.serial != view.serial)  # masked: anything moved
         ):
             self.stats.dropped += 1  # changed during the read: the next tick follows it
             self._gap(t)
-            return
+            return False
         if (
             self._matching(locator, window)[0] is None
             or locator.identity_serial(window) != self._identity
@@ -502,22 +538,16 @@ class CapturePipeline:
         ):
             self.stats.dropped += 1
             self._drop(SHOWS_OTHER_PAGE)  # e.g. a tab switch during the read
-            return
+            return False
         if self._check_lock(locator) is not None:
             self.stats.dropped += 1  # locked during the read
             self._drop("the screen is locked")
-            return
+            return False
         if self._check_sensitive(locator) is not None:
             self.stats.dropped += 1  # a sensitive window appeared during the read
             self._drop("a sensitive window is shown")
-            return
-        self._last_view, self._last_read = view, t
-        if _same(pixels, self._prev):
-            self._hold(t)
-            return
-        self._pending.append(_Pending(_Kind.FRAME, t, self._ms(t), pixels))
-        self._prev = pixels
-        self._say("recording")
+            return False
+        return True
 
     def _needs_read(self, view: WindowView, changes: Changes, now: float) -> bool:
         return (
@@ -594,7 +624,11 @@ class CapturePipeline:
                 self._last = None
                 continue
             if e.kind is _Kind.HOLD:
-                if self._enc is not None and self._last is not None:
+                if self._enc is None and self._last is not None:
+                    # the segment ended (its length) on a static window: the next one opens
+                    # with the picture still shown, or the video would stop until a change
+                    self._encode(_Pending(_Kind.FRAME, e.t, e.t_ms, self._last, self._last_size))
+                elif self._enc is not None and self._last is not None:
                     self._held_ms = e.t_ms
                     self.stats.unchanged += 1
                 continue
@@ -603,16 +637,16 @@ class CapturePipeline:
 
     def _encode(self, e: _Pending) -> None:
         assert e.pixels is not None
-        h, w = e.pixels.shape[:2]
+        w, h = e.size
         if self._enc is not None and (self._enc.width, self._enc.height) != (w, h):
             self._roll_over()  # resized: a new segment at the new size
         if self._enc is None:
             self._enc = SegmentEncoder(w, h, self._fps)
             self._fragments.start_segment(w, h, self._clock.now())
             self._seg_started = e.t
-        self._write_held()
+        self._held_ms = None  # the last picture stays shown until this one: no repeat needed
         self._enc.add(e.pixels, e.t_ms)
-        self._last, self._held_ms = e.pixels, None
+        self._last, self._last_size, self._held_ms = e.pixels, e.size, None
         self.stats.frames += 1
         if self.stats.first_frame_at is None:
             self.stats.first_frame_at = e.t
@@ -625,7 +659,7 @@ class CapturePipeline:
         to it (then the gap, fragment end or call end that follows is exact)."""
         held, self._held_ms = self._held_ms, None
         if held is not None and self._enc is not None and self._last is not None:
-            self._enc.add(self._last, held)
+            self._enc.repeat(held)
             self.stats.frames += 1  # that tick is a written frame now, no longer a held one
             self.stats.unchanged -= 1
 

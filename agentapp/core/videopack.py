@@ -7,8 +7,13 @@ them (H.264 Annex B, the parameter sets inline in each key frame), with each pac
 in milliseconds since off-hook. It is not a container: export and playback decode the
 packets directly, and write MP4 only for the file a person asked for.
 
+A *repeat* is a packet with no bytes: the picture before it, shown again at its time. The
+agent writes a static window's last tick as one (before a gap, a fragment's end, the call's
+end), so the video's time runs exactly to it; encoding the same picture again would cost
+as much CPU as a new one and a few hundred bytes.
+
 Layout (big-endian): b"VP1" | u16 width | u16 height | u32 count | count x
-(u32 pts_ms | u8 flags (1: key frame) | u32 length | bytes).
+(u32 pts_ms | u8 flags (1: key frame, 2: repeat) | u32 length | bytes).
 
 Pure: no codec, no I/O. Threading: plain functions.
 """
@@ -22,6 +27,7 @@ _MAGIC = b"VP1"
 _HEAD = struct.Struct(">HHI")
 _PACKET = struct.Struct(">IBI")
 _KEY = 1
+_REPEAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,11 @@ class Packet:
     pts_ms: int
     key: bool
     data: bytes
+    repeat: bool = False  # the previous picture again (no bytes)
+
+    @classmethod
+    def repeat_at(cls, pts_ms: int) -> Packet:
+        return cls(pts_ms, False, b"", repeat=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +52,8 @@ class Fragment:
 def pack(width: int, height: int, packets: list[Packet] | tuple[Packet, ...]) -> bytes:
     parts = [_MAGIC, _HEAD.pack(width, height, len(packets))]
     for p in packets:
-        parts.append(_PACKET.pack(p.pts_ms, _KEY if p.key else 0, len(p.data)))
+        flags = (_KEY if p.key else 0) | (_REPEAT if p.repeat else 0)
+        parts.append(_PACKET.pack(p.pts_ms, flags, len(p.data)))
         parts.append(p.data)
     return b"".join(parts)
 
@@ -60,7 +72,10 @@ def unpack(blob: bytes) -> Fragment:
         at += _PACKET.size
         if at + size > len(blob):
             raise ValueError("video fragment is truncated")
-        packets.append(Packet(pts, bool(flags & _KEY), blob[at : at + size]))
+        repeat = bool(flags & _REPEAT)
+        if repeat and (size or flags & _KEY):
+            raise ValueError("video fragment has a malformed repeat")
+        packets.append(Packet(pts, bool(flags & _KEY), blob[at : at + size], repeat))
         at += size
     if at != len(blob):
         raise ValueError("video fragment has trailing bytes")

@@ -8,6 +8,7 @@ most a few round trips to the display server; none waits for user input.
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
 from dataclasses import dataclass, field
 
@@ -158,6 +159,13 @@ class WindowLocator(abc.ABC):
     def take_changes(self, window: WindowInfo) -> Changes:
         """Damage and stale regions since the last call (default: unknown, grab always)."""
         return Changes(None)
+
+    def one_look(self) -> contextlib.AbstractContextManager[None]:
+        """Inside `with locator.one_look():` every answer comes from one look at the window
+        system, taken at the first question: the capture thread asks about a dozen questions
+        before a read and again after it, and each look is a round trip. Outside, each
+        question takes a fresh look. Default: nothing is shared."""
+        return contextlib.nullcontext()
 
     def use_masked(self, reason: str) -> None:  # noqa: B027 - optional hook
         """Per-window pixels cannot be read after all: give masked views from now on."""

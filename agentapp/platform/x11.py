@@ -41,9 +41,11 @@ Threading: one instance per thread (an X connection is not shared).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +68,7 @@ from agentapp.platform.x11_grab import KeyboardGrabs
 log = logging.getLogger(__name__)
 _ALL_DESKTOPS = 0xFFFFFFFF
 _REFRESH_S = 1.0
+_FORGET_ATTRS = (X.MapNotify, X.UnmapNotify, X.ReparentNotify, X.DestroyNotify, X.CreateNotify)
 LOCKED = "the screen is locked or covered by another program"
 LOCKED_SAVER = "the screen saver is on"
 LOCKED_GRAB = "the screen is locked (another program holds the keyboard)"
@@ -123,8 +126,15 @@ class X11Locator(WindowLocator):
         self._windows: list[WindowInfo] | None = None
         self._visible: dict[int, bool] = {}
         self._owners: dict[int, int | None] = {}
+        # Attributes of root children, kept across refreshes: whether one is viewable changes
+        # only with the map, unmap, reparent and destroy events the root reports (each forgets
+        # it). Its class never changes; override-redirect only ever lets a pop-up through
+        # together with its owner (the X client), which is asked afresh.
+        self._root_attrs: dict[int, Any] = {}
         self._tracked: dict[int, _Tracked] = {}
         self._serial = 0
+        self._looking = 0  # inside `one_look`: the look taken at its start answers ...
+        self._relook = False  # ... unless a window was just tracked
         self._has_damage = self._d.has_extension("DAMAGE")
         self._has_res = self._d.has_extension("X-Resource")
         self._damage_event = -1
@@ -233,9 +243,22 @@ class X11Locator(WindowLocator):
             w.change_attributes(event_mask=mask)
             self._watched.add(wid)
 
+    @contextlib.contextmanager
+    def one_look(self) -> Iterator[None]:
+        self._poll()
+        self._looking += 1
+        try:
+            yield
+        finally:
+            self._looking -= 1
+
     def _poll(self) -> None:
         """One round trip; handle every event the server generated until now. Damage and
-        exposures update the tracked windows; any other event drops every cached answer."""
+        exposures update the tracked windows; any other event drops every cached answer.
+        Inside `one_look`, the look taken at its start stands."""
+        if self._looking and not self._relook:
+            return
+        self._relook = False
         try:
             self._d.sync()  # every event the server generated until now is queued
         except error.ConnectionClosedError as exc:
@@ -275,6 +298,8 @@ class X11Locator(WindowLocator):
                     t.stale = [_bounding(t.stale)]
             return True
         window = getattr(ev, "window", None)
+        if window is not None and ev.type in _FORGET_ATTRS:
+            self._root_attrs.pop(window.id, None)
         t = self._tracked.get(window.id) if window is not None else None
         if t is not None and ev.type == X.PropertyNotify and ev.atom in self._identity_atoms:
             t.identity += 1
@@ -347,6 +372,7 @@ class X11Locator(WindowLocator):
             t.damage = w.damage_create(damage.DamageReportDeltaRectangles)
         self._tracked[window.handle] = t
         self._views.pop(window.handle, None)
+        self._relook = True  # within a look, what the server says of it now is wanted
 
     def take_changes(self, window: WindowInfo) -> Changes:
         self._poll()
@@ -619,10 +645,12 @@ class X11Locator(WindowLocator):
             return None
         out = []
         for child in children[ids.index(top.id) + 1 :]:
-            try:
-                a = child.get_attributes()
-            except error.XError:
-                continue  # vanished meanwhile: nothing of it to show or hide
+            a = self._root_attrs.get(child.id)
+            if a is None:
+                try:
+                    a = self._root_attrs[child.id] = child.get_attributes()
+                except error.XError:
+                    continue  # vanished meanwhile: nothing of it to show or hide
             if a.map_state == X.IsViewable and a.win_class != X.InputOnly:
                 out.append((child, a))
         return out

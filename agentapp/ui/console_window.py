@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
@@ -192,9 +193,14 @@ class ConsoleWindow(QMainWindow):
         self.rules = QListWidget()
         self.rule_name, self.rule_class = QLineEdit(), QLineEdit()
         self.rule_exe, self.rule_title = QLineEdit(), QLineEdit()
+        self.rule_url = QLineEdit()
+        self.rule_url.setPlaceholderText(r"web application: e.g. ^https://crm\.example\.fr/")
+        self.rule_popups = QCheckBox("its own menus, tooltips and dialogs may be recorded")
         form = QFormLayout()
         fields = [("Name", self.rule_name), ("Window class", self.rule_class),
-                  ("Executable", self.rule_exe), ("Title pattern", self.rule_title)]  # fmt: skip
+                  ("Executable", self.rule_exe), ("Title pattern", self.rule_title),
+                  ("Page address (URL) pattern", self.rule_url),
+                  ("Pop-ups", self.rule_popups)]  # fmt: skip
         for label, w in fields:
             form.addRow(label, w)
         self.match_label = QLabel()
@@ -216,15 +222,19 @@ class ConsoleWindow(QMainWindow):
     def _rule(self) -> WindowRule | None:
         import re
 
-        pattern = self.rule_title.text().strip()
-        try:
-            compiled = re.compile(pattern) if pattern else None
-        except re.error as exc:
-            self.say(f"Refused: the title pattern is not valid ({exc})")
-            return None
+        compiled: dict[str, re.Pattern[str] | None] = {}
+        for what, box in (("title", self.rule_title), ("page address", self.rule_url)):
+            pattern = box.text().strip()
+            try:
+                compiled[what] = re.compile(pattern) if pattern else None
+            except re.error as exc:
+                self.say(f"Refused: the {what} pattern is not valid ({exc})")
+                return None
         rule = WindowRule(self.rule_name.text().strip() or "Business application",
                           self.rule_class.text().strip() or None,
-                          self.rule_exe.text().strip() or None, compiled)  # fmt: skip
+                          self.rule_exe.text().strip() or None, compiled["title"],
+                          popups=self.rule_popups.isChecked(),
+                          url_pattern=compiled["page address"])  # fmt: skip
         if rule.wm_class is None and rule.executable is None and rule.title_pattern is None:
             self.say("Refused: give a window class, an executable or a title pattern")
             return None
@@ -276,6 +286,7 @@ class ConsoleWindow(QMainWindow):
         self.rule_class.setText(w.wm_class[-1] if w.wm_class else "")
         self.rule_exe.setText(w.executable or "")
         self.rule_title.setText("")
+        self.rule_url.setText("")  # a page rule is written by hand: a picked window has none
         if not self.rule_name.text():
             self.rule_name.setText(w.title or (w.wm_class[-1] if w.wm_class else "Application"))
         self.test_rule()
@@ -430,7 +441,9 @@ def _cell(t: QTableWidget, row: int) -> str:
 
 def _describe_rule(a: WindowRule) -> str:
     parts = [f"class {a.wm_class}" if a.wm_class else "", f"exe {a.executable}" if a.executable
-             else "", f"title ~ {a.title_pattern.pattern}" if a.title_pattern else ""]  # fmt: skip
+             else "", f"title ~ {a.title_pattern.pattern}" if a.title_pattern else "",
+             f"page ~ {a.url_pattern.pattern}" if a.url_pattern else "",
+             "with its pop-ups" if a.popups else ""]  # fmt: skip
     return f"{a.name} — " + ", ".join(p for p in parts if p)
 
 

@@ -93,6 +93,28 @@ def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> Non
     assert any(a.name == "CRM desktop" for a in w.model.draft().applications)
 
 
+def test_a_web_application_rule_with_its_page_address(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    w.rule_name.setText("CRM web")
+    w.rule_class.setText("chromium")
+    w.rule_url.setText("[unclosed")
+    w.add_rule_button.click()
+    assert "the page address pattern is not valid" in w.status.text()
+    assert not any(a.name == "CRM web" for a in w.model.draft().applications)
+    w.rule_url.setText(r"^https://crm\.example\.fr/")
+    w.rule_popups.setChecked(True)
+    w.add_rule_button.click()
+    assert "'CRM web' may be recorded" in w.status.text()
+    (rule,) = [a for a in w.model.draft().applications if a.name == "CRM web"]
+    assert (
+        rule.url_pattern is not None and rule.url_pattern.pattern == r"^https://crm\.example\.fr/"
+    )
+    assert rule.popups and rule.wm_class == "chromium"
+    shown = [w.rules.item(i).text() for i in range(w.rules.count())]  # type: ignore[union-attr]
+    assert any("page ~ ^https://crm" in t and "with its pop-ups" in t for t in shown)
+
+
 def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")

@@ -534,6 +534,33 @@ def test_a_change_after_held_frames_is_encoded_at_its_time(
     e.stop()
 
 
+def test_a_static_window_after_a_segment_ends_is_still_recorded(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """A change after the segment's length ends the segment at once; the window then stays
+    still. The next segment opens with the picture still shown, at the next tick, instead
+    of waiting for a change that may never come (seen in bench/: 10 s missing)."""
+    e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
+    e.grabber.static = True  # type: ignore[attr-defined]
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(5.3)
+    e.grabber.color = (200, 30, 30)  # type: ignore[attr-defined]
+    time.sleep(1.5)
+    t_on = time.time()
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    (meta,) = e.vault.recordings()
+    segments = open_segments(e.vault, meta.id, key)
+    assert len(segments) == 2 and meta.segments == 2
+    second = [(meta.started_at + t, bgr) for t, bgr in iter_frames(segments[1])]
+    first = list(iter_frames(segments[0]))
+    assert second and all(bgr[10, 10, 0] > 150 for _, bgr in second)  # the picture shown
+    assert second[0][0] - (meta.started_at + first[-1][0]) < 0.25  # no hole between them
+    assert t_on - 0.15 < second[-1][0] <= t_on + 0.02  # and it runs to the on-hook
+    assert meta.frames + meta.unchanged_frames >= 65  # every tick counted (~68)
+    e.stop()
+
+
 def test_every_tick_is_counted_once(tmp_path: Path, key: X25519PrivateKey) -> None:
     """Frames written + frames held = frame ticks outside the pauses: a held tick that is
     written as a repeat is not counted twice."""
