@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # `agentapp` alone starts the agent with its tray
         args = _parser().parse_args(["run"])
     try:
-        from agentapp.app import console_logging
+        from agentapp.logs import console_logging
 
         console_logging()
         return _dispatch(args)
@@ -288,7 +288,7 @@ def _crash_report() -> str:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from agentapp.app import settings
+    from agentapp.settings import settings
 
     if args.command == "policy" and args.policy_command == "check":
         return _policy_check(args.file)
@@ -357,7 +357,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, s: object) -> int:
-    from agentapp.app import Settings, run_agent, setup_logging
+    from agentapp.app import run_agent
+    from agentapp.logs import setup_logging
+    from agentapp.settings import Settings
     from agentapp.telephony.hook import HookError
 
     assert isinstance(s, Settings)
@@ -369,8 +371,9 @@ def _run(args: argparse.Namespace, s: object) -> int:
 
 
 def _notice(args: argparse.Namespace, s: object) -> int:
-    from agentapp.app import Settings, build_engine, ui_language
+    from agentapp.app import build_engine
     from agentapp.core.policy import PolicyError
+    from agentapp.settings import Settings, ui_language
 
     assert isinstance(s, Settings)
     engine = build_engine(s)
@@ -394,7 +397,7 @@ def _notice(args: argparse.Namespace, s: object) -> int:
 
 
 def _source_secret(args: argparse.Namespace, s: object) -> int:
-    from agentapp.app import Settings
+    from agentapp.settings import Settings
     from agentapp.vault.keys import KeyProblem, store_secret
 
     assert isinstance(s, Settings)

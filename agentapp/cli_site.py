@@ -11,9 +11,9 @@ import sys
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agentapp.app import Settings, signing_key_path
 from agentapp.cli import CliError
 from agentapp.core.policy import PolicyError
+from agentapp.settings import Settings, signing_key_path
 from agentapp.site.signing import (
     PUBLIC_FILE,
     key_id,

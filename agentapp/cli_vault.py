@@ -20,10 +20,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp.app import Settings
 from agentapp.cli import CliError, read_passphrase
 from agentapp.core.access import Action, Person, RecordingRef, person, refusal
 from agentapp.core.policy import Policy, PolicyError, load_policy
+from agentapp.settings import Settings
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
 
@@ -32,7 +32,7 @@ MIN_REASON = 5
 
 def _policy(s: Settings) -> Policy | None:
     """The policy roles come from: on a site, only its signed copy (R7, R8)."""
-    from agentapp.app import policy_loader
+    from agentapp.settings import policy_loader
 
     try:
         return policy_loader(s)()
@@ -315,9 +315,9 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
 
 
 def compliance(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.app import ui_language
     from agentapp.core.notice import build_notice
     from agentapp.core.register import build_register
+    from agentapp.settings import ui_language
 
     try:
         policy = load_policy(s.policy_path)

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp.app import Settings, signing_key_path
 from agentapp.core.access import Action, Person, RecordingRef, person, refusal
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
@@ -33,6 +32,7 @@ from agentapp.core.policy_writer import (
     without_enrolment,
 )
 from agentapp.platform.base import WindowInfo
+from agentapp.settings import Settings, signing_key_path
 from agentapp.site import publish as site_publish
 from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path

@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agentapp.app import Settings
 from agentapp.core.policy import Policy
 from agentapp.platform.base import WindowInfo, WindowLocator
+from agentapp.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def run_checks(s: Settings) -> list[Check]:
                             "add a tray (notification area) to the desktop panel"))  # fmt: skip
     policy = None
     try:
-        from agentapp.app import policy_loader
+        from agentapp.settings import policy_loader
 
         policy = policy_loader(s)()
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
@@ -167,7 +167,7 @@ def _install_check(s: Settings) -> Check:
     import sys
 
     from agentapp import __version__
-    from agentapp.app import config_path
+    from agentapp.settings import config_path
 
     how = "bundle" if getattr(sys, "frozen", False) else "Python package"
     where = Path(sys.executable if how == "bundle" else __file__).resolve().parent

@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pytestqt.qtbot import QtBot
 
-from agentapp.app import Settings
 from agentapp.console import ConsoleModel
 from agentapp.core.config import AgentConfig
 from agentapp.demo import make_sample_site
 from agentapp.platform.base import WindowInfo
+from agentapp.settings import Settings
 from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed
 from agentapp.site.sync import site_policy_path
 from agentapp.ui.console_window import ConsoleWindow
