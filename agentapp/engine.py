@@ -14,6 +14,7 @@ block; a UI marshals them to its own thread (ui.bridge does).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 import json
 import logging
@@ -78,14 +79,22 @@ NO_INDICATOR = (
 CALLER_OBJECTS_AFTER_S = 300.0  # callers often object at the end: the last call stays erasable
 
 
+class AgentState(enum.StrEnum):
+    """What the agent is doing, as the tray, the badge and the status file name it."""
+
+    NOT_ENROLLED = "not_enrolled"
+    NOTICE_REQUIRED = "notice_required"
+    WAITING = "waiting"
+    RECORDING = "recording"
+    PAUSED = "paused"
+    CANNOT_RECORD = "cannot_record"
+
+
 @dataclass(frozen=True, slots=True)
 class EngineStatus:
-    """What the agent is doing, in words a trainee understands.
+    """What the agent is doing (`state`), and why, in words a trainee understands."""
 
-    state: not_enrolled | notice_required | waiting | recording | paused | cannot_record
-    """
-
-    state: str
+    state: AgentState
     detail: str
     recording_id: str | None = None
     enrolment: str | None = None  # "enrolled in 'X' until 2027-01-29"
@@ -95,7 +104,7 @@ class EngineStatus:
 
     @property
     def recording(self) -> bool:
-        return self.state in ("recording", "paused")
+        return self.state in (AgentState.RECORDING, AgentState.PAUSED)
 
 
 StatusListener = Callable[[EngineStatus], None]
@@ -156,7 +165,7 @@ class Engine:
         self._pauses: set[str] = set()
         self._held: dict[str, str] = {}  # watcher → the pause it holds (see _hold)
         self._listeners: list[StatusListener] = []
-        self._status = EngineStatus("waiting", "starting")
+        self._status = EngineStatus(AgentState.WAITING, "starting")
         self._status_lock = threading.Lock()  # capture and control threads both set status
         self._display_problem: str | None = None
         self._source_problem: str | None = None  # configured event source not connected
@@ -222,7 +231,7 @@ class Engine:
             if self.session.state is not State.IDLE:
                 return self._status
             status = self._idle_status()
-            if detail and status.state in ("waiting", "not_enrolled"):
+            if detail and status.state in (AgentState.WAITING, AgentState.NOT_ENROLLED):
                 status = replace(status, detail=self._with_site(detail))
             self._set_status(status)
             return status
@@ -247,36 +256,42 @@ class Engine:
             policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
-            return EngineStatus("cannot_record", f"policy refused: {exc}")
+            return EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}")
         self._note_policy(policy)
         e = policy.enrolment_for(self.agent)
         if e is None:
-            return EngineStatus("not_enrolled", f"{self.agent} is not enrolled: never recorded")
+            return EngineStatus(
+                AgentState.NOT_ENROLLED, f"{self.agent} is not enrolled: never recorded"
+            )
         today = dt.datetime.fromtimestamp(self._clock.now()).date()
         if today > e.end:
-            return EngineStatus("not_enrolled", f"enrolment in '{e.training}' ended on {e.end}")
+            return EngineStatus(
+                AgentState.NOT_ENROLLED, f"enrolment in '{e.training}' ended on {e.end}"
+            )
         enrolment = f"enrolled in '{e.training}' until {e.end}"
         quota = f"{self._used_this_week(today)} of {e.weekly_quota} recordings this week"
-        base = EngineStatus("waiting", "", enrolment=enrolment, quota=quota)
+        base = EngineStatus(AgentState.WAITING, "", enrolment=enrolment, quota=quota)
         if today < e.start:
-            return replace(base, state="not_enrolled", detail=f"enrolment starts on {e.start}")
+            return replace(
+                base, state=AgentState.NOT_ENROLLED, detail=f"enrolment starts on {e.start}"
+            )
         if self._no_indicator(policy):
-            return replace(base, state="cannot_record", detail=NO_INDICATOR)
+            return replace(base, state=AgentState.CANNOT_RECORD, detail=NO_INDICATOR)
         try:
             load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
-            return replace(base, state="cannot_record", detail=str(exc))
+            return replace(base, state=AgentState.CANNOT_RECORD, detail=str(exc))
         if self._display_problem:
-            return replace(base, state="cannot_record", detail=self._display_problem)
+            return replace(base, state=AgentState.CANNOT_RECORD, detail=self._display_problem)
         if self._source_problem:
-            return replace(base, state="cannot_record", detail=self._source_problem)
+            return replace(base, state=AgentState.CANNOT_RECORD, detail=self._source_problem)
         free = free_bytes(self.vault.root)
         if free < self.min_free_bytes:
-            return replace(base, state="cannot_record", detail=_disk_full(free))
+            return replace(base, state=AgentState.CANNOT_RECORD, detail=_disk_full(free))
         if not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)):
             return replace(
                 base,
-                state="notice_required",
+                state=AgentState.NOTICE_REQUIRED,
                 detail="read and acknowledge the information notice (nothing is recorded before)",
             )
         return replace(base, detail="waiting for a call")
@@ -373,11 +388,11 @@ class Engine:
             policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
-            self._set_status(EngineStatus("cannot_record", f"policy refused: {exc}"))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}"))
             return "ok: not recording (policy refused)"
         self._note_policy(policy)
         if self._no_indicator(policy) and policy.enrolment_for(self.agent) is not None:
-            self._set_status(EngineStatus("cannot_record", NO_INDICATOR))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, NO_INDICATOR))
             return "ok: not recording (no recording indicator on this desk)"
         today = dt.datetime.fromtimestamp(call.at).date()
         decision = decide(
@@ -399,14 +414,14 @@ class Engine:
         try:
             public_key = load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
-            self._set_status(EngineStatus("cannot_record", str(exc)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc)))
             return "ok: not recording (no recording key)"
         return self._begin(policy, call, public_key)
 
     def _begin(self, policy: Policy, call: CallStarted, public_key: X25519PublicKey) -> str:
         free = free_bytes(self.vault.root)
         if free < self.min_free_bytes:
-            self._set_status(EngineStatus("cannot_record", _disk_full(free)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, _disk_full(free)))
             return "ok: not recording (disk full)"
         enrolment = policy.enrolment_for(self.agent)
         try:
@@ -418,13 +433,15 @@ class Engine:
                 training=enrolment.training if enrolment else "",
             )
         except OSError as exc:
-            self._set_status(EngineStatus("cannot_record", f"cannot write recordings: {exc}"))
+            self._set_status(
+                EngineStatus(AgentState.CANNOT_RECORD, f"cannot write recordings: {exc}")
+            )
             return "ok: not recording (vault not writable)"
         try:  # R8: no recording that the trail does not know about
             self.audit.append(self.agent, "recording started", writer.meta.id, writer.meta.training)
         except AuditError as exc:
             writer.discard()
-            self._set_status(EngineStatus("cannot_record", str(exc)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc)))
             return "ok: not recording (audit trail unavailable)"
         self._idle.clear()
         self._pauses.clear()
@@ -455,7 +472,7 @@ class Engine:
         )
         self._set_status(
             EngineStatus(
-                "recording",
+                AgentState.RECORDING,
                 "recording for training",
                 writer.meta.id,
                 enrolment=base.enrolment,
@@ -527,7 +544,7 @@ class Engine:
                 self.session.pause()
                 log.info("recording paused (%s)", reason)
                 self._trace("recording paused", self._status.recording_id or "", _why(reason))
-            self._set_status(self._recording_status("paused", self._pause_detail()))
+            self._set_status(self._recording_status(AgentState.PAUSED, self._pause_detail()))
             self._wake()
             return "ok: paused"
 
@@ -537,12 +554,12 @@ class Engine:
             if self.session.state is not State.PAUSED:
                 return "ok: not paused"
             if self._pauses:
-                self._set_status(self._recording_status("paused", self._pause_detail()))
+                self._set_status(self._recording_status(AgentState.PAUSED, self._pause_detail()))
                 return f"ok: still paused ({self._pause_detail()})"
             self.session.resume()
             log.info("recording resumed")
             self._trace("recording resumed", self._status.recording_id or "", _why(reason))
-            self._set_status(self._recording_status("recording", "recording for training"))
+            self._set_status(self._recording_status(AgentState.RECORDING, "recording for training"))
             self._wake()
             return "ok: resumed"
 
@@ -576,7 +593,7 @@ class Engine:
             if reason is not None and reason != old:
                 self.pause(reason)
 
-    def _recording_status(self, state: str, detail: str) -> EngineStatus:
+    def _recording_status(self, state: AgentState, detail: str) -> EngineStatus:
         return replace(self._status, state=state, detail=detail)
 
     # ------------------------------------------------------------------ caller objects (R15)
@@ -641,7 +658,7 @@ class Engine:
         note = f" (masked capture: {writer.meta.capture_note})" if masked else ""
         detail = f"recording for training{note}" if text == "recording" else f"not writing: {text}"
         log.info("capture: %s", detail)  # each change: the gaps of a recording, for IT
-        status = self._recording_status("recording", detail)
+        status = self._recording_status(AgentState.RECORDING, detail)
         self._set_status(replace(status, application=writer.meta.application))
 
     def _on_capture_done(
@@ -701,7 +718,7 @@ class Engine:
                 self._pauses.clear()
                 self._held.clear()
             if stats.failure:
-                self._set_status(EngineStatus("cannot_record", stats.failure))
+                self._set_status(EngineStatus(AgentState.CANNOT_RECORD, stats.failure))
             else:
                 skipped, self._last_skip = self._last_skip, None
                 self.refresh(f"last call not recorded: {skipped}" if skipped else None)
@@ -809,7 +826,7 @@ class Engine:
             except InvalidTransition:
                 return
             self._wake()
-        self._set_status(EngineStatus("cannot_record", _disk_full(free)))
+        self._set_status(EngineStatus(AgentState.CANNOT_RECORD, _disk_full(free)))
 
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:

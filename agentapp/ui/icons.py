@@ -5,30 +5,32 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 
+from agentapp.engine import AgentState
+
 HEADLINES = {
-    "not_enrolled": "Not enrolled — never recorded",
-    "notice_required": "Notice to read before any recording",
-    "waiting": "Enrolled — waiting for a call",
-    "recording": "● Recording for training",
-    "paused": "Paused — nothing is recorded",
-    "cannot_record": "Cannot record",
+    AgentState.NOT_ENROLLED: "Not enrolled — never recorded",
+    AgentState.NOTICE_REQUIRED: "Notice to read before any recording",
+    AgentState.WAITING: "Enrolled — waiting for a call",
+    AgentState.RECORDING: "● Recording for training",
+    AgentState.PAUSED: "Paused — nothing is recorded",
+    AgentState.CANNOT_RECORD: "Cannot record",
 }
 
 _COLOURS = {
-    "not_enrolled": "#9e9e9e",
-    "notice_required": "#1e88e5",
-    "waiting": "#43a047",
-    "recording": "#e53935",
-    "paused": "#fb8c00",
-    "cannot_record": "#6d4c41",
+    AgentState.NOT_ENROLLED: "#9e9e9e",
+    AgentState.NOTICE_REQUIRED: "#1e88e5",
+    AgentState.WAITING: "#43a047",
+    AgentState.RECORDING: "#e53935",
+    AgentState.PAUSED: "#fb8c00",
+    AgentState.CANNOT_RECORD: "#6d4c41",
 }
 
 
-def state_colour(state: str) -> QColor:
+def state_colour(state: AgentState) -> QColor:
     return QColor(_COLOURS.get(state, "#9e9e9e"))
 
 
-def state_pixmap(state: str, size: int = 64) -> QPixmap:
+def state_pixmap(state: AgentState, size: int = 64) -> QPixmap:
     pm = QPixmap(size, size)
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
@@ -40,13 +42,18 @@ def state_pixmap(state: str, size: int = 64) -> QPixmap:
     p.drawEllipse(ring)
     p.setPen(Qt.PenStyle.NoPen)
     p.setBrush(QBrush(c))
-    if state == "recording":
+    if state == AgentState.RECORDING:
         p.drawEllipse(QRectF(size * 0.3, size * 0.3, size * 0.4, size * 0.4))
-    elif state == "paused":
+    elif state == AgentState.PAUSED:
         p.drawRect(QRectF(size * 0.32, size * 0.28, size * 0.12, size * 0.44))
         p.drawRect(QRectF(size * 0.56, size * 0.28, size * 0.12, size * 0.44))
     else:
-        mark = {"not_enrolled": "–", "notice_required": "i", "waiting": "✓", "cannot_record": "!"}
+        mark = {
+            AgentState.NOT_ENROLLED: "–",
+            AgentState.NOTICE_REQUIRED: "i",
+            AgentState.WAITING: "✓",
+            AgentState.CANNOT_RECORD: "!",
+        }
         p.setPen(QPen(c))
         f = QFont("Sans")
         f.setPixelSize(int(size * 0.5))
@@ -57,5 +64,5 @@ def state_pixmap(state: str, size: int = 64) -> QPixmap:
     return pm
 
 
-def state_icon(state: str) -> QIcon:
+def state_icon(state: AgentState) -> QIcon:
     return QIcon(state_pixmap(state))

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
-from agentapp.engine import EngineStatus
+from agentapp.engine import AgentState, EngineStatus
 
 TITLE = "agentapp recording indicator"
 
@@ -36,7 +36,7 @@ class RecordingIndicator(QLabel):
         if not status.recording:
             self.hide()
             return
-        if status.state == "paused":
+        if status.state == AgentState.PAUSED:
             text, bg = "❚❚ Paused — nothing is recorded", "#fb8c00"
         else:
             app = f" — {status.application}" if status.application else ""

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agentapp.engine import Engine, EngineStatus
+from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.platform.hotkey import human
 from agentapp.ui.bridge import EngineBridge
 from agentapp.ui.icons import HEADLINES, state_icon, state_pixmap
@@ -38,11 +38,11 @@ NOTIFY_EVERY_S = 20.0
 def describe(status: EngineStatus) -> list[str]:
     """The lines a person reads in the tooltip, the menu and the status window."""
     headline = HEADLINES.get(status.state, status.state)
-    if status.state == "cannot_record":
+    if status.state == AgentState.CANNOT_RECORD:
         headline = f"Cannot record: {status.detail}"
     lines = [headline]
     repeats = status.detail.lower() in headline.lower()
-    if status.detail and status.state != "cannot_record" and not repeats:
+    if status.detail and status.state != AgentState.CANNOT_RECORD and not repeats:
         lines.append(status.detail[0].upper() + status.detail[1:])
     lines += [x[0].upper() + x[1:] for x in (status.enrolment, status.quota) if x]
     return lines
@@ -94,7 +94,7 @@ class StatusWindow(QWidget):
         self.icon.setPixmap(state_pixmap(status.state, 32))
         self.text.setText("\n".join(describe(status)))
         self.pause.setText(
-            "Resume recording" if status.state == "paused" else f"Pause ({human(hotkey)})"
+            "Resume recording" if status.state == AgentState.PAUSED else f"Pause ({human(hotkey)})"
         )
         self.pause.setEnabled(status.recording)
         self.objects.setEnabled(status.recording or status.erasable)
@@ -125,7 +125,7 @@ class TrayController(QObject):
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self._build_menu)
         self._notify = RateLimiter(NOTIFY_EVERY_S)
-        self._last_state = ""
+        self._last_state: AgentState | None = None
         self.bridge.statusChanged.connect(self.show_status)
         self._tray_deadline = time.monotonic() + tray_wait_s
         self._tray_poll = QTimer(self)
@@ -173,12 +173,12 @@ class TrayController(QObject):
             self.window.show_status(status, self.hotkey)
         self.indicator.show_status(status)
         was, self._last_state = self._last_state, status.state
-        recording = ("recording", "paused")
-        if status.state == "recording" and was not in recording:
+        recording = (AgentState.RECORDING, AgentState.PAUSED)
+        if status.state == AgentState.RECORDING and was not in recording:
             self._message("Recording for training started", status)
         elif was in recording and status.state not in recording:
             self._message("Recording stopped", status)
-        if status.state == "notice_required" and was != "notice_required":
+        if status.state == AgentState.NOTICE_REQUIRED and was != AgentState.NOTICE_REQUIRED:
             QTimer.singleShot(0, self.show_notice)
 
     def _message(self, title: str, status: EngineStatus) -> None:
@@ -194,7 +194,7 @@ class TrayController(QObject):
         self.menu.addSeparator()
         pause = QAction(
             "Resume recording"
-            if status.state == "paused"
+            if status.state == AgentState.PAUSED
             else f"Pause recording ({human(self.hotkey)})",
             self.menu,
         )

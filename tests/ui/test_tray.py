@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from agentapp.core.events import CallEvent, EventKind
-from agentapp.engine import Engine, EngineStatus
+from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.ui.icons import state_colour, state_pixmap
 from agentapp.ui.tray import RateLimiter, TrayController
 
-STATES = ["not_enrolled", "notice_required", "waiting", "recording", "paused", "cannot_record"]
+STATES = list(AgentState)
 
 
 def controller(engine: Engine, tray: bool = True) -> TrayController:
@@ -33,7 +33,7 @@ def ring_colour(icon_owner: QSystemTrayIcon) -> QColor:
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_icon_and_tooltip_follow_the_state(qtbot: QtBot, engine: Engine, state: str) -> None:
+def test_icon_and_tooltip_follow_the_state(qtbot: QtBot, engine: Engine, state: AgentState) -> None:
     engine.acknowledge_notice("en")
     c = controller(engine)
     assert c.tray is not None and c.window is None
@@ -160,5 +160,7 @@ def test_notifications_are_rate_limited() -> None:
 def test_describe_does_not_repeat_the_headline() -> None:
     from agentapp.ui.tray import describe
 
-    lines = describe(EngineStatus("recording", "recording for training", enrolment="enrolled"))
+    lines = describe(
+        EngineStatus(AgentState.RECORDING, "recording for training", enrolment="enrolled")
+    )
     assert lines == ["● Recording for training", "Enrolled"]
