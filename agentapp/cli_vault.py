@@ -21,13 +21,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.cli import CliError, read_passphrase
-from agentapp.core.access import Action, Person, RecordingRef, person, refusal
+from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.settings import Settings
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
-
-MIN_REASON = 5
 
 
 def _policy(s: Settings) -> Policy | None:
@@ -87,7 +85,7 @@ def _allowed(s: Settings, who: Person, action: Action, meta: RecordingMeta) -> N
     if why:
         with contextlib.suppress(CliError):
             _trace(s, who, f"refused {action.value}", meta.id, why)
-        raise CliError(f"{who.name} ({who.role}) may not {action.value} {meta.id}: {why}")
+        raise CliError(f"{who.name} ({who.role}) may not {action.verb} {meta.id}: {why}")
 
 
 # --------------------------------------------------------------------------- recordings
@@ -256,6 +254,8 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         raise CliError(f"no note {args.id!r}")
     why = refusal(who, Action.NOTES, RecordingRef("", found[0].training))
     if why:
+        with contextlib.suppress(CliError):
+            _trace(s, who, "refused notes", args.id, why)
         raise CliError(f"{who.name} ({who.role}) may not read note {args.id}: {why}")
     _trace(s, who, "view note", args.id, reason)
     try:

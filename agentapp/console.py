@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp.core.access import Action, Person, RecordingRef, person, refusal
+from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
@@ -219,7 +219,7 @@ class ConsoleModel:
         """Reason given, access allowed, sealed segments present — and the access traced
         (a refusal too) before anything is decrypted."""
         reason = " ".join(reason.split())
-        if len(reason) < 5:
+        if len(reason) < MIN_REASON:
             raise ConsoleError("give a real reason (it is written to the audit trail)")
         meta = self._meta(rid)
         who = self.person()
@@ -247,6 +247,7 @@ class ConsoleModel:
         who = self.person()
         why = refusal(who, Action.NOTES, RecordingRef(meta.agent, meta.training))
         if why:
+            self._trace("refused notes", rid, why, who)  # refusals are traced (R8)
             raise ConsoleError(why)
         try:
             public = load_public_key(installed_public_key_path(self.s.data_dir))

@@ -32,6 +32,16 @@ class Action(StrEnum):
     NOTES = "notes"
     AUDIT = "audit"
 
+    @property
+    def verb(self) -> str:
+        """The act in words, after "may not": "may not take notes on 2026…"."""
+        return {"notes": "read or take notes on", "audit": "read the audit trail"}.get(
+            self.value, self.value
+        )
+
+
+MIN_REASON = 5  # characters: a reason for a review act is written to the audit trail (R8)
+
 
 _ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
                   Action.DELETE, Action.NOTES}  # fmt: skip

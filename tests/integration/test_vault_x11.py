@@ -105,12 +105,16 @@ def test_roles_audit_trail_and_anonymised_export(
         env=dict(agent.env, AGENTAPP_USER="carol"), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+    note = r.stdout.split()[1]  # "note <id> sealed; …"
+    r = agent.cli("notes", "show", note, "--reason", "just curious", check=False, user="bob")
+    assert r.returncode == 1 and f"may not read note {note}" in r.stderr, r
     r = agent.cli("recordings", "export", rid, "--out", str(tmp_path / "d.mp4"), "--reason",
                   "just looking", check=False, user="dan")  # fmt: skip
     assert r.returncode == 1 and "metadata, not their video" in r.stderr
     assert "audit trail intact" in agent.cli("audit", "verify", user="dan").stdout
     trail = json.loads(agent.cli("audit", "show", "--json", user="dan").stdout)
     did = {(e["who"], e["action"]) for e in trail}
+    assert ("bob", "refused notes", note) in {(e["who"], e["action"], e["target"]) for e in trail}
     for expected in [
         ("alice", "recording started"), ("alice", "recording stopped"),
         ("alice", "notice acknowledged"), ("alice", "policy adopted"), ("bob", "list"),

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pytestqt.qtbot import QtBot
 
-from agentapp.console import ConsoleModel
+from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.core.config import AgentConfig
 from agentapp.demo import make_sample_site
 from agentapp.platform.base import WindowInfo
@@ -133,6 +133,11 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
     assert not list(trainer.rglob("*.mp4")) and not list(folder.rglob("*.mp4"))
     bob = _console(qtbot, trainer, folder, "bob", mine=True)
     assert bob.recs.rowCount() == 0 and bob.tabs.count() == 1  # a trainee: own only
+    rid = w.recs.item(0, 0).text()  # type: ignore[union-attr]
+    with pytest.raises(ConsoleError, match="only a trainer"):
+        bob.model.add_note(rid, "nice call")  # a trainee may not annotate: refused, traced
+    trail = AuditLog.in_dir(trainer).entries()
+    assert ("bob", "refused notes", rid) in [(e["who"], e["action"], e["target"]) for e in trail]
     alice = _console(qtbot, trainer, folder, "alice", mine=True)
     assert alice.recs.rowCount() == 1
     assert json.loads((folder / "recordings" / w.recs.item(0, 0).text() / "recording.json")  # type: ignore[union-attr]
