@@ -12,6 +12,7 @@ decoding, which is lazy.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
@@ -195,6 +196,8 @@ class ConsoleModel:
         try:
             segments = open_segments(self.vault, rid, _private(private_key_loader, segs[0]))
         except Exception as exc:  # key store, tampering: one message for the trainer
+            with contextlib.suppress(ConsoleError):
+                self._trace("view failed", rid, str(exc), who)  # as the CLI does
             raise ConsoleError(f"cannot open {rid}: {exc}") from None
         return marked_frames(segments, mark_text(meta.agent, who.name, "viewed"))
 
@@ -211,6 +214,8 @@ class ConsoleModel:
             private = _private(private_key_loader, segs[0])
             export_recording(self.vault, rid, private, out, mark)
         except Exception as exc:  # key store, tampering, disk: one message for the trainer
+            with contextlib.suppress(ConsoleError):
+                self._trace(f"{action.value} failed", rid, str(exc), who)  # as the CLI does
             raise ConsoleError(f"cannot export {rid}: {exc}") from None
         return out
 

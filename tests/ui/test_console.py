@@ -144,6 +144,27 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
                       .read_text())["agent"] == "alice"  # fmt: skip
 
 
+def test_a_failed_export_or_view_is_traced(qtbot: QtBot, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As on the command line: the access is traced, and so is its failure (here a key
+    that does not open the recording)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    rid = w.recs.item(0, 0).text()  # type: ignore[union-attr]
+    wrong = X25519PrivateKey.generate()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ConsoleError, match="cannot export"):
+        w.model.export(rid, "session 3 review", out, False, lambda _: wrong)
+    with pytest.raises(ConsoleError, match="cannot open"):
+        list(w.model.open(rid, "session 3 review", lambda _: wrong))
+    done = [(e["action"], e["target"]) for e in AuditLog.in_dir(trainer).entries()]
+    assert done[-4:] == [("export", rid), ("export failed", rid), ("view", rid),
+                         ("view failed", rid)]  # fmt: skip
+    assert not list(out.iterdir())  # nothing half-written is left
+
+
 def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignore[no-untyped-def]
     qtbot: QtBot, site, tmp_path: Path
 ) -> None:
