@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from agentapp import __version__
+from agentapp import __version__, layout
 
 
 class CliError(Exception):
@@ -275,7 +275,7 @@ def _crash_report() -> str:
     try:
         from agentapp.paths import default_data_dir
 
-        path = default_data_dir() / "agent.log"
+        path = layout.log_file(default_data_dir())
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(path, "a") as f:
             f.write(text)

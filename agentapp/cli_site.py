@@ -11,6 +11,7 @@ import sys
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agentapp import layout
 from agentapp.cli import CliError
 from agentapp.core.policy import PolicyError
 from agentapp.settings import Settings, signing_key_path
@@ -28,7 +29,7 @@ from agentapp.vault.store import write_atomic
 
 
 def signing_init(args: argparse.Namespace, s: Settings) -> int:
-    path = s.data_dir / "keys" / PUBLIC_FILE
+    path = layout.keys(s.data_dir) / PUBLIC_FILE
     if path.exists():
         raise CliError(f"a policy-signing key already exists ({path}); agents trust it")
     private = Ed25519PrivateKey.generate()

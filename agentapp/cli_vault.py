@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp import layout
 from agentapp.cli import CliError, read_passphrase
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
 from agentapp.core.policy import Policy, PolicyError, load_policy
@@ -58,7 +59,7 @@ def _trace(s: Settings, who: Person, action: str, target: str, reason: str = "")
 
 
 def _recording(s: Settings, rid: str) -> tuple[Vault, RecordingMeta]:
-    vault = Vault(s.data_dir / "recordings")
+    vault = Vault(layout.recordings(s.data_dir))
     try:
         return vault, vault.get(rid)
     except VaultError as exc:
@@ -93,7 +94,7 @@ def _allowed(s: Settings, who: Person, action: Action, meta: RecordingMeta) -> N
 
 def list_recordings(args: argparse.Namespace, s: Settings) -> int:
     who, _ = _who(s)
-    metas = [m for m in Vault(s.data_dir / "recordings").recordings()
+    metas = [m for m in Vault(layout.recordings(s.data_dir)).recordings()
              if refusal(who, Action.LIST, _ref(m)) is None]  # fmt: skip
     _trace(s, who, "list", f"{len(metas)} recording(s)", args.reason or "")
     if args.json:
@@ -220,7 +221,7 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.notes import NotesStore
 
     who, policy = _who(s)
-    store = NotesStore(s.data_dir / "notes")
+    store = NotesStore(layout.notes(s.data_dir))
     if args.notes_command == "list":
         visible = [n for n in store.notes()
                    if refusal(who, Action.NOTES, RecordingRef("", n.training)) is None]  # fmt: skip

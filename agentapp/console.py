@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp import layout
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
@@ -63,7 +64,7 @@ class ConsoleModel:
         self.site = site
         self.draft_path = draft or s.data_dir / "policy-draft.toml"
         self.mine = mine  # a trainee's own view: their recordings only
-        self.vault = Vault(site / "recordings")
+        self.vault = Vault(layout.recordings(site))
         self.audit = AuditLog.in_dir(s.data_dir)
 
     def purge(self) -> int:
@@ -258,7 +259,7 @@ class ConsoleModel:
             public = load_public_key(installed_public_key_path(self.s.data_dir))
             self._trace("add note", rid, "console", who)
             days = self.draft().notes_retention_days
-            notes = NotesStore(self.site / "notes")
+            notes = NotesStore(layout.notes(self.site))
             notes.add(rid, meta.training, self.s.user, text, public, time.time(), days)
         except (KeyProblem, VaultError, OSError) as exc:
             raise ConsoleError(f"note not saved: {exc}") from None

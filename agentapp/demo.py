@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentapp import layout
 from agentapp.ui.sample_window import SampleWindow
 from agentapp.vault.keys import keystore_problem
 
@@ -142,7 +143,7 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
             stdout=log, stderr=log, text=True,
         )  # fmt: skip
         procs.append(agent_proc)
-        sock = data / "run" / "hook.sock"
+        sock = layout.hook_socket(data)
         deadline = time.monotonic() + 20
         while not sock.exists():
             if agent_proc.poll() is not None or time.monotonic() > deadline:

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from agentapp import layout
 from agentapp.core.policy import Policy
 from agentapp.platform.base import WindowInfo, WindowLocator
 from agentapp.settings import Settings
@@ -193,7 +194,7 @@ def _clock_check(data_dir: Path, now: float) -> Check:
 
     latest = None
     try:
-        lines = (data_dir / "audit.jsonl").read_text().splitlines()
+        lines = (data_dir / layout.AUDIT).read_text().splitlines()
         entry = parse_line(lines[-1]) if lines else None
         if entry is not None:
             latest = dt.datetime.fromisoformat(entry["at"]).timestamp()
@@ -211,7 +212,7 @@ def _site_check(site: Path) -> Check:
     if not site_policy_path(site).is_file():
         return Check("site", False, f"no policy at {site_policy_path(site)}",
                      "mount the site folder, or publish a policy to it")  # fmt: skip
-    if not (site / "recordings").is_dir():
+    if not layout.recordings(site).is_dir():
         return Check("site", False, f"no drop area {site / 'recordings'}",
                      "publish a policy (it creates it) or create the folder")  # fmt: skip
     return Check("site", True, f"{site}: policy and drop area reachable")

@@ -28,6 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from agentapp import layout
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats, ReaderLike
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
@@ -150,7 +151,7 @@ class Engine:
         self._reader_factory = reader_factory
         self._page_factory = page_factory
         self._session_lock_factory = session_lock_factory
-        self.vault = Vault(data_dir / "recordings")
+        self.vault = Vault(layout.recordings(data_dir))
         self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
         self.session = RecorderSession(self._clock)
         self._erasable: tuple[str, float] | None = None  # the last call's recording, until
@@ -217,7 +218,7 @@ class Engine:
             self._status = status
             log.info("status: %s — %s", status.state, status.detail)
             try:
-                path = self.data_dir / "run" / "status.json"
+                path = layout.status_file(self.data_dir)
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 write_atomic(path, json.dumps(asdict(status)).encode())
             except OSError as exc:
@@ -795,14 +796,14 @@ class Engine:
         if not self._seen_read:
             self._seen_read = True
             try:
-                self._seen = json.loads((self.data_dir / "run" / "policy-seen.json").read_text())
+                self._seen = json.loads(layout.policy_seen(self.data_dir).read_text())
             except (OSError, ValueError):
                 self._seen = None
         return self._seen
 
     def _save_seen(self, seen: dict[str, Any]) -> None:
         self._seen = seen
-        path = self.data_dir / "run" / "policy-seen.json"
+        path = layout.policy_seen(self.data_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_atomic(path, json.dumps(seen, sort_keys=True).encode())

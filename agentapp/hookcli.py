@@ -1,7 +1,7 @@
 """`agentapp hook …` / `agentapp control …` on a diet: softphones run it on every call, and
 some (MicroSIP) wait for it. Only os, sys, time, json and socket are imported here (and
-agentapp.datafolder, which needs only os); the wire format is the one `core.events` defines
-(a unit test keeps the two identical).
+agentapp.datafolder, which needs only os, and agentapp.layout, which only names paths); the
+wire format is the one `core.events` defines (a unit test keeps the two identical).
 
 Exit codes: 0 delivered · 1 refused by the agent · 2 bad arguments · 3 agent not running (or
 its data folder is not safe: the event is not sent).
@@ -14,6 +14,8 @@ import os
 import socket
 import sys
 import time
+
+from agentapp import layout
 
 EVENTS = ("off-hook", "on-hook")
 COMMANDS = ("pause", "resume", "caller-objects")
@@ -151,7 +153,7 @@ def main(argv: list[str], at: float) -> int:
             sys.stderr.write(f"agentapp: the data folder is not safe to use: {why}\n")
             return 3
     try:
-        print(exchange(os.path.join(root, "run", "hook.sock"), payload))
+        print(exchange(os.path.join(root, layout.RUN, layout.HOOK_SOCKET), payload))
     except DeliveryError as exc:
         sys.stderr.write(f"agentapp: {exc}\n")
         return exc.code

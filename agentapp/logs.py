@@ -7,6 +7,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from agentapp import layout
+
 
 class OneLineFormatter(logging.Formatter):
     """Console lines for people: the message only, never a traceback (that goes to the file)."""
@@ -26,7 +28,7 @@ def console_logging() -> None:
 
 def setup_logging(data_dir: Path, verbose: bool = False) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = data_dir / "agent.log"
+    path = layout.log_file(data_dir)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
     file_handler.setFormatter(fmt)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentapp import layout
 from agentapp.core.config import AgentConfig, ConfigError, load_config
 from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 from agentapp.vault.audit import login_name as os_login
@@ -35,7 +36,7 @@ class Settings:
 
 def config_path(data_dir: Path) -> Path:
     """`<data dir>/agent.toml`, else the machine-wide one (`/etc/agentapp/agent.toml`)."""
-    return local_or_system(data_dir / "agent.toml")
+    return local_or_system(layout.config_file(data_dir))
 
 
 def settings(
@@ -49,7 +50,11 @@ def settings(
     own = cfg.agent or user
     who = agent or os.environ.get("AGENTAPP_AGENT") or own
     cfg = cfg.for_agent(who)
-    pol = policy or _test_only("AGENTAPP_POLICY", str(d / "policy.toml")) or str(d / "policy.toml")
+    pol = (
+        policy
+        or _test_only("AGENTAPP_POLICY", str(layout.policy_file(d)))
+        or str(layout.policy_file(d))
+    )
     return Settings(d, who, Path(pol).absolute(), cfg, user, own)
 
 
@@ -74,7 +79,7 @@ def signing_key_path(data_dir: Path) -> Path:
     from agentapp.site.signing import PUBLIC_FILE
 
     try:
-        return system_first(data_dir / "keys" / PUBLIC_FILE)
+        return system_first(layout.keys(data_dir) / PUBLIC_FILE)
     except ConflictingCopy as exc:
         raise PolicyError(f"policy-signing key refused: {exc}") from None
 

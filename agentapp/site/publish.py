@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agentapp import layout
 from agentapp.core.policy import Policy, PolicyError, parse_policy
 from agentapp.core.policy_changes import changes, summary
 from agentapp.site.signing import parse_signed, sign, strip_signature
@@ -57,5 +58,5 @@ def plan(site: Path, draft: bytes, public: Ed25519PublicKey, source: str = "draf
 
 def publish(p: Plan, private: Ed25519PrivateKey) -> None:
     p.target.parent.mkdir(parents=True, exist_ok=True)
-    (p.target.parent.parent / "recordings").mkdir(exist_ok=True)
+    layout.recordings(p.target.parent.parent).mkdir(exist_ok=True)
     write_atomic(p.target, sign(p.text, private), mode=0o644)

@@ -19,6 +19,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from agentapp import layout
 from agentapp.vault.store import (
     META,
     STATUS_COMPLETE,
@@ -36,7 +37,7 @@ STATUS_SHIPPED = "shipped"
 class RecordingShipper:
     def __init__(self, vault: Vault, site: Path, interval: float = 10.0) -> None:
         self.vault = vault
-        self.dest = site / "recordings"
+        self.dest = layout.recordings(site)
         self._interval = interval
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one recording at a time: shipped, or withdrawn

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agentapp import layout
 from agentapp.core.policy import PolicyError
 from agentapp.site.floor import MemoryFloor, VersionFloor
 from agentapp.site.signing import parse_signed
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def site_policy_path(site: Path) -> Path:
-    return site / "policy" / "policy.toml"
+    return layout.site_policy(site)
 
 
 class PolicySync:

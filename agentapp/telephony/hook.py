@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentapp import layout
 from agentapp.core.clock import Clock
 from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
 
@@ -44,7 +45,7 @@ class HookError(RuntimeError):
 
 
 def socket_path(data_dir: Path) -> Path:
-    return data_dir / "run" / "hook.sock"
+    return layout.hook_socket(data_dir)
 
 
 @dataclass(slots=True)
@@ -248,7 +249,7 @@ def agent_status(data_dir: Path) -> dict[str, object]:
     except (HookError, ValueError):
         pass
     try:
-        last = json.loads((data_dir / "run" / "status.json").read_text())
+        last = json.loads(layout.status_file(data_dir).read_text())
         said = f"{last.get('state')} — {last.get('detail')}"
     except (OSError, ValueError, AttributeError):
         said = "nothing"

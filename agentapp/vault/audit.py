@@ -24,10 +24,11 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentapp import layout
 from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
 from agentapp.vault.filelock import locked
 
-AUDIT_FILE = "audit.jsonl"
+AUDIT_FILE = layout.AUDIT
 MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for documents
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link planted in its place is refused

@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from agentapp import layout
 from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 
@@ -28,7 +29,7 @@ class KeyProblem(RuntimeError):
 
 def public_key_path(data_dir: Path) -> Path:
     """Where `keys init` writes this user's copy of the recording public key."""
-    return data_dir / "keys" / PUBLIC_KEY_FILE
+    return layout.keys(data_dir) / PUBLIC_KEY_FILE
 
 
 def installed_public_key_path(data_dir: Path) -> Path:

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentapp import layout
 from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
 from agentapp.core.retention import created_from_id, deadline
 from agentapp.vault.audit import AuditError, AuditLog
@@ -39,8 +40,8 @@ def purge_expired(
     """Without a readable policy, recordings fall back to the 6-month limit, never longer."""
     days = policy.retention_days if policy else MAX_RETENTION_DAYS
     note_days = policy.notes_retention_days if policy else None
-    vault = Vault(data_dir / "recordings")
-    notes = NotesStore(data_dir / "notes")
+    vault = Vault(layout.recordings(data_dir))
+    notes = NotesStore(layout.notes(data_dir))
     done: list[Purged] = []
     for folder in vault.folders():
         meta = vault.read_meta(folder)

@@ -1,0 +1,69 @@
+"""The layout of a data folder (a desk's, or a site's shared folder), named once.
+
+    <desk data folder>/
+        agent.toml          the desk's settings (else /etc/agentapp/agent.toml)
+        policy.toml         the policy in force (on a site: the signed copy)
+        agent.log           the agent's log, rotated
+        audit.jsonl         the signed audit trail (its key and head: the OS key store)
+        keys/               public keys (recordings, policy signing)
+        recordings/<id>/    recording.json and the sealed segments
+        notes/              sealed trainer notes
+        run/                hook.sock, status.json, policy-seen.json (the running agent's)
+    <site folder>/
+        policy/policy.toml  the signed site policy
+        recordings/, notes/ what the desks delivered, as above
+
+Only names: no I/O, and no import at run time (the hook command imports it on its fast
+path). Threading: plain functions.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing's: importing typing would slow the hook command by 1.5 ms
+if TYPE_CHECKING:
+    from pathlib import Path
+
+RUN = "run"
+HOOK_SOCKET = "hook.sock"
+AUDIT = "audit.jsonl"
+
+
+def config_file(folder: Path) -> Path:
+    return folder / "agent.toml"
+
+
+def policy_file(folder: Path) -> Path:
+    return folder / "policy.toml"
+
+
+def log_file(folder: Path) -> Path:
+    return folder / "agent.log"
+
+
+def keys(folder: Path) -> Path:
+    return folder / "keys"
+
+
+def recordings(folder: Path) -> Path:
+    """A desk's recordings, or those delivered to a site."""
+    return folder / "recordings"
+
+
+def notes(folder: Path) -> Path:
+    return folder / "notes"
+
+
+def hook_socket(folder: Path) -> Path:
+    return folder / RUN / HOOK_SOCKET
+
+
+def status_file(folder: Path) -> Path:
+    return folder / RUN / "status.json"
+
+
+def policy_seen(folder: Path) -> Path:
+    return folder / RUN / "policy-seen.json"
+
+
+def site_policy(site: Path) -> Path:
+    return site / "policy" / "policy.toml"
