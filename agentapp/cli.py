@@ -230,14 +230,13 @@ def _rect(text: str) -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from agentapp.hookcli import invocation_time
+    from agentapp.hookcli import fast_path, invocation_time
 
     started = invocation_time()  # a hook's event time: when the softphone ran the command
     argv = list(argv) if argv is not None else sys.argv[1:]
-    if argv[:1] in (["hook"], ["control"]) and not {"-h", "--help"} & set(argv):
-        from agentapp.hookcli import main as hook_main
-
-        return hook_main(argv, started)
+    code = fast_path(argv, started)
+    if code is not None:
+        return code
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # Softphones (MicroSIP) append the caller's number to a hook command: accepted so the hook

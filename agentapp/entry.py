@@ -7,14 +7,12 @@ import sys
 
 
 def main() -> int:
-    from agentapp.hookcli import invocation_time
+    from agentapp.hookcli import fast_path, invocation_time
 
-    started = invocation_time()
     argv = sys.argv[1:]
-    if argv and argv[0] in ("hook", "control") and "-h" not in argv and "--help" not in argv:
-        from agentapp.hookcli import main as hook_main
-
-        return hook_main(argv, started)
+    code = fast_path(argv, invocation_time())
+    if code is not None:
+        return code
     from agentapp.cli import main as cli_main
 
     return cli_main(argv)

@@ -138,6 +138,15 @@ def exchange(path: str, payload: bytes, timeout: float = 2.0) -> str:
     return text
 
 
+def fast_path(argv: list[str], at: float) -> int | None:
+    """The exit code of a `hook` or `control` command, run here; None for any other command
+    (or for their --help), which the full command line handles. The one dispatch both the
+    installed command (entry.py) and `python -m agentapp` / cli.main go through."""
+    if argv[:1] in (["hook"], ["control"]) and not {"-h", "--help"} & set(argv):
+        return main(argv, at)
+    return None
+
+
 def main(argv: list[str], at: float) -> int:
     try:
         payload, folder = message(argv, at)
