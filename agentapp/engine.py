@@ -658,7 +658,6 @@ class Engine:
         masked = writer.meta.capture_mode == CaptureMode.MASKED.value
         note = f" (masked capture: {writer.meta.capture_note})" if masked else ""
         detail = f"recording for training{note}" if text == "recording" else f"not writing: {text}"
-        log.info("capture: %s", detail)  # each change: the gaps of a recording, for IT
         status = self._recording_status(AgentState.RECORDING, detail)
         self._set_status(replace(status, application=writer.meta.application))
 

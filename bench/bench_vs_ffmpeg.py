@@ -100,6 +100,15 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+def record_body(pid: int, seconds: float) -> tuple[float, float]:
+    """Let `pid` record for `seconds` from now; (its CPU seconds, the span) over the body of
+    it: from STEADY_AFTER_S on, the same for both tools."""
+    time.sleep(STEADY_AFTER_S)
+    c0, t0 = proc_cpu(pid), time.monotonic()
+    time.sleep(seconds - STEADY_AFTER_S)
+    return proc_cpu(pid) - c0, time.monotonic() - t0
+
+
 def proc_mb(pid: int, field: str = "VmHWM") -> float:
     """A memory figure of /proc/PID/status in MB: VmHWM (peak RSS), VmRSS (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -194,10 +203,7 @@ def run_agent(desk: VirtualDesktop, size: str, seconds: float, tmp: Path) -> tup
         first_call = proc_cpu(pid) - c0
         c0 = proc_cpu(pid)
         agent.cli("hook", "off-hook", "--call-id", "bench")
-        time.sleep(STEADY_AFTER_S)
-        b0, t0 = proc_cpu(pid), time.monotonic()
-        time.sleep(seconds - STEADY_AFTER_S)
-        b1, t1 = proc_cpu(pid), time.monotonic()
+        steady_cpu, steady_s = record_body(pid, seconds)
         agent.cli("hook", "on-hook", "--call-id", "bench")
         meta = agent.wait_sealed(frozenset({warm_up.id}))
         c1 = proc_cpu(pid)
@@ -205,8 +211,8 @@ def run_agent(desk: VirtualDesktop, size: str, seconds: float, tmp: Path) -> tup
     finally:
         agent.stop()
     run = Run("agent", size, c1 - c0, meta.duration_s, rss, meta.size_bytes, meta.frames,
-              meta.frames + meta.unchanged_frames, steady_cpu_s=b1 - b0,
-              steady_s=t1 - t0)  # fmt: skip
+              meta.frames + meta.unchanged_frames, steady_cpu_s=steady_cpu,
+              steady_s=steady_s)  # fmt: skip
     run.notes = (
         f"{meta.unchanged_frames} unchanged frames held, {meta.dropped_frames} dropped, "
         f"{meta.late_ticks} late ticks, {meta.segments} segments; the agent's first call "
@@ -214,7 +220,7 @@ def run_agent(desk: VirtualDesktop, size: str, seconds: float, tmp: Path) -> tup
         + (f"; paused {meta.paused_spans}" if meta.paused_spans else "")
     )
     log = agent.log.read_text().splitlines()
-    said = [ln.split("capture: ", 1)[1] for ln in log if "capture: not writing" in ln]
+    said = [ln.split(" — ", 1)[1] for ln in log if "status: recording — not writing" in ln]
     if said:
         run.notes += f"; {len(said)} gaps in the recorded calls: {sorted(set(said))[:3]}"
     run.notes += "".join(
@@ -236,16 +242,13 @@ def run_ffmpeg(
     proc = subprocess.Popen(argv, env=desk.env, stdin=subprocess.DEVNULL)
     time.sleep(0.5)  # its start-up is not counted, as the agent's first call is not
     c0 = proc_cpu(proc.pid)
-    time.sleep(STEADY_AFTER_S)
-    b0, t0 = proc_cpu(proc.pid), time.monotonic()
-    time.sleep(seconds - STEADY_AFTER_S)
-    b1, t1 = proc_cpu(proc.pid), time.monotonic()
+    steady_cpu, steady_s = record_body(proc.pid, seconds)
     proc.send_signal(signal.SIGINT)  # ffmpeg finishes the file and exits
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     run = Run("ffmpeg", size, usage.ru_utime + usage.ru_stime - c0, 0.0,
-              usage.ru_maxrss / 1024, out.stat().st_size, steady_cpu_s=b1 - b0,
-              steady_s=t1 - t0)  # fmt: skip
+              usage.ru_maxrss / 1024, out.stat().st_size, steady_cpu_s=steady_cpu,
+              steady_s=steady_s)  # fmt: skip
     return run, iter_frames(out)  # duration and frame counts: from the decoded file
 
 

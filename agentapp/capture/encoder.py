@@ -87,7 +87,7 @@ class SegmentEncoder:
         self.frames = 0
         self.first_ms: int | None = None
         self.last_ms = -1
-        av, self._cv2 = _codecs()
+        av, _ = _codecs()  # (and `compact` converts from now on)
         self._av = av
         cc = av.CodecContext.create("libx264", "w")
         cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
@@ -101,13 +101,9 @@ class SegmentEncoder:
         I420 as `compact` makes it (height * 3 / 2, width)."""
         if t_ms <= self.last_ms:
             t_ms = self.last_ms + 1  # PTS must increase strictly
-        if pixels.ndim == 2:
-            if pixels.shape != (self.height * 3 // 2, self.width):
-                raise ValueError("I420 frame of another size")
-            yuv = pixels
-        else:
-            cv2 = self._cv2
-            yuv = cv2.cvtColor(pixels[: self.height, : self.width], cv2.COLOR_BGRA2YUV_I420)
+        yuv = pixels if pixels.ndim == 2 else compact(pixels[: self.height, : self.width])
+        if yuv.shape != (self.height * 3 // 2, self.width):
+            raise ValueError("frame of another size")
         frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
         frame.pts, frame.time_base = t_ms, _MS
         self._keep(self._cc.encode(frame))

@@ -624,11 +624,13 @@ class CapturePipeline:
                 self._last = None
                 continue
             if e.kind is _Kind.HOLD:
-                if self._enc is None and self._last is not None:
+                if self._last is None:
+                    continue  # nothing shown since the last gap: nothing to hold
+                if self._enc is None:
                     # the segment ended (its length) on a static window: the next one opens
                     # with the picture still shown, or the video would stop until a change
                     self._encode(_Pending(_Kind.FRAME, e.t, e.t_ms, self._last, self._last_size))
-                elif self._enc is not None and self._last is not None:
+                else:
                     self._held_ms = e.t_ms
                     self.stats.unchanged += 1
                 continue

@@ -122,34 +122,34 @@ def iter_frames(src: Segment | bytes | Path) -> Iterator[tuple[float, np.ndarray
 
 
 def _decode_packets(packets: tuple[Packet, ...]) -> Iterator[tuple[float, np.ndarray]]:
-    """Decoded frames in order; a repeat packet yields the picture before it again at its
-    own time (after that picture, whatever delay the decoder has)."""
-    decoder = av.CodecContext.create("h264", "r")
+    """Decoded frames in order; a repeat packet yields the picture before it again, at its
+    own time, right after that picture (whatever delay the decoder has)."""
     repeats: dict[int, list[int]] = {}  # a coded picture's pts -> the repeats that follow it
-    last_coded: int | None = None
-    # the last picture out of the decoder, kept as decoded (a caller may draw on its frames)
-    shown: tuple[int, np.ndarray] | None = None
-    for p in [*packets, None]:
-        if p is None:
+    coded: list[Packet] = []
+    for p in packets:
+        if not p.repeat:
+            coded.append(p)
+        elif coded:  # (a repeat of nothing, after a damaged cut, shows nothing)
+            repeats.setdefault(coded[-1].pts_ms, []).append(p.pts_ms)
+    decoder = av.CodecContext.create("h264", "r")
+    for c in [*coded, None]:
+        if c is None:
             frames = decoder.decode(None)
-        elif p.repeat:
-            if shown is not None and shown[0] == last_coded:
-                yield p.pts_ms / 1000, shown[1].copy()
-            elif last_coded is not None:  # (a repeat of nothing, after a damaged cut: none)
-                repeats.setdefault(last_coded, []).append(p.pts_ms)
-            continue
         else:
-            packet = av.Packet(p.data)
-            packet.pts, packet.time_base = p.pts_ms, _MS
-            last_coded = p.pts_ms
+            packet = av.Packet(c.data)
+            packet.pts, packet.time_base = c.pts_ms, _MS
             frames = decoder.decode(packet)
         for frame in frames:
             pts = frame.pts or 0
             bgr = frame.to_ndarray(format="bgr24")
-            shown = (pts, bgr.copy())
+            again = repeats.pop(pts, [])
+            if not again:
+                yield pts / 1000, bgr
+                continue
+            kept = bgr.copy()  # as decoded: the caller may draw on the frame it is given
             yield pts / 1000, bgr
-            for again in repeats.pop(pts, ()):
-                yield again / 1000, bgr.copy()
+            for t in again:
+                yield t / 1000, kept.copy()
 
 
 def blur(canvas: np.ndarray, rect: Rect) -> None:
