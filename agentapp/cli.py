@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from agentapp import __version__, layout
+from agentapp.errors import Refusal
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+class CliError(Refusal):
+    """A command's refusal or failure (code 2: the command line itself was wrong)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -252,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         console_logging()
         return _dispatch(args)
-    except CliError as exc:
+    except Refusal as exc:  # the command line's own, and the review module's
         sys.stderr.write(f"agentapp: {exc}\n")
         return exc.code
     except KeyboardInterrupt:

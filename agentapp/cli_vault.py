@@ -1,8 +1,9 @@
-"""The commands that reach recordings, notes and the audit trail (RULES.md R7–R9, R14).
+"""The commands that reach recordings, notes and the audit trail (R7–R9, R14).
 
-Each one checks the person's role against the live policy (core/access.py) and writes the
-access to the audit trail *before* acting: when the trail cannot be written, nothing is shown,
-exported or deleted. Errors are CliError (one line, non-zero exit).
+The checks and the trail are vault/review.py's, shared with the trainer console: the person's
+role from the live policy, the reason, the access traced *before* acting (when the trail
+cannot be written, nothing is shown, exported or deleted), refusals and failures traced too.
+Errors are CliError or the review module's ReviewError (one line, non-zero exit).
 
 Threading: run on the CLI's single thread.
 """
@@ -10,7 +11,6 @@ Threading: run on the CLI's single thread.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -18,14 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp import layout
 from agentapp.cli import CliError, read_passphrase
-from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
+from agentapp.core.access import Action, Person, person
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.settings import Settings
 from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.notes import NotesStore
+from agentapp.vault.review import Review, ReviewError, reason_of
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
 
 
@@ -44,49 +46,17 @@ def _who(s: Settings) -> tuple[Person, Policy | None]:
     return person(policy, s.user), policy
 
 
+def _review(s: Settings, who: Person) -> Review:
+    return Review(who, AuditLog.in_dir(s.data_dir), Vault(layout.recordings(s.data_dir)),
+                  NotesStore(layout.notes(s.data_dir)))  # fmt: skip
+
+
 def _reason(text: str | None) -> str:
-    reason = " ".join((text or "").split())
-    if len(reason) < MIN_REASON:
-        raise CliError("give a real reason with --reason (it is written to the audit trail)", 2)
-    return reason
-
-
-def _trace(s: Settings, who: Person, action: str, target: str, reason: str = "") -> None:
     try:
-        AuditLog.in_dir(s.data_dir).append(who.name, action, target, reason, role=who.role)
-    except AuditError as exc:
-        raise CliError(f"refused: {exc} (every access must be traced)") from None
-
-
-def _recording(s: Settings, rid: str) -> tuple[Vault, RecordingMeta]:
-    vault = Vault(layout.recordings(s.data_dir))
-    try:
-        return vault, vault.get(rid)
-    except VaultError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _sealed_segments(vault: Vault, meta: RecordingMeta) -> list[Path]:
-    segs = vault.segment_paths(meta.id)
-    if meta.status == "shipped":
-        raise CliError(f"recording {meta.id} was delivered to the site folder: open it there "
-                       "(--data-dir SITE)")  # fmt: skip
-    if not segs:
-        raise CliError(f"recording {meta.id} has no sealed segment")
-    return segs
-
-
-def _ref(meta: RecordingMeta) -> RecordingRef:
-    return RecordingRef(meta.agent, meta.training)
-
-
-def _allowed(s: Settings, who: Person, action: Action, meta: RecordingMeta) -> None:
-    """Refusals are traced too: an attempt on someone else's recording is worth knowing."""
-    why = refusal(who, action, _ref(meta))
-    if why:
-        with contextlib.suppress(CliError):
-            _trace(s, who, f"refused {action.value}", meta.id, why)
-        raise CliError(f"{who.name} ({who.role}) may not {action.verb} {meta.id}: {why}")
+        return reason_of(text)
+    except ReviewError:
+        pass
+    raise CliError("give a real reason with --reason (it is written to the audit trail)", 2)
 
 
 # --------------------------------------------------------------------------- recordings
@@ -94,9 +64,7 @@ def _allowed(s: Settings, who: Person, action: Action, meta: RecordingMeta) -> N
 
 def list_recordings(args: argparse.Namespace, s: Settings) -> int:
     who, _ = _who(s)
-    metas = [m for m in Vault(layout.recordings(s.data_dir)).recordings()
-             if refusal(who, Action.LIST, _ref(m)) is None]  # fmt: skip
-    _trace(s, who, "list", f"{len(metas)} recording(s)", args.reason or "")
+    metas = _review(s, who).recordings(args.reason or "")
     if args.json:
         print(json.dumps([m.to_json() for m in metas], indent=1))
         return 0
@@ -126,24 +94,23 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
 
-    reason = _reason(args.reason)
+    _reason(args.reason)
     who, _ = _who(s)
-    vault, meta = _recording(s, args.id)
     anonymise = bool(args.anonymise)
     if args.blur and not anonymise:
         raise CliError("--blur goes with --anonymise", 2)
-    _allowed(s, who, Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT, meta)
+    review = _review(s, who)
+    action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
+    meta = review.allowed(action, args.id)
     out = _export_path(args.out, meta, anonymise)
-    segs = _sealed_segments(vault, meta)
-    mark = mark_text(meta.agent, who.name, "exported", anonymise)
-    action = "export anonymised" if anonymise else "export"
-    _trace(s, who, action, meta.id, reason)
+    access = review.begin(action, meta.id, args.reason)
     try:
-        private = _private_key(args, segs[0])
-        summary = export_recording(vault, meta.id, private, out, mark, tuple(args.blur or ()))
-    except (VaultError, KeyProblem, SealError, OSError) as exc:
-        _trace(s, who, f"{action} failed", meta.id, str(exc))
-        raise CliError(f"cannot export {meta.id}: {exc}") from None
+        private = _private_key(args, access.segments[0])
+        mark = mark_text(meta.agent, who.name, "exported", anonymise)
+        summary = export_recording(review.vault, meta.id, private, out, mark,
+                                   tuple(args.blur or ()))  # fmt: skip
+    except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
+        raise review.failed(access, exc) from None
     print(
         f"exported {'an anonymised extract of ' if anonymise else ''}{meta.id} to "
         f"{summary.path}: {summary.frames} frames, {summary.width}x{summary.height}, "
@@ -161,19 +128,18 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
 
-    reason = _reason(args.reason)
+    _reason(args.reason)
     who, _ = _who(s)
-    vault, meta = _recording(s, args.id)
-    _allowed(s, who, Action.VIEW, meta)
+    review = _review(s, who)
+    review.allowed(Action.VIEW, args.id)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError("no display to play the recording on (an export works without one)")
-    segs = _sealed_segments(vault, meta)
-    _trace(s, who, "view", meta.id, reason)
+    access = review.begin(Action.VIEW, args.id, args.reason)
     try:
-        segments = open_segments(vault, meta.id, _private_key(args, segs[0]))
-    except (VaultError, KeyProblem, SealError, OSError) as exc:
-        _trace(s, who, "view failed", meta.id, str(exc))
-        raise CliError(f"cannot open {meta.id}: {exc}") from None
+        segments = open_segments(review.vault, args.id, _private_key(args, access.segments[0]))
+    except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
+        raise review.failed(access, exc) from None
+    meta = access.meta
     mark = mark_text(meta.agent, who.name, "viewed")
     from agentapp.ui.player import play
 
@@ -200,16 +166,10 @@ def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
 
 
 def delete(args: argparse.Namespace, s: Settings) -> int:
-    reason = _reason(args.reason)
+    _reason(args.reason)
     who, _ = _who(s)
-    vault, meta = _recording(s, args.id)
-    _allowed(s, who, Action.DELETE, meta)
-    _trace(s, who, "delete", meta.id, reason)
-    try:
-        vault.delete(meta.id)
-    except (OSError, VaultError) as exc:
-        raise CliError(f"cannot delete {meta.id}: {exc}") from None
-    print(f"recording {meta.id} deleted for good")
+    _review(s, who).delete(args.id, args.reason)
+    print(f"recording {args.id} deleted for good")
     return 0
 
 
@@ -218,14 +178,11 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
 
 def notes(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
-    from agentapp.vault.notes import NotesStore
 
     who, policy = _who(s)
-    store = NotesStore(layout.notes(s.data_dir))
+    review = _review(s, who)
     if args.notes_command == "list":
-        visible = [n for n in store.notes()
-                   if refusal(who, Action.NOTES, RecordingRef("", n.training)) is None]  # fmt: skip
-        _trace(s, who, "list notes", f"{len(visible)} note(s)")
+        visible = review.notes()
         for n in visible:
             when = dt.datetime.fromtimestamp(n.created_at, dt.UTC)
             print(f"{n.id}  on {n.recording}  by {n.author}  {when:%Y-%m-%d %H:%M} UTC")
@@ -233,37 +190,24 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
             print(f"no notes visible to {who.name} ({who.role})")
         return 0
     if args.notes_command == "add":
-        _, meta = _recording(s, args.recording)
-        _allowed(s, who, Action.NOTES, meta)
         try:
             text = args.file.read_text() if args.file else sys.stdin.read()
-            public = load_public_key(installed_public_key_path(s.data_dir))
-        except (OSError, UnicodeDecodeError, KeyProblem) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise CliError(str(exc)) from None
+
+        def public() -> X25519PublicKey:
+            try:
+                return load_public_key(installed_public_key_path(s.data_dir))
+            except KeyProblem as exc:
+                raise ReviewError(str(exc)) from None
+
         days = policy.notes_retention_days if policy else 365
-        _trace(s, who, "add note", meta.id)
-        try:
-            n = store.add(meta.id, meta.training, who.name, text, public, time.time(), days)
-        except (OSError, VaultError) as exc:
-            raise CliError(f"cannot save the note: {exc}") from None
+        n = review.add_note(args.recording, text, public, days, time.time())
         print(f"note {n.id} sealed; purged on "
               f"{dt.datetime.fromtimestamp(n.purge_after, dt.UTC):%Y-%m-%d}")  # fmt: skip
         return 0
-    reason = _reason(args.reason)
-    found = [n for n in store.notes() if n.id == args.id]
-    if not found:
-        raise CliError(f"no note {args.id!r}")
-    why = refusal(who, Action.NOTES, RecordingRef("", found[0].training))
-    if why:
-        with contextlib.suppress(CliError):
-            _trace(s, who, "refused notes", args.id, why)
-        raise CliError(f"{who.name} ({who.role}) may not read note {args.id}: {why}")
-    _trace(s, who, "view note", args.id, reason)
-    try:
-        private = _private_key(args, store.root / f"{args.id}.seal")
-        print(store.read(args.id, private))
-    except (OSError, VaultError, KeyProblem) as exc:
-        raise CliError(str(exc)) from None
+    _reason(args.reason)
+    print(review.read_note(args.id, args.reason, lambda seal: _private_key(args, seal)))
     return 0
 
 
@@ -272,18 +216,17 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
 
 def audit(args: argparse.Namespace, s: Settings) -> int:
     who, _ = _who(s)
-    why = refusal(who, Action.AUDIT)
-    if why:
-        raise CliError(f"{who.name} ({who.role}): {why}")
+    review = _review(s, who)
+    review.audit_allowed()
     log = AuditLog.in_dir(s.data_dir)
     try:
         if args.audit_command == "verify":
             verdict = log.verify()
             print(verdict.describe())
-            _trace(s, who, "audit verify", "", "intact" if verdict.ok else verdict.problem)
+            review.trace("audit verify", "", "intact" if verdict.ok else verdict.problem)
             return 0 if verdict.ok else 1
         entries = log.entries()
-        _trace(s, who, "audit show", f"{len(entries)} entries")
+        review.trace("audit show", f"{len(entries)} entries")
     except AuditError as exc:
         raise CliError(str(exc)) from None
     if args.json:

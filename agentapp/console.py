@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp import layout
-from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, person, refusal
+from agentapp.core.access import Action, Person, person
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
@@ -39,6 +39,8 @@ from agentapp.site import publish as site_publish
 from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path
 from agentapp.vault.audit import AuditLog
+from agentapp.vault.notes import NotesStore
+from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
 
@@ -170,37 +172,43 @@ class ConsoleModel:
         return p
 
     # ------------------------------------------------------------------ review
+    def review(self) -> Review:
+        """The review acts of the person using the console, at the site (vault/review.py,
+        the command line's checks and trail)."""
+        return Review(self.person(), self.audit, self.vault, NotesStore(layout.notes(self.site)))
+
     def recordings(
         self, agent: str = "", training: str = "", since: dt.date | None = None
     ) -> list[RecordingMeta]:
-        who = self.person()
-        out = []
-        for m in self.vault.recordings():
-            if refusal(who, Action.LIST, RecordingRef(m.agent, m.training)) is not None:
-                continue
-            if self.mine and m.agent != who.name:
-                continue
-            if (agent and m.agent != agent) or (training and m.training != training):
-                continue
-            if since and dt.datetime.fromtimestamp(m.started_at).date() < since:
-                continue
-            out.append(m)
-        self._trace("list", f"{len(out)} recording(s)", "console", who)
-        return out
+        review = self.review()
+        name = review.who.name
+
+        def keep(m: RecordingMeta) -> bool:
+            return not (
+                (self.mine and m.agent != name)
+                or (agent and m.agent != agent)
+                or (training and m.training != training)
+                or (since and dt.datetime.fromtimestamp(m.started_at).date() < since)
+            )
+
+        with _console_errors():
+            return review.recordings("console", keep)
 
     def open(self, rid: str, reason: str, private_key_loader: Callable[[str], object]
              ) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
         """Frames of one recording, decrypted in memory, watermarked; checked and traced."""
         from agentapp.vault.export import mark_text, marked_frames, open_segments
 
-        meta, who, segs = self._checked(rid, reason, Action.VIEW)
-        try:
-            segments = open_segments(self.vault, rid, _private(private_key_loader, segs[0]))
-        except Exception as exc:  # key store, tampering: one message for the trainer
-            with contextlib.suppress(ConsoleError):
-                self._trace("view failed", rid, str(exc), who)  # as the CLI does
-            raise ConsoleError(f"cannot open {rid}: {exc}") from None
-        return marked_frames(segments, mark_text(meta.agent, who.name, "viewed"))
+        review = self.review()
+        with _console_errors():
+            access = review.begin(Action.VIEW, rid, reason)
+            try:
+                private = _private(private_key_loader, access.segments[0])
+                segments = open_segments(self.vault, rid, private)
+            except Exception as exc:  # key store, tampering: one message for the trainer
+                raise review.failed(access, exc) from None
+        mark = mark_text(access.meta.agent, review.who.name, "viewed")
+        return marked_frames(segments, mark)
 
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
                private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip
@@ -208,36 +216,17 @@ class ConsoleModel:
         from agentapp.vault.export import export_recording, mark_text, neutral_name
 
         action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
-        meta, who, segs = self._checked(rid, reason, action)
-        out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
-        mark = mark_text(meta.agent, who.name, "exported", anonymise)
-        try:
-            private = _private(private_key_loader, segs[0])
-            export_recording(self.vault, rid, private, out, mark)
-        except Exception as exc:  # key store, tampering, disk: one message for the trainer
-            with contextlib.suppress(ConsoleError):
-                self._trace(f"{action.value} failed", rid, str(exc), who)  # as the CLI does
-            raise ConsoleError(f"cannot export {rid}: {exc}") from None
+        review = self.review()
+        with _console_errors():
+            access = review.begin(action, rid, reason)
+            out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
+            mark = mark_text(access.meta.agent, review.who.name, "exported", anonymise)
+            try:
+                private = _private(private_key_loader, access.segments[0])
+                export_recording(self.vault, rid, private, out, mark)
+            except Exception as exc:  # key store, tampering, disk: one message for the trainer
+                raise review.failed(access, exc) from None
         return out
-
-    def _checked(self, rid: str, reason: str, action: Action
-                 ) -> tuple[RecordingMeta, Person, list[Path]]:  # fmt: skip
-        """Reason given, access allowed, sealed segments present — and the access traced
-        (a refusal too) before anything is decrypted."""
-        reason = " ".join(reason.split())
-        if len(reason) < MIN_REASON:
-            raise ConsoleError("give a real reason (it is written to the audit trail)")
-        meta = self._meta(rid)
-        who = self.person()
-        why = refusal(who, action, RecordingRef(meta.agent, meta.training))
-        if why:
-            self._trace(f"refused {action.value}", rid, why, who)
-            raise ConsoleError(why)
-        segs = self.vault.segment_paths(rid)
-        if not segs:
-            raise ConsoleError(f"recording {rid} has no sealed segment")
-        self._trace(action.value, rid, reason, who)
-        return meta, who, segs
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)
@@ -247,22 +236,16 @@ class ConsoleModel:
 
     def add_note(self, rid: str, text: str) -> None:
         from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
-        from agentapp.vault.notes import NotesStore
 
-        meta = self._meta(rid)
-        who = self.person()
-        why = refusal(who, Action.NOTES, RecordingRef(meta.agent, meta.training))
-        if why:
-            self._trace("refused notes", rid, why, who)  # refusals are traced (R8)
-            raise ConsoleError(why)
-        try:
-            public = load_public_key(installed_public_key_path(self.s.data_dir))
-            self._trace("add note", rid, "console", who)
+        def public() -> X25519PublicKey:
+            try:
+                return load_public_key(installed_public_key_path(self.s.data_dir))
+            except KeyProblem as exc:
+                raise ReviewError(f"note not saved: {exc}") from None
+
+        with _console_errors():
             days = self.draft().notes_retention_days
-            notes = NotesStore(layout.notes(self.site))
-            notes.add(rid, meta.training, self.s.user, text, public, time.time(), days)
-        except (KeyProblem, VaultError, OSError) as exc:
-            raise ConsoleError(f"note not saved: {exc}") from None
+            self.review().add_note(rid, text, public, days, time.time(), "console")
 
     def _meta(self, rid: str) -> RecordingMeta:
         try:
@@ -270,14 +253,14 @@ class ConsoleModel:
         except VaultError as exc:
             raise ConsoleError(str(exc)) from None
 
-    def _trace(self, action: str, target: str, reason: str, who: Person | None = None) -> None:
-        from agentapp.vault.audit import AuditError
 
-        role = (who or self.person()).role
-        try:
-            self.audit.append(self.s.user, action, target, reason, role=role)
-        except AuditError as exc:
-            raise ConsoleError(f"refused: {exc} (every access is traced)") from None
+@contextlib.contextmanager
+def _console_errors() -> Iterator[None]:
+    """The review module's refusals and failures, as the console shows them."""
+    try:
+        yield
+    except ReviewError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def _private(loader: Callable[[str], object], first_segment: Path) -> X25519PrivateKey:

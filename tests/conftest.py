@@ -2,7 +2,11 @@
 agentapp is installed (`/etc/agentapp`) cannot change what a test sees. The installer tests
 give the installed package's processes the real one."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ["AGENTAPP_SYSTEM_DIR"] = os.path.join(tempfile.mkdtemp(prefix="agentapp-sys-"), "none")
+_SYSTEM = tempfile.mkdtemp(prefix="agentapp-sys-")
+atexit.register(shutil.rmtree, _SYSTEM, True)  # one per test run, removed when it ends
+os.environ["AGENTAPP_SYSTEM_DIR"] = os.path.join(_SYSTEM, "none")

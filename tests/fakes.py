@@ -10,7 +10,14 @@ import numpy as np
 from agentapp.core.auditchain import Head
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Page, WindowRule
-from agentapp.platform.base import PageState, PageWatcher, WindowInfo, WindowLocator, WindowView
+from agentapp.platform.base import (
+    Changes,
+    PageState,
+    PageWatcher,
+    WindowInfo,
+    WindowLocator,
+    WindowView,
+)
 
 
 class FakeLocator(WindowLocator):
@@ -29,6 +36,9 @@ class FakeLocator(WindowLocator):
         self.identity = 0  # bumped by every title change, as X property events would
         self.wm_class = "agentapp-business"
         self.locked_why: str | None = None  # what X would show of a screen lock
+        # a window that draws nothing: no damage, and nothing happens between two looks
+        # (`quiet`), as with X events; a lock by keyboard grab still changes `locked_why`
+        self.static = False
 
     def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
         info = WindowInfo(100 + len(self.others), (wm_class,), None, title, 99)
@@ -57,6 +67,12 @@ class FakeLocator(WindowLocator):
 
     def locked(self, window: WindowInfo) -> str | None:
         return self.locked_why
+
+    def quiet(self) -> bool:
+        return self.static
+
+    def take_changes(self, window: WindowInfo) -> Changes:
+        return Changes(False if self.static else None)
 
     def _business(self) -> WindowInfo:
         return WindowInfo(1, (self.wm_class,), "crm", self.title, 42)

@@ -54,9 +54,10 @@ def _codecs() -> tuple[Any, ModuleType]:
 def compact(bgra: np.ndarray) -> np.ndarray:
     """The frame as the encoder takes it (I420: 1.5 bytes a pixel instead of 4), if the
     codecs are loaded already; else the frame itself (the first frames of the agent's first
-    call, read while they load). Frames wait out the look-behind in this form."""
+    call, read while they load). Frames wait out the look-behind in this form. Always a
+    new array when `bgra` is read-only (a reader's view of memory it reuses)."""
     if _loaded is None:
-        return bgra
+        return bgra if bgra.flags.writeable else bgra.copy()
     return _loaded[1].cvtColor(bgra, _loaded[1].COLOR_BGRA2YUV_I420)
 
 

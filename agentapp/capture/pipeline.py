@@ -74,9 +74,12 @@ class GrabberLike(Protocol):
 
 
 class ReaderLike(Protocol):
-    """Composite mode: reads one drawable (a window's own pixmap); None when refused."""
+    """Composite mode: reads one drawable (a window's own pixmap); None when refused.
+    `copy` False: the pixels may be a read-only view, valid until the next read."""
 
-    def read(self, drawable: int, width: int, height: int) -> np.ndarray | None: ...
+    def read(
+        self, drawable: int, width: int, height: int, copy: bool = True
+    ) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
 
@@ -457,6 +460,8 @@ class CapturePipeline:
         rules are checked on one look at the window system before the read, and on a fresh
         one after it."""
         now = self._clock.now()
+        if self._quiet_hold(locator, now):
+            return
         with locator.one_look():
             looked = self._look(locator, now)
         if looked is None:
@@ -474,12 +479,35 @@ class CapturePipeline:
         self._last_view, self._last_read = view, t
         size = (pixels.shape[1], pixels.shape[0])
         pixels = compact(pixels)  # what the encoder will see: equal there is unchanged
+        # (and from here on the pipeline's own copy: the read may have lent its memory)
         if _same(pixels, self._prev):
             self._hold(t)
             return
         self._pending.append(_Pending(_Kind.FRAME, t, self._ms(t), pixels, size))
         self._prev = pixels
         self._say("recording")
+
+    def _quiet_hold(self, locator: WindowLocator, now: float) -> bool:
+        """Hold the frame shown without asking the window system, when nothing happened since
+        the last look (most ticks of a static window): the window still shows what was last
+        read and still matches its rule (both change only with an event, and what waits is
+        dropped at the tick that sees one, inside the look-behind). The lock and sensitive
+        windows are still asked about (a keyboard grab sends no event). False: take a look."""
+        if (
+            self._prev is None  # not showing a frame read (a gap, a drop, nothing read yet)
+            or self._pages is not None  # page rules: the page watcher's look is needed
+            or self._last_view is None
+            or self._last_view.layers  # pop-ups draw without damaging the business window
+            or now - self._last_read >= HEARTBEAT_S
+            or now < self._settle_until
+            or not locator.quiet()
+        ):
+            return False
+        with locator.one_look(fresh=False):
+            if self._check_lock(locator) is not None or self._check_sensitive(locator):
+                return False  # the look that follows says so and drops what waits
+        self._hold(now)
+        return True
 
     def _look(
         self, locator: WindowLocator, now: float
@@ -562,9 +590,11 @@ class CapturePipeline:
         """The frame as it may be recorded: per-window pixels, or the masked rectangle."""
         if self._reader is not None:
             w, h = view.rect.w, view.rect.h
-            pixels = self._reader.read(view.pixmap, w, h)
-            if pixels is None:
-                return None
+            # nothing to draw on it (most frames): the shared memory itself, converted once
+            alone = not view.layers and not view.blackout
+            pixels = self._reader.read(view.pixmap, w, h, copy=not alone)
+            if pixels is None or alone:
+                return pixels
             frame = Rect(0, 0, w, h)
             for layer in view.layers:
                 part = layer.rect.intersect(frame)

@@ -16,7 +16,6 @@ Threading: one instance per thread (an xcb connection is used by the thread that
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from agentapp.capture.pipeline import ReaderUnavailable
+from agentapp.platform.xcb import ERROR_P, Cookie, Error, XcbUnavailable, libs
 
 _Z_PIXMAP = 2
 _ALL_PLANES = 0xFFFFFFFF
@@ -31,37 +31,6 @@ _ALL_PLANES = 0xFFFFFFFF
 
 class ShmUnavailable(ReaderUnavailable):
     """MIT-SHM cannot be used on this display (missing, too old, or a remote connection)."""
-
-
-class _Cookie(ctypes.Structure):
-    _fields_ = [("sequence", ctypes.c_uint)]
-
-
-class _Error(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("error_code", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("resource_id", ctypes.c_uint32),
-        ("minor_code", ctypes.c_uint16),
-        ("major_code", ctypes.c_uint8),
-        ("pad0", ctypes.c_uint8),
-        ("pad", ctypes.c_uint32 * 5),
-        ("full_sequence", ctypes.c_uint32),
-    ]
-
-
-class _ExtensionReply(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("pad0", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("present", ctypes.c_uint8),
-        ("major_opcode", ctypes.c_uint8),
-        ("first_event", ctypes.c_uint8),
-        ("first_error", ctypes.c_uint8),
-    ]
 
 
 class _VersionReply(ctypes.Structure):
@@ -86,41 +55,28 @@ class _ImageReply(ctypes.Structure):
     ]
 
 
-_ERR_P = ctypes.POINTER(ctypes.POINTER(_Error))
-
-
 def _libs() -> tuple[Any, Any, Any]:
     """libxcb, libxcb-shm and libc with the signatures used here (one table, as mss does)."""
     try:
-        xcb = ctypes.CDLL("libxcb.so.1")
+        xcb, libc = libs()
         shm = ctypes.CDLL("libxcb-shm.so.0")
-    except OSError as exc:
+    except (XcbUnavailable, OSError) as exc:
         raise ShmUnavailable(f"libxcb-shm is not installed ({exc})") from None
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    table: list[tuple[Any, str, Any, list[Any]]] = [
-        (xcb, "xcb_connect", ctypes.c_void_p, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]),
-        (xcb, "xcb_connection_has_error", ctypes.c_int, [ctypes.c_void_p]),
-        (xcb, "xcb_disconnect", None, [ctypes.c_void_p]),
-        (xcb, "xcb_generate_id", ctypes.c_uint32, [ctypes.c_void_p]),
-        (xcb, "xcb_flush", ctypes.c_int, [ctypes.c_void_p]),
-        (xcb, "xcb_request_check", ctypes.POINTER(_Error), [ctypes.c_void_p, _Cookie]),
-        (xcb, "xcb_get_extension_data", ctypes.POINTER(_ExtensionReply),
-         [ctypes.c_void_p, ctypes.c_void_p]),
-        (shm, "xcb_shm_query_version", _Cookie, [ctypes.c_void_p]),
-        (shm, "xcb_shm_query_version_reply", ctypes.POINTER(_VersionReply),
-         [ctypes.c_void_p, _Cookie, _ERR_P]),
-        (shm, "xcb_shm_attach_fd_checked", _Cookie,
+    table: list[tuple[str, Any, list[Any]]] = [
+        ("xcb_shm_query_version", Cookie, [ctypes.c_void_p]),
+        ("xcb_shm_query_version_reply", ctypes.POINTER(_VersionReply),
+         [ctypes.c_void_p, Cookie, ERROR_P]),
+        ("xcb_shm_attach_fd_checked", Cookie,
          [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint8]),
-        (shm, "xcb_shm_detach", _Cookie, [ctypes.c_void_p, ctypes.c_uint32]),
-        (shm, "xcb_shm_get_image", _Cookie,
+        ("xcb_shm_detach", Cookie, [ctypes.c_void_p, ctypes.c_uint32]),
+        ("xcb_shm_get_image", Cookie,
          [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int16, ctypes.c_int16, ctypes.c_uint16,
           ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_uint32, ctypes.c_uint32]),
-        (shm, "xcb_shm_get_image_reply", ctypes.POINTER(_ImageReply),
-         [ctypes.c_void_p, _Cookie, _ERR_P]),
-        (libc, "free", None, [ctypes.c_void_p]),
+        ("xcb_shm_get_image_reply", ctypes.POINTER(_ImageReply),
+         [ctypes.c_void_p, Cookie, ERROR_P]),
     ]  # fmt: skip
-    for lib, name, restype, argtypes in table:
-        fn = getattr(lib, name)
+    for name, restype, argtypes in table:
+        fn = getattr(shm, name)
         fn.restype, fn.argtypes = restype, argtypes
     return xcb, shm, libc
 
@@ -144,7 +100,7 @@ class ShmReader:
             )
             if not ext or not ext.contents.present:
                 raise ShmUnavailable("the X server has no MIT-SHM extension")
-            err = ctypes.POINTER(_Error)()
+            err = ctypes.POINTER(Error)()
             reply = self._shm.xcb_shm_query_version_reply(
                 self._conn, self._shm.xcb_shm_query_version(self._conn), ctypes.byref(err)
             )
@@ -186,12 +142,13 @@ class ShmReader:
             raise ShmUnavailable("cannot share memory with the X server (remote display?)")
         self._buf, self._seg, self._size = buf, seg, size
 
-    def read(self, drawable: int, width: int, height: int) -> np.ndarray | None:
+    def read(self, drawable: int, width: int, height: int, copy: bool = True) -> np.ndarray | None:
         """BGRX pixels (h, w, 4) of the drawable's top-left `width`×`height`, or None when
-        the server refused (drawable gone, smaller than asked, not readable)."""
+        the server refused (drawable gone, smaller than asked, not readable). `copy` False:
+        a read-only view of the shared segment, valid until the next read."""
         self._ensure(width * height * 4)
         assert self._buf is not None
-        err = ctypes.POINTER(_Error)()
+        err = ctypes.POINTER(Error)()
         cookie = self._shm.xcb_shm_get_image(
             self._conn, drawable, 0, 0, width, height, _ALL_PLANES, _Z_PIXMAP, self._seg, 0
         )
@@ -206,7 +163,8 @@ class ShmReader:
         if depth not in (24, 32):
             return None  # not a true-colour window: never guess at its pixels
         n = width * height * 4
-        return np.frombuffer(self._buf, np.uint8, n).reshape(height, width, 4).copy()
+        view = np.frombuffer(self._buf, np.uint8, n).reshape(height, width, 4)
+        return view.copy() if copy else view
 
     def _release(self) -> None:
         if self._buf is not None:

@@ -160,12 +160,21 @@ class WindowLocator(abc.ABC):
         """Damage and stale regions since the last call (default: unknown, grab always)."""
         return Changes(None)
 
-    def one_look(self) -> contextlib.AbstractContextManager[None]:
+    def one_look(self, fresh: bool = True) -> contextlib.AbstractContextManager[None]:
         """Inside `with locator.one_look():` every answer comes from one look at the window
         system, taken at the first question: the capture thread asks about a dozen questions
         before a read and again after it, and each look is a round trip. Outside, each
-        question takes a fresh look. Default: nothing is shared."""
+        question takes a fresh look. `fresh` False: no new look, what is known answers
+        (right after `quiet`). Default: nothing is shared."""
         return contextlib.nullcontext()
+
+    def quiet(self) -> bool:
+        """Nothing happened since the last look: no event the window system already sent
+        changed an answer or damaged a tracked window, and no answer is due for a refresh.
+        Costs no round trip (an event still on its way is seen at a later tick, well inside
+        the look-behind). Inside it, `one_look(fresh=False)` answers from what is known.
+        Default: False (always take a fresh look)."""
+        return False
 
     def use_masked(self, reason: str) -> None:  # noqa: B027 - optional hook
         """Per-window pixels cannot be read after all: give masked views from now on."""

@@ -149,28 +149,30 @@ class SessionLockWatcher(SessionLock):
                             interface=f"{LOGIN1}.Manager")  # fmt: skip
         for rule in (changed, requests, machine):
             conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_S)
-        with conn.filter(changed) as props, conn.filter(requests) as asks, \
-                conn.filter(machine) as downs:  # fmt: skip
+        # the bus sends only what the rules above match: one queue takes all of it, so the
+        # thread wakes for a signal or twice a second, not twenty times
+        with conn.filter(MatchRule(type="signal")) as signals:
             session = Properties(DBusAddress(path, LOGIN1, f"{LOGIN1}.Session"))
             for name in ("LockedHint", "Active"):
                 r = conn.send_and_get_reply(session.get(name), timeout=CALL_TIMEOUT_S)
                 if r.header.message_type is MessageType.method_return:
                     self._logind(name, bool(r.body[0][1]))
             while not self._stop.is_set():
-                for queue in (asks, props, downs):
-                    try:
-                        msg = conn.recv_until_filtered(queue, timeout=0.05)
-                    except TimeoutError:
-                        continue
-                    member = msg.header.fields.get(HeaderFields.member)
-                    if member in ("Lock", "Unlock"):
-                        self._logind("LockedHint", member == "Lock")
-                    elif member in GOING_DOWN and msg.body:
-                        with self._lock:
-                            self._going[member] = bool(msg.body[0])
-                    elif member == "PropertiesChanged" and msg.body[0] == f"{LOGIN1}.Session":
-                        for name, (_sig, value) in msg.body[1].items():
-                            self._logind(name, bool(value))
+                try:
+                    msg = conn.recv_until_filtered(signals, timeout=0.5)
+                except TimeoutError:
+                    continue
+                if not any(r.matches(msg) for r in (changed, requests, machine)):
+                    continue
+                member = msg.header.fields.get(HeaderFields.member)
+                if member in ("Lock", "Unlock"):
+                    self._logind("LockedHint", member == "Lock")
+                elif member in GOING_DOWN and msg.body:
+                    with self._lock:
+                        self._going[member] = bool(msg.body[0])
+                elif member == "PropertiesChanged" and msg.body[0] == f"{LOGIN1}.Session":
+                    for name, (_sig, value) in msg.body[1].items():
+                        self._logind(name, bool(value))
 
     def _logind(self, name: str, value: bool) -> None:
         with self._lock:

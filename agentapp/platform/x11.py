@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -244,8 +245,9 @@ class X11Locator(WindowLocator):
             self._watched.add(wid)
 
     @contextlib.contextmanager
-    def one_look(self) -> Iterator[None]:
-        self._poll()
+    def one_look(self, fresh: bool = True) -> Iterator[None]:
+        if fresh:
+            self._poll()
         self._looking += 1
         try:
             yield
@@ -261,22 +263,55 @@ class X11Locator(WindowLocator):
         self._relook = False
         try:
             self._d.sync()  # every event the server generated until now is queued
+            changed = self._take_events()
         except error.ConnectionClosedError as exc:
             raise LocatorError(f"lost the X display: {exc}") from None
+        if not changed and time.monotonic() - self._cache_time > _REFRESH_S:
+            self._forget()
+
+    def _take_events(self) -> bool:
+        """Apply the events received so far (no round trip); True if one changed a cached
+        answer, which are all dropped then."""
         changed = False
         for _ in range(self._d.pending_events()):
             if not self._event(self._d.next_event()):
                 changed = True
-        now = time.monotonic()
-        if changed or now - self._cache_time > _REFRESH_S:
-            if changed:
-                self._serial += 1
-            self._views.clear()
-            self._visible.clear()
-            self._owners.clear()
-            self._windows = None
-            self._lock_why = False
-            self._cache_time = now
+        if changed:
+            self._serial += 1
+            self._forget()
+        return changed
+
+    def _received(self) -> bool:
+        """Anything from the server not applied yet (a look at the socket: a few µs, where
+        asking python-xlib costs tens)."""
+        if self._d.display.event_queue:
+            return True
+        try:
+            return bool(select.select([self._d.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True  # the connection broke: python-xlib's own read says how
+
+    def _forget(self) -> None:
+        self._views.clear()
+        self._visible.clear()
+        self._owners.clear()
+        self._windows = None
+        self._lock_why = False
+        self._cache_time = time.monotonic()
+
+    def quiet(self) -> bool:
+        if not self._has_damage or self._looking:
+            return False
+        try:
+            if self._received() and self._take_events():
+                return False
+        except error.ConnectionClosedError as exc:
+            raise LocatorError(f"lost the X display: {exc}") from None
+        if time.monotonic() - self._cache_time > _REFRESH_S:
+            return False  # the lock's look (the screen saver, a full-screen window) is due
+        return not any(
+            t.damaged or t.stale or t.rename or not t.ready for t in self._tracked.values()
+        )
 
     def _event(self, ev: Any) -> bool:
         """Apply one event to the tracked windows; True if it changes no cached answer."""

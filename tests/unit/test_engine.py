@@ -319,6 +319,33 @@ def test_an_unlock_does_not_lift_a_sensitive_windows_pause(
     e.stop()
 
 
+def test_a_lock_pauses_a_static_window_at_once(tmp_path: Path, key: X25519PrivateKey) -> None:
+    """A window that draws nothing is held without a look at the window system between its
+    heartbeat reads; a lock that sends no event (a keyboard grab) must still pause within a
+    tick or two, not at the next heartbeat (seen: up to a second of the lock recorded)."""
+    loc = FakeLocator()
+    loc.static = True
+    e = make_engine(tmp_path, key, loc)
+    e.grabber.static = True  # type: ignore[attr-defined]
+    call(e, EventKind.OFF_HOOK)
+    time.sleep(0.6)
+    waits = []
+    for phase in (0.0, 0.35, 0.7):  # anywhere between two heartbeat reads
+        time.sleep(phase)
+        loc.locked_why = "the screen is locked"
+        t0 = time.monotonic()
+        while e.status.state != "paused" and time.monotonic() - t0 < 3:
+            time.sleep(0.01)
+        waits.append(time.monotonic() - t0)
+        loc.locked_why = None
+        while e.status.state != "recording" and time.monotonic() - t0 < 6:
+            time.sleep(0.01)
+    assert max(waits) < 0.35, waits
+    call(e, EventKind.ON_HOOK)
+    assert e.wait_idle(10)
+    e.stop()
+
+
 def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK, "sip-call-QX7")

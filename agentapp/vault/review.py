@@ -1,0 +1,188 @@
+"""Every review act, checked and traced in one place (R7, R8): the command line and the
+trainer console are thin callers of this module.
+
+Before an act on a recording or a note: a reason of at least MIN_REASON characters where the
+act needs one, the person's role (core/access.py, from the live policy the caller loaded),
+the recording's sealed segments here (not shipped to the site folder). A refusal is traced
+and raised; an allowed act is traced *before* anything is decrypted or deleted, and when the
+trail cannot be written nothing is done (fail closed). A failure after the access (a key
+that does not open it, a full disk) is traced too.
+
+Errors are ReviewError: one line, in words for the person.
+
+Threading: one Review per thread (the CLI's, the console's Qt thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
+from agentapp.errors import Refusal
+from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.notes import NoteMeta, NotesStore
+from agentapp.vault.store import RecordingMeta, Vault, VaultError
+
+# the private key a sealed file was made for, given that file (the key store, a key file)
+KeyFor = Callable[[Path], X25519PrivateKey]
+
+
+class ReviewError(Refusal):
+    """Refused, or failed: the message is for the person (one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A recording the person may now decrypt: its metadata and its sealed segments."""
+
+    action: Action
+    meta: RecordingMeta
+    segments: list[Path]
+
+
+def reason_of(text: str | None) -> str:
+    """The reason as it is traced; refused when it is too short to mean anything."""
+    reason = " ".join((text or "").split())
+    if len(reason) < MIN_REASON:
+        raise ReviewError("give a real reason (it is written to the audit trail)")
+    return reason
+
+
+class Review:
+    """One person's review acts on one data folder (a desk's or the site's)."""
+
+    def __init__(self, who: Person, audit: AuditLog, vault: Vault, notes: NotesStore) -> None:
+        self.who = who
+        self.audit = audit
+        self.vault = vault
+        self.notes_store = notes
+
+    # ------------------------------------------------------------------ the trail
+    def trace(self, action: str, target: str, reason: str = "") -> None:
+        """Write one entry; ReviewError when the trail cannot be written (nothing is done)."""
+        try:
+            self.audit.append(self.who.name, action, target, reason, role=self.who.role)
+        except AuditError as exc:
+            raise ReviewError(f"refused: {exc} (every access is traced)") from None
+
+    def _refuse(self, action: Action, target: str, why: str, what: str) -> ReviewError:
+        with contextlib.suppress(ReviewError):  # the refusal stands even if it cannot be traced
+            self.trace(f"refused {action.value}", target, why)
+        return ReviewError(f"{self.who.name} ({self.who.role}) may not {what}: {why}")
+
+    def failed(self, access: Access, exc: BaseException) -> ReviewError:
+        """Trace that an allowed act failed; the error to raise."""
+        with contextlib.suppress(ReviewError):
+            self.trace(f"{access.action.value} failed", access.meta.id, str(exc))
+        verb = "open" if access.action is Action.VIEW else access.action.value
+        return ReviewError(f"cannot {verb} {access.meta.id}: {exc}")
+
+    # ------------------------------------------------------------------ recordings
+    def meta(self, rid: str) -> RecordingMeta:
+        try:
+            return self.vault.get(rid)
+        except VaultError as exc:
+            raise ReviewError(str(exc)) from None
+
+    def _allowed(self, action: Action, meta: RecordingMeta) -> None:
+        why = refusal(self.who, action, RecordingRef(meta.agent, meta.training))
+        if why:
+            raise self._refuse(action, meta.id, why, f"{action.verb} {meta.id}")
+
+    def allowed(self, action: Action, rid: str) -> RecordingMeta:
+        """The recording, if the person may do this to it (a refusal is traced): for a front
+        end that has its own checks to make before `begin` (a display, an output path)."""
+        meta = self.meta(rid)
+        self._allowed(action, meta)
+        return meta
+
+    def recordings(
+        self, reason: str = "", keep: Callable[[RecordingMeta], bool] = lambda m: True
+    ) -> list[RecordingMeta]:
+        """The recordings the person may list (and `keep` keeps); the listing is traced."""
+        out = [m for m in self.vault.recordings()
+               if refusal(self.who, Action.LIST, RecordingRef(m.agent, m.training)) is None
+               and keep(m)]  # fmt: skip
+        self.trace("list", f"{len(out)} recording(s)", reason)
+        return out
+
+    def begin(self, action: Action, rid: str, reason: str | None) -> Access:
+        """Before a view or an export: checked, and traced; the caller decrypts after."""
+        reason = reason_of(reason)
+        meta = self.meta(rid)
+        self._allowed(action, meta)
+        if meta.status == "shipped":
+            raise ReviewError(f"recording {meta.id} was delivered to the site folder: open it "
+                              "there")  # fmt: skip
+        segments = self.vault.segment_paths(meta.id)
+        if not segments:
+            raise ReviewError(f"recording {meta.id} has no sealed segment")
+        self.trace(action.value, meta.id, reason)
+        return Access(action, meta, segments)
+
+    def delete(self, rid: str, reason: str | None) -> None:
+        reason = reason_of(reason)
+        meta = self.meta(rid)
+        self._allowed(Action.DELETE, meta)
+        self.trace("delete", meta.id, reason)
+        try:
+            self.vault.delete(meta.id)
+        except (OSError, VaultError) as exc:
+            raise ReviewError(f"cannot delete {meta.id}: {exc}") from None
+
+    # ------------------------------------------------------------------ notes
+    def notes(self) -> list[NoteMeta]:
+        """The notes of the trainings the person reviews; the listing is traced."""
+        out = [
+            n
+            for n in self.notes_store.notes()
+            if refusal(self.who, Action.NOTES, RecordingRef("", n.training)) is None
+        ]
+        self.trace("list notes", f"{len(out)} note(s)")
+        return out
+
+    def add_note(
+        self,
+        rid: str,
+        text: str,
+        public: Callable[[], X25519PublicKey],
+        days: int,
+        now: float,
+        how: str = "",
+    ) -> NoteMeta:
+        """Seal a note on a recording for its training's trainers. `public` gives the
+        recording public key (asked only once the note is allowed; raises ReviewError)."""
+        meta = self.meta(rid)
+        self._allowed(Action.NOTES, meta)
+        key = public()
+        self.trace("add note", meta.id, how)
+        try:
+            return self.notes_store.add(meta.id, meta.training, self.who.name, text, key, now, days)
+        except (OSError, VaultError) as exc:
+            raise ReviewError(f"note not saved: {exc}") from None
+
+    def read_note(self, nid: str, reason: str | None, key_for: KeyFor) -> str:
+        reason = reason_of(reason)
+        found = [n for n in self.notes_store.notes() if n.id == nid]
+        if not found:
+            raise ReviewError(f"no note {nid!r}")
+        why = refusal(self.who, Action.NOTES, RecordingRef("", found[0].training))
+        if why:
+            raise self._refuse(Action.NOTES, nid, why, f"read note {nid}")
+        self.trace("view note", nid, reason)
+        try:
+            return self.notes_store.read(nid, key_for(self.notes_store.root / f"{nid}.seal"))
+        except Exception as exc:  # key store, tampering: one line for the person
+            raise ReviewError(f"cannot read note {nid}: {exc}") from None
+
+    # ------------------------------------------------------------------ the trail itself
+    def audit_allowed(self) -> None:
+        """Reading or verifying the trail: admins/DPO only; a refusal is traced."""
+        why = refusal(self.who, Action.AUDIT)
+        if why:
+            raise self._refuse(Action.AUDIT, "", why, Action.AUDIT.verb)
