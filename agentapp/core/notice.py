@@ -1,4 +1,4 @@
-"""The information notice (RULES.md R2), generated from the live policy, in French and English.
+"""The information notice (docs/RULES.md R2), generated from the live policy, in French and English.
 
 `notice_digest` fingerprints what the notice *says* (not the policy version): a new policy
 that changes the notice asks the agent to acknowledge again; one that does not, does not.

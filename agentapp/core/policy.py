@@ -1,7 +1,7 @@
 """The recording policy: what a trainer decided, validated before anything may be recorded.
 
 A policy is a TOML document (format documented in README.md). Loading it validates every
-rule of RULES.md that can be checked statically; a policy that fails is refused as a whole
+rule of docs/RULES.md that can be checked statically; a policy that fails is refused as a whole
 with one clear message (PolicyError), and the agent then records nothing.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from agentapp.core.tables import TableReader
 
 PURPOSE = "training"
-MAX_RETENTION_DAYS = 183  # six months (RULES.md R9)
+MAX_RETENTION_DAYS = 183  # six months (docs/RULES.md R9)
 MAX_NOTES_RETENTION_DAYS = 365  # analysis notes and grids: one year (R9)
 MAX_DEROGATION_DAYS = 1096  # even a formal derogation stays bounded (three years)
 MAX_ENROLMENT_DAYS = 183
@@ -216,7 +216,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if purpose != PURPOSE:
         raise PolicyError(
             f"purpose must be '{PURPOSE}': screen video coupled with calls is allowed for "
-            "training only, never for evaluation or discipline (RULES.md R1)",
+            "training only, never for evaluation or discipline (rule R1)",
             f"{source}: purpose",
         )
     c = r.table("controller")
@@ -255,14 +255,14 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if derogation is None and retention > MAX_RETENTION_DAYS:
         raise PolicyError(
             f"retention_days = {retention} is over 6 months ({MAX_RETENTION_DAYS} days): "
-            "allowed only with a [derogation] table giving its reference and reason (RULES.md R9)",
+            "allowed only with a [derogation] table giving its reference and reason (rule R9)",
             rec.where,
         )
     if derogation is None and notes_retention > MAX_NOTES_RETENTION_DAYS:
         raise PolicyError(
             f"notes_retention_days = {notes_retention} is over 1 year "
             f"({MAX_NOTES_RETENTION_DAYS} days): allowed only with a [derogation] table giving "
-            "its reference and reason (RULES.md R9)",
+            "its reference and reason (rule R9)",
             rec.where,
         )
     access = r.optional_table("access")
@@ -278,7 +278,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if not apps:
         raise PolicyError(
             "no [[application]] whitelisted: name the business application window to record "
-            "(RULES.md R3)",
+            "(rule R3)",
             source,
         )
     sensitive = tuple(_window_rule(t, "sensitive") for t in r.tables("sensitive"))
@@ -323,7 +323,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
                 f"quotas of its agents), more than its trainers can analyse: {capacity} a week "
                 f"at review_minutes = {review_minutes}. Lower the quotas or enrol fewer agents, "
                 "or declare the trainers' minutes_per_week (recording only what will be "
-                "reviewed, RULES.md R5, R6)",
+                "reviewed, rules R5, R6)",
                 source,
             )
     return policy
@@ -337,7 +337,7 @@ def _proportionate(enrolments: list[Enrolment], sampling_reason: str, source: st
                 f"sampling_percent = {e.sampling_percent} for '{e.agent}': at most "
                 f"{MAX_SAMPLING_PERCENT} % of calls are drawn, or recording becomes systematic; "
                 "more only with [recording] sampling_reason saying why (shown in the notice "
-                "and the register, RULES.md R6)",
+                "and the register, rule R6)",
                 source,
             )
 
@@ -414,19 +414,19 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
     if (end - start).days > MAX_ENROLMENT_DAYS:
         raise PolicyError(
             f"enrolment lasts {(end - start).days} days; at most {MAX_ENROLMENT_DAYS} "
-            "(recording is for a bounded training period, RULES.md R5)",
+            "(recording is for a bounded training period, rule R5)",
             t.where,
         )
     if e_quota is None:
         raise PolicyError(
             "no weekly_quota: this policy would record every call of the agent without bound; "
-            "set [recording] weekly_quota or one on the enrolment (RULES.md R6)",
+            "set [recording] weekly_quota or one on the enrolment (rule R6)",
             t.where,
         )
     if e_sampling is None:
         raise PolicyError(
             "no sampling_percent: set [recording] sampling_percent or one on the enrolment "
-            "(RULES.md R6: selection is random, never systematic)",
+            "(rule R6: selection is random, never systematic)",
             t.where,
         )
     return Enrolment(agent, training, start, end, e_sampling, e_quota, fps, extension)

@@ -1,4 +1,4 @@
-"""The GDPR art. 30 register entry for this processing (RULES.md R14), from the live policy.
+"""The GDPR art. 30 register entry for this processing (docs/RULES.md R14), from the live policy.
 
 Every fact that the policy holds comes from it (controller, DPO, recipients, retention,
 derogation, enrolments, applications); what only the controller knows is marked as theirs to

@@ -1,4 +1,4 @@
-"""The tamper-evident audit trail (RULES.md R8): who did what, when and why.
+"""The tamper-evident audit trail (docs/RULES.md R8): who did what, when and why.
 
 `<data dir>/audit.jsonl`, one hash-chained, HMAC-signed entry per line (see
 core/auditchain.py). The signing key and the head (last sequence number and hash) live in the
