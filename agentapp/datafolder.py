@@ -13,7 +13,7 @@ what is wrong, a data folder when:
 A folder of ours that others can merely read is made private (0700) instead: nothing is lost.
 POSIX only; on Windows the installer sets the folder's ACLs.
 
-Only `os` is used, so that the hook command (agentapp/hookcli.py) can ask too. Threading:
+Only `os` is used, so that the hook command (agentapp/telephony/hookcli.py) can ask too. Threading:
 plain functions.
 """
 

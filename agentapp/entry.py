@@ -7,7 +7,7 @@ import sys
 
 
 def main() -> int:
-    from agentapp.hookcli import fast_path, invocation_time
+    from agentapp.telephony.hookcli import fast_path, invocation_time
 
     argv = sys.argv[1:]
     code = fast_path(argv, invocation_time())

@@ -224,7 +224,7 @@ def agent_listening(path: Path) -> bool:
 
 def send_event(path: Path, event: Message, timeout: float = 2.0) -> str:
     """Deliver one event to the running agent; returns its reply. Raises HookError."""
-    from agentapp.hookcli import DeliveryError, exchange
+    from agentapp.telephony.hookcli import DeliveryError, exchange
 
     try:
         return exchange(str(path), event.to_wire(), timeout)

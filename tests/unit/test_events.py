@@ -61,7 +61,7 @@ def test_invocation_time_is_this_process_start() -> None:
         [
             sys.executable,
             "-c",
-            "import time; time.sleep(0.3); from agentapp.hookcli import "
+            "import time; time.sleep(0.3); from agentapp.telephony.hookcli import "
             "invocation_time; print(invocation_time(), time.time())",
         ],
         capture_output=True,
@@ -74,7 +74,7 @@ def test_invocation_time_is_this_process_start() -> None:
 
 
 def test_fast_hook_client_speaks_the_core_wire_format() -> None:
-    from agentapp.hookcli import message
+    from agentapp.telephony.hookcli import message
 
     raw, folder = message(["hook", "off-hook", "--call-id", "c-1", "--internal", "0612"], 100.0)
     assert raw == CallEvent(EventKind.OFF_HOOK, "c-1", 100.0, internal=True).to_wire()
@@ -98,7 +98,7 @@ def test_fast_hook_client_accepts_exactly_the_core_call_ids() -> None:
     import string
 
     from agentapp.core.events import validate_call_id
-    from agentapp.hookcli import _ID_CHARS
+    from agentapp.telephony.hookcli import _ID_CHARS
 
     for ch in string.printable + "éß€":
         try:

@@ -1,5 +1,7 @@
-"""The composition root is the top: nothing below it imports agentapp.app (issue 15). The
-command line's `run` and `notice` commands are the only callers: they start the agent."""
+"""The layers hold (issue 15): the composition root is the top (only the command line's
+`run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/;
+only ui/ imports PySide6; nothing outside cli/ imports the command line but the installed
+entry point."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import agentapp
 
 ROOT = Path(agentapp.__file__).parent
-CALLERS = {"cli.py"}  # the entry point that starts what app.py wires
+CALLERS = {"cli/agent.py"}  # the commands that start what app.py wires
 
 
 def _imports(path: Path) -> set[str]:
@@ -31,4 +33,31 @@ def test_nothing_below_the_composition_root_imports_it() -> None:
         and "agentapp.app" in _imports(p)
     )
     assert offenders == []
-    assert "agentapp.app" in _imports(ROOT / "cli.py")  # the check reads real imports
+    assert "agentapp.app" in _imports(ROOT / "cli/agent.py")  # the check reads real imports
+
+
+def _modules() -> dict[str, set[str]]:
+    return {str(p.relative_to(ROOT)): _imports(p) for p in ROOT.rglob("*.py")}
+
+
+def test_core_imports_only_core() -> None:
+    bad = {m: sorted(n for n in names if n.startswith("agentapp.") and
+                     not n.startswith("agentapp.core"))
+           for m, names in _modules().items() if m.startswith("core/")}  # fmt: skip
+    assert {m: n for m, n in bad.items() if n} == {}
+    assert "agentapp.core.policy" in _imports(ROOT / "core" / "gate.py")
+
+
+def test_only_ui_imports_qt() -> None:
+    qt = sorted(m for m, names in _modules().items()
+                if any(n.split(".")[0] == "PySide6" for n in names)
+                and not m.startswith("ui/"))  # fmt: skip
+    assert qt == []
+    assert any(n.startswith("PySide6") for n in _imports(ROOT / "ui" / "tray.py"))
+
+
+def test_nothing_outside_the_command_line_imports_it() -> None:
+    users = sorted(m for m, names in _modules().items()
+                   if any(n == "agentapp.cli" or n.startswith("agentapp.cli.") for n in names)
+                   and not m.startswith("cli/"))  # fmt: skip
+    assert users == ["entry.py"]  # the installed command, after the hook's fast path

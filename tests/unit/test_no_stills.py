@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agentapp.cli import _parser
+from agentapp.cli.main import _parser
 
 PACKAGE = Path(__file__).parents[2] / "agentapp"
 DOC_TOOLS = {"ui/screenshots.py", "ui/console_screenshots.py"}

@@ -17,22 +17,24 @@ import os
 import sys
 import time
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from typing import TYPE_CHECKING
 
 from agentapp import layout
-from agentapp.cli import CliError, read_passphrase
-from agentapp.core.access import Action, Person, person
-from agentapp.core.policy import Policy, PolicyError, load_policy
-from agentapp.settings import Settings
-from agentapp.vault.audit import AuditError, AuditLog
-from agentapp.vault.notes import NotesStore
-from agentapp.vault.review import Review, ReviewError, reason_of
-from agentapp.vault.store import RecordingMeta, Vault, VaultError
+from agentapp.cli.base import CliError, Parser, Sub, handled, read_passphrase, rect
+
+if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that needs them
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.core.access import Person
+    from agentapp.core.policy import Policy
+    from agentapp.settings import Settings
+    from agentapp.vault.review import Review
+    from agentapp.vault.store import RecordingMeta
 
 
 def _policy(s: Settings) -> Policy | None:
     """The policy roles come from: on a site, only its signed copy (R7, R8)."""
+    from agentapp.core.policy import PolicyError
     from agentapp.settings import policy_loader
 
     try:
@@ -42,21 +44,99 @@ def _policy(s: Settings) -> Policy | None:
 
 
 def _who(s: Settings) -> tuple[Person, Policy | None]:
+    from agentapp.core.access import person
+
     policy = _policy(s)
     return person(policy, s.user), policy
 
 
 def _review(s: Settings, who: Person) -> Review:
+    from agentapp.vault.audit import AuditLog
+    from agentapp.vault.notes import NotesStore
+    from agentapp.vault.review import Review
+    from agentapp.vault.store import Vault
+
     return Review(who, AuditLog.in_dir(s.data_dir), Vault(layout.recordings(s.data_dir)),
                   NotesStore(layout.notes(s.data_dir)))  # fmt: skip
 
 
 def _reason(text: str | None) -> str:
+    from agentapp.vault.review import ReviewError, reason_of
+
     try:
         return reason_of(text)
     except ReviewError:
         pass
     raise CliError("give a real reason with --reason (it is written to the audit trail)", 2)
+
+
+def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
+    rec = sub.add_parser("recordings", help="sealed recordings").add_subparsers(
+        dest="rec_command", metavar="ACTION", parser_class=Parser, required=True
+    )
+    ls = rec.add_parser("list", parents=[common], help="the recordings you may see (metadata)")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--reason", help="why you are looking (audited)")
+    handled(ls, list_recordings)
+    ex = rec.add_parser("export", parents=[common, keyed],
+                        help="decrypt one recording to a watermarked video file")  # fmt: skip
+    ex.add_argument("id")
+    ex.add_argument("--out", type=Path, required=True,
+                    help="the .mp4 to write (with --anonymise: or a folder)")  # fmt: skip
+    ex.add_argument("--reason", required=True, help="why you need to see it (audited)")
+    ex.add_argument("--anonymise", action="store_true",
+                    help="for another trainee: no agent name, --blur rectangles")  # fmt: skip
+    ex.add_argument("--blur", type=rect, action="append", metavar="X,Y,W,H",
+                    help="a window rectangle to blur in every frame (repeatable)")  # fmt: skip
+    handled(ex, export)
+    vw = rec.add_parser("view", parents=[common, keyed], help="play one recording (no file)")
+    vw.add_argument("id")
+    vw.add_argument("--reason", required=True, help="why you need to see it (audited)")
+    handled(vw, view)
+    rm = rec.add_parser("delete", parents=[common], help="delete one recording for good")
+    rm.add_argument("id")
+    rm.add_argument("--reason", required=True, help="why (audited)")
+    handled(rm, delete)
+
+    nt = sub.add_parser("notes", help="trainers' analysis notes (sealed)").add_subparsers(
+        dest="notes_command", metavar="ACTION", parser_class=Parser, required=True
+    )
+    handled(nt.add_parser("list", parents=[common], help="the notes you may read"), notes)
+    na = nt.add_parser("add", parents=[common], help="seal a note on a recording (stdin or --file)")
+    na.add_argument("recording")
+    na.add_argument("--file", type=Path)
+    handled(na, notes)
+    ns = nt.add_parser("show", parents=[common, keyed], help="decrypt and print one note")
+    ns.add_argument("id")
+    ns.add_argument("--reason", required=True, help="why (audited)")
+    handled(ns, notes)
+
+    au = sub.add_parser("audit", help="the audit trail (admin/DPO)").add_subparsers(
+        dest="audit_command", metavar="ACTION", parser_class=Parser, required=True
+    )
+    verify = au.add_parser("verify", parents=[common],
+                           help="check the chain; name the first broken entry")  # fmt: skip
+    handled(verify, audit)
+    show = au.add_parser("show", parents=[common], help="print the trail")
+    show.add_argument("--json", action="store_true")
+    handled(show, audit)
+
+    handled(sub.add_parser("purge", parents=[common],
+                           help="delete what passed its retention deadline"), purge)  # fmt: skip
+
+    co = sub.add_parser("compliance", help="GDPR documents from the live policy").add_subparsers(
+        dest="compliance_command", metavar="DOCUMENT", parser_class=Parser, required=True
+    )
+    for name, what in (("register", "the art. 30 register entry"),
+                       ("notice", "the information notice")):  # fmt: skip
+        doc = co.add_parser(name, parents=[common], help=what)
+        doc.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
+        doc.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+        if name == "register":
+            doc.add_argument("--json", action="store_true")
+        else:
+            doc.add_argument("--for-agent", help="the notice as this agent sees it")
+        handled(doc, compliance)
 
 
 # --------------------------------------------------------------------------- recordings
@@ -90,9 +170,11 @@ def _private_key(args: argparse.Namespace, first_segment: Path) -> X25519Private
 
 
 def export(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.core.access import Action
     from agentapp.vault.export import export_recording, mark_text
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
+    from agentapp.vault.store import VaultError
 
     _reason(args.reason)
     who, _ = _who(s)
@@ -124,9 +206,11 @@ def export(args: argparse.Namespace, s: Settings) -> int:
 
 
 def view(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.core.access import Action
     from agentapp.vault.export import mark_text, marked_frames, open_segments
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
+    from agentapp.vault.store import VaultError
 
     _reason(args.reason)
     who, _ = _who(s)
@@ -177,7 +261,10 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
 
 
 def notes(args: argparse.Namespace, s: Settings) -> int:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
     from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+    from agentapp.vault.review import ReviewError
 
     who, policy = _who(s)
     review = _review(s, who)
@@ -215,10 +302,12 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
 
 
 def audit(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.audit import AuditError
+
     who, _ = _who(s)
     review = _review(s, who)
     review.audit_allowed()
-    log = AuditLog.in_dir(s.data_dir)
+    log = review.audit
     try:
         if args.audit_command == "verify":
             verdict = log.verify()
@@ -240,6 +329,7 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
 
 
 def purge(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.audit import AuditError, AuditLog
     from agentapp.vault.purge import purge_expired
 
     who, policy = _who(s)
@@ -260,6 +350,7 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
 
 def compliance(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.notice import build_notice
+    from agentapp.core.policy import PolicyError, load_policy
     from agentapp.core.register import build_register
     from agentapp.settings import ui_language
 

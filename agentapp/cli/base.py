@@ -1,0 +1,69 @@
+"""What every command group shares: its error, the parser class, the argument types, the
+passphrase. Nothing heavy is imported here (the command line starts fast).
+
+A group module has `register(sub, common, keyed)`: it adds its sub-commands to `sub` and
+sets, on each, `handler` (called with the parsed arguments, and the desk's Settings unless
+`plain=True`). cli/main.py assembles the groups and calls the handler: no if-chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from agentapp.errors import Refusal
+
+
+class CliError(Refusal):
+    """A command's refusal or failure (code 2: the command line itself was wrong)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+Sub = Any  # argparse's sub-parser action (its type is private)
+
+
+def handled(parser: argparse.ArgumentParser, handler: Any, plain: bool = False) -> None:
+    """`handler(args, settings)` runs this command (`plain`: `handler(args)`, no settings
+    read: it works without a data folder)."""
+    parser.set_defaults(handler=handler, plain=plain)
+
+
+def day(text: str) -> object:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
+
+
+def rect(text: str) -> object:
+    from agentapp.core.geometry import Rect
+
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not X,Y,W,H") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return Rect(x, y, w, h)
+
+
+def read_passphrase(path: Path | None) -> bytes:
+    env = os.environ.get("AGENTAPP_KEY_PASSPHRASE")
+    if path is None:
+        if env:
+            return env.encode()
+        raise CliError("this key file needs --passphrase-file (or AGENTAPP_KEY_PASSPHRASE)")
+    try:
+        return path.read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise CliError(f"cannot read the passphrase file: {exc}") from None
