@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agentapp import layout
 from agentapp.core.policy import Policy
+from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, readiness
 from agentapp.platform.base import WindowInfo, WindowLocator
 from agentapp.settings import Settings
 
@@ -24,6 +25,9 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+
+
+HEADROOM_BYTES = 1 << 30  # doctor's advice: ~40 hours of a 720p window at 25 MB/h
 
 
 def _data_folder_check(s: Settings) -> Check:
@@ -53,6 +57,7 @@ def run_checks(s: Settings) -> list[Check]:
 
     checks: list[Check] = [_install_check(s), _data_folder_check(s)]
     locator = create_locator()
+    locator_problem = locator.reason if isinstance(locator, NullLocator) else None
     if isinstance(locator, NullLocator):
         checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
     else:
@@ -72,11 +77,13 @@ def run_checks(s: Settings) -> list[Check]:
         checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
         checks.append(Check("policy", False, str(exc), "install a valid policy"))
+    key_problem = None
     try:
         recording_key = installed_public_key_path(s.data_dir)
         load_public_key(recording_key)
         checks.append(Check("recording key", True, str(recording_key)))
     except KeyProblem as exc:
+        key_problem = str(exc)
         checks.append(Check("recording key", False, str(exc), "install the site's public key"))
     if policy is not None:
         e = policy.enrolment_for(s.agent)
@@ -109,8 +116,21 @@ def run_checks(s: Settings) -> list[Check]:
     checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
-    checks.append(Check("disk", free > 1 << 30, f"{free / 1e9:.1f} GB free in {s.data_dir}",
+    low = " — less than 1 GB: free some space soon" if free < HEADROOM_BYTES else ""
+    checks.append(Check("disk", free >= MIN_FREE_BYTES,
+                        f"{free / 1e9:.1f} GB free in {s.data_dir}{low} (the agent records "
+                        f"nothing below {MIN_FREE_BYTES // 2**20} MB)",
                         "free some space (recording stops when the disk is full)"))  # fmt: skip
+    if policy is not None:  # the agent's own answer, from what was found above
+        v = readiness(policy, s.agent, DeskFacts(
+            dt.date.today(), key_problem=key_problem, free_bytes=free,
+            display_problem=locator_problem,
+            acknowledged=AcknowledgementStore(s.data_dir / "notice-acknowledgements.json")
+            .acknowledged(s.agent, notice_digest(policy, s.agent)),
+        ))  # fmt: skip
+        checks.append(Check("next call", v.ready in (Ready.YES, Ready.NOT_ENROLLED),
+                            f"{v.ready.value}: {v.detail}",
+                            "see the checks above"))  # fmt: skip
     return checks
 
 

@@ -45,6 +45,7 @@ from agentapp.core.gate import decide, week_start
 from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
 from agentapp.core.policy_changes import changes, summary
+from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, disk_full, readiness
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import (
     CaptureMode,
@@ -70,7 +71,6 @@ from agentapp.vault.store import (
 log = logging.getLogger(__name__)
 
 PAUSE_AGENT = "agent"
-MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 PURGE_EVERY_S = 3600.0
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
 NO_INDICATOR = (
@@ -89,6 +89,14 @@ class AgentState(enum.StrEnum):
     RECORDING = "recording"
     PAUSED = "paused"
     CANNOT_RECORD = "cannot_record"
+
+
+_STATES = {
+    Ready.YES: AgentState.WAITING,
+    Ready.NOT_ENROLLED: AgentState.NOT_ENROLLED,
+    Ready.CANNOT_RECORD: AgentState.CANNOT_RECORD,
+    Ready.NOTICE_REQUIRED: AgentState.NOTICE_REQUIRED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,43 +267,34 @@ class Engine:
             self._note_policy(None, str(exc))
             return EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}")
         self._note_policy(policy)
-        e = policy.enrolment_for(self.agent)
-        if e is None:
-            return EngineStatus(
-                AgentState.NOT_ENROLLED, f"{self.agent} is not enrolled: never recorded"
-            )
         today = dt.datetime.fromtimestamp(self._clock.now()).date()
-        if today > e.end:
-            return EngineStatus(
-                AgentState.NOT_ENROLLED, f"enrolment in '{e.training}' ended on {e.end}"
-            )
-        enrolment = f"enrolled in '{e.training}' until {e.end}"
-        quota = f"{self._used_this_week(today)} of {e.weekly_quota} recordings this week"
-        base = EngineStatus(AgentState.WAITING, "", enrolment=enrolment, quota=quota)
-        if today < e.start:
-            return replace(
-                base, state=AgentState.NOT_ENROLLED, detail=f"enrolment starts on {e.start}"
-            )
-        if self._no_indicator(policy):
-            return replace(base, state=AgentState.CANNOT_RECORD, detail=NO_INDICATOR)
+        e = policy.enrolment_for(self.agent)
+        if e is None or not e.start <= today <= e.end:  # never recorded: no facts to gather
+            v = readiness(policy, self.agent, DeskFacts(today))
+            if e is None or today > e.end:
+                return EngineStatus(_STATES[v.ready], v.detail)
         try:
             load_public_key(installed_public_key_path(self.data_dir))
+            key_problem = None
         except KeyProblem as exc:
-            return replace(base, state=AgentState.CANNOT_RECORD, detail=str(exc))
-        if self._display_problem:
-            return replace(base, state=AgentState.CANNOT_RECORD, detail=self._display_problem)
-        if self._source_problem:
-            return replace(base, state=AgentState.CANNOT_RECORD, detail=self._source_problem)
-        free = free_bytes(self.vault.root)
-        if free < self.min_free_bytes:
-            return replace(base, state=AgentState.CANNOT_RECORD, detail=_disk_full(free))
-        if not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)):
-            return replace(
-                base,
-                state=AgentState.NOTICE_REQUIRED,
-                detail="read and acknowledge the information notice (nothing is recorded before)",
-            )
-        return replace(base, detail="waiting for a call")
+            key_problem = str(exc)
+        facts = DeskFacts(
+            today,
+            key_problem=key_problem,
+            indicator_problem=NO_INDICATOR if self._no_indicator(policy) else None,
+            display_problem=self._display_problem,
+            source_problem=self._source_problem,
+            free_bytes=free_bytes(self.vault.root),
+            acknowledged=self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)),
+            min_free=self.min_free_bytes,
+        )
+        v = readiness(policy, self.agent, facts)
+        return EngineStatus(
+            _STATES[v.ready],
+            v.detail,
+            enrolment=f"enrolled in '{e.training}' until {e.end}",
+            quota=f"{self._used_this_week(today)} of {e.weekly_quota} recordings this week",
+        )
 
     def _used_this_week(self, today: dt.date) -> int:
         """This agent's recordings this week (R6): those on this desk, those at the site
@@ -422,7 +421,7 @@ class Engine:
     def _begin(self, policy: Policy, call: CallStarted, public_key: X25519PublicKey) -> str:
         free = free_bytes(self.vault.root)
         if free < self.min_free_bytes:
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, _disk_full(free)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free)))
             return "ok: not recording (disk full)"
         enrolment = policy.enrolment_for(self.agent)
         try:
@@ -826,7 +825,7 @@ class Engine:
             except InvalidTransition:
                 return
             self._wake()
-        self._set_status(EngineStatus(AgentState.CANNOT_RECORD, _disk_full(free)))
+        self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free)))
 
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:
@@ -862,10 +861,3 @@ def _at(entry: dict[str, Any]) -> float:
 
 def _why(reason: str) -> str:
     return "by the agent" if reason == PAUSE_AGENT else reason
-
-
-def _disk_full(free: int) -> str:
-    return (
-        f"disk full ({free // (1024 * 1024)} MB free): not recording; sealed recordings are "
-        "kept — free some space"
-    )
