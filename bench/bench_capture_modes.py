@@ -21,8 +21,8 @@ from Xlib.ext import composite
 from agentapp.capture.grabber import Grabber
 from agentapp.capture.xshm import ShmReader
 from agentapp.core.geometry import Rect
-from agentapp.platform.virtual_display import VirtualDesktop
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop
 
 
 def timed(fn: object, n: int) -> tuple[float, float]:

@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentapp.demo import sample_policy
-from agentapp.platform.virtual_display import VirtualDesktop, stop_process
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.run import sample_policy
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 
 WINDOW = SampleWindow("bench-crm", "CRM — bench", (235, 235, 235), (50, 50, 1280, 720), True)
 

@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
-from agentapp.demo import sample_policy
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.run import sample_policy
+from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.platform.x11 import X11Locator
 from agentapp.vault.export import iter_frames, open_segments
 from agentapp.vault.keys import public_key_path, write_public_key

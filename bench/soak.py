@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from bench.bench_vs_ffmpeg import FPS, AgentProcess, proc_cpu, proc_mb, spawn_window
 
 

@@ -164,6 +164,6 @@ def _machine(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from agentapp.demo import run_demo
+    from agentapp.demo.run import run_demo
 
     return run_demo(seconds=args.seconds, keep=args.keep)

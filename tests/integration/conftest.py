@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.platform.virtual_display import VirtualDesktop
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop
 
 CI = os.environ.get("CI") == "true"
 

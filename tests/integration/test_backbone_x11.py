@@ -16,7 +16,7 @@ import pytest
 from Xlib import display
 
 from agentapp.core.events import CallEvent, EventKind
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.telephony.hook import send_event
 from agentapp.vault.export import BAND, iter_frames
 from tests.integration.conftest import BUSINESS, PRIVATE, Agent, Windows

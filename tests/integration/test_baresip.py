@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.telephony.baresip import NetstringDecoder, netstring
 from tests.integration.conftest import Agent, Windows, need
 from tests.policies import CAPACITY, policy_text

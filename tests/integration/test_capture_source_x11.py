@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from Xlib import X, Xatom, display
 
-from agentapp.platform.virtual_display import VirtualDesktop, stop_process
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 from tests.integration.conftest import PRIVATE, Agent, need, wait_until
 from tests.policies import policy_text
 

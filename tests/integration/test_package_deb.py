@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from agentapp import __version__
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from tests.integration.conftest import Agent, Windows, need, wait_until
 from tests.policies import ACCESS, policy_text
 

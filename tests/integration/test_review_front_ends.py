@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from agentapp import cli
 from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.core.config import AgentConfig
-from agentapp.demo import make_sample_site
+from agentapp.demo.run import make_sample_site
 from agentapp.settings import Settings
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.x11
 
 def test_screenshot_script_makes_every_picture(tmp_path: Path) -> None:
     need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
-    r = subprocess.run([sys.executable, "-m", "agentapp.ui.screenshots", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "agentapp.demo.screenshots", str(tmp_path)],
                        capture_output=True, text=True, timeout=180)  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     names = {"notice-en.png", "notice-fr.png", "desktop-recording.png", "tray-menu.png",
@@ -32,10 +32,10 @@ def test_screenshot_script_makes_every_picture(tmp_path: Path) -> None:
 
 
 def test_console_screenshots_are_made_in_real_windows(tmp_path: Path) -> None:
-    from agentapp.ui.console_screenshots import SHOTS
+    from agentapp.demo.console_screenshots import SHOTS
 
     need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
-    r = subprocess.run([sys.executable, "-m", "agentapp.ui.console_screenshots", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "agentapp.demo.console_screenshots", str(tmp_path)],
                        capture_output=True, text=True, timeout=180)  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert {p.name for p in tmp_path.glob("*.png")} == set(SHOTS)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from agentapp.core.policy import DEFAULT_LOOKBEHIND_MS
-from agentapp.platform.virtual_display import VirtualDesktop
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop
 from tests.integration.conftest import Agent, Windows, need
 from tests.policies import policy_text
 

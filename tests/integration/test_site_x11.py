@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from tests.integration.conftest import Agent, Windows, wait_until
 from tests.policies import ACCESS, policy_text
 

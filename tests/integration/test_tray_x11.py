@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.ui.indicator import TITLE
 from tests.integration.conftest import BUSINESS as BUSINESS_WINDOW
 from tests.integration.conftest import Agent, Windows

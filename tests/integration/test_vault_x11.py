@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agentapp.platform.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.vault.export import BAND, iter_frames
 from tests.integration.conftest import BUSINESS, Agent, Windows
 from tests.policies import ACCESS, policy_text

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.core.config import AgentConfig
-from agentapp.demo import make_sample_site
+from agentapp.demo.run import make_sample_site
 from agentapp.platform.base import WindowInfo
 from agentapp.settings import Settings
 from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed

@@ -1,7 +1,7 @@
 """The layers hold (issue 15): the composition root is the top (only the command line's
 `run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/;
-only ui/ imports PySide6; nothing outside cli/ imports the command line but the installed
-entry point."""
+only ui/ and demo/ import PySide6; nothing outside cli/ imports the command line but the
+installed entry point; the product imports nothing of demo/ but the `demo` command."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ def test_core_imports_only_core() -> None:
     assert "agentapp.core.policy" in _imports(ROOT / "core" / "gate.py")
 
 
-def test_only_ui_imports_qt() -> None:
+def test_only_ui_and_the_demo_import_qt() -> None:
     qt = sorted(m for m, names in _modules().items()
                 if any(n.split(".")[0] == "PySide6" for n in names)
-                and not m.startswith("ui/"))  # fmt: skip
+                and not m.startswith(("ui/", "demo/")))  # fmt: skip
     assert qt == []
     assert any(n.startswith("PySide6") for n in _imports(ROOT / "ui" / "tray.py"))
 
@@ -61,3 +61,10 @@ def test_nothing_outside_the_command_line_imports_it() -> None:
                    if any(n == "agentapp.cli" or n.startswith("agentapp.cli.") for n in names)
                    and not m.startswith("cli/"))  # fmt: skip
     assert users == ["entry.py"]  # the installed command, after the hook's fast path
+
+
+def test_the_product_imports_nothing_of_the_demo() -> None:
+    users = sorted(m for m, names in _modules().items()
+                   if any(n == "agentapp.demo" or n.startswith("agentapp.demo.") for n in names)
+                   and not m.startswith("demo/"))  # fmt: skip
+    assert users == ["cli/agent.py"]  # `agentapp demo` runs it

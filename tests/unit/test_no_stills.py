@@ -10,7 +10,7 @@ from pathlib import Path
 from agentapp.cli.main import _parser
 
 PACKAGE = Path(__file__).parents[2] / "agentapp"
-DOC_TOOLS = {"ui/screenshots.py", "ui/console_screenshots.py"}
+DOC_TOOLS = {"demo/screenshots.py", "demo/console_screenshots.py"}
 IMAGE_WRITERS = re.compile(r"imwrite|\.save\(|\.grabWindow|\.png|\.jpe?g|image/")
 
 

@@ -1,7 +1,7 @@
 """A stand-in window for the demo, tests and benchmarks: a solid colour, a title and a ticking
 line of text, so the video is not perfectly static.
 
-    python -m agentapp.ui.sample_window --wm-class agentapp-business --title "CRM — form" \
+    python -m agentapp.demo.sample_window --wm-class agentapp-business --title "CRM — form" \
         --color 40,160,60 --geometry 100,100,1280,720
 
 It prints its X window id on stdout once shown, then runs until terminated. With
@@ -32,7 +32,7 @@ class SampleWindow:
 
     def spawn(self, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
         """Start it; returns the process and its X window id once it is shown."""
-        argv = [sys.executable, "-m", "agentapp.ui.sample_window", "--wm-class", self.wm_class,
+        argv = [sys.executable, "-m", "agentapp.demo.sample_window", "--wm-class", self.wm_class,
                 "--title", self.title, "--color", ",".join(map(str, self.color)),
                 "--geometry", ",".join(map(str, self.geometry))]  # fmt: skip
         if self.typing:

@@ -1,7 +1,7 @@
 """Screenshots of the trainer console, taken in real windows on a private X desktop, with a
 sample site (keys in the OS key store: run under scripts/with-keyring.sh).
 
-    bash scripts/with-keyring.sh .venv/bin/python -m agentapp.ui.console_screenshots DIR
+    bash scripts/with-keyring.sh .venv/bin/python -m agentapp.demo.console_screenshots DIR
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ SHOTS = ("console-enrolment.png", "console-windows.png", "console-publish.png",
 def main(argv: list[str] | None = None) -> int:
     out = Path((argv or sys.argv[1:] or ["docs/screenshots"])[0])
     out.mkdir(parents=True, exist_ok=True)
-    from agentapp.demo import BUSINESS, PRIVATE, make_sample_site, sample_policy
-    from agentapp.platform.virtual_display import VirtualDesktop
+    from agentapp.demo.run import BUSINESS, PRIVATE, make_sample_site, sample_policy
+    from agentapp.demo.virtual_display import VirtualDesktop
 
     with VirtualDesktop() as desk, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(DISPLAY=desk.display, QT_QPA_PLATFORM="xcb")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from agentapp import layout
-from agentapp.ui.sample_window import SampleWindow
+from agentapp.demo.sample_window import SampleWindow
 from agentapp.vault.keys import keystore_problem
 
 BUSINESS = SampleWindow(
@@ -92,7 +92,7 @@ def private_pixel_count(bgr: object, color: tuple[int, int, int], tol: int = 60)
 
 
 def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
-    from agentapp.platform.virtual_display import DesktopError, VirtualDesktop, stop_process
+    from agentapp.demo.virtual_display import DesktopError, VirtualDesktop, stop_process
     from agentapp.vault.audit import login_name
     from agentapp.vault.export import BAND, iter_frames
 

@@ -2,7 +2,7 @@
 trayer): the notice (FR/EN), the desktop while recording (badge + tray), the tray menu, the
 paused badge and the no-tray status window. Used for docs/ and checked by a test.
 
-    python -m agentapp.ui.screenshots docs/screenshots
+    python -m agentapp.demo.screenshots docs/screenshots
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 def main(argv: list[str] | None = None) -> int:
     out = Path((argv or sys.argv[1:] or ["docs/screenshots"])[0])
     out.mkdir(parents=True, exist_ok=True)
-    from agentapp.demo import BUSINESS, sample_policy
-    from agentapp.platform.virtual_display import VirtualDesktop
+    from agentapp.demo.run import BUSINESS, sample_policy
+    from agentapp.demo.virtual_display import VirtualDesktop
 
     with VirtualDesktop() as desk, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(DISPLAY=desk.display, QT_QPA_PLATFORM="xcb")
