@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -39,6 +40,9 @@ class FakeLocator(WindowLocator):
         # a window that draws nothing: no damage, and nothing happens between two looks
         # (`quiet`), as with X events; a lock by keyboard grab still changes `locked_why`
         self.static = False
+        # a descriptor to wait on for "news" (X's socket): the capture loop may then skip an
+        # interval after a quiet tick; write to `news[1]` to wake it as an event would
+        self.news: tuple[socket.socket, socket.socket] | None = None
 
     def show_other(self, wm_class: str, title: str = "other") -> WindowInfo:
         info = WindowInfo(100 + len(self.others), (wm_class,), None, title, 99)
@@ -70,6 +74,9 @@ class FakeLocator(WindowLocator):
 
     def quiet(self) -> bool:
         return self.static
+
+    def fileno(self) -> int | None:
+        return self.news[0].fileno() if self.news is not None else None
 
     def take_changes(self, window: WindowInfo) -> Changes:
         return Changes(False if self.static else None)
@@ -105,7 +112,7 @@ class FakeLocator(WindowLocator):
             return window.handle in self.shown
 
     def close(self) -> None:
-        self.closed = True
+        self.closed = True  # (`news` is the test's to close)
 
 
 class FakePages(PageWatcher):

@@ -35,6 +35,8 @@ import collections
 import enum
 import errno
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,7 +186,10 @@ class CapturePipeline:
         self._on_status = on_status
         self._on_done = on_done
         self._on_mode = on_mode
-        self._wake = threading.Event()
+        # wake(): a byte on a socket pair, so that one select waits on it and on the display
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._quiet_tick = False  # the last tick held its frame without a look (_quiet_hold)
         self._status = ""
         self.stats = PipelineStats()
         self._window: WindowInfo | None = None
@@ -209,7 +214,10 @@ class CapturePipeline:
 
     def wake(self) -> None:
         """Interrupt the frame-interval sleep (the session just changed state)."""
-        self._wake.set()
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # the thread has ended (its sockets closed) or the pair is full
+            pass
 
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
@@ -290,6 +298,8 @@ class CapturePipeline:
             for closer in (self._reader, self._grabber, self._pages, self._session_lock, locator):
                 if closer is not None:
                     closer.close()
+            self._wake_r.close()
+            self._wake_w.close()
             self._on_done(self.stats)
 
     def _fail(self, reason: str) -> None:
@@ -320,13 +330,44 @@ class CapturePipeline:
             self._commit(self._clock.now())
             self._seal_due(self._clock.now())
             next_tick += self._period
-            delay = next_tick - self._clock.now()
+            now = self._clock.now()
+            delay = next_tick - now
             if delay < 0:
                 self.stats.late_ticks += 1
-                next_tick = self._clock.now()
+                next_tick = now
                 delay = 0
-            self._wake.wait(delay)
-            self._wake.clear()
+            if self._sleep(delay, None):
+                continue  # woken: the session changed
+            listen = locator.fileno() if self._may_skip(now) else None
+            if listen is not None and listen < 0:
+                listen = None  # the display's connection is gone: the next tick says so
+            if listen is not None and self._sleep(self._period, listen):
+                next_tick = self._clock.now()  # the display has news: tick now
+            elif listen is not None:
+                next_tick += self._period  # a quiet interval skipped
+
+    def _may_skip(self, now: float) -> bool:
+        """After a quiet tick, the next one may wait for the display to have news (or one
+        more interval): nothing can change without an event but a keyboard grab, which the
+        locator keeps un-quiet once it is seen. Not when the heartbeat read is near."""
+        return (
+            self._quiet_tick
+            and self._session.state is State.RECORDING
+            and now + 2 * self._period - self._last_read < HEARTBEAT_S
+        )
+
+    def _sleep(self, delay: float, display: int | None) -> bool:
+        """Wait `delay` seconds; True if woken early (by `wake`, or by the display's socket)."""
+        wake = self._wake_r.fileno()
+        fds = [wake] if display is None else [wake, display]
+        ready, _, _ = select.select(fds, [], [], max(delay, 0.0))
+        if wake in ready:
+            try:
+                while self._wake_r.recv(64):
+                    pass
+            except OSError:  # drained (would block)
+                pass
+        return bool(ready)
 
     def _drain(self) -> None:
         """After the stop, what passed its look-behind is kept; the reads of the last
@@ -460,7 +501,8 @@ class CapturePipeline:
         rules are checked on one look at the window system before the read, and on a fresh
         one after it."""
         now = self._clock.now()
-        if self._quiet_hold(locator, now):
+        self._quiet_tick = self._quiet_hold(locator, now)
+        if self._quiet_tick:
             return
         with locator.one_look():
             looked = self._look(locator, now)

@@ -176,6 +176,11 @@ class WindowLocator(abc.ABC):
         Default: False (always take a fresh look)."""
         return False
 
+    def fileno(self) -> int | None:
+        """A descriptor that turns readable when the window system has news (an event), so
+        that a quiet capture loop can sleep until then; None: it cannot be waited on."""
+        return None
+
     def use_masked(self, reason: str) -> None:  # noqa: B027 - optional hook
         """Per-window pixels cannot be read after all: give masked views from now on."""
 
