@@ -68,7 +68,8 @@ class Run:
     rss_mb: float = 0.0
     size_bytes: int = 0
     frames: int = 0  # frames in the file
-    ticks: int = 0  # frames grabbed (the agent holds unchanged ones without encoding them)
+    ticks: int = 0  # frames grabbed or held (the agent holds unchanged ones without encoding
+    # them, and sleeps through a quiet interval until the display has news: fewer than fps)
     jitter_ms: float = 0.0
     ssim: list[float] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
@@ -324,7 +325,7 @@ def show(run: Run) -> None:
           f"recording ({run.cpu_per_min:.2f} over the whole call, {run.call_cpu_s:+.2f} s per "
           f"call), RSS "
           f"{run.rss_mb:4.0f} MB, {run.mb_per_hour:6.1f} MB/h, {run.ticks / run.duration_s:4.1f} "
-          f"fps grabbed ({run.frames} in the file), jitter {run.jitter_ms:4.1f} ms, {q}"
+          f"ticks/s ({run.frames} frames in the file), jitter {run.jitter_ms:4.1f} ms, {q}"
           f"{f', {run.unreadable} unreadable' if run.unreadable else ''}")  # fmt: skip
     if run.notes:
         print(f"         {run.notes}")
