@@ -29,6 +29,7 @@ class SampleWindow:
     geometry: tuple[int, int, int, int]  # x, y, w, h of the client area
     typing: bool = False
     popup_color: tuple[int, int, int] | None = None
+    still: bool = False  # draws once (and when exposed), never again: a form nobody touches
 
     def spawn(self, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
         """Start it; returns the process and its X window id once it is shown."""
@@ -37,6 +38,8 @@ class SampleWindow:
                 "--geometry", ",".join(map(str, self.geometry))]  # fmt: skip
         if self.typing:
             argv.append("--typing")
+        if self.still:
+            argv.append("--still")
         if self.popup_color:
             argv += ["--popup-color", ",".join(map(str, self.popup_color))]
         proc = subprocess.Popen(
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--color", required=True, help="R,G,B")
     p.add_argument("--geometry", required=True, help="X,Y,W,H of the client area")
     p.add_argument("--typing", action="store_true", help="type text continuously (benchmarks)")
+    p.add_argument("--still", action="store_true", help="no clock: draws once, never again")
     p.add_argument("--popup-color", help="R,G,B of its own pop-up (SIGUSR1 shows, SIGUSR2 hides)")
     a = p.parse_args(argv)
     r, g, b = (int(v) for v in a.color.split(","))
@@ -85,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             painter.setPen(QColor(255, 255, 255))
             painter.setFont(QFont("Sans", 18))
             painter.drawText(40, 60, a.title)
-            painter.drawText(40, 110, dt.datetime.now().strftime("%H:%M:%S.%f")[:-4])
+            if not a.still:
+                painter.drawText(40, 110, dt.datetime.now().strftime("%H:%M:%S.%f")[:-4])
             if a.typing:
                 painter.drawText(
                     40, 160, ("customer notes: " + "lorem ipsum " * 9)[: self.ticks % 120]
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def tick(self) -> None:
             self.ticks += 1
-            self.update()
+            if not a.still:
+                self.update()
 
     win = Sample()
     win.setGeometry(x, y, w, h)

@@ -254,6 +254,70 @@ def test_a_locker_that_only_grabs_the_keyboard_pauses_the_recording(
     assert t_lock < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5
 
 
+def test_a_locker_pauses_a_window_that_draws_nothing_before_any_frame_of_the_lock_is_kept(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A form nobody touches draws nothing: its ticks ask the X server nothing and the loop
+    sleeps through intervals until the display has news. xtrlock sends no news. Five locks,
+    at different moments between heartbeat reads: no frame (nor held repeat) later than
+    0.25 s after the keyboard was grabbed is kept (seen without the lock check on quiet
+    ticks: held frames kept 0.3–0.7 s into a lock, in one run of two or three: the one-second
+    refresh and heartbeat catch a lock too, later; unit/test_engine.py's
+    test_a_lock_pauses_a_static_window_at_once fails every time)."""
+    import threading
+
+    from agentapp.platform.x11_grab import KeyboardGrabs
+
+    need(bool(shutil.which("xtrlock")), "xtrlock is not installed (Debian: xtrlock)")
+    still = SampleWindow("agentapp-still", "CRM — idle form", (40, 160, 60),
+                         (100, 880, 600, 160), still=True)  # fmt: skip
+    proc, _ = still.spawn(desktop.env)
+    grabs = KeyboardGrabs(desktop.display)
+    try:
+        agent = make_agent(policy_text("alice", fps=FPS, wm_class="agentapp-still"),
+                           env=desktop.env).start()  # fmt: skip
+        agent.hook("off-hook", "call-still")
+        time.sleep(2.0)
+        locks = []
+        for i in range(5):
+            held: list[float] = []
+            watcher = threading.Thread(target=_first_grab, args=(grabs, held))
+            watcher.start()
+            unlock = _xtrlock(desktop.env, tmp_path)
+            watcher.join()
+            assert held, "xtrlock never held the keyboard"
+            deadline = time.monotonic() + 5
+            while json.loads(agent.cli("status").stdout)["state"] != "paused":
+                assert time.monotonic() < deadline, "not paused by the lock"
+                time.sleep(0.05)
+            time.sleep(0.5)
+            t_unlock = time.time()
+            unlock()
+            locks.append((held[0], t_unlock))
+            time.sleep(1.0 + 0.07 * i)  # early between two heartbeats (the resume reads the window)
+        agent.hook("on-hook", "call-still")
+        (rec,) = agent.wait_sealed()
+    finally:
+        grabs.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    frames = walls(agent, rec, tmp_path)
+    assert [w for w in frames if w < locks[0][0]], "nothing recorded before the first lock"
+    for t_grab, t_unlock in locks:
+        late = [round(w - t_grab, 2) for w in frames if t_grab + 0.25 < w < t_unlock]
+        assert not late, f"frames kept this long after the grab: {late}"
+
+
+def _first_grab(grabs: object, held: list[float]) -> None:
+    """Append the wall time at which another program first holds the keyboard (5 s at most)."""
+    end = time.monotonic() + 5
+    while not held and time.monotonic() < end:
+        if grabs.held():  # type: ignore[attr-defined]
+            held.append(time.time())
+        time.sleep(0.005)
+
+
 def test_a_menu_held_open_is_not_a_lock(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
     tmp_path: Path,
