@@ -33,6 +33,7 @@ from agentapp.core.policy_writer import (
     without_application,
     without_enrolment,
 )
+from agentapp.errors import Refusal
 from agentapp.platform.base import WindowInfo
 from agentapp.settings import Settings, signing_key_path
 from agentapp.site import publish as site_publish
@@ -44,7 +45,7 @@ from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
 
-class ConsoleError(RuntimeError):
+class ConsoleError(Refusal):
     """Refused or failed; the message is for the trainer."""
 
 

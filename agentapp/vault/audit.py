@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from agentapp import layout
 from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
+from agentapp.errors import Refusal
 from agentapp.vault.filelock import locked
 
 AUDIT_FILE = layout.AUDIT
@@ -34,7 +35,7 @@ MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link planted in its place is refused
 
 
-class AuditError(RuntimeError):
+class AuditError(Refusal):
     """The trail cannot be written or read. The message says why; the caller fails closed."""
 
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp import layout
+from agentapp.errors import Refusal
 from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 
@@ -23,7 +24,7 @@ SERVICE = "agentapp"
 PUBLIC_KEY_FILE = "recording-public-key.pem"
 
 
-class KeyProblem(RuntimeError):
+class KeyProblem(Refusal):
     """A key cannot be created, found or read. The message says why and what to do."""
 
 

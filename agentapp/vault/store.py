@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentapp.errors import Refusal
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
 META = "recording.json"
@@ -38,7 +39,7 @@ STATUS_INTERRUPTED = "interrupted"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-class VaultError(RuntimeError):
+class VaultError(Refusal):
     pass
 
 
