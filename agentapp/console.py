@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp import layout
 from agentapp.core.access import Action, Person, person
@@ -236,17 +236,12 @@ class ConsoleModel:
                 f"{m.end_reason or m.status}")  # fmt: skip
 
     def add_note(self, rid: str, text: str) -> None:
-        from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+        from agentapp.vault.keys import installed_public_key_path
 
-        def public() -> X25519PublicKey:
-            try:
-                return load_public_key(installed_public_key_path(self.s.data_dir))
-            except KeyProblem as exc:
-                raise ReviewError(f"note not saved: {exc}") from None
-
+        key = installed_public_key_path(self.s.data_dir)
         with _console_errors():
             days = self.draft().notes_retention_days
-            self.review().add_note(rid, text, public, days, time.time(), "console")
+            self.review().add_note(rid, text, key, days, time.time(), "console")
 
     def _meta(self, rid: str) -> RecordingMeta:
         try:

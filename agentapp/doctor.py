@@ -58,8 +58,8 @@ def run_checks(s: Settings) -> list[Check]:
     checks: list[Check] = [_install_check(s), _data_folder_check(s)]
     locator = create_locator()
     locator_problem = locator.reason if isinstance(locator, NullLocator) else None
-    if isinstance(locator, NullLocator):
-        checks.append(Check("display", False, locator.reason, "log in to an X11 session"))
+    if locator_problem is not None:
+        checks.append(Check("display", False, locator_problem, "log in to an X11 session"))
     else:
         from agentapp.platform.x11 import system_tray_present
 
@@ -92,9 +92,10 @@ def run_checks(s: Settings) -> list[Check]:
         else:
             enrolled = f"enrolled in '{e.training}' {e.start} → {e.end}"
         checks.append(Check("enrolment", True, f"{s.agent}: {enrolled}"))
+        acked = AcknowledgementStore(layout.acknowledgements(s.data_dir)).acknowledged(
+            s.agent, notice_digest(policy, s.agent)
+        )
         if e is not None:
-            store = AcknowledgementStore(s.data_dir / "notice-acknowledgements.json")
-            acked = store.acknowledged(s.agent, notice_digest(policy, s.agent))
             fix = "the agent reads it in the tray (or 'agentapp notice')"
             checks.append(Check("notice", acked, "acknowledged" if acked else "missing", fix))
         found = None if isinstance(locator, NullLocator) else locator.find(policy.applications)
@@ -124,9 +125,7 @@ def run_checks(s: Settings) -> list[Check]:
     if policy is not None:  # the agent's own answer, from what was found above
         v = readiness(policy, s.agent, DeskFacts(
             dt.date.today(), key_problem=key_problem, free_bytes=free,
-            display_problem=locator_problem,
-            acknowledged=AcknowledgementStore(s.data_dir / "notice-acknowledgements.json")
-            .acknowledged(s.agent, notice_digest(policy, s.agent)),
+            display_problem=locator_problem, acknowledged=acked,
         ))  # fmt: skip
         checks.append(Check("next call", v.ready in (Ready.YES, Ready.NOT_ENROLLED),
                             f"{v.ready.value}: {v.detail}",

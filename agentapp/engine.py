@@ -160,7 +160,7 @@ class Engine:
         self._page_factory = page_factory
         self._session_lock_factory = session_lock_factory
         self.vault = Vault(layout.recordings(data_dir))
-        self.acks = AcknowledgementStore(data_dir / "notice-acknowledgements.json")
+        self.acks = AcknowledgementStore(layout.acknowledgements(data_dir))
         self.session = RecorderSession(self._clock)
         self._erasable: tuple[str, float] | None = None  # the last call's recording, until
         self._call_serial = 0  # calls started: a recording is "the last call's" only if none since
@@ -269,10 +269,9 @@ class Engine:
         self._note_policy(policy)
         today = dt.datetime.fromtimestamp(self._clock.now()).date()
         e = policy.enrolment_for(self.agent)
-        if e is None or not e.start <= today <= e.end:  # never recorded: no facts to gather
+        if e is None or today > e.end:  # never recorded: nothing on the desk to ask
             v = readiness(policy, self.agent, DeskFacts(today))
-            if e is None or today > e.end:
-                return EngineStatus(_STATES[v.ready], v.detail)
+            return EngineStatus(_STATES[v.ready], v.detail)
         try:
             load_public_key(installed_public_key_path(self.data_dir))
             key_problem = None

@@ -5,6 +5,7 @@
         policy.toml         the policy in force (on a site: the signed copy)
         agent.log           the agent's log, rotated
         audit.jsonl         the signed audit trail (its key and head: the OS key store)
+        notice-acknowledgements.json  which notice each agent acknowledged, and when
         keys/               public keys (recordings, policy signing)
         recordings/<id>/    recording.json and the sealed segments
         notes/              sealed trainer notes
@@ -38,6 +39,10 @@ def policy_file(folder: Path) -> Path:
 
 def log_file(folder: Path) -> Path:
     return folder / "agent.log"
+
+
+def acknowledgements(folder: Path) -> Path:
+    return folder / "notice-acknowledgements.json"
 
 
 def keys(folder: Path) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from agentapp.capture.pipeline import ReaderUnavailable
-from agentapp.platform.xcb import ERROR_P, Cookie, Error, XcbUnavailable, libs
+from agentapp.platform.xcb import ERROR_P, Connection, Cookie, Error, XcbUnavailable
 
 _Z_PIXMAP = 2
 _ALL_PLANES = 0xFFFFFFFF
@@ -55,12 +55,11 @@ class _ImageReply(ctypes.Structure):
     ]
 
 
-def _libs() -> tuple[Any, Any, Any]:
-    """libxcb, libxcb-shm and libc with the signatures used here (one table, as mss does)."""
+def _shm_lib() -> Any:
+    """libxcb-shm with the signatures used here (one table, as mss does)."""
     try:
-        xcb, libc = libs()
         shm = ctypes.CDLL("libxcb-shm.so.0")
-    except (XcbUnavailable, OSError) as exc:
+    except OSError as exc:
         raise ShmUnavailable(f"libxcb-shm is not installed ({exc})") from None
     table: list[tuple[str, Any, list[Any]]] = [
         ("xcb_shm_query_version", Cookie, [ctypes.c_void_p]),
@@ -78,22 +77,23 @@ def _libs() -> tuple[Any, Any, Any]:
     for name, restype, argtypes in table:
         fn = getattr(shm, name)
         fn.restype, fn.argtypes = restype, argtypes
-    return xcb, shm, libc
+    return shm
 
 
 class ShmReader:
     """Reads drawables of one X display into numpy arrays through one shared segment."""
 
     def __init__(self, display_name: str | None = None) -> None:
-        self._xcb, self._shm, self._libc = _libs()
-        name = (display_name or os.environ.get("DISPLAY", "")).encode()
-        self._conn = self._xcb.xcb_connect(name or None, None)
+        self._shm = _shm_lib()
+        try:
+            self._c = Connection(display_name)  # its libxcb and libc, one connection
+        except XcbUnavailable as exc:
+            why = f"cannot open the X display for shared-memory reads: {exc}"
+            raise ShmUnavailable(why) from None
+        self._xcb, self._conn = self._c.xcb, self._c.conn
         self._buf: mmap.mmap | None = None
         self._seg = 0
         self._size = 0
-        if not self._conn or self._xcb.xcb_connection_has_error(self._conn):
-            self._disconnect()
-            raise ShmUnavailable("cannot open the X display for shared-memory reads")
         try:
             ext = self._xcb.xcb_get_extension_data(
                 self._conn, ctypes.addressof(ctypes.c_char.in_dll(self._shm, "xcb_shm_id"))
@@ -105,19 +105,15 @@ class ShmReader:
                 self._conn, self._shm.xcb_shm_query_version(self._conn), ctypes.byref(err)
             )
             if not reply:
-                self._free(err)
+                self._c.free(err)
                 raise ShmUnavailable("MIT-SHM did not answer its version query")
             version = (reply.contents.major_version, reply.contents.minor_version)
-            self._free(reply)
+            self._c.free(reply)
             if version < (1, 2):
                 raise ShmUnavailable(f"MIT-SHM {version[0]}.{version[1]} is too old (1.2 needed)")
         except Exception:
             self.close()
             raise
-
-    def _free(self, ptr: Any) -> None:
-        if ptr:
-            self._libc.free(ctypes.cast(ptr, ctypes.c_void_p))
 
     def _ensure(self, size: int) -> None:
         """A shared segment of at least `size` bytes (memfd: never a file on disk)."""
@@ -137,7 +133,7 @@ class ShmReader:
             self._conn, self._shm.xcb_shm_attach_fd_checked(self._conn, seg, fd, 0)
         )
         if err:
-            self._free(err)
+            self._c.free(err)
             buf.close()
             raise ShmUnavailable("cannot share memory with the X server (remote display?)")
         self._buf, self._seg, self._size = buf, seg, size
@@ -154,12 +150,12 @@ class ShmReader:
         )
         reply = self._shm.xcb_shm_get_image_reply(self._conn, cookie, ctypes.byref(err))
         if not reply:
-            self._free(err)
-            if self._xcb.xcb_connection_has_error(self._conn):
+            self._c.free(err)
+            if self._c.broken:
                 raise ShmUnavailable("lost the X display")
             return None
         depth = reply.contents.depth
-        self._free(reply)
+        self._c.free(reply)
         if depth not in (24, 32):
             return None  # not a true-colour window: never guess at its pixels
         n = width * height * 4
@@ -174,15 +170,11 @@ class ShmReader:
             self._buf = None
             self._size = 0
 
-    def _disconnect(self) -> None:
-        if self._conn:
-            self._xcb.xcb_disconnect(self._conn)
-            self._conn = None
-
     def close(self) -> None:
-        if self._conn and not self._xcb.xcb_connection_has_error(self._conn):
+        if self._conn and not self._c.broken:
             self._release()
         elif self._buf is not None:
             self._buf.close()
             self._buf = None
-        self._disconnect()
+        self._c.close()
+        self._conn = None

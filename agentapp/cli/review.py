@@ -261,10 +261,7 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
 
 
 def notes(args: argparse.Namespace, s: Settings) -> int:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
-    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
-    from agentapp.vault.review import ReviewError
+    from agentapp.vault.keys import installed_public_key_path
 
     who, policy = _who(s)
     review = _review(s, who)
@@ -281,15 +278,9 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
             text = args.file.read_text() if args.file else sys.stdin.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(str(exc)) from None
-
-        def public() -> X25519PublicKey:
-            try:
-                return load_public_key(installed_public_key_path(s.data_dir))
-            except KeyProblem as exc:
-                raise ReviewError(str(exc)) from None
-
         days = policy.notes_retention_days if policy else 365
-        n = review.add_note(args.recording, text, public, days, time.time())
+        key = installed_public_key_path(s.data_dir)
+        n = review.add_note(args.recording, text, key, days, time.time())
         print(f"note {n.id} sealed; purged on "
               f"{dt.datetime.fromtimestamp(n.purge_after, dt.UTC):%Y-%m-%d}")  # fmt: skip
         return 0

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
 from agentapp.errors import Refusal
@@ -150,16 +150,21 @@ class Review:
         self,
         rid: str,
         text: str,
-        public: Callable[[], X25519PublicKey],
+        key_file: Path,
         days: int,
         now: float,
         how: str = "",
     ) -> NoteMeta:
-        """Seal a note on a recording for its training's trainers. `public` gives the
-        recording public key (asked only once the note is allowed; raises ReviewError)."""
+        """Seal a note on a recording for its training's trainers, for the recording public
+        key in `key_file` (read only once the note is allowed)."""
+        from agentapp.vault.keys import KeyProblem, load_public_key
+
         meta = self.meta(rid)
         self._allowed(Action.NOTES, meta)
-        key = public()
+        try:
+            key = load_public_key(key_file)
+        except KeyProblem as exc:
+            raise ReviewError(f"note not saved: {exc}") from None
         self.trace("add note", meta.id, how)
         try:
             return self.notes_store.add(meta.id, meta.training, self.who.name, text, key, now, days)
