@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp import layout
 from agentapp.core.access import Action, Person, person
+from agentapp.core.errors import Refusal
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
@@ -33,13 +34,13 @@ from agentapp.core.policy_writer import (
     without_application,
     without_enrolment,
 )
-from agentapp.errors import Refusal
 from agentapp.platform.base import WindowInfo
 from agentapp.settings import Settings, signing_key_path
 from agentapp.site import publish as site_publish
 from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path
-from agentapp.vault.audit import AuditLog
+from agentapp.vault.audit import ReviewerTrail
+from agentapp.vault.exports import ExportsIndex
 from agentapp.vault.notes import NotesStore
 from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
@@ -68,7 +69,7 @@ class ConsoleModel:
         self.draft_path = draft or s.data_dir / "policy-draft.toml"
         self.mine = mine  # a trainee's own view: their recordings only
         self.vault = Vault(layout.recordings(site))
-        self.audit = AuditLog.in_dir(s.data_dir)
+        self.audit = ReviewerTrail(site, s.user)  # at the site, where the DPO reads
 
     def purge(self) -> int:
         """Delete, at the site, what passed its deadline (R9); the console does it at start."""
@@ -176,7 +177,10 @@ class ConsoleModel:
     def review(self) -> Review:
         """The review acts of the person using the console, at the site (vault/review.py,
         the command line's checks and trail)."""
-        return Review(self.person(), self.audit, self.vault, NotesStore(layout.notes(self.site)))
+        notes = NotesStore(layout.notes(self.site))
+        return Review(
+            self.person(), self.audit, self.vault, notes, ExportsIndex(layout.exports(self.site))
+        )
 
     def recordings(
         self, agent: str = "", training: str = "", since: dt.date | None = None
@@ -219,8 +223,8 @@ class ConsoleModel:
         action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
         review = self.review()
         with _console_errors():
-            access = review.begin(action, rid, reason)
             out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
+            access = review.begin(action, rid, reason, out)
             mark = mark_text(access.meta.agent, review.who.name, "exported", anonymise)
             try:
                 private = _private(private_key_loader, access.segments[0])

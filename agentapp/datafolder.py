@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import stat
 
+from agentapp.core.errors import Refusal
 
-class UnsafeFolder(RuntimeError):
+
+class UnsafeFolder(Refusal):
     """The data folder could be changed by someone else: agentapp will not use it."""
 
 

@@ -160,8 +160,8 @@ def _pages_check(policy: Policy, window: WindowInfo | None) -> Check:
 
     from agentapp.platform.atspi import PageUnknown, bus_address, look_once
 
-    fix = ("start the browser with accessibility on (Chromium, Chrome, Edge: "
-           "--force-renderer-accessibility; Firefox: GNOME_ACCESSIBILITY=1) and keep the "
+    fix = ("start the browser with accessibility on (GNOME_ACCESSIBILITY=1 in the session; "
+           "Chromium, Chrome, Edge also --force-renderer-accessibility) and keep the "
            "session's accessibility bus (Debian: at-spi2-core)")  # fmt: skip
     try:
         if window is None:

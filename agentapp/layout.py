@@ -9,10 +9,12 @@
         keys/               public keys (recordings, policy signing)
         recordings/<id>/    recording.json and the sealed segments
         notes/              sealed trainer notes
+        exports.jsonl       the files exported from here (removed with their recording)
         run/                hook.sock, status.json, policy-seen.json (the running agent's)
     <site folder>/
         policy/policy.toml  the signed site policy
-        recordings/, notes/ what the desks delivered, as above
+        recordings/, notes/ what the desks delivered, as above; exports.jsonl likewise
+        audit/<person>-<key id>.jsonl  each reviewer's own trail (signed in their key store)
 
 Only names: no I/O, and no import at run time (the hook command imports it on its fast
 path). Threading: plain functions.
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 RUN = "run"
 HOOK_SOCKET = "hook.sock"
 AUDIT = "audit.jsonl"
+SITE_TRAILS = "audit"
 
 
 def config_file(folder: Path) -> Path:
@@ -58,6 +61,11 @@ def notes(folder: Path) -> Path:
     return folder / "notes"
 
 
+def exports(folder: Path) -> Path:
+    """The files exported from this folder's recordings (vault/exports.py)."""
+    return folder / "exports.jsonl"
+
+
 def hook_socket(folder: Path) -> Path:
     return folder / RUN / HOOK_SOCKET
 
@@ -72,3 +80,8 @@ def policy_seen(folder: Path) -> Path:
 
 def site_policy(site: Path) -> Path:
     return site / "policy" / "policy.toml"
+
+
+def site_trails(site: Path) -> Path:
+    """The folder of the reviewers' own trails at a site (one file per person and key)."""
+    return site / SITE_TRAILS

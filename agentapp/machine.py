@@ -19,12 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agentapp.core.config import ConfigError, config_text, source_from_url
+from agentapp.core.errors import Refusal
 from agentapp.site.signing import PUBLIC_FILE as SIGNING_FILE
 from agentapp.vault.keys import PUBLIC_KEY_FILE as RECORDING_FILE
 from agentapp.vault.store import write_atomic
 
 
-class MachineSetupError(ValueError):
+class MachineSetupError(Refusal, ValueError):
     """A setting IT gave cannot be used; the message names it and says why."""
 
 

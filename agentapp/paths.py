@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from agentapp.core.errors import Refusal
+
 
 def default_data_dir() -> Path:
     env = os.environ.get("AGENTAPP_DATA_DIR")
@@ -34,7 +36,7 @@ def local_or_system(local: Path) -> Path:
     return local if local.exists() else system_dir() / local.name
 
 
-class ConflictingCopy(RuntimeError):
+class ConflictingCopy(Refusal):
     """A per-user file differs from the one IT installed machine-wide."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -181,3 +183,11 @@ class MemoryAuditKeys:
 
     def set_head(self, head: Head) -> None:
         self.stored = head
+
+
+def site_trail_entries(site: Path) -> list[dict[str, Any]]:
+    """Every reviewer's trail at a site (<site>/audit/*.jsonl), merged in time order."""
+    from agentapp.vault.audit import AuditLog
+
+    logs = [AuditLog(p) for p in sorted((site / "audit").glob("*.jsonl"))]
+    return sorted((e for log in logs for e in log.entries()), key=lambda e: str(e["at"]))

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 
 
 class CliError(Refusal):

@@ -15,7 +15,7 @@ from pathlib import Path
 from agentapp import __version__, layout
 from agentapp.cli import agent, review, site
 from agentapp.cli.base import CliError, Parser
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 
 GROUPS = (agent, site, review)  # each adds its own sub-commands (cli/base.py)
 
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         console_logging()
         return _dispatch(args)
-    except Refusal as exc:  # the command line's own, and the review module's
+    except Refusal as exc:  # every error a person reads (core/errors.py)
         sys.stderr.write(f"agentapp: {exc}\n")
         return exc.code
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that nee
     from agentapp.core.access import Person
     from agentapp.core.policy import Policy
     from agentapp.settings import Settings
+    from agentapp.vault.audit import Trail
     from agentapp.vault.review import Review
     from agentapp.vault.store import RecordingMeta
 
@@ -51,13 +52,15 @@ def _who(s: Settings) -> tuple[Person, Policy | None]:
 
 
 def _review(s: Settings, who: Person) -> Review:
-    from agentapp.vault.audit import AuditLog
+    from agentapp.vault.audit import trail_for
+    from agentapp.vault.exports import ExportsIndex
     from agentapp.vault.notes import NotesStore
     from agentapp.vault.review import Review
     from agentapp.vault.store import Vault
 
-    return Review(who, AuditLog.in_dir(s.data_dir), Vault(layout.recordings(s.data_dir)),
-                  NotesStore(layout.notes(s.data_dir)))  # fmt: skip
+    d = s.data_dir
+    return Review(who, trail_for(d, who.name), Vault(layout.recordings(d)),
+                  NotesStore(layout.notes(d)), ExportsIndex(layout.exports(d)))  # fmt: skip
 
 
 def _reason(text: str | None) -> str:
@@ -185,7 +188,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
     meta = review.allowed(action, args.id)
     out = _export_path(args.out, meta, anonymise)
-    access = review.begin(action, meta.id, args.reason)
+    access = review.begin(action, meta.id, args.reason, out)
     try:
         private = _private_key(args, access.segments[0])
         mark = mark_text(meta.agent, who.name, "exported", anonymise)
@@ -293,19 +296,21 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
 
 
 def audit(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.vault.audit import AuditError
+    """On a desk its one trail; at a site every reviewer's trail, each verified, or shown
+    together in time order with the trail each entry comes from."""
+    from agentapp.vault.audit import AuditError, trails
 
     who, _ = _who(s)
     review = _review(s, who)
     review.audit_allowed()
-    log = review.audit
     try:
+        found = trails(review.audit)
         if args.audit_command == "verify":
-            verdict = log.verify()
-            print(verdict.describe())
-            review.trace("audit verify", "", "intact" if verdict.ok else verdict.problem)
-            return 0 if verdict.ok else 1
-        entries = log.entries()
+            return _verify(review, found)
+        entries = sorted(
+            ({**e, "trail": t.name} if t.name else e for t in found for e in t.log.entries()),
+            key=lambda e: str(e["at"]),
+        )
         review.trace("audit show", f"{len(entries)} entries")
     except AuditError as exc:
         raise CliError(str(exc)) from None
@@ -314,26 +319,42 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
         return 0
     for e in entries:
         why = f"  — {e['reason']}" if e["reason"] else ""
-        print(f"{e['seq']:>6}  {e['at']}  {e['who']} ({e['role']}, login {e['login']})  "
+        where = f"[{e['trail']}] " if "trail" in e else ""
+        print(f"{where}{e['seq']:>6}  {e['at']}  {e['who']} ({e['role']}, login {e['login']})  "
               f"{e['action']}  {e['target']}{why}")  # fmt: skip
     return 0
 
 
+def _verify(review: Review, found: list[Trail]) -> int:
+    """One line per trail (named by person and key id at a site); 1 if any is broken."""
+    broken = []
+    for t in found:
+        verdict = t.log.verify()
+        print(f"{t.name}: {verdict.describe()}" if t.name else verdict.describe())
+        if not verdict.ok:
+            broken.append(f"{t.name}: {verdict.problem}" if t.name else verdict.problem)
+    if not found:
+        print("no audit trail here yet")
+    review.trace("audit verify", "", "; ".join(broken) or "intact")
+    return 1 if broken else 0
+
+
 def purge(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.vault.audit import AuditError, AuditLog
+    from agentapp.vault.audit import AuditError, trail_for
     from agentapp.vault.purge import purge_expired
 
     who, policy = _who(s)
     try:
-        log = AuditLog.in_dir(s.data_dir)
+        log = trail_for(s.data_dir, who.name)
         log.keys.key()
     except AuditError as exc:
         raise CliError(f"refused: {exc} (every deletion must be traced)") from None
     gone = purge_expired(s.data_dir, time.time(), policy, log, who=who.name)
     for item in gone:
-        print(f"purged {item.describe()}")
-    print(f"{len(gone)} item(s) purged" if gone else "nothing has reached its deadline")
-    return 0
+        print(f"could not purge {item.describe()}" if item.problem else f"purged {item.describe()}")
+    left = [item for item in gone if item.problem]
+    print(f"{len(gone) - len(left)} item(s) purged" if gone else "nothing has reached its deadline")
+    return 1 if left else 0
 
 
 # --------------------------------------------------------------------------- compliance

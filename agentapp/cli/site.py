@@ -164,7 +164,7 @@ def publish(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.settings import signing_key_path
     from agentapp.site import publish as site
     from agentapp.site.signing import key_id, load_private, load_public
-    from agentapp.vault.audit import AuditError, AuditLog
+    from agentapp.vault.audit import AuditError, ReviewerTrail
     from agentapp.vault.keys import KeyProblem
 
     try:
@@ -186,8 +186,9 @@ def publish(args: argparse.Namespace, s: Settings) -> int:
     except KeyProblem as exc:
         raise CliError(str(exc)) from None
     try:
-        AuditLog.in_dir(s.data_dir).append(s.user, "policy published", str(p.target),
-                                           f"version {p.new.version}", role="trainer")  # fmt: skip
+        trail = ReviewerTrail(args.site, s.user)  # at the site, where the DPO reads it
+        trail.append(s.user, "policy published", str(p.target), f"version {p.new.version}",
+                     role="trainer")  # fmt: skip
         site.publish(p, private)
     except AuditError as exc:
         raise CliError(f"refused: {exc} (publishing must be traced)") from None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
 
+from agentapp.core.errors import Refusal
 from agentapp.core.tables import TableReader
 
 KINDS = {"hook": 0, "baresip": 4444, "ami": 5038, "esl": 8021}
@@ -34,9 +35,11 @@ USER = "{user}"
 PER_AGENT = ("account", "endpoint", "extension")
 
 
-class ConfigError(ValueError):
+class ConfigError(Refusal, ValueError):
+    """The desk's configuration is refused; `details` gives the location."""
+
     def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(f"{details}: {message}" if details else message)
+        super().__init__(message, details=details)
 
 
 @dataclass(frozen=True, slots=True)

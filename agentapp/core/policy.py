@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentapp.core.errors import Refusal
 from agentapp.core.tables import TableReader
 
 PURPOSE = "training"
@@ -31,12 +32,11 @@ DEFAULT_HOTKEY = "<ctrl>+<alt>+p"
 _HOTKEY = re.compile(r"^(<(ctrl|alt|shift|cmd|super)>\+)+([a-z0-9]|<f([1-9]|1[0-2])>)$")
 
 
-class PolicyError(ValueError):
+class PolicyError(Refusal, ValueError):
     """The policy is refused. The message says what to fix; `details` gives the location."""
 
     def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(f"{details}: {message}" if details else message)
-        self.details = details
+        super().__init__(message, details=details)
 
 
 @dataclass(frozen=True, slots=True)

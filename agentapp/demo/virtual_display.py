@@ -15,9 +15,11 @@ import tempfile
 import time
 from typing import Any
 
+from agentapp.core.errors import Refusal
 
-class DesktopError(RuntimeError):
-    pass
+
+class DesktopError(Refusal):
+    """The virtual desktop cannot start (a program missing, a server that does not answer)."""
 
 
 REQUIRED = ("Xvfb", "openbox")

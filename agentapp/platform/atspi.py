@@ -1,8 +1,9 @@
 """The page a browser window shows, read from the accessibility bus (AT-SPI 2 over D-Bus).
 
 Browsers publish their pages' accessibility trees on the session's accessibility bus:
-Chromium-based browsers when started with `--force-renderer-accessibility`, Firefox when
-accessibility is on (`GNOME_ACCESSIBILITY=1`, or a screen reader's setting). In that tree,
+Firefox when accessibility is on in the session (`GNOME_ACCESSIBILITY=1`, or a screen
+reader's setting), Chromium-based browsers when it is and they are started with
+`--force-renderer-accessibility` (Chromium 156.0.8078.114 needs both). In that tree,
 the application whose D-Bus connection belongs to the window's process has one frame per
 browser window, named as the window is titled; each frame holds the documents it shows
 (role "document web", state "showing"), whose `URI` attribute is the page's address, and
@@ -50,7 +51,7 @@ FIELD_ROLES = (ROLE_ENTRY, ROLE_PASSWORD_TEXT, ROLE_SPIN_BUTTON, ROLE_COMBO_BOX)
 NOT_RUNNING = "the browser's accessibility bus is not running, so the page shown cannot be checked"
 NOT_EXPOSED = (
     "the browser does not say which page it shows (its accessibility support is off: "
-    "ask IT to start it with --force-renderer-accessibility)"
+    "ask IT to turn accessibility on for it)"
 )
 NO_ANSWER = "the browser does not answer, so the page shown cannot be checked"
 AMBIGUOUS = "two browser windows have this title and show different pages"

@@ -12,11 +12,12 @@ import contextlib
 import enum
 from dataclasses import dataclass, field
 
+from agentapp.core.errors import Refusal
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Page, WindowRule
 
 
-class LocatorError(RuntimeError):
+class LocatorError(Refusal):
     """The window system cannot be used at all (display gone, unsupported session)."""
 
 

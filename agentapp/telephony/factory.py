@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from agentapp.core.clock import Clock
 from agentapp.core.config import SourceConfig
+from agentapp.core.errors import Refusal
 from agentapp.telephony.base import PeerMatcher, SourceProtocol, SourceRunner, SourceSink
 
 
-class SourceSetupError(RuntimeError):
-    pass
+class SourceSetupError(Refusal):
+    """The configured call source cannot be set up (a setting, a missing program)."""
 
 
 def protocol_factory(

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from agentapp import layout
 from agentapp.core.clock import Clock
+from agentapp.core.errors import Refusal
 from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ MAX_CLIENTS = 64  # connections kept open at once; beyond, the longest idle one 
 BACKLOG = 128
 
 
-class HookError(RuntimeError):
-    pass
+class HookError(Refusal):
+    """The hook socket cannot be served (another agent holds it, an unsafe folder)."""
 
 
 def socket_path(data_dir: Path) -> Path:

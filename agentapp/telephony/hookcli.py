@@ -16,6 +16,7 @@ import sys
 import time
 
 from agentapp import layout
+from agentapp.core.errors import Refusal
 
 EVENTS = ("off-hook", "on-hook")
 COMMANDS = ("pause", "resume", "caller-objects")
@@ -99,12 +100,8 @@ def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
     return (json.dumps(body, separators=(",", ":")) + "\n").encode(), folder
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(Refusal):
     """The event did not reach the agent, or the agent refused it. `code` is the exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def exchange(path: str, payload: bytes, timeout: float = 2.0) -> str:

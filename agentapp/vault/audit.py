@@ -1,10 +1,15 @@
 """The tamper-evident audit trail (docs/RULES.md R8): who did what, when and why.
 
-`<data dir>/audit.jsonl`, one hash-chained, HMAC-signed entry per line (see
-core/auditchain.py). The signing key and the head (last sequence number and hash) live in the
-OS key store, so an entry cannot be edited, removed, reordered or the log truncated without
-`agentapp audit verify` saying where. Entries hold no video and no customer data: recording
-ids, actions, names of people and the reasons they typed.
+`<data dir>/audit.jsonl` on a desk, one hash-chained, HMAC-signed entry per line (see
+core/auditchain.py). At a site (a shared folder several trainers review), each reviewer
+writes a trail of their own, `<site>/audit/<person>-<key id>.jsonl` (`ReviewerTrail`): one
+chain per signing key, so two trainers never break each other's chain, and `site_trails`
+lets `audit verify` check every trail there and say whose is broken.
+
+The signing key and the head (last sequence number and hash) live in the OS key store, so
+an entry cannot be edited, removed, reordered or the log truncated without `agentapp audit
+verify` saying where. Entries hold no video and no customer data: recording ids, actions,
+names of people and the reasons they typed.
 
 Every writer (agent, CLI) goes through `AuditLog.append`, which holds a file lock across
 read-head → write-line → store-head, so processes never fork the chain.
@@ -19,20 +24,21 @@ import datetime as dt
 import getpass
 import hashlib
 import os
+import re
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from agentapp import layout
 from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 from agentapp.vault.filelock import locked
+from agentapp.vault.store import append_durably
 
 AUDIT_FILE = layout.AUDIT
 MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for documents
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link planted in its place is refused
 
 
 class AuditError(Refusal):
@@ -48,10 +54,11 @@ class AuditKeys(Protocol):
 
 
 class KeyringAuditKeys:
-    """Signing key and head in the OS key store, named after the log's absolute path."""
+    """Signing key and head in the OS key store, named after the log's absolute path (or,
+    for a reviewer's trail at a site, after the site and the person: `for_reviewer`)."""
 
-    def __init__(self, log_path: Path) -> None:
-        tag = hashlib.sha256(str(log_path.absolute()).encode()).hexdigest()[:16]
+    def __init__(self, log_path: Path, tag: str | None = None) -> None:
+        tag = tag or hashlib.sha256(str(log_path.absolute()).encode()).hexdigest()[:16]
         self._key_entry = f"audit-key:{tag}"
         self._head_entry = f"audit-head:{tag}"
         self._key: bytes | None = None
@@ -71,6 +78,11 @@ class KeyringAuditKeys:
                 raise AuditError(f"the audit trail cannot be signed: {exc}") from None
             self._key = base64.b64decode(value)
         return self._key
+
+    @classmethod
+    def for_reviewer(cls, site: Path, who: str) -> KeyringAuditKeys:
+        tag = hashlib.sha256(f"site:{site.absolute()}:{who}".encode()).hexdigest()[:16]
+        return cls(site, tag)
 
     def head(self) -> Head | None:
         from agentapp.vault.keys import KeyProblem, load_optional_secret
@@ -104,9 +116,13 @@ def login_name() -> str:
 
 class AuditLog:
     def __init__(self, path: Path, keys: AuditKeys | None = None) -> None:
-        self.path = path
+        self._path = path
         self.keys: AuditKeys = keys or KeyringAuditKeys(path)
         self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
 
     @classmethod
     def in_dir(cls, data_dir: Path, keys: AuditKeys | None = None) -> AuditLog:
@@ -130,12 +146,7 @@ class AuditLog:
             entry = seal_entry(key, self._last(), fields)
             line = _dumps(entry) + "\n"
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600)
-                try:
-                    os.write(fd, line.encode())
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                append_durably(self.path, line.encode())
             except OSError as exc:
                 raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from None
             self.keys.set_head(head_of(entry))
@@ -174,9 +185,89 @@ class AuditLog:
 
     def verify(self) -> Verdict:
         lines, head = self.lines(), self.keys.head()
+        if isinstance(self.keys, _ChainOnly):
+            return verify(lines, None, None)
         if not lines and head is None:
             return Verdict(True, 0)
         return verify(lines, self.keys.key(create=False), head)
+
+
+def key_id(key: bytes) -> str:
+    """A short name for a signing key (a hash of it: the key itself never leaves the store)."""
+    return hashlib.sha256(b"agentapp audit key id\0" + key).hexdigest()[:8]
+
+
+def is_site(folder: Path) -> bool:
+    """A site's shared folder (it holds the signed site policy), not a desk's data folder."""
+    return layout.site_policy(folder).is_file()
+
+
+class ReviewerTrail(AuditLog):
+    """One reviewer's own trail at a site: `<site>/audit/<person>-<key id>.jsonl`, signed
+    with a key of their key store named after the site and the person. The file is named on
+    first use (its key id needs the key: made then if this key store has none)."""
+
+    def __init__(self, site: Path, who: str, keys: AuditKeys | None = None) -> None:
+        super().__init__(layout.site_trails(site), keys or KeyringAuditKeys.for_reviewer(site, who))
+        self.site, self.who = site, who
+        self._named = False
+
+    @property
+    def path(self) -> Path:
+        if not self._named:
+            person = re.sub(r"[^A-Za-z0-9._-]+", "_", self.who).strip("._")[:48] or "someone"
+            folder = layout.site_trails(self.site)
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise AuditError(f"cannot write the audit trail in {folder}: {exc}") from None
+            self._path = folder / f"{person}-{key_id(self.keys.key())}.jsonl"
+            self._named = True
+        return self._path
+
+
+def trail_for(folder: Path, who: str) -> AuditLog:
+    """The trail `who` writes to when working on `folder`: their own at a site, else the
+    desk's (the agent and the desk's own commands share one key store)."""
+    return ReviewerTrail(folder, who) if is_site(folder) else AuditLog.in_dir(folder)
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    name: str  # the trail's file name without .jsonl (<person>-<key id>); "" on a desk
+    log: AuditLog
+
+
+def trails(log: AuditLog) -> list[Trail]:
+    """Every trail `log`'s reader may check: at a site all of them (`log`'s own verified
+    with its key and head, the others' chains only: their keys are in their owners' key
+    stores; one written before per-reviewer trails, `<site>/audit.jsonl`, like a desk's, with
+    this key store); on a desk its one trail."""
+    if not isinstance(log, ReviewerTrail):
+        return [Trail("", log)]
+    mine = log.path
+    old = log.site / AUDIT_FILE
+    paths = ([old] if old.exists() else []) + sorted(layout.site_trails(log.site).glob("*.jsonl"))
+    return [
+        Trail(
+            path.stem,
+            log if path == mine else AuditLog(path, None if path == old else _ChainOnly()),
+        )
+        for path in paths
+    ]
+
+
+class _ChainOnly:
+    """Keys for a trail whose signing key is elsewhere: verify checks its chain only."""
+
+    def key(self, create: bool = True) -> bytes:
+        raise AuditError("this trail is signed in another person's key store")
+
+    def head(self) -> Head | None:
+        return None
+
+    def set_head(self, head: Head) -> None:
+        raise AuditError("this trail is signed in another person's key store")
 
 
 def _dumps(entry: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp import layout
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 

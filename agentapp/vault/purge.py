@@ -1,7 +1,10 @@
 """Delete, for good, every recording and note past its deadline (docs/RULES.md R9).
 
 Runs at agent start, every hour while the agent runs, and as `agentapp purge`. Each item
-purged is written to the audit trail (id and deadline only).
+purged is written to the audit trail (id and deadline only). Exported files listed with
+their recording's deadline (vault/exports.py) are removed too, where this machine reaches
+them; one it cannot remove (another machine's, a permission) is reported, traced and kept
+on the list, so every later purge says so again until it is gone.
 
 Threading: call from one thread at a time per data folder (the agent's watchdog, or the CLI).
 """
@@ -17,6 +20,7 @@ from agentapp import layout
 from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
 from agentapp.core.retention import created_from_id, deadline
 from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.exports import ExportsIndex, this_host
 from agentapp.vault.notes import NotesStore
 from agentapp.vault.store import Vault, VaultError, remove_for_good
 
@@ -25,13 +29,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    kind: str  # "recording" | "note"
-    id: str
+    kind: str  # "recording" | "note" | "export"
+    id: str  # an export's: its path
     deadline: float
+    problem: str = ""  # an export past its deadline that could not be removed: why
 
     def describe(self) -> str:
         when = dt.datetime.fromtimestamp(self.deadline, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        return f"{self.kind} {self.id} (deadline {when})"
+        what = f"{self.kind} {self.id} (deadline {when})"
+        return f"{what} NOT removed: {self.problem}" if self.problem else what
 
 
 def purge_expired(
@@ -70,12 +76,45 @@ def purge_expired(
             done.append(Purged("note", note.id, due))
     for orphan in notes.orphans():
         remove_for_good(orphan)
+    done += _purge_exports(ExportsIndex(layout.exports(data_dir)), now, days)
     for item in done:
-        log.warning("purged %s", item.describe())
+        if item.problem:
+            log.error("export past its deadline: %s", item.describe())
+        else:
+            log.warning("purged %s", item.describe())
         if audit is not None:
             try:
-                audit.append(who, "purge", f"{item.kind} {item.id}", "retention deadline reached",
+                audit.append(who, "purge failed" if item.problem else "purge",
+                             f"{item.kind} {item.id}", item.problem or "retention deadline reached",
                              role="system")  # fmt: skip
             except AuditError as exc:
                 log.error("purge of %s not traced: %s", item.id, exc)
     return done
+
+
+def _purge_exports(index: ExportsIndex, now: float, days: int) -> list[Purged]:
+    out: list[Purged] = []
+    forget = []
+    for r in index.records():
+        due = deadline(r.started_at, r.purge_after, days)
+        if due > now:
+            continue
+        path = Path(r.path)
+        if r.host != this_host():
+            out.append(Purged("export", r.path, due, f"it is on {r.host}: remove it there"))
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            forget.append(r)  # removed by hand, moved, or never written (a failed export)
+            continue
+        except OSError as exc:
+            out.append(Purged("export", r.path, due, f"{exc.strerror or exc}: remove it by hand"))
+            continue
+        forget.append(r)
+        out.append(Purged("export", r.path, due))
+    try:
+        index.keep_only(forget)
+    except OSError as exc:
+        log.error("the list of exports cannot be updated: %s", exc)
+    return out

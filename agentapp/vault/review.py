@@ -6,7 +6,9 @@ act needs one, the person's role (core/access.py, from the live policy the calle
 the recording's sealed segments here (not shipped to the site folder). A refusal is traced
 and raised; an allowed act is traced *before* anything is decrypted or deleted, and when the
 trail cannot be written nothing is done (fail closed). A failure after the access (a key
-that does not open it, a full disk) is traced too.
+that does not open it, a full disk) is traced too. An export is listed with its path and
+the recording's deadline (vault/exports.py) before it is written, so the purge removes it
+with the recording.
 
 Errors are ReviewError: one line, in words for the person.
 
@@ -16,6 +18,8 @@ Threading: one Review per thread (the CLI's, the console's Qt thread).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
 from agentapp.vault.notes import NoteMeta, NotesStore
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
 
@@ -56,11 +61,14 @@ def reason_of(text: str | None) -> str:
 class Review:
     """One person's review acts on one data folder (a desk's or the site's)."""
 
-    def __init__(self, who: Person, audit: AuditLog, vault: Vault, notes: NotesStore) -> None:
+    def __init__(
+        self, who: Person, audit: AuditLog, vault: Vault, notes: NotesStore, exports: ExportsIndex
+    ) -> None:
         self.who = who
         self.audit = audit
         self.vault = vault
         self.notes_store = notes
+        self.exports = exports
 
     # ------------------------------------------------------------------ the trail
     def trace(self, action: str, target: str, reason: str = "") -> None:
@@ -111,8 +119,14 @@ class Review:
         self.trace("list", f"{len(out)} recording(s)", reason)
         return out
 
-    def begin(self, action: Action, rid: str, reason: str | None) -> Access:
-        """Before a view or an export: checked, and traced; the caller decrypts after."""
+    def begin(
+        self, action: Action, rid: str, reason: str | None, out: Path | None = None
+    ) -> Access:
+        """Before a view or an export: checked, and traced; the caller decrypts after. An
+        export names its file (`out`): listed and traced with the recording's deadline."""
+        exporting = action in (Action.EXPORT, Action.EXPORT_ANONYMISED)
+        if exporting != (out is not None):
+            raise ValueError("an export, and only an export, names its file")
         reason = reason_of(reason)
         meta = self.meta(rid)
         self._allowed(action, meta)
@@ -123,7 +137,21 @@ class Review:
         if not segments:
             raise ReviewError(f"recording {meta.id} has no sealed segment")
         self.trace(action.value, meta.id, reason)
-        return Access(action, meta, segments)
+        access = Access(action, meta, segments)
+        if out is not None:
+            self._list_export(access, out.absolute())
+        return access
+
+    def _list_export(self, access: Access, out: Path) -> None:
+        meta = access.meta
+        record = ExportRecord(str(out), meta.id, meta.started_at, meta.purge_after,
+                              self.who.name, this_host(), time.time())  # fmt: skip
+        try:
+            self.exports.add(record)
+        except OSError as exc:
+            raise self.failed(access, OSError(f"the export cannot be listed: {exc}")) from None
+        when = dt.datetime.fromtimestamp(meta.purge_after, dt.UTC).date().isoformat()
+        self.trace("export file", str(out), f"{meta.id}, removed with it on {when}")
 
     def delete(self, rid: str, reason: str | None) -> None:
         reason = reason_of(reason)

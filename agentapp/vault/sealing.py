@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from agentapp.core.errors import Refusal
+
 MAGIC = b"AGSEAL1\n"
 SEGMENT_MAGIC = b"AGSEAL2\n"
 ALG = "X25519-HKDF-SHA256/AES-256-GCM"
@@ -44,7 +46,7 @@ _RECORD = struct.Struct(">IB")  # length of what follows the length, flags
 _TAG = 16
 
 
-class SealError(ValueError):
+class SealError(Refusal, ValueError):
     """A sealed file cannot be opened: wrong key, truncated or tampered."""
 
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentapp.errors import Refusal
+from agentapp.core.errors import Refusal
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
 META = "recording.json"
@@ -80,6 +80,16 @@ class RecordingMeta:
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["paused_spans"] = [tuple(s) for s in d.get("paused_spans", [])]
         return cls(**d)
+
+
+def append_durably(path: Path, line: bytes) -> None:
+    """Append one line and flush it to the disk (a link planted in its place is refused)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -323,7 +323,8 @@ def browser(desktop: VirtualDesktop) -> Iterator[Browser]:
     proc = subprocess.Popen(
         [*argv, "--window-position=100,100", "--window-size=1280,800", urls["crm.html"],
          urls["private.html"], urls["pay.html"]],
-        env=desktop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(desktop.env, GNOME_ACCESSIBILITY="1"),  # as the README asks (the session's)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     d = display.Display(desktop.display)
     found: list[int] = []

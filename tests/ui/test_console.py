@@ -19,9 +19,9 @@ from agentapp.settings import Settings
 from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed
 from agentapp.site.sync import site_policy_path
 from agentapp.ui.console_window import ConsoleWindow
-from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore
 from agentapp.vault.store import Vault
+from tests.fakes import site_trail_entries
 from tests.integration.conftest import need
 from tests.policies import ACCESS, policy_text
 
@@ -127,7 +127,7 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
     image = player.picture.pixmap().toImage()
     c = image.pixelColor(image.width() // 2, image.height() // 2)
     assert abs(c.green() - 160) < 30 and c.red() < 80  # decoded from the sealed segment
-    trail = AuditLog.in_dir(trainer).entries()
+    trail = site_trail_entries(folder)
     assert ("carol", "view", "review 1") in [(e["who"], e["action"], e["reason"])
                                                      for e in trail]  # fmt: skip
     assert not list(trainer.rglob("*.mp4")) and not list(folder.rglob("*.mp4"))
@@ -136,7 +136,7 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
     rid = w.recs.item(0, 0).text()  # type: ignore[union-attr]
     with pytest.raises(ConsoleError, match="only a trainer"):
         bob.model.add_note(rid, "nice call")  # a trainee may not annotate: refused, traced
-    trail = AuditLog.in_dir(trainer).entries()
+    trail = site_trail_entries(folder)
     assert ("bob", "refused notes", rid) in [(e["who"], e["action"], e["target"]) for e in trail]
     alice = _console(qtbot, trainer, folder, "alice", mine=True)
     assert alice.recs.rowCount() == 1
@@ -159,9 +159,9 @@ def test_a_failed_export_or_view_is_traced(qtbot: QtBot, site, tmp_path: Path) -
         w.model.export(rid, "session 3 review", out, False, lambda _: wrong)
     with pytest.raises(ConsoleError, match="cannot open"):
         list(w.model.open(rid, "session 3 review", lambda _: wrong))
-    done = [(e["action"], e["target"]) for e in AuditLog.in_dir(trainer).entries()]
-    assert done[-4:] == [("export", rid), ("export failed", rid), ("view", rid),
-                         ("view failed", rid)]  # fmt: skip
+    done = [(e["action"], e["target"]) for e in site_trail_entries(folder)]
+    assert done[-5:] == [("export", rid), ("export file", str(out / f"{rid}.mp4")),
+                         ("export failed", rid), ("view", rid), ("view failed", rid)]  # fmt: skip
     assert not list(out.iterdir())  # nothing half-written is left
 
 
@@ -180,7 +180,7 @@ def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignor
     assert made.name.startswith("training-extract-") and "(watermarked)" in w.status.text()
     frames = [bgr for _, bgr in iter_frames(made)]
     assert len(frames) == 10 and frames[0].shape[0] == 200 + BAND
-    trail = [(e["who"], e["action"]) for e in AuditLog.in_dir(trainer).entries()]
+    trail = [(e["who"], e["action"]) for e in site_trail_entries(folder)]
     assert ("carol", "export anonymised") in trail
     bob = _console(qtbot, trainer, folder, "bob")  # not a trainer, not his recording
     assert bob.recs.rowCount() == 0

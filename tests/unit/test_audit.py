@@ -130,3 +130,36 @@ def test_long_reasons_are_cut_and_flattened(tmp_path: Path) -> None:
     e = log.append("a", "export", "r", "line one\nline two " + "x" * 2000)
     assert "\n" not in e["reason"] and len(e["reason"]) == 500
     assert log.path.stat().st_mode & 0o077 == 0
+
+
+def test_a_reviewers_trail_at_a_site_is_named_by_person_and_key(tmp_path: Path) -> None:
+    from agentapp.vault.audit import ReviewerTrail, key_id, trail_for, trails
+
+    site = tmp_path / "site"
+    (site / "policy").mkdir(parents=True)
+    (site / "policy" / "policy.toml").write_text("version = 1\n")  # what makes it a site
+    carol, erin = MemoryAuditKeys(), MemoryAuditKeys()
+    erin._key = b"e" * 32
+    a, b = ReviewerTrail(site, "carol", carol), ReviewerTrail(site, "erin/../x", erin)
+    a.append("carol", "list", "1 recording(s)", role="trainer")
+    b.append("erin", "list", "1 recording(s)", role="trainer")
+    assert a.path == site / "audit" / f"carol-{key_id(b'k' * 32)}.jsonl"
+    assert b.path.parent == site / "audit" and b.path.name.startswith("erin_.._x-")
+    assert isinstance(trail_for(site, "carol"), ReviewerTrail)
+    assert not isinstance(trail_for(tmp_path, "carol"), ReviewerTrail)  # a desk: its one trail
+    found = {t.name: t.log.verify() for t in trails(a)}
+    assert found[a.path.stem].signed and found[a.path.stem].ok  # the reader's own, in full
+    assert not found[b.path.stem].signed and found[b.path.stem].ok  # another's: its chain
+
+
+def test_a_chain_only_check_finds_a_removed_entry_not_an_edit(log: AuditLog) -> None:
+    """What a reader without the trail's key can check (another reviewer's trail)."""
+    from agentapp.core.auditchain import verify
+
+    lines = log.lines()
+    assert not verify(lines[:1] + lines[2:], None, None).ok
+    e = json.loads(lines[2])
+    e["reason"] = "something else"  # its hash changes: the next entry no longer follows it
+    v = verify([*lines[:2], json.dumps(e), *lines[3:]], None, None)
+    assert not v.ok and v.first_bad == 4 and not v.signed
+    assert verify([*lines[:2], json.dumps(e)], None, None).ok  # the last one: needs the key
