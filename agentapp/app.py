@@ -114,8 +114,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
             stop = stop_event or threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-            while not stop.wait(0.5):
-                pass
+            stop.wait()  # a signal's handler runs on this thread and sets it
             return 0
         from agentapp.ui.tray_app import run_tray
 

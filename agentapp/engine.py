@@ -13,6 +13,7 @@ block; a UI marshals them to its own thread (ui.bridge does).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
@@ -24,7 +25,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -41,10 +41,9 @@ from agentapp.core.events import (
     Message,
     short_id,
 )
-from agentapp.core.gate import decide, week_start
+from agentapp.core.gate import decide
 from agentapp.core.notice import Notice, build_notice, notice_digest
 from agentapp.core.policy import Policy, PolicyError, load_policy
-from agentapp.core.policy_changes import changes, summary
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, disk_full, readiness
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import (
@@ -54,17 +53,18 @@ from agentapp.platform.base import (
     SessionLock,
     WindowLocator,
 )
+from agentapp.policy_seen import PolicySeen
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 from agentapp.vault.purge import purge_expired
+from agentapp.vault.quota import used_this_week
 from agentapp.vault.sink import SealingSink
 from agentapp.vault.store import (
     RecordingWriter,
     Vault,
     VaultError,
     free_bytes,
-    recording_ids_since,
     write_atomic,
 )
 
@@ -72,6 +72,8 @@ log = logging.getLogger(__name__)
 
 PAUSE_AGENT = "agent"
 PURGE_EVERY_S = 3600.0
+REFRESH_EVERY_S = 5.0  # the policy file and the notice acknowledgements looked at again
+DISK_EVERY_S = 1.0  # during a call: stop while there is still room to seal
 _ACTIVE = (State.ARMED, State.RECORDING, State.PAUSED)
 NO_INDICATOR = (
     "not recording: the agent runs without its tray here, so you would not see that you are "
@@ -145,8 +147,7 @@ class Engine:
         self.headless = headless  # no tray: records only on desks the policy names
         self._policy_listeners: list[Callable[[Policy], None]] = []
         self._site_problem: str | None = None
-        self._seen: dict[str, Any] | None = None  # the policy summary last traced
-        self._seen_read = False  # run/policy-seen.json is read once (see _note_policy)
+        self._policy_seen = PolicySeen(data_dir, self._trace)
         self.audit = audit or AuditLog.in_dir(data_dir)
         self.min_free_bytes = min_free_bytes
         self._last_purge = float("-inf")
@@ -179,6 +180,8 @@ class Engine:
         self._display_problem: str | None = None
         self._source_problem: str | None = None  # configured event source not connected
         self._stop = threading.Event()
+        self._watch_r, self._watch_w = socket.socketpair()  # wakes the watch (a clock wait)
+        self._watch_r.setblocking(False)
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._idle = threading.Event()
         self._idle.set()
@@ -200,6 +203,7 @@ class Engine:
     def stop(self, reason: str = "agent stopped") -> None:
         """End any recording (sealing what was captured) and stop the watchdog."""
         self._stop.set()
+        self._wake_watch()
         with self._lock:
             for ended in self._tracker.end_all(self._clock.now()):
                 self._on_ended(ended, reason)
@@ -296,28 +300,7 @@ class Engine:
         )
 
     def _used_this_week(self, today: dt.date) -> int:
-        """This agent's recordings this week (R6): those on this desk, those at the site
-        (recorded on any desk), and those this desk's trail says it started — so deleting
-        local stubs gives nothing back. Recordings erased because the caller objected, or
-        not kept, do not count. Bound left: desks offline from the site at once each count
-        only their own (issue 19's hub counts exactly)."""
-        monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
-        ids = recording_ids_since(self.vault.root, self.agent, monday)
-        if self._site_ids is not None:
-            ids |= self._site_ids(self.agent, monday)
-        started, dropped = set(), set()
-        try:
-            entries = self.audit.entries()
-        except AuditError:
-            entries = []
-        for e in entries:
-            if e.get("who") != self.agent or not isinstance(e.get("target"), str):
-                continue
-            if e.get("action") in ("recording discarded", "recording not kept"):
-                dropped.add(e["target"])
-            elif e.get("action") == "recording started" and _at(e) >= monday:
-                started.add(e["target"])
-        return len((ids | started) - dropped)
+        return used_this_week(self.vault.root, self.audit, self.agent, today, self._site_ids)
 
     # ------------------------------------------------------------------ notice (R2)
     def notice(self, language: str) -> Notice:
@@ -480,6 +463,7 @@ class Engine:
             )
         )
         self._pipeline.start()
+        self._wake_watch()  # its disk and maximum-length checks begin
         return "ok: recording"
 
     def _on_ended(self, ended: CallEnded, reason: str) -> str:
@@ -764,48 +748,11 @@ class Engine:
             pass  # said in the status; the listener hears the next good one
 
     def _note_policy(self, policy: Policy | None, problem: str = "") -> None:
-        """Trace a policy or enrolment change the first time this agent sees it (R8).
-
-        What was seen last is kept in `run/policy-seen.json` (read once, then held in memory;
-        only this engine writes it), so a change made while the agent was stopped is traced
-        at the next start."""
+        """Every policy read goes to the listeners; a change is traced once (policy_seen.py)."""
         if policy is not None:
             for listener in self._policy_listeners:
                 listener(policy)
-        seen = self._policy_seen()
-        if policy is None:
-            if seen is not None and seen.get("refused") == problem:
-                return
-            self._trace("policy refused", str(self.policy_path.name), problem)
-            new: dict[str, object] = {**(seen or {}), "refused": problem}
-        else:
-            new = summary(policy)
-            last = None if seen is None else {k: v for k, v in seen.items() if k != "refused"}
-            if last == new:
-                if seen is not None and "refused" in seen:  # valid again, unchanged
-                    self._save_seen(new)
-                return
-            for action, text in changes(last or None, new):
-                self._trace(action, f"policy version {policy.version}", text)
-        self._save_seen(new)
-
-    def _policy_seen(self) -> dict[str, Any] | None:
-        if not self._seen_read:
-            self._seen_read = True
-            try:
-                self._seen = json.loads(layout.policy_seen(self.data_dir).read_text())
-            except (OSError, ValueError):
-                self._seen = None
-        return self._seen
-
-    def _save_seen(self, seen: dict[str, Any]) -> None:
-        self._seen = seen
-        path = layout.policy_seen(self.data_dir)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomic(path, json.dumps(seen, sort_keys=True).encode())
-        except OSError as exc:
-            log.warning("cannot remember the policy seen: %s", exc)
+        self._policy_seen.note(policy, problem, self.policy_path.name)
 
     def _trace(self, action: str, target: str, reason: str) -> None:
         try:
@@ -828,21 +775,39 @@ class Engine:
 
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:
-        ticks = 0
-        while not self._stop.wait(0.25):
-            ticks += 1
-            if ticks % 20 == 0:  # every 5 s: pick up a policy edit or an acknowledgement
+        """Wakes only when something is due: a look at the policy every REFRESH_EVERY_S, and
+        during a call the disk every DISK_EVERY_S and the call's maximum length at its
+        deadline (a call's start wakes it: `_wake_watch`)."""
+        now = self._clock.now()
+        next_refresh, next_disk = now + REFRESH_EVERY_S, now + DISK_EVERY_S
+        while not self._stop.is_set():
+            active = self.session.state in _ACTIVE
+            due = [next_refresh]
+            if active:
+                deadline = self.session.info.deadline
+                due += [next_disk] if deadline is None else [next_disk, deadline]
+            if self._clock.wait([self._watch_r.fileno()], min(due) - self._clock.now()):
+                with contextlib.suppress(OSError):
+                    self._watch_r.recv(64)
+                if self._stop.is_set():
+                    return
+            now = self._clock.now()
+            if not active:
+                next_disk = max(next_disk, now + DISK_EVERY_S)  # a call began: from its start
+            if now >= next_refresh:  # pick up a policy edit or an acknowledgement
+                next_refresh = now + REFRESH_EVERY_S
                 self._refresh_if_changed()
-                if self._clock.now() - self._last_purge >= PURGE_EVERY_S:
+                if now - self._last_purge >= PURGE_EVERY_S:
                     self.purge()
-            if ticks % 4 == 0 and self.session.state in _ACTIVE:
+            if active and now >= next_disk:
+                next_disk = now + DISK_EVERY_S
                 free = free_bytes(self.vault.root)
                 if free < self.min_free_bytes // 4:
                     self._stop_for_disk(free)
             if self.session.overdue():
                 log.warning("call passed the maximum call length: recording cut")
                 with self._lock:
-                    try:  # cut at the deadline itself (this watch runs 4 times a second)
+                    try:  # cut at the deadline itself, whenever the watch woke
                         self.session.stop(
                             "cut at maximum call length", at=self.session.info.deadline
                         )
@@ -850,12 +815,9 @@ class Engine:
                         continue
                     self._wake()
 
-
-def _at(entry: dict[str, Any]) -> float:
-    try:
-        return dt.datetime.fromisoformat(str(entry.get("at"))).timestamp()
-    except ValueError:
-        return float("-inf")
+    def _wake_watch(self) -> None:
+        with contextlib.suppress(OSError):
+            self._watch_w.send(b"\0")
 
 
 def _why(reason: str) -> str:

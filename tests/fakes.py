@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import select
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agentapp.core.auditchain import Head
+from agentapp.core.clock import Clock, SystemClock
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Page, WindowRule
 from agentapp.platform.base import (
@@ -119,9 +124,11 @@ class FakeLocator(WindowLocator):
 
 class FakePages(PageWatcher):
     """The page the business window shows; tests set it with `show`. A look is stamped
-    `lag` seconds before `state` is asked (a slow browser's last look is older)."""
+    `lag` seconds before `state` is asked (a slow browser's last look is older), on
+    `clock` (the engine's, given by its page factory; else the real one)."""
 
     def __init__(self, url: str | None = "https://crm.example/customer/42") -> None:
+        self.clock: Clock = SystemClock()
         self.lock = threading.Lock()
         self.lag = 0.0
         self.followed: list[WindowInfo | None] = []
@@ -142,7 +149,7 @@ class FakePages(PageWatcher):
 
     def state(self) -> PageState:
         with self.lock:
-            return PageState(self._page, self._why, self._serial, time.time() - self.lag)
+            return PageState(self._page, self._why, self._serial, self.clock.now() - self.lag)
 
 
 class FakeGrabber:
@@ -191,3 +198,109 @@ def site_trail_entries(site: Path) -> list[dict[str, Any]]:
 
     logs = [AuditLog(p) for p in sorted((site / "audit").glob("*.jsonl"))]
     return sorted((e for log in logs for e in log.entries()), key=lambda e: str(e["at"]))
+
+
+@dataclass
+class _Waiter:
+    deadline: float
+    fds: list[int]
+    poke: socket.socket
+    woken: bool = False
+
+
+class SimClock:
+    """Virtual time for the engine tests (the clock gives the waits: core/clock.py). It moves
+    only in `run`, from one waiting thread's deadline to the next, and only once every thread
+    started since the clock was made is waiting in `wait` with nothing to read (or has
+    ended): each step happens as it would in real time, as fast as the work in it allows.
+
+    A thread that does not come back to `wait` within SETTLE_S (blocked elsewhere) fails the
+    test by name, rather than letting time run past it."""
+
+    SETTLE_S = 10.0
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+        self._lock = threading.Lock()
+        self._waiters: dict[int, _Waiter] = {}
+        self._before = {t.ident for t in threading.enumerate()}
+        self._local = threading.local()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def wait(self, fds: Sequence[int], timeout: float) -> list[int]:
+        pair = getattr(self._local, "pair", None)
+        if pair is None:
+            pair = self._local.pair = socket.socketpair()
+            pair[0].setblocking(False)
+        r, w = pair
+        ident = threading.get_ident()
+        with self._lock:
+            me = _Waiter(self._now + max(timeout, 0.0), list(fds), w)
+            self._waiters[ident] = me
+        try:
+            while True:
+                ready = select.select([*fds, r.fileno()], [], [])[0]
+                with self._lock:
+                    try:
+                        while r.recv(64):
+                            pass
+                    except OSError:
+                        pass
+                    me.woken = False
+                    mine = [f for f in ready if f != r.fileno()]
+                    if mine:
+                        return mine
+                    if self._now >= me.deadline:
+                        return []
+        finally:
+            with self._lock:
+                del self._waiters[ident]
+
+    def run(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass, every wait due in them served in order."""
+        target = self.now() + seconds
+        while True:
+            self._settle()
+            with self._lock:
+                due = min((w.deadline for w in self._waiters.values()), default=math.inf)
+                if due > target:
+                    self._now = max(self._now, target)
+                    return
+                self._now = max(self._now, due)
+                for w in self._waiters.values():
+                    if w.deadline <= self._now and not w.woken:
+                        w.woken = True
+                        w.poke.send(b"\0")
+
+    def jump(self, seconds: float) -> None:
+        """Move on by `seconds` at once (minutes after a call): each wait due in them is
+        served once, at the end, as after a machine's sleep."""
+        with self._lock:
+            self._now += seconds
+        self.run(0.0)
+
+    def run_until(self, done: Callable[[], bool], limit: float = 60.0, step: float = 0.05) -> None:
+        """Run until `done()` (checked every `step` of virtual time); AssertionError after
+        `limit` virtual seconds."""
+        end = self.now() + limit
+        while not done():
+            assert self.now() < end, f"not done after {limit} s of virtual time"
+            self.run(step)
+
+    def _settle(self) -> None:
+        limit = time.monotonic() + self.SETTLE_S
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                busy = [t for t in threading.enumerate()
+                        if t.ident not in self._before and t is not me and t.is_alive()
+                        and ((w := self._waiters.get(t.ident or 0)) is None
+                             or w.woken)]  # fmt: skip
+                fds = [f for w in self._waiters.values() for f in w.fds]
+            if not busy and not (fds and select.select(fds, [], [], 0)[0]):
+                return
+            assert time.monotonic() < limit, f"threads not back to a clock wait: {busy}"
+            time.sleep(0.0005)

@@ -35,7 +35,6 @@ import collections
 import enum
 import errno
 import logging
-import select
 import socket
 import threading
 from collections.abc import Callable
@@ -360,7 +359,7 @@ class CapturePipeline:
         """Wait `delay` seconds; True if woken early (by `wake`, or by the display's socket)."""
         wake = self._wake_r.fileno()
         fds = [wake] if display is None else [wake, display]
-        ready, _, _ = select.select(fds, [], [], max(delay, 0.0))
+        ready = self._clock.wait(fds, delay)
         if wake in ready:
             try:
                 while self._wake_r.recv(64):

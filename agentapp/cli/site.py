@@ -243,7 +243,7 @@ def console(args: argparse.Namespace, s: Settings) -> int:
     except ConsoleError as exc:
         raise CliError(str(exc)) from None
     locator = create_locator()
-    from agentapp.ui.console_window import ConsoleWindow, run_console
+    from agentapp.ui.console import ConsoleWindow, run_console
 
     return run_console(lambda: ConsoleWindow(model, locator.windows, load_private_from_keystore,
                                              pick=locator.pick))  # fmt: skip

@@ -46,7 +46,7 @@ def _shoot(out: Path, trainer: Path, site: Path, display: str) -> int:
     from agentapp.core.config import AgentConfig
     from agentapp.platform.x11 import X11Locator
     from agentapp.settings import Settings
-    from agentapp.ui.console_window import ConsoleWindow
+    from agentapp.ui.console import ConsoleWindow
     from agentapp.vault.keys import load_private_from_keystore
 
     app = QApplication.instance() or QApplication(["agentapp-console"])
@@ -57,6 +57,7 @@ def _shoot(out: Path, trainer: Path, site: Path, display: str) -> int:
     w = ConsoleWindow(model, locator.windows, load_private_from_keystore,
                       reason=lambda *_: "screenshot for the documentation")  # fmt: skip
     w.show()
+    assert w.enrolment is not None and w.applications is not None  # a trainer's console
 
     def settle(seconds: float = 0.6) -> None:
         end = time.monotonic() + seconds
@@ -65,31 +66,31 @@ def _shoot(out: Path, trainer: Path, site: Path, display: str) -> int:
             time.sleep(0.02)
 
     settle()
-    w.agent.setText("bob")
-    w.training.setText("CRM onboarding (demo)")
-    w.enrol_button.click()
+    w.enrolment.agent.setText("bob")
+    w.enrolment.training.setText("CRM onboarding (demo)")
+    w.enrolment.enrol_button.click()
     settle()
     w.grab().save(str(out / SHOTS[0]))
     w.tabs.setCurrentIndex(1)
     found = [x for x in locator.windows() if "agentapp-business" in x.wm_class]
     if found:
-        w.rule_name.setText("CRM")
-        w.use_window(found[0])
+        w.applications.rule_name.setText("CRM")
+        w.applications.use_window(found[0])
     settle()
     w.grab().save(str(out / SHOTS[1]))
     w.tabs.setCurrentIndex(2)
     settle()
     w.grab().save(str(out / SHOTS[2]))
     w.tabs.setCurrentIndex(3)
-    w.recs.selectRow(0)
-    w.play_selected()
+    w.recordings.recs.selectRow(0)
+    w.recordings.play_selected()
     settle(1.5)
-    if not w.players:
+    if not w.recordings.players:
         print(f"no player: {w.status.text()}", file=sys.stderr)
         return 1
-    w.players[0].resize(480, 380)
+    w.recordings.players[0].resize(480, 380)
     settle(1.2)
-    w.players[0].grab().save(str(out / SHOTS[3]))
+    w.recordings.players[0].grab().save(str(out / SHOTS[3]))
     locator.close()
     return 0
 

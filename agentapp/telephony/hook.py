@@ -65,6 +65,7 @@ class HookServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the loop
         self._clients: dict[socket.socket, _Client] = {}
         self.rejected = 0
 
@@ -103,22 +104,31 @@ class HookServer:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
         if self._thread is not None:
             self._thread.join(timeout=3)
         if self._sock is not None:
             self._sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        if self._thread is None or not self._thread.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
 
     # ------------------------------------------------------------------ the loop
     def _serve(self) -> None:
         assert self._sock is not None
         with selectors.DefaultSelector() as sel:
             sel.register(self._sock, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)  # `stop`: no wake-up otherwise
             while not self._stop.is_set():
                 now = time.monotonic()
-                soonest = min((c.deadline for c in self._clients.values()), default=now + 0.5)
-                for key, _ in sel.select(timeout=max(0.0, min(soonest - now, 0.5))):
+                soonest = min((c.deadline for c in self._clients.values()), default=None)
+                wait = None if soonest is None else max(0.0, soonest - now)
+                for key, _ in sel.select(timeout=wait):
+                    if key.fileobj is self._wake_r:
+                        continue
                     if key.fileobj is self._sock:
                         self._accept(sel)
                     else:

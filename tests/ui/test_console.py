@@ -18,7 +18,7 @@ from agentapp.platform.base import WindowInfo
 from agentapp.settings import Settings
 from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed
 from agentapp.site.sync import site_policy_path
-from agentapp.ui.console_window import ConsoleWindow
+from agentapp.ui.console import ConsoleWindow
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore
 from agentapp.vault.store import Vault
 from tests.fakes import site_trail_entries
@@ -53,26 +53,29 @@ def _console(
 def test_enrol_then_publish_a_signed_policy(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
     trainer, folder, signing = site
     w = _console(qtbot, trainer, folder, "carol")
-    assert w.enrolled.rowCount() == 1 and w.enrolled.item(0, 6).text() == "enrolled"  # type: ignore[union-attr]
-    w.agent.setText("bob")
-    w.training.setText("CRM onboarding")
-    w.fps.setValue(5)
-    w.enrol_button.click()
+    assert (
+        w.enrolment.enrolled.rowCount() == 1
+        and w.enrolment.enrolled.item(0, 6).text() == "enrolled"
+    )  # type: ignore[union-attr]
+    w.enrolment.agent.setText("bob")
+    w.enrolment.training.setText("CRM onboarding")
+    w.enrolment.fps.setValue(5)
+    w.enrolment.enrol_button.click()
     assert "draft version 2: bob enrolled" in w.status.text()
-    assert [w.enrolled.item(r, 0).text() for r in range(2)] == ["alice", "bob"]  # type: ignore[union-attr]
-    end = w.enrolled.item(1, 3).text()  # type: ignore[union-attr]
+    assert [w.enrolment.enrolled.item(r, 0).text() for r in range(2)] == ["alice", "bob"]  # type: ignore[union-attr]
+    end = w.enrolment.enrolled.item(1, 3).text()  # type: ignore[union-attr]
     assert dt.date.fromisoformat(end) == dt.date.today() + dt.timedelta(days=91)  # 3 months
-    assert "enrolment changed: bob enrolled" in w.plan_text.toPlainText()
-    w.publish_button.click()
+    assert "enrolment changed: bob enrolled" in w.publishing.plan_text.toPlainText()
+    w.publishing.publish_button.click()
     assert "version 2 published" in w.status.text()
     published = parse_signed(site_policy_path(folder).read_bytes(), signing, "site")
     bob = published.enrolment_for("bob")
     assert published.version == 2 and bob is not None and bob.fps == 5
-    w.publish_button.click()  # nothing new: the same version is refused
-    assert "not higher" in w.status.text() or not w.publish_button.isEnabled()
-    w.enrolled.selectRow(0)
-    w.unenrol_button.click()
-    assert "alice removed" in w.status.text() and w.enrolled.rowCount() == 1
+    w.publishing.publish_button.click()  # nothing new: the same version is refused
+    assert "not higher" in w.status.text() or not w.publishing.publish_button.isEnabled()
+    w.enrolment.enrolled.selectRow(0)
+    w.enrolment.unenrol_button.click()
+    assert "alice removed" in w.status.text() and w.enrolment.enrolled.rowCount() == 1
 
 
 def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -81,14 +84,16 @@ def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> Non
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")
     monkeypatch.setattr(QDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
-    w.pick_window()  # the first window offered is the CRM one
-    assert w.rule_class.text() == "CrmDesktop" and w.rule_exe.text() == "crm"
-    assert w.match_label.text() == "matches 1 open window(s): CRM — customer 1234"
-    w.click_window()  # a click on another window (the locator's pick) fills the rule with it
-    assert w.rule_class.text() == "thunderbird" and "picked: Inbox" in w.status.text()
-    w.pick_window()
-    w.rule_name.setText("CRM desktop")
-    w.add_rule_button.click()
+    w.applications.pick_window()  # the first window offered is the CRM one
+    assert (
+        w.applications.rule_class.text() == "CrmDesktop" and w.applications.rule_exe.text() == "crm"
+    )
+    assert w.applications.match_label.text() == "matches 1 open window(s): CRM — customer 1234"
+    w.applications.click_window()  # a click on another window (the locator's pick) fills it
+    assert w.applications.rule_class.text() == "thunderbird" and "picked: Inbox" in w.status.text()
+    w.applications.pick_window()
+    w.applications.rule_name.setText("CRM desktop")
+    w.applications.add_rule_button.click()
     assert "'CRM desktop' may be recorded" in w.status.text()
     assert any(a.name == "CRM desktop" for a in w.model.draft().applications)
 
@@ -96,32 +101,32 @@ def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> Non
 def test_a_web_application_rule_with_its_page_address(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")
-    w.rule_name.setText("CRM web")
-    w.rule_class.setText("chromium")
-    w.rule_url.setText("[unclosed")
-    w.add_rule_button.click()
+    w.applications.rule_name.setText("CRM web")
+    w.applications.rule_class.setText("chromium")
+    w.applications.rule_url.setText("[unclosed")
+    w.applications.add_rule_button.click()
     assert "the page address pattern is not valid" in w.status.text()
     assert not any(a.name == "CRM web" for a in w.model.draft().applications)
-    w.rule_url.setText(r"^https://crm\.example\.fr/")
-    w.rule_popups.setChecked(True)
-    w.add_rule_button.click()
+    w.applications.rule_url.setText(r"^https://crm\.example\.fr/")
+    w.applications.rule_popups.setChecked(True)
+    w.applications.add_rule_button.click()
     assert "'CRM web' may be recorded" in w.status.text()
     (rule,) = [a for a in w.model.draft().applications if a.name == "CRM web"]
     assert (
         rule.url_pattern is not None and rule.url_pattern.pattern == r"^https://crm\.example\.fr/"
     )
     assert rule.popups and rule.wm_class == "chromium"
-    shown = [w.rules.item(i).text() for i in range(w.rules.count())]  # type: ignore[union-attr]
+    shown = [w.applications.rules.item(i).text() for i in range(w.applications.rules.count())]  # type: ignore[union-attr]
     assert any("page ~ ^https://crm" in t and "with its pop-ups" in t for t in shown)
 
 
 def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")
-    assert w.recs.rowCount() == 1
-    w.recs.selectRow(0)
-    w.play_selected()
-    (player,) = w.players
+    assert w.recordings.recs.rowCount() == 1
+    w.recordings.recs.selectRow(0)
+    w.recordings.play_selected()
+    (player,) = w.recordings.players
     qtbot.waitUntil(lambda: player.finished, timeout=5000)
     assert player.shown == 10 and "paused: 0.3–0.5 s" in player.caption.text()
     image = player.picture.pixmap().toImage()
@@ -132,16 +137,17 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
                                                      for e in trail]  # fmt: skip
     assert not list(trainer.rglob("*.mp4")) and not list(folder.rglob("*.mp4"))
     bob = _console(qtbot, trainer, folder, "bob", mine=True)
-    assert bob.recs.rowCount() == 0 and bob.tabs.count() == 1  # a trainee: own only
-    rid = w.recs.item(0, 0).text()  # type: ignore[union-attr]
+    assert bob.recordings.recs.rowCount() == 0 and bob.tabs.count() == 1  # a trainee: own only
+    rid = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
     with pytest.raises(ConsoleError, match="only a trainer"):
         bob.model.add_note(rid, "nice call")  # a trainee may not annotate: refused, traced
     trail = site_trail_entries(folder)
     assert ("bob", "refused notes", rid) in [(e["who"], e["action"], e["target"]) for e in trail]
     alice = _console(qtbot, trainer, folder, "alice", mine=True)
-    assert alice.recs.rowCount() == 1
-    assert json.loads((folder / "recordings" / w.recs.item(0, 0).text() / "recording.json")  # type: ignore[union-attr]
-                      .read_text())["agent"] == "alice"  # fmt: skip
+    assert alice.recordings.recs.rowCount() == 1
+    shown = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
+    meta = json.loads((folder / "recordings" / shown / "recording.json").read_text())
+    assert meta["agent"] == "alice"
 
 
 def test_a_failed_export_or_view_is_traced(qtbot: QtBot, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -151,7 +157,7 @@ def test_a_failed_export_or_view_is_traced(qtbot: QtBot, site, tmp_path: Path) -
 
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")
-    rid = w.recs.item(0, 0).text()  # type: ignore[union-attr]
+    rid = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
     wrong = X25519PrivateKey.generate()
     out = tmp_path / "out"
     out.mkdir()
@@ -172,10 +178,10 @@ def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignor
 
     trainer, folder, _ = site
     w = _console(qtbot, trainer, folder, "carol")
-    w.recs.selectRow(0)
+    w.recordings.recs.selectRow(0)
     out = tmp_path / "out"
     out.mkdir()
-    w.export_selected(anonymise=True, folder=str(out))
+    w.recordings.export_selected(anonymise=True, folder=str(out))
     (made,) = out.iterdir()
     assert made.name.startswith("training-extract-") and "(watermarked)" in w.status.text()
     frames = [bgr for _, bgr in iter_frames(made)]
@@ -183,7 +189,7 @@ def test_exports_from_the_console_are_watermarked_and_anonymised(  # type: ignor
     trail = [(e["who"], e["action"]) for e in site_trail_entries(folder)]
     assert ("carol", "export anonymised") in trail
     bob = _console(qtbot, trainer, folder, "bob")  # not a trainer, not his recording
-    assert bob.recs.rowCount() == 0
+    assert bob.recordings.recs.rowCount() == 0
 
 
 def test_the_console_purges_the_site_at_start(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
@@ -194,7 +200,7 @@ def test_the_console_purges_the_site_at_start(qtbot: QtBot, site) -> None:  # ty
     old.finish(1.0, [], "on-hook")
     w = _console(qtbot, trainer, folder, "carol")
     assert "1 recording(s) or note(s) past their deadline deleted" in w.status.text()
-    assert w.recs.rowCount() == 1 and not (folder / "recordings" / old.meta.id).exists()
+    assert w.recordings.recs.rowCount() == 1 and not (folder / "recordings" / old.meta.id).exists()
 
 
 def test_a_draft_never_gives_a_role(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]

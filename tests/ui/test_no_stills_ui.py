@@ -58,7 +58,7 @@ def test_the_console_offers_no_still(qtbot: QtBot, tmp_path) -> None:  # type: i
     from agentapp.console import ConsoleModel
     from agentapp.core.config import AgentConfig
     from agentapp.settings import Settings
-    from agentapp.ui.console_window import ConsoleWindow
+    from agentapp.ui.console import ConsoleWindow
     from tests.policies import policy_text
 
     (tmp_path / "site").mkdir()

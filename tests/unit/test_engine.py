@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.core.clock import Clock
 from agentapp.core.events import MAX_CLIENT_LAG_S, CallEvent, EventKind
 from agentapp.core.geometry import Rect
 from agentapp.engine import Engine
@@ -17,7 +19,7 @@ from agentapp.platform.base import NullLocator
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.export import iter_frames, open_segments
 from agentapp.vault.keys import public_key_path, write_public_key
-from tests.fakes import FakeGrabber, FakeLocator, FakePages, MemoryAuditKeys
+from tests.fakes import FakeGrabber, FakeLocator, FakePages, MemoryAuditKeys, SimClock
 from tests.policies import policy_text
 
 
@@ -44,6 +46,7 @@ def make_engine(
     (tmp_path / "policy.toml").write_text(policy_text(**policy))  # type: ignore[arg-type]
     write_public_key(key.public_key(), public_key_path(tmp_path))
     grabber = FakeGrabber()
+    sim = clock if clock is not None else SimClock()
     e = Engine(
         agent=agent,
         data_dir=tmp_path,
@@ -53,18 +56,34 @@ def make_engine(
         rng=random.Random(7),
         audit=AuditLog.in_dir(tmp_path, audit_keys or MemoryAuditKeys()),  # type: ignore[arg-type]
         min_free_bytes=min_free_bytes,
-        page_factory=None if pages is None else (lambda clock: pages),  # type: ignore[arg-type,return-value]
-        clock=clock,  # type: ignore[arg-type]
+        page_factory=None if pages is None else functools.partial(_pages, pages),  # type: ignore[arg-type]
+        clock=sim,  # type: ignore[arg-type]
     )
     e.grabber = grabber  # type: ignore[attr-defined]
+    e.sim = sim  # type: ignore[attr-defined]
     e.start()
     if ack and e.status.state == "notice_required":
         e.acknowledge_notice("en")
     return e
 
 
+def _pages(pages: FakePages, clock: Clock) -> FakePages:
+    pages.clock = clock  # the page's looks are stamped on the engine's time
+    return pages
+
+
+def run(e: Engine, seconds: float) -> None:
+    """Let `seconds` of the engine's (virtual) time pass: its threads wait on its clock."""
+    e.sim.run(seconds)  # type: ignore[attr-defined]
+
+
+def idle(e: Engine) -> None:
+    """Until the engine has sealed what it recorded (its watch and capture waits served)."""
+    e.sim.run_until(lambda: e.wait_idle(0), limit=30)  # type: ignore[attr-defined]
+
+
 def call(e: Engine, kind: EventKind, cid: str = "c1", internal: bool = False) -> str:
-    return e.handle_event(CallEvent(kind, cid, time.time(), internal))
+    return e.handle_event(CallEvent(kind, cid, e.sim.now(), internal))
 
 
 def first_commit_delay(e: Engine) -> float:
@@ -83,9 +102,9 @@ def test_records_between_off_hook_and_on_hook(tmp_path: Path, key: X25519Private
     e = make_engine(tmp_path, key, FakeLocator())
     assert call(e, EventKind.OFF_HOOK) == "ok: recording"
     assert e.status.state == "recording"
-    time.sleep(1.0)
+    run(e, 1.0)
     assert call(e, EventKind.ON_HOOK) == "ok: recording stopped"
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.status == "complete" and meta.agent == "alice" and meta.purpose == "training"
     times = frame_times(e, key)
@@ -102,10 +121,10 @@ def test_hidden_window_writes_no_frame_and_keeps_nothing(
     loc.visible = False
     e = make_engine(tmp_path, key, loc)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.5)
+    run(e, 0.5)
     assert "minimised" in e.status.detail
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     assert e.vault.recordings() == []
     assert e.grabber.rects == []  # type: ignore[attr-defined]  # never read a pixel
     e.stop()
@@ -117,12 +136,12 @@ def test_resize_starts_a_new_segment_and_grabs_follow(
     loc = FakeLocator()
     e = make_engine(tmp_path, key, loc)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.5)
+    run(e, 0.5)
     with loc.lock:
         loc.rect = Rect(30, 20, 80, 60)
-    time.sleep(0.5)
+    run(e, 0.5)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.segments == 2
     assert {r for r in e.grabber.rects} == {Rect(0, 0, 64, 48), Rect(30, 20, 80, 60)}  # type: ignore[attr-defined]
@@ -134,9 +153,9 @@ def test_occluder_is_blacked_out(tmp_path: Path, key: X25519PrivateKey) -> None:
     loc.occluders = (Rect(32, 0, 100, 100),)  # covers the right half
     e = make_engine(tmp_path, key, loc)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.4)
+    run(e, 0.4)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     seg = open_segments(e.vault, meta.id, key)[0]
     for _, bgr in iter_frames(seg):
@@ -159,7 +178,7 @@ def test_gate_refusals_record_nothing(
 ) -> None:  # fmt: skip
     e = make_engine(tmp_path, key, FakeLocator(), agent=agent, **kwargs)
     assert answer in call(e, EventKind.OFF_HOOK, internal=internal)
-    time.sleep(0.2)
+    run(e, 0.2)
     call(e, EventKind.ON_HOOK)
     assert e.vault.recordings() == []
     assert e.grabber.rects == []  # type: ignore[attr-defined]
@@ -169,9 +188,9 @@ def test_gate_refusals_record_nothing(
 def test_quota_counts_this_weeks_recordings(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), quota=1)
     call(e, EventKind.OFF_HOOK, "a")
-    time.sleep(0.3)
+    run(e, 0.3)
     call(e, EventKind.ON_HOOK, "a")
-    assert e.wait_idle(10)
+    idle(e)
     assert "quota" in call(e, EventKind.OFF_HOOK, "b")
     e.stop()
 
@@ -179,7 +198,7 @@ def test_quota_counts_this_weeks_recordings(tmp_path: Path, key: X25519PrivateKe
 def test_no_display_fails_closed_and_says_why(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, NullLocator("no display: DISPLAY is not set"))
     call(e, EventKind.OFF_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     assert e.status.state == "cannot_record" and "no display" in e.status.detail
     assert e.vault.recordings() == []
     e.stop()
@@ -205,9 +224,9 @@ def test_missing_public_key_fails_closed(tmp_path: Path, key: X25519PrivateKey) 
 def test_call_cut_at_maximum_length(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.3)
-    e.session._info.deadline = time.time()  # the policy's maximum is minutes; jump to it
-    assert e.wait_idle(10)
+    run(e, 0.3)
+    e.session._info.deadline = e.sim.now()  # the policy's maximum is minutes; jump to it
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.end_reason == "cut at maximum call length"
     call(e, EventKind.ON_HOOK)
@@ -217,7 +236,7 @@ def test_call_cut_at_maximum_length(tmp_path: Path, key: X25519PrivateKey) -> No
 def test_stop_during_call_seals_what_was_captured(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.4)
+    run(e, 0.4)
     e.stop()
     (meta,) = e.vault.recordings()
     assert meta.status == "complete" and meta.end_reason == "agent stopped"
@@ -234,7 +253,7 @@ def test_no_recording_until_notice_acknowledged(tmp_path: Path, key: X25519Priva
     assert e.status.state == "waiting"
     assert call(e, EventKind.OFF_HOOK, "b") == "ok: recording"
     call(e, EventKind.ON_HOOK, "b")
-    assert e.wait_idle(10)
+    idle(e)
     audit = (tmp_path / "audit.jsonl").read_text()
     assert "notice acknowledged" in audit
 
@@ -254,16 +273,16 @@ def test_changed_notice_asks_again_same_notice_does_not(
 def test_secure_pause_leaves_a_gap_and_marks_it(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.6)
+    run(e, 0.6)
     assert e.toggle_pause() == "ok: paused"
     assert e.status.state == "paused"
-    t_pause = time.time()
-    time.sleep(0.8)
-    t_resume = time.time()
+    t_pause = e.sim.now()
+    run(e, 0.8)
+    t_resume = e.sim.now()
     assert e.toggle_pause() == "ok: resumed"
-    time.sleep(0.6)
+    run(e, 0.6)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     start = meta.started_at
     walls = [start + t for t in frame_times(e, key)]
@@ -278,18 +297,18 @@ def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519Privat
     loc = FakeLocator()
     e = make_engine(tmp_path, key, loc, sensitive_class="payment")
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.5)
+    run(e, 0.5)
     page = loc.show_other("payment", "Card payment")
-    time.sleep(0.5)
+    run(e, 0.5)
     assert e.status.state == "paused" and "Payment" in e.status.detail
     assert e.toggle_pause() == "ok: paused"  # the agent pauses too: two reasons now
     loc.hide_other(page)
-    time.sleep(0.4)
+    run(e, 0.4)
     assert e.status.state == "paused"  # still paused by the agent
     assert e.toggle_pause() == "ok: resumed"
-    time.sleep(0.4)
+    run(e, 0.4)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert len(meta.paused_spans) == 1
     e.stop()
@@ -303,20 +322,20 @@ def test_an_unlock_does_not_lift_a_sensitive_windows_pause(
     loc = FakeLocator()
     e = make_engine(tmp_path, key, loc, sensitive_class="payment")
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.5)
+    run(e, 0.5)
     page = loc.show_other("payment", "Card payment")
-    time.sleep(0.5)
+    run(e, 0.5)
     loc.locked_why = "the screen is locked"
-    time.sleep(0.5)
+    run(e, 0.5)
     assert "locked" in e.status.detail and "Payment" in e.status.detail, e.status
     loc.locked_why = None
-    time.sleep(0.5)
+    run(e, 0.5)
     assert e.status.state == "paused" and "Payment" in e.status.detail, e.status
     loc.hide_other(page)
-    time.sleep(0.5)
+    run(e, 0.5)
     assert e.status.state == "recording", e.status
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     e.stop()
 
 
@@ -335,21 +354,19 @@ def test_a_lock_pauses_a_static_window_at_once(
     e = make_engine(tmp_path, key, loc)
     e.grabber.static = True  # type: ignore[attr-defined]
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.6)
+    run(e, 0.6)
     waits = []
     for phase in (0.0, 0.35, 0.7):  # anywhere between two heartbeat reads
-        time.sleep(phase)
+        run(e, phase)
         loc.locked_why = "the screen is locked"
-        t0 = time.monotonic()
-        while e.status.state != "paused" and time.monotonic() - t0 < 3:
-            time.sleep(0.01)
-        waits.append(time.monotonic() - t0)
+        t0 = e.sim.now()  # type: ignore[attr-defined]
+        e.sim.run_until(lambda: e.status.state == "paused", limit=3, step=0.01)  # type: ignore[attr-defined]
+        waits.append(e.sim.now() - t0)  # type: ignore[attr-defined]
         loc.locked_why = None
-        while e.status.state != "recording" and time.monotonic() - t0 < 6:
-            time.sleep(0.01)
+        e.sim.run_until(lambda: e.status.state == "recording", limit=6, step=0.01)  # type: ignore[attr-defined]
     assert max(waits) < 0.35, waits
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     e.stop()
     for end in loc.news or ():
         end.close()
@@ -359,10 +376,10 @@ def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateK
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK, "sip-call-QX7")
     # one segment ended (5 s) and sealed on disk once no late on-hook can cut into it (+5 s)
-    time.sleep(5.6 + MAX_CLIENT_LAG_S)
+    run(e, 5.6 + MAX_CLIENT_LAG_S)
     assert list(e.vault.root.rglob("seg-*.seal"))
     assert e.caller_objects() == "ok: recording stopped and erased"
-    assert e.wait_idle(10)
+    idle(e)
     assert e.vault.recordings() == [] and not any(e.vault.root.iterdir())
     assert call(e, EventKind.ON_HOOK, "sip-call-QX7") == "ok: call ended"
     trail = e.audit.entries()
@@ -379,12 +396,12 @@ def test_caller_objects_erases_the_recording(tmp_path: Path, key: X25519PrivateK
 def test_every_recording_step_is_traced(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.3)
+    run(e, 0.3)
     e.pause()
     e.resume()
-    time.sleep(0.3)
+    run(e, 0.3)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.training == "CRM onboarding"
     trail = [(x["action"], x["target"]) for x in e.audit.entries()]
@@ -444,9 +461,9 @@ def test_disk_full_while_writing_keeps_what_was_sealed(
     deadline = time.monotonic() + 15
     while e.status.state != "cannot_record":
         assert time.monotonic() < deadline, e.status
-        time.sleep(0.1)
+        run(e, 0.1)
     assert e.status.detail.startswith("disk full: recording stopped")
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     sealed = frame_times(e, key)
     assert len(sealed) >= 30 and meta.frames == len(sealed)  # the sealed part is intact
@@ -508,9 +525,9 @@ def test_an_enrolment_may_set_its_own_frame_rate(tmp_path: Path, key: X25519Priv
     line = 'training = "CRM onboarding"'
     policy.write_text(policy.read_text().replace(line, line + "\nfps = 2"))
     call(e, EventKind.OFF_HOOK)
-    time.sleep(2.1)
+    run(e, 2.1)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     times = frame_times(e, key)
     assert 3 <= len(times) <= 6, times  # 2 fps, not 10
     e.stop()
@@ -524,18 +541,18 @@ def test_unchanged_frames_are_held_and_time_stays_exact(
     where the visible spans do — the pause is a gap of its own length, not longer."""
     e = make_engine(tmp_path, key, FakeLocator())
     e.grabber.static = True  # type: ignore[attr-defined]
-    t_off = time.time()
+    t_off = e.sim.now()
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.0)
-    t_pause = time.time()
+    run(e, 1.0)
+    t_pause = e.sim.now()
     e.toggle_pause()
-    time.sleep(0.8)
-    t_resume = time.time()
+    run(e, 0.8)
+    t_resume = e.sim.now()
     e.toggle_pause()
-    time.sleep(1.0)
-    t_on = time.time()
+    run(e, 1.0)
+    t_on = e.sim.now()
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     walls = [meta.started_at + t for t in frame_times(e, key)]
     # first frame, the repeat ending the first span, first frame after the pause, last repeat
@@ -555,12 +572,12 @@ def test_a_change_after_held_frames_is_encoded_at_its_time(
     e = make_engine(tmp_path, key, FakeLocator())
     e.grabber.static = True  # type: ignore[attr-defined]
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.8)
-    t_change = time.time()
+    run(e, 0.8)
+    t_change = e.sim.now()
     e.grabber.color = (200, 30, 30)  # type: ignore[attr-defined]
-    time.sleep(0.5)
+    run(e, 0.5)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     frames = [(meta.started_at + t, bgr) for seg in open_segments(e.vault, meta.id, key)
               for t, bgr in iter_frames(seg)]  # fmt: skip
@@ -579,12 +596,12 @@ def test_a_static_window_after_a_segment_ends_is_still_recorded(
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     e.grabber.static = True  # type: ignore[attr-defined]
     call(e, EventKind.OFF_HOOK)
-    time.sleep(5.3)
+    run(e, 5.3)
     e.grabber.color = (200, 30, 30)  # type: ignore[attr-defined]
-    time.sleep(1.5)
-    t_on = time.time()
+    run(e, 1.5)
+    t_on = e.sim.now()
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     segments = open_segments(e.vault, meta.id, key)
     assert len(segments) == 2 and meta.segments == 2
@@ -604,13 +621,13 @@ def test_every_tick_is_counted_once(tmp_path: Path, key: X25519PrivateKey) -> No
     e.grabber.static = True  # type: ignore[attr-defined]
     call(e, EventKind.OFF_HOOK)
     for _ in range(2):
-        time.sleep(0.6)
+        run(e, 0.6)
         e.toggle_pause()
-        time.sleep(0.4)
+        run(e, 0.4)
         e.toggle_pause()
-    time.sleep(0.6)
+    run(e, 0.6)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.frames == 6  # per visible span: its first frame and a closing repeat
     recorded = meta.duration_s - sum(b - a for a, b in meta.paused_spans)
@@ -632,15 +649,15 @@ def test_a_title_change_drops_the_look_behind_and_leaves_a_gap(
     seen: list[str] = []
     e.add_status_listener(lambda s: seen.append(s.detail))
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.2)
-    t_change = time.time()
+    run(e, 1.2)
+    t_change = e.sim.now()
     loc.title = "Private mail"  # a tab switch
-    time.sleep(1.0)
-    t_back = time.time()
+    run(e, 1.0)
+    t_back = e.sim.now()
     loc.title = "CRM — customer 42"
-    time.sleep(1.2)
+    run(e, 1.2)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     walls = [meta.started_at + t for t in frame_times(e, key)]
     assert [w for w in walls if w < t_change - 0.5]
@@ -655,9 +672,9 @@ def test_a_read_is_committed_only_after_its_look_behind(
 ) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), lookbehind_ms=800)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(2.0)
+    run(e, 2.0)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     assert first_commit_delay(e) >= 0.8
     (meta,) = e.vault.recordings()
     times = frame_times(e, key)
@@ -674,13 +691,13 @@ def test_a_title_that_changes_and_back_between_two_ticks_still_drops(
     app = 'name = "CRM"\nwm_class = "agentapp-business"\ntitle_pattern = "^CRM"'
     e = make_engine(tmp_path, key, loc, application=app, lookbehind_ms=500)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.2)
-    t_flip = time.time()
+    run(e, 1.2)
+    t_flip = e.sim.now()
     loc.title = "Private mail"
     loc.title = "CRM"  # back before the next tick
-    time.sleep(1.2)
+    run(e, 1.2)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     walls = [meta.started_at + t for t in frame_times(e, key)]
     assert [w for w in walls if w < t_flip - 0.6] and [w for w in walls if w > t_flip + 0.1]
@@ -706,15 +723,15 @@ def test_a_url_rule_records_only_while_the_page_matches(
     seen: list[str] = []
     e.add_status_listener(lambda s: seen.append(s.detail))
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.2)
-    t_away = time.time()
+    run(e, 1.2)
+    t_away = e.sim.now()
     pages.show("https://mail.example/inbox")
-    time.sleep(1.0)
-    t_back = time.time()
+    run(e, 1.0)
+    t_back = e.sim.now()
     pages.show("https://crm.example/customer/43")
-    time.sleep(1.2)
+    run(e, 1.2)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     walls = [meta.started_at + t for t in frame_times(e, key)]
     assert [w for w in walls if w < t_away - 0.5] and [w for w in walls if w > t_back]
@@ -732,9 +749,9 @@ def test_a_page_that_cannot_be_read_records_nothing_and_says_why(
     seen: list[str] = []
     e.add_status_listener(lambda s: seen.append(s.detail))
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.0)
+    run(e, 1.0)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     assert all(m.frames == 0 for m in e.vault.recordings())
     assert any("the browser does not say which page it shows" in s for s in seen), seen
     e.stop()
@@ -747,12 +764,12 @@ def test_a_stale_look_vouches_for_nothing(tmp_path: Path, key: X25519PrivateKey)
     pages.lag = 0.7
     e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.5)
+    run(e, 1.5)
     pages.lag = 1.5  # older than PAGE_STALE_S
-    time.sleep(0.8)
-    t_stale = time.time()
+    run(e, 0.8)
+    t_stale = e.sim.now()
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     assert first_commit_delay(e) >= 0.65
     (meta,) = e.vault.recordings()
     walls = [meta.started_at + t for t in frame_times(e, key)]
@@ -768,17 +785,17 @@ def test_a_card_field_in_the_page_pauses_recording(tmp_path: Path, key: X25519Pr
     e = make_engine(tmp_path, key, FakeLocator(), pages=pages, application=CRM_URL_RULE,
                     lookbehind_ms=500, sensitive=card)  # fmt: skip
     call(e, EventKind.OFF_HOOK)
-    time.sleep(1.2)
-    t_form = time.time()
+    run(e, 1.2)
+    t_form = e.sim.now()
     pages.show("https://crm.example/customer/42", fields=("Nom", "Numéro de carte"))
-    time.sleep(0.5)
+    run(e, 0.5)
     assert e.status.state == "paused" and "Card payment" in e.status.detail
     pages.show("https://crm.example/customer/42", fields=("Nom",))
-    time.sleep(0.3)
-    t_gone = time.time()
-    time.sleep(1.0)
+    run(e, 0.3)
+    t_gone = e.sim.now()
+    run(e, 1.0)
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert len(meta.paused_spans) == 1
     walls = [meta.started_at + t for t in frame_times(e, key)]
@@ -799,10 +816,10 @@ def test_a_late_on_hook_keeps_no_frame_after_its_own_time(
     still ends at the stamp, and recording.json's duration matches it."""
     e = make_engine(tmp_path, key, FakeLocator(), segment_seconds=5)
     call(e, EventKind.OFF_HOOK)
-    time.sleep(6.0)
-    stamp = time.time() - late
+    run(e, 6.0)
+    stamp = e.sim.now() - late
     e.handle_event(CallEvent(EventKind.ON_HOOK, "c1", stamp))
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     times = frame_times(e, key)
     assert abs(meta.started_at + meta.duration_s - stamp) < 0.01
@@ -822,15 +839,15 @@ def test_the_call_is_sealed_as_it_goes(tmp_path: Path, key: X25519PrivateKey, st
     e = make_engine(tmp_path, key, loc, fps=10)
     e.grabber.static = static  # type: ignore[attr-defined]
     call(e, EventKind.OFF_HOOK)
-    time.sleep(0.4)
+    run(e, 0.4)
     assert frame_times(e, key), "the first frame is sealed at once"
     for _ in range(3):
-        time.sleep(1.3)
+        run(e, 1.3)
         (meta,) = e.vault.recordings()
         sealed_to = max(frame_times(e, key))
-        assert time.time() - meta.started_at - sealed_to <= FRAGMENT_S + 0.35, sealed_to
+        assert e.sim.now() - meta.started_at - sealed_to <= FRAGMENT_S + 0.35, sealed_to
     call(e, EventKind.ON_HOOK)
-    assert e.wait_idle(10)
+    idle(e)
     e.stop()
 
 
@@ -839,9 +856,9 @@ def test_a_call_is_cut_at_its_maximum_length_within_one_frame(
 ) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), fps=10)
     call(e, EventKind.OFF_HOOK)
-    deadline = time.time() + 1.0  # the policy's maximum is minutes; bring it close
+    deadline = e.sim.now() + 1.0  # the policy's maximum is minutes; bring it close
     e.session._info.deadline = deadline
-    assert e.wait_idle(10)
+    idle(e)
     (meta,) = e.vault.recordings()
     assert meta.end_reason == "cut at maximum call length"
     assert abs(meta.started_at + meta.duration_s - deadline) < 0.01
@@ -859,16 +876,16 @@ def test_back_to_back_calls_are_all_recorded(
     starts as soon as that is sealed (the gate decides it then), instead of being lost."""
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK, "c1")
-    time.sleep(1.2)
+    run(e, 1.2)
     call(e, EventKind.ON_HOOK, "c1")
-    time.sleep(gap)
+    run(e, gap)
     assert call(e, EventKind.OFF_HOOK, "c2").startswith(("ok: recording", "ok: call noted"))
-    time.sleep(1.5)
+    run(e, 1.5)
     call(e, EventKind.ON_HOOK, "c2")
     deadline = time.monotonic() + 15
     while len([m for m in e.vault.recordings() if m.status == "complete"]) < 2:
         assert time.monotonic() < deadline, e.vault.recordings()
-        time.sleep(0.1)
+        run(e, 0.1)
     first, second = sorted(e.vault.recordings(), key=lambda m: m.started_at)
     assert second.started_at - first.started_at > 1.1 and second.frames > 0
     e.stop()
@@ -884,31 +901,21 @@ def test_a_queued_call_that_ends_first_is_said_not_recorded(
     def slow(self: SealingSink, seq: int, index: int, payload: bytes, frames: int,
              call_end: bool) -> None:  # fmt: skip
         if call_end:
-            time.sleep(1.0)  # a slow disk: the last fragment takes a second to seal
+            time.sleep(0.3)  # a slow disk (real time): the last fragment takes a while to seal
         real(self, seq, index, payload, frames, call_end)
 
     monkeypatch.setattr(SealingSink, "append", slow)
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK, "c1")
-    time.sleep(1.0)
+    run(e, 1.0)
     call(e, EventKind.ON_HOOK, "c1")
     call(e, EventKind.OFF_HOOK, "c2")
     call(e, EventKind.ON_HOOK, "c2")  # ended while c1 was still sealing
-    assert e.wait_idle(10)
-    time.sleep(0.3)
+    idle(e)
+    run(e, 0.3)
     assert len(e.vault.recordings()) == 1
     assert "it ended before the previous recording was sealed" in e.status.detail, e.status
     e.stop()
-
-
-class LaterClock:
-    """The real clock, moved forward on demand (the minutes after a call, without waiting)."""
-
-    def __init__(self) -> None:
-        self.ahead = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.ahead
 
 
 def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519PrivateKey) -> None:
@@ -918,7 +925,7 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     from agentapp.engine import CALLER_OBJECTS_AFTER_S
     from agentapp.site.shipper import RecordingShipper
 
-    clock = LaterClock()
+    clock = SimClock()
     e = make_engine(tmp_path, key, FakeLocator(), clock=clock)
     site = tmp_path / "site"
     (site / "recordings").mkdir(parents=True)
@@ -926,13 +933,13 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     e.use_site(shipper.withdraw, shipper.ids_since)
     for n in (1, 2):
         call(e, EventKind.OFF_HOOK, f"c{n}")
-        time.sleep(0.6)
+        run(e, 0.6)
         call(e, EventKind.ON_HOOK, f"c{n}")
-        assert e.wait_idle(10)
+        idle(e)
     first, last = sorted(e.vault.recordings(), key=lambda m: m.started_at)
     assert e.status.erasable
     assert shipper.ship_all() == 2 and (site / "recordings" / last.id).is_dir()
-    clock.ahead = 120
+    clock.jump(120)  # the minutes after a call, without waiting
     assert e.caller_objects() == "ok: the last call's recording was erased"
     assert [m.id for m in e.vault.recordings()] == [first.id]  # only the last call's
     assert sorted(p.name for p in (site / "recordings").iterdir()) == [first.id]
@@ -942,10 +949,10 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     assert "caller objects (after the call)" in trail
 
     e.handle_event(CallEvent(EventKind.OFF_HOOK, "c3", clock.now()))  # the softphone's clock
-    time.sleep(0.6)
+    run(e, 0.6)
     e.handle_event(CallEvent(EventKind.ON_HOOK, "c3", clock.now()))
-    assert e.wait_idle(10)
-    clock.ahead += CALLER_OBJECTS_AFTER_S + 1
+    idle(e)
+    clock.jump(CALLER_OBJECTS_AFTER_S + 1)
     assert "nothing to discard" in e.caller_objects()  # too late: kept
     assert len(e.vault.recordings()) == 2
     e.stop()
@@ -956,9 +963,9 @@ def test_after_another_call_began_the_last_recording_is_not_the_callers(
 ) -> None:
     e = make_engine(tmp_path, key, FakeLocator())
     call(e, EventKind.OFF_HOOK, "c1")
-    time.sleep(0.6)
+    run(e, 0.6)
     call(e, EventKind.ON_HOOK, "c1")
-    assert e.wait_idle(10)
+    idle(e)
     call(e, EventKind.OFF_HOOK, "c2", internal=True)  # not recorded (internal)
     assert "nothing to discard" in e.caller_objects()  # c2's caller: c1's recording stays
     assert len(e.vault.recordings()) == 1
@@ -976,9 +983,10 @@ def test_the_weekly_quota_is_the_agents_across_desks(tmp_path: Path, key: X25519
     site = tmp_path / "site"
     (site / "recordings").mkdir(parents=True)
     desks = []
+    clock = SimClock()  # one time for both desks (each waits on it)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        e = make_engine(tmp_path / name, key, FakeLocator(), quota=3)
+        e = make_engine(tmp_path / name, key, FakeLocator(), quota=3, clock=clock)
         shipper = RecordingShipper(e.vault, site)
         e.use_site(shipper.withdraw, shipper.ids_since)
         desks.append((e, shipper))
@@ -986,9 +994,9 @@ def test_the_weekly_quota_is_the_agents_across_desks(tmp_path: Path, key: X25519
     for n in range(6):
         e, shipper = desks[n % 2]
         answers.append(call(e, EventKind.OFF_HOOK, f"c{n}"))
-        time.sleep(0.4)
+        run(e, 0.4)
         call(e, EventKind.ON_HOOK, f"c{n}")
-        assert e.wait_idle(10)
+        idle(e)
         shipper.ship_all()
     assert answers.count("ok: recording") == 3, answers
     assert len(list((site / "recordings").iterdir())) == 3
