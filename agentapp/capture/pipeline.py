@@ -92,6 +92,7 @@ class ReaderUnavailable(RuntimeError):
 HEARTBEAT_S = 1.0  # a window that drew nothing is still read this often
 PAGE_STALE_S = 1.0  # page rules: a look at the page older than this vouches for nothing
 SHOWS_OTHER_PAGE = "the business window shows another page"
+DRAWING = "waiting for the window to draw"
 
 
 @dataclass(slots=True)
@@ -189,6 +190,8 @@ class CapturePipeline:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._quiet_tick = False  # the last tick held its frame without a look (_quiet_hold)
+        self._undrawn = False  # the last tick found the window not drawn since it was named
+        self._mode: CaptureMode | None = None  # how pixels are read, until it is said
         self._status = ""
         self.stats = PipelineStats()
         self._window: WindowInfo | None = None
@@ -242,7 +245,8 @@ class CapturePipeline:
         mode = CaptureMode.COMPOSITE if self._reader is not None else CaptureMode.MASKED
         self.stats.capture_mode = mode.value
         self.stats.mode_reason = "" if self._reader is not None else locator.mode_reason
-        self._on_mode(mode, self.stats.mode_reason)
+        self._mode = mode  # said after the first read (`_loop`): the trail's fsync is not
+        # on the way to the call's first frame, and no frame is committed before it is said
 
     def _run(self) -> None:
         locator: WindowLocator | None = None
@@ -322,6 +326,9 @@ class CapturePipeline:
                 return
             if state is State.RECORDING:
                 self._tick(locator)
+            if self._mode is not None:
+                mode, self._mode = self._mode, None
+                self._on_mode(mode, self.stats.mode_reason)
             elif state is State.PAUSED:
                 self._check_lock(locator)  # so that a pause for a lock can be lifted
                 self._check_sensitive(locator)  # and one for a sensitive window
@@ -335,8 +342,11 @@ class CapturePipeline:
                 self.stats.late_ticks += 1
                 next_tick = now
                 delay = 0
-            if self._sleep(delay, None):
-                continue  # woken: the session changed
+            # a window not drawn yet (just found, mapped or resized) is read as soon as the
+            # display says it drew, not at the next tick: the call's first frame comes sooner
+            drawing = locator.fileno() if self._undrawn else None
+            if self._sleep(delay, drawing if drawing is not None and drawing >= 0 else None):
+                continue  # woken: the session changed, or the window drew
             listen = locator.fileno() if self._may_skip(now) else None
             if listen is not None and listen < 0:
                 listen = None  # the display's connection is gone: the next tick says so
@@ -500,6 +510,7 @@ class CapturePipeline:
         rules are checked on one look at the window system before the read, and on a fresh
         one after it."""
         now = self._clock.now()
+        self._undrawn = False  # (the look says when the window has not drawn yet)
         self._quiet_tick = self._quiet_hold(locator, now)
         if self._quiet_tick:
             return
@@ -574,13 +585,15 @@ class CapturePipeline:
             self._gap(now)
             if not view.visible and locator.describe(window) is None:
                 self._window = None  # closed: look for it again
-            self._say(view.why_not if not view.visible else "waiting for the window to draw")
+            self._undrawn = view.visible
+            self._say(view.why_not if not view.visible else DRAWING)
             return None
         changes = locator.take_changes(window)
         if self._reader is None and _all_stale(view, changes):
             self.stats.hidden_ticks += 1  # masked: nothing of it is the app's yet (just mapped)
             self._gap(now)
-            self._say("waiting for the window to draw")
+            self._undrawn = True
+            self._say(DRAWING)
             return None
         if self._prev is not None and not self._needs_read(view, changes, now):
             self._hold(now)
