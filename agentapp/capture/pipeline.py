@@ -585,14 +585,15 @@ class CapturePipeline:
             self._gap(now)
             if not view.visible and locator.describe(window) is None:
                 self._window = None  # closed: look for it again
-            self._undrawn = view.visible
+            # per-window: its first damage says it drew (masked capture keeps to its ticks:
+            # there a read during a move is dropped, and reading sooner drops more)
+            self._undrawn = view.visible and self._reader is not None
             self._say(view.why_not if not view.visible else DRAWING)
             return None
         changes = locator.take_changes(window)
         if self._reader is None and _all_stale(view, changes):
             self.stats.hidden_ticks += 1  # masked: nothing of it is the app's yet (just mapped)
             self._gap(now)
-            self._undrawn = True
             self._say(DRAWING)
             return None
         if self._prev is not None and not self._needs_read(view, changes, now):
