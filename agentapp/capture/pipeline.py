@@ -112,6 +112,13 @@ class PipelineStats:
     failure: str = ""
 
 
+def _news(locator: WindowLocator) -> int | None:
+    """The display's connection, to wait on for news; None when it has none (any more: the
+    next tick says the display is gone)."""
+    fd = locator.fileno()
+    return fd if fd is not None and fd >= 0 else None
+
+
 class _Kind(enum.Enum):
     FRAME = 1
     HOLD = 2  # the same pixels as the entry before it
@@ -344,12 +351,9 @@ class CapturePipeline:
                 delay = 0
             # a window not drawn yet (just found, mapped or resized) is read as soon as the
             # display says it drew, not at the next tick: the call's first frame comes sooner
-            drawing = locator.fileno() if self._undrawn else None
-            if self._sleep(delay, drawing if drawing is not None and drawing >= 0 else None):
+            if self._sleep(delay, _news(locator) if self._undrawn else None):
                 continue  # woken: the session changed, or the window drew
-            listen = locator.fileno() if self._may_skip(now) else None
-            if listen is not None and listen < 0:
-                listen = None  # the display's connection is gone: the next tick says so
+            listen = _news(locator) if self._may_skip(now) else None
             if listen is not None and self._sleep(self._period, listen):
                 next_tick = self._clock.now()  # the display has news: tick now
             elif listen is not None:

@@ -3,8 +3,8 @@
 `<data dir>/audit.jsonl` on a desk, one hash-chained, HMAC-signed entry per line (see
 core/auditchain.py). At a site (a shared folder several trainers review), each reviewer
 writes a trail of their own, `<site>/audit/<person>-<key id>.jsonl` (`ReviewerTrail`): one
-chain per signing key, so two trainers never break each other's chain, and `site_trails`
-lets `audit verify` check every trail there and say whose is broken.
+chain per signing key, so two trainers never break each other's chain, and `trails` lets
+`audit verify` check every trail there and say whose is broken.
 
 The signing key and the head (last sequence number and hash) live in the OS key store, so
 an entry cannot be edited, removed, reordered or the log truncated without `agentapp audit

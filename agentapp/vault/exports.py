@@ -48,9 +48,8 @@ class ExportsIndex:
 
     def add(self, record: ExportRecord) -> None:
         """OSError when it cannot be listed (the caller then exports nothing)."""
-        line = json.dumps(asdict(record), sort_keys=True) + "\n"
         with locked(self._lock()):
-            append_durably(self.path, line.encode())
+            append_durably(self.path, _line(record))
 
     def records(self) -> list[ExportRecord]:
         """The exports listed; a damaged line is skipped (and said in the log)."""
@@ -72,5 +71,8 @@ class ExportsIndex:
             return
         with locked(self._lock()):
             left = [r for r in self.records() if r not in gone]
-            body = "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in left)
-            write_atomic(self.path, body.encode())
+            write_atomic(self.path, b"".join(_line(r) for r in left))
+
+
+def _line(record: ExportRecord) -> bytes:
+    return (json.dumps(asdict(record), sort_keys=True) + "\n").encode()
