@@ -38,6 +38,7 @@ def build_engine(s: Settings, headless: bool = False) -> Engine:
         session_lock_factory=create_session_lock,
         policy_loader=policy_loader(s),
         headless=headless,
+        on_site=s.config.site is not None,
     )
 
 

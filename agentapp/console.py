@@ -2,7 +2,7 @@
 rules, publishing to the site, and reviewing the site's recordings under the access rules.
 
 The console edits a *draft* (`<data dir>/policy-draft.toml`, started from the site's policy)
-through the policy model (core/policy_writer.py); only `publish` makes it the site's policy.
+in place, its comments kept (core/policy_writer.py); only `publish` makes it the site's policy.
 Every listing, view and note goes through the same access rules and audit trail as the
 command line.
 
@@ -28,12 +28,13 @@ from agentapp.core.errors import Refusal
 from agentapp.core.gate import week_start
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
-    to_toml,
+    Edited,
     with_application,
     with_enrolment,
     without_application,
     without_enrolment,
 )
+from agentapp.i18n import N_, _, duration, number
 from agentapp.platform.base import WindowInfo
 from agentapp.settings import Settings, signing_key_path
 from agentapp.site import publish as site_publish
@@ -44,6 +45,16 @@ from agentapp.vault.exports import ExportsIndex
 from agentapp.vault.notes import NotesStore
 from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
+
+STATUS_WORDS = {
+    "recording": N_("recording"),
+    "complete": N_("complete"),
+    "interrupted": N_("interrupted"),
+}  # a recording's status, as a person reads it
+
+
+def status_words(status: str) -> str:
+    return _(STATUS_WORDS.get(status, status))
 
 
 class ConsoleError(Refusal):
@@ -60,6 +71,12 @@ class EnrolmentRow:
     quota: int
     state: str  # enrolled | expired | upcoming
     used: int  # recordings this week
+    fps: int | None = None  # the agent's own frame rate (None: the policy's)
+    extension: str | None = None
+
+    def enrolment(self) -> Enrolment:
+        return Enrolment(self.agent, self.training, self.start, self.end, self.sampling,
+                         self.quota, self.fps, self.extension)  # fmt: skip
 
 
 class ConsoleModel:
@@ -102,13 +119,16 @@ class ConsoleModel:
         self.draft_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.draft_path, text.encode(), mode=0o644)
 
-    def _save(self, edit: Callable[[Policy], Policy]) -> Policy:
+    def _save(self, edit: Callable[[str], Edited]) -> Policy:
+        self.draft()
         try:
-            new = edit(self.draft())
+            new = edit(self.draft_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConsoleError(f"cannot read the draft {self.draft_path}: {exc}") from None
         except PolicyError as exc:
             raise ConsoleError(str(exc)) from None
-        self._write(to_toml(new))
-        return new
+        self._write(new.text)
+        return new.policy
 
     def person(self) -> Person:
         """Who is using the console, with the roles the site's *signed* policy gives them:
@@ -127,24 +147,26 @@ class ConsoleModel:
         monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
         rows = []
         for e in self.draft().enrolments:
-            state = "expired" if today > e.end else "upcoming" if today < e.start else "enrolled"
+            state = (N_("expired") if today > e.end else N_("upcoming") if today < e.start
+                     else N_("enrolled"))  # fmt: skip
             used = self.vault.count_since(e.agent, monday)
             rows.append(EnrolmentRow(e.agent, e.training, e.start, e.end, e.sampling_percent,
-                                     e.weekly_quota, state, used))  # fmt: skip
+                                     e.weekly_quota, state, used, e.fps,
+                                     e.extension))  # fmt: skip
         return rows
 
     def enrol(self, e: Enrolment) -> Policy:
-        return self._save(lambda p: with_enrolment(p, e))
+        return self._save(lambda text: with_enrolment(text, e))
 
     def unenrol(self, agent: str) -> Policy:
-        return self._save(lambda p: without_enrolment(p, agent))
+        return self._save(lambda text: without_enrolment(text, agent))
 
     # ------------------------------------------------------------------ business windows
     def add_application(self, rule: WindowRule) -> Policy:
-        return self._save(lambda p: with_application(p, rule))
+        return self._save(lambda text: with_application(text, rule))
 
     def remove_application(self, name: str) -> Policy:
-        return self._save(lambda p: without_application(p, name))
+        return self._save(lambda text: without_application(text, name))
 
     @staticmethod
     def matching(rule: WindowRule, windows: list[WindowInfo]) -> list[WindowInfo]:
@@ -158,6 +180,18 @@ class ConsoleModel:
             return site_publish.plan(self.site, self.draft_path.read_bytes(), public)
         except (OSError, PolicyError) as exc:
             raise ConsoleError(str(exc)) from None
+
+    def in_force(self) -> Policy | None:
+        """The site's signed policy when the draft says exactly what it says (nothing new to
+        publish), else None."""
+        try:
+            signed = site_policy_path(self.site)
+            draft = self.draft_path.read_bytes()
+            if strip_signature(signed.read_bytes()) != strip_signature(draft):
+                return None
+            return load_signed(signed, load_public(signing_key_path(self.s.data_dir)))
+        except (OSError, PolicyError):
+            return None
 
     def publish(self) -> site_publish.Plan:
         from agentapp.vault.audit import AuditError
@@ -235,9 +269,11 @@ class ConsoleModel:
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)
-        spans = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in m.paused_spans) or "none"
-        return (f"{m.duration_s:.1f} s in {m.segments} sealed segment(s); paused: {spans}; "
-                f"{m.end_reason or m.status}")  # fmt: skip
+        spans = ", ".join(f"{number(round(a, 1))}–{number(round(b, 1))} s"
+                          for a, b in m.paused_spans) or _("none")  # fmt: skip
+        return _("{duration} in {segments} sealed segment(s); paused: {spans}; {end}").format(
+            duration=duration(m.duration_s), segments=m.segments, spans=spans,
+            end=m.end_reason or status_words(m.status))  # fmt: skip
 
     def add_note(self, rid: str, text: str) -> None:
         from agentapp.vault.keys import installed_public_key_path

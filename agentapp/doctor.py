@@ -1,6 +1,9 @@
 """`agentapp doctor`: can this workstation record? One line per check: OK, or why not and
-what to do. Nothing here changes anything, and nothing takes over a running agent's
-connection (baresip serves one control client: with the agent running, its status is read)."""
+what to do — the fix fitting the desk's role (an agent's desk, a trainer's, the site's admin:
+see `desk_role`). Nothing here changes anything, and nothing takes over a running agent's
+connection (baresip serves one control client: with the agent running, its status is read).
+The checks' names and fixes are in the person's language (agentapp/i18n); `--json` keeps
+the English names, for scripts."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 from agentapp import layout
 from agentapp.core.policy import Policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, readiness
+from agentapp.i18n import N_, _, number
 from agentapp.platform.base import WindowInfo, WindowLocator
 from agentapp.settings import Settings
 
@@ -28,6 +32,22 @@ class Check:
 
 
 HEADROOM_BYTES = 1 << 30  # doctor's advice: ~40 hours of a 720p window at 25 MB/h
+AGENT_DESK, TRAINER_DESK, SITE_ADMIN = N_("agent desk"), N_("trainer desk"), N_("site admin")
+NAMES = {n: n for n in (N_("agentapp"), N_("data folder"), N_("display"), N_("capture"),
+                        N_("tray"), N_("policy"), N_("recording key"), N_("enrolment"),
+                        N_("notice"), N_("business window"), N_("web pages"), N_("site"),
+                        N_("event source"), N_("key store"), N_("clock"), N_("disk"),
+                        N_("next call"), N_("register"), N_("desk"))}  # fmt: skip
+RECONFIGURE = "sudo dpkg-reconfigure agentapp"
+
+
+def desk_role(policy: Policy | None, user: str) -> str:
+    """Whose desk this is, from the policy: its admins/DPO run the site, its trainers review;
+    everyone else is an agent (and never holds a private key)."""
+    from agentapp.core.access import person
+
+    role = person(policy, user).role if policy is not None else "agent"
+    return {"admin": SITE_ADMIN, "trainer": TRAINER_DESK}.get(role, AGENT_DESK)
 
 
 def _data_folder_check(s: Settings) -> Check:
@@ -36,7 +56,7 @@ def _data_folder_check(s: Settings) -> Check:
     try:
         check(str(s.data_dir))
     except UnsafeFolder as exc:
-        fix = "make it and everything in it yours alone (no links, not writable by others)"
+        fix = _("make it and everything in it yours alone (no links, not writable by others)")
         return Check("data folder", False, str(exc), fix)
     return Check("data folder", True, f"{s.data_dir} (yours alone)")
 
@@ -59,24 +79,37 @@ def run_checks(s: Settings) -> list[Check]:
     locator = create_locator()
     locator_problem = locator.reason if isinstance(locator, NullLocator) else None
     if locator_problem is not None:
-        checks.append(Check("display", False, locator_problem, "log in to an X11 session"))
+        checks.append(Check("display", False, locator_problem, _("log in to an X11 session")))
     else:
         from agentapp.platform.x11 import system_tray_present
 
-        checks.append(Check("display", True, "X11 display reachable"))
+        checks.append(Check("display", True, _("X11 display reachable")))
         checks.append(_capture_check(locator))
         tray = system_tray_present()
-        checks.append(Check("tray", tray, "system tray host present" if tray else
-                            "no system tray: the agent shows an always-visible status window",
-                            "add a tray (notification area) to the desktop panel"))  # fmt: skip
+        checks.append(Check("tray", tray, _("system tray host present") if tray else
+                            _("no system tray: the agent shows an always-visible status window"),
+                            _("add a tray (notification area) to the desktop panel")))  # fmt: skip
     policy = None
+    policy_problem = ""
     try:
         from agentapp.settings import policy_loader
 
         policy = policy_loader(s)()
-        checks.append(Check("policy", True, f"{s.policy_path} (version {policy.version})"))
     except PolicyError as exc:
-        checks.append(Check("policy", False, str(exc), "install a valid policy"))
+        policy_problem = str(exc)
+    role = desk_role(policy, s.user)
+    checks.append(Check("desk", True, _(role) + (f" ({s.user})" if role != AGENT_DESK else "")))
+    if policy is not None:
+        checks.append(Check("policy", True, _("{path} (version {version})").format(
+            path=s.policy_path, version=policy.version)))  # fmt: skip
+    elif s.config.site is not None and not s.policy_path.exists() and role == AGENT_DESK:
+        checks.append(Check("policy", False, _("waiting for the site's policy: {reason}").format(
+            reason=policy_problem), _("it arrives from the site folder within seconds; if it "
+            "does not, ask IT to check the site folder ({command})").format(
+            command=RECONFIGURE)))  # fmt: skip
+    else:
+        checks.append(Check("policy", False, policy_problem, _POLICY_FIX[role].format(
+            command=RECONFIGURE)))  # fmt: skip
     key_problem = None
     try:
         recording_key = installed_public_key_path(s.data_dir)
@@ -84,44 +117,55 @@ def run_checks(s: Settings) -> list[Check]:
         checks.append(Check("recording key", True, str(recording_key)))
     except KeyProblem as exc:
         key_problem = str(exc)
-        checks.append(Check("recording key", False, str(exc), "install the site's public key"))
+        checks.append(Check("recording key", False, str(exc), _(_KEY_FIX[role]).format(
+            command=RECONFIGURE)))  # fmt: skip
     if policy is not None:
         e = policy.enrolment_for(s.agent)
         if e is None:
-            enrolled = "not enrolled (never recorded)"
+            enrolled = _("not enrolled (never recorded)")
         else:
-            enrolled = f"enrolled in '{e.training}' {e.start} → {e.end}"
+            enrolled = _("enrolled in “{training}” {start} → {end}").format(
+                training=e.training, start=e.start, end=e.end)  # fmt: skip
         checks.append(Check("enrolment", True, f"{s.agent}: {enrolled}"))
         acked = AcknowledgementStore(layout.acknowledgements(s.data_dir)).acknowledged(
             s.agent, notice_digest(policy, s.agent)
         )
         if e is not None:
-            fix = "the agent reads it in the tray (or 'agentapp notice')"
-            checks.append(Check("notice", acked, "acknowledged" if acked else "missing", fix))
+            fix = _("the agent reads it in the tray (or 'agentapp notice')")
+            checks.append(Check("notice", acked, _("acknowledged") if acked else _("missing"),
+                                fix))  # fmt: skip
         found = None if isinstance(locator, NullLocator) else locator.find(policy.applications)
-        where = f"'{found[1].name}' open now: {found[0].title!r}" if found else None
+        where = (_("“{name}” open now: {title!r}").format(name=found[1].name, title=found[0].title)
+                 if found else None)  # fmt: skip
         checks.append(Check(
-            "business window", found is not None, where or "no whitelisted window open now",
-            "open the business application, or fix the policy's [[application]] rule",
+            "business window", found is not None, where or _("no whitelisted window open now"),
+            _("open the business application, or fix the policy's [[application]] rule"),
         ))  # fmt: skip
+        if role != AGENT_DESK:
+            checks.append(_register_check(policy))
         if any(r.reads_page for r in policy.applications + policy.sensitive):
             checks.append(_pages_check(policy, found[0] if found else None))
     locator.close()
     if s.config.site is not None:
-        checks.append(_site_check(s.config.site))
+        checks.append(_site_check(s.config.site, role))
+    elif role == AGENT_DESK:
+        checks.append(Check("site", True, _("no site folder: recordings stay on this desk "
+                                            "(IT sets one with {command})").format(
+            command=RECONFIGURE)))  # fmt: skip
     checks.append(_source_check(s, socket_path(s.data_dir)))
     problem = keystore_problem()
-    checks.append(Check("key store", problem is None, problem or "OS key store available",
-                        "run a Secret Service (gnome-keyring) in the session: no recording "
-                        "without a signed audit trail"))  # fmt: skip
+    checks.append(Check("key store", problem is None, problem or _("OS key store available"),
+                        _("run a Secret Service (gnome-keyring) in the session: no recording "
+                          "without a signed audit trail")))  # fmt: skip
     checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
-    low = " — less than 1 GB: free some space soon" if free < HEADROOM_BYTES else ""
+    low = _(" — less than 1 GB: free some space soon") if free < HEADROOM_BYTES else ""
     checks.append(Check("disk", free >= MIN_FREE_BYTES,
-                        f"{free / 1e9:.1f} GB free in {s.data_dir}{low} (the agent records "
-                        f"nothing below {MIN_FREE_BYTES // 2**20} MB)",
-                        "free some space (recording stops when the disk is full)"))  # fmt: skip
+                        _("{gb} GB free in {path}{low} (the agent records nothing below {mb} MB)")
+                        .format(gb=number(round(free / 1e9, 1)), path=s.data_dir, low=low,
+                                mb=MIN_FREE_BYTES // 2**20),
+                        _("free some space (recording stops when the disk is full)")))  # fmt: skip
     if policy is not None:  # the agent's own answer, from what was found above
         v = readiness(policy, s.agent, DeskFacts(
             dt.date.today(), key_problem=key_problem, free_bytes=free,
@@ -129,7 +173,7 @@ def run_checks(s: Settings) -> list[Check]:
         ))  # fmt: skip
         checks.append(Check("next call", v.ready in (Ready.YES, Ready.NOT_ENROLLED),
                             f"{v.ready.value}: {v.detail}",
-                            "see the checks above"))  # fmt: skip
+                            _("see the checks above")))  # fmt: skip
     return checks
 
 
@@ -225,16 +269,57 @@ def _clock_check(data_dir: Path, now: float) -> Check:
                  "set the time (NTP): recordings are dated and purged by it")  # fmt: skip
 
 
-def _site_check(site: Path) -> Check:
+_POLICY_FIX = {
+    AGENT_DESK: N_("ask IT to install the site's policy ({command})"),
+    TRAINER_DESK: N_("publish a valid policy from the console or with 'agentapp policy publish'"),
+    SITE_ADMIN: N_("publish a valid policy from the console or with 'agentapp policy publish'"),
+}
+_KEY_FIX = {
+    AGENT_DESK: N_(
+        "ask IT to install the site's recording public key ({command}); an agent "
+        "desk never holds a private key"
+    ),
+    TRAINER_DESK: N_(
+        "on a trainer's or the DPO's desk only: 'agentapp keys init' creates the "
+        "pair (the private key stays in your key store); IT gives the public key "
+        "to every desk ({command})"
+    ),
+    SITE_ADMIN: N_(
+        "on a trainer's or the DPO's desk only: 'agentapp keys init' creates the "
+        "pair (the private key stays in your key store); IT gives the public key "
+        "to every desk ({command})"
+    ),
+}
+_MISSING = {
+    "staff": N_("the staff representatives' consultation (date and body)"),
+    "dpo": N_("the DPO's opinion (date and summary)"),
+    "dpia": N_("the impact assessment (DPIA) reference"),
+}
+
+
+def _register_check(policy: Policy) -> Check:
+    """What the DPO signs: on a trainer's or admin's desk, warn while any of it is missing."""
+    missing = policy.governance.missing()
+    if not missing:
+        return Check("register", True, _("consultation, DPO opinion and DPIA recorded"))
+    return Check("register", False, _("still missing: {what}").format(
+        what="; ".join(_(_MISSING[m]) for m in missing)),
+        _("record them in the policy's [register] table (docs/guides/dpo.en.md)"))  # fmt: skip
+
+
+def _site_check(site: Path, role: str) -> Check:
     from agentapp.site.sync import site_policy_path
 
     if not site_policy_path(site).is_file():
-        return Check("site", False, f"no policy at {site_policy_path(site)}",
-                     "mount the site folder, or publish a policy to it")  # fmt: skip
+        fix = (_("ask IT to mount the site folder ({command} sets it)").format(
+            command=RECONFIGURE) if role == AGENT_DESK
+            else _("mount the site folder, or publish a policy to it"))  # fmt: skip
+        return Check("site", False, _("no policy at {path}").format(
+            path=site_policy_path(site)), fix)  # fmt: skip
     if not layout.recordings(site).is_dir():
-        return Check("site", False, f"no drop area {site / 'recordings'}",
-                     "publish a policy (it creates it) or create the folder")  # fmt: skip
-    return Check("site", True, f"{site}: policy and drop area reachable")
+        return Check("site", False, _("no drop area {path}").format(path=site / "recordings"),
+                     _("publish a policy (it creates it) or create the folder"))  # fmt: skip
+    return Check("site", True, _("{path}: policy and drop area reachable").format(path=site))
 
 
 def _source_check(s: Settings, sock: Path) -> Check:
@@ -243,9 +328,9 @@ def _source_check(s: Settings, sock: Path) -> Check:
     cfg = s.config.source
     running = agent_listening(sock)
     if cfg.kind == "hook":
-        return Check("event source", running, "local hook: " + (
-            "agent listening" if running else "agent not running"
-        ), "start the agent: agentapp")  # fmt: skip
+        return Check("event source", running, _("local hook: agent listening") if running
+                     else _("local hook: agent not running"),
+                     _("start the agent: agentapp"))  # fmt: skip
     if running:
         status = agent_status(s.data_dir)  # from its memory, not a file that may be stale
         down = "event source" in str(status.get("detail", ""))
@@ -257,12 +342,16 @@ def _source_check(s: Settings, sock: Path) -> Check:
     try:
         protocol = protocol_factory(cfg)()
         with socket.create_connection((cfg.host, cfg.port), timeout=3) as conn_sock:
-            active, _ = protocol.handshake(Connection(conn_sock, protocol.decode))
+            active, _rest = protocol.handshake(Connection(conn_sock, protocol.decode))
     except SourceSetupError as exc:
         return Check("event source", False, str(exc), "agentapp source secret")
     except (OSError, TimeoutError, ProtocolError) as exc:
-        return Check("event source", False, f"{cfg.describe}: {exc}",
-                     "check the address in agent.toml and that the service runs")  # fmt: skip
+        return Check(
+            "event source",
+            False,
+            f"{cfg.describe}: {exc}",
+            _("check the address in agent.toml and that the service runs"),
+        )
     return Check("event source", True, f"{cfg.describe}: reachable, {len(active)} call(s) now")
 
 
@@ -270,8 +359,11 @@ def report(checks: list[Check], as_json: bool) -> str:
     if as_json:
         return json.dumps([asdict(c) for c in checks], indent=1)
     lines = []
+    ok, fail = _("OK"), _("FAIL")
+    width = max(len(ok), len(fail))
     for c in checks:
-        lines.append(f"{'OK  ' if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
+        lines.append(f"{(ok if c.ok else fail):<{width}} {_(NAMES.get(c.name, c.name)):<16} "
+                     f"{c.detail}")  # fmt: skip
         if not c.ok and c.fix:
-            lines.append(f"     {'':<16} → {c.fix}")
+            lines.append(f"{'':<{width}} {'':<16} → {c.fix}")
     return "\n".join(lines)

@@ -42,9 +42,9 @@ from agentapp.core.events import (
     short_id,
 )
 from agentapp.core.gate import decide
-from agentapp.core.notice import Notice, build_notice, notice_digest
+from agentapp.core.notice import Notice, build_notice, notice_digest, read_out
 from agentapp.core.policy import Policy, PolicyError, load_policy
-from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, disk_full, readiness
+from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, Why, disk_full, readiness
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import (
     CaptureMode,
@@ -106,12 +106,16 @@ class EngineStatus:
     """What the agent is doing (`state`), and why, in words a trainee understands."""
 
     state: AgentState
-    detail: str
+    detail: str  # technical words (logs, status file, the tray's Details…)
     recording_id: str | None = None
-    enrolment: str | None = None  # "enrolled in 'X' until 2027-01-29"
-    quota: str | None = None  # "2 of 10 recordings this week"
+    training: str | None = None  # the enrolment's, while enrolled
+    until: str | None = None  # its last day (ISO date)
+    used: int | None = None  # recordings this week…
+    weekly_quota: int | None = None  # …of at most this many
     application: str | None = None
     erasable: bool = False  # the last call's recording may still be erased (caller objects)
+    why: Why = Why.NONE  # the code the tray words for a trainee (agentapp/ui/words.py)
+    writing: bool = True  # recording, and frames are written (False: window not shown)
 
     @property
     def recording(self) -> bool:
@@ -139,12 +143,14 @@ class Engine:
         page_factory: Callable[[Clock], PageWatcher] | None = None,
         session_lock_factory: Callable[[], SessionLock | None] | None = None,
         headless: bool = False,
+        on_site: bool = False,
     ) -> None:
         """`policy_loader` reads and checks the policy (default: the plain file at
         `policy_path`; on a site: the signed copy, see site/signing.py)."""
         self.agent = agent
         self._load_policy = policy_loader or (lambda: load_policy(policy_path))
         self.headless = headless  # no tray: records only on desks the policy names
+        self.on_site = on_site  # the policy is the site's signed copy (site/sync.py)
         self._policy_listeners: list[Callable[[Policy], None]] = []
         self._site_problem: str | None = None
         self._policy_seen = PolicySeen(data_dir, self._trace)
@@ -175,7 +181,7 @@ class Engine:
         self._pauses: set[str] = set()
         self._held: dict[str, str] = {}  # watcher → the pause it holds (see _hold)
         self._listeners: list[StatusListener] = []
-        self._status = EngineStatus(AgentState.WAITING, "starting")
+        self._status = EngineStatus(AgentState.WAITING, "starting", why=Why.STARTING)
         self._status_lock = threading.Lock()  # capture and control threads both set status
         self._display_problem: str | None = None
         self._source_problem: str | None = None  # configured event source not connected
@@ -254,8 +260,8 @@ class Engine:
             if self.session.state is not State.IDLE:
                 return
             new, old = self._idle_status(), self._status
-            if (new.state, new.enrolment, new.quota, new.erasable) != (
-                old.state, old.enrolment, old.quota, old.erasable
+            if (new.state, new.why, new.until, new.used, new.erasable) != (
+                old.state, old.why, old.until, old.used, old.erasable
             ):  # fmt: skip
                 self._set_status(new)
 
@@ -269,13 +275,15 @@ class Engine:
             policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
-            return EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}")
+            return self._policy_refused(exc)
         self._note_policy(policy)
         today = dt.datetime.fromtimestamp(self._clock.now()).date()
         e = policy.enrolment_for(self.agent)
         if e is None or today > e.end:  # never recorded: nothing on the desk to ask
             v = readiness(policy, self.agent, DeskFacts(today))
-            return EngineStatus(_STATES[v.ready], v.detail)
+            return EngineStatus(_STATES[v.ready], v.detail, why=v.why,
+                                training=e.training if e else None,
+                                until=e.end.isoformat() if e else None)  # fmt: skip
         try:
             load_public_key(installed_public_key_path(self.data_dir))
             key_problem = None
@@ -295,9 +303,20 @@ class Engine:
         return EngineStatus(
             _STATES[v.ready],
             v.detail,
-            enrolment=f"enrolled in '{e.training}' until {e.end}",
-            quota=f"{self._used_this_week(today)} of {e.weekly_quota} recordings this week",
+            training=e.training,
+            until=e.end.isoformat(),
+            used=self._used_this_week(today),
+            weekly_quota=e.weekly_quota,
+            why=v.why,
         )
+
+    def _policy_refused(self, exc: PolicyError) -> EngineStatus:
+        """A site desk before its first signed policy waits for it; otherwise the policy
+        was refused. Both: nothing is recorded."""
+        if self.on_site and not self.policy_path.exists():
+            return EngineStatus(AgentState.CANNOT_RECORD, f"waiting for the site's policy ({exc})",
+                                why=Why.POLICY_PENDING)  # fmt: skip
+        return EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}", why=Why.POLICY)
 
     def _used_this_week(self, today: dt.date) -> int:
         return used_this_week(self.vault.root, self.audit, self.agent, today, self._site_ids)
@@ -307,7 +326,8 @@ class Engine:
         try:
             policy = self._load_policy()
         except PolicyError as exc:
-            return Notice(language, "agentapp", (("Policy refused", str(exc)),))
+            head = "Règles d'enregistrement refusées" if language == "fr" else "Policy refused"
+            return Notice(language, "agentapp", ((head, str(exc)),))
         return build_notice(policy, self.agent, language)
 
     def notice_needed(self) -> bool:
@@ -318,6 +338,17 @@ class Engine:
         if policy.enrolment_for(self.agent) is None:
             return False
         return not self.acks.acknowledged(self.agent, notice_digest(policy, self.agent))
+
+    def read_out(self, language: str) -> str:
+        """What the agent can read to a caller who asks (core/notice.py read_out)."""
+        try:
+            return read_out(self._load_policy(), language)
+        except PolicyError:
+            return (
+                "Aucun enregistrement n'est possible sur ce poste en ce moment."
+                if language == "fr"
+                else "Nothing can be recorded on this desk now."
+            )
 
     def acknowledge_notice(self, language: str) -> None:
         with self._lock:
@@ -370,11 +401,12 @@ class Engine:
             policy = self._load_policy()
         except PolicyError as exc:
             self._note_policy(None, str(exc))
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, f"policy refused: {exc}"))
+            self._set_status(self._policy_refused(exc))
             return "ok: not recording (policy refused)"
         self._note_policy(policy)
         if self._no_indicator(policy) and policy.enrolment_for(self.agent) is not None:
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, NO_INDICATOR))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, NO_INDICATOR,
+                                          why=Why.INDICATOR))  # fmt: skip
             return "ok: not recording (no recording indicator on this desk)"
         today = dt.datetime.fromtimestamp(call.at).date()
         decision = decide(
@@ -396,14 +428,14 @@ class Engine:
         try:
             public_key = load_public_key(installed_public_key_path(self.data_dir))
         except KeyProblem as exc:
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc), why=Why.KEY))
             return "ok: not recording (no recording key)"
         return self._begin(policy, call, public_key)
 
     def _begin(self, policy: Policy, call: CallStarted, public_key: X25519PublicKey) -> str:
         free = free_bytes(self.vault.root)
         if free < self.min_free_bytes:
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free), why=Why.DISK))
             return "ok: not recording (disk full)"
         enrolment = policy.enrolment_for(self.agent)
         try:
@@ -415,15 +447,14 @@ class Engine:
                 training=enrolment.training if enrolment else "",
             )
         except OSError as exc:
-            self._set_status(
-                EngineStatus(AgentState.CANNOT_RECORD, f"cannot write recordings: {exc}")
-            )
+            why = f"cannot write recordings: {exc}"
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, why, why=Why.VAULT))
             return "ok: not recording (vault not writable)"
         try:  # R8: no recording that the trail does not know about
             self.audit.append(self.agent, "recording started", writer.meta.id, writer.meta.training)
         except AuditError as exc:
             writer.discard()
-            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc)))
+            self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc), why=Why.VAULT))
             return "ok: not recording (audit trail unavailable)"
         self._idle.clear()
         self._pauses.clear()
@@ -457,8 +488,10 @@ class Engine:
                 AgentState.RECORDING,
                 "recording for training",
                 writer.meta.id,
-                enrolment=base.enrolment,
-                quota=base.quota,
+                training=base.training,
+                until=base.until,
+                used=base.used,
+                weekly_quota=base.weekly_quota,
                 application=writer.meta.application,
             )
         )
@@ -527,7 +560,9 @@ class Engine:
                 self.session.pause()
                 log.info("recording paused (%s)", reason)
                 self._trace("recording paused", self._status.recording_id or "", _why(reason))
-            self._set_status(self._recording_status(AgentState.PAUSED, self._pause_detail()))
+            self._set_status(
+                self._recording_status(AgentState.PAUSED, self._pause_detail(), self._pause_why())
+            )
             self._wake()
             return "ok: paused"
 
@@ -537,12 +572,17 @@ class Engine:
             if self.session.state is not State.PAUSED:
                 return "ok: not paused"
             if self._pauses:
-                self._set_status(self._recording_status(AgentState.PAUSED, self._pause_detail()))
+                self._set_status(
+                    self._recording_status(
+                        AgentState.PAUSED, self._pause_detail(), self._pause_why()
+                    )
+                )
                 return f"ok: still paused ({self._pause_detail()})"
             self.session.resume()
             log.info("recording resumed")
             self._trace("recording resumed", self._status.recording_id or "", _why(reason))
-            self._set_status(self._recording_status(AgentState.RECORDING, "recording for training"))
+            self._set_status(self._recording_status(AgentState.RECORDING, "recording for training",
+                                                    Why.NONE))  # fmt: skip
             self._wake()
             return "ok: resumed"
 
@@ -576,8 +616,16 @@ class Engine:
             if reason is not None and reason != old:
                 self.pause(reason)
 
-    def _recording_status(self, state: AgentState, detail: str) -> EngineStatus:
-        return replace(self._status, state=state, detail=detail)
+    def _pause_why(self) -> Why:
+        """The pause a trainee is told about first: the lock, a sensitive window, their own."""
+        if "lock" in self._held:
+            return Why.LOCKED
+        return Why.SENSITIVE if "sensitive" in self._held else Why.AGENT_PAUSE
+
+    def _recording_status(
+        self, state: AgentState, detail: str, why: Why, *, writing: bool = True
+    ) -> EngineStatus:
+        return replace(self._status, state=state, detail=detail, why=why, writing=writing)
 
     # ------------------------------------------------------------------ caller objects (R15)
     def _no_indicator(self, policy: Policy) -> bool:
@@ -639,8 +687,11 @@ class Engine:
             return
         masked = writer.meta.capture_mode == CaptureMode.MASKED.value
         note = f" (masked capture: {writer.meta.capture_note})" if masked else ""
-        detail = f"recording for training{note}" if text == "recording" else f"not writing: {text}"
-        status = self._recording_status(AgentState.RECORDING, detail)
+        writing = text == "recording"
+        detail = f"recording for training{note}" if writing else f"not writing: {text}"
+        status = self._recording_status(AgentState.RECORDING, detail,
+                                        Why.NONE if writing else Why.HIDDEN,
+                                        writing=writing)  # fmt: skip
         self._set_status(replace(status, application=writer.meta.application))
 
     def _on_capture_done(
@@ -700,7 +751,8 @@ class Engine:
                 self._pauses.clear()
                 self._held.clear()
             if stats.failure:
-                self._set_status(EngineStatus(AgentState.CANNOT_RECORD, stats.failure))
+                self._set_status(EngineStatus(AgentState.CANNOT_RECORD, stats.failure,
+                                              why=Why.CAPTURE))  # fmt: skip
             else:
                 skipped, self._last_skip = self._last_skip, None
                 self.refresh(f"last call not recorded: {skipped}" if skipped else None)
@@ -771,7 +823,7 @@ class Engine:
             except InvalidTransition:
                 return
             self._wake()
-        self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free)))
+        self._set_status(EngineStatus(AgentState.CANNOT_RECORD, disk_full(free), why=Why.DISK))
 
     # ------------------------------------------------------------------ watchdog
     def _watch(self) -> None:

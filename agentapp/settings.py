@@ -110,10 +110,10 @@ def signed_policy_loader(s: Settings, floor: VersionFloor | None = None) -> Call
 
 
 def ui_language() -> str:
-    from agentapp.core.notice import language_for
+    """The process's language (agentapp/i18n: AGENTAPP_LANG, then the locale)."""
+    from agentapp.i18n import current
 
-    env = os.environ
-    return language_for(env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG"))
+    return current()
 
 
 def pause_hotkey(s: Settings) -> str:

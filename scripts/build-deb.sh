@@ -23,6 +23,12 @@ install -m 0644 "$L/agentapp.desktop" "$ROOT/etc/xdg/autostart/agentapp.desktop"
 install -m 0644 "$L/agentapp-console.desktop" "$ROOT/usr/share/applications/"
 install -m 0644 LICENSE "$ROOT/usr/share/doc/agentapp/copyright"
 install -m 0644 THIRD_PARTY_LICENSES.md README.md "$ROOT/usr/share/doc/agentapp/"
+# the rules and the guides, with the screenshots they show (README's links resolve there)
+(cd docs && find . -name '*.md' -o -name '*.png') | while read -r f; do
+  install -D -m 0644 "docs/$f" "$ROOT/usr/share/doc/agentapp/docs/$f"
+done
+install -D -m 0644 resources/policy-example.toml \
+  "$ROOT/usr/share/doc/agentapp/resources/policy-example.toml"
 install -m 0755 "$L/config" "$L/postinst" "$L/prerm" "$L/postrm" "$ROOT/DEBIAN/"
 install -m 0644 "$L/templates" "$L/conffiles" "$ROOT/DEBIAN/"
 SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)

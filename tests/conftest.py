@@ -16,6 +16,17 @@ os.environ["AGENTAPP_SYSTEM_DIR"] = os.path.join(_SYSTEM, "none")
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_asked():  # type: ignore[no-untyped-def]
+    """Every test starts in English whatever the machine's locale; a test of the French
+    texts asks for them (agentapp.i18n.use)."""
+    from agentapp import i18n
+
+    i18n.use("en")
+    yield
+    i18n.use("en")
+
+
+@pytest.fixture(autouse=True)
 def _own_log_handlers():  # type: ignore[no-untyped-def]
     """A command run in-process (cli.main) points the root logger at this test's captured
     stderr; take its handlers away after the test (else a later thread's warning meets a

@@ -203,12 +203,15 @@ def enrol(args: argparse.Namespace) -> int:
     """Edit a policy draft: one enrolment added, changed or removed, the version increased."""
     import datetime as dt
 
-    from agentapp.core.policy import Enrolment, PolicyError, load_policy
-    from agentapp.core.policy_writer import default_end, to_toml, with_enrolment, without_enrolment
+    from agentapp.core.policy import Enrolment, PolicyError
+    from agentapp.core.policy_writer import default_end, with_enrolment, without_enrolment
     from agentapp.vault.store import write_atomic
 
     try:
-        draft = load_policy(args.policy)
+        draft = args.policy.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {args.policy}: {exc}") from None
+    try:
         if args.command == "unenrol":
             new = without_enrolment(draft, args.name)
             what = f"{args.name} is no longer enrolled"
@@ -222,11 +225,11 @@ def enrol(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         raise CliError(f"policy refused: {exc}") from None
     try:
-        write_atomic(args.policy, to_toml(new).encode(), mode=0o644)
+        write_atomic(args.policy, new.text.encode(), mode=0o644)
     except OSError as exc:
         raise CliError(f"cannot write {args.policy}: {exc}") from None
-    print(f"{args.policy}: version {new.version}: {what}")
-    print("  (comments of the draft are not kept; publish it with 'agentapp policy publish')")
+    print(f"{args.policy}: version {new.policy.version}: {what}")
+    print("  (publish it with 'agentapp policy publish')")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Who may do what with which recording (docs/RULES.md R7, R8). Pure; thread-safe.
+"""Who may do what with which recording (docs/rules.md R7, R8). Pure; thread-safe.
 
 Roles come from the live policy:
 

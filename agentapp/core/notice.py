@@ -1,4 +1,4 @@
-"""The information notice (docs/RULES.md R2), generated from the live policy, in French and English.
+"""The information notice (docs/rules.md R2), generated from the live policy, in French and English.
 
 `notice_digest` fingerprints what the notice *says* (not the policy version): a new policy
 that changes the notice asks the agent to acknowledge again; one that does not, does not.
@@ -10,7 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from agentapp.core import labels
 from agentapp.core.policy import MAX_SAMPLING_PERCENT, Enrolment, Policy
+from agentapp.i18n import date, texts
 
 CNIL = {
     "en": "CNIL, 3 Place de Fontenoy, TSA 80715, 75334 Paris Cedex 07 — www.cnil.fr/en/complaints",
@@ -35,10 +37,6 @@ class Notice:
         for h, p in self.sections:
             parts.append(f"<h4>{escape(h)}</h4><p>{escape(p)}</p>")
         return "\n".join(parts)
-
-
-def language_for(locale_name: str | None) -> str:
-    return "fr" if (locale_name or "").lower().startswith("fr") else "en"
 
 
 def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str, object]:
@@ -93,17 +91,25 @@ def notice_digest(policy: Policy, agent: str) -> str:
 def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     e = policy.enrolment_for(agent)
     apps = ", ".join(a.name for a in policy.applications)
-    who = ", ".join(policy.recipients)
+    fr = language == "fr"
+    who = ", ".join(policy.recipients) or (
+        "les formateurs de votre formation" if fr else "the trainers of your training"
+    )
     who = who[0].upper() + who[1:]
     trainers, admins = _viewers(policy, e)
     c = policy.controller
     key = policy.pause_hotkey.replace("<", "").replace(">", "").title()
     months = round(policy.retention_days / 30.4)
     d = policy.derogation
-    if language == "fr":
+    # the words of the tray and the badge, quoted as the trainee sees them (core/labels.py)
+    t = texts(language)
+    badge = t.gettext(labels.BADGE_RECORDING).format(application=apps)
+    pause, objects = t.gettext(labels.PAUSE).format(key=key), t.gettext(labels.OBJECTS)
+    say = t.gettext(labels.SAY)
+    if fr:
         when = (
-            f"Vous êtes inscrit(e) à la formation « {e.training} » du {e.start:%d/%m/%Y} au "
-            f"{e.end:%d/%m/%Y}. Pendant cette période, environ {e.sampling_percent} % de vos "
+            f"Vous êtes inscrit(e) à la formation « {e.training} » du {date(e.start, 'fr')} au "
+            f"{date(e.end, 'fr')}. Pendant cette période, environ {e.sampling_percent} % de vos "
             f"appels, tirés au hasard, et au plus {e.weekly_quota} par semaine, peuvent être "
             "enregistrés."
             + (f" Plus de la moitié de vos appels peut l'être : {policy.sampling_reason}."
@@ -124,15 +130,20 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "cette fenêtre est lu : les fenêtres posées dessus n'apparaissent jamais, mais ce "
              "que l'application affiche sous elles est enregistré. Aucune autre fenêtre, aucune "
              f"capture d'écran fixe, aucun son. Les appels internes {internal} enregistrés."),
-            ("Quand", when + " Un indicateur « ● Enregistrement pour la formation » est affiché "
-             "pendant tout l'enregistrement."
+            ("Quand", when + f" Le bandeau « {badge} » est affiché pendant tout "
+             "l'enregistrement."
              + (f" Sur les postes {', '.join(policy.headless_desks)} (bornes), l'agent tourne "
                 "sans son icône : ils ont leur propre indicateur." if policy.headless_desks
                 else "")),
-            ("Données sensibles", f"Le raccourci {key} ou le menu de l'icône met l'enregistrement "
-             "en pause (données bancaires, informations personnelles) ; une seconde pression le "
-             "reprend. Si l'appelant s'y oppose, « L'appelant refuse » arrête l'enregistrement et "
-             "efface ce qui a été capturé."),
+            ("Données sensibles", f"Le raccourci {key} ou « {pause} » dans le menu de l'icône "
+             "met l'enregistrement en pause (données bancaires, informations personnelles) ; une "
+             "seconde pression le reprend. Si l'appelant s'y oppose, « "
+             f"{objects} » arrête l'enregistrement et efface ce qui a été capturé."),
+            ("Base légale et information des appelants", f"L'intérêt légitime de {c.name} à "
+             "former ses agents (RGPD, article 6.1.f). Les appelants sont informés par le "
+             "système téléphonique au début de l'appel et peuvent s'y opposer. « "
+             f"{say} » dans le menu de l'icône donne un texte court à lire à un appelant ou à "
+             "un collègue qui pose la question."),
             ("Destinataires", f"{who}{_named(trainers, admins, 'fr')}. Vous pouvez voir vos "
              "propres enregistrements ; ceux d'autres stagiaires ne vous sont montrés "
              "qu'anonymisés."),
@@ -148,8 +159,8 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
         return Notice("fr", "Enregistrement vidéo de l'écran pour la formation — information",
                       sections)  # fmt: skip
     when = (
-        f"You are enrolled in the training '{e.training}' from {e.start:%Y-%m-%d} to "
-        f"{e.end:%Y-%m-%d}. During that period about {e.sampling_percent}% of your calls, drawn "
+        f"You are enrolled in the training '{e.training}' from {date(e.start, 'en')} to "
+        f"{date(e.end, 'en')}. During that period about {e.sampling_percent}% of your calls, drawn "
         f"at random, and at most {e.weekly_quota} per week, may be recorded."
         + (f" More than half of your calls may be: {policy.sampling_reason}."
            if e.sampling_percent > MAX_SAMPLING_PERCENT else "")
@@ -167,14 +178,17 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          "Only that window's own content is read: windows over it never appear, but what the "
          "application shows underneath them is recorded. No other window, no still "
          f"screenshot, no sound. Internal calls {internal} recorded."),
-        ("When", when + " A '● Recording for training' indicator is shown for as long as "
-         "recording lasts."
+        ("When", when + f" The banner '{badge}' is shown for as long as recording lasts."
          + (f" On the desks {', '.join(policy.headless_desks)} (kiosks) the agent runs without "
             "its tray icon: they show an indicator of their own." if policy.headless_desks
             else "")),
-        ("Sensitive data", f"The {key} shortcut or the tray menu pauses recording (bank card "
-         "details, personal information); pressing it again resumes. If the caller objects, "
-         "'Caller objects' stops the recording and erases what was captured."),
+        ("Sensitive data", f"The {key} shortcut or '{pause}' in the tray menu pauses "
+         "recording (bank card details, personal information); pressing it again resumes. If "
+         f"the caller objects, '{objects}' stops the recording and erases what was captured."),
+        ("Legal basis and callers", f"The legitimate interest of {c.name} in training its "
+         "agents (GDPR article 6(1)(f)). Callers are informed by the telephony system at the "
+         f"start of the call and may object. '{say}' in the tray menu gives a short text to "
+         "read out to a caller or a colleague who asks."),
         ("Who can see the recordings", f"{who}{_named(trainers, admins, 'en')}. You can see "
          "your own recordings; other trainees' recordings are only shown to you anonymised."),
         ("How long they are kept", f"{policy.retention_days} days (about {months} months"
@@ -198,3 +212,27 @@ def _named(trainers: tuple[str, ...], admins: tuple[str, ...], language: str) ->
             "admins/DPO, who do not see the video: ")  # fmt: skip
         parts.append(lead + ", ".join(admins))
     return f" ({' ; '.join(parts) if fr else '; '.join(parts)})" if parts else ""
+
+
+def read_out(policy: Policy, language: str) -> str:
+    """A few sentences an agent can read to a caller or a colleague who asks about the
+    recording (from the live policy)."""
+    apps = ", ".join(a.name for a in policy.applications)
+    c = policy.controller
+    if language == "fr":
+        return (
+            f"Pour former nos nouveaux conseillers, {c.name} peut enregistrer en vidéo "
+            f"l'écran de l'application {apps} pendant certains appels — seulement cette "
+            "fenêtre, jamais le reste de l'écran, et jamais le son. Ces vidéos servent "
+            "uniquement à la formation, sont chiffrées, vues seulement par les formateurs, et "
+            f"effacées après {policy.retention_days} jours au plus. Si vous ne le souhaitez "
+            "pas, je l'arrête et l'efface tout de suite. Pour toute question : "
+            f"{c.dpo_contact}."
+        )
+    return (
+        f"To train our new advisers, {c.name} may record a video of the {apps} application's "
+        "screen during some calls — only that window, never the rest of the screen, and never "
+        "the sound. These videos are used for training only, are encrypted, seen only by the "
+        f"trainers, and deleted after {policy.retention_days} days at most. If you would rather "
+        f"not, I stop and erase it right now. Any question: {c.dpo_contact}."
+    )

@@ -1,7 +1,7 @@
 """The recording policy: what a trainer decided, validated before anything may be recorded.
 
 A policy is a TOML document (format documented in README.md). Loading it validates every
-rule of docs/RULES.md that can be checked statically; a policy that fails is refused as a whole
+rule of docs/rules.md that can be checked statically; a policy that fails is refused as a whole
 with one clear message (PolicyError), and the agent then records nothing.
 """
 
@@ -17,7 +17,7 @@ from agentapp.core.errors import Refusal
 from agentapp.core.tables import TableReader
 
 PURPOSE = "training"
-MAX_RETENTION_DAYS = 183  # six months (docs/RULES.md R9)
+MAX_RETENTION_DAYS = 183  # six months (docs/rules.md R9)
 MAX_NOTES_RETENTION_DAYS = 365  # analysis notes and grids: one year (R9)
 MAX_DEROGATION_DAYS = 1096  # even a formal derogation stays bounded (three years)
 MAX_ENROLMENT_DAYS = 183
@@ -144,6 +144,30 @@ class Trainer:
 
 
 @dataclass(frozen=True, slots=True)
+class Governance:
+    """What the DPO signs in the register (R14): the staff representatives' consultation,
+    the DPO's opinion, the impact assessment. None / "": not done yet (the register and
+    `doctor` on a trainer's desk say so)."""
+
+    staff_consulted_on: dt.date | None = None
+    staff_body: str = ""  # e.g. "CSE" (comité social et économique)
+    dpo_opinion_on: dt.date | None = None
+    dpo_opinion: str = ""  # e.g. "favourable, with the conditions of memo 2026-14"
+    dpia_reference: str = ""
+
+    def missing(self) -> list[str]:
+        """What is still to do, as stable codes: 'staff', 'dpo', 'dpia'."""
+        out = []
+        if self.staff_consulted_on is None or not self.staff_body:
+            out.append("staff")
+        if self.dpo_opinion_on is None or not self.dpo_opinion:
+            out.append("dpo")
+        if not self.dpia_reference:
+            out.append("dpia")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: int
     controller: Controller
@@ -156,7 +180,7 @@ class Policy:
     record_internal_calls: bool = False
     retention_days: int = MAX_RETENTION_DAYS
     purpose: str = PURPOSE
-    recipients: tuple[str, ...] = field(default=("trainers of the training team",))
+    recipients: tuple[str, ...] = ()  # none given: the notice names the training's trainers
     sensitive: tuple[WindowRule, ...] = ()
     pause_hotkey: str = DEFAULT_HOTKEY
     notes_retention_days: int = MAX_NOTES_RETENTION_DAYS
@@ -166,6 +190,7 @@ class Policy:
     sampling_reason: str = ""  # why more than MAX_SAMPLING_PERCENT of calls may be drawn
     headless_desks: tuple[str, ...] = ()  # host names that may record with no tray (kiosks)
     review_minutes: int = DEFAULT_REVIEW_MINUTES
+    governance: Governance = field(default_factory=Governance)
 
     def trainer(self, name: str) -> Trainer | None:
         for t in self.trainers:
@@ -240,7 +265,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     notes_retention = rec.whole(
         "notes_retention_days", default=MAX_NOTES_RETENTION_DAYS, lo=1, hi=MAX_DEROGATION_DAYS
     )
-    recipients = tuple(rec.texts("recipients", default=["trainers of the training team"]))
+    recipients = tuple(rec.texts("recipients", default=[]))
     sampling_reason = rec.text("sampling_reason", default="").strip()
     headless_desks = tuple(rec.texts("headless_desks", default=None) or ())
     review_minutes = rec.whole("review_minutes", default=DEFAULT_REVIEW_MINUTES, lo=1, hi=240)
@@ -265,6 +290,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             "its reference and reason (rule R9)",
             rec.where,
         )
+    governance = _governance(r.optional_table("register"))
     access = r.optional_table("access")
     admins: tuple[str, ...] = ()
     if access is not None:
@@ -314,6 +340,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         sampling_reason=sampling_reason,
         review_minutes=review_minutes,
         headless_desks=headless_desks,
+        governance=governance,
     )
     for training in sorted({e.training for e in enrolments}):
         volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)
@@ -397,6 +424,20 @@ def _pattern(t: TableReader, key: str) -> re.Pattern[str] | None:
         return re.compile(text)
     except re.error as exc:
         raise PolicyError(f"{key} is not a valid regular expression ({exc})", t.where) from None
+
+
+def _governance(t: TableReader | None) -> Governance:
+    if t is None:
+        return Governance()
+    g = Governance(
+        staff_consulted_on=t.day("staff_consulted_on", default=None),
+        staff_body=t.text("staff_body", default=""),
+        dpo_opinion_on=t.day("dpo_opinion_on", default=None),
+        dpo_opinion=t.text("dpo_opinion", default=""),
+        dpia_reference=t.text("dpia_reference", default=""),
+    )
+    t.done()
+    return g
 
 
 def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrolment:

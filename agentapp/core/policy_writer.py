@@ -1,132 +1,130 @@
-"""Write a Policy back to TOML, so tools (the `enrol` command, the console) edit the model and
-never the text. `parse_policy(to_toml(p)) == p` for every valid policy (tested).
+"""Edit a policy file the way a person would: one enrolment or one application changed in
+place, the version increased, every comment and the layout of the rest kept (tomlkit), and
+the result checked by the parser's rules before anything is written.
 
-Comments of a hand-written file are not kept: a drafted policy is the tool's file. Pure;
+Used by `agentapp enrol/unenrol` and the trainer console. Pure (text in, text out);
 thread-safe.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, parse_policy
 
-
-def _s(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+Change = Callable[[Any], None]  # edits a tomlkit document in place
 
 
-def _rule(table: str, r: WindowRule) -> list[str]:
-    out = [f"[[{table}]]", f"name = {_s(r.name)}"]
-    if r.wm_class is not None:
-        out.append(f"wm_class = {_s(r.wm_class)}")
-    if r.executable is not None:
-        out.append(f"executable = {_s(r.executable)}")
-    if r.title_pattern is not None:
-        out.append(f"title_pattern = {_s(r.title_pattern.pattern)}")
-    for key, pattern in (("url_pattern", r.url_pattern), ("field_pattern", r.field_pattern)):
-        if pattern is not None:
-            out.append(f"{key} = {_s(pattern.pattern)}")
-    if r.popups:
-        out.append("popups = true")
-    return [*out, ""]
+@dataclass(frozen=True, slots=True)
+class Edited:
+    text: str  # the new file, comments kept
+    policy: Policy  # what it says, checked
 
 
-def to_toml(p: Policy) -> str:
-    c = p.controller
-    lines = [
-        "# agentapp recording policy — written by agentapp; see README.md, 'The policy file'",
-        f"version = {p.version}",
-        f"purpose = {_s(p.purpose)}",
-        "",
-        "[controller]",
-        f"name = {_s(c.name)}",
-        f"contact = {_s(c.contact)}",
-        f"dpo_contact = {_s(c.dpo_contact)}",
-        "",
-        "[recording]",
-        f"fps = {p.fps}",
-        f"segment_seconds = {p.segment_seconds}",
-        f"max_call_minutes = {p.max_call_minutes}",
-        f"lookbehind_ms = {p.lookbehind_ms}",
-        f"record_internal_calls = {'true' if p.record_internal_calls else 'false'}",
-        f"retention_days = {p.retention_days}",
-        f"notes_retention_days = {p.notes_retention_days}",
-        f"recipients = [{', '.join(_s(r) for r in p.recipients)}]",
-        f"pause_hotkey = {_s(p.pause_hotkey)}",
-        f"review_minutes = {p.review_minutes}",
-        *([f"sampling_reason = {_s(p.sampling_reason)}"] if p.sampling_reason else []),
-        *(
-            [f"headless_desks = [{', '.join(_s(d) for d in p.headless_desks)}]"]
-            if p.headless_desks
-            else []
-        ),
-        "",
-    ]
-    if p.derogation is not None:
-        lines += ["[derogation]", f"reference = {_s(p.derogation.reference)}",
-                  f"reason = {_s(p.derogation.reason)}", ""]  # fmt: skip
-    if p.admins:
-        lines += ["[access]", f"admins = [{', '.join(_s(a) for a in p.admins)}]", ""]
-    for t in p.trainers:
-        lines += ["[[trainer]]", f"name = {_s(t.name)}",
-                  f"trainings = [{', '.join(_s(x) for x in t.trainings)}]"]  # fmt: skip
-        if t.minutes_per_week is not None:
-            lines.append(f"minutes_per_week = {t.minutes_per_week}")
-        lines.append("")
-    for r in p.applications:
-        lines += _rule("application", r)
-    for r in p.sensitive:
-        lines += _rule("sensitive", r)
-    for e in p.enrolments:
-        lines += [
-            "[[enrolment]]",
-            f"agent = {_s(e.agent)}",
-            f"training = {_s(e.training)}",
-            f"start = {e.start.isoformat()}",
-            f"end = {e.end.isoformat()}",
-            f"sampling_percent = {e.sampling_percent}",
-            f"weekly_quota = {e.weekly_quota}",
-            *([f"fps = {e.fps}"] if e.fps is not None else []),
-            *([f"extension = {_s(e.extension)}"] if e.extension else []),
-            "",
-        ]
-    return "\n".join(lines)
+def edit(text: str, change: Change, source: str = "edited policy") -> Edited:
+    """`change` applied to `text`, the version increased; PolicyError when the result breaks
+    a rule (durations, quotas, the volume a training's trainers can review…)."""
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise PolicyError(f"not valid TOML ({exc})", source) from None
+    change(doc)
+    version = doc.get("version")
+    if isinstance(version, int) and not isinstance(version, bool):
+        doc["version"] = version + 1  # tomlkit keeps the line's comment
+    new = tomlkit.dumps(doc)
+    return Edited(new, parse_policy(new, source))
 
 
-def with_enrolment(p: Policy, e: Enrolment) -> Policy:
-    """A new version with `e` added (or replacing the agent's enrolment); validated."""
-    others = tuple(x for x in p.enrolments if x.agent != e.agent)
-    return _checked(replace(p, version=p.version + 1, enrolments=(*others, e)))
+def _tables(doc: Any, key: str) -> Any:
+    if key not in doc:
+        doc.append(key, tomlkit.aot())
+    return doc[key]
 
 
-def without_enrolment(p: Policy, agent: str) -> Policy:
-    if p.enrolment_for(agent) is None:
-        raise PolicyError(f"'{agent}' is not enrolled")
-    left = tuple(x for x in p.enrolments if x.agent != agent)
-    return _checked(replace(p, version=p.version + 1, enrolments=left))
+def _set(table: Any, key: str, value: object) -> None:
+    """Set `key` (None: remove it), keeping the line's comment when it was there."""
+    if value is None:
+        table.pop(key, None)
+    elif table.get(key) != value:
+        table[key] = value
 
 
-def with_application(p: Policy, rule: WindowRule) -> Policy:
-    """A new version with `rule` added (or replacing the rule of that name); validated."""
-    others = tuple(a for a in p.applications if a.name != rule.name)
-    return _checked(replace(p, version=p.version + 1, applications=(*others, rule)))
+def _drop(doc: Any, key: str, keep: Callable[[Any], bool]) -> int:
+    """Remove the `[[key]]` tables that `keep` refuses; how many went."""
+    tables = doc.get(key)
+    if tables is None:
+        return 0
+    gone = [i for i, t in enumerate(tables) if not keep(t)]
+    for i in reversed(gone):
+        del tables[i]
+    if not len(tables):
+        del doc[key]
+    return len(gone)
 
 
-def without_application(p: Policy, name: str) -> Policy:
-    left = tuple(a for a in p.applications if a.name != name)
-    if len(left) == len(p.applications):
-        raise PolicyError(f"no application '{name}'")
-    return _checked(replace(p, version=p.version + 1, applications=left))
+def with_enrolment(text: str, e: Enrolment) -> Edited:
+    """`e` added, or the agent's enrolment updated in place (its other keys, like the phone
+    extension, and its comments stay)."""
+
+    def change(doc: Any) -> None:
+        tables = _tables(doc, "enrolment")
+        t = next((t for t in tables if t.get("agent") == e.agent), None)
+        if t is None:
+            t = tomlkit.table()
+            tables.append(t)
+        for key, value in (("agent", e.agent), ("training", e.training), ("start", e.start),
+                           ("end", e.end), ("sampling_percent", e.sampling_percent),
+                           ("weekly_quota", e.weekly_quota), ("fps", e.fps)):  # fmt: skip
+            _set(t, key, value)
+        if e.extension is not None:
+            _set(t, "extension", e.extension)
+
+    return edit(text, change)
+
+
+def without_enrolment(text: str, agent: str) -> Edited:
+    def change(doc: Any) -> None:
+        if not _drop(doc, "enrolment", lambda t: t.get("agent") != agent):
+            raise PolicyError(f"'{agent}' is not enrolled")
+
+    return edit(text, change)
+
+
+def with_application(text: str, rule: WindowRule) -> Edited:
+    """`rule` added, or the application of that name replaced."""
+
+    def change(doc: Any) -> None:
+        tables = _tables(doc, "application")
+        t = next((t for t in tables if t.get("name") == rule.name), None)
+        if t is None:
+            t = tomlkit.table()
+            tables.append(t)
+        patterns = (rule.title_pattern, rule.url_pattern, rule.field_pattern)
+        title, url, field = (None if p is None else p.pattern for p in patterns)
+        for key, value in (("name", rule.name), ("wm_class", rule.wm_class),
+                           ("executable", rule.executable), ("title_pattern", title),
+                           ("url_pattern", url), ("field_pattern", field),
+                           ("popups", True if rule.popups else None)):  # fmt: skip
+            _set(t, key, value)
+
+    return edit(text, change)
+
+
+def without_application(text: str, name: str) -> Edited:
+    def change(doc: Any) -> None:
+        if not _drop(doc, "application", lambda t: t.get("name") != name):
+            raise PolicyError(f"no application '{name}'")
+
+    return edit(text, change)
 
 
 def default_end(start: dt.date) -> dt.date:
     """Three months: a training period, never open-ended (R5)."""
     return start + dt.timedelta(days=91)
-
-
-def _checked(p: Policy) -> Policy:
-    """Every rule the parser enforces (durations, quotas…) applies to an edit as well."""
-    return parse_policy(to_toml(p), "edited policy")

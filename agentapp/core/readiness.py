@@ -17,6 +17,31 @@ from agentapp.core.policy import Policy
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this a call is not recorded (R12: never a torn vault)
 
 
+class Why(enum.StrEnum):
+    """Why the agent is in its state, as a code the tray turns into a trainee's words
+    (agentapp/ui/words.py); the status's `detail` keeps the technical words for IT."""
+
+    NONE = ""
+    STARTING = "starting"
+    NOT_ENROLLED = "not-enrolled"
+    ENDED = "ended"  # the enrolment ended
+    NOT_BEGUN = "not-begun"
+    NOTICE = "notice"
+    INDICATOR = "indicator"  # no tray or badge could show the recording
+    KEY = "key"
+    DISPLAY = "display"
+    SOURCE = "source"  # the call events
+    DISK = "disk"
+    VAULT = "vault"  # recordings or the trail cannot be written
+    POLICY = "policy"  # the policy was refused
+    POLICY_PENDING = "policy-pending"  # a site desk before its first signed policy
+    CAPTURE = "capture"  # the last recording stopped on an error
+    HIDDEN = "hidden"  # recording, but the business window is not shown: nothing written
+    AGENT_PAUSE = "agent-pause"
+    SENSITIVE = "sensitive"
+    LOCKED = "locked"
+
+
 class Ready(enum.Enum):
     YES = "yes"  # the next call may be recorded (drawn at random, within the quota)
     NOT_ENROLLED = "not enrolled"  # never recorded: no enrolment, ended, or not begun
@@ -39,7 +64,8 @@ class DeskFacts:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     ready: Ready
-    detail: str  # in words for the trainee
+    detail: str  # technical words (logs, status file, the tray's Details…)
+    why: Why = Why.NONE
 
 
 def disk_full(free: int) -> str:
@@ -52,20 +78,24 @@ def disk_full(free: int) -> str:
 def readiness(policy: Policy, agent: str, facts: DeskFacts) -> Verdict:
     e = policy.enrolment_for(agent)
     if e is None:
-        return Verdict(Ready.NOT_ENROLLED, f"{agent} is not enrolled: never recorded")
+        return Verdict(Ready.NOT_ENROLLED, f"{agent} is not enrolled: never recorded",
+                       Why.NOT_ENROLLED)  # fmt: skip
     if facts.today > e.end:
-        return Verdict(Ready.NOT_ENROLLED, f"enrolment in '{e.training}' ended on {e.end}")
+        return Verdict(Ready.NOT_ENROLLED, f"enrolment in '{e.training}' ended on {e.end}",
+                       Why.ENDED)  # fmt: skip
     if facts.today < e.start:
-        return Verdict(Ready.NOT_ENROLLED, f"enrolment starts on {e.start}")
-    for problem in (facts.indicator_problem, facts.key_problem, facts.display_problem,
-                    facts.source_problem):  # fmt: skip
+        return Verdict(Ready.NOT_ENROLLED, f"enrolment starts on {e.start}", Why.NOT_BEGUN)
+    for problem, why in ((facts.indicator_problem, Why.INDICATOR), (facts.key_problem, Why.KEY),
+                         (facts.display_problem, Why.DISPLAY),
+                         (facts.source_problem, Why.SOURCE)):  # fmt: skip
         if problem:
-            return Verdict(Ready.CANNOT_RECORD, problem)
+            return Verdict(Ready.CANNOT_RECORD, problem, why)
     if facts.free_bytes < facts.min_free:
-        return Verdict(Ready.CANNOT_RECORD, disk_full(facts.free_bytes))
+        return Verdict(Ready.CANNOT_RECORD, disk_full(facts.free_bytes), Why.DISK)
     if not facts.acknowledged:
         return Verdict(
             Ready.NOTICE_REQUIRED,
             "read and acknowledge the information notice (nothing is recorded before)",
+            Why.NOTICE,
         )
     return Verdict(Ready.YES, "waiting for a call")

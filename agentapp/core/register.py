@@ -1,4 +1,4 @@
-"""The GDPR art. 30 register entry for this processing (docs/RULES.md R14), from the live policy.
+"""The GDPR art. 30 register entry for this processing (docs/rules.md R14), from the live policy.
 
 Every fact that the policy holds comes from it (controller, DPO, recipients, retention,
 derogation, enrolments, applications); what only the controller knows is marked as theirs to
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentapp.core.notice import CNIL
-from agentapp.core.policy import MAX_SAMPLING_PERCENT, Policy
+from agentapp.core.policy import MAX_SAMPLING_PERCENT, Governance, Policy
+from agentapp.i18n import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,9 @@ def build_register(policy: Policy, language: str) -> Register:
             ("Finalité", "Formation des agents nouvellement recrutés, uniquement ; ni "
              "évaluation, ni sanction, ni contrôle de l'activité."),
             ("Base légale", "Intérêt légitime du responsable (RGPD art. 6.1.f) : former ses "
-             "agents ; agents informés au préalable (Code du travail L.1222-4)."),
+             "agents ; agents informés au préalable (Code du travail L.1222-4) ; appelants "
+             "informés par le système téléphonique au début de l'appel, avec la possibilité de "
+             "s'y opposer."),
             ("Personnes concernées", f"Agents inscrits à une formation ({len(policy.enrolments)}"
              f" inscription(s) : {', '.join(trainings) or 'aucune'}), pour une période bornée."
              + "".join(f" {t} : {_agents(policy, t)} agent(s), au plus "
@@ -59,7 +62,7 @@ def build_register(policy: Policy, language: str) -> Register:
              "l'appel ; nom de l'agent, date, heure et durée de l'appel ; nom de l'application, "
              "taille et empreinte du fichier. Ni son, ni numéro ou identité de l'appelant, ni "
              "capture d'écran fixe, ni données de carte bancaire (pause sécurisée)."),
-            ("Destinataires", ", ".join(policy.recipients)
+            ("Destinataires", (", ".join(policy.recipients) or "les formateurs de la formation")
              + (f" ; formateurs habilités : {trainers}" if trainers else "")
              + (f" ; administrateurs/DPO : {admins}" if admins else "") + "."),
             ("Transferts hors UE", "Aucun : les enregistrements restent sur les postes et "
@@ -77,8 +80,7 @@ def build_register(policy: Policy, language: str) -> Register:
              "export anonymisé pour les autres stagiaires."),
             ("Droits et réclamation", f"Accès, rectification, effacement, opposition auprès du "
              f"DPO ({c.dpo_contact}) ; réclamation auprès de la {CNIL['fr']}."),
-            ("À compléter par le responsable", "Date de consultation des représentants du "
-             "personnel ; date de l'avis du DPO ; analyse d'impact si elle est requise."),
+            *_governance(policy.governance, "fr"),
         )  # fmt: skip
         return Register("fr", "Registre des traitements (RGPD art. 30) — vidéo d'écran pour "
                         "la formation", rows)  # fmt: skip
@@ -96,7 +98,8 @@ def build_register(policy: Policy, language: str) -> Register:
         ("Purpose", "Training of newly hired agents, and nothing else: no evaluation, "
          "discipline or monitoring."),
         ("Legal basis", "Legitimate interest of the controller (GDPR art. 6(1)(f)) in training "
-         "its agents; agents informed beforehand (French Labour Code L.1222-4)."),
+         "its agents; agents informed beforehand (French Labour Code L.1222-4); callers "
+         "informed by the telephony system at the start of the call, and free to object."),
         ("Data subjects", f"Agents enrolled in a training ({len(policy.enrolments)} "
          f"enrolment(s): {', '.join(trainings) or 'none'}), for a bounded period."
          + "".join(f" {t}: {_agents(policy, t)} agent(s), at most {policy.weekly_volume(t)} "
@@ -106,7 +109,7 @@ def build_register(policy: Policy, language: str) -> Register:
          "call; agent name, date, time and duration of the call; application name, file size "
          "and hash. No sound, no caller number or identity, no still screenshot, no bank card "
          "data (secure pause)."),
-        ("Recipients", ", ".join(policy.recipients)
+        ("Recipients", (", ".join(policy.recipients) or "the trainers of the training")
          + (f"; authorised trainers: {trainers}" if trainers else "")
          + (f"; admins/DPO: {admins}" if admins else "") + "."),
         ("Transfers outside the EU", "None: recordings stay on the controller's workstations "
@@ -123,11 +126,44 @@ def build_register(policy: Policy, language: str) -> Register:
          "exports, anonymised export for other trainees."),
         ("Rights and complaints", f"Access, rectification, erasure, objection: the DPO "
          f"({c.dpo_contact}); complaints to the {CNIL['en']}."),
-        ("For the controller to complete", "Date staff representatives were consulted; date "
-         "of the DPO's opinion; impact assessment where required."),
+        *_governance(policy.governance, "en"),
     )  # fmt: skip
     return Register("en", "Record of processing activities (GDPR art. 30) — screen video for "
                     "training", rows)  # fmt: skip
+
+
+def _governance(g: Governance, language: str) -> tuple[tuple[str, str], ...]:
+    """The consultation, the DPO's opinion and the DPIA as the policy records them, then
+    plainly what is still missing (the DPO signs only a complete register)."""
+    fr = language == "fr"
+    none = "non renseigné" if fr else "not recorded"
+    staff = (f"{g.staff_body}, {date(g.staff_consulted_on, language)}"
+             if g.staff_consulted_on and g.staff_body else none)  # fmt: skip
+    dpo = (f"{date(g.dpo_opinion_on, language)} : {g.dpo_opinion}" if fr else
+           f"{date(g.dpo_opinion_on, language)}: {g.dpo_opinion}"
+           ) if g.dpo_opinion_on and g.dpo_opinion else none  # fmt: skip
+    missing = {
+        "staff": "consultation des représentants du personnel" if fr
+        else "staff representatives' consultation",
+        "dpo": "avis du DPO" if fr else "the DPO's opinion",
+        "dpia": "référence de l'analyse d'impact (AIPD)" if fr else "DPIA reference",
+    }  # fmt: skip
+    todo = [missing[m] for m in g.missing()]
+    if fr:
+        return (
+            ("Consultation des représentants du personnel", staff),
+            ("Avis du DPO", dpo),
+            ("Analyse d'impact (AIPD)", g.dpia_reference or none),
+            ("Reste à compléter", " ; ".join(todo) + " (table [register] des règles)." if todo
+             else "Rien : le registre est complet."),
+        )  # fmt: skip
+    return (
+        ("Staff representatives consulted", staff),
+        ("DPO's opinion", dpo),
+        ("Impact assessment (DPIA)", g.dpia_reference or none),
+        ("Still to complete", "; ".join(todo) + " (the policy's [register] table)." if todo
+         else "Nothing: the register is complete."),
+    )  # fmt: skip
 
 
 def _agents(policy: Policy, training: str) -> int:

@@ -1,4 +1,4 @@
-"""Purge deadlines (docs/RULES.md R9). Pure; thread-safe.
+"""Purge deadlines (docs/rules.md R9). Pure; thread-safe.
 
 A recording's deadline is fixed when it is created (the policy's retention then). A later
 policy may *shorten* it — the new limit applies to what is already kept — but never lengthen

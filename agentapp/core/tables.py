@@ -57,8 +57,10 @@ class TableReader:
             raise self._error(f"'{key}' must be true or false", self.where)
         return v
 
-    def day(self, key: str) -> dt.date:
-        v = self._get(key, _MISSING)
+    def day(self, key: str, default: Any = _MISSING) -> Any:
+        v = self._get(key, default)
+        if v is default and default is not _MISSING:
+            return v
         if isinstance(v, dt.datetime):
             return v.date()
         if isinstance(v, dt.date):

@@ -47,6 +47,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     from agentapp.core.events import CallEvent, EventKind
     from agentapp.core.policy import DEFAULT_HOTKEY
     from agentapp.engine import Engine
+    from agentapp.i18n import current
     from agentapp.platform.x11 import X11Locator
     from agentapp.ui.tray import StatusWindow, TrayController
     from agentapp.vault.keys import public_key_path, write_public_key
@@ -80,19 +81,21 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     def around(w: QWidget, margin: int = 0) -> QRect:
         return w.frameGeometry().adjusted(-margin, -margin, margin, margin)
 
-    c = TrayController(engine, "en", DEFAULT_HOTKEY)
+    language = current()  # AGENTAPP_LANG or the locale: the shots are in that language
+    other = "en" if language == "fr" else "fr"
+    c = TrayController(engine, language, DEFAULT_HOTKEY)
     pump(lambda: c.tray is not None and c.notice is not None and c.notice.isVisible())
     assert c.notice is not None
     c.notice.move(300, 120)
     pump(lambda: c.notice is not None and c.notice.pos().x() > 0)
-    shot("notice-en.png", around(c.notice))
+    shot(f"notice-{language}.png", around(c.notice))
     c.notice.switch.click()
     pump(lambda: True)
-    shot("notice-fr.png", around(c.notice))
+    shot(f"notice-{other}.png", around(c.notice))
     assert c.notice.ack is not None
     c.notice.ack.click()
     engine.handle_event(CallEvent(EventKind.OFF_HOOK, "shot", time.time()))
-    pump(lambda: c.indicator.isVisible() and "Recording" in c.indicator.text())
+    pump(lambda: c.indicator.isVisible() and "●" in c.indicator.text())
     time.sleep(1.0)
     screen = QGuiApplication.primaryScreen().geometry()
     shot("desktop-recording.png", screen)
@@ -101,7 +104,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     shot("tray-menu.png", around(c.menu, 6))
     c.menu.hide()
     engine.toggle_pause()
-    pump(lambda: "Paused" in c.indicator.text())
+    pump(lambda: "❚❚" in c.indicator.text())
     shot("indicator-paused.png", around(c.indicator, 8))
     window = StatusWindow(c)
     window.show_status(engine.status, DEFAULT_HOTKEY)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
 from agentapp.engine import AgentState, EngineStatus
+from agentapp.ui import words
 
 TITLE = "agentapp recording indicator"
 
@@ -33,14 +34,14 @@ class RecordingIndicator(QLabel):
         self.setContentsMargins(14, 6, 14, 6)
 
     def show_status(self, status: EngineStatus) -> None:
-        if not status.recording:
+        text = words.badge(status)
+        if not text:
             self.hide()
             return
         if status.state == AgentState.PAUSED:
-            text, bg = "❚❚ Paused — nothing is recorded", "#fb8c00"
-        else:
-            app = f" — {status.application}" if status.application else ""
-            text, bg = f"● Recording for training{app}", "#c62828"
+            bg = "#fb8c00"
+        else:  # grey while nothing is written: the window is hidden
+            bg = "#c62828" if status.writing else "#616161"
         self.setText(text)
         self.setStyleSheet(
             f"QLabel {{ background: {bg}; color: white; font: bold 13px sans-serif; "

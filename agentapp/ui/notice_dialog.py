@@ -1,4 +1,7 @@
-"""The information notice (R2): read, switch language, acknowledge."""
+"""The information notice (R2): read, switch language, acknowledge.
+
+Its texts are the notice's own language (both are offered whatever the tray's), so they are
+written here in both rather than taken from the catalogue. Qt thread only."""
 
 from __future__ import annotations
 
@@ -30,12 +33,12 @@ class NoticeDialog(QDialog):
         buttons.addButton(self.switch, QDialogButtonBox.ButtonRole.ActionRole)
         self.switch.clicked.connect(self._switch)
         self.ack: QPushButton | None = None
+        self.later: QPushButton | None = None
         if needs_ack:
             self.ack = QPushButton()
             buttons.addButton(self.ack, QDialogButtonBox.ButtonRole.AcceptRole)
             self.ack.clicked.connect(self._acknowledge)
-            later = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-            later.setText("Plus tard / Later")
+            self.later = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         else:
             buttons.addButton(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -53,6 +56,8 @@ class NoticeDialog(QDialog):
             self.ack.setText(
                 "J'ai lu cette information" if self.language == "fr" else "I have read this notice"
             )
+        if self.later is not None:
+            self.later.setText("Plus tard" if self.language == "fr" else "Later")
 
     def _switch(self) -> None:
         self.language = "en" if self.language == "fr" else "fr"

@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from agentapp.i18n import _
+
 
 class PlayerWindow(QWidget):
     def __init__(
@@ -30,9 +32,9 @@ class PlayerWindow(QWidget):
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumSize(320, 200)
         self.position = QLabel("0:00")
-        self.toggle = QPushButton("Pause")
+        self.toggle = QPushButton(_("Pause"))
         self.toggle.clicked.connect(self._toggle)
-        close = QPushButton("Close")
+        close = QPushButton(_("Close"))
         close.clicked.connect(self.close)
         row = QHBoxLayout()
         row.addWidget(self.toggle)
@@ -59,9 +61,9 @@ class PlayerWindow(QWidget):
             return
         if self._timer.isActive():
             self._timer.stop()
-            self.toggle.setText("Play")
+            self.toggle.setText(_("Play"))
         else:
-            self.toggle.setText("Pause")
+            self.toggle.setText(_("Pause"))
             self._timer.start(0)
 
     def _next(self) -> None:
@@ -85,7 +87,9 @@ class PlayerWindow(QWidget):
             self._due = None
             self.finished = True
             self.toggle.setEnabled(False)
-            self.position.setText(f"{self.position.text()} — end of the recording")
+            self.position.setText(
+                _("{position} — end of the recording").format(position=self.position.text())
+            )
             return
         wait = 0.0 if self._last_t is None else self._due[0] - self._last_t
         self._last_t = self._due[0]

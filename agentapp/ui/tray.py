@@ -11,41 +11,43 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from html import escape
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
     QSystemTrayIcon,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from agentapp import i18n
+from agentapp.core import labels
 from agentapp.engine import AgentState, Engine, EngineStatus
+from agentapp.i18n import _
 from agentapp.platform.hotkey import human
+from agentapp.ui import words
 from agentapp.ui.bridge import EngineBridge
-from agentapp.ui.icons import HEADLINES, state_icon, state_pixmap
+from agentapp.ui.icons import state_icon, state_pixmap
 from agentapp.ui.indicator import RecordingIndicator
 from agentapp.ui.notice_dialog import NoticeDialog
+from agentapp.ui.qt_texts import install_qt_translations
 
 log = logging.getLogger(__name__)
 NOTIFY_EVERY_S = 20.0
+MENU_WIDTH = 520  # px: a menu a trainee reads at a glance, never across the screen
 
 
-def describe(status: EngineStatus) -> list[str]:
+def describe(status: EngineStatus, hotkey: str = "") -> list[str]:
     """The lines a person reads in the tooltip, the menu and the status window."""
-    headline = HEADLINES.get(status.state, status.state)
-    if status.state == AgentState.CANNOT_RECORD:
-        headline = f"Cannot record: {status.detail}"
-    lines = [headline]
-    repeats = status.detail.lower() in headline.lower()
-    if status.detail and status.state != AgentState.CANNOT_RECORD and not repeats:
-        lines.append(status.detail[0].upper() + status.detail[1:])
-    lines += [x[0].upper() + x[1:] for x in (status.enrolment, status.quota) if x]
-    return lines
+    return words.lines(status, hotkey)
 
 
 class RateLimiter:
@@ -75,29 +77,37 @@ class StatusWindow(QWidget):
         self.text.setWordWrap(True)
         self.pause = QPushButton()
         self.pause.clicked.connect(controller.toggle_pause)
-        self.objects = QPushButton("Caller objects")
+        self.objects = QPushButton()
         self.objects.clicked.connect(controller.caller_objects)
-        about = QPushButton("About recording…")
-        about.clicked.connect(controller.show_notice)
+        self.about = QPushButton()
+        self.about.clicked.connect(controller.show_notice)
+        self.say = QPushButton()
+        self.say.clicked.connect(controller.show_read_out)
+        self.details = QPushButton()
+        self.details.clicked.connect(controller.show_details)
         row = QHBoxLayout()
         row.addWidget(self.icon)
         row.addWidget(self.text, 1)
         buttons = QHBoxLayout()
-        for b in (self.pause, self.objects, about):
+        for b in (self.pause, self.objects, self.about, self.say, self.details):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(buttons)
-        self.setFixedWidth(420)
+        self.setMinimumWidth(520)
 
     def show_status(self, status: EngineStatus, hotkey: str) -> None:
         self.icon.setPixmap(state_pixmap(status.state, 32))
-        self.text.setText("\n".join(describe(status)))
-        self.pause.setText(
-            "Resume recording" if status.state == AgentState.PAUSED else f"Pause ({human(hotkey)})"
-        )
+        self.text.setText("\n".join(describe(status, hotkey)))
+        self.pause.setText(_(labels.RESUME) if status.state == AgentState.PAUSED
+                           else _(labels.PAUSE).format(key=human(hotkey)))  # fmt: skip
         self.pause.setEnabled(status.recording)
+        self.objects.setText(_("Caller objects"))
         self.objects.setEnabled(status.recording or status.erasable)
+        self.about.setText(_(labels.ABOUT))
+        self.say.setText(_(labels.SAY))
+        self.details.setText(_(labels.DETAILS))
+        self.details.setVisible(words.has_details(status))
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         event.ignore()  # the only visible sign of the agent: it stays
@@ -116,13 +126,16 @@ class TrayController(QObject):
         self._tray_available = tray_available
         self.engine = engine
         self.language = language
+        i18n.use(language)
         self.hotkey = hotkey
         self.bridge = EngineBridge(engine)
         self.indicator = RecordingIndicator()
         self.tray: QSystemTrayIcon | None = None
         self.window: StatusWindow | None = None
         self.notice: NoticeDialog | None = None
+        self.dialog: QDialog | None = None  # the read-out text or the details, when open
         self.menu = QMenu()
+        self.menu.setMaximumWidth(MENU_WIDTH)
         self.menu.aboutToShow.connect(self._build_menu)
         self._notify = RateLimiter(NOTIFY_EVERY_S)
         self._last_state: AgentState | None = None
@@ -163,7 +176,7 @@ class TrayController(QObject):
 
     @property
     def tooltip(self) -> str:
-        return "agentapp — " + "\n".join(describe(self.engine.status))
+        return "agentapp — " + "\n".join(describe(self.engine.status, self.hotkey))
 
     def show_status(self, status: EngineStatus) -> None:
         if self.tray is not None:
@@ -175,45 +188,42 @@ class TrayController(QObject):
         was, self._last_state = self._last_state, status.state
         recording = (AgentState.RECORDING, AgentState.PAUSED)
         if status.state == AgentState.RECORDING and was not in recording:
-            self._message("Recording for training started", status)
+            self._message(_("Recording for training started"), status)
         elif was in recording and status.state not in recording:
-            self._message("Recording stopped", status)
+            self._message(_("Recording stopped"), status)
         if status.state == AgentState.NOTICE_REQUIRED and was != AgentState.NOTICE_REQUIRED:
             QTimer.singleShot(0, self.show_notice)
 
     def _message(self, title: str, status: EngineStatus) -> None:
         if self.tray is not None and self._notify.allow(title):
-            self.tray.showMessage(title, describe(status)[-1], state_icon(status.state), 4000)
+            self.tray.showMessage(title, words.headline(status), state_icon(status.state), 4000)
+
+    def _action(self, text: str, slot: Callable[[], None], enabled: bool = True) -> QAction:
+        action = QAction(text, self.menu)
+        action.setEnabled(enabled)
+        action.triggered.connect(slot)
+        self.menu.addAction(action)
+        return action
 
     def _build_menu(self) -> None:
         status = self.engine.status
         self.menu.clear()
-        for line in describe(status):
+        for line in describe(status, self.hotkey):
             info = self.menu.addAction(line)
             info.setEnabled(False)
         self.menu.addSeparator()
-        pause = QAction(
-            "Resume recording"
-            if status.state == AgentState.PAUSED
-            else f"Pause recording ({human(self.hotkey)})",
-            self.menu,
-        )
-        pause.setEnabled(status.recording)
-        pause.triggered.connect(self.toggle_pause)
-        self.menu.addAction(pause)
-        objects = QAction(
-            "Caller objects — stop and erase this recording"
-            if status.recording or not status.erasable
-            else "Caller objects — erase the last call's recording",
-            self.menu,
-        )
-        objects.setEnabled(status.recording or status.erasable)
-        objects.triggered.connect(self.caller_objects)
-        self.menu.addAction(objects)
+        self._action(_(labels.RESUME) if status.state == AgentState.PAUSED
+                     else _(labels.PAUSE).format(key=human(self.hotkey)),
+                     self.toggle_pause, status.recording)  # fmt: skip
+        self._action(_(labels.OBJECTS) if status.recording or not status.erasable
+                     else _(labels.OBJECTS_AFTER),
+                     self.caller_objects, status.recording or status.erasable)  # fmt: skip
         self.menu.addSeparator()
-        about = QAction("About recording…", self.menu)
-        about.triggered.connect(self.show_notice)
-        self.menu.addAction(about)
+        self._action(_(labels.SAY), self.show_read_out)
+        self._action(_(labels.ABOUT), self.show_notice)
+        if words.has_details(status):
+            self._action(_(labels.DETAILS), self.show_details)
+        self._action(_(labels.LANGUAGE), self.switch_language)
 
     # ------------------------------------------------------------------ actions
     def toggle_pause(self) -> None:
@@ -224,6 +234,13 @@ class TrayController(QObject):
         threading.Thread(target=lambda: log.info("tray: %s", self.engine.caller_objects()),
                          name="caller-objects", daemon=True).start()  # fmt: skip
 
+    def switch_language(self) -> None:
+        """French ↔ English for the tray, the badge and the notice, at once."""
+        self.language = "en" if self.language == "fr" else "fr"
+        i18n.use(self.language)
+        install_qt_translations(self.language)
+        self.show_status(self.engine.status)
+
     def show_notice(self) -> None:
         if self.notice is not None and self.notice.isVisible():
             self.notice.raise_()
@@ -232,6 +249,36 @@ class TrayController(QObject):
             self.engine.notice, self.language, self.engine.notice_needed(), self._acknowledged
         )
         self.notice.show()
+
+    def show_read_out(self) -> None:
+        """A short text to read to a caller or a colleague who asks, in both languages."""
+        self._text_dialog(_("What to tell a caller"), "\n\n".join(
+            f"<h4>{head}</h4><p>{escape(self.engine.read_out(lang))}</p>"
+            for lang, head in (("fr", "Français"), ("en", "English"))))  # fmt: skip
+
+    def show_details(self) -> None:
+        """The technical words behind the trainee's, for IT (paths, keys, rule numbers)."""
+        status = self.engine.status
+        self._text_dialog(_("Details for IT"), "<p>" + escape(_(
+            "Give these details to IT; they say what stands in the way on this desk.")) + "</p>"
+            f"<pre style='white-space: pre-wrap'>{escape(status.detail)}</pre>")  # fmt: skip
+
+    def _text_dialog(self, title: str, html: str) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
+        dialog = QDialog()
+        dialog.setObjectName("agentapp-text")
+        dialog.setWindowTitle(title)
+        text = QTextBrowser()
+        text.setHtml(html)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        dialog.resize(560, 380)
+        dialog.show()
+        self.dialog = dialog
 
     def _acknowledged(self, language: str) -> None:
         self.engine.acknowledge_notice(language)

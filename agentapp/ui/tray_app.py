@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from agentapp.engine import Engine
+from agentapp.ui.qt_texts import install_qt_translations
 from agentapp.ui.tray import TrayController
 
 
@@ -21,6 +22,7 @@ def run_tray(engine: Engine, language: str, hotkey: str) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("agentapp")
     app.setQuitOnLastWindowClosed(False)
+    install_qt_translations(language)
     # exit(), not quit(): Qt 6's quit() first asks every window to close, and the recording
     # badge and the status window refuse (the agent cannot hide them), which cancels it
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,4 @@
-"""The tamper-evident audit trail (docs/RULES.md R8): who did what, when and why.
+"""The tamper-evident audit trail (docs/rules.md R8): who did what, when and why.
 
 `<data dir>/audit.jsonl` on a desk, one hash-chained, HMAC-signed entry per line (see
 core/auditchain.py). At a site (a shared folder several trainers review), each reviewer

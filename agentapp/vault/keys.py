@@ -56,8 +56,8 @@ def load_public_key(path: Path) -> X25519PublicKey:
         key = serialization.load_pem_public_key(path.read_bytes())
     except FileNotFoundError:
         raise KeyProblem(
-            f"no recording public key at {path}: run 'agentapp keys init' (or install the "
-            "site's key there)"
+            f"no recording public key at {path}: IT installs the site's key there (the "
+            "package's set-up, or 'agentapp machine configure --recording-key')"
         ) from None
     except (OSError, ValueError) as exc:
         raise KeyProblem(f"recording public key {path} is unreadable: {exc}") from None

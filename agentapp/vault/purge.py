@@ -1,4 +1,4 @@
-"""Delete, for good, every recording and note past its deadline (docs/RULES.md R9).
+"""Delete, for good, every recording and note past its deadline (docs/rules.md R9).
 
 Runs at agent start, every hour while the agent runs, and as `agentapp purge`. Each item
 purged is written to the audit trail (id and deadline only). Exported files listed with

@@ -2,7 +2,7 @@
 
 Layout under `<data dir>/recordings/` (folders 0700, files 0600):
 
-    <recording id>/recording.json   metadata (docs/RULES.md R13: agent, date, time, duration,
+    <recording id>/recording.json   metadata (docs/rules.md R13: agent, date, time, duration,
                                      application, size, hash — no caller, no call id)
     <recording id>/seg-000001.seal  sealed segments, in order; each grows by one sealed
                                      record per fragment of video (vault/sealing.py)

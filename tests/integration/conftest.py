@@ -88,10 +88,15 @@ class Agent:
         self.proc: subprocess.Popen[str] | None = None
 
     def cli(
-        self, *args: str, check: bool = True, user: str | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        user: str | None = None,
+        env_extra: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """`agentapp ARGS`, as the agent or as another person (`user`: access rules)."""
         env = self.env if user is None else dict(self.env, AGENTAPP_USER=user)
+        env = dict(env, **(env_extra or {}))
         r = subprocess.run([sys.executable, "-m", "agentapp", *args], env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
         if check:

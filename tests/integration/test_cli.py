@@ -158,6 +158,14 @@ def test_doctor_says_what_is_missing_then_what_works(
     assert not checks["display"]["ok"] and "DISPLAY" in checks["display"]["detail"]
     assert not checks["recording key"]["ok"] and checks["policy"]["ok"]
     assert not checks["event source"]["ok"] and "not running" in checks["event source"]["detail"]
+    # an agent's desk: the fix is IT's set-up, never a private key made there
+    assert checks["desk"]["detail"] == "agent desk"
+    assert "dpkg-reconfigure" in checks["recording key"]["fix"]
+    assert "keys init" not in checks["recording key"]["fix"] + checks["recording key"]["detail"]
+    assert "register" not in checks  # the register is the trainers' and the DPO's business
+    french = agent.cli("doctor", check=False, env_extra={"AGENTAPP_LANG": "fr"})
+    assert "ÉCHEC clé d'enregistrement" in french.stdout, french.stdout
+    assert "un poste d'agent ne détient jamais de clé privée" in french.stdout
     agent.start()
     checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
     assert checks["event source"]["ok"]
@@ -167,6 +175,26 @@ def test_doctor_says_what_is_missing_then_what_works(
     (agent.data / "agent.toml").write_text('[source]\nkind = "sip"\n')
     r = agent.cli("doctor", check=False)
     assert r.returncode == 1 and "configuration refused" in r.stderr and "kind must be" in r.stderr
+
+
+def test_doctor_on_a_trainer_desk_warns_while_the_register_is_incomplete(tmp_path: Path) -> None:
+    from tests.policies import ACCESS
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text(policy_text("alice", extra=ACCESS))
+    env = dict(no_display_env(data), AGENTAPP_USER="carol")
+    checks = {c["name"]: c for c in json.loads(cli("doctor", "--json", env=env).stdout)}
+    assert checks["desk"]["detail"] == "trainer desk (carol)"
+    register = checks["register"]
+    assert not register["ok"] and "the DPO's opinion" in register["detail"]
+    assert "keys init" in checks["recording key"]["fix"]  # here the pair may be made
+    done = ('[register]\nstaff_consulted_on = 2026-10-12\nstaff_body = "CSE"\n'
+            'dpo_opinion_on = 2026-10-20\ndpo_opinion = "favourable"\n'
+            'dpia_reference = "AIPD-2026-04"\n')  # fmt: skip
+    (data / "policy.toml").write_text(policy_text("alice", extra=ACCESS + done))
+    checks = {c["name"]: c for c in json.loads(cli("doctor", "--json", env=env).stdout)}
+    assert checks["register"]["ok"]
 
 
 def test_nobody_acknowledges_the_notice_for_an_agent(tmp_path: Path) -> None:

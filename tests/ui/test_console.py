@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pytestqt.qtbot import QtBot
 
+from agentapp import i18n
 from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.core.config import AgentConfig
 from agentapp.demo.run import make_sample_site
@@ -64,10 +65,13 @@ def test_enrol_then_publish_a_signed_policy(qtbot: QtBot, site) -> None:  # type
     assert "draft version 2: bob enrolled" in w.status.text()
     assert [w.enrolment.enrolled.item(r, 0).text() for r in range(2)] == ["alice", "bob"]  # type: ignore[union-attr]
     end = w.enrolment.enrolled.item(1, 3).text()  # type: ignore[union-attr]
-    assert dt.date.fromisoformat(end) == dt.date.today() + dt.timedelta(days=91)  # 3 months
+    assert end == i18n.date(dt.date.today() + dt.timedelta(days=91))  # 3 months
     assert "enrolment changed: bob enrolled" in w.publishing.plan_text.toPlainText()
     w.publishing.publish_button.click()
     assert "version 2 published" in w.status.text()
+    said = w.publishing.plan_text.toPlainText()  # what was published, not an error
+    assert "Version 2 is the site's policy" in said and "bob enrolled" in said, said
+    assert "increase 'version'" not in said and not w.publishing.publish_button.isEnabled()
     published = parse_signed(site_policy_path(folder).read_bytes(), signing, "site")
     bob = published.enrolment_for("bob")
     assert published.version == 2 and bob is not None and bob.fps == 5
@@ -88,13 +92,29 @@ def test_pick_a_window_and_test_the_rule(qtbot: QtBot, site, monkeypatch) -> Non
     assert (
         w.applications.rule_class.text() == "CrmDesktop" and w.applications.rule_exe.text() == "crm"
     )
-    assert w.applications.match_label.text() == "matches 1 open window(s): CRM — customer 1234"
+    assert w.applications.match_label.text() == "matches 1 open window: CRM — customer 1234"
+    # the rule is named from the program, never from a title that names a customer
+    assert w.applications.rule_name.text() == "CrmDesktop"
+    assert w.applications.rule_title.text() == ""
+    dialog, listing = w.applications.picker
+    assert dialog.width() >= 700 and listing.wordWrap()  # readable, entries not cut off
+    w.applications.rule_name.setText("")
     w.applications.click_window()  # a click on another window (the locator's pick) fills it
-    assert w.applications.rule_class.text() == "thunderbird" and "picked: Inbox" in w.status.text()
+    assert w.applications.rule_class.text() == "thunderbird"
+    assert "picked: class thunderbird" in w.status.text()
+    assert "private mail" not in w.status.text()
+    assert w.applications.rule_name.text() == "thunderbird"
     w.applications.pick_window()
     w.applications.rule_name.setText("CRM desktop")
     w.applications.add_rule_button.click()
-    assert "'CRM desktop' may be recorded" in w.status.text()
+    assert "“CRM desktop” may be recorded" in w.status.text()
+    assert "Warning" not in w.status.text()
+    w.applications.rule_name.setText("CRM by title")
+    w.applications.rule_class.setText("")
+    w.applications.rule_exe.setText("")
+    w.applications.rule_title.setText("^CRM")
+    w.applications.add_rule_button.click()
+    assert "Warning: a title rule is published to every desk" in w.status.text()
     assert any(a.name == "CRM desktop" for a in w.model.draft().applications)
 
 
@@ -110,7 +130,7 @@ def test_a_web_application_rule_with_its_page_address(qtbot: QtBot, site) -> Non
     w.applications.rule_url.setText(r"^https://crm\.example\.fr/")
     w.applications.rule_popups.setChecked(True)
     w.applications.add_rule_button.click()
-    assert "'CRM web' may be recorded" in w.status.text()
+    assert "“CRM web” may be recorded" in w.status.text()
     (rule,) = [a for a in w.model.draft().applications if a.name == "CRM web"]
     assert (
         rule.url_pattern is not None and rule.url_pattern.pattern == r"^https://crm\.example\.fr/"
@@ -199,7 +219,7 @@ def test_the_console_purges_the_site_at_start(qtbot: QtBot, site) -> None:  # ty
     old.add_segment(b"sealed", 1)
     old.finish(1.0, [], "on-hook")
     w = _console(qtbot, trainer, folder, "carol")
-    assert "1 recording(s) or note(s) past their deadline deleted" in w.status.text()
+    assert "1 recording or note past its deadline deleted" in w.status.text()
     assert w.recordings.recs.rowCount() == 1 and not (folder / "recordings" / old.meta.id).exists()
 
 
@@ -215,3 +235,54 @@ def test_a_draft_never_gives_a_role(qtbot: QtBot, site) -> None:  # type: ignore
     assert w.model.draft().trainer("mallory") is not None  # the draft says so…
     assert w.model.person().role == "agent"  # …the signed policy does not
     assert _console(qtbot, trainer, folder, "carol").model.person().role == "trainer"
+
+
+def test_selecting_a_row_loads_it_and_an_update_keeps_the_rest(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    draft = trainer / "policy-draft.toml"
+    w = _console(qtbot, trainer, folder, "carol")
+    text = draft.read_text().replace('agent = "alice"', 'agent = "alice"\nextension = "2101"')
+    draft.write_text("# kept: the trainer's own comment\n" + text)
+    w.refresh()
+    alice = w.model.draft().enrolment_for("alice")
+    assert alice is not None
+    w.enrolment.enrolled.selectRow(0)
+    assert w.enrolment.agent.text() == "alice" and w.enrolment.training.text() == alice.training
+    assert i18n.date(alice.end) == w.enrolment.enrolled.item(0, 3).text()  # type: ignore[union-attr]
+    assert w.enrolment.sampling.value() == alice.sampling_percent
+    assert w.enrolment.quota.value() == alice.weekly_quota
+    w.enrolment.quota.setValue(alice.weekly_quota - 1)
+    w.enrolment.enrol_button.click()
+    after = w.model.draft().enrolment_for("alice")
+    assert after is not None and after.weekly_quota == alice.weekly_quota - 1
+    # nothing else was reset to the form's defaults, and the file kept its comment
+    assert (after.start, after.end, after.sampling_percent, after.extension) == (
+        alice.start, alice.end, alice.sampling_percent, "2101")  # fmt: skip
+    assert draft.read_text().startswith("# kept: the trainer's own comment")
+
+
+def test_the_console_in_french(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QPushButton
+
+    trainer, folder, _ = site
+    i18n.use("fr")
+    w = _console(qtbot, trainer, folder, "carol")
+    tabs = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert tabs == ["Inscriptions", "Fenêtres métier", "Publication", "Enregistrements"]
+    buttons = {b.text() for b in w.findChildren(QPushButton)}
+    assert {"Inscrire / modifier", "Signer et publier", "Lire…", "Tester la règle"} <= buttons
+    assert w.enrolment.enrolled.item(0, 6).text() == "inscrit(e)"  # type: ignore[union-attr]
+    english = {m for m in _english_texts() if m not in _same_in_both()}
+    assert not (buttons & english), buttons & english
+    assert w.windowTitle().startswith("console agentapp — carol (formateur)")
+
+
+def _english_texts() -> set[str]:
+    from babel.messages.pofile import read_po
+
+    with (Path(i18n.__file__).parent / "fr.po").open("rb") as f:
+        return {m.id for m in read_po(f) if isinstance(m.id, str) and m.id}
+
+
+def _same_in_both() -> set[str]:
+    return {m for m in _english_texts() if i18n.texts("fr").gettext(m) == m}

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from agentapp.core.events import CallEvent, EventKind
+from agentapp.core.readiness import Why
 from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.ui.icons import state_colour, state_pixmap
 from agentapp.ui.tray import RateLimiter, TrayController
@@ -39,15 +40,17 @@ def test_icon_and_tooltip_follow_the_state(qtbot: QtBot, engine: Engine, state: 
     assert c.tray is not None and c.window is None
     engine._set_status(
         EngineStatus(state, "no business window" if state == "cannot_record" else "detail",
-                     enrolment="enrolled in 'CRM onboarding' until 2027-01-29",
-                     quota="1 of 5 recordings this week")
+                     training="CRM onboarding", until="2027-01-29", used=1, weekly_quota=5,
+                     why=Why.DISPLAY if state == "cannot_record" else Why.NONE)
     )  # fmt: skip
     qtbot.waitUntil(lambda: c.tray is not None and "agentapp" in c.tray.toolTip())
     tip = c.tray.toolTip()
-    assert "Enrolled in 'CRM onboarding' until 2027-01-29" in tip
+    if state != "not_enrolled":
+        assert "Training “CRM onboarding” until 29 January 2027" in tip
     assert "1 of 5 recordings this week" in tip
-    if state == "cannot_record":
-        assert "Cannot record: no business window" in tip
+    if state == "cannot_record":  # the trainee's words; the technical ones behind Details…
+        assert "Cannot record on this desk" in tip and "tell your trainer or IT" in tip
+        assert "no business window" not in tip
     expected = state_colour(state)
     got = ring_colour(c.tray)
     assert abs(got.red() - expected.red()) < 40 and abs(got.green() - expected.green()) < 40
@@ -157,10 +160,9 @@ def test_notifications_are_rate_limited() -> None:
     assert limit.allow("started")
 
 
-def test_describe_does_not_repeat_the_headline() -> None:
+def test_describe_says_what_is_recorded() -> None:
     from agentapp.ui.tray import describe
 
-    lines = describe(
-        EngineStatus(AgentState.RECORDING, "recording for training", enrolment="enrolled")
-    )
-    assert lines == ["● Recording for training", "Enrolled"]
+    lines = describe(EngineStatus(AgentState.RECORDING, "recording for training",
+                                  application="CRM"))  # fmt: skip
+    assert lines == ["Recording — CRM"]

@@ -217,7 +217,7 @@ def test_missing_public_key_fails_closed(tmp_path: Path, key: X25519PrivateKey) 
     e = make_engine(tmp_path, key, FakeLocator())
     public_key_path(tmp_path).unlink()
     assert "no recording key" in call(e, EventKind.OFF_HOOK)
-    assert "keys init" in e.status.detail
+    assert "machine configure" in e.status.detail and e.status.why == "key"
     e.stop()
 
 

@@ -1,5 +1,6 @@
 """The layers hold (issue 15): the composition root is the top (only the command line's
-`run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/;
+`run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/
+and the text catalogue (agentapp.i18n: a leaf of the standard library and Babel);
 only ui/ and demo/ import PySide6; nothing outside cli/ imports the command line but the
 installed entry point; the product imports nothing of demo/ but the `demo` command."""
 
@@ -42,10 +43,12 @@ def _modules() -> dict[str, set[str]]:
 
 def test_core_imports_only_core() -> None:
     bad = {m: sorted(n for n in names if n.startswith("agentapp.") and
-                     not n.startswith("agentapp.core"))
+                     not n.startswith(("agentapp.core", "agentapp.i18n")))
            for m, names in _modules().items() if m.startswith("core/")}  # fmt: skip
     assert {m: n for m, n in bad.items() if n} == {}
     assert "agentapp.core.policy" in _imports(ROOT / "core" / "gate.py")
+    leaf = {n for n in _imports(ROOT / "i18n" / "__init__.py") if n.startswith("agentapp")}
+    assert leaf == set()  # the catalogue itself imports nothing of the product
 
 
 def test_only_ui_and_the_demo_import_qt() -> None:

@@ -1,5 +1,5 @@
 """R13: a recording keeps the fields it needs and nothing more. The list is fixed here, so a
-new field is a decision someone writes down (and the register and docs/RULES.md follow)."""
+new field is a decision someone writes down (and the register and docs/rules.md follow)."""
 
 from __future__ import annotations
 

@@ -51,3 +51,26 @@ def test_a_new_trainer_or_admin_asks_the_agent_again() -> None:
     assert "trainers: carol" in seen and "admins/DPO, who do not see the video: dan" in seen
     fr = build_notice(parse_policy(policy_text("alice", extra=ours + admin)), "alice", "fr")
     assert "formateurs : carol" in dict(fr.sections)["Destinataires"]
+
+
+def test_the_register_prints_what_the_dpo_signs_and_what_is_missing() -> None:
+    from agentapp.core.policy import parse_policy
+    from agentapp.core.register import build_register
+    from tests.policies import policy_text
+
+    bare = parse_policy(policy_text("alice"))
+    rows = dict(build_register(bare, "en").rows)
+    assert "staff representatives' consultation; the DPO's opinion; DPIA reference" in rows[
+        "Still to complete"]  # fmt: skip
+    assert "callers informed by the telephony system" in rows["Legal basis"]
+    done = parse_policy(policy_text("alice", extra=(
+        '[register]\nstaff_consulted_on = 2026-10-12\nstaff_body = "CSE"\n'
+        'dpo_opinion_on = 2026-10-20\ndpo_opinion = "favourable"\n'
+        'dpia_reference = "AIPD-2026-04"\n')))  # fmt: skip
+    fr = dict(build_register(done, "fr").rows)
+    assert fr["Consultation des représentants du personnel"] == "CSE, 12 octobre 2026"
+    assert fr["Avis du DPO"] == "20 octobre 2026 : favourable"
+    assert fr["Analyse d'impact (AIPD)"] == "AIPD-2026-04"
+    assert fr["Reste à compléter"] == "Rien : le registre est complet."
+    assert done.governance.missing() == [] and bare.governance.missing() == ["staff", "dpo",
+                                                                             "dpia"]  # fmt: skip

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from agentapp.console import ConsoleModel
 from agentapp.core.policy import WindowRule
+from agentapp.i18n import _, ngettext
 from agentapp.platform.base import WindowInfo
 from agentapp.ui.console.widgets import Act, Say, lay_out
 
@@ -44,27 +45,30 @@ class ApplicationsTab(QWidget):
         self.rule_name, self.rule_class = QLineEdit(), QLineEdit()
         self.rule_exe, self.rule_title = QLineEdit(), QLineEdit()
         self.rule_url = QLineEdit()
-        self.rule_url.setPlaceholderText(r"web application: e.g. ^https://crm\.example\.fr/")
-        self.rule_popups = QCheckBox("its own menus, tooltips and dialogs may be recorded")
+        self.rule_url.setPlaceholderText(
+            _("web application: e.g. {example}").format(example=r"^https://crm\.example\.fr/")
+        )
+        self.rule_title.setPlaceholderText(_("avoid: a title can hold a customer's name"))
+        self.rule_popups = QCheckBox(_("its own menus, tooltips and dialogs may be recorded"))
         form = QFormLayout()
-        fields = [("Name", self.rule_name), ("Window class", self.rule_class),
-                  ("Executable", self.rule_exe), ("Title pattern", self.rule_title),
-                  ("Page address (URL) pattern", self.rule_url),
-                  ("Pop-ups", self.rule_popups)]  # fmt: skip
+        fields = [(_("Name"), self.rule_name), (_("Window class"), self.rule_class),
+                  (_("Executable"), self.rule_exe), (_("Title pattern"), self.rule_title),
+                  (_("Page address (URL) pattern"), self.rule_url),
+                  (_("Pop-ups"), self.rule_popups)]  # fmt: skip
         for label, w in fields:
             form.addRow(label, w)
         self.match_label = QLabel()
         form.addRow("", self.match_label)
-        pick_button = QPushButton("Pick from the list…")
+        pick_button = QPushButton(_("Pick from the list…"))
         pick_button.clicked.connect(self.pick_window)
-        click = QPushButton("Click on the window…")
+        click = QPushButton(_("Click on the window…"))
         click.clicked.connect(self.click_window)
         click.setEnabled(pick is not None)
-        test = QPushButton("Test the rule")
+        test = QPushButton(_("Test the rule"))
         test.clicked.connect(self.test_rule)
-        self.add_rule_button = QPushButton("Add / update")
+        self.add_rule_button = QPushButton(_("Add / update"))
         self.add_rule_button.clicked.connect(self._add_rule)
-        remove = QPushButton("Remove selected")
+        remove = QPushButton(_("Remove selected"))
         remove.clicked.connect(self._remove_rule)
         lay_out(self, self.rules, form, [click, pick_button, test, self.add_rule_button, remove])
 
@@ -81,15 +85,18 @@ class ApplicationsTab(QWidget):
             try:
                 compiled[what] = re.compile(pattern) if pattern else None
             except re.error as exc:
-                self._say(f"Refused: the {what} pattern is not valid ({exc})")
+                message = (_("Refused: the title pattern is not valid ({error})") if what ==
+                           "title" else _("Refused: the page address pattern is not valid "
+                                          "({error})"))  # fmt: skip
+                self._say(message.format(error=exc))
                 return None
-        rule = WindowRule(self.rule_name.text().strip() or "Business application",
+        rule = WindowRule(self.rule_name.text().strip() or _("Business application"),
                           self.rule_class.text().strip() or None,
                           self.rule_exe.text().strip() or None, compiled["title"],
                           popups=self.rule_popups.isChecked(),
                           url_pattern=compiled["page address"])  # fmt: skip
         if rule.wm_class is None and rule.executable is None and rule.title_pattern is None:
-            self._say("Refused: give a window class, an executable or a title pattern")
+            self._say(_("Refused: give a window class, an executable or a title pattern"))
             return None
         return rule
 
@@ -97,20 +104,32 @@ class ApplicationsTab(QWidget):
         """Choose among the windows open now; fills the rule with what the locator reads."""
         found = self._windows()
         dialog = QDialog(self)
-        dialog.setWindowTitle("Pick the business application's window")
+        dialog.setWindowTitle(_("Pick the business application's window"))
+        hint = QLabel(
+            _(
+                "The rule uses the window class and the executable, never the title: "
+                "a title can hold a customer's name, and the rule goes to every desk."
+            )
+        )
+        hint.setWordWrap(True)
         listing = QListWidget()
+        listing.setWordWrap(True)
         for w in found:
-            listing.addItem(f"{' / '.join(w.wm_class)} — {w.executable or '?'} — {w.title or ''}")
+            listing.addItem(_("class {wm_class} — program {executable} — shows “{title}”").format(
+                wm_class=" / ".join(w.wm_class) or "?", executable=w.executable or "?",
+                title=w.title or ""))  # fmt: skip
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)  # fmt: skip
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         layout = QVBoxLayout(dialog)
-        layout.addWidget(listing)
+        layout.addWidget(hint)
+        layout.addWidget(listing, 1)
         layout.addWidget(buttons)
+        dialog.resize(760, 420)
         self.picker = (dialog, listing)
         if not found:
-            self._say("No window found (is a display available?)")
+            self._say(_("No window found (is a display available?)"))
             return
         listing.setCurrentRow(0)
         if dialog.exec() != QDialog.DialogCode.Accepted or listing.currentRow() < 0:
@@ -122,26 +141,30 @@ class ApplicationsTab(QWidget):
         from PySide6.QtWidgets import QApplication
 
         assert self._pick is not None
-        self._say("Click on the business application's window (30 s)…")
+        self._say(_("Click on the business application's window (30 s)…"))
         QApplication.processEvents()
         try:
             w = self._pick()
         except Exception as exc:  # the locator says why it cannot grab the pointer
-            self._say(f"Cannot pick: {exc}")
+            self._say(_("Cannot pick: {reason}").format(reason=exc))
             return
         if w is None:
-            self._say("No window picked")
+            self._say(_("No window picked"))
             return
         self.use_window(w)
-        self._say(f"picked: {w.title or w.wm_class}")
+        self._say(
+            _("picked: class {wm_class}, program {executable}").format(
+                wm_class=" / ".join(w.wm_class) or "?", executable=w.executable or "?"
+            )
+        )
 
     def use_window(self, w: WindowInfo) -> None:
         self.rule_class.setText(w.wm_class[-1] if w.wm_class else "")
         self.rule_exe.setText(w.executable or "")
         self.rule_title.setText("")
         self.rule_url.setText("")  # a page rule is written by hand: a picked window has none
-        if not self.rule_name.text():
-            self.rule_name.setText(w.title or (w.wm_class[-1] if w.wm_class else "Application"))
+        if not self.rule_name.text():  # never the title: it may name a customer
+            self.rule_name.setText(proposed_name(w))
         self.test_rule()
 
     def test_rule(self) -> None:
@@ -150,28 +173,43 @@ class ApplicationsTab(QWidget):
             return
         hits = self.model.matching(rule, self._windows())
         titles = "; ".join(w.title or "?" for w in hits[:3])
-        self.match_label.setText(f"matches {len(hits)} open window(s)"
+        self.match_label.setText(ngettext("matches {n} open window", "matches {n} open windows",
+                                          len(hits)).format(n=len(hits))
                                  + (f": {titles}" if hits else ""))  # fmt: skip
 
     def _add_rule(self) -> None:
         rule = self._rule()
-        if rule is not None:
-            self._act(lambda: f"draft version {self.model.add_application(rule).version}: "
-                      f"'{rule.name}' may be recorded — publish to apply")  # fmt: skip
+        if rule is None:
+            return
+        warning = "" if rule.title_pattern is None else " " + _(
+            "Warning: a title rule is published to every desk, and a title can hold a "
+            "customer's name; prefer the window class or the executable.")  # fmt: skip
+        self._act(lambda: _("draft version {version}: “{name}” may be recorded — publish to "
+                            "apply").format(version=self.model.add_application(rule).version,
+                                            name=rule.name) + warning)  # fmt: skip
 
     def _remove_rule(self) -> None:
         item = self.rules.currentItem()
         if item is None:
-            self._say("Select a rule first")
+            self._say(_("Select a rule first"))
             return
         name = item.text().split(" — ")[0]
-        self._act(lambda: f"draft version {self.model.remove_application(name).version}: "
-                  f"'{name}' removed — publish to apply")  # fmt: skip
+        self._act(lambda: _("draft version {version}: “{name}” removed — publish to apply")
+                  .format(version=self.model.remove_application(name).version,
+                          name=name))  # fmt: skip
+
+
+def proposed_name(w: WindowInfo) -> str:
+    """A rule's name from what identifies the program, never its title."""
+    if w.wm_class:
+        return w.wm_class[-1]
+    return w.executable or _("Business application")
 
 
 def describe_rule(a: WindowRule) -> str:
-    parts = [f"class {a.wm_class}" if a.wm_class else "", f"exe {a.executable}" if a.executable
-             else "", f"title ~ {a.title_pattern.pattern}" if a.title_pattern else "",
-             f"page ~ {a.url_pattern.pattern}" if a.url_pattern else "",
-             "with its pop-ups" if a.popups else ""]  # fmt: skip
+    parts = [_("class {v}").format(v=a.wm_class) if a.wm_class else "",
+             _("program {v}").format(v=a.executable) if a.executable else "",
+             _("title ~ {v}").format(v=a.title_pattern.pattern) if a.title_pattern else "",
+             _("page ~ {v}").format(v=a.url_pattern.pattern) if a.url_pattern else "",
+             _("with its pop-ups") if a.popups else ""]  # fmt: skip
     return f"{a.name} — " + ", ".join(p for p in parts if p)

@@ -20,15 +20,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agentapp.console import ConsoleError, ConsoleModel
-from agentapp.ui.console.widgets import Act, Say, date_of, fill, first_cell, lay_out, qdate, table
+from agentapp.console import ConsoleError, ConsoleModel, status_words
+from agentapp.i18n import _, duration, moment
+from agentapp.ui.console.widgets import (
+    DATE_FORMAT,
+    Act,
+    Say,
+    date_of,
+    fill,
+    first_cell,
+    lay_out,
+    qdate,
+    table,
+)
 from agentapp.ui.player import PlayerWindow
 
 ReasonAsker = Callable[[QWidget, str], str | None]
 
 
 def ask_reason(parent: QWidget, what: str) -> str | None:
-    text, ok = QInputDialog.getText(parent, "Reason (audited)", f"Why do you need to {what}?")
+    text, ok = QInputDialog.getText(parent, _("Reason (audited)"), what)
     return text if ok else None
 
 
@@ -45,26 +56,27 @@ class RecordingsTab(QWidget):
         self.model, self._say, self._act = model, say, act
         self._key, self._reason = private_key_loader, reason
         self.players: list[PlayerWindow] = []
-        self.recs = table(["Recording", "Agent", "Training", "Started", "Duration", "Status"])
+        self.recs = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
+                           _("Duration"), _("Status")])  # fmt: skip
         self.filter_agent, self.filter_training = QLineEdit(), QLineEdit()
-        self.filter_agent.setPlaceholderText("any agent")
-        self.filter_training.setPlaceholderText("any training")
+        self.filter_agent.setPlaceholderText(_("any agent"))
+        self.filter_training.setPlaceholderText(_("any training"))
         self.filter_since = QDateEdit(qdate(dt.date.today() - dt.timedelta(days=183)))
-        self.filter_since.setDisplayFormat("yyyy-MM-dd")
+        self.filter_since.setDisplayFormat(DATE_FORMAT)
         self.filter_since.setCalendarPopup(True)
         form = QFormLayout()
-        form.addRow("Agent", self.filter_agent)
-        form.addRow("Training", self.filter_training)
-        form.addRow("Since", self.filter_since)
-        show = QPushButton("Filter")
+        form.addRow(_("Agent"), self.filter_agent)
+        form.addRow(_("Training"), self.filter_training)
+        form.addRow(_("Since"), self.filter_since)
+        show = QPushButton(_("Filter"))
         show.clicked.connect(self._filter)
-        self.play_button = QPushButton("Play…")
+        self.play_button = QPushButton(_("Play…"))
         self.play_button.clicked.connect(self.play_selected)
-        note = QPushButton("Add a note…")
+        note = QPushButton(_("Add a note…"))
         note.clicked.connect(self._note)
-        export = QPushButton("Export…")
+        export = QPushButton(_("Export…"))
         export.clicked.connect(lambda: self.export_selected(anonymise=False))
-        share = QPushButton("Anonymised export…")
+        share = QPushButton(_("Anonymised export…"))
         share.clicked.connect(lambda: self.export_selected(anonymise=True))
         lay_out(self, self.recs, form, [show, self.play_button, note, export, share])
 
@@ -73,20 +85,20 @@ class RecordingsTab(QWidget):
         metas = self.model.recordings(self.filter_agent.text().strip(),
                                       self.filter_training.text().strip(),
                                       date_of(self.filter_since.date()))  # fmt: skip
-        fill(self.recs, [[m.id, m.agent, m.training,
-                          dt.datetime.fromtimestamp(m.started_at).strftime("%Y-%m-%d %H:%M"),
-                          f"{m.duration_s:.0f} s", m.status] for m in metas])  # fmt: skip
+        fill(self.recs, [[m.id, m.agent, m.training, moment(m.started_at),
+                          duration(m.duration_s), status_words(m.status)]
+                         for m in metas])  # fmt: skip
 
     def _filter(self) -> None:
         try:
             self.refresh()
         except ConsoleError as exc:
-            self._say(f"Refused: {exc}")
+            self._say(_("Refused: {reason}").format(reason=exc))
 
     def _selected(self) -> str | None:
         row = self.recs.currentRow()
         if row < 0:
-            self._say("Select a recording first")
+            self._say(_("Select a recording first"))
             return None
         return first_cell(self.recs, row)
 
@@ -94,36 +106,39 @@ class RecordingsTab(QWidget):
         rid = self._selected()
         if rid is None:
             return
-        reason = self._reason(self, "watch this recording")
+        reason = self._reason(self, _("Why do you need to watch this recording?"))
         if reason is None:
             return
         try:
             frames = self.model.open(rid, reason, self._key)
         except ConsoleError as exc:
-            self._say(f"Refused: {exc}")
+            self._say(_("Refused: {reason}").format(reason=exc))
             return
-        player = PlayerWindow(frames, f"agentapp — recording {rid}",
+        player = PlayerWindow(frames, _("agentapp — recording {id}").format(id=rid),
                               caption=self.model.timeline(rid))  # fmt: skip
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.players.append(player)
         player.show()
-        self._say(f"playing {rid} (decrypted in memory; the view is in the audit trail)")
+        self._say(
+            _("playing {id} (decrypted in memory; the view is in the audit trail)").format(id=rid)
+        )
 
     def export_selected(self, anonymise: bool, folder: str | None = None) -> None:
         rid = self._selected()
         if rid is None:
             return
-        what = "share this recording anonymised" if anonymise else "export this recording"
+        what = (_("Why do you need to share this recording anonymised?") if anonymise
+                else _("Why do you need to export this recording?"))  # fmt: skip
         reason = self._reason(self, what)
         if reason is None:
             return
-        folder = folder or QFileDialog.getExistingDirectory(self, "Export to which folder?")
+        folder = folder or QFileDialog.getExistingDirectory(self, _("Export to which folder?"))
         if not folder:
             return
 
         def export() -> str:
             out = self.model.export(rid, reason, Path(folder), anonymise, self._key)
-            return f"written to {out} (watermarked)"
+            return _("written to {path} (watermarked)").format(path=out)
 
         self._act(export)
 
@@ -131,12 +146,13 @@ class RecordingsTab(QWidget):
         rid = self._selected()
         if rid is None:
             return
-        text, ok = QInputDialog.getMultiLineText(self, "Analysis note",
-                                                 "Kept sealed, at most one year:")  # fmt: skip
+        text, ok = QInputDialog.getMultiLineText(
+            self, _("Analysis note"), _("Kept sealed, at most one year:")
+        )
         if ok and text.strip():
 
             def add() -> str:
                 self.model.add_note(rid, text)
-                return f"note sealed on {rid}"
+                return _("note sealed on {id}").format(id=rid)
 
             self._act(add)

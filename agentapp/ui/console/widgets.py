@@ -25,6 +25,9 @@ Say = Callable[[str], None]  # a line in the window's status
 Act = Callable[[Callable[[], str]], None]
 
 
+DATE_FORMAT = "d MMM yyyy"  # Qt's month names follow the language (ui/qt_texts.py)
+
+
 def qdate(d: dt.date) -> QDate:
     return QDate(d.year, d.month, d.day)
 

@@ -12,11 +12,14 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from agentapp.console import ConsoleError, ConsoleModel
+from agentapp.i18n import N_, _, ngettext
 from agentapp.platform.base import WindowInfo
 from agentapp.ui.console.applications import ApplicationsTab
 from agentapp.ui.console.enrolment import EnrolmentTab
 from agentapp.ui.console.publish import PublishTab
 from agentapp.ui.console.recordings import ReasonAsker, RecordingsTab, ask_reason
+
+ROLES = {"admin": N_("admin"), "trainer": N_("trainer"), "agent": N_("agent")}
 
 
 class ConsoleWindow(QMainWindow):
@@ -33,8 +36,9 @@ class ConsoleWindow(QMainWindow):
         self.setObjectName("agentapp-console")
         self.model = model
         who = model.person()
-        self.setWindowTitle(f"agentapp console — {who.name} ({who.role})"
-                            + (" — my recordings" if model.mine else ""))  # fmt: skip
+        role = _(ROLES.get(who.role, who.role))
+        title = _("agentapp console — {name} ({role})").format(name=who.name, role=role)
+        self.setWindowTitle(title + (_(" — my recordings") if model.mine else ""))
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.tabs = QTabWidget()
@@ -45,11 +49,11 @@ class ConsoleWindow(QMainWindow):
             self.enrolment = EnrolmentTab(model, self.say, self.act)
             self.applications = ApplicationsTab(model, self.say, self.act, windows, pick)
             self.publishing = PublishTab(model, self.act)
-            self.tabs.addTab(self.enrolment, "Enrolment")
-            self.tabs.addTab(self.applications, "Business windows")
-            self.tabs.addTab(self.publishing, "Publish")
+            self.tabs.addTab(self.enrolment, _("Enrolment"))
+            self.tabs.addTab(self.applications, _("Business windows"))
+            self.tabs.addTab(self.publishing, _("Publish"))
         self.recordings = RecordingsTab(model, self.say, self.act, private_key_loader, reason)
-        self.tabs.addTab(self.recordings, "Recordings")
+        self.tabs.addTab(self.recordings, _("Recordings"))
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(self.tabs, 1)
@@ -59,7 +63,9 @@ class ConsoleWindow(QMainWindow):
         purged = model.purge()
         self.refresh()
         if purged:
-            self.say(f"{purged} recording(s) or note(s) past their deadline deleted at the site")
+            self.say(ngettext("{n} recording or note past its deadline deleted at the site",
+                              "{n} recordings or notes past their deadline deleted at the site",
+                              purged).format(n=purged))  # fmt: skip
 
     def say(self, text: str) -> None:
         self.status.setText(text)
@@ -68,7 +74,7 @@ class ConsoleWindow(QMainWindow):
         try:
             self.say(action())
         except ConsoleError as exc:
-            self.say(f"Refused: {exc}")
+            self.say(_("Refused: {reason}").format(reason=exc))
         self.refresh()
 
     def refresh(self) -> None:
@@ -77,13 +83,17 @@ class ConsoleWindow(QMainWindow):
                 if tab is not None:
                     tab.refresh()
         except ConsoleError as exc:
-            self.say(f"Refused: {exc}")
+            self.say(_("Refused: {reason}").format(reason=exc))
 
 
 def run_console(window_factory: Callable[[], ConsoleWindow]) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from agentapp.i18n import current
+    from agentapp.ui.qt_texts import install_qt_translations
+
     app = QApplication.instance() or QApplication(["agentapp-console"])
+    install_qt_translations(current())
     window = window_factory()
     window.show()
     return app.exec()
