@@ -180,6 +180,13 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         assert f"bundle in {OPT}" in doctor["agentapp"]["detail"]
         assert str(ETC / "agent.toml") in doctor["agentapp"]["detail"]
         assert str(ETC / "recording-public-key.pem") in doctor["recording key"]["detail"]
+        # the bundle carries the French texts, Babel's dates and the guides (issue 16)
+        french = subprocess.run([str(BIN), "doctor"], capture_output=True, text=True,
+                                env=dict(agent.env, AGENTAPP_LANG="fr"), timeout=120)  # fmt: skip
+        assert "clé d'enregistrement" in french.stdout and "Go libres" in french.stdout
+        docs = Path("/usr/share/doc/agentapp")
+        assert (docs / "docs/rules.md").is_file() and (docs / "docs/guides/trainee.fr.md").is_file()
+        assert (docs / "resources/policy-example.toml").is_file()
         assert "version 1" in doctor["policy"]["detail"]
         assert "enrolled in 'CRM onboarding'" in doctor["enrolment"]["detail"]
         for name in ("display", "policy", "recording key", "notice", "business window", "site",
