@@ -188,7 +188,7 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         assert (docs / "docs/rules.md").is_file() and (docs / "docs/guides/trainee.fr.md").is_file()
         assert (docs / "resources/policy-example.toml").is_file()
         assert "version 1" in doctor["policy"]["detail"]
-        assert "enrolled in 'CRM onboarding'" in doctor["enrolment"]["detail"]
+        assert "enrolled in “CRM onboarding”" in doctor["enrolment"]["detail"]
         for name in ("display", "policy", "recording key", "notice", "business window", "site",
                      "event source", "key store", "clock"):  # fmt: skip
             assert doctor[name]["ok"], doctor[name]
