@@ -42,10 +42,16 @@ def edit(text: str, change: Change, source: str = "edited policy") -> Edited:
     return Edited(new, parse_policy(new, source))
 
 
-def _tables(doc: Any, key: str) -> Any:
+def _table_for(doc: Any, key: str, field: str, value: str) -> Any:
+    """The `[[key]]` table whose `field` is `value`, appended (empty) when there is none."""
     if key not in doc:
         doc.append(key, tomlkit.aot())
-    return doc[key]
+    tables = doc[key]
+    found = next((t for t in tables if t.get(field) == value), None)
+    if found is None:
+        found = tomlkit.table()
+        tables.append(found)
+    return found
 
 
 def _set(table: Any, key: str, value: object) -> None:
@@ -74,11 +80,7 @@ def with_enrolment(text: str, e: Enrolment) -> Edited:
     extension, and its comments stay)."""
 
     def change(doc: Any) -> None:
-        tables = _tables(doc, "enrolment")
-        t = next((t for t in tables if t.get("agent") == e.agent), None)
-        if t is None:
-            t = tomlkit.table()
-            tables.append(t)
+        t = _table_for(doc, "enrolment", "agent", e.agent)
         for key, value in (("agent", e.agent), ("training", e.training), ("start", e.start),
                            ("end", e.end), ("sampling_percent", e.sampling_percent),
                            ("weekly_quota", e.weekly_quota), ("fps", e.fps)):  # fmt: skip
@@ -101,11 +103,7 @@ def with_application(text: str, rule: WindowRule) -> Edited:
     """`rule` added, or the application of that name replaced."""
 
     def change(doc: Any) -> None:
-        tables = _tables(doc, "application")
-        t = next((t for t in tables if t.get("name") == rule.name), None)
-        if t is None:
-            t = tomlkit.table()
-            tables.append(t)
+        t = _table_for(doc, "application", "name", rule.name)
         patterns = (rule.title_pattern, rule.url_pattern, rule.field_pattern)
         title, url, field = (None if p is None else p.pattern for p in patterns)
         for key, value in (("name", rule.name), ("wm_class", rule.wm_class),
