@@ -106,14 +106,16 @@ class ConsoleModel:
                 body = strip_signature(site_policy_path(self.site).read_bytes())
             except OSError:
                 raise ConsoleError(
-                    f"no draft at {self.draft_path} and no policy at the site {self.site}: "
-                    "write a first policy (see README)"
+                    _(
+                        "no draft at {draft_path} and no policy at the site {site}: "
+                        "write a first policy (see README)"
+                    ).format(draft_path=self.draft_path, site=self.site)
                 ) from None
             self._write(body.decode("utf-8"))
         try:
             return load_policy(self.draft_path)
         except PolicyError as exc:
-            raise ConsoleError(f"the draft is refused: {exc}") from None
+            raise ConsoleError(_("the draft is refused: {exc}").format(exc=exc)) from None
 
     def _write(self, text: str) -> None:
         self.draft_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -124,7 +126,11 @@ class ConsoleModel:
         try:
             new = edit(self.draft_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConsoleError(f"cannot read the draft {self.draft_path}: {exc}") from None
+            raise ConsoleError(
+                _("cannot read the draft {draft_path}: {exc}").format(
+                    draft_path=self.draft_path, exc=exc
+                )
+            ) from None
         except PolicyError as exc:
             raise ConsoleError(str(exc)) from None
         self._write(new.text)
@@ -147,8 +153,13 @@ class ConsoleModel:
         monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
         rows = []
         for e in self.draft().enrolments:
-            state = (N_("expired") if today > e.end else N_("upcoming") if today < e.start
-                     else N_("enrolled"))  # fmt: skip
+            state = (
+                N_("expired")
+                if today > e.end
+                else N_("upcoming")
+                if today < e.start
+                else N_("enrolled")
+            )
             used = self.vault.count_since(e.agent, monday)
             rows.append(EnrolmentRow(e.agent, e.training, e.start, e.end, e.sampling_percent,
                                      e.weekly_quota, state, used, e.fps,
@@ -204,7 +215,7 @@ class ConsoleModel:
                               f"version {p.new.version}", role=self.person().role)  # fmt: skip
             site_publish.publish(p, private)
         except (KeyProblem, AuditError, PolicyError, OSError) as exc:
-            raise ConsoleError(f"not published: {exc}") from None
+            raise ConsoleError(_("not published: {exc}").format(exc=exc)) from None
         return p
 
     # ------------------------------------------------------------------ review
@@ -269,8 +280,9 @@ class ConsoleModel:
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)
-        spans = ", ".join(f"{number(round(a, 1))}–{number(round(b, 1))} s"
-                          for a, b in m.paused_spans) or _("none")  # fmt: skip
+        spans = ", ".join(
+            f"{number(round(a, 1))}–{number(round(b, 1))} s" for a, b in m.paused_spans
+        ) or _("none")
         return _("{duration} in {segments} sealed segment(s); paused: {spans}; {end}").format(
             duration=duration(m.duration_s), segments=m.segments, spans=spans,
             end=m.end_reason or status_words(m.status))  # fmt: skip
@@ -305,5 +317,5 @@ def _private(loader: Callable[[str], object], first_segment: Path) -> X25519Priv
 
     private = loader(key_id_of(first_segment))
     if not isinstance(private, X25519PrivateKey):
-        raise ConsoleError("the key loader returned no recording private key")
+        raise ConsoleError(_("the key loader returned no recording private key"))
     return private

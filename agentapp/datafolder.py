@@ -23,6 +23,7 @@ import os
 import stat
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 
 class UnsafeFolder(Refusal):
@@ -71,8 +72,10 @@ def check(root: str, deep: bool = True) -> None:
         why = f"it cannot be checked ({exc.strerror or exc})"
     if why:
         raise UnsafeFolder(
-            f"the data folder {root} is not safe to use: {why}. Nothing is recorded or read "
-            "until it is fixed (ask IT)"
+            _(
+                "the data folder {root} is not safe to use: {why}. Nothing is "
+                "recorded or read until it is fixed (ask IT)"
+            ).format(root=root, why=why)
         )
 
 

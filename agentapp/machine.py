@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agentapp.core.config import ConfigError, config_text, source_from_url
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.site.signing import PUBLIC_FILE as SIGNING_FILE
 from agentapp.vault.keys import PUBLIC_KEY_FILE as RECORDING_FILE
 from agentapp.vault.store import write_atomic
@@ -53,16 +54,22 @@ def public_key_pem(value: str, kind: type, what: str) -> bytes:
         try:
             pem = b"" if key is not None else Path(value).read_bytes()
         except OSError as exc:
-            why = f"'{value[:60]}' is neither a .pem file ({exc.strerror}) nor a base64 key"
+            why = _("'{value}' is neither a .pem file ({strerror}) nor a base64 key").format(
+                value=value[:60], strerror=exc.strerror
+            )
             raise MachineSetupError(f"{what}: {why}") from None
     if key is None:
         try:
             key = serialization.load_pem_public_key(pem)
         except ValueError:
-            raise MachineSetupError(f"{what}: not a PEM public key") from None
+            raise MachineSetupError(_("{what}: not a PEM public key").format(what=what)) from None
     if not isinstance(key, kind):
         expected = kind.__name__.removesuffix("PublicKey")
-        raise MachineSetupError(f"{what}: not an {expected} key (is it the other one?)")
+        raise MachineSetupError(
+            _("{what}: not an {expected} key (is it the other one?)").format(
+                what=what, expected=expected
+            )
+        )
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -82,11 +89,11 @@ def plan(settings: MachineSettings) -> dict[str, bytes]:
         raise MachineSetupError(str(exc)) from None
     if settings.recording_key.strip():
         files[RECORDING_FILE] = public_key_pem(
-            settings.recording_key, X25519PublicKey, "recording public key"
+            settings.recording_key, X25519PublicKey, _("recording public key")
         )
     if settings.signing_key.strip():
         files[SIGNING_FILE] = public_key_pem(
-            settings.signing_key, Ed25519PublicKey, "policy-signing public key"
+            settings.signing_key, Ed25519PublicKey, _("policy-signing public key")
         )
     return files
 
@@ -102,6 +109,8 @@ def configure(target: Path, settings: MachineSettings) -> list[str]:
             (target / name).chmod(0o644)  # whatever the installer's umask
     except OSError as exc:
         raise MachineSetupError(
-            f"cannot write in {target}: {exc.strerror} (run as root or administrator)"
+            _("cannot write in {target}: {strerror} (run as root or administrator)").format(
+                target=target, strerror=exc.strerror
+            )
         ) from None
     return [f"wrote {target / name}" for name in files] or ["nothing given: nothing changed"]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 
 def default_data_dir() -> Path:
@@ -53,7 +54,10 @@ def system_first(local: Path) -> Path:
         differs = True
     if differs:
         raise ConflictingCopy(
-            f"{local} differs from the {local.name} IT installed in {system.parent}: the "
-            "machine-wide one is the one obeyed, and the other copy is refused — remove it"
+            _(
+                "{local} differs from the {name} IT installed in {parent}: the "
+                "machine-wide one is the one obeyed, and the other copy is "
+                "refused — remove it"
+            ).format(local=local, name=local.name, parent=system.parent)
         )
     return system

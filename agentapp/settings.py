@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from agentapp import layout
 from agentapp.core.config import AgentConfig, ConfigError, load_config
+from agentapp.i18n import _
 from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 from agentapp.vault.audit import login_name as os_login
 
@@ -65,8 +66,11 @@ def _test_only(name: str, default: str) -> str | None:
     value = os.environ.get(name)
     if value and value != default and getattr(sys, "frozen", False):
         raise ConfigError(
-            f"{name} is set: it is for tests only, and this build takes the person and the "
-            "policy from the OS login and the data folder — unset it"
+            _(
+                "{name} is set: it is for tests only, and this build takes the "
+                "person and the policy from the OS login and the data folder — "
+                "unset it"
+            ).format(name=name)
         )
     return value
 
@@ -81,7 +85,7 @@ def signing_key_path(data_dir: Path) -> Path:
     try:
         return system_first(layout.keys(data_dir) / PUBLIC_FILE)
     except ConflictingCopy as exc:
-        raise PolicyError(f"policy-signing key refused: {exc}") from None
+        raise PolicyError(_("policy-signing key refused: {exc}").format(exc=exc)) from None
 
 
 def policy_loader(s: Settings) -> Callable[[], Policy]:

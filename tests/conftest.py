@@ -13,6 +13,7 @@ import pytest
 _SYSTEM = tempfile.mkdtemp(prefix="agentapp-sys-")
 atexit.register(shutil.rmtree, _SYSTEM, True)  # one per test run, removed when it ends
 os.environ["AGENTAPP_SYSTEM_DIR"] = os.path.join(_SYSTEM, "none")
+os.environ["AGENTAPP_LANG"] = "en"  # the programs tests start speak English; a test asks for French
 
 
 @pytest.fixture(autouse=True)

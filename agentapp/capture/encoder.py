@@ -92,7 +92,7 @@ class SegmentEncoder:
         self.frames = 0
         self.first_ms: int | None = None
         self.last_ms = -1
-        av, _ = _codecs()  # (and `compact` converts from now on)
+        av, _x = _codecs()  # (and `compact` converts from now on)
         self._av = av
         cc = av.CodecContext.create("libx264", "w")
         cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"

@@ -11,68 +11,94 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp.cli.base import CliError, Parser, Sub, handled
+from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.settings import Settings
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
-    run = sub.add_parser("run", parents=[common], help="run the agent (the default command)")
+    run = sub.add_parser("run", parents=[common], help=_("run the agent (the default command)"))
     no_tray = "no tray: records only on desks the policy lists in headless_desks"
     run.add_argument("--headless", action="store_true", help=no_tray)
-    run.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+    run.add_argument("--policy", help=_("policy file (default: <data dir>/policy.toml)"))
     run.add_argument("-v", "--verbose", action="store_true")
     handled(run, _run)
 
-    hook = sub.add_parser("hook", parents=[common], help="tell the agent a call started/ended")
+    hook = sub.add_parser("hook", parents=[common], help=_("tell the agent a call started/ended"))
     hook.add_argument("event", choices=["off-hook", "on-hook"])
     hook.add_argument("--call-id", required=True)
-    hook.add_argument("--internal", action="store_true", help="agent-to-agent call")
+    hook.add_argument("--internal", action="store_true", help=_("agent-to-agent call"))
 
-    control = sub.add_parser("control", parents=[common], help="secure pause, caller objects")
+    control = sub.add_parser("control", parents=[common], help=_("secure pause, caller objects"))
     control.add_argument("action", choices=["pause", "resume", "caller-objects"])
 
-    notice = sub.add_parser("notice", parents=[common], help="the information notice")
+    notice = sub.add_parser("notice", parents=[common], help=_("the information notice"))
     notice.add_argument("action", choices=["show", "acknowledge"])
-    notice.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
-    notice.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+    notice.add_argument("--lang", choices=["fr", "en"], help=_("default: from the locale"))
+    notice.add_argument("--policy", help=_("policy file (default: <data dir>/policy.toml)"))
     handled(notice, _notice)
 
-    source = sub.add_parser("source", help="the configured call-event source").add_subparsers(
+    source = sub.add_parser("source", help=_("the configured call-event source")).add_subparsers(
         dest="source_command", metavar="ACTION", parser_class=Parser, required=True
     )
-    secret = source.add_parser("secret", parents=[common], help="store the AMI/ESL secret in "
-                               "the OS key store (read from stdin or --from-file)")  # fmt: skip
+    secret = source.add_parser(
+        "secret",
+        parents=[common],
+        help=_("store the AMI/ESL secret in the OS key store (read from stdin or --from-file)"),
+    )
     secret.add_argument("--from-file", type=Path)
     handled(secret, _source_secret)
 
-    doctor = sub.add_parser("doctor", parents=[common], help="can this workstation record?")
+    doctor = sub.add_parser("doctor", parents=[common], help=_("can this workstation record?"))
     doctor.add_argument("--json", action="store_true")
     handled(doctor, _doctor)
 
-    machine = sub.add_parser("machine", help="machine-wide settings (installers, IT)")
+    machine = sub.add_parser("machine", help=_("machine-wide settings (installers, IT)"))
     mc = machine.add_subparsers(dest="machine_command", required=True, metavar="ACTION")
-    conf = mc.add_parser("configure", help="check, then write agent.toml and the site's public"
-                         " keys in the system folder (empty settings: left alone)")  # fmt: skip
-    conf.add_argument("--system-dir", type=Path, help="default: /etc/agentapp, %%PROGRAMDATA%%"
-                      "\\agentapp on Windows ($AGENTAPP_SYSTEM_DIR)")  # fmt: skip
-    conf.add_argument("--site-folder", default="", help="the site folder (absolute path)")
-    conf.add_argument("--event-source", default="",
-                      help="hook | baresip://HOST:PORT?account=sip:{user}@PBX | ami://USER@HOST:"
-                      "PORT?endpoint=PJSIP/{user} | esl://HOST:PORT?extension={user}")  # fmt: skip
-    conf.add_argument("--recording-key", default="",
-                      help="recording public key: a .pem path or its base64 line")  # fmt: skip
-    conf.add_argument("--signing-key", default="",
-                      help="policy-signing public key: a .pem path or its base64 line")  # fmt: skip
+    conf = mc.add_parser(
+        "configure",
+        help=_(
+            "check, then write agent.toml and the site's public keys in the "
+            "system folder (empty settings: left alone)"
+        ),
+    )
+    conf.add_argument(
+        "--system-dir",
+        type=Path,
+        help=_(
+            "default: /etc/agentapp, %%PROGRAMDATA%%\\agentapp on Windows ($AGENTAPP_SYSTEM_DIR)"
+        ),
+    )
+    conf.add_argument("--site-folder", default="", help=_("the site folder (absolute path)"))
+    conf.add_argument(
+        "--event-source",
+        default="",
+        help=_(
+            "hook | baresip://HOST:PORT?account=sip:{user}@PBX | "
+            "ami://USER@HOST:PORT?endpoint=PJSIP/{user} | "
+            "esl://HOST:PORT?extension={user}"
+        ),
+    )
+    conf.add_argument(
+        "--recording-key",
+        default="",
+        help=_("recording public key: a .pem path or its base64 line"),
+    )
+    conf.add_argument(
+        "--signing-key",
+        default="",
+        help=_("policy-signing public key: a .pem path or its base64 line"),
+    )
     # before settings are read: it may repair a refused agent.toml
     handled(conf, _machine, plain=True)
 
-    status = sub.add_parser("status", parents=[common], help="what the running agent is doing")
+    status = sub.add_parser("status", parents=[common], help=_("what the running agent is doing"))
     handled(status, _status)
 
-    demo = sub.add_parser("demo", help="record a sample call on a virtual display, end to end")
+    demo = sub.add_parser("demo", help=_("record a sample call on a virtual display, end to end"))
     demo.add_argument("--seconds", type=float, default=5.0)
-    demo.add_argument("--keep", type=Path, help="keep the demo's data and export in this folder")
+    demo.add_argument("--keep", type=Path, help=_("keep the demo's data and export in this folder"))
     handled(demo, _demo, plain=True)
 
 
@@ -98,18 +124,20 @@ def _notice(args: argparse.Namespace, s: Settings) -> int:
     if args.action == "show":
         print(engine.notice(language).as_text())
         if engine.notice_needed():
-            print("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)")
+            print(_("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)"))
         return 0
     if s.agent != s.own_agent:
         raise CliError(
-            f"only {s.agent} can acknowledge their notice, in their own session (this is "
-            f"{s.user}'s): the trail must say the agent read it"
+            _(
+                "only {agent} can acknowledge their notice, in their own session "
+                "(this is {user}'s): the trail must say the agent read it"
+            ).format(agent=s.agent, user=s.user)
         )
     try:
         engine.acknowledge_notice(language)
     except PolicyError as exc:
-        raise CliError(f"policy refused: {exc}") from None
-    print(f"notice acknowledged by {s.agent} ({language})")
+        raise CliError(_("policy refused: {exc}").format(exc=exc)) from None
+    print(_("notice acknowledged by {agent} ({language})").format(agent=s.agent, language=language))
     return 0
 
 
@@ -118,19 +146,21 @@ def _source_secret(args: argparse.Namespace, s: Settings) -> int:
 
     cfg = s.config.source
     if cfg.kind not in ("ami", "esl"):
-        raise CliError(f"the configured source ({cfg.describe}) needs no secret")
+        raise CliError(
+            _("the configured source ({source}) needs no secret").format(source=cfg.describe)
+        )
     try:
         raw = args.from_file.read_text() if args.from_file else sys.stdin.read()
     except OSError as exc:
-        raise CliError(f"cannot read the secret: {exc}") from None
+        raise CliError(_("cannot read the secret: {exc}").format(exc=exc)) from None
     value = raw.strip("\r\n")
     if not value:
-        raise CliError("empty secret", 2)
+        raise CliError(_("empty secret"), 2)
     try:
         store_secret(cfg.secret_entry, value)
     except KeyProblem as exc:
         raise CliError(str(exc)) from None
-    print(f"secret for {cfg.describe} stored in the OS key store")
+    print(_("secret for {source} stored in the OS key store").format(source=cfg.describe))
     return 0
 
 
@@ -158,7 +188,9 @@ def _machine(args: argparse.Namespace) -> int:
     try:
         done = configure(args.system_dir or system_dir(), given)
     except MachineSetupError as exc:
-        raise CliError(f"machine settings refused, nothing written: {exc}") from None
+        raise CliError(
+            _("machine settings refused, nothing written: {exc}").format(exc=exc)
+        ) from None
     print("\n".join(done))
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 
 class CliError(Refusal):
@@ -23,7 +24,11 @@ class CliError(Refusal):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(
+            _("{prog}: error: {message} (see {prog} --help)\n").format(
+                prog=self.prog, message=message
+            )
+        )
         raise SystemExit(2)
 
 
@@ -42,7 +47,9 @@ def day(text: str) -> object:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a date like 2026-12-31").format(text=text)
+        ) from None
 
 
 def rect(text: str) -> object:
@@ -51,9 +58,11 @@ def rect(text: str) -> object:
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not X,Y,W,H") from None
+        raise argparse.ArgumentTypeError(_("{text!r} is not X,Y,W,H").format(text=text)) from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+        raise argparse.ArgumentTypeError(
+            _("{text!r}: width and height must be positive").format(text=text)
+        )
     return Rect(x, y, w, h)
 
 
@@ -62,8 +71,8 @@ def read_passphrase(path: Path | None) -> bytes:
     if path is None:
         if env:
             return env.encode()
-        raise CliError("this key file needs --passphrase-file (or AGENTAPP_KEY_PASSPHRASE)")
+        raise CliError(_("this key file needs --passphrase-file (or AGENTAPP_KEY_PASSPHRASE)"))
     try:
         return path.read_bytes().rstrip(b"\r\n")
     except OSError as exc:
-        raise CliError(f"cannot read the passphrase file: {exc}") from None
+        raise CliError(_("cannot read the passphrase file: {exc}").format(exc=exc)) from None

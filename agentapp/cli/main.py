@@ -13,24 +13,39 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentapp import __version__, layout
-from agentapp.cli import agent, review, site
+from agentapp.cli import agent, argparse_texts, review, site
 from agentapp.cli.base import CliError, Parser
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 GROUPS = (agent, site, review)  # each adds its own sub-commands (cli/base.py)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = Parser(prog="agentapp", description=__doc__.splitlines()[0])
-    p.add_argument("--version", action="version", version=f"agentapp {__version__}")
+    argparse_texts.install()
+    p = Parser(
+        prog="agentapp",
+        description=_(
+            "Screen video of the business application during calls, for training only. "
+            "Bad input gives one clear line and a non-zero exit."
+        ),
+    )
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"agentapp {__version__}",
+        help=_("show program's version number and exit"),
+    )
     common = Parser(add_help=False)
     common.add_argument(
         "--data-dir",
-        help="all agent state (default: $AGENTAPP_DATA_DIR or the platform's user data dir)",
+        help=_("all agent state (default: $AGENTAPP_DATA_DIR or the platform's user data dir)"),
     )
-    common.add_argument("--agent", help="agent identity (default: $AGENTAPP_AGENT or login name)")
+    common.add_argument(
+        "--agent", help=_("agent identity (default: $AGENTAPP_AGENT or login name)")
+    )
     keyed = Parser(add_help=False)  # the commands that decrypt
-    keyed.add_argument("--key", type=Path, help="passphrase-protected private key file")
+    keyed.add_argument("--key", type=Path, help=_("passphrase-protected private key file"))
     keyed.add_argument("--passphrase-file", type=Path)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
@@ -51,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Softphones (MicroSIP) append the caller's number to a hook command: accepted so the hook
     # works, never read, logged or sent. Anything that looks like an option is still an error.
     if extra and args.command != "hook":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(_("unrecognized arguments: %s") % " ".join(extra))
     if any(x.startswith("-") for x in extra):  # never echo a hook's other values
-        parser.error(f"unrecognized arguments: {' '.join(x for x in extra if x[:1] == '-')}")
+        parser.error(_("unrecognized arguments: %s") % " ".join(x for x in extra if x[:1] == "-"))
     if args.command is None:  # `agentapp` alone starts the agent with its tray
         args = _parser().parse_args(["run"])
     try:
@@ -69,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort: one line for the person, the traceback to a file
         where = _crash_report()
         sys.stderr.write(
-            f"agentapp: unexpected error: {type(exc).__name__}: {exc} (details in {where})\n"
+            _("agentapp: unexpected error: {name}: {exc} (details in {where})\n").format(
+                name=type(exc).__name__, exc=exc, where=where
+            )
         )
         return 1
 
@@ -98,7 +115,7 @@ def _crash_report() -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:  # hook and control run on the fast path (telephony/hookcli.py)
-        raise CliError(f"'{args.command}' is not run here", 2)
+        raise CliError(_("'{command}' is not run here").format(command=args.command), 2)
     if args.plain:
         return int(handler(args))
     from agentapp.core.config import ConfigError
@@ -107,7 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
     except ConfigError as exc:
-        raise CliError(f"configuration refused: {exc}") from None
+        raise CliError(_("configuration refused: {exc}").format(exc=exc)) from None
     if args.command != "doctor":  # doctor says it among its checks
         from agentapp.datafolder import UnsafeFolder, check
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from agentapp import layout
 from agentapp.cli.base import CliError, Parser, Sub, handled, read_passphrase, rect
+from agentapp.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that needs them
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -70,75 +71,97 @@ def _reason(text: str | None) -> str:
         return reason_of(text)
     except ReviewError:
         pass
-    raise CliError("give a real reason with --reason (it is written to the audit trail)", 2)
+    raise CliError(_("give a real reason with --reason (it is written to the audit trail)"), 2)
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
-    rec = sub.add_parser("recordings", help="sealed recordings").add_subparsers(
+    rec = sub.add_parser("recordings", help=_("sealed recordings")).add_subparsers(
         dest="rec_command", metavar="ACTION", parser_class=Parser, required=True
     )
-    ls = rec.add_parser("list", parents=[common], help="the recordings you may see (metadata)")
+    ls = rec.add_parser("list", parents=[common], help=_("the recordings you may see (metadata)"))
     ls.add_argument("--json", action="store_true")
-    ls.add_argument("--reason", help="why you are looking (audited)")
+    ls.add_argument("--reason", help=_("why you are looking (audited)"))
     handled(ls, list_recordings)
-    ex = rec.add_parser("export", parents=[common, keyed],
-                        help="decrypt one recording to a watermarked video file")  # fmt: skip
+    ex = rec.add_parser(
+        "export",
+        parents=[common, keyed],
+        help=_("decrypt one recording to a watermarked video file"),
+    )
     ex.add_argument("id")
-    ex.add_argument("--out", type=Path, required=True,
-                    help="the .mp4 to write (with --anonymise: or a folder)")  # fmt: skip
-    ex.add_argument("--reason", required=True, help="why you need to see it (audited)")
-    ex.add_argument("--anonymise", action="store_true",
-                    help="for another trainee: no agent name, --blur rectangles")  # fmt: skip
-    ex.add_argument("--blur", type=rect, action="append", metavar="X,Y,W,H",
-                    help="a window rectangle to blur in every frame (repeatable)")  # fmt: skip
+    ex.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help=_("the .mp4 to write (with --anonymise: or a folder)"),
+    )
+    ex.add_argument("--reason", required=True, help=_("why you need to see it (audited)"))
+    ex.add_argument(
+        "--anonymise",
+        action="store_true",
+        help=_("for another trainee: no agent name, --blur rectangles"),
+    )
+    ex.add_argument(
+        "--blur",
+        type=rect,
+        action="append",
+        metavar="X,Y,W,H",
+        help=_("a window rectangle to blur in every frame (repeatable)"),
+    )
     handled(ex, export)
-    vw = rec.add_parser("view", parents=[common, keyed], help="play one recording (no file)")
+    vw = rec.add_parser("view", parents=[common, keyed], help=_("play one recording (no file)"))
     vw.add_argument("id")
-    vw.add_argument("--reason", required=True, help="why you need to see it (audited)")
+    vw.add_argument("--reason", required=True, help=_("why you need to see it (audited)"))
     handled(vw, view)
-    rm = rec.add_parser("delete", parents=[common], help="delete one recording for good")
+    rm = rec.add_parser("delete", parents=[common], help=_("delete one recording for good"))
     rm.add_argument("id")
-    rm.add_argument("--reason", required=True, help="why (audited)")
+    rm.add_argument("--reason", required=True, help=_("why (audited)"))
     handled(rm, delete)
 
-    nt = sub.add_parser("notes", help="trainers' analysis notes (sealed)").add_subparsers(
+    nt = sub.add_parser("notes", help=_("trainers' analysis notes (sealed)")).add_subparsers(
         dest="notes_command", metavar="ACTION", parser_class=Parser, required=True
     )
-    handled(nt.add_parser("list", parents=[common], help="the notes you may read"), notes)
-    na = nt.add_parser("add", parents=[common], help="seal a note on a recording (stdin or --file)")
+    handled(nt.add_parser("list", parents=[common], help=_("the notes you may read")), notes)
+    na = nt.add_parser(
+        "add", parents=[common], help=_("seal a note on a recording (stdin or --file)")
+    )
     na.add_argument("recording")
     na.add_argument("--file", type=Path)
     handled(na, notes)
-    ns = nt.add_parser("show", parents=[common, keyed], help="decrypt and print one note")
+    ns = nt.add_parser("show", parents=[common, keyed], help=_("decrypt and print one note"))
     ns.add_argument("id")
-    ns.add_argument("--reason", required=True, help="why (audited)")
+    ns.add_argument("--reason", required=True, help=_("why (audited)"))
     handled(ns, notes)
 
-    au = sub.add_parser("audit", help="the audit trail (admin/DPO)").add_subparsers(
+    au = sub.add_parser("audit", help=_("the audit trail (admin/DPO)")).add_subparsers(
         dest="audit_command", metavar="ACTION", parser_class=Parser, required=True
     )
-    verify = au.add_parser("verify", parents=[common],
-                           help="check the chain; name the first broken entry")  # fmt: skip
+    verify = au.add_parser(
+        "verify", parents=[common], help=_("check the chain; name the first broken entry")
+    )
     handled(verify, audit)
-    show = au.add_parser("show", parents=[common], help="print the trail")
+    show = au.add_parser("show", parents=[common], help=_("print the trail"))
     show.add_argument("--json", action="store_true")
     handled(show, audit)
 
-    handled(sub.add_parser("purge", parents=[common],
-                           help="delete what passed its retention deadline"), purge)  # fmt: skip
+    handled(
+        sub.add_parser(
+            "purge", parents=[common], help=_("delete what passed its retention deadline")
+        ),
+        purge,
+    )
 
-    co = sub.add_parser("compliance", help="GDPR documents from the live policy").add_subparsers(
+    co = sub.add_parser("compliance", help=_("GDPR documents from the live policy")).add_subparsers(
         dest="compliance_command", metavar="DOCUMENT", parser_class=Parser, required=True
     )
-    for name, what in (("register", "the art. 30 register entry"),
-                       ("notice", "the information notice")):  # fmt: skip
-        doc = co.add_parser(name, parents=[common], help=what)
-        doc.add_argument("--lang", choices=["fr", "en"], help="default: from the locale")
-        doc.add_argument("--policy", help="policy file (default: <data dir>/policy.toml)")
+    for name, what in (("register", N_("the art. 30 register entry")),
+                       ("notice", N_("the information notice"))):  # fmt: skip
+        doc = co.add_parser(name, parents=[common], help=_(what))
+        doc.add_argument("--lang", choices=["fr", "en"], help=_("default: from the locale"))
+        doc.add_argument("--policy", help=_("policy file (default: <data dir>/policy.toml)"))
         if name == "register":
             doc.add_argument("--json", action="store_true")
         else:
-            doc.add_argument("--for-agent", help="the notice as this agent sees it")
+            doc.add_argument("--for-agent", help=_("the notice as this agent sees it"))
         handled(doc, compliance)
 
 
@@ -146,19 +169,31 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
 
 
 def list_recordings(args: argparse.Namespace, s: Settings) -> int:
-    who, _ = _who(s)
+    who, _x = _who(s)
     metas = _review(s, who).recordings(args.reason or "")
     if args.json:
         print(json.dumps([m.to_json() for m in metas], indent=1))
         return 0
     if not metas:
-        print(f"no recordings visible to {who.name} ({who.role})")
+        print(_("no recordings visible to {name} ({role})").format(name=who.name, role=who.role))
     for m in metas:
         j = m.to_json()
         print(
-            f"{m.id}  {m.agent:<12} {j['started_at_iso']}  {m.duration_s:7.1f} s  "
-            f"{m.frames:5d} frames  {m.size_bytes / 1e6:6.2f} MB  {m.application}  {m.status}"
-            f"  purge {dt.datetime.fromtimestamp(m.purge_after, dt.UTC):%Y-%m-%d}"
+            _(
+                "{id}  {agent:<12} {started_at_iso}  {duration_s:7.1f} s  "
+                "{frames:5d} frames  {megabytes:6.2f} MB  {application}  {status}  "
+                "purge {purge:%Y-%m-%d}"
+            ).format(
+                id=m.id,
+                agent=m.agent,
+                started_at_iso=j["started_at_iso"],
+                duration_s=m.duration_s,
+                frames=m.frames,
+                megabytes=m.size_bytes / 1e6,
+                application=m.application,
+                status=m.status,
+                purge=dt.datetime.fromtimestamp(m.purge_after, dt.UTC),
+            )
         )
     return 0
 
@@ -180,10 +215,10 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.store import VaultError
 
     _reason(args.reason)
-    who, _ = _who(s)
+    who, _x = _who(s)
     anonymise = bool(args.anonymise)
     if args.blur and not anonymise:
-        raise CliError("--blur goes with --anonymise", 2)
+        raise CliError(_("--blur goes with --anonymise"), 2)
     review = _review(s, who)
     action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
     meta = review.allowed(action, args.id)
@@ -197,14 +232,29 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
         raise review.failed(access, exc) from None
     print(
-        f"exported {'an anonymised extract of ' if anonymise else ''}{meta.id} to "
-        f"{summary.path}: {summary.frames} frames, {summary.width}x{summary.height}, "
-        f"{summary.first_s:.2f}–{summary.last_s:.2f} s after off-hook, {summary.size_bytes} "
-        f"bytes, watermarked '{mark}'"
+        _(
+            "exported {what} to {path}: {frames} frames, "
+            "{width}x{height}, {first_s:.2f}–{last_s:.2f} s after off-hook, "
+            "{size_bytes} bytes, watermarked '{mark}'"
+        ).format(
+            what=(_("an anonymised extract of {id}") if anonymise else "{id}").format(id=meta.id),
+            path=summary.path,
+            frames=summary.frames,
+            width=summary.width,
+            height=summary.height,
+            first_s=summary.first_s,
+            last_s=summary.last_s,
+            size_bytes=summary.size_bytes,
+            mark=mark,
+        )
     )
     if summary.cut_short:
-        print("note: this recording was cut short (the agent stopped during the call); it is "
-              "exported up to that moment")  # fmt: skip
+        print(
+            _(
+                "note: this recording was cut short (the agent stopped during "
+                "the call); it is exported up to that moment"
+            )
+        )
     return 0
 
 
@@ -216,11 +266,11 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.store import VaultError
 
     _reason(args.reason)
-    who, _ = _who(s)
+    who, _x = _who(s)
     review = _review(s, who)
     review.allowed(Action.VIEW, args.id)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        raise CliError("no display to play the recording on (an export works without one)")
+        raise CliError(_("no display to play the recording on (an export works without one)"))
     access = review.begin(Action.VIEW, args.id, args.reason)
     try:
         segments = open_segments(review.vault, args.id, _private_key(args, access.segments[0]))
@@ -240,23 +290,30 @@ def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
 
         out = out / neutral_name()
     if out.suffix.lower() != ".mp4":
-        raise CliError("--out must name a .mp4 file" + (" or a folder" if anonymise else ""), 2)
+        raise CliError(
+            _("--out must name a .mp4 file or a folder")
+            if anonymise
+            else _("--out must name a .mp4 file"),
+            2,
+        )
     if anonymise and (meta.agent.lower() in out.name.lower() or meta.id in out.name):
         raise CliError(
-            "an anonymised export's file name must not name the agent or the recording: "
-            "give a folder and a neutral name is chosen",
+            _(
+                "an anonymised export's file name must not name the agent or the "
+                "recording: give a folder and a neutral name is chosen"
+            ),
             2,
         )
     if out.exists():
-        raise CliError(f"{out} already exists: not overwritten")
+        raise CliError(_("{out} already exists: not overwritten").format(out=out))
     return out
 
 
 def delete(args: argparse.Namespace, s: Settings) -> int:
     _reason(args.reason)
-    who, _ = _who(s)
+    who, _x = _who(s)
     _review(s, who).delete(args.id, args.reason)
-    print(f"recording {args.id} deleted for good")
+    print(_("recording {id} deleted for good").format(id=args.id))
     return 0
 
 
@@ -272,9 +329,13 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         visible = review.notes()
         for n in visible:
             when = dt.datetime.fromtimestamp(n.created_at, dt.UTC)
-            print(f"{n.id}  on {n.recording}  by {n.author}  {when:%Y-%m-%d %H:%M} UTC")
+            print(
+                _("{id}  on {recording}  by {author}  {when:%Y-%m-%d %H:%M} UTC").format(
+                    id=n.id, recording=n.recording, author=n.author, when=when
+                )
+            )
         if not visible:
-            print(f"no notes visible to {who.name} ({who.role})")
+            print(_("no notes visible to {name} ({role})").format(name=who.name, role=who.role))
         return 0
     if args.notes_command == "add":
         try:
@@ -284,8 +345,11 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         days = policy.notes_retention_days if policy else 365
         key = installed_public_key_path(s.data_dir)
         n = review.add_note(args.recording, text, key, days, time.time())
-        print(f"note {n.id} sealed; purged on "
-              f"{dt.datetime.fromtimestamp(n.purge_after, dt.UTC):%Y-%m-%d}")  # fmt: skip
+        print(
+            _("note {id} sealed; purged on {purge:%Y-%m-%d}").format(
+                id=n.id, purge=dt.datetime.fromtimestamp(n.purge_after, dt.UTC)
+            )
+        )
         return 0
     _reason(args.reason)
     print(review.read_note(args.id, args.reason, lambda seal: _private_key(args, seal)))
@@ -300,7 +364,7 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
     together in time order with the trail each entry comes from."""
     from agentapp.vault.audit import AuditError, trails
 
-    who, _ = _who(s)
+    who, _x = _who(s)
     review = _review(s, who)
     review.audit_allowed()
     try:
@@ -320,8 +384,21 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
     for e in entries:
         why = f"  — {e['reason']}" if e["reason"] else ""
         where = f"[{e['trail']}] " if "trail" in e else ""
-        print(f"{where}{e['seq']:>6}  {e['at']}  {e['who']} ({e['role']}, login {e['login']})  "
-              f"{e['action']}  {e['target']}{why}")  # fmt: skip
+        print(
+            _(
+                "{where}{seq:>6}  {at}  {who} ({role}, login {login})  {action}  {target}{why}"
+            ).format(
+                where=where,
+                seq=e["seq"],
+                at=e["at"],
+                who=e["who"],
+                role=e["role"],
+                login=e["login"],
+                action=e["action"],
+                target=e["target"],
+                why=why,
+            )
+        )
     return 0
 
 
@@ -334,7 +411,7 @@ def _verify(review: Review, found: list[Trail]) -> int:
         if not verdict.ok:
             broken.append(f"{t.name}: {verdict.problem}" if t.name else verdict.problem)
     if not found:
-        print("no audit trail here yet")
+        print(_("no audit trail here yet"))
     review.trace("audit verify", "", "; ".join(broken) or "intact")
     return 1 if broken else 0
 
@@ -348,12 +425,26 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
         log = trail_for(s.data_dir, who.name)
         log.keys.key()
     except AuditError as exc:
-        raise CliError(f"refused: {exc} (every deletion must be traced)") from None
+        raise CliError(
+            _("refused: {exc} (every deletion must be traced)").format(exc=exc)
+        ) from None
     gone = purge_expired(s.data_dir, time.time(), policy, log, who=who.name)
+    kinds = {"recording": _("recording"), "note": _("note"), "export": _("export")}
     for item in gone:
-        print(f"could not purge {item.describe()}" if item.problem else f"purged {item.describe()}")
+        when = dt.datetime.fromtimestamp(item.deadline, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        what = _("{kind} {id} (deadline {when})").format(
+            kind=kinds.get(item.kind, item.kind), id=item.id, when=when
+        )
+        if item.problem:
+            print(_("could not purge {what}: {why}").format(what=what, why=item.problem))
+        else:
+            print(_("purged {what}").format(what=what))
     left = [item for item in gone if item.problem]
-    print(f"{len(gone) - len(left)} item(s) purged" if gone else "nothing has reached its deadline")
+    if gone:
+        n = len(gone) - len(left)
+        print(ngettext("{n} item purged", "{n} items purged", n).format(n=n))
+    else:
+        print(_("nothing has reached its deadline"))
     return 1 if left else 0
 
 
@@ -369,7 +460,7 @@ def compliance(args: argparse.Namespace, s: Settings) -> int:
     try:
         policy = load_policy(s.policy_path)
     except PolicyError as exc:
-        raise CliError(f"policy refused: {exc}") from None
+        raise CliError(_("policy refused: {exc}").format(exc=exc)) from None
     language = args.lang or ui_language()
     if args.compliance_command == "register":
         doc = build_register(policy, language)

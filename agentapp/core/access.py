@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agentapp.core.policy import Policy
+from agentapp.i18n import N_, _
 
 
 class Action(StrEnum):
@@ -35,10 +36,18 @@ class Action(StrEnum):
     @property
     def verb(self) -> str:
         """The act in words, after "may not": "may not take notes on 2026…"."""
-        return {"notes": "read or take notes on", "audit": "read the audit trail"}.get(
-            self.value, self.value
-        )
+        return _(_VERBS[self])
 
+
+_VERBS = {
+    Action.LIST: N_("list"),
+    Action.VIEW: N_("view"),
+    Action.EXPORT: N_("export"),
+    Action.EXPORT_ANONYMISED: N_("export anonymised"),
+    Action.DELETE: N_("delete"),
+    Action.NOTES: N_("read or take notes on"),
+    Action.AUDIT: N_("read the audit trail"),
+}
 
 MIN_REASON = 5  # characters: a reason for a review act is written to the audit trail (R8)
 
@@ -80,9 +89,9 @@ def person(policy: Policy | None, name: str) -> Person:
 def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str | None:
     """None when allowed, else the reason in words."""
     if action in _ADMIN_ONLY:
-        return None if who.admin else f"only an admin/DPO may {action.value}"
+        return None if who.admin else _("only an admin/DPO may {act}").format(act=action.verb)
     if action not in _ON_RECORDINGS or rec is None:
-        return f"{action.value}: no recording given"
+        return _("{act}: no recording given").format(act=action.verb)
     own = rec.agent == who.name
     trains = rec.training in who.trainings
     if action is Action.LIST:
@@ -96,9 +105,9 @@ def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str
     if ok:
         return None
     if action is Action.DELETE:
-        return "only the training's trainers or an admin/DPO may delete a recording"
+        return _("only the training's trainers or an admin/DPO may delete a recording")
     if action is Action.EXPORT_ANONYMISED or action is Action.NOTES:
-        return f"only a trainer of '{rec.training}' may do this"
+        return _("only a trainer of '{training}' may do this").format(training=rec.training)
     if who.admin and action in (Action.VIEW, Action.EXPORT):
-        return "an admin/DPO sees recordings' metadata, not their video"
-    return "this recording is not yours and you are not a trainer of its training"
+        return _("an admin/DPO sees recordings' metadata, not their video")
+    return _("this recording is not yours and you are not a trainer of its training")

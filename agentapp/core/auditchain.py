@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from agentapp.i18n import _
+
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "who", "login", "role", "action", "target", "reason", "prev")
 
@@ -34,7 +36,7 @@ class Head:
 
     @classmethod
     def load(cls, text: str) -> Head:
-        seq, _, digest = text.partition(":")
+        seq, _x, digest = text.partition(":")
         return cls(int(seq), digest)
 
 
@@ -48,13 +50,17 @@ class Verdict:
 
     def describe(self) -> str:
         if self.ok and self.signed:
-            return f"audit trail intact: {self.entries} entries, chain and signatures verified"
-        if self.ok:
-            return (
-                f"audit trail chain intact: {self.entries} entries (its signatures and its "
-                "last entry are checked only with its owner's key store)"
+            return _("audit trail intact: {n} entries, chain and signatures verified").format(
+                n=self.entries
             )
-        return f"audit trail BROKEN at entry {self.first_bad}: {self.problem}"
+        if self.ok:
+            return _(
+                "audit trail chain intact: {n} entries (its signatures and its "
+                "last entry are checked only with its owner's key store)"
+            ).format(n=self.entries)
+        return _("audit trail BROKEN at entry {n}: {why}").format(
+            n=self.first_bad, why=self.problem
+        )
 
 
 def _canonical(obj: dict[str, Any]) -> bytes:
@@ -110,19 +116,37 @@ def verify(lines: list[str], key: bytes | None, head: Head | None) -> Verdict:
     for n, line in enumerate(lines, start=1):
         entry = parse_line(line)
         if entry is None:
-            return Verdict(False, n - 1, n, f"line {n} is not a well-formed audit entry", signed)
+            return Verdict(
+                False, n - 1, n, _("line {n} is not a well-formed audit entry").format(n=n), signed
+            )
         body = {k: v for k, v in entry.items() if k != "mac"}
         if key is not None and not hmac.compare_digest(_mac(key, body), entry["mac"]):
-            return Verdict(False, n - 1, n, f"entry {n} was altered (its signature does not match)")
+            return Verdict(
+                False,
+                n - 1,
+                n,
+                _("entry {n} was altered (its signature does not match)").format(n=n),
+            )
         if entry["seq"] != n:
-            what = "missing" if entry["seq"] > n else "out of order"
-            why = f"entry {n} is {what} (line {n} holds entry {entry['seq']})"
+            why = (
+                _("entry {n} is missing (line {n} holds entry {seq})")
+                if entry["seq"] > n
+                else _("entry {n} is out of order (line {n} holds entry {seq})")
+            ).format(n=n, seq=entry["seq"])
             return Verdict(False, n - 1, n, why, signed)
         if entry["prev"] != (GENESIS if prev is None else prev.hash):
-            return Verdict(False, n - 1, n, f"entry {n} does not follow entry {n - 1}", signed)
+            return Verdict(
+                False,
+                n - 1,
+                n,
+                _("entry {n} does not follow entry {before}").format(n=n, before=n - 1),
+                signed,
+            )
         prev = head_of(entry)
         if signed and head is not None and head.seq == n and head.hash != prev.hash:
-            return Verdict(False, n - 1, n, f"entry {n} differs from the one recorded as last")
+            return Verdict(
+                False, n - 1, n, _("entry {n} differs from the one recorded as last").format(n=n)
+            )
     count = len(lines)
     if not signed:
         return Verdict(True, count, signed=False)
@@ -131,8 +155,10 @@ def verify(lines: list[str], key: bytes | None, head: Head | None) -> Verdict:
             False,
             count,
             count + 1,
-            f"entries {count + 1}–{head.seq} are missing (the log was truncated or replaced)",
+            _("entries {first}–{last} are missing (the log was truncated or replaced)").format(
+                first=count + 1, last=head.seq
+            ),
         )
     if head is None and count:
-        return Verdict(False, count, 1, "the key store holds no record of this log")
+        return Verdict(False, count, 1, _("the key store holds no record of this log"))
     return Verdict(True, count)

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 from agentapp.core.errors import Refusal
 from agentapp.core.tables import TableReader
+from agentapp.i18n import _
 
 KINDS = {"hook": 0, "baresip": 4444, "ami": 5038, "esl": 8021}
 USER = "{user}"
@@ -100,7 +101,7 @@ def load_config(path: Path) -> AgentConfig:
     except FileNotFoundError:
         return AgentConfig()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        raise ConfigError(_("cannot read {path}: {exc}").format(path=path, exc=exc)) from None
     return parse_config(text, str(path))
 
 
@@ -108,7 +109,7 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML ({exc})", where) from None
+        raise ConfigError(_("not valid TOML ({exc})").format(exc=exc), where) from None
     r = TableReader(doc, where, ConfigError)
     agent = r.text("agent", default=None)
     src = r.table("source") if "source" in doc else None
@@ -119,12 +120,14 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
         site = Path(site_table.text("folder"))
         site_table.done()
         if not site.is_absolute():
-            raise ConfigError("the site folder must be an absolute path", site_table.where)
+            raise ConfigError(_("the site folder must be an absolute path"), site_table.where)
     if src is None:
         return AgentConfig(agent, site=site)
     kind = src.text("kind")
     if kind not in KINDS:
-        raise ConfigError(f"kind must be one of {', '.join(KINDS)}", src.where)
+        raise ConfigError(
+            _("kind must be one of {kinds}").format(kinds=", ".join(KINDS)), src.where
+        )
     host = src.text("host", default="127.0.0.1")
     port = src.whole("port", lo=1, hi=65535, default=KINDS[kind] or 1)
     fields = {k: src.text(k, default="") for k in ("account", "endpoint", "username", "extension")}
@@ -133,14 +136,18 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     needed = {"baresip": ["account"], "ami": ["endpoint", "username"], "esl": ["extension"]}
     for key in needed.get(kind, []):
         if not fields[key]:
-            raise ConfigError(f"a {kind} source needs '{key}'", src.where)
+            raise ConfigError(
+                _("a {kind} source needs '{key}'").format(kind=kind, key=key), src.where
+            )
     internal = None
     if pattern is not None:
         try:
             internal = re.compile(pattern)
         except re.error as exc:
-            raise ConfigError(f"internal_numbers is not a valid regular expression ({exc})",
-                              src.where) from None  # fmt: skip
+            raise ConfigError(
+                _("internal_numbers is not a valid regular expression ({exc})").format(exc=exc),
+                src.where,
+            ) from None
     templates = tuple(fields[k] for k in PER_AGENT)
     source = SourceConfig(kind, host, port, internal_numbers=internal, templates=templates,
                           **fields)  # fmt: skip
@@ -163,21 +170,24 @@ def source_from_url(url: str) -> dict[str, str | int]:
         return {"kind": "hook"}
     kind, sep, rest = url.partition("://")
     if not sep or kind not in KINDS or kind == "hook":
-        raise ConfigError(f"'{url}' is not hook, baresip://…, ami://… or esl://…", "event source")
-    netloc, _, query = rest.partition("?")
-    user, _, hostport = netloc.rpartition("@")
+        raise ConfigError(
+            _("'{url}' is not hook, baresip://…, ami://… or esl://…").format(url=url),
+            "event source",
+        )
+    netloc, _x, query = rest.partition("?")
+    user, _x, hostport = netloc.rpartition("@")
     host, colon, port = hostport.rpartition(":")
     if not colon:
         host, port = hostport, str(KINDS[kind])
     if not host or not port.isdigit():
-        raise ConfigError(f"'{netloc}' is not HOST:PORT", "event source")
+        raise ConfigError(_("'{netloc}' is not HOST:PORT").format(netloc=netloc), "event source")
     table: dict[str, str | int] = {"kind": kind, "host": host, "port": int(port)}
     if user:
         table["username"] = unquote(user)
     for part in filter(None, query.split("&")):
-        key, _, value = part.partition("=")
+        key, _x, value = part.partition("=")
         if key not in (*PER_AGENT, "internal_numbers"):
-            raise ConfigError(f"unknown parameter '{key}'", "event source")
+            raise ConfigError(_("unknown parameter '{key}'").format(key=key), "event source")
         table[key] = unquote(value)
     return table
 

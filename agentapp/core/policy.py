@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agentapp.core.errors import Refusal
 from agentapp.core.tables import TableReader
+from agentapp.i18n import _
 
 PURPOSE = "training"
 MAX_RETENTION_DAYS = 183  # six months (docs/rules.md R9)
@@ -224,9 +225,11 @@ def load_policy(path: Path) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyError(f"policy file not found: {path}") from None
+        raise PolicyError(_("policy file not found: {path}").format(path=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+        raise PolicyError(
+            _("cannot read policy file {path}: {exc}").format(path=path, exc=exc)
+        ) from None
     return parse_policy(text, source=str(path))
 
 
@@ -234,14 +237,17 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"not valid TOML ({exc})", source) from None
+        raise PolicyError(_("not valid TOML ({exc})").format(exc=exc), source) from None
     r = TableReader(doc, source, PolicyError)
     version = r.whole("version", lo=1, hi=2**31)
     purpose = r.text("purpose", default=PURPOSE)
     if purpose != PURPOSE:
         raise PolicyError(
-            f"purpose must be '{PURPOSE}': screen video coupled with calls is allowed for "
-            "training only, never for evaluation or discipline (rule R1)",
+            _(
+                "purpose must be '{PURPOSE}': screen video coupled with calls is "
+                "allowed for training only, never for evaluation or discipline "
+                "(rule R1)"
+            ).format(PURPOSE=PURPOSE),
             f"{source}: purpose",
         )
     c = r.table("controller")
@@ -272,22 +278,32 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
     if not _HOTKEY.match(hotkey):
         raise PolicyError(
-            "pause_hotkey must be modifiers and a key, like <ctrl>+<alt>+p or <ctrl>+<shift>+<f9>",
+            _(
+                "pause_hotkey must be modifiers and a key, like <ctrl>+<alt>+p "
+                "or <ctrl>+<shift>+<f9>"
+            ),
             rec.where,
         )
     rec.done()
     derogation = _derogation(r.optional_table("derogation"))
     if derogation is None and retention > MAX_RETENTION_DAYS:
         raise PolicyError(
-            f"retention_days = {retention} is over 6 months ({MAX_RETENTION_DAYS} days): "
-            "allowed only with a [derogation] table giving its reference and reason (rule R9)",
+            _(
+                "retention_days = {retention} is over 6 months "
+                "({MAX_RETENTION_DAYS} days): allowed only with a [derogation] "
+                "table giving its reference and reason (rule R9)"
+            ).format(retention=retention, MAX_RETENTION_DAYS=MAX_RETENTION_DAYS),
             rec.where,
         )
     if derogation is None and notes_retention > MAX_NOTES_RETENTION_DAYS:
         raise PolicyError(
-            f"notes_retention_days = {notes_retention} is over 1 year "
-            f"({MAX_NOTES_RETENTION_DAYS} days): allowed only with a [derogation] table giving "
-            "its reference and reason (rule R9)",
+            _(
+                "notes_retention_days = {notes_retention} is over 1 year "
+                "({MAX_NOTES_RETENTION_DAYS} days): allowed only with a "
+                "[derogation] table giving its reference and reason (rule R9)"
+            ).format(
+                notes_retention=notes_retention, MAX_NOTES_RETENTION_DAYS=MAX_NOTES_RETENTION_DAYS
+            ),
             rec.where,
         )
     governance = _governance(r.optional_table("register"))
@@ -298,13 +314,15 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         access.done()
     trainers = tuple(_trainer(t) for t in r.tables("trainer"))
     if len({t.name for t in trainers}) != len(trainers):
-        raise PolicyError("a [[trainer]] is listed twice", source)
+        raise PolicyError(_("a [[trainer]] is listed twice"), source)
 
     apps = tuple(_window_rule(t, "application") for t in r.tables("application"))
     if not apps:
         raise PolicyError(
-            "no [[application]] whitelisted: name the business application window to record "
-            "(rule R3)",
+            _(
+                "no [[application]] whitelisted: name the business application "
+                "window to record (rule R3)"
+            ),
             source,
         )
     sensitive = tuple(_window_rule(t, "sensitive") for t in r.tables("sensitive"))
@@ -313,7 +331,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     for t in r.tables("enrolment"):
         e = _enrolment(t, sampling, quota)
         if e.agent in seen:
-            raise PolicyError(f"agent '{e.agent}' is enrolled twice", t.where)
+            raise PolicyError(_("agent '{agent}' is enrolled twice").format(agent=e.agent), t.where)
         seen.add(e.agent)
         enrolments.append(e)
     r.done()
@@ -346,11 +364,19 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)
         if volume > capacity:
             raise PolicyError(
-                f"training '{training}' could bring {volume} recordings a week (the weekly "
-                f"quotas of its agents), more than its trainers can analyse: {capacity} a week "
-                f"at review_minutes = {review_minutes}. Lower the quotas or enrol fewer agents, "
-                "or declare the trainers' minutes_per_week (recording only what will be "
-                "reviewed, rules R5, R6)",
+                _(
+                    "training '{training}' could bring {volume} recordings a week "
+                    "(the weekly quotas of its agents), more than its trainers can "
+                    "analyse: {capacity} a week at review_minutes = "
+                    "{review_minutes}. Lower the quotas or enrol fewer agents, or "
+                    "declare the trainers' minutes_per_week (recording only what "
+                    "will be reviewed, rules R5, R6)"
+                ).format(
+                    training=training,
+                    volume=volume,
+                    capacity=capacity,
+                    review_minutes=review_minutes,
+                ),
                 source,
             )
     return policy
@@ -361,10 +387,16 @@ def _proportionate(enrolments: list[Enrolment], sampling_reason: str, source: st
     for e in enrolments:
         if e.sampling_percent > MAX_SAMPLING_PERCENT and len(sampling_reason) < 10:
             raise PolicyError(
-                f"sampling_percent = {e.sampling_percent} for '{e.agent}': at most "
-                f"{MAX_SAMPLING_PERCENT} % of calls are drawn, or recording becomes systematic; "
-                "more only with [recording] sampling_reason saying why (shown in the notice "
-                "and the register, rule R6)",
+                _(
+                    "sampling_percent = {sampling_percent} for '{agent}': at most "
+                    "{MAX_SAMPLING_PERCENT} % of calls are drawn, or recording "
+                    "becomes systematic; more only with [recording] sampling_reason "
+                    "saying why (shown in the notice and the register, rule R6)"
+                ).format(
+                    sampling_percent=e.sampling_percent,
+                    agent=e.agent,
+                    MAX_SAMPLING_PERCENT=MAX_SAMPLING_PERCENT,
+                ),
                 source,
             )
 
@@ -376,7 +408,7 @@ def _derogation(t: TableReader | None) -> Derogation | None:
     t.done()
     if len(d.reference) < 3 or len(d.reason) < 10:
         raise PolicyError(
-            "a derogation needs its reference (the decision or agreement) and a real reason",
+            _("a derogation needs its reference (the decision or agreement) and a real reason"),
             t.where,
         )
     return d
@@ -388,7 +420,7 @@ def _trainer(t: TableReader) -> Trainer:
     minutes = t.whole("minutes_per_week", lo=0, hi=MAX_TRAINER_MINUTES, default=None)
     t.done()
     if not trainings:
-        raise PolicyError("a trainer needs the trainings they review", t.where)
+        raise PolicyError(_("a trainer needs the trainings they review"), t.where)
     return Trainer(name, trainings, minutes)
 
 
@@ -408,10 +440,10 @@ def _window_rule(t: TableReader, kind: str) -> WindowRule:
     )  # fmt: skip
     if not rule.reads_window and not rule.reads_page:
         keys = "wm_class, executable, title_pattern, url_pattern"
+        if kind == "sensitive":
+            keys += ", field_pattern"
         raise PolicyError(
-            f"an {kind} rule needs at least one of {keys}"
-            + (", field_pattern" if kind == "sensitive" else ""),
-            t.where,
+            _("an {kind} rule needs at least one of {keys}").format(kind=kind, keys=keys), t.where
         )
     return rule
 
@@ -423,7 +455,9 @@ def _pattern(t: TableReader, key: str) -> re.Pattern[str] | None:
     try:
         return re.compile(text)
     except re.error as exc:
-        raise PolicyError(f"{key} is not a valid regular expression ({exc})", t.where) from None
+        raise PolicyError(
+            _("{key} is not a valid regular expression ({exc})").format(key=key, exc=exc), t.where
+        ) from None
 
 
 def _governance(t: TableReader | None) -> Governance:
@@ -451,23 +485,30 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
     extension = t.text("extension", default=None)
     t.done()
     if end < start:
-        raise PolicyError("end is before start", t.where)
+        raise PolicyError(_("end is before start"), t.where)
     if (end - start).days > MAX_ENROLMENT_DAYS:
         raise PolicyError(
-            f"enrolment lasts {(end - start).days} days; at most {MAX_ENROLMENT_DAYS} "
-            "(recording is for a bounded training period, rule R5)",
+            _(
+                "enrolment lasts {days} days; at most {MAX_ENROLMENT_DAYS} "
+                "(recording is for a bounded training period, rule R5)"
+            ).format(days=(end - start).days, MAX_ENROLMENT_DAYS=MAX_ENROLMENT_DAYS),
             t.where,
         )
     if e_quota is None:
         raise PolicyError(
-            "no weekly_quota: this policy would record every call of the agent without bound; "
-            "set [recording] weekly_quota or one on the enrolment (rule R6)",
+            _(
+                "no weekly_quota: this policy would record every call of the "
+                "agent without bound; set [recording] weekly_quota or one on the "
+                "enrolment (rule R6)"
+            ),
             t.where,
         )
     if e_sampling is None:
         raise PolicyError(
-            "no sampling_percent: set [recording] sampling_percent or one on the enrolment "
-            "(rule R6: selection is random, never systematic)",
+            _(
+                "no sampling_percent: set [recording] sampling_percent or one on "
+                "the enrolment (rule R6: selection is random, never systematic)"
+            ),
             t.where,
         )
     return Enrolment(agent, training, start, end, e_sampling, e_quota, fps, extension)

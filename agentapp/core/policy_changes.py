@@ -1,5 +1,8 @@
 """What changed between two policies, in words for the audit trail (R8: enrolment and policy
-changes are traced). Pure; thread-safe.
+changes are traced) and for the trainer about to publish. Pure; thread-safe.
+
+The trail's words are English whatever the locale (a stored record, docs/design.md "Texts and
+languages"); a front end passes `say=_` to show the same changes in the person's language.
 
 A policy is reduced to a small JSON-able summary (what the agent keeps between runs); two
 summaries are compared field by field.
@@ -7,9 +10,11 @@ summaries are compared field by field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agentapp.core.policy import Policy
+from agentapp.i18n import N_
 
 
 def summary(policy: Policy) -> dict[str, Any]:
@@ -37,29 +42,46 @@ def summary(policy: Policy) -> dict[str, Any]:
     }
 
 
-def changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[tuple[str, str]]:
+def _english(text: str) -> str:
+    return text
+
+
+def changes(
+    old: dict[str, Any] | None, new: dict[str, Any], say: Callable[[str], str] = _english
+) -> list[tuple[str, str]]:
     """(action, description) pairs: "enrolment changed" per agent, "policy changed" for the
-    rest. The first policy an agent sees is "policy adopted"."""
+    rest. The first policy an agent sees is "policy adopted". `say` translates (default: the
+    trail's English)."""
     if old is None:
-        text = f"version {new['version']}; {len(new['enrolments'])} enrolment(s)"
+        text = say(N_("version {version}; {n} enrolment(s)")).format(
+            version=new["version"], n=len(new["enrolments"])
+        )
         if new.get("derogation"):
-            text += f"; retention derogation {new['derogation']}"
-        return [("policy adopted", text)]
+            text += say(N_("; retention derogation {derogation}")).format(
+                derogation=new["derogation"]
+            )
+        return [(say(N_("policy adopted")), text)]
     out: list[tuple[str, str]] = []
+    enrolment = say(N_("enrolment changed"))
     before, after = old.get("enrolments", {}), new["enrolments"]
     for agent in sorted(set(before) | set(after)):
         if agent not in before:
-            out.append(("enrolment changed", f"{agent} enrolled: {after[agent]}"))
+            text = say(N_("{agent} enrolled: {now}")).format(agent=agent, now=after[agent])
         elif agent not in after:
-            out.append(("enrolment changed", f"{agent} no longer enrolled (was {before[agent]})"))
+            text = say(N_("{agent} no longer enrolled (was {was})")).format(
+                agent=agent, was=before[agent]
+            )
         elif before[agent] != after[agent]:
-            out.append(("enrolment changed", f"{agent}: {before[agent]} → {after[agent]}"))
+            text = f"{agent}: {before[agent]} → {after[agent]}"
+        else:
+            continue
+        out.append((enrolment, text))
     rest = [
         f"{key}: {old.get(key)} → {new[key]}"
         for key in new
         if key not in ("enrolments", "version") and old.get(key) != new[key]
     ]
     if rest or old.get("version") != new["version"]:
-        head = f"version {old.get('version')} → {new['version']}"
-        out.append(("policy changed", "; ".join([head, *rest])))
+        head = say(N_("version {was} → {now}")).format(was=old.get("version"), now=new["version"])
+        out.append((say(N_("policy changed")), "; ".join([head, *rest])))
     return out

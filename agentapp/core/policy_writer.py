@@ -17,6 +17,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, parse_policy
+from agentapp.i18n import _
 
 Change = Callable[[Any], None]  # edits a tomlkit document in place
 
@@ -33,7 +34,7 @@ def edit(text: str, change: Change, source: str = "edited policy") -> Edited:
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
-        raise PolicyError(f"not valid TOML ({exc})", source) from None
+        raise PolicyError(_("not valid TOML ({exc})").format(exc=exc), source) from None
     change(doc)
     version = doc.get("version")
     if isinstance(version, int) and not isinstance(version, bool):
@@ -94,7 +95,7 @@ def with_enrolment(text: str, e: Enrolment) -> Edited:
 def without_enrolment(text: str, agent: str) -> Edited:
     def change(doc: Any) -> None:
         if not _drop(doc, "enrolment", lambda t: t.get("agent") != agent):
-            raise PolicyError(f"'{agent}' is not enrolled")
+            raise PolicyError(_("'{agent}' is not enrolled").format(agent=agent))
 
     return edit(text, change)
 
@@ -118,7 +119,7 @@ def with_application(text: str, rule: WindowRule) -> Edited:
 def without_application(text: str, name: str) -> Edited:
     def change(doc: Any) -> None:
         if not _drop(doc, "application", lambda t: t.get("name") != name):
-            raise PolicyError(f"no application '{name}'")
+            raise PolicyError(_("no application '{name}'").format(name=name))
 
     return edit(text, change)
 

@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from agentapp.i18n import _
+
 _MISSING: Any = object()
 
 
@@ -26,13 +28,13 @@ class TableReader:
         if key in self._t:
             return self._t[key]
         if default is _MISSING:
-            raise self._error(f"'{key}' is required", self.where)
+            raise self._error(_("'{key}' is required").format(key=key), self.where)
         return default
 
     def text(self, key: str, default: Any = _MISSING) -> Any:
         v = self._get(key, default)
         if v is not default and (not isinstance(v, str) or not v.strip()):
-            raise self._error(f"'{key}' must be a non-empty string", self.where)
+            raise self._error(_("'{key}' must be a non-empty string").format(key=key), self.where)
         return v
 
     def texts(self, key: str, default: Any = _MISSING) -> list[str]:
@@ -40,7 +42,9 @@ class TableReader:
         if v is default and default is not _MISSING:
             return v  # not given: the caller's default
         if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
-            raise self._error(f"'{key}' must be a non-empty list of strings", self.where)
+            raise self._error(
+                _("'{key}' must be a non-empty list of strings").format(key=key), self.where
+            )
         return v
 
     def whole(self, key: str, *, lo: int, hi: int, default: Any = _MISSING) -> Any:
@@ -48,13 +52,16 @@ class TableReader:
         if v is default:
             return v
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise self._error(f"'{key}' must be a whole number from {lo} to {hi}", self.where)
+            raise self._error(
+                _("'{key}' must be a whole number from {lo} to {hi}").format(key=key, lo=lo, hi=hi),
+                self.where,
+            )
         return v
 
     def flag(self, key: str, default: Any = _MISSING) -> bool:
         v = self._get(key, default)
         if not isinstance(v, bool):
-            raise self._error(f"'{key}' must be true or false", self.where)
+            raise self._error(_("'{key}' must be true or false").format(key=key), self.where)
         return v
 
     def day(self, key: str, default: Any = _MISSING) -> Any:
@@ -70,12 +77,12 @@ class TableReader:
                 return dt.date.fromisoformat(v)
             except ValueError:
                 pass
-        raise self._error(f"'{key}' must be a date like 2026-12-31", self.where)
+        raise self._error(_("'{key}' must be a date like 2026-12-31").format(key=key), self.where)
 
     def table(self, key: str) -> TableReader:
         v = self._get(key, _MISSING)
         if not isinstance(v, dict):
-            raise self._error(f"[{key}] must be a table", self.where)
+            raise self._error(_("[{key}] must be a table").format(key=key), self.where)
         return TableReader(v, f"{self.where}: [{key}]", self._error)
 
     def optional_table(self, key: str) -> TableReader | None:
@@ -84,7 +91,7 @@ class TableReader:
     def tables(self, key: str) -> list[TableReader]:
         v = self._get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            raise self._error(f"[[{key}]] must be an array of tables", self.where)
+            raise self._error(_("[[{key}]] must be an array of tables").format(key=key), self.where)
         return [
             TableReader(x, f"{self.where}: [[{key}]] #{i + 1}", self._error)
             for i, x in enumerate(v)
@@ -93,4 +100,6 @@ class TableReader:
     def done(self) -> None:
         unknown = sorted(set(self._t) - self._used)
         if unknown:
-            raise self._error(f"unknown key(s): {', '.join(unknown)}", self.where)
+            raise self._error(
+                _("unknown key(s): {keys}").format(keys=", ".join(unknown)), self.where
+            )

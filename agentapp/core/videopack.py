@@ -65,7 +65,7 @@ def unpack(blob: bytes) -> Fragment:
     width, height, count = _HEAD.unpack_from(blob, len(_MAGIC))
     at = len(_MAGIC) + _HEAD.size
     packets = []
-    for _ in range(count):
+    for _i in range(count):
         if at + _PACKET.size > len(blob):
             raise ValueError("video fragment is truncated")
         pts, flags, size = _PACKET.unpack_from(blob, at)

@@ -132,9 +132,9 @@ def run_demo(seconds: float = 5.0, keep: Path | None = None) -> int:
         print(f"3. policy {policy}: '{agent}' enrolled, application CRM ({BUSINESS.wm_class})")
         _cli(["notice", "acknowledge", "--lang", "en"], env)
         print("   information notice acknowledged ('agentapp notice show' prints it)")
-        p, _ = BUSINESS.spawn(env)
+        p, _x = BUSINESS.spawn(env)
         procs.append(p)
-        q, _ = PRIVATE.spawn(env)
+        q, _x = PRIVATE.spawn(env)
         procs.append(q)
         print("4. sample CRM window (green) and a private window (magenta) partly over it")
         log = open(work / "agent-stderr.log", "w")  # noqa: SIM115 - closed with the process

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with VirtualDesktop() as desk, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(DISPLAY=desk.display, QT_QPA_PLATFORM="xcb")
-        business, _ = BUSINESS.spawn(desk.env)
+        business, _x = BUSINESS.spawn(desk.env)
         try:
             data = Path(tmp)
             agent = getpass.getuser()
@@ -68,7 +68,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
                 raise RuntimeError("the screen did not reach the expected state")
             app.processEvents()
             time.sleep(0.02)
-        for _ in range(20):  # let the window manager and Qt finish painting
+        for _i in range(20):  # let the window manager and Qt finish painting
             app.processEvents()
             time.sleep(0.02)
 

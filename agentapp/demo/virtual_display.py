@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 
 class DesktopError(Refusal):
@@ -58,7 +59,9 @@ class VirtualDesktop:
         missing = [t for t in REQUIRED if shutil.which(t) is None]
         if missing:
             raise DesktopError(
-                f"missing {', '.join(missing)}: install the Debian packages xvfb and openbox"
+                _("missing {programs}: install the Debian packages xvfb and openbox").format(
+                    programs=", ".join(missing)
+                )
             )
         r, w = os.pipe()
         try:
@@ -77,7 +80,7 @@ class VirtualDesktop:
             got = b""
             deadline = time.monotonic() + timeout
             while b"\n" not in got and time.monotonic() < deadline:
-                ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+                ready, _w, _e = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
                 chunk = os.read(r, 16) if ready else b""
                 if not chunk:
                     break
@@ -89,7 +92,9 @@ class VirtualDesktop:
                 os.close(w)
         if not number.isdigit():
             self.stop()
-            raise DesktopError(f"Xvfb did not start: {self._xvfb_said()}")
+            raise DesktopError(
+                _("Xvfb did not start: {xvfb_said}").format(xvfb_said=self._xvfb_said())
+            )
         self.display = f":{number}"
         self._spawn(["openbox", "--sm-disable"])
         self._wait_for_wm(timeout)
@@ -128,7 +133,9 @@ class VirtualDesktop:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise DesktopError(
-                        f"cannot connect to Xvfb on {self.display}: {self._xvfb_said()}"
+                        _("cannot connect to Xvfb on {display}: {xvfb_said}").format(
+                            display=self.display, xvfb_said=self._xvfb_said()
+                        )
                     ) from None
                 time.sleep(0.05)
         try:
@@ -140,7 +147,7 @@ class VirtualDesktop:
         finally:
             d.close()
         self.stop()
-        raise DesktopError("the window manager (openbox) did not start")
+        raise DesktopError(_("the window manager (openbox) did not start"))
 
     def stop(self) -> None:
         for p in reversed(self._procs):

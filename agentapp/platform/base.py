@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from agentapp.core.errors import Refusal
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Page, WindowRule
+from agentapp.i18n import _
 
 
 class LocatorError(Refusal):
@@ -107,7 +108,7 @@ class WindowLocator(abc.ABC):
     def pick(self, timeout: float = 30.0) -> WindowInfo | None:
         """Wait for the person to click on a window; that window (None: cancelled, timed out
         or not a managed window). Blocks the calling thread. Default: not supported."""
-        raise LocatorError("picking a window by clicking is not supported here")
+        raise LocatorError(_("picking a window by clicking is not supported here"))
 
     def find_visible(self, rules: tuple[WindowRule, ...]) -> tuple[WindowInfo, WindowRule] | None:
         """A window matching a rule that is visible now (sensitive windows). Must be cheap:

@@ -55,6 +55,7 @@ from Xlib.ext import composite, damage, res, screensaver
 
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
+from agentapp.i18n import _
 from agentapp.platform.base import (
     CaptureMode,
     Changes,
@@ -123,7 +124,7 @@ class X11Locator(WindowLocator):
         try:
             self._d = display.Display(display_name)
         except Exception as exc:  # DisplayNameError, DisplayConnectionError, OSError …
-            raise LocatorError(f"cannot open the X display: {exc}") from None
+            raise LocatorError(_("cannot open the X display: {exc}").format(exc=exc)) from None
         self._root = self._d.screen().root
         self._atoms: dict[str, int] = {}
         self._root.change_attributes(event_mask=X.SubstructureNotifyMask | X.PropertyChangeMask)
@@ -271,7 +272,7 @@ class X11Locator(WindowLocator):
             self._d.sync()  # every event the server generated until now is queued
             changed = self._take_events()
         except error.ConnectionClosedError as exc:
-            raise LocatorError(f"lost the X display: {exc}") from None
+            raise LocatorError(_("lost the X display: {exc}").format(exc=exc)) from None
         if not changed and time.monotonic() - self._cache_time > _REFRESH_S:
             self._forget()
 
@@ -279,7 +280,7 @@ class X11Locator(WindowLocator):
         """Apply the events received so far (no round trip); True if one changed a cached
         answer, which are all dropped then."""
         changed = False
-        for _ in range(self._d.pending_events()):
+        for _i in range(self._d.pending_events()):
             if not self._event(self._d.next_event()):
                 changed = True
         if changed:
@@ -315,7 +316,7 @@ class X11Locator(WindowLocator):
             if self._received() and self._take_events():
                 return False
         except error.ConnectionClosedError as exc:
-            raise LocatorError(f"lost the X display: {exc}") from None
+            raise LocatorError(_("lost the X display: {exc}").format(exc=exc)) from None
         if time.monotonic() - self._cache_time > _REFRESH_S:
             return False  # the lock's look (the screen saver, a full-screen window) is due
         return not any(
@@ -372,7 +373,7 @@ class X11Locator(WindowLocator):
         if ids is None:
             ids = self._prop(self._root, "_NET_CLIENT_LIST")
         if ids is None:
-            raise LocatorError("the window manager does not publish _NET_CLIENT_LIST (no EWMH)")
+            raise LocatorError(_("the window manager does not publish _NET_CLIENT_LIST (no EWMH)"))
         out = []
         for wid in ids:
             try:
@@ -448,7 +449,7 @@ class X11Locator(WindowLocator):
                 v = self._views[window.handle] = replace(v, ready=t.ready)
             return v
         except error.ConnectionClosedError as exc:
-            raise LocatorError(f"lost the X display: {exc}") from None
+            raise LocatorError(_("lost the X display: {exc}").format(exc=exc)) from None
         except error.XError:
             self._views.pop(window.handle, None)
             self._watched.discard(window.handle)
@@ -463,7 +464,7 @@ class X11Locator(WindowLocator):
             if self._lock_why is False:
                 self._lock_why = self._lock_reason(window)
         except error.ConnectionClosedError as exc:
-            raise LocatorError(f"lost the X display: {exc}") from None
+            raise LocatorError(_("lost the X display: {exc}").format(exc=exc)) from None
         except error.XError:
             self._lock_why = None  # the window went: view() says so
         if isinstance(self._lock_why, str):
@@ -487,7 +488,7 @@ class X11Locator(WindowLocator):
             try:
                 held = self._grabs.held() and not self._grabs.popup_shown()
             except error.ConnectionClosedError as exc:
-                raise LocatorError(f"lost the X display: {exc}") from None
+                raise LocatorError(_("lost the X display: {exc}").format(exc=exc)) from None
             if not held:
                 self._grab_since = None
             elif self._grab_since is None:
@@ -508,7 +509,7 @@ class X11Locator(WindowLocator):
         owner = self._owner(window.handle)
         g = self._root.get_geometry()
         screen = Rect(0, 0, g.width, g.height)
-        for child, _ in self._above(w) or []:
+        for child, _stack in self._above(w) or []:
             cg = child.get_geometry()
             if Rect(cg.x, cg.y, cg.width, cg.height).intersect(screen) != screen:
                 continue
@@ -717,7 +718,7 @@ class X11Locator(WindowLocator):
         status = self._root.grab_pointer(False, X.ButtonPressMask, mode, mode, X.NONE, X.NONE,
                                          X.CurrentTime)  # fmt: skip
         if status != X.GrabSuccess:
-            raise LocatorError("cannot take the pointer to pick a window (another grab?)")
+            raise LocatorError(_("cannot take the pointer to pick a window (another grab?)"))
         clicked = None
         try:
             deadline = time.monotonic() + timeout

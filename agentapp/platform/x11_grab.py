@@ -51,7 +51,7 @@ class KeyboardGrabs:
         self._d.sync()  # the PropertyNotify is queued before the sync's reply
         now = time.monotonic()
         clock = None
-        for _ in range(self._d.pending_events()):
+        for _i in range(self._d.pending_events()):
             ev = self._d.next_event()
             if ev.type == X.PropertyNotify and ev.window.id == w.id:
                 clock = (int(ev.time), now)

@@ -15,6 +15,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentapp.core.policy import PolicyError
+from agentapp.i18n import _
 
 
 class VersionFloor(Protocol):
@@ -39,7 +40,9 @@ class KeyringFloor:
         try:
             value = load_optional_secret(self._entry)
         except KeyProblem as exc:
-            raise PolicyError(f"the policy's version cannot be checked: {exc}") from None
+            raise PolicyError(
+                _("the policy's version cannot be checked: {exc}").format(exc=exc)
+            ) from None
         return int(value) if value and value.isdigit() else 0
 
     def raise_to(self, version: int) -> None:
@@ -50,7 +53,9 @@ class KeyringFloor:
         try:
             store_secret(self._entry, str(version))
         except KeyProblem as exc:
-            raise PolicyError(f"the policy's version cannot be kept: {exc}") from None
+            raise PolicyError(
+                _("the policy's version cannot be kept: {exc}").format(exc=exc)
+            ) from None
 
 
 class MemoryFloor:
@@ -71,8 +76,11 @@ def refuse_rollback(version: int, floor: VersionFloor, where: str) -> None:
     lowest = floor.get()
     if version < lowest:
         raise PolicyError(
-            f"version {version} is older than version {lowest} already adopted on this desk "
-            "(rollback refused; the site's copy is fetched again)",
+            _(
+                "version {version} is older than version {lowest} already "
+                "adopted on this desk (rollback refused; the site's copy is "
+                "fetched again)"
+            ).format(version=version, lowest=lowest),
             where,
         )
     floor.raise_to(version)

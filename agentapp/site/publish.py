@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from agentapp import layout
 from agentapp.core.policy import Policy, PolicyError, parse_policy
 from agentapp.core.policy_changes import changes, summary
+from agentapp.i18n import _
 from agentapp.site.signing import parse_signed, sign, strip_signature
 from agentapp.site.sync import site_policy_path
 from agentapp.vault.store import write_atomic
@@ -29,18 +30,19 @@ class Plan:
 
     @property
     def changes(self) -> list[tuple[str, str]]:
-        return changes(summary(self.old) if self.old else None, summary(self.new))
+        """What publishing changes, in the person's language (for display, not the trail)."""
+        return changes(summary(self.old) if self.old else None, summary(self.new), say=_)
 
 
 def plan(site: Path, draft: bytes, public: Ed25519PublicKey, source: str = "draft") -> Plan:
     """Raises PolicyError when the draft is invalid or would be a rollback."""
     if not site.is_dir():
-        raise PolicyError(f"no site folder at {site}")
+        raise PolicyError(_("no site folder at {site}").format(site=site))
     body = strip_signature(draft)
     try:
         new = parse_policy(body.decode("utf-8"), source)
     except UnicodeDecodeError as exc:
-        raise PolicyError(f"not UTF-8 text ({exc})", source) from None
+        raise PolicyError(_("not UTF-8 text ({exc})").format(exc=exc), source) from None
     target = site_policy_path(site)
     old, untrusted = None, ""
     if target.exists():
@@ -50,8 +52,10 @@ def plan(site: Path, draft: bytes, public: Ed25519PublicKey, source: str = "draf
             untrusted = str(exc)
     if old is not None and new.version <= old.version:
         raise PolicyError(
-            f"version {new.version} is not higher than the site's version {old.version}: "
-            "increase 'version' (agents refuse a rollback)"
+            _(
+                "version {version} is not higher than the site's version "
+                "{current}: increase 'version' (agents refuse a rollback)"
+            ).format(version=new.version, current=old.version)
         )
     return Plan(target, body, new, old, untrusted)
 

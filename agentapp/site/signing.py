@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agentapp.core.policy import Policy, PolicyError, parse_policy
+from agentapp.i18n import _
 
 MARK = b"# signature: ed25519 "
 PUBLIC_FILE = "policy-signing-public-key.pem"
@@ -55,20 +56,29 @@ def verify(text: bytes, public: Ed25519PublicKey) -> bytes:
     """The signed body; raises PolicyError saying why it cannot be trusted."""
     body, line = _split(text)
     if line is None:
-        raise PolicyError("the policy is not signed (a site policy must be published with "
-                          "'agentapp policy publish')")  # fmt: skip
+        raise PolicyError(
+            _(
+                "the policy is not signed (a site policy must be published with "
+                "'agentapp policy publish')"
+            )
+        )
     parts = line[len(MARK) :].split(b" ")
     if len(parts) != 2:
-        raise PolicyError("the policy's signature line is damaged")
+        raise PolicyError(_("the policy's signature line is damaged"))
     kid, sig = parts[0].decode(errors="replace"), parts[1]
     if kid != key_id(public):
-        raise PolicyError(f"the policy is signed with key {kid}, not with this site's "
-                          f"policy-signing key {key_id(public)}")  # fmt: skip
+        raise PolicyError(
+            _(
+                "the policy is signed with key {kid}, not with this site's "
+                "policy-signing key {key_id}"
+            ).format(kid=kid, key_id=key_id(public))
+        )
     try:
         public.verify(base64.b64decode(sig, validate=True), body)
     except (InvalidSignature, ValueError):
-        raise PolicyError("the policy's signature does not match its text (edited after "
-                          "it was signed?)") from None  # fmt: skip
+        raise PolicyError(
+            _("the policy's signature does not match its text (edited after it was signed?)")
+        ) from None
     return body
 
 
@@ -77,16 +87,18 @@ def parse_signed(text: bytes, public: Ed25519PublicKey, source: str) -> Policy:
     try:
         return parse_policy(body.decode("utf-8"), source)
     except UnicodeDecodeError as exc:
-        raise PolicyError(f"not UTF-8 text ({exc})", source) from None
+        raise PolicyError(_("not UTF-8 text ({exc})").format(exc=exc), source) from None
 
 
 def load_signed(path: Path, public: Ed25519PublicKey) -> Policy:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise PolicyError(f"policy file not found: {path}") from None
+        raise PolicyError(_("policy file not found: {path}").format(path=path)) from None
     except OSError as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+        raise PolicyError(
+            _("cannot read policy file {path}: {exc}").format(path=path, exc=exc)
+        ) from None
     return parse_signed(text, public, str(path))
 
 
@@ -101,12 +113,18 @@ def load_public(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except FileNotFoundError:
-        raise PolicyError(f"no policy-signing public key at {path}: install the site's key "
-                          "there (it comes with the agent's package)") from None  # fmt: skip
+        raise PolicyError(
+            _(
+                "no policy-signing public key at {path}: install the site's key "
+                "there (it comes with the agent's package)"
+            ).format(path=path)
+        ) from None
     except (OSError, ValueError) as exc:
-        raise PolicyError(f"policy-signing public key {path} is unreadable: {exc}") from None
+        raise PolicyError(
+            _("policy-signing public key {path} is unreadable: {exc}").format(path=path, exc=exc)
+        ) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise PolicyError(f"{path} is not an Ed25519 policy-signing key")
+        raise PolicyError(_("{path} is not an Ed25519 policy-signing key").format(path=path))
     return key
 
 
@@ -135,5 +153,7 @@ def load_private(public: Ed25519PublicKey) -> Ed25519PrivateKey:
     kid = key_id(public)
     value = load_optional_secret(_entry(kid))
     if value is None:
-        raise KeyProblem(f"the policy-signing key {kid} is not in this machine's key store")
+        raise KeyProblem(
+            _("the policy-signing key {kid} is not in this machine's key store").format(kid=kid)
+        )
     return Ed25519PrivateKey.from_private_bytes(base64.b64decode(value))

@@ -96,7 +96,7 @@ class EslProtocol(SourceProtocol):
 
     def handshake(self, conn: Connection) -> tuple[list[CallFact], list[bytes]]:
         early: list[bytes] = []
-        headers, _ = split(conn.next_frame(timeout=5.0))
+        headers, _x = split(conn.next_frame(timeout=5.0))
         if headers.get("content-type") != "auth/request":
             raise ProtocolError("not a FreeSWITCH event socket")
         for command in (
@@ -106,13 +106,13 @@ class EslProtocol(SourceProtocol):
             if "\n" in command:
                 raise ProtocolError("bad command")
             conn.send(command.encode() + b"\n\n")
-            reply, _ = self._reply(conn, "command/reply", early)
+            reply, _x = self._reply(conn, "command/reply", early)
             if not reply.get("reply-text", "").startswith("+OK"):
                 raise ProtocolError(
                     f"'{command.split()[0]}' refused: {reply.get('reply-text', '')}"
                 )
         conn.send(b"api show channels as json\n\n")
-        _, body = self._reply(conn, "api/response", early)
+        _headers, body = self._reply(conn, "api/response", early)
         try:
             rows = json.loads(body.decode("utf-8") or "{}").get("rows") or []
         except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):

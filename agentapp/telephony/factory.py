@@ -7,6 +7,7 @@ from collections.abc import Callable
 from agentapp.core.clock import Clock
 from agentapp.core.config import SourceConfig
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.telephony.base import PeerMatcher, SourceProtocol, SourceRunner, SourceSink
 
 
@@ -38,7 +39,7 @@ def protocol_factory(
         from agentapp.telephony.esl import EslProtocol
 
         return lambda: EslProtocol(secret, cfg.extension, internal)
-    raise SourceSetupError(f"no socket source of kind {cfg.kind!r}")
+    raise SourceSetupError(_("no socket source of kind {kind!r}").format(kind=cfg.kind))
 
 
 def make_runner(

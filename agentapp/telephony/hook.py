@@ -34,6 +34,7 @@ from agentapp import layout
 from agentapp.core.clock import Clock
 from agentapp.core.errors import Refusal
 from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
+from agentapp.i18n import _
 
 log = logging.getLogger(__name__)
 MESSAGE_DEADLINE_S = 2.0  # from connect to the end of the line
@@ -81,10 +82,14 @@ class HookServer:
         self.path.parent.chmod(0o700)
         if self.path.exists() or self.path.is_socket():
             if agent_listening(self.path):
-                raise HookError(f"another agentapp is already running for this user ({self.path})")
+                raise HookError(
+                    _("another agentapp is already running for this user ({path})").format(
+                        path=self.path
+                    )
+                )
             self.path.unlink()
         if len(str(self.path).encode()) > 100:
-            raise HookError(f"socket path too long for this OS: {self.path}")
+            raise HookError(_("socket path too long for this OS: {path}").format(path=self.path))
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
@@ -98,7 +103,7 @@ class HookServer:
     def serve(self) -> None:
         """Answer clients on the hook-server thread."""
         if self._sock is None:
-            raise HookError("hook socket not claimed")
+            raise HookError(_("hook socket not claimed"))
         self._thread = threading.Thread(target=self._serve, name="hook-server", daemon=True)
         self._thread.start()
 
@@ -146,7 +151,7 @@ class HookServer:
         assert self._sock is not None
         while True:  # everything waiting in the backlog
             try:
-                conn, _ = self._sock.accept()
+                conn, _x = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:

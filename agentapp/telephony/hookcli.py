@@ -23,6 +23,13 @@ COMMANDS = ("pause", "resume", "caller-objects")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@+=-")
 
 
+def _(message: str) -> str:
+    """The catalogue's text, imported only on the error paths (the hook must stay fast)."""
+    from agentapp.i18n import _ as translated
+
+    return translated(message)
+
+
 def invocation_time() -> float:
     """When this process was started (by the softphone), as wall-clock time.
 
@@ -57,16 +64,22 @@ def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
     """The wire message and the data dir option; raises ValueError with the reason."""
     group, *rest = argv
     if not rest:
-        raise ValueError(f"{group} needs an action")
+        raise ValueError(_("{group} needs an action").format(group=group))
     action, *opts = rest
     body: dict[str, object]
     if group == "control":
         if action not in COMMANDS:
-            raise ValueError(f"unknown action {action!r}: {', '.join(COMMANDS)}")
+            raise ValueError(
+                _("unknown action {action!r}: {commands}").format(
+                    action=action, commands=", ".join(COMMANDS)
+                )
+            )
         body = {"v": 1, "command": action, "t": round(at, 3)}
     else:
         if action not in EVENTS:
-            raise ValueError(f"unknown event {action!r}: off-hook or on-hook")
+            raise ValueError(
+                _("unknown event {action!r}: off-hook or on-hook").format(action=action)
+            )
         body = {"v": 1, "event": action, "call_id": None, "t": round(at, 3)}
     folder = None
     i = 0
@@ -74,7 +87,7 @@ def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
         opt = opts[i]
         if (opt in ("--call-id", "--data-dir") and group == "hook") or opt == "--data-dir":
             if i + 1 >= len(opts):
-                raise ValueError(f"{opt} needs a value")
+                raise ValueError(_("{opt} needs a value").format(opt=opt))
             if opt == "--data-dir":
                 folder = opts[i + 1]
             else:
@@ -84,18 +97,21 @@ def message(argv: list[str], at: float) -> tuple[bytes, str | None]:
             body["internal"] = True
             i += 1
         elif opt.startswith("-"):
-            raise ValueError(f"unrecognized arguments: {opt}")
+            raise ValueError(_("unrecognized arguments: {opt}").format(opt=opt))
         elif group == "hook":
             i += 1  # a softphone appends the caller's number: accepted, never read or sent
         else:
-            raise ValueError(f"unrecognized arguments: {opt}")
+            raise ValueError(_("unrecognized arguments: {opt}").format(opt=opt))
     if group == "hook":
         cid = body["call_id"]
         if not isinstance(cid, str):
-            raise ValueError("the following arguments are required: --call-id")
+            raise ValueError(_("the following arguments are required: --call-id"))
         if not 1 <= len(cid) <= 128 or not set(cid) <= _ID_CHARS:
             raise ValueError(
-                "invalid call id: use 1 to 128 characters among letters, digits and . _ : @ + = -"
+                _(
+                    "invalid call id: use 1 to 128 characters among letters, digits "
+                    "and . _ : @ + = -"
+                )
             )
     return (json.dumps(body, separators=(",", ":")) + "\n").encode(), folder
 
@@ -114,7 +130,7 @@ def exchange(path: str, payload: bytes, timeout: float = 2.0) -> str:
             s.connect(path)
         except (FileNotFoundError, ConnectionRefusedError):
             raise DeliveryError(
-                f"agentapp is not running for this user (no agent at {path})", 3
+                _("agentapp is not running for this user (no agent at {path})").format(path=path), 3
             ) from None
         s.sendall(payload)
         reply = b""
@@ -124,14 +140,14 @@ def exchange(path: str, payload: bytes, timeout: float = 2.0) -> str:
                 break
             reply += chunk
     except TimeoutError:
-        raise DeliveryError("the agent did not answer in time") from None
+        raise DeliveryError(_("the agent did not answer in time")) from None
     except OSError as exc:
-        raise DeliveryError(f"cannot talk to the agent: {exc}") from None
+        raise DeliveryError(_("cannot talk to the agent: {exc}").format(exc=exc)) from None
     finally:
         s.close()
     text = reply.decode("utf-8", "replace").strip()
     if text.startswith("error"):
-        raise DeliveryError(f"the agent refused the event: {text[6:].strip()}")
+        raise DeliveryError(_("the agent refused the event: {why}").format(why=text[6:].strip()))
     return text
 
 
@@ -148,7 +164,8 @@ def main(argv: list[str], at: float) -> int:
     try:
         payload, folder = message(argv, at)
     except ValueError as exc:
-        sys.stderr.write(f"agentapp: {exc} (see agentapp {argv[0]} --help)\n")
+        hint = _("see agentapp {command} --help").format(command=argv[0])
+        sys.stderr.write(f"agentapp: {exc} ({hint})\n")
         return 2
     root = data_dir(folder)
     if os.path.isdir(root):  # else: "not running", below
@@ -156,7 +173,8 @@ def main(argv: list[str], at: float) -> int:
 
         why = problem(root, deep=False)
         if why:  # its socket could be anyone's: the event is not sent
-            sys.stderr.write(f"agentapp: the data folder is not safe to use: {why}\n")
+            unsafe = _("the data folder is not safe to use: {why}").format(why=why)
+            sys.stderr.write(f"agentapp: {unsafe}\n")
             return 3
     try:
         print(exchange(os.path.join(root, layout.RUN, layout.HOOK_SOCKET), payload))

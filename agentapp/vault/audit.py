@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from agentapp import layout
 from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.vault.filelock import locked
 from agentapp.vault.store import append_durably
 
@@ -70,12 +71,14 @@ class KeyringAuditKeys:
             try:
                 value = load_optional_secret(self._key_entry)
                 if value is None and not create:
-                    raise AuditError("the audit trail's signing key is not in this key store")
+                    raise AuditError(_("the audit trail's signing key is not in this key store"))
                 if value is None:
                     value = base64.b64encode(secrets.token_bytes(32)).decode()
                     store_secret(self._key_entry, value)
             except KeyProblem as exc:
-                raise AuditError(f"the audit trail cannot be signed: {exc}") from None
+                raise AuditError(
+                    _("the audit trail cannot be signed: {exc}").format(exc=exc)
+                ) from None
             self._key = base64.b64decode(value)
         return self._key
 
@@ -90,7 +93,9 @@ class KeyringAuditKeys:
         try:
             value = load_optional_secret(self._head_entry)
         except KeyProblem as exc:
-            raise AuditError(f"the audit trail's head cannot be read: {exc}") from None
+            raise AuditError(
+                _("the audit trail's head cannot be read: {exc}").format(exc=exc)
+            ) from None
         return None if value is None else Head.load(value)
 
     def set_head(self, head: Head) -> None:
@@ -99,7 +104,9 @@ class KeyringAuditKeys:
         try:
             store_secret(self._head_entry, head.dump())
         except KeyProblem as exc:
-            raise AuditError(f"the audit trail's head cannot be stored: {exc}") from None
+            raise AuditError(
+                _("the audit trail's head cannot be stored: {exc}").format(exc=exc)
+            ) from None
 
 
 def login_name() -> str:
@@ -148,7 +155,9 @@ class AuditLog:
             try:
                 append_durably(self.path, line.encode())
             except OSError as exc:
-                raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from None
+                raise AuditError(
+                    _("cannot write the audit trail {path}: {exc}").format(path=self.path, exc=exc)
+                ) from None
             self.keys.set_head(head_of(entry))
         return entry
 
@@ -164,7 +173,9 @@ class AuditLog:
         except FileNotFoundError:
             tail = []
         except OSError as exc:
-            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from None
+            raise AuditError(
+                _("cannot read the audit trail {path}: {exc}").format(path=self.path, exc=exc)
+            ) from None
         stored = self.keys.head()
         entry = parse_line(tail[-1]) if tail else None
         if entry is not None and (stored is None or entry["seq"] >= stored.seq):
@@ -177,7 +188,9 @@ class AuditLog:
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as exc:
-            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from None
+            raise AuditError(
+                _("cannot read the audit trail {path}: {exc}").format(path=self.path, exc=exc)
+            ) from None
 
     def entries(self) -> list[dict[str, Any]]:
         """Well-formed entries (verify first to know they are authentic)."""
@@ -220,7 +233,11 @@ class ReviewerTrail(AuditLog):
             try:
                 folder.mkdir(exist_ok=True)
             except OSError as exc:
-                raise AuditError(f"cannot write the audit trail in {folder}: {exc}") from None
+                raise AuditError(
+                    _("cannot write the audit trail in {folder}: {exc}").format(
+                        folder=folder, exc=exc
+                    )
+                ) from None
             self._path = folder / f"{person}-{key_id(self.keys.key())}.jsonl"
             self._named = True
         return self._path
@@ -261,13 +278,13 @@ class _ChainOnly:
     """Keys for a trail whose signing key is elsewhere: verify checks its chain only."""
 
     def key(self, create: bool = True) -> bytes:
-        raise AuditError("this trail is signed in another person's key store")
+        raise AuditError(_("this trail is signed in another person's key store"))
 
     def head(self) -> Head | None:
         return None
 
     def set_head(self, head: Head) -> None:
-        raise AuditError("this trail is signed in another person's key store")
+        raise AuditError(_("this trail is signed in another person's key store"))
 
 
 def _dumps(entry: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
 from agentapp.core.videopack import Packet, unpack
+from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, open_segment, unseal
 from agentapp.vault.store import Vault, VaultError
 
@@ -75,17 +76,25 @@ def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Seg
         except SealError as exc:
             raise VaultError(f"{path.name}: {exc}") from None
         if (seg.context if seg else header.get("ctx")) != expected:
-            raise VaultError(f"{path.name} does not belong at this place in {rid} (tampered?)")
+            raise VaultError(
+                _("{name} does not belong at this place in {rid} (tampered?)").format(
+                    name=path.name, rid=rid
+                )
+            )
         if seg is None:
             out.append(_mp4_segment(plain))
             continue
         last = i == len(paths)
         if (seg.torn or seg.call_end) and not last:
-            raise VaultError(f"{path.name} is followed by segments it does not lead to (tampered?)")
+            raise VaultError(
+                _("{name} is followed by segments it does not lead to (tampered?)").format(
+                    name=path.name
+                )
+            )
         out.append(_packet_segment(path.name, seg.payloads, seg.call_end))
         prev = seg.last_tag.hex()
     if not out:
-        raise VaultError(f"recording {rid} has no segment")
+        raise VaultError(_("recording {rid} has no segment").format(rid=rid))
     return out
 
 
@@ -190,7 +199,7 @@ def watermark(canvas: np.ndarray, text: str) -> None:
     """
     h, w = canvas.shape[:2]
     font = cv2.FONT_HERSHEY_SIMPLEX
-    (tw, _), _ = cv2.getTextSize(text, font, 1.0, 1)
+    (tw, _th), _base = cv2.getTextSize(text, font, 1.0, 1)
     scale = max(0.25, min(0.45, (w - 8) / max(1, tw)))
     canvas[h - BAND :, :] = (32, 32, 32)
     cv2.putText(canvas, text, (4, h - 5), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
@@ -245,7 +254,7 @@ def export_recording(
 
 def _size(segments: list[Segment]) -> tuple[int, int]:
     sized = [(s.width, s.height) for s in segments if s.mp4 or s.packets] or [(2, 2)]
-    return max(w for w, _ in sized), max(h for _, h in sized)
+    return max(w for w, _h in sized), max(h for _w, h in sized)
 
 
 def marked_frames(

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from agentapp import layout
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 
@@ -39,7 +40,7 @@ def installed_public_key_path(data_dir: Path) -> Path:
     try:
         return system_first(public_key_path(data_dir))
     except ConflictingCopy as exc:
-        raise KeyProblem(f"recording key refused: {exc}") from None
+        raise KeyProblem(_("recording key refused: {exc}").format(exc=exc)) from None
 
 
 def write_public_key(pub: X25519PublicKey, path: Path) -> None:
@@ -56,13 +57,18 @@ def load_public_key(path: Path) -> X25519PublicKey:
         key = serialization.load_pem_public_key(path.read_bytes())
     except FileNotFoundError:
         raise KeyProblem(
-            f"no recording public key at {path}: IT installs the site's key there (the "
-            "package's set-up, or 'agentapp machine configure --recording-key')"
+            _(
+                "no recording public key at {path}: IT installs the site's key "
+                "there (the package's set-up, or 'agentapp machine configure "
+                "--recording-key')"
+            ).format(path=path)
         ) from None
     except (OSError, ValueError) as exc:
-        raise KeyProblem(f"recording public key {path} is unreadable: {exc}") from None
+        raise KeyProblem(
+            _("recording public key {path} is unreadable: {exc}").format(path=path, exc=exc)
+        ) from None
     if not isinstance(key, X25519PublicKey):
-        raise KeyProblem(f"{path} is not an X25519 recording public key")
+        raise KeyProblem(_("{path} is not an X25519 recording public key").format(path=path))
     return key
 
 
@@ -75,19 +81,21 @@ def keystore_problem() -> str | None:
         import keyring
         from keyring.backends import fail
     except Exception as exc:  # pragma: no cover - keyring is a dependency
-        return f"keyring is not importable ({exc})"
+        return _("keyring is not importable ({exc})").format(exc=exc)
     try:
         backend = keyring.get_keyring()
     except Exception as exc:
-        return f"the OS key store could not be opened ({exc})"
+        return _("the OS key store could not be opened ({exc})").format(exc=exc)
     name = f"{type(backend).__module__}.{type(backend).__name__}"
     if isinstance(backend, fail.Keyring) or name.startswith("keyring.backends.null"):
-        return (
+        return _(
             "no OS key store is available (no Secret Service on the session bus, e.g. "
             "gnome-keyring not running)"
         )
     if name.startswith("keyrings.alt") or "plaintext" in name.lower():
-        return f"the only key store is {name}, which keeps secrets in a plain file: refused"
+        return _(
+            "the only key store is {name}, which keeps secrets in a plain file: refused"
+        ).format(name=name)
     return None
 
 
@@ -99,7 +107,9 @@ def store_private_in_keystore(private: X25519PrivateKey) -> str:
     problem = keystore_problem()
     if problem:
         raise KeyProblem(
-            f"{problem}. Start a key store, or use --private-out FILE with --passphrase-file"
+            _(
+                "{problem}. Start a key store, or use --private-out FILE with --passphrase-file"
+            ).format(problem=problem)
         )
     import keyring
 
@@ -110,22 +120,28 @@ def store_private_in_keystore(private: X25519PrivateKey) -> str:
     try:
         keyring.set_password(SERVICE, _entry(fp), base64.b64encode(raw).decode())
     except Exception as exc:
-        raise KeyProblem(f"the OS key store refused the key ({exc})") from None
+        raise KeyProblem(_("the OS key store refused the key ({exc})").format(exc=exc)) from None
     return fp
 
 
 def load_private_from_keystore(fp: str) -> X25519PrivateKey:
     problem = keystore_problem()
     if problem:
-        raise KeyProblem(f"{problem}; or give the private key file with --key")
+        raise KeyProblem(
+            _("{problem}; or give the private key file with --key").format(problem=problem)
+        )
     import keyring
 
     try:
         secret = keyring.get_password(SERVICE, _entry(fp))
     except Exception as exc:
-        raise KeyProblem(f"the OS key store could not be read ({exc})") from None
+        raise KeyProblem(_("the OS key store could not be read ({exc})").format(exc=exc)) from None
     if secret is None:
-        raise KeyProblem(f"the private key {fp} is not in this machine's key store; use --key FILE")
+        raise KeyProblem(
+            _("the private key {fp} is not in this machine's key store; use --key FILE").format(
+                fp=fp
+            )
+        )
     return X25519PrivateKey.from_private_bytes(base64.b64decode(secret))
 
 
@@ -134,7 +150,7 @@ def load_private_from_keystore(fp: str) -> X25519PrivateKey:
 
 def write_private_file(private: X25519PrivateKey, path: Path, passphrase: bytes) -> None:
     if len(passphrase) < 8:
-        raise KeyProblem("the passphrase must have at least 8 characters")
+        raise KeyProblem(_("the passphrase must have at least 8 characters"))
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -149,11 +165,13 @@ def load_private_file(path: Path, passphrase: bytes) -> X25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
     except FileNotFoundError:
-        raise KeyProblem(f"private key file not found: {path}") from None
+        raise KeyProblem(_("private key file not found: {path}").format(path=path)) from None
     except (ValueError, TypeError):
-        raise KeyProblem(f"cannot open {path}: wrong passphrase or not a private key") from None
+        raise KeyProblem(
+            _("cannot open {path}: wrong passphrase or not a private key").format(path=path)
+        ) from None
     if not isinstance(key, X25519PrivateKey):
-        raise KeyProblem(f"{path} is not an X25519 recording private key")
+        raise KeyProblem(_("{path} is not an X25519 recording private key").format(path=path))
     return key
 
 
@@ -170,7 +188,7 @@ def store_secret(entry: str, value: str) -> None:
     try:
         keyring.set_password(SERVICE, entry, value)
     except Exception as exc:
-        raise KeyProblem(f"the OS key store refused the secret ({exc})") from None
+        raise KeyProblem(_("the OS key store refused the secret ({exc})").format(exc=exc)) from None
 
 
 def load_optional_secret(entry: str) -> str | None:
@@ -183,11 +201,15 @@ def load_optional_secret(entry: str) -> str | None:
     try:
         return keyring.get_password(SERVICE, entry)
     except Exception as exc:
-        raise KeyProblem(f"the OS key store could not be read ({exc})") from None
+        raise KeyProblem(_("the OS key store could not be read ({exc})").format(exc=exc)) from None
 
 
 def load_secret(entry: str) -> str:
     value = load_optional_secret(entry)
     if value is None:
-        raise KeyProblem(f"no secret '{entry}' in the key store: run 'agentapp source secret'")
+        raise KeyProblem(
+            _("no secret '{entry}' in the key store: run 'agentapp source secret'").format(
+                entry=entry
+            )
+        )
     return value

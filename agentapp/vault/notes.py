@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from agentapp.i18n import _
 from agentapp.vault.sealing import SealError, seal, unseal
 from agentapp.vault.store import VaultError, remove_for_good, write_atomic
 
@@ -49,9 +50,11 @@ class NotesStore:
         retention_days: int,
     ) -> NoteMeta:
         if not text.strip():
-            raise VaultError("the note is empty")
+            raise VaultError(_("the note is empty"))
         if len(text) > MAX_NOTE:
-            raise VaultError(f"the note is longer than {MAX_NOTE} characters")
+            raise VaultError(
+                _("the note is longer than {MAX_NOTE} characters").format(MAX_NOTE=MAX_NOTE)
+            )
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         nid = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%SZ-n")
         nid += secrets.token_hex(4)
@@ -73,9 +76,11 @@ class NotesStore:
         try:
             header, plain = unseal((self.root / f"{nid}.seal").read_bytes(), private)
         except (OSError, SealError) as exc:
-            raise VaultError(f"note {nid} cannot be opened: {exc}") from None
+            raise VaultError(
+                _("note {nid} cannot be opened: {exc}").format(nid=nid, exc=exc)
+            ) from None
         if header.get("ctx") != {"note": nid}:
-            raise VaultError(f"note {nid} holds another note's text (tampered?)")
+            raise VaultError(_("note {nid} holds another note's text (tampered?)").format(nid=nid))
         return plain.decode()
 
     def delete(self, nid: str) -> None:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
 from agentapp.vault.notes import NoteMeta, NotesStore
@@ -54,7 +55,7 @@ def reason_of(text: str | None) -> str:
     """The reason as it is traced; refused when it is too short to mean anything."""
     reason = " ".join((text or "").split())
     if len(reason) < MIN_REASON:
-        raise ReviewError("give a real reason (it is written to the audit trail)")
+        raise ReviewError(_("give a real reason (it is written to the audit trail)"))
     return reason
 
 
@@ -76,19 +77,27 @@ class Review:
         try:
             self.audit.append(self.who.name, action, target, reason, role=self.who.role)
         except AuditError as exc:
-            raise ReviewError(f"refused: {exc} (every access is traced)") from None
+            raise ReviewError(
+                _("refused: {exc} (every access is traced)").format(exc=exc)
+            ) from None
 
     def _refuse(self, action: Action, target: str, why: str, what: str) -> ReviewError:
         with contextlib.suppress(ReviewError):  # the refusal stands even if it cannot be traced
             self.trace(f"refused {action.value}", target, why)
-        return ReviewError(f"{self.who.name} ({self.who.role}) may not {what}: {why}")
+        return ReviewError(
+            _("{name} ({role}) may not {what}: {why}").format(
+                name=self.who.name, role=self.who.role, what=what, why=why
+            )
+        )
 
     def failed(self, access: Access, exc: BaseException) -> ReviewError:
         """Trace that an allowed act failed; the error to raise."""
         with contextlib.suppress(ReviewError):
             self.trace(f"{access.action.value} failed", access.meta.id, str(exc))
-        verb = "open" if access.action is Action.VIEW else access.action.value
-        return ReviewError(f"cannot {verb} {access.meta.id}: {exc}")
+        verb = _("open") if access.action is Action.VIEW else access.action.verb
+        return ReviewError(
+            _("cannot {verb} {id}: {exc}").format(verb=verb, id=access.meta.id, exc=exc)
+        )
 
     # ------------------------------------------------------------------ recordings
     def meta(self, rid: str) -> RecordingMeta:
@@ -100,7 +109,7 @@ class Review:
     def _allowed(self, action: Action, meta: RecordingMeta) -> None:
         why = refusal(self.who, action, RecordingRef(meta.agent, meta.training))
         if why:
-            raise self._refuse(action, meta.id, why, f"{action.verb} {meta.id}")
+            raise self._refuse(action, meta.id, why, f"{action.verb} {meta.id}")  # verb, then an id
 
     def allowed(self, action: Action, rid: str) -> RecordingMeta:
         """The recording, if the person may do this to it (a refusal is traced): for a front
@@ -131,11 +140,14 @@ class Review:
         meta = self.meta(rid)
         self._allowed(action, meta)
         if meta.status == "shipped":
-            raise ReviewError(f"recording {meta.id} was delivered to the site folder: open it "
-                              "there")  # fmt: skip
+            raise ReviewError(
+                _("recording {id} was delivered to the site folder: open it there").format(
+                    id=meta.id
+                )
+            )
         segments = self.vault.segment_paths(meta.id)
         if not segments:
-            raise ReviewError(f"recording {meta.id} has no sealed segment")
+            raise ReviewError(_("recording {id} has no sealed segment").format(id=meta.id))
         self.trace(action.value, meta.id, reason)
         access = Access(action, meta, segments)
         if out is not None:
@@ -161,7 +173,7 @@ class Review:
         try:
             self.vault.delete(meta.id)
         except (OSError, VaultError) as exc:
-            raise ReviewError(f"cannot delete {meta.id}: {exc}") from None
+            raise ReviewError(_("cannot delete {id}: {exc}").format(id=meta.id, exc=exc)) from None
 
     # ------------------------------------------------------------------ notes
     def notes(self) -> list[NoteMeta]:
@@ -192,18 +204,18 @@ class Review:
         try:
             key = load_public_key(key_file)
         except KeyProblem as exc:
-            raise ReviewError(f"note not saved: {exc}") from None
+            raise ReviewError(_("note not saved: {exc}").format(exc=exc)) from None
         self.trace("add note", meta.id, how)
         try:
             return self.notes_store.add(meta.id, meta.training, self.who.name, text, key, now, days)
         except (OSError, VaultError) as exc:
-            raise ReviewError(f"note not saved: {exc}") from None
+            raise ReviewError(_("note not saved: {exc}").format(exc=exc)) from None
 
     def read_note(self, nid: str, reason: str | None, key_for: KeyFor) -> str:
         reason = reason_of(reason)
         found = [n for n in self.notes_store.notes() if n.id == nid]
         if not found:
-            raise ReviewError(f"no note {nid!r}")
+            raise ReviewError(_("no note {nid!r}").format(nid=nid))
         why = refusal(self.who, Action.NOTES, RecordingRef("", found[0].training))
         if why:
             raise self._refuse(Action.NOTES, nid, why, f"read note {nid}")
@@ -211,7 +223,7 @@ class Review:
         try:
             return self.notes_store.read(nid, key_for(self.notes_store.root / f"{nid}.seal"))
         except Exception as exc:  # key store, tampering: one line for the person
-            raise ReviewError(f"cannot read note {nid}: {exc}") from None
+            raise ReviewError(_("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)) from None
 
     # ------------------------------------------------------------------ the trail itself
     def audit_allowed(self) -> None:

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 MAGIC = b"AGSEAL1\n"
 SEGMENT_MAGIC = b"AGSEAL2\n"
@@ -125,7 +126,7 @@ def record_tag(record: bytes) -> bytes:
 def whole_records_end(blob: bytes) -> int:
     """Where the last whole record of a segment ends (a crash mid-append leaves a torn tail
     after it; no key is needed to find it). Raises SealError if the header is damaged."""
-    _, at = read_header(blob)
+    _x, at = read_header(blob)
     while at + 4 <= len(blob):
         (length,) = struct.unpack_from(">I", blob, at)
         if at + 4 + length > len(blob):
@@ -149,7 +150,7 @@ def open_segment(blob: bytes, private: X25519PrivateKey) -> OpenSegment:
     """Decrypt and check every record of a segment. Raises SealError."""
     header, at = read_header(blob)
     if header["v"] != 2:
-        raise SealError("not a segment of fragments")
+        raise SealError(_("not a segment of fragments"))
     key = _unwrap(header, private)
     bound = hashlib.sha256(blob[:at]).digest()
     payloads: list[bytes] = []
@@ -157,17 +158,17 @@ def open_segment(blob: bytes, private: X25519PrivateKey) -> OpenSegment:
     while at + _RECORD.size <= len(blob):
         length, flags = _RECORD.unpack_from(blob, at)
         if length < 1 + 12 + _TAG:
-            raise SealError("sealed segment is damaged")
+            raise SealError(_("sealed segment is damaged"))
         if at + 4 + length > len(blob):
             break
         if call_end:
-            raise SealError("sealed segment goes on after the recording's end (tampered?)")
+            raise SealError(_("sealed segment goes on after the recording's end (tampered?)"))
         nonce = blob[at + _RECORD.size : at + _RECORD.size + 12]
         ct = blob[at + _RECORD.size + 12 : at + 4 + length]
         try:
             payloads.append(AESGCM(key).decrypt(nonce, ct, _aad(bound, len(payloads), flags, prev)))
         except InvalidTag:
-            raise SealError("sealed segment was altered or its fragments reordered") from None
+            raise SealError(_("sealed segment was altered or its fragments reordered")) from None
         prev, call_end = ct[-_TAG:], bool(flags & CALL_END)
         at += 4 + length
     return OpenSegment(header.get("ctx", {}), payloads, prev, call_end, at != len(blob))
@@ -181,24 +182,24 @@ def key_id_of(path: Path) -> str:
 def read_header(blob: bytes) -> tuple[dict[str, Any], int]:
     """The clear header and the offset of the ciphertext. Raises SealError."""
     if not blob.startswith((MAGIC, SEGMENT_MAGIC)) or len(blob) < len(MAGIC) + 4:
-        raise SealError("not an agentapp sealed file")
+        raise SealError(_("not an agentapp sealed file"))
     (hlen,) = struct.unpack(">I", blob[len(MAGIC) : len(MAGIC) + 4])
     if hlen > _MAX_HEADER or len(blob) < len(MAGIC) + 4 + hlen:
-        raise SealError("sealed file header is damaged")
+        raise SealError(_("sealed file header is damaged"))
     try:
         header = json.loads(blob[len(MAGIC) + 4 : len(MAGIC) + 4 + hlen])
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SealError("sealed file header is damaged") from None
+        raise SealError(_("sealed file header is damaged")) from None
     version = 1 if blob.startswith(MAGIC) else 2
     if not isinstance(header, dict) or header.get("v") != version or header.get("alg") != ALG:
-        raise SealError("unsupported sealed file version")
+        raise SealError(_("unsupported sealed file version"))
     return header, len(MAGIC) + 4 + hlen
 
 
 def _unwrap(header: dict[str, Any], private: X25519PrivateKey) -> bytes:
     """The data key a header wraps for `private`. Raises SealError."""
     if header["kid"] != fingerprint(private.public_key()):
-        raise SealError(f"sealed for another key (key id {header['kid']})")
+        raise SealError(_("sealed for another key (key id {kid})").format(kid=header["kid"]))
     try:
         epk = base64.b64decode(header["epk"])
         kek = _kek(
@@ -212,18 +213,18 @@ def _unwrap(header: dict[str, Any], private: X25519PrivateKey) -> bytes:
             b"agentapp wrap v1",
         )
     except (InvalidTag, KeyError, ValueError):
-        raise SealError("sealed file was altered or is incomplete") from None
+        raise SealError(_("sealed file was altered or is incomplete")) from None
 
 
 def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], bytes]:
     header, start = read_header(blob)
     if header["v"] != 1:
-        raise SealError("a segment of fragments: open it with open_segment")
+        raise SealError(_("a segment of fragments: open it with open_segment"))
     data_key = _unwrap(header, private)
     try:
         plain = AESGCM(data_key).decrypt(
             base64.b64decode(header["nonce"]), blob[start:], blob[:start]
         )
     except (InvalidTag, KeyError, ValueError):
-        raise SealError("sealed file was altered or is incomplete") from None
+        raise SealError(_("sealed file was altered or is incomplete")) from None
     return header, plain

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
 META = "recording.json"
@@ -319,10 +320,12 @@ class Vault:
 
     def get(self, rid: str) -> RecordingMeta:
         if not rid or "/" in rid or rid.startswith("."):
-            raise VaultError(f"no recording {rid!r}")
+            raise VaultError(_("no recording {rid!r}").format(rid=rid))
         meta = self.read_meta(self.root / rid)
         if meta is None:
-            raise VaultError(f"no recording {rid!r} (see 'agentapp recordings list')")
+            raise VaultError(
+                _("no recording {rid!r} (see 'agentapp recordings list')").format(rid=rid)
+            )
         return meta
 
     def segment_paths(self, rid: str) -> list[Path]:
@@ -341,7 +344,7 @@ class Vault:
         """Gone for good: renamed out of the index first, then removed."""
         folder = self.root / rid
         if not rid or "/" in rid or rid.startswith(".") or not folder.is_dir():
-            raise VaultError(f"no recording {rid!r}")
+            raise VaultError(_("no recording {rid!r}").format(rid=rid))
         doomed = self.root / f".gone-{rid}"
         os.replace(folder, doomed)
         remove_for_good(doomed)
@@ -417,7 +420,7 @@ def _trim_torn(path: Path) -> bool:
         if not blob.startswith(SEGMENT_MAGIC):
             return True
         end = whole_records_end(blob)
-        _, first = read_header(blob)
+        _x, first = read_header(blob)
     except (OSError, SealError):
         return True
     if end <= first:

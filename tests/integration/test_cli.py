@@ -53,6 +53,45 @@ def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], code: int,
     assert "Traceback" not in r.stderr + r.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["hook", "off-hook"], 2, "ces arguments sont obligatoires : --call-id"),
+        (["hook", "dance", "--call-id", "x"], 2, "événement inconnu"),
+        (["policy", "check", "/nonexistent.toml"], 1, "fichier de règles introuvable"),
+        (["recordings", "export", "r1", "--out", "x.mp4"], 2, "sont obligatoires : --reason"),
+        (["keys"], 2, "erreur : ces arguments sont obligatoires : ACTION"),
+    ],
+)
+def test_bad_arguments_are_told_in_french_on_a_french_desk(
+    tmp_path: Path, args: list[str], code: int, says: str
+) -> None:
+    env = dict(no_display_env(tmp_path), AGENTAPP_LANG="", LANG="fr_FR.UTF-8")
+    r = cli(*args, env=env)
+    assert r.returncode == code
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], r.stderr
+
+
+def test_help_and_a_policy_summary_in_french(tmp_path: Path) -> None:
+    env = dict(no_display_env(tmp_path), AGENTAPP_LANG="fr")
+    r = cli("recordings", "export", "--help", env=env)
+    assert r.returncode == 0
+    assert r.stdout.startswith("utilisation : agentapp recordings export")
+    assert "afficher cette aide et quitter" in r.stdout
+    assert "déchiffrer un enregistrement" not in r.stdout  # the group's help, not this one's
+    assert "pourquoi vous devez le voir (tracé)" in r.stdout
+    good = tmp_path / "good.toml"
+    good.write_text(policy_text())
+    r = cli("policy", "check", str(good), env=env)
+    assert r.returncode == 0 and "inscrit(e) : alice à" in r.stdout, r.stdout
+    assert "des appels, au plus" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(policy_text(quota=None))
+    r = cli("policy", "check", str(bad), env=env)
+    assert r.returncode == 1 and "sans limite" in r.stderr, r.stderr
+
+
 def test_hook_without_agent_says_so(tmp_path: Path) -> None:
     r = cli("hook", "off-hook", "--call-id", "c1", env=no_display_env(tmp_path))
     assert r.returncode == 3 and "not running" in r.stderr

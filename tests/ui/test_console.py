@@ -275,6 +275,12 @@ def test_the_console_in_french(qtbot: QtBot, site) -> None:  # type: ignore[no-u
     english = {m for m in _english_texts() if m not in _same_in_both()}
     assert not (buttons & english), buttons & english
     assert w.windowTitle().startswith("console agentapp — carol (formateur)")
+    w.enrolment.agent.setText("bob")
+    w.enrolment.training.setText("CRM onboarding")
+    w.enrolment.enrol_button.click()
+    plan = w.publishing.plan_text.toPlainText()  # what publishing would change, in French
+    assert "inscription modifiée : bob inscrit(e) : CRM onboarding" in plan, plan
+    assert "version 1 → 2" in plan and "enrolment changed" not in plan, plan
 
 
 def _english_texts() -> set[str]:

@@ -34,7 +34,7 @@ class PublishTab(QWidget):
             ]
             if self.last is not None and self.last.new.version == in_force.version:
                 lines += ["", _("Published from this console:")]
-                lines += [f"  {a}: {w}" for a, w in self.last.changes] or [_("  (no change)")]
+                lines += ["  " + _said(a, w) for a, w in self.last.changes] or [_("  (no change)")]
             lines += [
                 "",
                 _("Edit the enrolments or the business windows to prepare the next version."),
@@ -49,7 +49,7 @@ class PublishTab(QWidget):
             )
             self.publish_button.setEnabled(False)
             return
-        lines = [f"{a}: {w}" for a, w in p.changes] or [_("(no change)")]
+        lines = [_said(a, w) for a, w in p.changes] or [_("(no change)")]
         if p.untrusted:
             lines.insert(
                 0,
@@ -72,3 +72,7 @@ class PublishTab(QWidget):
             )
 
         self._act(publish)
+
+
+def _said(action: str, what: str) -> str:
+    return _("{action}: {what}").format(action=action, what=what)
