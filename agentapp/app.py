@@ -25,7 +25,12 @@ def build_engine(s: Settings, headless: bool = False) -> Engine:
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
     from agentapp.engine import Engine
-    from agentapp.platform.factory import create_locator, create_page_watcher, create_session_lock
+    from agentapp.platform.factory import (
+        create_locator,
+        create_page_watcher,
+        create_session_lock,
+        create_softphone_sound,
+    )
 
     return Engine(
         agent=s.agent,
@@ -36,6 +41,7 @@ def build_engine(s: Settings, headless: bool = False) -> Engine:
         reader_factory=ShmReader,
         page_factory=create_page_watcher,
         session_lock_factory=create_session_lock,
+        voice_factory=create_softphone_sound,
         policy_loader=policy_loader(s),
         headless=headless,
         on_site=s.config.site is not None,

@@ -273,7 +273,7 @@ class ConsoleModel:
             mark = mark_text(access.meta.agent, review.who.name, "exported", anonymise)
             try:
                 private = _private(private_key_loader, access.segments[0])
-                export_recording(self.vault, rid, private, out, mark)
+                export_recording(self.vault, rid, private, out, mark, voice=not anonymise)
             except Exception as exc:  # key store, tampering, disk: one message for the trainer
                 raise review.failed(access, exc) from None
         return out

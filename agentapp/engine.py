@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agentapp import layout
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats, ReaderLike
+from agentapp.capture.voice import Streams, VoiceRecorder
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
 from agentapp.core.events import (
@@ -43,7 +44,7 @@ from agentapp.core.events import (
 )
 from agentapp.core.gate import decide
 from agentapp.core.notice import Notice, build_notice, notice_digest, read_out
-from agentapp.core.policy import Policy, PolicyError, load_policy
+from agentapp.core.policy import VOICE_SOFTPHONE, Policy, PolicyError, SoftphoneRule, load_policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, Why, disk_full, readiness
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import (
@@ -116,6 +117,7 @@ class EngineStatus:
     erasable: bool = False  # the last call's recording may still be erased (caller objects)
     why: Why = Why.NONE  # the code the tray words for a trainee (agentapp/ui/words.py)
     writing: bool = True  # recording, and frames are written (False: window not shown)
+    voice: str = ""  # while recording: "recording", "no voice: …", "" (the voice is off)
 
     @property
     def recording(self) -> bool:
@@ -142,6 +144,7 @@ class Engine:
         reader_factory: Callable[[], ReaderLike] | None = None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
         session_lock_factory: Callable[[], SessionLock | None] | None = None,
+        voice_factory: Callable[[SoftphoneRule], Streams | None] | None = None,
         headless: bool = False,
         on_site: bool = False,
     ) -> None:
@@ -166,6 +169,9 @@ class Engine:
         self._reader_factory = reader_factory
         self._page_factory = page_factory
         self._session_lock_factory = session_lock_factory
+        self._voice_factory = voice_factory
+        self._silenced = threading.Event()  # secure pause, sensitive window: no voice (R10)
+        self._no_voice = ""  # why this call's voice cannot be recorded ("": it can, or off)
         self.vault = Vault(layout.recordings(data_dir))
         self.acks = AcknowledgementStore(layout.acknowledgements(data_dir))
         self.session = RecorderSession(self._clock)
@@ -459,6 +465,7 @@ class Engine:
         self._idle.clear()
         self._pauses.clear()
         self._held.clear()
+        self._silenced.clear()
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
         base = self._status
         serial = self._call_serial
@@ -476,6 +483,7 @@ class Engine:
             reader_factory=self._reader_factory,
             page_factory=self._page_factory,
             session_lock_factory=self._session_lock_factory,
+            voice_factory=self._voice_for(policy, call.at),
             lookbehind_s=policy.lookbehind_ms / 1000,
             on_mode=lambda mode, why: self._on_capture_mode(writer, mode, why),
             on_status=lambda s: self._on_capture_status(writer, s),
@@ -498,6 +506,30 @@ class Engine:
         self._pipeline.start()
         self._wake_watch()  # its disk and maximum-length checks begin
         return "ok: recording"
+
+    def _voice_for(self, policy: Policy, started_at: float) -> Callable[[], VoiceRecorder] | None:
+        """The call's voice recorder, if the policy records this agent's voice (issue 17)."""
+        if policy.voice_for(self.agent) != VOICE_SOFTPHONE or policy.softphone is None:
+            return None
+        streams = self._voice_factory(policy.softphone) if self._voice_factory else None
+        if streams is None:
+            self._no_voice = "no voice: the softphone's sound cannot be read on this desk"
+            return None
+        self._no_voice = ""
+
+        def recorder() -> VoiceRecorder:
+            return VoiceRecorder(streams, clock=self._clock, started_at=started_at,
+                                 muted=self._silenced.is_set, on_state=self._on_voice)  # fmt: skip
+
+        return recorder
+
+    def _on_voice(self, state: str) -> None:
+        """Voice thread: the call's voice is recorded now, or why not."""
+        with self._lock:
+            if self._status.recording:
+                self._set_status(replace(self._status, voice=state))
+        if state.startswith("no voice"):
+            log.warning("%s", state)
 
     def _on_ended(self, ended: CallEnded, reason: str) -> str:
         queued = self._queued
@@ -556,6 +588,7 @@ class Engine:
             if self.session.state not in _ACTIVE:
                 return "ok: nothing to pause (not recording)"
             self._pauses.add(reason)
+            self._update_silence()
             if self.session.state is not State.PAUSED:
                 self.session.pause()
                 log.info("recording paused (%s)", reason)
@@ -569,6 +602,7 @@ class Engine:
     def resume(self, reason: str = PAUSE_AGENT) -> str:
         with self._lock:
             self._pauses.discard(reason)
+            self._update_silence()
             if self.session.state is not State.PAUSED:
                 return "ok: not paused"
             if self._pauses:
@@ -585,6 +619,14 @@ class Engine:
                                                     Why.NONE))  # fmt: skip
             self._wake()
             return "ok: resumed"
+
+    def _update_silence(self) -> None:
+        """The voice is silenced by the agent's secure pause and by a sensitive window, not by
+        a lock or a hidden window (those keep their meaning for the video only)."""
+        if PAUSE_AGENT in self._pauses or "sensitive" in self._held:
+            self._silenced.set()
+        else:
+            self._silenced.clear()
 
     def toggle_pause(self) -> str:
         with self._lock:
@@ -719,6 +761,7 @@ class Engine:
                 writer.meta.unchanged_frames = stats.unchanged
                 writer.meta.dropped_frames = stats.dropped
                 writer.meta.late_ticks = stats.late_ticks
+                writer.meta.voice = stats.voice or self._no_voice
                 stop_at = info.stop_at if info.stop_at is not None else self._clock.now()
                 spans = [(a - started_at, b - started_at) for a, b in info.paused_spans]
                 meta = writer.finish(stop_at - started_at, spans, info.end_reason)
@@ -750,6 +793,7 @@ class Engine:
                 self._pipeline = None
                 self._pauses.clear()
                 self._held.clear()
+                self._silenced.clear()
             if stats.failure:
                 self._set_status(EngineStatus(AgentState.CANNOT_RECORD, stats.failure,
                                               why=Why.CAPTURE))  # fmt: skip

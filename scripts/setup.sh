@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up agentapp on a fresh Debian 12 machine: Debian packages (when run as root) and a
 # virtual environment in .venv with the project and its development tools.
-#   --test   also the real peers only the test suite uses (softphones, a browser, a
+#   --test   also the real peers only the test suite uses (softphones, a sound server, a browser, a
 #            compositor, the Windows installer compiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,8 @@ DEBS=(
   libxcb-image0 libxcb-shm0 fonts-dejavu-core
 )
 if [ "${1:-}" = "--test" ]; then
-  DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock)
+  DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock
+    pulseaudio pulseaudio-utils libasound2-plugins)
 fi
 missing=()
 for p in "${DEBS[@]}"; do

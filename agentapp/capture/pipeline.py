@@ -45,6 +45,7 @@ import numpy as np
 
 from agentapp.capture.encoder import SegmentEncoder, apply_mask, compact, preload
 from agentapp.capture.fragments import Fragmenter, FragmentSink
+from agentapp.capture.voice import VoiceRecorder
 from agentapp.core.clock import Clock
 from agentapp.core.geometry import Rect, mask_boxes
 from agentapp.core.policy import WindowRule
@@ -109,6 +110,7 @@ class PipelineStats:
     mode_reason: str = ""  # why masked capture was used
     stopped_at: float | None = None  # when the loop stopped grabbing (before sealing)
     application: str = ""
+    voice: str = ""  # the voice recorder's last word: "recording" or "no voice: …" ("": off)
     failure: str = ""
 
 
@@ -159,6 +161,7 @@ class CapturePipeline:
         on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
         session_lock_factory: Callable[[], SessionLock | None] | None = None,
+        voice_factory: Callable[[], VoiceRecorder] | None = None,
     ) -> None:
         self._session = session
         self._clock = clock
@@ -169,6 +172,8 @@ class CapturePipeline:
         self._on_lock = on_lock
         self._session_lock_factory = session_lock_factory
         self._session_lock: SessionLock | None = None
+        self._voice_factory = voice_factory
+        self._voice: VoiceRecorder | None = None
         self._locked_seen: str | None = None
         # page rules (URL, fields): read through a page watcher, see _page_ok
         self._window_sensitive = tuple(r for r in sensitive if not r.reads_page)
@@ -267,6 +272,9 @@ class CapturePipeline:
                 self._session.start_recording()
             except InvalidTransition:
                 pass  # the call ended, or was paused, before capture could start
+            if self._voice_factory is not None:
+                self._voice = self._voice_factory()
+                self._voice.start()
             self._open(locator)
             if self._session_lock_factory is not None:
                 self._session_lock = self._session_lock_factory()
@@ -291,6 +299,7 @@ class CapturePipeline:
             log.exception("capture failed")
             self._fail(f"cannot record: capture failed ({type(exc).__name__}: {exc})")
         finally:
+            self._stop_voice()
             try:
                 if self._session.state is State.IDLE:  # discarded: nothing may be kept
                     self._abandon_segment()
@@ -311,6 +320,15 @@ class CapturePipeline:
             self._wake_r.close()
             self._wake_w.close()
             self._on_done(self.stats)
+
+    def _stop_voice(self) -> None:
+        """The call is over (or erased): no more sound is read; what was encoded is handed
+        to the fragments, which cut it at the on-hook's own time like the frames."""
+        if self._voice is None:
+            return
+        self._voice.stop()
+        self.stats.voice = self._voice.state
+        self._fragments.add_voice(self._voice.take())
 
     def _fail(self, reason: str) -> None:
         self.stats.failure = reason
@@ -771,7 +789,11 @@ class CapturePipeline:
     def _seal_due(self, now: float) -> None:
         """Seal the fragment being filled once it is due (so a crash loses little). A static
         window's held tick is written first, so the sealed video runs up to now."""
-        if self._enc is None:
+        if self._voice is not None:
+            self._fragments.add_voice(self._voice.take())
+        if self._enc is None:  # between segments (the window hidden): the voice goes on
+            if self._fragments.due(now):
+                self._fragments.seal(now)
             return
         self._fragments.add(self._enc.take())
         if not self._fragments.due(now, self._held_ms is not None):

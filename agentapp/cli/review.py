@@ -228,7 +228,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
         private = _private_key(args, access.segments[0])
         mark = mark_text(meta.agent, who.name, "exported", anonymise)
         summary = export_recording(review.vault, meta.id, private, out, mark,
-                                   tuple(args.blur or ()))  # fmt: skip
+                                   tuple(args.blur or ()), voice=not anonymise)  # fmt: skip
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
         raise review.failed(access, exc) from None
     print(
@@ -248,6 +248,12 @@ def export(args: argparse.Namespace, s: Settings) -> int:
             mark=mark,
         )
     )
+    if summary.voice:
+        print(_("  with the call's voice: left channel the agent, right channel the caller"))
+    elif anonymise and meta.voice == "recording":
+        print(_("  without the call's voice: an anonymised extract never carries voices"))
+    elif meta.voice.startswith("no voice"):
+        print(_("  no voice in this recording: {why}").format(why=meta.voice))
     if summary.cut_short:
         print(
             _(

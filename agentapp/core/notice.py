@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from agentapp.core import labels
-from agentapp.core.policy import MAX_SAMPLING_PERCENT, Enrolment, Policy
+from agentapp.core.policy import MAX_SAMPLING_PERCENT, VOICE_SOFTPHONE, Enrolment, Policy
 from agentapp.i18n import date, texts
 
 CNIL = {
@@ -66,6 +66,8 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         # only when given: the notices agents already read keep their digest
         **({"sampling_reason": policy.sampling_reason} if policy.sampling_reason else {}),
         **({"headless_desks": sorted(policy.headless_desks)} if policy.headless_desks else {}),
+        # the call's voice (issue 17): an agent whose voice is recorded is asked again
+        **({"voice": VOICE_SOFTPHONE} if _voiced(policy, enrolment) else {}),
         # who may see this agent's recordings by name: a new trainer or admin asks again
         **(
             {"viewers": [list(v) for v in _viewers(policy, enrolment)]}
@@ -73,6 +75,10 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
             else {}
         ),
     }
+
+
+def _voiced(policy: Policy, e: Enrolment | None) -> bool:
+    return e is not None and policy.voice_for(e.agent) == VOICE_SOFTPHONE
 
 
 def _viewers(policy: Policy, e: Enrolment | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -106,6 +112,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     badge = t.gettext(labels.BADGE_RECORDING).format(application=apps)
     pause, objects = t.gettext(labels.PAUSE).format(key=key), t.gettext(labels.OBJECTS)
     say = t.gettext(labels.SAY)
+    voiced = _voiced(policy, e)
     if fr:
         when = (
             f"Vous êtes inscrit(e) à la formation « {e.training} » du {date(e.start, 'fr')} au "
@@ -129,7 +136,13 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              "(un autre onglet ou une autre page n'est pas enregistré). Seul le contenu propre de "
              "cette fenêtre est lu : les fenêtres posées dessus n'apparaissent jamais, mais ce "
              "que l'application affiche sous elles est enregistré. Aucune autre fenêtre, aucune "
-             f"capture d'écran fixe, aucun son. Les appels internes {internal} enregistrés."),
+             "capture d'écran fixe"
+             + (". Le son de l'appel est enregistré avec la vidéo, depuis le logiciel "
+                "téléphonique seulement, en deux pistes : votre voix (le micro qu'il utilise) et "
+                "celle de l'appelant ; aucun autre son du poste (musique, vidéo). Votre micro est "
+                "enregistré pendant tout l'appel, même coupé dans le logiciel téléphonique : "
+                "seule la pause le rend muet." if voiced else ", aucun son.")
+             + f" Les appels internes {internal} enregistrés."),
             ("Quand", when + f" Le bandeau « {badge} » est affiché pendant tout "
              "l'enregistrement."
              + (f" Sur les postes {', '.join(policy.headless_desks)} (bornes), l'agent tourne "
@@ -137,16 +150,22 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
                 else "")),
             ("Données sensibles", f"Le raccourci {key} ou « {pause} » dans le menu de l'icône "
              "met l'enregistrement en pause (données bancaires, informations personnelles) ; une "
-             "seconde pression le reprend. Si l'appelant s'y oppose, « "
-             f"{objects} » arrête l'enregistrement et efface ce qui a été capturé."),
+             "seconde pression le reprend."
+             + (" La pause coupe aussi le son des deux voix (un numéro de carte lu à voix haute "
+                "n'est pas gardé)." if voiced else "")
+             + f" Si l'appelant s'y oppose, « {objects} » arrête l'enregistrement et efface ce "
+             "qui a été capturé" + (", son compris." if voiced else ".")),
             ("Base légale et information des appelants", f"L'intérêt légitime de {c.name} à "
              "former ses agents (RGPD, article 6.1.f). Les appelants sont informés par le "
-             "système téléphonique au début de l'appel et peuvent s'y opposer. « "
+             "système téléphonique au début de l'appel"
+             + (", y compris de l'enregistrement de leur voix," if voiced else "")
+             + " et peuvent s'y opposer. « "
              f"{say} » dans le menu de l'icône donne un texte court à lire à un appelant ou à "
              "un collègue qui pose la question."),
             ("Destinataires", f"{who}{_named(trainers, admins, 'fr')}. Vous pouvez voir vos "
              "propres enregistrements ; ceux d'autres stagiaires ne vous sont montrés "
-             "qu'anonymisés."),
+             "qu'anonymisés" + (", et toujours sans le son (les voix identifient les "
+                                "personnes)." if voiced else ".")),
             ("Durée de conservation", f"{policy.retention_days} jours (environ {months} mois"
              + (f", par dérogation « {d.reference} » : {d.reason}" if d else ", 6 mois au plus")
              + f"), puis suppression automatique. Les vidéos sont chiffrées. Les notes "
@@ -177,20 +196,30 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          "and only while it shows the application (another tab or page is not recorded). "
          "Only that window's own content is read: windows over it never appear, but what the "
          "application shows underneath them is recorded. No other window, no still "
-         f"screenshot, no sound. Internal calls {internal} recorded."),
+         "screenshot"
+         + (". The call's sound is recorded with the video, from the softphone only, as two "
+            "tracks: your voice (the microphone it uses) and the caller's; no other sound of the "
+            "desk (music, video). Your microphone is recorded for the whole call, even when "
+            "muted in the softphone: only the pause silences it." if voiced else ", no sound.")
+         + f" Internal calls {internal} recorded."),
         ("When", when + f" The banner '{badge}' is shown for as long as recording lasts."
          + (f" On the desks {', '.join(policy.headless_desks)} (kiosks) the agent runs without "
             "its tray icon: they show an indicator of their own." if policy.headless_desks
             else "")),
         ("Sensitive data", f"The {key} shortcut or '{pause}' in the tray menu pauses "
-         "recording (bank card details, personal information); pressing it again resumes. If "
-         f"the caller objects, '{objects}' stops the recording and erases what was captured."),
+         "recording (bank card details, personal information); pressing it again resumes."
+         + (" The pause also silences both voices (a card number read aloud is not kept)."
+            if voiced else "")
+         + f" If the caller objects, '{objects}' stops the recording and erases what was "
+         "captured" + (", sound included." if voiced else ".")),
         ("Legal basis and callers", f"The legitimate interest of {c.name} in training its "
          "agents (GDPR article 6(1)(f)). Callers are informed by the telephony system at the "
-         f"start of the call and may object. '{say}' in the tray menu gives a short text to "
+         "start of the call" + (", including that their voice is recorded," if voiced else "")
+         + f" and may object. '{say}' in the tray menu gives a short text to "
          "read out to a caller or a colleague who asks."),
         ("Who can see the recordings", f"{who}{_named(trainers, admins, 'en')}. You can see "
-         "your own recordings; other trainees' recordings are only shown to you anonymised."),
+         "your own recordings; other trainees' recordings are only shown to you anonymised"
+         + (", and always without sound (voices identify people)." if voiced else ".")),
         ("How long they are kept", f"{policy.retention_days} days (about {months} months"
          + (f", by derogation '{d.reference}': {d.reason}" if d else ", at most 6 months")
          + f"), then deleted automatically. Videos are encrypted. Trainers' analysis notes "
@@ -219,20 +248,23 @@ def read_out(policy: Policy, language: str) -> str:
     recording (from the live policy)."""
     apps = ", ".join(a.name for a in policy.applications)
     c = policy.controller
+    voiced = VOICE_SOFTPHONE in (policy.voice, *(e.voice for e in policy.enrolments))
     if language == "fr":
+        sound = "avec notre conversation" if voiced else "et jamais le son"
         return (
             f"Pour former nos nouveaux conseillers, {c.name} peut enregistrer en vidéo "
             f"l'écran de l'application {apps} pendant certains appels — seulement cette "
-            "fenêtre, jamais le reste de l'écran, et jamais le son. Ces vidéos servent "
+            f"fenêtre, jamais le reste de l'écran, {sound}. Ces vidéos servent "
             "uniquement à la formation, sont chiffrées, vues seulement par les formateurs, et "
             f"effacées après {policy.retention_days} jours au plus. Si vous ne le souhaitez "
             "pas, je l'arrête et l'efface tout de suite. Pour toute question : "
             f"{c.dpo_contact}."
         )
+    sound = "with our conversation" if voiced else "and never the sound"
     return (
         f"To train our new advisers, {c.name} may record a video of the {apps} application's "
-        "screen during some calls — only that window, never the rest of the screen, and never "
-        "the sound. These videos are used for training only, are encrypted, seen only by the "
+        f"screen during some calls — only that window, never the rest of the screen, {sound}. "
+        "These videos are used for training only, are encrypted, seen only by the "
         f"trainers, and deleted after {policy.retention_days} days at most. If you would rather "
         f"not, I stop and erase it right now. Any question: {c.dpo_contact}."
     )

@@ -120,6 +120,20 @@ class Enrolment:
     weekly_quota: int
     fps: int | None = None  # this trainee's frame rate; None: the policy's [recording] fps
     extension: str | None = None  # their phone extension: calls with them are internal
+    voice: str | None = None  # VOICE_OFF / VOICE_SOFTPHONE; None: the policy's [recording] voice
+
+
+VOICE_OFF, VOICE_SOFTPHONE = "off", "softphone"
+VOICES = (VOICE_OFF, VOICE_SOFTPHONE)
+
+
+@dataclass(frozen=True, slots=True)
+class SoftphoneRule:
+    """Which program's sound streams are the softphone's, like a window rule: its process
+    binary (`baresip`, `microsip.exe`) or the application name it gives the sound server."""
+
+    binary: str | None = None
+    application_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +206,13 @@ class Policy:
     headless_desks: tuple[str, ...] = ()  # host names that may record with no tray (kiosks)
     review_minutes: int = DEFAULT_REVIEW_MINUTES
     governance: Governance = field(default_factory=Governance)
+    voice: str = VOICE_OFF  # the call's voice with the video: "off" or "softphone" (issue 17)
+    softphone: SoftphoneRule | None = None
+
+    def voice_for(self, agent: str) -> str:
+        """Is the voice recorded with this agent's video (their enrolment, else the policy)?"""
+        e = self.enrolment_for(agent)
+        return e.voice if e is not None and e.voice is not None else self.voice
 
     def trainer(self, name: str) -> Trainer | None:
         for t in self.trainers:
@@ -276,6 +297,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     headless_desks = tuple(rec.texts("headless_desks", default=None) or ())
     review_minutes = rec.whole("review_minutes", default=DEFAULT_REVIEW_MINUTES, lo=1, hi=240)
     hotkey = rec.text("pause_hotkey", default=DEFAULT_HOTKEY)
+    voice = _voice(rec) or VOICE_OFF
     if not _HOTKEY.match(hotkey):
         raise PolicyError(
             _(
@@ -326,6 +348,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             source,
         )
     sensitive = tuple(_window_rule(t, "sensitive") for t in r.tables("sensitive"))
+    softphone = _softphone(r.optional_table("softphone"))
     enrolments: list[Enrolment] = []
     seen: set[str] = set()
     for t in r.tables("enrolment"):
@@ -336,6 +359,14 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         enrolments.append(e)
     r.done()
     _proportionate(enrolments, sampling_reason, source)
+    if softphone is None and VOICE_SOFTPHONE in (voice, *(e.voice for e in enrolments)):
+        raise PolicyError(
+            _(
+                'voice = "softphone" needs a [softphone] table naming the softphone\'s '
+                "program (binary or application_name): only its own sound is recorded"
+            ),
+            source,
+        )
     policy = Policy(
         version=version,
         purpose=purpose,
@@ -359,6 +390,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         review_minutes=review_minutes,
         headless_desks=headless_desks,
         governance=governance,
+        voice=voice,
+        softphone=softphone,
     )
     for training in sorted({e.training for e in enrolments}):
         volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)
@@ -483,6 +516,7 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
     e_quota = t.whole("weekly_quota", lo=1, hi=MAX_WEEKLY_QUOTA, default=quota)
     fps = t.whole("fps", lo=1, hi=30, default=None)
     extension = t.text("extension", default=None)
+    voice = _voice(t, default=None)
     t.done()
     if end < start:
         raise PolicyError(_("end is before start"), t.where)
@@ -511,4 +545,30 @@ def _enrolment(t: TableReader, sampling: int | None, quota: int | None) -> Enrol
             ),
             t.where,
         )
-    return Enrolment(agent, training, start, end, e_sampling, e_quota, fps, extension)
+    return Enrolment(agent, training, start, end, e_sampling, e_quota, fps, extension, voice)
+
+
+def _voice(t: TableReader, default: str | None = VOICE_OFF) -> str | None:
+    voice = t.text("voice", default=default)
+    if voice is not None and voice not in VOICES:
+        raise PolicyError(
+            _('voice must be "off" or "softphone", not {voice!r}').format(voice=voice),
+            t.where,
+        )
+    return voice
+
+
+def _softphone(t: TableReader | None) -> SoftphoneRule | None:
+    if t is None:
+        return None
+    rule = SoftphoneRule(
+        binary=t.text("binary", default=None),
+        application_name=t.text("application_name", default=None),
+    )
+    t.done()
+    if rule.binary is None and rule.application_name is None:
+        raise PolicyError(
+            _("[softphone] needs binary or application_name (the softphone's program)"),
+            t.where,
+        )
+    return rule

@@ -86,8 +86,9 @@ def with_enrolment(text: str, e: Enrolment) -> Edited:
                            ("end", e.end), ("sampling_percent", e.sampling_percent),
                            ("weekly_quota", e.weekly_quota), ("fps", e.fps)):  # fmt: skip
             _set(t, key, value)
-        if e.extension is not None:
-            _set(t, "extension", e.extension)
+        for key, value in (("extension", e.extension), ("voice", e.voice)):
+            if value is not None:  # not given: what the file says stays
+                _set(t, key, value)
 
     return edit(text, change)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentapp.core.notice import CNIL
-from agentapp.core.policy import MAX_SAMPLING_PERCENT, Governance, Policy
+from agentapp.core.policy import MAX_SAMPLING_PERCENT, VOICE_SOFTPHONE, Governance, Policy
 from agentapp.i18n import date
 
 
@@ -35,7 +35,18 @@ def build_register(policy: Policy, language: str) -> Register:
     d = policy.derogation
     trainers = ", ".join(t.name for t in policy.trainers)
     admins = ", ".join(policy.admins)
-    if language == "fr":
+    fr = language == "fr"
+    with_voice = [
+        e.agent for e in policy.enrolments if policy.voice_for(e.agent) == VOICE_SOFTPHONE
+    ]
+    voiced = (
+        ""
+        if not with_voice
+        else ("tous les agents inscrits" if fr else "every enrolled agent")
+        if len(with_voice) == len(policy.enrolments)
+        else ", ".join(with_voice)
+    )
+    if fr:
         retention = (
             f"Vidéos : {policy.retention_days} jours après l'appel, puis purge automatique"
             + (f" (dérogation « {d.reference} » : {d.reason})" if d else " (6 mois au plus)")
@@ -60,8 +71,13 @@ def build_register(policy: Policy, language: str) -> Register:
                        f"{policy.review_capacity(t)} analysables." for t in trainings)),
             ("Données", f"Vidéo de la seule fenêtre de l'application métier ({apps}) pendant "
              "l'appel ; nom de l'agent, date, heure et durée de l'appel ; nom de l'application, "
-             "taille et empreinte du fichier. Ni son, ni numéro ou identité de l'appelant, ni "
-             "capture d'écran fixe, ni données de carte bancaire (pause sécurisée)."),
+             "taille et empreinte du fichier. "
+             + (f"Voix de l'appel pour {voiced} : deux pistes (l'agent, l'appelant) prises sur "
+                "le poste au seul logiciel téléphonique, chiffrées avec la vidéo, muettes "
+                "pendant la pause sécurisée, jamais dans un extrait anonymisé ; les appelants en "
+                "sont informés par le système téléphonique. Ni " if voiced else "Ni son, ni ")
+             + "numéro ou identité de l'appelant, ni capture d'écran fixe, ni données de carte "
+             "bancaire (pause sécurisée)."),
             ("Destinataires", (", ".join(policy.recipients) or "les formateurs de la formation")
              + (f" ; formateurs habilités : {trainers}" if trainers else "")
              + (f" ; administrateurs/DPO : {admins}" if admins else "") + "."),
@@ -107,8 +123,12 @@ def build_register(policy: Policy, language: str) -> Register:
                    for t in trainings)),
         ("Personal data", f"Video of the business application window only ({apps}) during the "
          "call; agent name, date, time and duration of the call; application name, file size "
-         "and hash. No sound, no caller number or identity, no still screenshot, no bank card "
-         "data (secure pause)."),
+         "and hash. "
+         + (f"The call's voice for {voiced}: two tracks (the agent, the caller) taken on the "
+            "desk from the softphone only, encrypted with the video, silent during the secure "
+            "pause, never in an anonymised extract; callers are told by the telephony system. "
+            "No " if voiced else "No sound, no ")
+         + "caller number or identity, no still screenshot, no bank card data (secure pause)."),
         ("Recipients", (", ".join(policy.recipients) or "the trainers of the training")
          + (f"; authorised trainers: {trainers}" if trainers else "")
          + (f"; admins/DPO: {admins}" if admins else "") + "."),

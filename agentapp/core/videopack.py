@@ -15,6 +15,11 @@ as much CPU as a new one and a few hundred bytes.
 Layout (big-endian): b"VP1" | u16 width | u16 height | u32 count | count x
 (u32 pts_ms | u8 flags (1: key frame, 2: repeat) | u32 length | bytes).
 
+With the call's voice (issue 17) the magic is b"VP2" and the video packets are followed by
+u32 voice_count | voice_count x (u32 pts_ms | u8 channel (0: agent, 1: caller) | u16 length |
+bytes): Opus packets of 20 ms on the same clock as the frames (ms since off-hook), so the two
+tracks are sealed, cut at a late on-hook and erased together.
+
 Pure: no codec, no I/O. Threading: plain functions.
 """
 
@@ -24,8 +29,12 @@ import struct
 from dataclasses import dataclass
 
 _MAGIC = b"VP1"
+_MAGIC_VOICE = b"VP2"
 _HEAD = struct.Struct(">HHI")
 _PACKET = struct.Struct(">IBI")
+_COUNT = struct.Struct(">I")
+_VOICE = struct.Struct(">IBH")
+AGENT, CALLER = 0, 1  # the voice channels
 _KEY = 1
 _REPEAT = 2
 
@@ -43,24 +52,43 @@ class Packet:
 
 
 @dataclass(frozen=True, slots=True)
+class VoicePacket:
+    pts_ms: int
+    channel: int  # AGENT or CALLER
+    data: bytes  # one Opus packet (20 ms)
+
+
+@dataclass(frozen=True, slots=True)
 class Fragment:
     width: int
     height: int
     packets: tuple[Packet, ...]
+    voice: tuple[VoicePacket, ...] = ()
 
 
-def pack(width: int, height: int, packets: list[Packet] | tuple[Packet, ...]) -> bytes:
-    parts = [_MAGIC, _HEAD.pack(width, height, len(packets))]
+def pack(
+    width: int,
+    height: int,
+    packets: list[Packet] | tuple[Packet, ...],
+    voice: list[VoicePacket] | tuple[VoicePacket, ...] = (),
+) -> bytes:
+    parts = [_MAGIC_VOICE if voice else _MAGIC, _HEAD.pack(width, height, len(packets))]
     for p in packets:
         flags = (_KEY if p.key else 0) | (_REPEAT if p.repeat else 0)
         parts.append(_PACKET.pack(p.pts_ms, flags, len(p.data)))
         parts.append(p.data)
+    if voice:
+        parts.append(_COUNT.pack(len(voice)))
+        for v in voice:
+            parts.append(_VOICE.pack(v.pts_ms, v.channel, len(v.data)))
+            parts.append(v.data)
     return b"".join(parts)
 
 
 def unpack(blob: bytes) -> Fragment:
     """Raises ValueError on anything but a whole, well-formed fragment."""
-    if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _HEAD.size:
+    has_voice = blob.startswith(_MAGIC_VOICE)
+    if not (has_voice or blob.startswith(_MAGIC)) or len(blob) < len(_MAGIC) + _HEAD.size:
         raise ValueError("not a video fragment")
     width, height, count = _HEAD.unpack_from(blob, len(_MAGIC))
     at = len(_MAGIC) + _HEAD.size
@@ -77,6 +105,23 @@ def unpack(blob: bytes) -> Fragment:
             raise ValueError("video fragment has a malformed repeat")
         packets.append(Packet(pts, bool(flags & _KEY), blob[at : at + size], repeat))
         at += size
+    voice: list[VoicePacket] = []
+    if has_voice:
+        if at + _COUNT.size > len(blob):
+            raise ValueError("video fragment is truncated")
+        (count,) = _COUNT.unpack_from(blob, at)
+        at += _COUNT.size
+        for _i in range(count):
+            if at + _VOICE.size > len(blob):
+                raise ValueError("video fragment is truncated")
+            pts, channel, size = _VOICE.unpack_from(blob, at)
+            at += _VOICE.size
+            if channel not in (AGENT, CALLER):
+                raise ValueError("video fragment has a malformed voice packet")
+            if at + size > len(blob):
+                raise ValueError("video fragment is truncated")
+            voice.append(VoicePacket(pts, channel, blob[at : at + size]))
+            at += size
     if at != len(blob):
         raise ValueError("video fragment has trailing bytes")
-    return Fragment(width, height, tuple(packets))
+    return Fragment(width, height, tuple(packets), tuple(voice))

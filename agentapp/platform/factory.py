@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from agentapp.core.clock import Clock
 from agentapp.platform.base import (
@@ -15,6 +16,10 @@ from agentapp.platform.base import (
     SessionLock,
     WindowLocator,
 )
+
+if TYPE_CHECKING:
+    from agentapp.core.policy import SoftphoneRule
+    from agentapp.platform.pulse import Softphone
 
 
 def create_locator() -> WindowLocator:
@@ -56,4 +61,15 @@ def create_session_lock() -> SessionLock | None:
         except ImportError:
             return None
         return SessionLockWatcher()
+    return None
+
+
+def create_softphone_sound(rule: SoftphoneRule) -> Softphone | None:
+    """Where the softphone's own sound streams are found (None: not on this desk, or the
+    sound server's tools are missing; the video is then recorded without voice)."""
+    if sys.platform.startswith("linux"):
+        from agentapp.platform import pulse
+
+        if pulse.available() is None:
+            return pulse.Softphone(rule)
     return None

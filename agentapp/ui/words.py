@@ -69,6 +69,10 @@ def lines(status: EngineStatus, hotkey: str = "") -> list[str]:
         out.append(_("Your training has not begun yet."))
     elif s == AgentState.WAITING and status.detail.startswith("last call not recorded"):
         out.append(_("Your last call was not recorded (not drawn, or the week's quota)."))
+    if status.recording and status.voice == "recording":
+        out.append(_("The call's sound is recorded too (the pause silences it)."))
+    elif status.recording and status.voice.startswith("no voice"):
+        out.append(_("The call's sound is not recorded: the softphone's sound was not found."))
     if status.training and status.until and s != AgentState.NOT_ENROLLED:
         out.append(_("Training “{training}” until {date}").format(
             training=status.training, date=date(status.until)))  # fmt: skip

@@ -23,7 +23,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
-from agentapp.core.videopack import Packet, unpack
+from agentapp.core.videopack import Packet, VoicePacket, unpack
 from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, open_segment, unseal
 from agentapp.vault.store import Vault, VaultError
@@ -41,6 +41,7 @@ class ExportSummary:
     height: int
     size_bytes: int
     cut_short: bool = False  # the recording's sealed end is missing (agent killed mid-call)
+    voice: bool = False  # the file carries the call's voice (left: agent, right: caller)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Segment:
     packets: tuple[Packet, ...] = ()
     mp4: bytes = b""
     call_end: bool = True
+    voice: tuple[VoicePacket, ...] = ()  # the call's voice sealed with these frames
 
 
 def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Segment]:
@@ -100,15 +102,21 @@ def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Seg
 
 def _packet_segment(name: str, payloads: list[bytes], call_end: bool) -> Segment:
     packets: list[Packet] = []
+    voice: list[VoicePacket] = []
     width = height = 0
     try:
         for payload in payloads:
             fragment = unpack(payload)
             width, height = fragment.width, fragment.height
             packets.extend(fragment.packets)
+            voice.extend(fragment.voice)
     except ValueError as exc:
         raise VaultError(f"{name}: {exc}") from None
-    return Segment(width, height, tuple(packets), call_end=call_end)
+    return Segment(width, height, tuple(packets), call_end=call_end, voice=tuple(voice))
+
+
+def voice_of(segments: list[Segment]) -> list[VoicePacket]:
+    return [v for s in segments for v in s.voice]
 
 
 def _mp4_segment(mp4: bytes) -> Segment:
@@ -212,10 +220,14 @@ def export_recording(
     out: Path,
     mark: str,
     blurs: tuple[Rect, ...] = (),
+    voice: bool = True,
 ) -> ExportSummary:
     """Re-encode a recording to `out` with `mark` burned into every frame (and written as the
-    file's only metadata) and each of `blurs` (window coordinates) made unreadable."""
+    file's only metadata) and each of `blurs` (window coordinates) made unreadable. The call's
+    voice, if it was recorded, goes with it as a stereo AAC track (left: the agent, right:
+    the caller), unless `voice` is False (an anonymised extract: voices identify people)."""
     segments = open_segments(vault, rid, private)
+    sound = voice_of(segments) if voice else []
     width, height = _size(segments)
     tmp = out.with_name(f".{out.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -229,6 +241,7 @@ def export_recording(
             stream.time_base = _MS
             stream.codec_context.time_base = _MS
             stream.options = {"preset": "veryfast", "crf": "23"}
+            audio = _voice_stream(dst) if sound else None  # every stream before the first mux
             last_ms = -1
             for t, canvas in marked_frames(segments, mark, blurs):
                 frame = av.VideoFrame.from_ndarray(canvas, format="bgr24")
@@ -242,14 +255,43 @@ def export_recording(
                 last = t
             for packet in stream.encode():
                 dst.mux(packet)
+            if audio is not None:
+                call_ms = round(vault.get(rid).duration_s * 1000)  # off-hook to on-hook
+                _mux_voice(dst, audio, sound, max(call_ms, last_ms + 1))
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return ExportSummary(
         out, frames, first or 0.0, last, width, height + BAND, out.stat().st_size,
-        cut_short=not segments[-1].call_end,
+        cut_short=not segments[-1].call_end, voice=bool(sound),
     )  # fmt: skip
+
+
+def _voice_stream(dst: av.container.OutputContainer) -> av.audio.stream.AudioStream:
+    from agentapp.vault.voice import RATE
+
+    stream = dst.add_stream("aac", rate=RATE)
+    stream.layout = "stereo"
+    stream.time_base = Fraction(1, RATE)
+    return stream
+
+
+def _mux_voice(dst: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+               sound: list[VoicePacket], until_ms: int) -> None:  # fmt: skip
+    """The voice as stereo AAC, sample 0 at off-hook like the frames' times."""
+    from agentapp.vault.voice import RATE, decode
+
+    samples = decode(sound, until_ms).astype(np.float32) / 32768
+    step = 1024
+    for at in range(0, samples.shape[1], step):
+        chunk = np.ascontiguousarray(samples[:, at : at + step])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, at, Fraction(1, RATE)
+        for packet in stream.encode(frame):
+            dst.mux(packet)
+    for packet in stream.encode(None):
+        dst.mux(packet)
 
 
 def _size(segments: list[Segment]) -> tuple[int, int]:

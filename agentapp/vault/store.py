@@ -68,6 +68,9 @@ class RecordingMeta:
     sha256: str = ""
     paused_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds from start
     end_reason: str = ""
+    # the call's voice: "" not recorded (the policy's choice), "recording" recorded with the
+    # video, or "no voice: <why>" (the softphone's sound could not be found or read)
+    voice: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -13,7 +13,7 @@ FIELDS = {
     "id", "agent", "started_at", "started_at_iso", "application", "purge_after", "purpose",
     "training", "status", "duration_s", "frames", "unchanged_frames", "dropped_frames",
     "late_ticks", "capture_mode", "capture_note", "segments", "size_bytes", "sha256",
-    "paused_spans", "end_reason",
+    "paused_spans", "end_reason", "voice",
 }  # fmt: skip
 
 

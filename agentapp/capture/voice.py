@@ -1,0 +1,264 @@
+"""The call's voice, recorded on the desk from the softphone's own streams (issue 17).
+
+Two channels: the agent (the microphone the softphone records from) and the caller (the
+softphone's playback). Each is read as raw PCM from a pipe (platform/pulse.py), placed on the
+call's timeline (milliseconds since off-hook, the frames' clock), and encoded to Opus in
+memory at once: 20 ms packets that the capture thread seals with the frames
+(capture/fragments.py). No sample is ever written to a disk, not even a temporary file.
+
+- **One clock.** A chunk's place is where the monotonic clock says it ends, less the pipe's
+  latency. The sound card's clock drifts from it: past DRIFT_S behind, the channel jumps
+  forward (the gap decodes as silence); past DRIFT_S ahead, the chunk is dropped. So the voice
+  stays within DRIFT_S of the frames, whatever the device does.
+- **Silenced, not skipped.** While `muted()` (secure pause, a sensitive window: R10) every
+  sample read is replaced by zero before it reaches the encoder: a card number read aloud is
+  never encoded, and the timeline goes on.
+- **Found again every call.** The streams are looked for when the call starts and every
+  LOOK_S while a channel has none (softphones open their streams when the call is answered,
+  and may reopen them on hold/resume). Never a fallback to the whole output.
+
+Threading: one thread ("voice") reads and encodes; `take` is called by the capture thread;
+`stop` and `state` from any thread.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import os
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from agentapp.core.clock import Clock
+from agentapp.core.videopack import AGENT, CALLER, VoicePacket
+
+log = logging.getLogger(__name__)
+
+RATE = 48000
+FRAME = 960  # samples: 20 ms, Opus's natural frame
+LATENCY_S = 0.02  # parec's requested latency: a chunk read now ended this long ago
+DRIFT_S = 0.04  # the most the voice may stray from the frames' clock before it is corrected
+LOOK_S = 0.5
+BITRATE = 24000  # bit/s per channel (speech: Opus is transparent well below)
+
+
+class Found(Protocol):
+    @property
+    def far(self) -> int | None: ...  # the caller's stream
+
+    @property
+    def near(self) -> str | None: ...  # the agent's microphone
+
+    @property
+    def why(self) -> str: ...  # why one is missing
+
+
+class Streams(Protocol):
+    """Where the softphone's sound is (platform/pulse.py `Softphone`)."""
+
+    def find(self) -> Found:
+        """Raises OSError when the sound server cannot be asked."""
+
+    def open(self, channel: int, found: Found) -> subprocess.Popen[bytes]:
+        """A process whose stdout gives the channel's raw 48 kHz mono s16le samples."""
+
+
+@dataclass(slots=True)
+class _Channel:
+    number: int
+    encoder: Any
+    tap: subprocess.Popen[bytes] | None = None
+    pending: bytearray = field(default_factory=bytearray)
+    pos: int | None = None  # sample index (since off-hook) of the next sample
+    found_once: bool = False
+
+
+def _encoder() -> Any:
+    import av
+
+    ctx = av.CodecContext.create("libopus", "w")
+    ctx.sample_rate = RATE
+    ctx.layout = "mono"
+    ctx.format = "s16"
+    ctx.bit_rate = BITRATE
+    ctx.time_base = fractions.Fraction(1, RATE)
+    ctx.open()
+    return ctx
+
+
+class VoiceRecorder:
+    def __init__(
+        self,
+        streams: Streams,
+        *,
+        clock: Clock,
+        started_at: float,
+        muted: Callable[[], bool],
+        on_state: Callable[[str], None] = lambda state: None,
+    ) -> None:
+        self._streams = streams
+        self._clock = clock
+        self._started_at = started_at
+        self._muted = muted
+        self._on_state = on_state
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._out: list[VoicePacket] = []
+        self._state = "looking for the softphone's sound"
+        self._channels: list[_Channel] = []
+        self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
+
+    # ------------------------------------------------------------------ any thread
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop reading now (the call ended or was erased); the packets encoded so far stay
+        to be taken."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def state(self) -> str:
+        """ "recording", or why there is no voice ("no voice: …")."""
+        with self._lock:
+            return self._state
+
+    def take(self) -> list[VoicePacket]:
+        """The packets encoded since the last call (capture thread)."""
+        with self._lock:
+            out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------------ voice thread
+    def _say(self, state: str) -> None:
+        with self._lock:
+            changed, self._state = state != self._state, state
+        if changed:
+            self._on_state(state)
+
+    def _run(self) -> None:
+        try:
+            self._channels = [_Channel(AGENT, _encoder()), _Channel(CALLER, _encoder())]
+        except Exception as exc:  # no Opus encoder: the video goes on without voice
+            log.error("no voice: %s", exc)
+            self._say(f"no voice: Opus is unavailable ({exc})")
+            return
+        next_look = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_look and any(c.tap is None for c in self._channels):
+                    self._look()
+                    next_look = now + LOOK_S
+                self._read(timeout=0.05)
+        except Exception as exc:
+            log.exception("voice capture failed")
+            self._say(f"no voice: capture failed ({type(exc).__name__})")
+        finally:
+            for c in self._channels:
+                self._close(c)
+                self._flush(c)
+
+    def _look(self) -> None:
+        try:
+            found = self._streams.find()
+        except OSError as exc:
+            self._say(f"no voice: the sound server cannot be asked ({exc})")
+            return
+        for c in self._channels:
+            wanted = found.near if c.number == AGENT else found.far
+            if c.tap is None and wanted is not None:
+                c.tap = self._streams.open(c.number, found)
+                os.set_blocking(c.tap.stdout.fileno(), False)  # type: ignore[union-attr]
+                c.found_once = True
+        if all(c.found_once for c in self._channels):
+            self._say("recording")
+        elif found.why:
+            self._say(f"no voice: {found.why}")
+
+    def _read(self, timeout: float) -> None:
+        taps = {c.tap.stdout.fileno(): c for c in self._channels if c.tap and c.tap.stdout}
+        if not taps:
+            self._stop.wait(timeout)
+            return
+        ready, _w, _e = select.select(list(taps), [], [], timeout)
+        now = self._clock.now()
+        for fd in ready:
+            c = taps[fd]
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not data:  # the stream is gone (hold, or the softphone closed it)
+                self._close(c)
+                continue
+            c.pending += data
+            usable = len(c.pending) // 2
+            samples = np.frombuffer(bytes(c.pending[: usable * 2]), dtype="<i2")
+            del c.pending[: usable * 2]
+            self._place(c, samples, now)
+
+    def _place(self, c: _Channel, samples: np.ndarray, now: float) -> None:
+        ends = round((now - self._started_at - LATENCY_S) * RATE)
+        if c.pos is None:
+            c.pos = max(0, ends - len(samples))
+        drift = ends - (c.pos + len(samples))
+        if drift < -DRIFT_S * RATE:
+            return  # ahead of the clock: these samples would land in the future
+        if drift > DRIFT_S * RATE:
+            c.pos += drift  # behind (a dropout): the gap is silence
+        if self._muted():
+            samples = np.zeros_like(samples)
+        self._encode(c, samples)
+
+    def _encode(self, c: _Channel, samples: np.ndarray) -> None:
+        import av
+
+        assert c.pos is not None
+        packets = []
+        for at in range(0, len(samples) - len(samples) % FRAME, FRAME):
+            frame = av.AudioFrame.from_ndarray(
+                samples[at : at + FRAME].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = RATE
+            frame.pts = c.pos
+            frame.time_base = fractions.Fraction(1, RATE)
+            c.pos += FRAME
+            packets += c.encoder.encode(frame)
+        rest = len(samples) % FRAME
+        if rest:  # keep the tail for the next chunk; its place moves back with it
+            c.pending[:0] = samples[-rest:].tobytes()
+        self._keep(c, packets)
+
+    def _keep(self, c: _Channel, packets: list[Any]) -> None:
+        out = [
+            VoicePacket(max(0, p.pts * 1000 // RATE), c.number, bytes(p))
+            for p in packets
+            if p.pts is not None
+        ]
+        if out:
+            with self._lock:
+                self._out += out
+
+    def _flush(self, c: _Channel) -> None:
+        try:
+            self._keep(c, list(c.encoder.encode(None)))
+        except Exception:  # an encoder that never took a frame has nothing to flush
+            pass
+
+    def _close(self, c: _Channel) -> None:
+        if c.tap is not None:
+            c.tap.kill()
+            c.tap.wait()
+            if c.tap.stdout is not None:
+                c.tap.stdout.close()
+            c.tap = None
+            c.pending.clear()

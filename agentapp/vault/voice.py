@@ -1,0 +1,47 @@
+"""The call's voice back from its sealed Opus packets (capture/voice.py made them): one
+array per channel on the recording's timeline, silence wherever nothing was written (before
+the streams were found, dropouts, spans when the softphone had no stream). For export and
+playback, in memory only.
+
+Threading: plain functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from agentapp.core.videopack import AGENT, CALLER, VoicePacket
+
+RATE = 48000
+
+
+def decode(packets: Iterable[VoicePacket], until_ms: int | None = None) -> np.ndarray:
+    """int16 samples, shape (2, n): row 0 the agent, row 1 the caller, sample 0 at off-hook.
+    `until_ms`: the length (the video's end); None: up to the last packet."""
+    import av
+
+    by_channel: dict[int, list[VoicePacket]] = {AGENT: [], CALLER: []}
+    for p in packets:
+        by_channel[p.channel].append(p)
+    last = max((p.pts_ms + 20 for ps in by_channel.values() for p in ps), default=0)
+    n = (until_ms if until_ms is not None else last) * RATE // 1000
+    out = np.zeros((2, n), dtype=np.int16)
+    for channel, ps in by_channel.items():
+        if not ps:
+            continue
+        decoder = av.CodecContext.create("libopus", "r")
+        decoder.sample_rate = RATE
+        decoder.layout = "mono"
+        for p in sorted(ps, key=lambda p: p.pts_ms):
+            at = p.pts_ms * RATE // 1000
+            for frame in decoder.decode(av.Packet(p.data)):
+                samples = frame.to_ndarray().reshape(-1)
+                if samples.dtype != np.int16:  # the decoder gives floats
+                    samples = np.clip(samples * 32767, -32768, 32767).astype(np.int16)
+                end = min(n, at + len(samples))
+                if at < end:
+                    out[channel, at:end] = samples[: end - at]
+                at += len(samples)
+    return out

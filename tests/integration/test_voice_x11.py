@@ -1,0 +1,214 @@
+"""The call's voice, recorded from the softphone's own streams on a real PulseAudio server
+(issue 17): the caller's side from the softphone's playback stream alone (music played to the
+same output is never recorded), the agent's side from the microphone the softphone records
+from, both silenced by a secure pause, nothing before off-hook or after on-hook, no voice at
+all with `voice = "off"` or once the caller objects, and no plaintext audio anywhere.
+
+The PulseAudio server is private to the test (its own runtime folder, null sinks, anonymous
+unix socket) and stopped by PID. The "softphone" here is PulseAudio's own paplay/parec under one
+application name: a real playback stream and a real record stream, as a softphone makes them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from agentapp.demo.virtual_display import VirtualDesktop
+from tests.integration.conftest import Agent, Windows, need, wait_until
+from tests.policies import ACCESS, policy_text
+
+RATE = 48000
+SOFTPHONE = "softphone-under-test"  # the application name the policy's [softphone] names
+VOICE = f'\n[softphone]\napplication_name = "{SOFTPHONE}"\n'
+
+
+@dataclass
+class Pulse:
+    env: dict[str, str]  # PULSE_SERVER for the agent and the players
+    folder: Path
+    procs: list[subprocess.Popen[bytes]]
+
+    def play(self, tone: float, *, name: str, device: str = "spk") -> None:
+        """Play a tone for a minute as application `name` (a real playback stream)."""
+        path = self.folder / f"tone-{int(tone)}.wav"
+        if not path.exists():
+            _tone(path, tone, 60)
+        self.procs.append(subprocess.Popen(
+            ["paplay", f"--client-name={name}", f"--device={device}", str(path)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+
+    def listen(self, *, name: str, device: str = "micsink.monitor") -> None:
+        """Record from `device` as application `name` (the softphone's microphone stream)."""
+        self.procs.append(subprocess.Popen(
+            ["parec", f"--client-name={name}", f"--device={device}"], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+
+    def stop_streams(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        self.procs.clear()
+
+
+def _tone(path: Path, hz: float, seconds: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        n = np.arange(RATE * seconds)
+        w.writeframes((np.sin(2 * math.pi * hz * n / RATE) * 8000).astype("<i2").tobytes())
+
+
+@pytest.fixture
+def pulse(tmp_path: Path) -> Iterator[Pulse]:
+    need(shutil.which("pulseaudio") is not None and shutil.which("parec") is not None,
+         "pulseaudio and pulseaudio-utils are not installed")  # fmt: skip
+    run = Path(tempfile.mkdtemp(prefix="agentapp-pulse-"))
+    os.chmod(run, 0o700)
+    sock = run / "native"
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run))
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--disable-shm", "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
+         "-L", "module-null-sink sink_name=spk", "-L", "module-null-sink sink_name=micsink"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = {"PULSE_SERVER": f"unix:{sock}"}
+    try:
+        wait_until(lambda: sock.exists() or server.poll() is not None, "PulseAudio did not start")
+        assert server.poll() is None, "PulseAudio exited"
+        yield Pulse(dict(os.environ, **client), tmp_path, [])
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _voice_policy(**kw: object) -> str:
+    text = policy_text("alice", extra=VOICE + ACCESS, **kw)  # type: ignore[arg-type]
+    return text.replace("[recording]\n", '[recording]\nvoice = "softphone"\n', 1)
+
+
+def _softphone_call(p: Pulse) -> None:
+    """The call's sound: the caller at 440 Hz (the softphone's playback), the agent at 1 kHz
+    (the softphone's microphone), and music at 3 kHz playing to the same output."""
+    p.play(1000, name="microphone-feed", device="micsink")  # what the agent "says"
+    p.listen(name=SOFTPHONE)  # the softphone records the agent's microphone
+    p.play(440, name=SOFTPHONE)  # the softphone plays the caller
+    p.play(3000, name="music-player")  # another application, same output
+
+
+def _audio(mp4: Path) -> tuple[np.ndarray, float]:
+    """The export's voice as (2, n) floats, and where sample 0 is in seconds since off-hook."""
+    with av.open(str(mp4)) as c:
+        if not c.streams.audio:
+            return np.zeros((2, 0)), 0.0
+        chunks, start = [], None
+        for frame in c.decode(audio=0):
+            if start is None:
+                start = float(frame.time or 0.0)
+            chunks.append(frame.to_ndarray())
+    return np.concatenate(chunks, axis=1), start or 0.0
+
+
+def _level(x: np.ndarray, hz: float) -> float:
+    """The share of the signal's spectrum at `hz` (±30 Hz); 0 for silence."""
+    if len(x) < 1024 or not np.any(x):
+        return 0.0
+    s = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+    return float(s[(f > hz - 30) & (f < hz + 30)].sum() / s.sum())
+
+
+def _span(a: np.ndarray, start: float, lo: float, hi: float) -> np.ndarray:
+    return a[:, max(0, int((lo - start) * RATE)) : max(0, int((hi - start) * RATE))]
+
+
+def _no_plaintext_audio(*folders: Path) -> None:
+    for folder in folders:
+        for f in folder.rglob("*"):
+            if f.is_file():
+                blob = f.read_bytes()
+                for magic in (b"OggS", b"OpusHead", b"RIFF", b"WAVE", b"fLaC"):
+                    assert magic not in blob, f"{magic!r} in {f}"
+
+
+def test_the_softphone_voice_is_recorded_with_the_video_and_nothing_else(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    _softphone_call(pulse)
+    time.sleep(0.5)  # the streams exist before the call, as a softphone's ringing would
+    env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
+    agent = make_agent(_voice_policy(), env=env).start()
+    agent.hook("off-hook", "call-voice")
+    time.sleep(3.0)
+    assert agent.cli("control", "pause").stdout.startswith("ok")
+    time.sleep(1.5)
+    assert agent.cli("control", "resume").stdout.startswith("ok")
+    time.sleep(2.0)
+    agent.hook("on-hook", "call-voice")
+    (rec,) = agent.wait_sealed()
+    assert rec["voice"] == "recording", rec
+    (pause,) = rec["paused_spans"]  # type: ignore[misc]
+    out = tmp_path / "voice.mp4"
+    said = agent.cli("recordings", "export", str(rec["id"]), "--out", str(out),
+                     "--reason", "test: check the voice").stdout  # fmt: skip
+    assert "left channel the agent" in said
+    audio, start = _audio(out)
+    duration = float(rec["duration_s"])  # type: ignore[arg-type]
+    assert audio.shape[0] == 2 and audio.shape[1] / RATE == pytest.approx(duration, abs=0.3)
+    agent_side, caller_side = audio
+    before = _span(audio, start, 0.8, pause[0] - 0.2)
+    assert _level(before[0], 1000) > 0.5 and _level(before[1], 440) > 0.5, "the two voices"
+    assert _level(before[0], 440) < 0.05 and _level(before[1], 1000) < 0.05, "not mixed"
+    # the music beside the softphone, on the same output, is never recorded
+    for channel in (agent_side, caller_side):
+        assert _level(channel, 3000) < 0.01
+    during = _span(audio, start, pause[0] + 0.1, pause[1] - 0.1)
+    assert np.abs(during).max() < 0.01, "silence while paused (a card number read aloud)"
+    after = _span(audio, start, pause[1] + 0.3, duration - 0.2)
+    assert _level(after[0], 1000) > 0.5 and _level(after[1], 440) > 0.5
+    _no_plaintext_audio(agent.data)  # sealed: no audio container or codec header anywhere
+
+    # an anonymised extract carries no voice (voices identify the agent and the caller)
+    share = tmp_path / "share"
+    share.mkdir()
+    said = agent.cli("recordings", "export", str(rec["id"]), "--anonymise", "--out", str(share),
+                     "--reason", "test: share without voices", user="carol").stdout  # fmt: skip
+    assert "without the call's voice" in said
+    (made,) = share.iterdir()
+    assert _audio(made)[0].shape[1] == 0
+
+
+def test_no_voice_when_the_policy_says_off_or_the_softphone_is_silent(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    _softphone_call(pulse)
+    env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
+    off = policy_text("alice", extra=VOICE)  # [softphone] named, voice left "off"
+    agent = make_agent(off, env=env).start()
+    agent.hook("off-hook", "call-off")
+    time.sleep(2.0)
+    agent.hook("on-hook", "call-off")
+    (rec,) = agent.wait_sealed()
+    assert rec["voice"] == ""
+    out = tmp_path / "off.mp4"
+    agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: off")
+    assert _audio(out)[0].shape[1] == 0

@@ -1,0 +1,238 @@
+"""The call's voice at the unit level: the policy's words for it, its packets in the sealed
+fragments (cut at a late on-hook with the frames), and the recorder's timeline and silence.
+The real sound server is in tests/integration/test_voice_x11.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from agentapp.capture.fragments import Fragmenter
+from agentapp.capture.voice import VoiceRecorder
+from agentapp.core.clock import SystemClock
+from agentapp.core.policy import VOICE_OFF, VOICE_SOFTPHONE, PolicyError, parse_policy
+from agentapp.core.videopack import AGENT, CALLER, Packet, VoicePacket, pack, unpack
+from agentapp.vault.voice import RATE, decode
+from tests.policies import policy_text
+
+SOFTPHONE = '\n[softphone]\nbinary = "baresip"\n'
+
+
+# ------------------------------------------------------------------ policy
+def test_voice_is_off_unless_the_policy_names_the_softphone() -> None:
+    p = parse_policy(policy_text("alice"))
+    assert p.voice == VOICE_OFF and p.voice_for("alice") == VOICE_OFF and p.softphone is None
+    on = policy_text("alice", extra=SOFTPHONE).replace(
+        "[recording]\n", '[recording]\nvoice = "softphone"\n', 1
+    )
+    p = parse_policy(on)
+    assert p.voice_for("alice") == VOICE_SOFTPHONE and p.softphone is not None
+    assert p.softphone.binary == "baresip"
+    with pytest.raises(PolicyError, match=r"needs a \[softphone\] table"):
+        parse_policy(on.replace(SOFTPHONE, ""))
+    with pytest.raises(PolicyError, match="voice must be"):
+        parse_policy(on.replace('voice = "softphone"', 'voice = "everything"'))
+    with pytest.raises(PolicyError, match="binary or application_name"):
+        parse_policy(on.replace('binary = "baresip"', ""))
+
+
+def test_an_enrolment_chooses_its_own_voice() -> None:
+    text = policy_text("alice", extra=SOFTPHONE).replace(
+        'training = "CRM onboarding"', 'training = "CRM onboarding"\nvoice = "softphone"'
+    )
+    p = parse_policy(text)
+    assert p.voice == VOICE_OFF and p.voice_for("alice") == VOICE_SOFTPHONE
+    assert p.voice_for("bob") == VOICE_OFF
+
+
+# ------------------------------------------------------------------ sealed fragments
+def test_voice_round_trips_in_a_fragment_and_a_video_only_one_keeps_its_format() -> None:
+    video = [Packet(0, True, b"\x00\x00\x00\x01e")]
+    voice = [VoicePacket(0, AGENT, b"\x01\x02"), VoicePacket(20, CALLER, b"\x03")]
+    assert pack(64, 48, video).startswith(b"VP1")
+    blob = pack(64, 48, video, voice)
+    assert blob.startswith(b"VP2") and unpack(blob).voice == tuple(voice)
+    assert unpack(pack(64, 48, video)).voice == ()
+    bad = bytearray(blob)
+    bad[-4] = 7  # the last voice packet's channel (before its length and 1 byte): neither
+    with pytest.raises(ValueError, match="voice"):
+        unpack(bytes(bad))
+    with pytest.raises(ValueError, match="truncated"):
+        unpack(blob[:-1])
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.records: dict[tuple[int, int], bytes] = {}
+
+    def append(self, seq: int, index: int, payload: bytes, frames: int, call_end: bool) -> None:
+        self.records[(seq, index)] = payload
+
+    def retract(self, seq: int, index: int) -> None:
+        for k in [k for k in self.records if k[0] > seq or (k[0] == seq and k[1] >= index)]:
+            del self.records[k]
+
+    def voice(self) -> list[int]:
+        return [v.pts_ms for _, p in sorted(self.records.items()) for v in unpack(p).voice]
+
+
+def test_voice_waits_for_the_first_frame_and_is_cut_at_the_on_hook_with_the_frames() -> None:
+    sink = _Sink()
+    f = Fragmenter(sink, fragment_s=1.0)
+    f.add_voice([VoicePacket(t, AGENT, b"v") for t in (0, 20, 40)])  # before any frame
+    f.start_segment(64, 48, now=0.0)
+    f.add([Packet(60, True, b"k")])
+    f.seal(0.1)
+    assert sink.voice() == [0, 20, 40]  # in the call's first sealed fragment
+    f.add_voice([VoicePacket(t, CALLER, b"v") for t in range(60, 3000, 20)])
+    f.add([Packet(t, False, b"p") for t in range(100, 3000, 100)])
+    f.seal(1.2)
+    assert max(sink.voice()) == 2980
+    f.end(until_ms=1500)  # a late on-hook: what was sealed after it is taken back
+    assert max(sink.voice()) <= 1500 and 1480 in sink.voice()
+
+
+def test_voice_goes_on_sealed_while_the_window_is_hidden_between_segments() -> None:
+    sink = _Sink()
+    f = Fragmenter(sink, fragment_s=1.0)
+    f.start_segment(64, 48, now=0.0)
+    f.add([Packet(0, True, b"k")])
+    f.seal(0.0)
+    f.add_voice([VoicePacket(t, CALLER, b"v") for t in range(0, 1200, 20)])  # no frame
+    assert f.due(1.1)
+    f.seal(1.1)
+    assert len(sink.records) == 2 and max(sink.voice()) == 1180
+
+
+def test_voice_alone_never_makes_a_recording() -> None:
+    sink = _Sink()
+    f = Fragmenter(sink)
+    f.add_voice([VoicePacket(0, AGENT, b"v")])
+    assert f.end(until_ms=None) == 0 and not sink.records
+
+
+# ------------------------------------------------------------------ the recorder
+class _Tone:
+    """A stand-in sound server: each channel is a process writing a tone in real time."""
+
+    def __init__(self) -> None:
+        self.far, self.near, self.why = 1, "mic", ""
+        self.opened: list[int] = []
+
+    def find(self) -> _Tone:
+        return self
+
+    def open(self, channel: int, found: object) -> subprocess.Popen[bytes]:
+        hz = 1000 if channel == AGENT else 440
+        self.opened.append(channel)
+        code = (
+            "import sys, time, numpy as np\n"
+            f"n = np.arange(960); t0 = time.monotonic(); i = 0\n"
+            "while True:\n"
+            f"    s = (np.sin(2 * np.pi * {hz} * (n + i * 960) / 48000) * 8000).astype('<i2')\n"
+            "    sys.stdout.buffer.write(s.tobytes()); sys.stdout.buffer.flush(); i += 1\n"
+            "    time.sleep(max(0, t0 + i * 0.02 - time.monotonic()))\n"
+        )
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+
+
+def _level(x: np.ndarray, hz: float) -> float:
+    s = np.abs(np.fft.rfft(x.astype(float)))
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+    return float(s[(f > hz - 30) & (f < hz + 30)].sum() / max(s.sum(), 1.0))
+
+
+def test_two_channels_on_the_call_clock_and_silence_while_muted() -> None:
+    clock = SystemClock()
+    muted = {"on": False}
+    tone = _Tone()
+    started = clock.now()
+    r = VoiceRecorder(tone, clock=clock, started_at=started, muted=lambda: muted["on"])
+    r.start()
+    time.sleep(1.5)
+    muted["on"] = True
+    time.sleep(0.8)
+    muted["on"] = False
+    time.sleep(0.8)
+    r.stop()
+    assert r.state == "recording" and sorted(tone.opened) == [AGENT, CALLER]
+    packets = r.take()
+    assert {p.channel for p in packets} == {AGENT, CALLER}
+    audio = decode(packets)
+    end = audio.shape[1] / RATE
+    assert end == pytest.approx(3.1, abs=0.35)  # the call's clock, not the count of samples
+    first = audio[:, int(0.6 * RATE) : int(1.3 * RATE)]
+    assert _level(first[0], 1000) > 0.5 and _level(first[1], 440) > 0.5
+    quiet = audio[:, int(1.75 * RATE) : int(2.1 * RATE)]
+    assert not quiet.any(), "muted: every sample is zero"
+    assert _level(audio[0, int(2.6 * RATE) : int(3.0 * RATE)], 1000) > 0.5
+
+
+def test_no_stream_found_says_why_and_writes_nothing() -> None:
+    class Nothing:
+        far = near = None
+        why = "the softphone plays no sound stream"
+
+        def find(self) -> Nothing:
+            return self
+
+        def open(self, channel: int, found: object) -> subprocess.Popen[bytes]:
+            raise AssertionError("nothing to open")
+
+    clock = SystemClock()
+    r = VoiceRecorder(Nothing(), clock=clock, started_at=clock.now(), muted=lambda: False)
+    r.start()
+    time.sleep(0.3)
+    r.stop()
+    assert r.state == "no voice: the softphone plays no sound stream" and r.take() == []
+
+
+def test_the_notice_and_the_register_say_the_voice_is_recorded_and_how() -> None:
+    from agentapp.core.notice import build_notice, notice_digest, read_out
+    from agentapp.core.register import build_register
+
+    off = parse_policy(policy_text("alice", extra=SOFTPHONE))
+    on = parse_policy(
+        policy_text("alice", extra=SOFTPHONE).replace(
+            "[recording]\n", '[recording]\nvoice = "softphone"\n', 1
+        )
+    )
+    fr_off, fr = (
+        build_notice(off, "alice", "fr").as_text(),
+        build_notice(on, "alice", "fr").as_text(),
+    )
+    assert "aucun son" in fr_off and "aucun son" not in fr
+    assert "Le son de l'appel est enregistré avec la vidéo, depuis le logiciel" in fr
+    assert "même coupé dans le logiciel téléphonique" in fr  # the softphone's mute is not read
+    assert "La pause coupe aussi le son des deux voix" in fr and "son compris" in fr
+    assert "toujours sans le son" in fr  # anonymised extracts
+    assert "y compris de l'enregistrement de leur voix" in fr  # callers told by the telephony
+    en = build_notice(on, "alice", "en").as_text()
+    assert "no sound" not in en and "The pause also silences both voices" in en
+    assert notice_digest(on, "alice") != notice_digest(off, "alice")  # asked to read it again
+    assert "avec notre conversation" in read_out(on, "fr")
+    assert "never the sound" in read_out(off, "en")
+    reg = build_register(on, "fr").as_text()
+    assert "Voix de l'appel pour tous les agents inscrits" in reg and "Ni son" not in reg
+    assert "The call's voice for every enrolled agent" in build_register(on, "en").as_text()
+
+
+def test_the_tray_says_whether_the_sound_is_recorded() -> None:
+    from agentapp import i18n
+    from agentapp.engine import AgentState, EngineStatus
+    from agentapp.ui.words import lines
+
+    base = EngineStatus(AgentState.RECORDING, "recording for training", "r1", application="CRM")
+    assert not any("sound" in line for line in lines(base))  # voice off: nothing to say
+    said = lines(dataclasses.replace(base, voice="recording"))
+    assert "The call's sound is recorded too (the pause silences it)." in said
+    i18n.use("fr")
+    lost = EngineStatus(
+        AgentState.RECORDING, "x", "r1", voice="no voice: the softphone plays no sound stream"
+    )
+    assert any(line.startswith("Le son de l'appel n'est pas enregistré") for line in lines(lost))
