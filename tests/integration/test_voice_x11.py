@@ -28,6 +28,7 @@ import pytest
 
 from agentapp.demo.virtual_display import VirtualDesktop
 from tests.integration.conftest import Agent, Windows, need, wait_until
+from tests.integration.test_baresip import Phone, free_port, wait_port
 from tests.policies import ACCESS, policy_text
 
 RATE = 48000
@@ -65,13 +66,13 @@ class Pulse:
         self.procs.clear()
 
 
-def _tone(path: Path, hz: float, seconds: int) -> None:
+def _tone(path: Path, hz: float, seconds: int, rate: int = RATE) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(RATE)
-        n = np.arange(RATE * seconds)
-        w.writeframes((np.sin(2 * math.pi * hz * n / RATE) * 8000).astype("<i2").tobytes())
+        w.setframerate(rate)
+        n = np.arange(rate * seconds)
+        w.writeframes((np.sin(2 * math.pi * hz * n / rate) * 8000).astype("<i2").tobytes())
 
 
 @pytest.fixture
@@ -212,3 +213,185 @@ def test_no_voice_when_the_policy_says_off_or_the_softphone_is_silent(
     out = tmp_path / "off.mp4"
     agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: off")
     assert _audio(out)[0].shape[1] == 0
+
+
+PHONE = """poll_method epoll
+sip_listen 127.0.0.1:{sip}
+net_interface 127.0.0.1
+audio_player {player}
+audio_source {source}
+audio_alert alsa,null
+module_path /usr/lib/baresip/modules
+module g711.so
+module alsa.so
+module aufile.so
+module_tmp uuid.so
+module_tmp account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{ctrl}
+"""
+
+
+def _phone(folder: Path, account: str, env: dict[str, str], *, player: str, source: str) -> Phone:
+    folder.mkdir()
+    sip, ctrl = free_port(), free_port()
+    while ctrl == sip + 1:  # baresip listens for SIP over TLS on sip + 1
+        ctrl = free_port()
+    (folder / "config").write_text(PHONE.format(sip=sip, ctrl=ctrl, player=player, source=source))
+    (folder / "accounts").write_text(
+        f"<sip:{account}@127.0.0.1:{sip}>;regint=0;answermode=auto;audio_codecs=pcmu\n"
+    )
+    proc = subprocess.Popen(["baresip", "-f", str(folder)], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    wait_port(ctrl)
+    return Phone(sip, ctrl, proc)
+
+
+def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    """The caller's baresip plays a 440 Hz file (aufile) over the call; the agent's baresip
+    plays it to PulseAudio through ALSA's pulse plug-in and records the microphone (a null
+    sink's monitor fed 1 kHz); a music player sends 3 kHz to the same output."""
+    need(shutil.which("baresip") is not None, "baresip is not installed (Debian baresip-core)")
+    for args in (["set-default-sink", "spk"], ["set-default-source", "micsink.monitor"]):
+        subprocess.run(["pactl", *args], env=pulse.env, check=True, timeout=10)
+    pulse.play(1000, name="microphone-feed", device="micsink")
+    pulse.play(3000, name="music-player")
+    tone = tmp_path / "caller-440-8k.wav"
+    _tone(tone, 440, 60, rate=8000)  # aufile wants the codec's rate
+    phones = [
+        _phone(tmp_path / "agent-phone", "agent", pulse.env, player="alsa,pulse",
+               source="alsa,pulse"),
+        _phone(tmp_path / "caller-phone", "caller", pulse.env, player="alsa,null",
+               source=f"aufile,{tone}"),
+    ]  # fmt: skip
+    agent_phone, caller = phones
+    try:
+        env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
+        policy = _voice_policy().replace(VOICE, '\n[softphone]\nbinary = "baresip"\n')
+        agent = make_agent(policy, env=env)
+        (agent.data / "agent.toml").write_text(
+            f'[source]\nkind = "baresip"\nport = {agent_phone.ctrl}\n'
+            f'account = "sip:agent@127.0.0.1:{agent_phone.sip}"\n'
+        )
+        agent.start()
+        agent.wait_log("connected; 0 call(s) in progress")
+        caller.command("dial", f"sip:agent@127.0.0.1:{agent_phone.sip}")
+        agent.wait_log("status: recording")
+        time.sleep(4.0)
+        caller.command("hangup")
+        (rec,) = agent.wait_sealed()
+    finally:
+        for phone in phones:
+            phone.proc.terminate()
+            try:
+                phone.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                phone.proc.kill()
+                phone.proc.wait()
+    assert rec["voice"] == "recording", rec
+    out = tmp_path / "call.mp4"
+    agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: voice")
+    audio, start = _audio(out)
+    duration = float(rec["duration_s"])  # type: ignore[arg-type]
+    talk = _span(audio, start, 1.5, duration - 0.3)  # the softphone's streams open on answer
+    assert _level(talk[0], 1000) > 0.5, "the agent's microphone, on the agent's channel"
+    assert _level(talk[1], 440) > 0.5, "the caller's voice, from the softphone's playback"
+    assert _level(audio[0], 3000) < 0.01 and _level(audio[1], 3000) < 0.01, "no music"
+    _no_plaintext_audio(agent.data)
+
+
+FLASH_AND_BEEP = r"""
+import fcntl, os, subprocess, sys, time
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QApplication, QWidget
+
+app = QApplication(["agentapp-sync"])
+app.setApplicationName("agentapp-sync")
+sound = subprocess.Popen(["pacat", "--playback", "--raw", "--format=s16le", "--rate=48000",
+                          "--channels=1", "--latency-msec=20", "--client-name=" + sys.argv[1]],
+                         stdin=subprocess.PIPE)
+fd = sound.stdin.fileno()
+fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: 4 KB (21 ms) may wait in the pipe, not 680 ms
+os.set_blocking(fd, False)
+state = {"white": False, "t0": time.monotonic(), "pending": b""}
+beep = (np.sin(2 * np.pi * 1000 * np.arange(9600) / 48000) * 12000).astype("<i2").tobytes()
+silence = bytes(1920)
+
+class Flash(QWidget):
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(255, 255, 255) if state["white"] else QColor(0, 0, 0))
+        p.end()
+
+w = Flash()
+w.setWindowTitle("Sync")
+w.setGeometry(200, 200, 320, 240)
+
+def pump():
+    if not state["white"] and time.monotonic() - state["t0"] >= 3.0:
+        state["white"] = True  # the flash and the beep, in the same instant
+        w.repaint()
+        state["pending"] = beep
+        print("flash", flush=True)
+    while True:  # keep the pipe full, never more: what is written is played at once
+        chunk = state["pending"] or silence
+        try:
+            n = os.write(fd, chunk)
+        except BlockingIOError:
+            return
+        if state["pending"]:
+            state["pending"] = state["pending"][n:]
+
+t = QTimer()
+t.timeout.connect(pump)
+t.start(5)
+w.show()
+QTimer.singleShot(0, lambda: print(int(w.winId()), flush=True))
+app.exec()
+"""
+
+
+def test_voice_and_frames_stay_in_sync(
+    desktop: VirtualDesktop, keystore: None, pulse: Pulse, make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A window turns white the moment its program starts a beep on its playback stream: in
+    the decoded recording the beep's onset and the first white frame are at most 80 ms apart
+    (the frame interval, 33 ms at 30 fps, included)."""
+    import sys
+
+    env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
+    policy = _voice_policy(fps=30, wm_class="agentapp-sync")
+    agent = make_agent(policy, env=env).start()
+    agent.hook("off-hook", "call-sync")  # the call starts first: the window flashes in it
+    helper = subprocess.Popen([sys.executable, "-c", FLASH_AND_BEEP, SOFTPHONE], env=env,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert helper.stdout is not None and helper.stdout.readline().strip().isdigit()
+        assert helper.stdout.readline().strip() == "flash"
+        time.sleep(1.5)
+        agent.hook("on-hook", "call-sync")
+        (rec,) = agent.wait_sealed()
+    finally:
+        helper.kill()
+        helper.wait()
+    out = tmp_path / "sync.mp4"
+    agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: sync")
+    from agentapp.vault.export import BAND, iter_frames
+
+    white = next(t for t, bgr in iter_frames(out) if bgr[:-BAND].mean() > 128)
+    audio, start = _audio(out)
+    loud = np.flatnonzero(np.abs(audio[1]) > 0.1)
+    assert len(loud), "the beep is in the caller's channel"
+    beep = start + loud[0] / RATE
+    offset = beep - white
+    print(
+        f"A/V offset: beep {beep:.3f} s, first white frame {white:.3f} s: {offset * 1000:+.0f} ms"
+    )
+    assert abs(offset) <= 0.080
