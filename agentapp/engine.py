@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agentapp import layout
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats, ReaderLike
-from agentapp.capture.voice import Streams, VoiceRecorder
+from agentapp.capture.voice import Silence, Streams, VoiceRecorder
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
 from agentapp.core.events import (
@@ -170,7 +170,7 @@ class Engine:
         self._page_factory = page_factory
         self._session_lock_factory = session_lock_factory
         self._voice_factory = voice_factory
-        self._silenced = threading.Event()  # secure pause, sensitive window: no voice (R10)
+        self._silence = Silence()  # secure pause, sensitive window: no voice (R10)
         self._no_voice = ""  # why this call's voice cannot be recorded ("": it can, or off)
         self.vault = Vault(layout.recordings(data_dir))
         self.acks = AcknowledgementStore(layout.acknowledgements(data_dir))
@@ -465,7 +465,7 @@ class Engine:
         self._idle.clear()
         self._pauses.clear()
         self._held.clear()
-        self._silenced.clear()
+        self._silence.set(False)
         self.session.arm(max_seconds=policy.max_call_minutes * 60)
         base = self._status
         serial = self._call_serial
@@ -519,7 +519,7 @@ class Engine:
 
         def recorder() -> VoiceRecorder:
             return VoiceRecorder(streams, clock=self._clock, started_at=started_at,
-                                 muted=self._silenced.is_set, on_state=self._on_voice)  # fmt: skip
+                                 silence=self._silence, on_state=self._on_voice)  # fmt: skip
 
         return recorder
 
@@ -623,10 +623,7 @@ class Engine:
     def _update_silence(self) -> None:
         """The voice is silenced by the agent's secure pause and by a sensitive window, not by
         a lock or a hidden window (those keep their meaning for the video only)."""
-        if PAUSE_AGENT in self._pauses or "sensitive" in self._held:
-            self._silenced.set()
-        else:
-            self._silenced.clear()
+        self._silence.set(PAUSE_AGENT in self._pauses or "sensitive" in self._held)
 
     def toggle_pause(self) -> str:
         with self._lock:
@@ -793,7 +790,7 @@ class Engine:
                 self._pipeline = None
                 self._pauses.clear()
                 self._held.clear()
-                self._silenced.clear()
+                self._silence.set(False)
             if stats.failure:
                 self._set_status(EngineStatus(AgentState.CANNOT_RECORD, stats.failure,
                                               why=Why.CAPTURE))  # fmt: skip

@@ -3,16 +3,18 @@
 Two channels: the agent (the microphone the softphone records from) and the caller (the
 softphone's playback). Each is read as raw PCM from a pipe (platform/pulse.py), placed on the
 call's timeline (milliseconds since off-hook, the frames' clock), and encoded to Opus in
-memory at once: 20 ms packets that the capture thread seals with the frames
+memory at once: 60 ms packets that the capture thread seals with the frames
 (capture/fragments.py). No sample is ever written to a disk, not even a temporary file.
 
 - **One clock.** A chunk's place is where the monotonic clock says it ends, less the pipe's
   latency. The sound card's clock drifts from it: past DRIFT_S behind, the channel jumps
   forward (the gap decodes as silence); past DRIFT_S ahead, the chunk is dropped. So the voice
   stays within DRIFT_S of the frames, whatever the device does.
-- **Silenced, not skipped.** While `muted()` (secure pause, a sensitive window: R10) every
-  sample read is replaced by zero before it reaches the encoder: a card number read aloud is
-  never encoded, and the timeline goes on.
+- **Silenced, not skipped.** While the `Silence` the engine holds is on (secure pause, a
+  sensitive window: R10), every sample read is replaced by zero before it reaches the
+  encoder: a card number read aloud is never encoded, and the timeline goes on. A chunk read
+  across any change of it is silenced whole, so the ~100 ms a read spans never lets a muted
+  moment through (a little before and after a pause is silent too).
 - **Found again every call.** The streams are looked for when the call starts and every
   LOOK_S while a channel has none (softphones open their streams when the call is answered,
   and may reopen them on hold/resume). Never a fallback to the whole output.
@@ -41,12 +43,13 @@ from agentapp.core.videopack import AGENT, CALLER, VoicePacket
 
 log = logging.getLogger(__name__)
 
-RATE = 48000
-FRAME = 960  # samples: 20 ms, Opus's natural frame
+RATE = 16000  # Hz: wideband speech, a third of the samples 48 kHz would encode
+FRAME = 960  # samples: 60 ms, Opus's longest frame (a third of the calls into the codec)
+READ_S = 0.1  # the pipes are read this often: each read ends where the clock says
 LATENCY_S = 0.02  # parec's requested latency: a chunk read now ended this long ago
 DRIFT_S = 0.04  # the most the voice may stray from the frames' clock before it is corrected
 LOOK_S = 0.5
-BITRATE = 24000  # bit/s per channel (speech: Opus is transparent well below)
+BITRATE = 16000  # bit/s per channel: wideband speech (two channels: about 14 MB an hour)
 
 
 class Found(Protocol):
@@ -67,7 +70,26 @@ class Streams(Protocol):
         """Raises OSError when the sound server cannot be asked."""
 
     def open(self, channel: int, found: Found) -> subprocess.Popen[bytes]:
-        """A process whose stdout gives the channel's raw 48 kHz mono s16le samples."""
+        """A process whose stdout gives the channel's raw 16 kHz mono s16le samples."""
+
+
+class Silence:
+    """Whether the voice must be silent, and how many times that changed. Thread-safe: the
+    engine sets it (any thread), the voice thread reads it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._on = False
+        self._changes = 0
+
+    def set(self, on: bool) -> None:
+        with self._lock:
+            if on != self._on:
+                self._on, self._changes = on, self._changes + 1
+
+    def state(self) -> tuple[bool, int]:
+        with self._lock:
+            return self._on, self._changes
 
 
 @dataclass(slots=True)
@@ -78,6 +100,7 @@ class _Channel:
     pending: bytearray = field(default_factory=bytearray)
     pos: int | None = None  # sample index (since off-hook) of the next sample
     found_once: bool = False
+    changes: int = 0  # the Silence's changes when this channel last read
 
 
 def _encoder() -> Any:
@@ -89,6 +112,8 @@ def _encoder() -> Any:
     ctx.format = "s16"
     ctx.bit_rate = BITRATE
     ctx.time_base = fractions.Fraction(1, RATE)
+    # speech, 60 ms frames, half of libopus's search effort: a third of its CPU at its default
+    ctx.options = {"frame_duration": "60", "application": "voip", "compression_level": "5"}
     ctx.open()
     return ctx
 
@@ -100,13 +125,13 @@ class VoiceRecorder:
         *,
         clock: Clock,
         started_at: float,
-        muted: Callable[[], bool],
+        silence: Silence,
         on_state: Callable[[str], None] = lambda state: None,
     ) -> None:
         self._streams = streams
         self._clock = clock
         self._started_at = started_at
-        self._muted = muted
+        self._silence = silence
         self._on_state = on_state
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -158,7 +183,7 @@ class VoiceRecorder:
                 if now >= next_look and any(c.tap is None for c in self._channels):
                     self._look()
                     next_look = now + LOOK_S
-                self._read(timeout=0.05)
+                self._read(timeout=READ_S)
         except Exception as exc:
             log.exception("voice capture failed")
             self._say(f"no voice: capture failed ({type(exc).__name__})")
@@ -189,7 +214,9 @@ class VoiceRecorder:
         if not taps:
             self._stop.wait(timeout)
             return
-        ready, _w, _e = select.select(list(taps), [], [], timeout)
+        if self._stop.wait(timeout):  # let the pipes fill: one read per channel per READ_S
+            return
+        ready, _w, _e = select.select(list(taps), [], [], 0)
         now = self._clock.now()
         for fd in ready:
             c = taps[fd]
@@ -215,8 +242,10 @@ class VoiceRecorder:
             return  # ahead of the clock: these samples would land in the future
         if drift > DRIFT_S * RATE:
             c.pos += drift  # behind (a dropout): the gap is silence
-        if self._muted():
+        on, changes = self._silence.state()
+        if on or changes != c.changes:  # silent now, or at some moment since the last read
             samples = np.zeros_like(samples)
+        c.changes = changes
         self._encode(c, samples)
 
     def _encode(self, c: _Channel, samples: np.ndarray) -> None:

@@ -17,7 +17,7 @@ Layout (big-endian): b"VP1" | u16 width | u16 height | u32 count | count x
 
 With the call's voice (issue 17) the magic is b"VP2" and the video packets are followed by
 u32 voice_count | voice_count x (u32 pts_ms | u8 channel (0: agent, 1: caller) | u16 length |
-bytes): Opus packets of 20 ms on the same clock as the frames (ms since off-hook), so the two
+bytes): Opus packets of 60 ms on the same clock as the frames (ms since off-hook), so the two
 tracks are sealed, cut at a late on-hook and erased together.
 
 Pure: no codec, no I/O. Threading: plain functions.
@@ -55,7 +55,7 @@ class Packet:
 class VoicePacket:
     pts_ms: int
     channel: int  # AGENT or CALLER
-    data: bytes  # one Opus packet (20 ms)
+    data: bytes  # one Opus packet (60 ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from agentapp.core.policy import SoftphoneRule
 if TYPE_CHECKING:
     from agentapp.capture.voice import Found
 
-RATE = 48000  # Hz, mono s16le: what Opus takes natively
+RATE = 16000  # Hz, mono s16le: wideband speech (capture/voice.py RATE)
 TOOLS = ("pactl", "parec")  # Debian: pulseaudio-utils
 
 
@@ -103,7 +103,7 @@ def find(rule: SoftphoneRule, env: dict[str, str] | None = None) -> Streams:
 
 def open_tap(far: int | None = None, near: str | None = None,
              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
-    """A `parec` reading one stream as raw 48 kHz mono s16le on its stdout (a pipe)."""
+    """A `parec` reading one stream as raw 16 kHz mono s16le on its stdout (a pipe)."""
     if (far is None) == (near is None):
         raise ValueError("one stream: the caller's (far) or the agent's microphone (near)")
     target = [f"--monitor-stream={far}"] if far is not None else [f"--device={near}"]

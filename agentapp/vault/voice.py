@@ -25,7 +25,7 @@ def decode(packets: Iterable[VoicePacket], until_ms: int | None = None) -> np.nd
     by_channel: dict[int, list[VoicePacket]] = {AGENT: [], CALLER: []}
     for p in packets:
         by_channel[p.channel].append(p)
-    last = max((p.pts_ms + 20 for ps in by_channel.values() for p in ps), default=0)
+    last = max((p.pts_ms + 60 for ps in by_channel.values() for p in ps), default=0)
     n = (until_ms if until_ms is not None else last) * RATE // 1000
     out = np.zeros((2, n), dtype=np.int16)
     for channel, ps in by_channel.items():
