@@ -118,6 +118,25 @@ def _encoder() -> Any:
     return ctx
 
 
+def opus_packets(samples: np.ndarray, channel: int, first: int = 0) -> list[VoicePacket]:
+    """Mono RATE samples (int16), the first at sample `first` of the call's timeline, as the
+    recorder would encode them (a recording made elsewhere: vault/attach.py)."""
+    import av
+
+    encoder, packets = _encoder(), []
+    for at in range(0, len(samples), FRAME):
+        chunk = np.zeros(FRAME, np.int16)
+        part = samples[at : at + FRAME]
+        chunk[: len(part)] = part
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = RATE, first + at
+        frame.time_base = fractions.Fraction(1, RATE)
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    return [VoicePacket(max(0, p.pts * 1000 // RATE), channel, bytes(p))
+            for p in packets if p.pts is not None]  # fmt: skip
+
+
 class VoiceRecorder:
     def __init__(
         self,

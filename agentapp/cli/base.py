@@ -52,6 +52,21 @@ def day(text: str) -> object:
         ) from None
 
 
+def moment(text: str) -> float:
+    """An ISO date and time (with its offset; none: UTC) as seconds since the epoch."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a date and time like 2026-12-02T14:03:05.120+01:00").format(
+                text=text
+            )
+        ) from None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
+
+
 def rect(text: str) -> object:
     from agentapp.core.geometry import Rect
 

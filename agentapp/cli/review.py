@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp import layout
-from agentapp.cli.base import CliError, Parser, Sub, handled, read_passphrase, rect
+from agentapp.cli.base import CliError, Parser, Sub, handled, moment, read_passphrase, rect
 from agentapp.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that needs them
@@ -116,6 +116,21 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     rm.add_argument("id")
     rm.add_argument("--reason", required=True, help=_("why (audited)"))
     handled(rm, delete)
+    av = rec.add_parser(
+        "attach-voice",
+        parents=[common],
+        help=_("seal a PBX recording of the call into a recording as its voice"),
+    )
+    av.add_argument("id")
+    av.add_argument("file", type=Path, help=_("the PBX's file (WAV, MP3, Ogg…; stereo: left the "
+                                               "agent, right the caller)"))  # fmt: skip
+    av.add_argument("--start", required=True, type=moment,
+                    help=_("when the file's first sample was recorded, e.g. "
+                           "2026-12-02T14:03:05.120+01:00 (the PBX's log says)"))  # fmt: skip
+    av.add_argument("--reason", required=True, help=_("why (audited)"))
+    av.add_argument("--delete-source", action="store_true",
+                    help=_("remove the PBX's file once it is sealed"))  # fmt: skip
+    handled(av, attach_voice)
 
     nt = sub.add_parser("notes", help=_("trainers' analysis notes (sealed)")).add_subparsers(
         dest="notes_command", metavar="ACTION", parser_class=Parser, required=True
@@ -320,6 +335,29 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
     who, _x = _who(s)
     _review(s, who).delete(args.id, args.reason)
     print(_("recording {id} deleted for good").format(id=args.id))
+    return 0
+
+
+def attach_voice(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+
+    _reason(args.reason)
+    who, _x = _who(s)
+    try:
+        public = load_public_key(installed_public_key_path(s.data_dir))
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    done = _review(s, who).attach_voice(args.id, args.file, args.start, args.reason, public)
+    tracks = _("agent and caller") if done.channels == 2 else _("one mixed track")
+    print(_("voice sealed into {id}: {seconds:.1f} s of the call, the file starting "
+            "{offset:+.2f} s from the off-hook ({tracks})").format(
+        id=args.id, seconds=done.seconds, offset=done.offset_s, tracks=tracks))  # fmt: skip
+    if args.delete_source:
+        args.file.unlink()
+        print(_("{file} removed").format(file=args.file))
+    else:
+        print(_("the PBX's own file is left at {file}: remove it when it is no longer needed")
+              .format(file=args.file))  # fmt: skip
     return 0
 
 

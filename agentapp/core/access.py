@@ -31,6 +31,7 @@ class Action(StrEnum):
     EXPORT_ANONYMISED = "export anonymised"
     DELETE = "delete"
     NOTES = "notes"
+    ATTACH_VOICE = "attach voice"
     AUDIT = "audit"
 
     @property
@@ -46,6 +47,7 @@ _VERBS = {
     Action.EXPORT_ANONYMISED: N_("export anonymised"),
     Action.DELETE: N_("delete"),
     Action.NOTES: N_("read or take notes on"),
+    Action.ATTACH_VOICE: N_("attach the call's voice to"),
     Action.AUDIT: N_("read the audit trail"),
 }
 
@@ -53,7 +55,7 @@ MIN_REASON = 5  # characters: a reason for a review act is written to the audit 
 
 
 _ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
-                  Action.DELETE, Action.NOTES}  # fmt: skip
+                  Action.DELETE, Action.NOTES, Action.ATTACH_VOICE}  # fmt: skip
 _ADMIN_ONLY = {Action.AUDIT}
 
 
@@ -106,7 +108,7 @@ def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str
         return None
     if action is Action.DELETE:
         return _("only the training's trainers or an admin/DPO may delete a recording")
-    if action is Action.EXPORT_ANONYMISED or action is Action.NOTES:
+    if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ATTACH_VOICE):
         return _("only a trainer of '{training}' may do this").format(training=rec.training)
     if who.admin and action in (Action.VIEW, Action.EXPORT):
         return _("an admin/DPO sees recordings' metadata, not their video")

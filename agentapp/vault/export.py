@@ -227,7 +227,11 @@ def export_recording(
     voice, if it was recorded, goes with it as a stereo AAC track (left: the agent, right:
     the caller), unless `voice` is False (an anonymised extract: voices identify people)."""
     segments = open_segments(vault, rid, private)
-    sound = voice_of(segments) if voice else []
+    sound: list[VoicePacket] = []
+    if voice:
+        from agentapp.vault.attach import attached_voice
+
+        sound = voice_of(segments) + attached_voice(vault, rid, private)
     width, height = _size(segments)
     tmp = out.with_name(f".{out.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
 from agentapp.core.errors import Refusal
@@ -33,6 +34,9 @@ from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
 from agentapp.vault.notes import NoteMeta, NotesStore
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
+
+if TYPE_CHECKING:
+    from agentapp.vault.attach import Attached
 
 # the private key a sealed file was made for, given that file (the key store, a key file)
 KeyFor = Callable[[Path], X25519PrivateKey]
@@ -174,6 +178,24 @@ class Review:
             self.vault.delete(meta.id)
         except (OSError, VaultError) as exc:
             raise ReviewError(_("cannot delete {id}: {exc}").format(id=meta.id, exc=exc)) from None
+
+    def attach_voice(self, rid: str, source: Path, starts_at: float, reason: str | None,
+                     public_key: X25519PublicKey) -> Attached:  # fmt: skip
+        """Seal a PBX's recording of the call into `rid` as its voice (vault/attach.py): the
+        training's trainers only; traced before, and its failure traced."""
+        from agentapp.vault.attach import attach_voice
+
+        reason = reason_of(reason)
+        meta = self.meta(rid)
+        self._allowed(Action.ATTACH_VOICE, meta)
+        self.trace(Action.ATTACH_VOICE.value, meta.id, reason)
+        try:
+            return attach_voice(self.vault, meta.id, source, starts_at, public_key)
+        except (OSError, VaultError) as exc:
+            with contextlib.suppress(ReviewError):
+                self.trace("attach voice failed", meta.id, str(exc))
+            raise ReviewError(_("voice not attached to {id}: {exc}").format(
+                id=meta.id, exc=exc)) from None  # fmt: skip
 
     # ------------------------------------------------------------------ notes
     def notes(self) -> list[NoteMeta]:

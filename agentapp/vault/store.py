@@ -331,6 +331,11 @@ class Vault:
             )
         return meta
 
+    def save_meta(self, meta: RecordingMeta) -> None:
+        """Write back a finished recording's metadata (a voice attached to it)."""
+        self.get(meta.id)  # it exists, and its id is a folder of this vault
+        write_atomic(self.root / meta.id / META, json.dumps(meta.to_json(), indent=1).encode())
+
     def segment_paths(self, rid: str) -> list[Path]:
         return sorted((self.root / rid).glob("seg-*.seal"))
 

@@ -11,6 +11,7 @@ application name: a real playback stream and a real record stream, as a softphon
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -220,6 +221,20 @@ def test_no_voice_when_the_policy_says_off_or_the_softphone_is_silent(
     out = tmp_path / "off.mp4"
     agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: off")
     assert _audio(out)[0].shape[1] == 0
+    agent.stop()
+
+    # the caller objects: the voice goes with the video, nothing of the call stays
+    (agent.data / "policy.toml").write_text(_voice_policy())
+    agent.cli("notice", "acknowledge")  # the voice is in the notice now: read it again
+    agent.start()
+    assert agent.hook("off-hook", "call-objects") == "ok: recording"
+    time.sleep(2.5)
+    assert json.loads(agent.cli("status").stdout)["voice"] == "recording"
+    assert agent.cli("control", "caller-objects").stdout.startswith("ok")
+    agent.hook("on-hook", "call-objects")
+    time.sleep(1.0)
+    assert [r["id"] for r in agent.recordings()] == [rec["id"]]
+    assert not list((agent.data / "recordings").rglob("*voice*"))
 
 
 PHONE = """poll_method epoll
@@ -402,3 +417,53 @@ def test_voice_and_frames_stay_in_sync(
         f"A/V offset: beep {beep:.3f} s, first white frame {white:.3f} s: {offset * 1000:+.0f} ms"
     )
     assert abs(offset) <= 0.080
+
+
+def test_a_pbx_recording_attached_plays_at_its_moment_and_leaves_no_plaintext(
+    desktop: VirtualDesktop, keystore: None, windows: Windows,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    """A site that records calls at the PBX (MixMonitor writes an 8 kHz mono WAV): the file,
+    whose tone starts 1.0 s into it and which began 0.5 s after the off-hook, is sealed into
+    the recording; the export has the tone at 1.5 s (±80 ms), only the training's trainers may
+    attach it, it is traced, and the vault holds no WAV."""
+    agent = make_agent(policy_text("alice", extra=ACCESS), env=desktop.env).start()
+    agent.hook("off-hook", "call-pbx")
+    time.sleep(4.0)
+    agent.hook("on-hook", "call-pbx")
+    (rec,) = agent.wait_sealed()
+    assert rec["voice"] == ""
+    pbx = tmp_path / "mixmonitor-call-pbx.wav"
+    with wave.open(str(pbx), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        n = np.arange(8000 * 6)
+        tone = (np.sin(2 * math.pi * 440 * n / 8000) * 8000).astype("<i2")
+        tone[:8000] = 0  # one second of silence first
+        w.writeframes(tone.tobytes())
+    import datetime as dt
+
+    start = dt.datetime.fromtimestamp(float(rec["started_at"]) + 0.5, dt.UTC).isoformat()  # type: ignore[arg-type]
+    rid = str(rec["id"])
+    refused = agent.cli("recordings", "attach-voice", rid, str(pbx), "--start", start,
+                        "--reason", "test: attach", check=False)  # fmt: skip
+    assert refused.returncode == 1 and "may not attach the call's voice" in refused.stderr
+    said = agent.cli("recordings", "attach-voice", rid, str(pbx), "--start", start,
+                     "--reason", "test: the PBX's file", user="carol").stdout  # fmt: skip
+    assert "voice sealed into" in said and "+0.50 s from the off-hook" in said, said
+    assert pbx.exists() and "is left at" in said  # the PBX's own file is the PBX's
+    (after,) = agent.recordings()
+    assert after["voice"] == "attached"
+    _no_plaintext_audio(agent.data)
+    out = tmp_path / "with-pbx-voice.mp4"
+    agent.cli("recordings", "export", rid, "--out", str(out), "--reason", "test: pbx voice",
+              user="carol")  # fmt: skip
+    audio, t0 = _audio(out)
+    loud = np.flatnonzero(np.abs(audio[1]) > 0.05)
+    onset = t0 + loud[0] / RATE
+    print(f"attached voice: tone onset at {onset:.3f} s (expected 1.500 s)")
+    assert abs(onset - 1.5) <= 0.080
+    assert not np.abs(audio[0]).max() > 0.01  # a mono mix goes to the caller's channel only
+    trail = agent.cli("audit", "show", "--json", user="dan").stdout
+    assert "attach voice" in trail and "refused attach voice" in trail
