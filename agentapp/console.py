@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp import layout
@@ -43,6 +43,9 @@ from agentapp.site.sync import site_policy_path
 from agentapp.vault.audit import ReviewerTrail
 from agentapp.vault.exports import ExportsIndex
 from agentapp.vault.notes import NotesStore
+
+if TYPE_CHECKING:
+    from agentapp.vault.playback import Playback
 from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
@@ -245,9 +248,11 @@ class ConsoleModel:
             return review.recordings("console", keep)
 
     def open(self, rid: str, reason: str, private_key_loader: Callable[[str], object]
-             ) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
-        """Frames of one recording, decrypted in memory, watermarked; checked and traced."""
-        from agentapp.vault.export import mark_text, marked_frames, open_segments
+             ) -> Playback:  # fmt: skip
+        """One recording, decrypted in memory, watermarked, to play (seekable, with its
+        paused spans and notes' moments); checked and traced."""
+        from agentapp.vault.export import mark_text, open_segments
+        from agentapp.vault.playback import Playback
 
         review = self.review()
         with _console_errors():
@@ -258,7 +263,8 @@ class ConsoleModel:
             except Exception as exc:  # key store, tampering: one message for the trainer
                 raise review.failed(access, exc) from None
         mark = mark_text(access.meta.agent, review.who.name, "viewed")
-        return marked_frames(segments, mark)
+        m = access.meta
+        return Playback(segments, mark, m.duration_s, list(m.paused_spans))
 
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
                private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip

@@ -281,8 +281,9 @@ def export(args: argparse.Namespace, s: Settings) -> int:
 
 def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.access import Action
-    from agentapp.vault.export import mark_text, marked_frames, open_segments
+    from agentapp.vault.export import mark_text, open_segments
     from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.playback import Playback
     from agentapp.vault.sealing import SealError
     from agentapp.vault.store import VaultError
 
@@ -301,7 +302,8 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     mark = mark_text(meta.agent, who.name, "viewed")
     from agentapp.ui.player import play
 
-    play(marked_frames(segments, mark), f"agentapp — recording {meta.id}")
+    play(Playback(segments, mark, meta.duration_s, list(meta.paused_spans)),
+         _("agentapp — recording {id}").format(id=meta.id))  # fmt: skip
     return 0
 
 

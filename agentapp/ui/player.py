@@ -1,52 +1,170 @@
 """Watch a recording without writing it anywhere: frames decoded from memory, shown at their
 own pace, the watermark band under the picture (R7, R8, R11: a player, no "save frame").
 
-Threading: Qt thread only. The frame source is a lazy iterator (one frame decoded per tick),
-so a long recording never sits decoded in memory.
+A trainer's controls: play/pause, a timeline that shows the paused spans, the gaps (window not
+shown) and the notes at their moments, and seeks where it is clicked; ±5 s; speed 0.5×–2×;
+keyboard: Space, ←/→ (5 s), Home, [ and ] (speed). It opens at the video's size on the screen
+it is on (smaller if the screen is).
+
+The source is a `Playback` (vault/playback.py: random access) or, for a plain stream of
+frames, any iterator (then no seeking). Threading: Qt thread only; frames are decoded lazily,
+one per tick, so a long recording never sits decoded in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from agentapp.i18n import _
+
+SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+JUMP_S = 5.0
+
+
+class Source(Protocol):
+    duration: float
+    paused: list[tuple[float, float]]
+    notes: list[tuple[float, str]]
+    size: tuple[int, int]
+
+    @property
+    def gaps(self) -> list[tuple[float, float]]: ...
+
+    def frames_from(self, t: float) -> Iterator[tuple[float, np.ndarray]]: ...
+
+
+def clock(t: float) -> str:
+    t = max(0.0, t)
+    return f"{int(t) // 60}:{int(t) % 60:02d}"
+
+
+class Timeline(QWidget):
+    """The recording's length as a bar: paused spans (amber), gaps (grey), notes (blue ticks),
+    the position (red). A click or a drag asks to seek there (`seek` signal, in seconds)."""
+
+    seek = Signal(float)
+
+    def __init__(self, source: Source | None) -> None:
+        super().__init__()
+        self.source = source
+        self.position = 0.0
+        self.setMinimumHeight(22)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setEnabled(source is not None and source.duration > 0)
+        if source is not None:
+            self.setToolTip(
+                _("paused: amber · window not shown: grey · notes: blue · click to go there")
+            )
+
+    def x_of(self, t: float) -> int:
+        d = self.source.duration if self.source else 0.0
+        return round(self.width() * min(max(t / d, 0.0), 1.0)) if d > 0 else 0
+
+    def t_of(self, x: float) -> float:
+        d = self.source.duration if self.source else 0.0
+        return d * min(max(x / max(1, self.width()), 0.0), 1.0)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        h = self.height()
+        p.fillRect(self.rect(), QColor(60, 60, 60))
+        if self.source is not None:
+            for spans, color in ((self.source.gaps, QColor(130, 130, 130)),
+                                 (self.source.paused, QColor(230, 160, 30))):  # fmt: skip
+                for a, b in spans:
+                    p.fillRect(QRect(self.x_of(a), 2, max(2, self.x_of(b) - self.x_of(a)),
+                                     h - 4), color)  # fmt: skip
+            for t, _text in self.source.notes:
+                p.fillRect(QRect(self.x_of(t) - 1, 0, 3, h), QColor(60, 140, 255))
+            p.fillRect(QRect(self.x_of(self.position) - 1, 0, 3, h), QColor(230, 40, 40))
+        p.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.isEnabled():
+            self.seek.emit(self.t_of(event.position().x()))
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.isEnabled() and event.buttons() & Qt.MouseButton.LeftButton:
+            self.seek.emit(self.t_of(event.position().x()))
 
 
 class PlayerWindow(QWidget):
     def __init__(
-        self, frames: Iterator[tuple[float, np.ndarray]], title: str, caption: str = ""
+        self,
+        source: Source | Iterator[tuple[float, np.ndarray]],
+        title: str,
+        caption: str = "",
     ) -> None:
-        """`caption`: a line under the picture (the console gives the timeline: duration,
-        segments, paused spans)."""
+        """`caption`: a line under the picture (the console gives the recording's summary)."""
         super().__init__()
         self.setObjectName("agentapp-player")
         self.setWindowTitle(title)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)  # no "copy image"
-        self._frames = frames
+        self.source: Source | None = None if isinstance(source, Iterator) else source
+        self._frames: Iterator[tuple[float, np.ndarray]] = (
+            source if isinstance(source, Iterator) else source.frames_from(0.0)
+        )
+        self.speed = 1.0
+        self._paused = False
+        self.at = 0.0  # the time of the frame shown
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumSize(320, 200)
+        self.timeline = Timeline(self.source)
+        self.timeline.seek.connect(self.seek)
         self.position = QLabel("0:00")
         self.toggle = QPushButton(_("Pause"))
         self.toggle.clicked.connect(self._toggle)
+        self.back = QPushButton(_("−5 s"))
+        self.back.clicked.connect(lambda: self.jump(-JUMP_S))
+        self.ahead = QPushButton(_("+5 s"))
+        self.ahead.clicked.connect(lambda: self.jump(JUMP_S))
+        self.speeds = QComboBox()
+        for s in SPEEDS:
+            self.speeds.addItem(f"{s:g}×", s)
+        self.speeds.setCurrentIndex(SPEEDS.index(1.0))
+        self.speeds.setToolTip(_("Speed ([ slower, ] faster)"))
+        self.speeds.currentIndexChanged.connect(lambda i: self.set_speed(SPEEDS[i]))
+        seekable = self.source is not None
+        for b in (self.back, self.ahead):
+            b.setEnabled(seekable)
         close = QPushButton(_("Close"))
         close.clicked.connect(self.close)
         row = QHBoxLayout()
-        row.addWidget(self.toggle)
+        for w in (self.toggle, self.back, self.ahead, self.speeds):
+            row.addWidget(w)
         row.addWidget(self.position, 1)
         row.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.picture, 1)
+        layout.addWidget(self.timeline)
         if caption:
             self.caption = QLabel(caption)
             self.caption.setWordWrap(True)
             layout.addWidget(self.caption)
         layout.addLayout(row)
+        for w in (self.toggle, self.back, self.ahead, self.speeds, close):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys are the player's, not a button's
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._keys = {Qt.Key.Key_Space: self._toggle, Qt.Key.Key_Left: lambda: self.jump(-JUMP_S),
+                      Qt.Key.Key_Right: lambda: self.jump(JUMP_S),
+                      Qt.Key.Key_Home: lambda: self.seek(0.0),
+                      Qt.Key.Key_BracketLeft: lambda: self._step_speed(-1),
+                      Qt.Key.Key_BracketRight: lambda: self._step_speed(1)}  # fmt: skip
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._next)
@@ -54,54 +172,125 @@ class PlayerWindow(QWidget):
         self._due: tuple[float, np.ndarray] | None = None
         self.shown = 0
         self.finished = False
+        self._fit_screen()
         self._timer.start(0)
 
-    def _toggle(self) -> None:
-        if self.finished:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        act = self._keys.get(Qt.Key(event.key()))
+        if act is None:
+            super().keyPressEvent(event)
+        else:
+            act()
+
+    # ------------------------------------------------------------------ size
+    def _fit_screen(self) -> None:
+        """The video's own size, on the screen the window is on, at most that screen."""
+        if self.source is None:
+            self.resize(960, 600)
             return
-        if self._timer.isActive():
+        w, h = self.source.size
+        screen = self.screen().availableGeometry()
+        extra = 110  # the timeline, the caption and the buttons
+        scale = min(
+            1.0, (screen.width() - 40) / max(1, w), (screen.height() - extra - 60) / max(1, h)
+        )
+        self.resize(max(480, round(w * scale) + 24), round(h * scale) + extra)
+        self.move(screen.x() + (screen.width() - self.width()) // 2,
+                  screen.y() + (screen.height() - self.height()) // 2)  # fmt: skip
+
+    # ------------------------------------------------------------------ controls
+    def _toggle(self) -> None:
+        if self.finished and self.source is None:
+            return
+        if self.finished:  # at the end: play again from the start
+            self.seek(0.0)
+            return
+        if not self._paused:
+            self._paused = True
             self._timer.stop()
             self.toggle.setText(_("Play"))
         else:
+            self._paused = False
             self.toggle.setText(_("Pause"))
+            self._last_t = None
             self._timer.start(0)
 
-    def _next(self) -> None:
-        """Show the frame that is due, then wait until the next one is."""
-        if self._due is not None:
-            t, bgr = self._due
-            h, w = bgr.shape[:2]
-            image = QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
-            pixmap = QPixmap.fromImage(image)  # a copy: bgr may go
-            fit = pixmap.scaled(
-                self.picture.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            self.picture.setPixmap(fit)
-            self.shown += 1
-            self.position.setText(f"{int(t) // 60}:{int(t) % 60:02d}")
-        try:
-            self._due = next(self._frames)
-        except StopIteration:
-            self._due = None
-            self.finished = True
-            self.toggle.setEnabled(False)
-            self.position.setText(
-                _("{position} — end of the recording").format(position=self.position.text())
-            )
+    def set_speed(self, speed: float) -> None:
+        self.speed = speed
+        if self.speeds.currentData() != speed:
+            self.speeds.setCurrentIndex(SPEEDS.index(speed))
+
+    def _step_speed(self, step: int) -> None:
+        i = min(max(SPEEDS.index(self.speed) + step, 0), len(SPEEDS) - 1)
+        self.set_speed(SPEEDS[i])
+
+    def jump(self, seconds: float) -> None:
+        self.seek(self.at + seconds)
+
+    def seek(self, t: float) -> None:
+        """Show the frame shown at `t` at once, then play on from there (if playing)."""
+        if self.source is None:
             return
-        wait = 0.0 if self._last_t is None else self._due[0] - self._last_t
-        self._last_t = self._due[0]
-        self._timer.start(round(min(max(wait, 0.0), 2.0) * 1000))  # a paused span: no long wait
+        t = min(max(t, 0.0), self.source.duration)
+        self._frames = self.source.frames_from(t)
+        self._due, self._last_t = None, None
+        self.finished = False
+        self.toggle.setEnabled(True)
+        self.toggle.setText(_("Play") if self._paused else _("Pause"))
+        self._timer.stop()
+        self._next(show_only=self._paused)
+
+    # ------------------------------------------------------------------ frames
+    def _show(self, t: float, bgr: np.ndarray) -> None:
+        h, w = bgr.shape[:2]
+        image = QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
+        pixmap = QPixmap.fromImage(image)  # a copy: bgr may go
+        fit = pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation)  # fmt: skip
+        self.picture.setPixmap(fit)
+        self.shown += 1
+        self.at = t
+        total = f" / {clock(self.source.duration)}" if self.source is not None else ""
+        self.position.setText(clock(t) + total)
+        self.timeline.position = t
+        self.timeline.update()
+
+    def _next(self, show_only: bool = False) -> None:
+        """Show the frame that is due, then wait until the next one is (`show_only`: show
+        one and stay, a seek while paused)."""
+        if self._due is None:
+            self._due = next(self._frames, None)
+            if self._due is None:
+                self._end()
+                return
+        t, bgr = self._due
+        self._show(t, bgr)
+        self._due = next(self._frames, None)
+        if self._due is None:
+            self._end()
+            return
+        if show_only:
+            return
+        wait = (self._due[0] - t) / self.speed
+        self._timer.start(round(min(max(wait, 0.0), 2.0) * 1000))  # a gap: no long wait
+
+    def _end(self) -> None:
+        self.finished = True
+        self._due = None
+        if self.source is None:
+            self.toggle.setEnabled(False)
+        else:
+            self.toggle.setText(_("Play again"))
+        self.position.setText(
+            _("{position} — end of the recording").format(position=self.position.text())
+        )
 
 
-def play(frames: Iterator[tuple[float, np.ndarray]], title: str) -> int:
+def play(source: Source | Iterator[tuple[float, np.ndarray]], title: str) -> int:
     """Open the player in its own Qt application; returns when the window is closed."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["agentapp-player"])
-    window = PlayerWindow(frames, title)
-    window.resize(960, 600)
+    window = PlayerWindow(source, title)
     window.show()
     return app.exec()

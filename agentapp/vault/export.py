@@ -298,17 +298,26 @@ def _mux_voice(dst: av.container.OutputContainer, stream: av.audio.stream.AudioS
         dst.mux(packet)
 
 
+def video_size(segments: list[Segment]) -> tuple[int, int]:
+    """The recording's picture size (the largest of its segments), watermark band excluded."""
+    return _size(segments)
+
+
 def _size(segments: list[Segment]) -> tuple[int, int]:
     sized = [(s.width, s.height) for s in segments if s.mp4 or s.packets] or [(2, 2)]
     return max(w for w, _h in sized), max(h for _w, h in sized)
 
 
 def marked_frames(
-    segments: list[Segment], mark: str, blurs: tuple[Rect, ...] = ()
+    segments: list[Segment],
+    mark: str,
+    blurs: tuple[Rect, ...] = (),
+    size: tuple[int, int] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Decoded frames of decrypted segments, one size (a resized window is padded), blurred,
-    with the watermark band under them. Lazy: one frame in memory at a time (playback)."""
-    width, height = _size(segments)
+    """Decoded frames of decrypted segments, one size (a resized window is padded; `size`:
+    the whole recording's, when these are some of its segments), blurred, with the watermark
+    band under them. Lazy: one frame in memory at a time (playback)."""
+    width, height = size or _size(segments)
     for seg in segments:
         for t, bgr in iter_frames(seg):
             canvas = np.zeros((height + BAND, width, 3), np.uint8)

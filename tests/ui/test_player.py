@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from agentapp.ui.player import PlayerWindow
@@ -51,3 +53,99 @@ def test_pause_holds_the_picture(qtbot: QtBot) -> None:
     assert player.shown == 1
     player.toggle.click()
     qtbot.waitUntil(lambda: player.finished, timeout=5000)
+
+
+# ------------------------------------------------------------------ a trainer's controls
+def _playback(notes: list[tuple[float, str]] | None = None) -> object:
+    """10 s at 10 fps whose grey level says the time (level = 20 × seconds), no frame from 6
+    to 8 s (the window hidden), paused from 2 to 3 s."""
+    from agentapp.capture.encoder import SegmentEncoder
+    from agentapp.vault.export import Segment
+    from agentapp.vault.playback import Playback
+
+    enc = SegmentEncoder(64, 48, 10)
+    for i in range(100):
+        t = i / 10
+        if 2.0 <= t < 3.0 or 6.0 <= t < 8.0:
+            continue
+        frame = np.empty((48, 64, 4), np.uint8)
+        frame[:] = round(t * 20)
+        enc.add(frame, i * 100)
+    segment = Segment(64, 48, tuple(enc.flush()))
+    return Playback([segment], "alice - viewed by carol - training only", 10.0, [(2.0, 3.0)],
+                    notes or [])  # fmt: skip
+
+
+def _level(player: PlayerWindow) -> float:
+    image = player.picture.pixmap().toImage()
+    c = image.pixelColor(image.width() // 2, image.height() // 3)
+    return c.red() / 20
+
+
+def test_seek_lands_on_the_frame_shown_at_that_moment(qtbot: QtBot) -> None:
+    player = PlayerWindow(_playback(), "recording X")  # type: ignore[arg-type]
+    qtbot.addWidget(player)
+    player.show()
+    player.toggle.click()  # paused: a seek shows one frame and stays
+    times = player.source.times  # type: ignore[union-attr]
+    for target in (4.35, 0.0, 9.9, 5.05, 2.5, 7.0):
+        player.seek(target)
+        shown = max(t for t in times if t <= target + 1e-9)  # the frame on screen at that moment
+        assert player.at == pytest.approx(shown), (target, player.at)
+        assert target - player.at < 0.1 or target in (2.5, 7.0)  # within one frame (pause, gap)
+        assert abs(_level(player) - player.at) < 0.15, (target, _level(player))
+    assert player.position.text() == "0:05 / 0:10"
+
+
+def test_jumps_keys_and_speed(qtbot: QtBot) -> None:
+    player = PlayerWindow(_playback(), "recording X")  # type: ignore[arg-type]
+    qtbot.addWidget(player)
+    player.show()
+    qtbot.keyClick(player, Qt.Key.Key_Space)  # pause
+    player.seek(1.0)
+    qtbot.keyClick(player, Qt.Key.Key_Right)
+    assert player.at == pytest.approx(5.9, abs=0.01)  # 6 s is in the gap: the frame before
+    qtbot.keyClick(player, Qt.Key.Key_Left)
+    assert player.at == pytest.approx(0.9, abs=0.01)
+    qtbot.keyClick(player, Qt.Key.Key_Home)
+    assert player.at == 0.0
+    qtbot.keyClick(player, Qt.Key.Key_BracketRight)
+    qtbot.keyClick(player, Qt.Key.Key_BracketRight)
+    assert player.speed == 1.5 and player.speeds.currentText() == "1.5×"
+    player.set_speed(2.0)
+    player.seek(8.0)
+    qtbot.keyClick(player, Qt.Key.Key_Space)  # play: 2 s of video at 2×
+    started = time.monotonic()
+    qtbot.waitUntil(lambda: player.finished, timeout=5000)
+    took = time.monotonic() - started
+    assert 0.7 < took < 1.6, took  # 1.9 s of frames at double speed
+    assert player.toggle.text() == "Play again"
+    player.toggle.click()
+    assert player.at == 0.0 and not player.finished
+
+
+def test_the_timeline_shows_pauses_gaps_and_notes_and_seeks_where_clicked(qtbot: QtBot) -> None:
+    source = _playback(notes=[(4.5, "greeting")])
+    player = PlayerWindow(source, "recording X")  # type: ignore[arg-type]
+    qtbot.addWidget(player)
+    player.show()
+    player.toggle.click()
+    bar = player.timeline
+    bar.resize(500, 22)
+    assert source.gaps == [(5.9, 8.0)]  # type: ignore[attr-defined]  # not the paused span
+    image = bar.grab().toImage()
+    at = {t: image.pixelColor(bar.x_of(t), 11) for t in (2.5, 7.0, 4.5, 1.0)}
+    assert (at[2.5].red(), at[2.5].green()) == (230, 160)  # paused: amber
+    assert at[7.0].red() == at[7.0].green() == 130  # window not shown: grey
+    assert at[4.5].blue() == 255  # the note, at its moment
+    assert at[1.0].red() == 60  # nothing there
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=QPoint(bar.x_of(9.0), 11))
+    assert abs(player.at - 9.0) <= 0.1
+
+
+def test_the_player_opens_at_the_video_size_on_its_screen(qtbot: QtBot) -> None:
+    player = PlayerWindow(_playback(), "recording X")  # type: ignore[arg-type]
+    qtbot.addWidget(player)
+    screen = player.screen().availableGeometry()
+    assert player.width() <= screen.width() and player.height() <= screen.height()
+    assert player.width() >= 480  # the controls fit
