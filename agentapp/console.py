@@ -251,8 +251,9 @@ class ConsoleModel:
              ) -> Playback:  # fmt: skip
         """One recording, decrypted in memory, watermarked, to play (seekable, with its
         paused spans and notes' moments); checked and traced."""
-        from agentapp.vault.export import mark_text, open_segments
-        from agentapp.vault.playback import Playback
+        from agentapp.vault.attach import attached_voice
+        from agentapp.vault.export import mark_text, open_segments, voice_of
+        from agentapp.vault.playback import Playback, voice_track
 
         review = self.review()
         with _console_errors():
@@ -260,11 +261,13 @@ class ConsoleModel:
             try:
                 private = _private(private_key_loader, access.segments[0])
                 segments = open_segments(self.vault, rid, private)
+                sound = voice_of(segments) + attached_voice(self.vault, rid, private)
             except Exception as exc:  # key store, tampering: one message for the trainer
                 raise review.failed(access, exc) from None
         mark = mark_text(access.meta.agent, review.who.name, "viewed")
         m = access.meta
-        return Playback(segments, mark, m.duration_s, list(m.paused_spans))
+        voice = voice_track(sound, m.duration_s)
+        return Playback(segments, mark, m.duration_s, list(m.paused_spans), voice=voice)
 
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
                private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip

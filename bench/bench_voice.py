@@ -56,26 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     from agentapp.capture.voice import BITRATE, RATE, Silence, VoiceRecorder
     from agentapp.core.clock import SystemClock
     from agentapp.core.policy import SoftphoneRule
+    from agentapp.demo.virtual_sound import SoundServerError, VirtualSound
     from agentapp.platform.pulse import Softphone, find
 
-    run = Path(tempfile.mkdtemp(prefix="agentapp-bench-pulse-"))
-    sock = run / "native"
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run))
-    server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--disable-shm", "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
-         "-L", "module-null-sink sink_name=spk", "-L", "module-null-sink sink_name=micsink"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    try:
+        server = VirtualSound().start()
+    except SoundServerError as exc:
+        print(f"bench_voice: {exc}", file=sys.stderr)
+        return 1
+    run = Path(tempfile.mkdtemp(prefix="agentapp-bench-tones-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("bench_voice: PulseAudio did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.05)
-        os.environ["PULSE_SERVER"] = f"unix:{sock}"
+        os.environ.update(server.env)
         seconds = int(a.seconds * 2 + 30)
         for hz, name, device in ((440, NAME, "spk"), (1000, "mic-feed", "micsink")):
             wav = run / f"{hz}.wav"
@@ -133,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for proc in procs:
             proc.kill()
             proc.wait()
-        server.kill()
-        server.wait(timeout=10)
+        server.stop()
         shutil.rmtree(run, ignore_errors=True)
 
     minutes = a.seconds / 60

@@ -25,6 +25,7 @@ Threading: one thread ("voice") reads and encodes; `take` is called by the captu
 
 from __future__ import annotations
 
+import contextlib
 import fractions
 import logging
 import os
@@ -38,17 +39,26 @@ from typing import Any, Protocol
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # (Windows: pipes have no size to set)
+    fcntl = None  # type: ignore[assignment]
+
 from agentapp.core.clock import Clock
 from agentapp.core.videopack import AGENT, CALLER, VoicePacket
 
 log = logging.getLogger(__name__)
 
-RATE = 16000  # Hz: wideband speech, a third of the samples 48 kHz would encode
+SOURCE_RATE = 48000  # Hz: what the streams are read at (the sound server's own rate: its
+# resampler to 16 kHz took up to 1.5 s to deliver a stream's first samples, measured)
+RATE = 16000  # Hz, what is encoded: wideband speech, a third of the samples of 48 kHz
+DOWN = SOURCE_RATE // RATE
 FRAME = 960  # samples: 60 ms, Opus's longest frame (a third of the calls into the codec)
 READ_S = 0.1  # the pipes are read this often: each read ends where the clock says
 LATENCY_S = 0.02  # parec's requested latency: a chunk read now ended this long ago
 DRIFT_S = 0.04  # the most the voice may stray from the frames' clock before it is corrected
 LOOK_S = 0.5
+PIPE_SIZE = 1031  # fcntl F_SETPIPE_SZ (Linux)
 BITRATE = 16000  # bit/s per channel: wideband speech (two channels: about 14 MB an hour)
 
 
@@ -70,7 +80,21 @@ class Streams(Protocol):
         """Raises OSError when the sound server cannot be asked."""
 
     def open(self, channel: int, found: Found) -> subprocess.Popen[bytes]:
-        """A process whose stdout gives the channel's raw 16 kHz mono s16le samples."""
+        """A process whose stdout gives the channel's raw SOURCE_RATE mono s16le samples."""
+
+
+def _drain(fd: int) -> tuple[bytes, bool]:
+    """Everything the pipe holds now (all of it: a chunk is placed as ending now), and
+    whether its writer is gone."""
+    parts: list[bytes] = []
+    while True:
+        try:
+            part = os.read(fd, 1 << 19)
+        except BlockingIOError:
+            return b"".join(parts), False
+        if not part:
+            return b"".join(parts), True
+        parts.append(part)
 
 
 class Silence:
@@ -97,7 +121,8 @@ class _Channel:
     number: int
     encoder: Any
     tap: subprocess.Popen[bytes] | None = None
-    pending: bytearray = field(default_factory=bytearray)
+    pending: bytearray = field(default_factory=bytearray)  # bytes read, at SOURCE_RATE
+    rest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))  # at RATE
     pos: int | None = None  # sample index (since off-hook) of the next sample
     found_once: bool = False
     changes: int = 0  # the Silence's changes when this channel last read
@@ -189,13 +214,20 @@ class VoiceRecorder:
             self._on_state(state)
 
     def _run(self) -> None:
+        # the streams first: the pipes hold what they say while the codec loads (the first
+        # call after start imports PyAV: ~1 s), so the voice starts with the call
+        self._channels = [_Channel(AGENT, None), _Channel(CALLER, None)]
+        next_look = time.monotonic() + LOOK_S
         try:
-            self._channels = [_Channel(AGENT, _encoder()), _Channel(CALLER, _encoder())]
+            self._look()
+            for c in self._channels:
+                c.encoder = _encoder()
         except Exception as exc:  # no Opus encoder: the video goes on without voice
             log.error("no voice: %s", exc)
             self._say(f"no voice: Opus is unavailable ({exc})")
+            for c in self._channels:
+                self._close(c)
             return
-        next_look = 0.0
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -221,7 +253,11 @@ class VoiceRecorder:
             wanted = found.near if c.number == AGENT else found.far
             if c.tap is None and wanted is not None:
                 c.tap = self._streams.open(c.number, found)
-                os.set_blocking(c.tap.stdout.fileno(), False)  # type: ignore[union-attr]
+                fd = c.tap.stdout.fileno()  # type: ignore[union-attr]
+                os.set_blocking(fd, False)
+                if fcntl is not None:  # room for 16 s: nothing is lost while the codec loads
+                    with contextlib.suppress(OSError):
+                        fcntl.fcntl(fd, PIPE_SIZE, 1 << 19)
                 c.found_once = True
         if all(c.found_once for c in self._channels):
             self._say("recording")
@@ -239,28 +275,29 @@ class VoiceRecorder:
         now = self._clock.now()
         for fd in ready:
             c = taps[fd]
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            if not data:  # the stream is gone (hold, or the softphone closed it)
+            data, gone = _drain(fd)
+            if gone:  # the stream is gone (hold, or the softphone closed it)
                 self._close(c)
                 continue
             c.pending += data
-            usable = len(c.pending) // 2
-            samples = np.frombuffer(bytes(c.pending[: usable * 2]), dtype="<i2")
-            del c.pending[: usable * 2]
+            usable = len(c.pending) // (2 * DOWN) * (2 * DOWN)
+            wide = np.frombuffer(bytes(c.pending[:usable]), dtype="<i2")
+            del c.pending[:usable]
+            # SOURCE_RATE to RATE: the mean of each DOWN samples (a low-pass good for speech)
+            samples = wide.reshape(-1, DOWN).mean(axis=1).round().astype(np.int16)
             self._place(c, samples, now)
 
     def _place(self, c: _Channel, samples: np.ndarray, now: float) -> None:
+        """`c.pos` is where `c.rest` (read, not yet encoded) starts; `samples` follow it."""
         ends = round((now - self._started_at - LATENCY_S) * RATE)
         if c.pos is None:
             c.pos = max(0, ends - len(samples))
-        drift = ends - (c.pos + len(samples))
+        drift = ends - (c.pos + len(c.rest) + len(samples))
         if drift < -DRIFT_S * RATE:
             return  # ahead of the clock: these samples would land in the future
-        if drift > DRIFT_S * RATE:
-            c.pos += drift  # behind (a dropout): the gap is silence
+        if drift > DRIFT_S * RATE:  # behind (a dropout): the gap is silence
+            c.rest = c.rest[:0]  # (the tail before it, < 60 ms, goes)
+            c.pos = ends - len(samples)
         on, changes = self._silence.state()
         if on or changes != c.changes:  # silent now, or at some moment since the last read
             samples = np.zeros_like(samples)
@@ -271,8 +308,10 @@ class VoiceRecorder:
         import av
 
         assert c.pos is not None
+        samples = np.concatenate([c.rest, samples])
         packets = []
-        for at in range(0, len(samples) - len(samples) % FRAME, FRAME):
+        whole = len(samples) - len(samples) % FRAME
+        for at in range(0, whole, FRAME):
             frame = av.AudioFrame.from_ndarray(
                 samples[at : at + FRAME].reshape(1, -1), format="s16", layout="mono"
             )
@@ -281,9 +320,7 @@ class VoiceRecorder:
             frame.time_base = fractions.Fraction(1, RATE)
             c.pos += FRAME
             packets += c.encoder.encode(frame)
-        rest = len(samples) % FRAME
-        if rest:  # keep the tail for the next chunk; its place moves back with it
-            c.pending[:0] = samples[-rest:].tobytes()
+        c.rest = samples[whole:]  # the tail waits for the next chunk
         self._keep(c, packets)
 
     def _keep(self, c: _Channel, packets: list[Any]) -> None:
@@ -297,6 +334,8 @@ class VoiceRecorder:
                 self._out += out
 
     def _flush(self, c: _Channel) -> None:
+        if c.encoder is None:
+            return
         try:
             self._keep(c, list(c.encoder.encode(None)))
         except Exception:  # an encoder that never took a frame has nothing to flush
@@ -310,3 +349,4 @@ class VoiceRecorder:
                 c.tap.stdout.close()
             c.tap = None
             c.pending.clear()
+            c.rest = c.rest[:0]

@@ -293,16 +293,23 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     review.allowed(Action.VIEW, args.id)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError(_("no display to play the recording on (an export works without one)"))
+    from agentapp.vault.attach import attached_voice
+    from agentapp.vault.export import voice_of
+    from agentapp.vault.playback import voice_track
+
     access = review.begin(Action.VIEW, args.id, args.reason)
+    meta = access.meta
     try:
-        segments = open_segments(review.vault, args.id, _private_key(args, access.segments[0]))
+        private = _private_key(args, access.segments[0])
+        segments = open_segments(review.vault, args.id, private)
+        sound = voice_of(segments) + attached_voice(review.vault, meta.id, private)
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
         raise review.failed(access, exc) from None
-    meta = access.meta
     mark = mark_text(meta.agent, who.name, "viewed")
     from agentapp.ui.player import play
 
-    play(Playback(segments, mark, meta.duration_s, list(meta.paused_spans)),
+    voice = voice_track(sound, meta.duration_s)
+    play(Playback(segments, mark, meta.duration_s, list(meta.paused_spans), voice=voice),
          _("agentapp — recording {id}").format(id=meta.id))  # fmt: skip
     return 0
 

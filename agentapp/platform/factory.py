@@ -19,7 +19,7 @@ from agentapp.platform.base import (
 
 if TYPE_CHECKING:
     from agentapp.core.policy import SoftphoneRule
-    from agentapp.platform.pulse import Softphone
+    from agentapp.platform.pulse import Softphone, Speaker
 
 
 def create_locator() -> WindowLocator:
@@ -72,4 +72,13 @@ def create_softphone_sound(rule: SoftphoneRule) -> Softphone | None:
 
         if pulse.available() is None:
             return pulse.Softphone(rule)
+    return None
+
+
+def create_speaker() -> Speaker | None:
+    """The player's sound output (None: none here; the player then says so and is silent)."""
+    if sys.platform.startswith("linux"):
+        from agentapp.platform import pulse
+
+        return pulse.speaker()
     return None

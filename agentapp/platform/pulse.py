@@ -27,7 +27,7 @@ from agentapp.core.policy import SoftphoneRule
 if TYPE_CHECKING:
     from agentapp.capture.voice import Found
 
-RATE = 16000  # Hz, mono s16le: wideband speech (capture/voice.py RATE)
+RATE = 48000  # Hz, mono s16le: the server's own rate (capture/voice.py SOURCE_RATE)
 TOOLS = ("pactl", "parec")  # Debian: pulseaudio-utils
 
 
@@ -103,7 +103,7 @@ def find(rule: SoftphoneRule, env: dict[str, str] | None = None) -> Streams:
 
 def open_tap(far: int | None = None, near: str | None = None,
              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
-    """A `parec` reading one stream as raw 16 kHz mono s16le on its stdout (a pipe)."""
+    """A `parec` reading one stream as raw 48 kHz mono s16le on its stdout (a pipe)."""
     if (far is None) == (near is None):
         raise ValueError("one stream: the caller's (far) or the agent's microphone (near)")
     target = [f"--monitor-stream={far}"] if far is not None else [f"--device={near}"]
@@ -134,3 +134,54 @@ class Softphone:
         if channel == AGENT:
             return open_tap(near=found.near, env=self._env)
         return open_tap(far=found.far, env=self._env)
+
+
+class Speaker:
+    """The player's sound out: 16 kHz stereo s16le into `pacat`, through a pipe kept at 4 KB
+    (about 60 ms), so what is written plays at once and a seek is heard within ~0.1 s.
+    `write` never blocks: it returns how many bytes were taken. Threading: one thread."""
+
+    def __init__(self, rate: int = 16000, env: dict[str, str] | None = None) -> None:
+        self.rate = rate
+        command = ["pacat", "--playback", "--raw", "--format=s16le", f"--rate={rate}",
+                   "--channels=2", "--latency-msec=30",
+                   "--client-name=agentapp player"]  # fmt: skip
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+        assert self._proc.stdin is not None
+        self._fd = self._proc.stdin.fileno()
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._fd, 1031, 4096)  # F_SETPIPE_SZ
+        except OSError:
+            pass
+        import os
+
+        os.set_blocking(self._fd, False)
+
+    def write(self, pcm: bytes) -> int:
+        import os
+
+        try:
+            return os.write(self._fd, pcm)
+        except BlockingIOError:
+            return 0
+        except OSError:  # pacat is gone (no sound server any more): the picture goes on
+            return len(pcm)
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+
+
+def speaker() -> Speaker | None:
+    """The sound out, if this desk has pacat (pulseaudio-utils); None: the player is silent."""
+    if shutil.which("pacat") is None:
+        return None
+    try:
+        return Speaker()
+    except OSError:
+        return None

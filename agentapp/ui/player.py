@@ -13,18 +13,29 @@ one per tick, so a long recording never sits decoded in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +44,7 @@ from agentapp.i18n import _
 
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 JUMP_S = 5.0
+LEAD_S = 0.06  # the sound is written this far ahead of the picture (the output's own delay)
 
 
 class Source(Protocol):
@@ -40,11 +52,22 @@ class Source(Protocol):
     paused: list[tuple[float, float]]
     notes: list[tuple[float, str]]
     size: tuple[int, int]
+    voice: np.ndarray | None  # (2, n) int16 at VOICE_RATE: the agent, the caller
 
     @property
     def gaps(self) -> list[tuple[float, float]]: ...
 
     def frames_from(self, t: float) -> Iterator[tuple[float, np.ndarray]]: ...
+
+
+class Speaker(Protocol):
+    """Where the sound goes (platform/pulse.py `Speaker`): `write` never blocks."""
+
+    rate: int
+
+    def write(self, pcm: bytes) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def clock(t: float) -> str:
@@ -108,8 +131,10 @@ class PlayerWindow(QWidget):
         source: Source | Iterator[tuple[float, np.ndarray]],
         title: str,
         caption: str = "",
+        speaker: Callable[[], Speaker | None] | None = None,
     ) -> None:
-        """`caption`: a line under the picture (the console gives the recording's summary)."""
+        """`caption`: a line under the picture (the console gives the recording's summary).
+        `speaker`: opens the sound output, for a recording with the call's voice."""
         super().__init__()
         self.setObjectName("agentapp-player")
         self.setWindowTitle(title)
@@ -157,6 +182,28 @@ class PlayerWindow(QWidget):
             self.caption.setWordWrap(True)
             layout.addWidget(self.caption)
         layout.addLayout(row)
+        self._speaker: Speaker | None = None
+        self.volumes = (QSlider(Qt.Orientation.Horizontal), QSlider(Qt.Orientation.Horizontal))
+        voice = self.source.voice if self.source is not None else None
+        if voice is not None:
+            self._speaker = speaker() if speaker is not None else None
+            sound = QHBoxLayout()
+            for label, slider in zip((_("Agent"), _("Caller")), self.volumes, strict=True):
+                slider.setRange(0, 100)
+                slider.setValue(100)
+                slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                sound.addWidget(QLabel(label))
+                sound.addWidget(slider, 1)
+            self.sound_state = QLabel()
+            sound.addWidget(self.sound_state)
+            layout.addLayout(sound)
+        self._written = 0  # the next voice sample to write
+        self._base = (0.0, 0.0)  # (position, monotonic time) the playhead counts from
+        self._pump = QTimer(self)
+        self._pump.timeout.connect(self._feed)
+        if self._speaker is not None:
+            self._pump.start(15)
+        self._say_sound()
         for w in (self.toggle, self.back, self.ahead, self.speeds, close):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys are the player's, not a button's
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -173,6 +220,7 @@ class PlayerWindow(QWidget):
         self.shown = 0
         self.finished = False
         self._fit_screen()
+        self._base = (0.0, time.monotonic())  # it plays from the start, now
         self._timer.start(0)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -213,12 +261,15 @@ class PlayerWindow(QWidget):
             self._paused = False
             self.toggle.setText(_("Pause"))
             self._last_t = None
+            self._base = (self.at, time.monotonic())
             self._timer.start(0)
 
     def set_speed(self, speed: float) -> None:
+        self._rebase()
         self.speed = speed
         if self.speeds.currentData() != speed:
             self.speeds.setCurrentIndex(SPEEDS.index(speed))
+        self._say_sound()
 
     def _step_speed(self, step: int) -> None:
         i = min(max(SPEEDS.index(self.speed) + step, 0), len(SPEEDS) - 1)
@@ -239,6 +290,57 @@ class PlayerWindow(QWidget):
         self.toggle.setText(_("Play") if self._paused else _("Pause"))
         self._timer.stop()
         self._next(show_only=self._paused)
+        self._base = (self.at if self._paused else t, time.monotonic())
+        self._written = round(self._base[0] * (self._speaker.rate if self._speaker else 1))
+
+    # ------------------------------------------------------------------ sound
+    def playhead(self) -> float:
+        """Where the recording is now, in seconds (the sound follows it)."""
+        at, since = self._base
+        if self._paused or self.finished:
+            return at
+        return at + (time.monotonic() - since) * self.speed
+
+    def _rebase(self) -> None:
+        self._base = (self.playhead(), time.monotonic())
+
+    def _say_sound(self) -> None:
+        if self.source is None or self.source.voice is None:
+            return
+        if self._speaker is None:
+            self.sound_state.setText(_("no sound output on this desk"))
+        elif self.speed != 1.0:
+            self.sound_state.setText(_("sound at 1× only"))
+        else:
+            self.sound_state.setText("")
+
+    def _feed(self) -> None:
+        """Write the voice up to a little ahead of the playhead, mixed: the agent on the left,
+        the caller on the right, each at its own volume."""
+        voice, out = self.source.voice if self.source else None, self._speaker
+        if voice is None or out is None or self._paused or self.finished:
+            return
+        rate = out.rate
+        until = min(voice.shape[1], round((self.playhead() + LEAD_S) * rate))
+        behind = round((self.playhead() - 0.2) * rate)
+        if self._written < behind:  # the output could not keep up: skip, do not lag behind
+            self._written = behind
+        if self._written >= until:
+            return
+        gains = np.array([[s.value() / 100] for s in self.volumes], np.float32)
+        if self.speed != 1.0:
+            gains[:] = 0.0  # no pitch-shifted voices: silence off 1×
+        chunk = voice[:, self._written : until].astype(np.float32) * gains
+        pcm = np.clip(chunk, -32768, 32767).astype("<i2").T.tobytes()
+        taken = out.write(pcm)
+        self._written += taken // 4
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._pump.stop()
+        if self._speaker is not None:
+            self._speaker.close()
+            self._speaker = None
+        super().closeEvent(event)
 
     # ------------------------------------------------------------------ frames
     def _show(self, t: float, bgr: np.ndarray) -> None:
@@ -290,7 +392,9 @@ def play(source: Source | Iterator[tuple[float, np.ndarray]], title: str) -> int
     """Open the player in its own Qt application; returns when the window is closed."""
     from PySide6.QtWidgets import QApplication
 
+    from agentapp.platform.factory import create_speaker
+
     app = QApplication.instance() or QApplication(["agentapp-player"])
-    window = PlayerWindow(source, title)
+    window = PlayerWindow(source, title, speaker=create_speaker)
     window.show()
     return app.exec()

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agentapp.core.geometry import Rect
+from agentapp.core.videopack import VoicePacket
 from agentapp.vault.export import BAND, Segment, marked_frames, video_size
 
+VOICE_RATE = 16000  # the player's sound: the rate the desk records at
 GAP_S = 1.5  # no frame for longer than this (the frames of a static window are at least 1 s
 # apart: the heartbeat read): the window was not shown
 
@@ -32,6 +34,7 @@ class Playback:
     paused: list[tuple[float, float]] = field(default_factory=list)
     notes: list[tuple[float, str]] = field(default_factory=list)  # (moment, first line)
     blurs: tuple[Rect, ...] = ()
+    voice: np.ndarray | None = None  # the call's voice, (2, n) int16 at VOICE_RATE: agent, caller
 
     def __post_init__(self) -> None:
         self._starts = [_first_time(s) for s in self.segments]
@@ -77,3 +80,12 @@ def _times(segment: Segment) -> list[float]:
 
 def _first_time(segment: Segment) -> float | None:
     return min((p.pts_ms / 1000 for p in segment.packets), default=None)
+
+
+def voice_track(packets: list[VoicePacket], duration: float) -> np.ndarray | None:
+    """The voice for the player (None: the recording has none)."""
+    if not packets:
+        return None
+    from agentapp.vault.voice import decode
+
+    return decode(packets, round(duration * 1000), rate=VOICE_RATE)

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -28,77 +25,20 @@ import numpy as np
 import pytest
 
 from agentapp.demo.virtual_display import VirtualDesktop
-from tests.integration.conftest import Agent, Windows, need, wait_until
+from tests.integration.conftest import Agent, Windows, need
 from tests.integration.test_baresip import Phone, free_port, wait_port
 from tests.policies import ACCESS, policy_text
+from tests.pulse import RATE, Pulse, pulse_server
+from tests.pulse import tone as _tone
 
-RATE = 48000
 SOFTPHONE = "softphone-under-test"  # the application name the policy's [softphone] names
 VOICE = f'\n[softphone]\napplication_name = "{SOFTPHONE}"\n'
 
 
-@dataclass
-class Pulse:
-    env: dict[str, str]  # PULSE_SERVER for the agent and the players
-    folder: Path
-    procs: list[subprocess.Popen[bytes]]
-
-    def play(self, tone: float, *, name: str, device: str = "spk") -> None:
-        """Play a tone for a minute as application `name` (a real playback stream)."""
-        path = self.folder / f"tone-{int(tone)}.wav"
-        if not path.exists():
-            _tone(path, tone, 60)
-        self.procs.append(subprocess.Popen(
-            ["paplay", f"--client-name={name}", f"--device={device}", str(path)], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
-
-    def listen(self, *, name: str, device: str = "micsink.monitor") -> None:
-        """Record from `device` as application `name` (the softphone's microphone stream)."""
-        self.procs.append(subprocess.Popen(
-            ["parec", f"--client-name={name}", f"--device={device}"], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
-
-    def stop_streams(self) -> None:
-        for p in self.procs:
-            p.kill()
-            p.wait()
-        self.procs.clear()
-
-
-def _tone(path: Path, hz: float, seconds: int, rate: int = RATE) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        n = np.arange(rate * seconds)
-        w.writeframes((np.sin(2 * math.pi * hz * n / rate) * 8000).astype("<i2").tobytes())
-
-
 @pytest.fixture
 def pulse(tmp_path: Path) -> Iterator[Pulse]:
-    need(shutil.which("pulseaudio") is not None and shutil.which("parec") is not None,
-         "pulseaudio and pulseaudio-utils are not installed")  # fmt: skip
-    run = Path(tempfile.mkdtemp(prefix="agentapp-pulse-"))
-    os.chmod(run, 0o700)
-    sock = run / "native"
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run))
-    server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--disable-shm", "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
-         "-L", "module-null-sink sink_name=spk", "-L", "module-null-sink sink_name=micsink"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = {"PULSE_SERVER": f"unix:{sock}"}
-    try:
-        wait_until(lambda: sock.exists() or server.poll() is not None, "PulseAudio did not start")
-        assert server.poll() is None, "PulseAudio exited"
-        yield Pulse(dict(os.environ, **client), tmp_path, [])
-    finally:
-        server.kill()
-        server.wait(timeout=10)
-        shutil.rmtree(run, ignore_errors=True)
+    with pulse_server(tmp_path) as p:
+        yield p
 
 
 def _voice_policy(**kw: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,85 @@ def test_the_player_opens_at_the_video_size_on_its_screen(qtbot: QtBot) -> None:
     screen = player.screen().availableGeometry()
     assert player.width() <= screen.width() and player.height() <= screen.height()
     assert player.width() >= 480  # the controls fit
+
+
+def test_the_voice_plays_with_each_channel_at_its_own_volume(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The player's sound goes to a real PulseAudio: recorded back from the player's own
+    stream, the caller (440 Hz, right) is heard, the agent (1 kHz, left) turned down is not;
+    at 2× there is no sound (no pitch-shifted voices)."""
+    from agentapp.platform.pulse import Speaker
+    from agentapp.vault.playback import VOICE_RATE
+    from tests.pulse import pulse_server
+
+    with pulse_server(tmp_path) as pulse:
+        monkeypatch.setenv("PULSE_SERVER", pulse.env["PULSE_SERVER"])
+        source = _playback()
+        n = np.arange(VOICE_RATE * 10)
+        source.voice = np.stack([  # type: ignore[attr-defined]
+            (np.sin(2 * np.pi * 1000 * n / VOICE_RATE) * 8000).astype(np.int16),
+            (np.sin(2 * np.pi * 440 * n / VOICE_RATE) * 8000).astype(np.int16),
+        ])  # fmt: skip
+        player = PlayerWindow(source, "recording X", speaker=Speaker)  # type: ignore[arg-type]
+        qtbot.addWidget(player)
+        player.volumes[0].setValue(0)  # the agent's voice down
+        player.show()
+        stream = _player_stream(pulse.env, qtbot)
+        heard = _record(pulse.env, stream, seconds=1.2, qtbot=qtbot)
+        assert _share(heard[1], 440) > 0.5, "the caller, on the right"
+        assert np.abs(heard[0]).max() < 200, "the agent turned down: nothing on the left"
+        player.set_speed(2.0)
+        qtbot.wait(300)
+        fast = _record(pulse.env, stream, seconds=0.6, qtbot=qtbot)
+        assert np.abs(fast).max() < 200, "no sound off 1x"
+        player.close()
+
+
+def _player_stream(env: dict[str, str], qtbot: QtBot) -> int:
+    import json
+    import subprocess
+
+    found: list[int] = []
+
+    def look() -> bool:
+        out = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], env=env,
+                             capture_output=True, text=True, timeout=5).stdout  # fmt: skip
+        found[:] = [int(s["index"]) for s in json.loads(out or "[]")
+                    if s["properties"].get("application.name") == "agentapp player"]  # fmt: skip
+        return bool(found)
+
+    qtbot.waitUntil(look, timeout=5000)
+    return found[0]
+
+
+def _record(env: dict[str, str], stream: int, seconds: float, qtbot: QtBot) -> np.ndarray:
+    """What the player's stream plays, (2, n) at 16 kHz, while the Qt loop runs."""
+    import os
+    import subprocess
+
+    rec = subprocess.Popen(["parec", f"--monitor-stream={stream}", "--raw", "--format=s16le",
+                            "--rate=16000", "--channels=2", "--latency-msec=20"], env=env,
+                           stdout=subprocess.PIPE)  # fmt: skip
+    assert rec.stdout is not None
+    os.set_blocking(rec.stdout.fileno(), False)
+    data = bytearray()
+    deadline = time.monotonic() + seconds + 1.5  # (parec's own start)
+    while time.monotonic() < deadline:
+        qtbot.wait(20)
+        try:
+            data += os.read(rec.stdout.fileno(), 1 << 16)
+        except BlockingIOError:
+            pass
+    rec.kill()
+    rec.wait()
+    pcm = np.frombuffer(bytes(data[: len(data) // 4 * 4]), "<i2").reshape(-1, 2).T
+    return pcm[:, -int(seconds * 16000) :]
+
+
+def _share(x: np.ndarray, hz: float) -> float:
+    if len(x) < 1600 or not np.any(x):
+        return 0.0
+    s = np.abs(np.fft.rfft(x.astype(float) * np.hanning(len(x))))
+    f = np.fft.rfftfreq(len(x), 1 / 16000)
+    return float(s[(f > hz - 30) & (f < hz + 30)].sum() / s.sum())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from agentapp.capture.fragments import Fragmenter
-from agentapp.capture.voice import RATE as CAPTURE_RATE
+from agentapp.capture.voice import SOURCE_RATE as CAPTURE_RATE
 from agentapp.capture.voice import Silence, VoiceRecorder
 from agentapp.core.clock import SystemClock
 from agentapp.core.policy import VOICE_OFF, VOICE_SOFTPHONE, PolicyError, parse_policy
@@ -131,7 +131,7 @@ class _Tone:
     def open(self, channel: int, found: object) -> subprocess.Popen[bytes]:
         hz = 1000 if channel == AGENT else 440
         self.opened.append(channel)
-        per = CAPTURE_RATE // 50  # 20 ms of samples at the rate the recorder reads
+        per = CAPTURE_RATE // 50  # 20 ms of samples at the rate the streams are read
         code = (
             "import sys, time, numpy as np\n"
             f"n = np.arange({per}); t0 = time.monotonic(); i = 0\n"

@@ -114,8 +114,11 @@ class RecordingsTab(QWidget):
         except ConsoleError as exc:
             self._say(_("Refused: {reason}").format(reason=exc))
             return
+        from agentapp.platform.factory import create_speaker
+
         player = PlayerWindow(frames, _("agentapp — recording {id}").format(id=rid),
-                              caption=self.model.timeline(rid))  # fmt: skip
+                              caption=self.model.timeline(rid),
+                              speaker=create_speaker)  # fmt: skip
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.players.append(player)
         player.show()
