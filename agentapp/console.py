@@ -42,7 +42,7 @@ from agentapp.site.signing import load_private, load_public, load_signed, strip_
 from agentapp.site.sync import site_policy_path
 from agentapp.vault.audit import ReviewerTrail
 from agentapp.vault.exports import ExportsIndex
-from agentapp.vault.notes import NotesStore
+from agentapp.vault.notes import NoteMeta, NotesStore
 
 if TYPE_CHECKING:
     from agentapp.vault.playback import Playback
@@ -267,7 +267,8 @@ class ConsoleModel:
         mark = mark_text(access.meta.agent, review.who.name, "viewed")
         m = access.meta
         voice = voice_track(sound, m.duration_s)
-        return Playback(segments, mark, m.duration_s, list(m.paused_spans), voice=voice)
+        notes = [(n.at_s, n.author) for n in self.notes_on(rid) if n.at_s is not None]
+        return Playback(segments, mark, m.duration_s, list(m.paused_spans), notes, voice=voice)
 
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
                private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip
@@ -296,13 +297,30 @@ class ConsoleModel:
             duration=duration(m.duration_s), segments=m.segments, spans=spans,
             end=m.end_reason or status_words(m.status))  # fmt: skip
 
-    def add_note(self, rid: str, text: str) -> None:
+    def add_note(self, rid: str, text: str, at_s: float | None = None) -> None:
+        """Seal a note on a recording (`at_s`: the moment it is about, from the player)."""
         from agentapp.vault.keys import installed_public_key_path
 
         key = installed_public_key_path(self.s.data_dir)
         with _console_errors():
             days = self.draft().notes_retention_days
-            self.review().add_note(rid, text, key, days, time.time(), "console")
+            self.review().add_note(rid, text, key, days, time.time(), "console", at_s)
+
+    def notes_on(self, rid: str) -> list[NoteMeta]:
+        """The notes on one recording this person may read (the listing is traced), in the
+        order of their moments."""
+        with _console_errors():
+            notes = [n for n in self.review().notes() if n.recording == rid]
+        return sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1, n.created_at))
+
+    def read_note(self, nid: str, reason: str, private_key_loader: Callable[[str], object]) -> str:
+        """A note's text, decrypted in memory; checked and traced."""
+
+        def key_for(sealed: Path) -> X25519PrivateKey:
+            return _private(private_key_loader, sealed)
+
+        with _console_errors():
+            return self.review().read_note(nid, reason, key_for)
 
     def _meta(self, rid: str) -> RecordingMeta:
         try:

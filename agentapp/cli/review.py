@@ -141,6 +141,9 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     )
     na.add_argument("recording")
     na.add_argument("--file", type=Path)
+    na.add_argument("--at", type=float, metavar="SECONDS",
+                    help=_("the moment of the recording the note is about (seconds from the "
+                           "off-hook)"))  # fmt: skip
     handled(na, notes)
     ns = nt.add_parser("show", parents=[common, keyed], help=_("decrypt and print one note"))
     ns.add_argument("id")
@@ -382,9 +385,10 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         visible = review.notes()
         for n in visible:
             when = dt.datetime.fromtimestamp(n.created_at, dt.UTC)
+            at = "" if n.at_s is None else _(" at {moment}").format(moment=f"{n.at_s:.1f} s")
             print(
-                _("{id}  on {recording}  by {author}  {when:%Y-%m-%d %H:%M} UTC").format(
-                    id=n.id, recording=n.recording, author=n.author, when=when
+                _("{id}  on {recording}{at}  by {author}  {when:%Y-%m-%d %H:%M} UTC").format(
+                    id=n.id, recording=n.recording, at=at, author=n.author, when=when
                 )
             )
         if not visible:
@@ -397,7 +401,7 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
             raise CliError(str(exc)) from None
         days = policy.notes_retention_days if policy else 365
         key = installed_public_key_path(s.data_dir)
-        n = review.add_note(args.recording, text, key, days, time.time())
+        n = review.add_note(args.recording, text, key, days, time.time(), at_s=args.at)
         print(
             _("note {id} sealed; purged on {purge:%Y-%m-%d}").format(
                 id=n.id, purge=dt.datetime.fromtimestamp(n.purge_after, dt.UTC)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from agentapp.core.errors import Refusal
+from agentapp.i18n import _
 
 TOOLS = ("pulseaudio", "parec", "paplay", "pactl")
 
@@ -34,7 +35,11 @@ class VirtualSound:
 
     def start(self, timeout: float = 10.0) -> VirtualSound:
         if self.missing():
-            raise SoundServerError(f"missing {', '.join(self.missing())} (pulseaudio-utils)")
+            raise SoundServerError(
+                _("missing {programs} (pulseaudio-utils)").format(
+                    programs=", ".join(self.missing())
+                )
+            )
         self.folder = Path(tempfile.mkdtemp(prefix="agentapp-sound-"))
         os.chmod(self.folder, 0o700)
         sock = self.folder / "native"
@@ -49,7 +54,7 @@ class VirtualSound:
         while not sock.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise SoundServerError("PulseAudio did not start")
+                raise SoundServerError(_("PulseAudio did not start"))
             time.sleep(0.05)
         self.env = {"PULSE_SERVER": f"unix:{sock}"}
         return self

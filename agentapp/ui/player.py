@@ -132,9 +132,12 @@ class PlayerWindow(QWidget):
         title: str,
         caption: str = "",
         speaker: Callable[[], Speaker | None] | None = None,
+        on_note: Callable[[float], str | None] | None = None,
     ) -> None:
         """`caption`: a line under the picture (the console gives the recording's summary).
-        `speaker`: opens the sound output, for a recording with the call's voice."""
+        `speaker`: opens the sound output, for a recording with the call's voice.
+        `on_note(at)`: "Note at this moment…" (the console seals it; returns who wrote it,
+        None if nothing was written), then the note shows on the timeline."""
         super().__init__()
         self.setObjectName("agentapp-player")
         self.setWindowTitle(title)
@@ -169,8 +172,12 @@ class PlayerWindow(QWidget):
             b.setEnabled(seekable)
         close = QPushButton(_("Close"))
         close.clicked.connect(self.close)
+        self._on_note = on_note
+        self.note_button = QPushButton(_("Note at this moment…"))
+        self.note_button.clicked.connect(self.note_here)
+        self.note_button.setVisible(on_note is not None and self.source is not None)
         row = QHBoxLayout()
-        for w in (self.toggle, self.back, self.ahead, self.speeds):
+        for w in (self.toggle, self.back, self.ahead, self.speeds, self.note_button):
             row.addWidget(w)
         row.addWidget(self.position, 1)
         row.addWidget(close)
@@ -204,7 +211,7 @@ class PlayerWindow(QWidget):
         if self._speaker is not None:
             self._pump.start(15)
         self._say_sound()
-        for w in (self.toggle, self.back, self.ahead, self.speeds, close):
+        for w in (self.toggle, self.back, self.ahead, self.speeds, self.note_button, close):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys are the player's, not a button's
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._keys = {Qt.Key.Key_Space: self._toggle, Qt.Key.Key_Left: lambda: self.jump(-JUMP_S),
@@ -263,6 +270,18 @@ class PlayerWindow(QWidget):
             self._last_t = None
             self._base = (self.at, time.monotonic())
             self._timer.start(0)
+
+    def note_here(self) -> None:
+        """Pause, ask the console for a note about the moment shown, mark it on the timeline."""
+        if self._on_note is None or self.source is None:
+            return
+        if not self._paused:
+            self._toggle()
+        at = self.at
+        who = self._on_note(at)
+        if who is not None:
+            self.source.notes.append((at, who))
+            self.timeline.update()
 
     def set_speed(self, speed: float) -> None:
         self._rebase()

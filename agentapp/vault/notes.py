@@ -33,6 +33,7 @@ class NoteMeta:
     author: str
     created_at: float
     purge_after: float
+    at_s: float | None = None  # the moment of the recording it is about (None: the whole)
 
 
 class NotesStore:
@@ -48,6 +49,7 @@ class NotesStore:
         public_key: X25519PublicKey,
         now: float,
         retention_days: int,
+        at_s: float | None = None,
     ) -> NoteMeta:
         if not text.strip():
             raise VaultError(_("the note is empty"))
@@ -58,7 +60,8 @@ class NotesStore:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         nid = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%SZ-n")
         nid += secrets.token_hex(4)
-        meta = NoteMeta(nid, recording, training, author, now, now + retention_days * 86400)
+        meta = NoteMeta(nid, recording, training, author, now, now + retention_days * 86400,
+                        None if at_s is None else round(max(0.0, at_s), 2))  # fmt: skip
         write_atomic(self.root / f"{nid}.seal", seal(text.encode(), public_key, {"note": nid}))
         write_atomic(self.root / f"{nid}.json", json.dumps(asdict(meta)).encode())
         return meta

@@ -216,6 +216,7 @@ class Review:
         days: int,
         now: float,
         how: str = "",
+        at_s: float | None = None,
     ) -> NoteMeta:
         """Seal a note on a recording for its training's trainers, for the recording public
         key in `key_file` (read only once the note is allowed)."""
@@ -229,7 +230,8 @@ class Review:
             raise ReviewError(_("note not saved: {exc}").format(exc=exc)) from None
         self.trace("add note", meta.id, how)
         try:
-            return self.notes_store.add(meta.id, meta.training, self.who.name, text, key, now, days)
+            return self.notes_store.add(meta.id, meta.training, self.who.name, text, key, now,
+                                        days, at_s)  # fmt: skip
         except (OSError, VaultError) as exc:
             raise ReviewError(_("note not saved: {exc}").format(exc=exc)) from None
 

@@ -292,3 +292,36 @@ def _english_texts() -> set[str]:
 
 def _same_in_both() -> set[str]:
     return {m for m in _english_texts() if i18n.texts("fr").gettext(m) == m}
+
+
+def test_a_note_at_a_moment_is_sealed_marked_on_the_timeline_and_read_in_the_console(
+    qtbot: QtBot, site
+) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    w.recordings._note_text = lambda *a: ("Greets the caller by name: good", True)  # type: ignore[method-assign]
+    w.recordings.recs.selectRow(0)
+    rid = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
+    w.recordings.play_selected()
+    (player,) = w.recordings.players
+    qtbot.waitUntil(lambda: player.shown >= 4, timeout=5000)
+    player.note_here()  # pauses, asks, seals, marks
+    at = player.at
+    assert 0 < at < 1.0 and player.source.notes == [(at, "carol")]  # type: ignore[union-attr]
+    (note,) = w.model.notes_on(rid)
+    assert note.at_s == pytest.approx(at, abs=0.01) and note.author == "carol"
+    sealed = folder / "notes" if (folder / "notes").exists() else trainer / "notes"
+    assert b"Greets the caller" not in b"".join(p.read_bytes() for p in sealed.glob("*"))
+    player.close()
+    w.recordings.play_selected()  # played again: the note is on the timeline from the start
+    again = w.recordings.players[-1]
+    assert again.source.notes == [(note.at_s, "carol")]  # type: ignore[union-attr]
+    w.recordings.show_notes()
+    dialog = w.recordings.notes_dialog
+    assert dialog.list.rowCount() == 1 and dialog.list.item(0, 1).text() == "carol"  # type: ignore[union-attr]
+    assert dialog.list.item(0, 0).text() == "0:00"  # type: ignore[union-attr]
+    dialog.list.selectRow(0)
+    dialog.read_selected()
+    assert dialog.text.toPlainText() == "Greets the caller by name: good"
+    trail = [(e["who"], e["action"]) for e in site_trail_entries(folder)]
+    assert ("carol", "add note") in trail and ("carol", "view note") in trail

@@ -1,4 +1,5 @@
-"""The Recordings tab: the recordings the person may see, filtered; play, note, export.
+"""The Recordings tab: the recordings the person may see, filtered; play (with notes at
+their moments), note, read the notes, export.
 Every act asks its reason first and goes through the review module (via the model).
 
 Threading: Qt thread only."""
@@ -12,11 +13,15 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDateEdit,
+    QDialog,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QInputDialog,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,7 +38,8 @@ from agentapp.ui.console.widgets import (
     qdate,
     table,
 )
-from agentapp.ui.player import PlayerWindow
+from agentapp.ui.player import PlayerWindow, clock
+from agentapp.vault.notes import NoteMeta
 
 ReasonAsker = Callable[[QWidget, str], str | None]
 
@@ -55,6 +61,7 @@ class RecordingsTab(QWidget):
         super().__init__()
         self.model, self._say, self._act = model, say, act
         self._key, self._reason = private_key_loader, reason
+        self._note_text = QInputDialog.getMultiLineText  # (tests give their own)
         self.players: list[PlayerWindow] = []
         self.recs = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
                            _("Duration"), _("Status")])  # fmt: skip
@@ -74,11 +81,13 @@ class RecordingsTab(QWidget):
         self.play_button.clicked.connect(self.play_selected)
         note = QPushButton(_("Add a note…"))
         note.clicked.connect(self._note)
+        notes = QPushButton(_("Notes…"))
+        notes.clicked.connect(self.show_notes)
         export = QPushButton(_("Export…"))
         export.clicked.connect(lambda: self.export_selected(anonymise=False))
         share = QPushButton(_("Anonymised export…"))
         share.clicked.connect(lambda: self.export_selected(anonymise=True))
-        lay_out(self, self.recs, form, [show, self.play_button, note, export, share])
+        lay_out(self, self.recs, form, [show, self.play_button, note, notes, export, share])
 
     def refresh(self) -> None:
         """ConsoleError when the listing is refused (the window says so)."""
@@ -117,8 +126,8 @@ class RecordingsTab(QWidget):
         from agentapp.platform.factory import create_speaker
 
         player = PlayerWindow(frames, _("agentapp — recording {id}").format(id=rid),
-                              caption=self.model.timeline(rid),
-                              speaker=create_speaker)  # fmt: skip
+                              caption=self.model.timeline(rid), speaker=create_speaker,
+                              on_note=lambda at: self.note_at(rid, at))  # fmt: skip
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.players.append(player)
         player.show()
@@ -145,17 +154,89 @@ class RecordingsTab(QWidget):
 
         self._act(export)
 
-    def _note(self) -> None:
+    def note_at(self, rid: str, at: float | None) -> str | None:
+        """Ask for a note (about the moment `at`, or the whole recording) and seal it; who
+        wrote it, or None."""
+        where = _("Kept sealed, at most one year:")
+        if at is not None:
+            where = _("About {moment} into the call; kept sealed, at most one year:").format(
+                moment=clock(at)
+            )
+        text, ok = self._note_text(self, _("Analysis note"), where)
+        if not ok or not text.strip():
+            return None
+        try:
+            self.model.add_note(rid, text, at)
+        except ConsoleError as exc:
+            self._say(_("Refused: {reason}").format(reason=exc))
+            return None
+        self._say(_("note sealed on {id}").format(id=rid))
+        return self.model.s.user
+
+    def show_notes(self) -> None:
+        """The notes on the selected recording (moment, author, date); "Read…" decrypts one
+        (a reason is asked and traced)."""
         rid = self._selected()
         if rid is None:
             return
-        text, ok = QInputDialog.getMultiLineText(
-            self, _("Analysis note"), _("Kept sealed, at most one year:")
+        try:
+            notes = self.model.notes_on(rid)
+        except ConsoleError as exc:
+            self._say(_("Refused: {reason}").format(reason=exc))
+            return
+        self.notes_dialog = NotesDialog(self, rid, notes, self._read_note)
+        self.notes_dialog.show()
+
+    def _read_note(self, nid: str) -> str | None:
+        reason = self._reason(self, _("Why do you need to read this note?"))
+        if reason is None:
+            return None
+        try:
+            return self.model.read_note(nid, reason, self._key)
+        except ConsoleError as exc:
+            self._say(_("Refused: {reason}").format(reason=exc))
+            return None
+
+    def _note(self) -> None:
+        rid = self._selected()
+        if rid is not None:
+            self.note_at(rid, None)
+
+
+class NotesDialog(QDialog):
+    """The notes on one recording: moment, author, date; "Read…" shows the selected one's
+    text (decrypted in memory, never written)."""
+
+    def __init__(self, parent: QWidget, rid: str, notes: list[NoteMeta],
+                 read: Callable[[str], str | None]) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setWindowTitle(_("Notes on {id}").format(id=rid))
+        self.resize(640, 420)
+        self._read, self._notes = read, notes
+        self.list = table([_("Moment"), _("Author"), _("Written")])
+        fill(self.list, [[clock(n.at_s) if n.at_s is not None else _("whole call"), n.author,
+                          moment(n.created_at)] for n in notes])  # fmt: skip
+        self.text = QPlainTextEdit(readOnly=True)
+        self.text.setPlaceholderText(
+            _("No note on this recording yet") if not notes else _("Select a note, then Read…")
         )
-        if ok and text.strip():
+        read_button = QPushButton(_("Read…"))
+        read_button.clicked.connect(self.read_selected)
+        close = QPushButton(_("Close"))
+        close.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.text, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(read_button)
+        row.addWidget(close)
+        layout.addLayout(row)
 
-            def add() -> str:
-                self.model.add_note(rid, text)
-                return _("note sealed on {id}").format(id=rid)
-
-            self._act(add)
+    def read_selected(self) -> None:
+        row = self.list.currentRow()
+        if row < 0:
+            return
+        text = self._read(self._notes[row].id)
+        if text is not None:
+            self.text.setPlainText(text)
