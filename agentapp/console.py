@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp import layout
 from agentapp.core.access import Action, Person, person
 from agentapp.core.errors import Refusal
 from agentapp.core.gate import week_start
+from agentapp.core.geometry import Rect
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
     Edited,
@@ -270,9 +272,33 @@ class ConsoleModel:
         notes = [(n.at_s, n.author) for n in self.notes_on(rid) if n.at_s is not None]
         return Playback(segments, mark, m.duration_s, list(m.paused_spans), notes, voice=voice)
 
+    def frame_to_blur(self, rid: str, reason: str,
+                      private_key_loader: Callable[[str], object]) -> np.ndarray:  # fmt: skip
+        """A frame of the recording (the last, the fullest), in memory, to draw what an
+        anonymised export blurs on; the view is traced with the export's reason."""
+        from agentapp.vault.export import iter_frames, open_segments
+
+        review = self.review()
+        with _console_errors():
+            # (the trail's words stay English: a stored record, docs/design.md)
+            access = review.begin(Action.VIEW, rid, f"choosing what to blur: {reason}")
+            try:
+                private = _private(private_key_loader, access.segments[0])
+                segments = open_segments(self.vault, rid, private)
+                last = None
+                for _t, bgr in iter_frames(segments[-1]):
+                    last = bgr
+            except Exception as exc:
+                raise review.failed(access, exc) from None
+        if last is None:
+            raise ConsoleError(_("recording {id} has no frame").format(id=rid))
+        return last
+
     def export(self, rid: str, reason: str, folder: Path, anonymise: bool,
-               private_key_loader: Callable[[str], object]) -> Path:  # fmt: skip
-        """A watermarked MP4 in `folder` (anonymised: neutral name, no agent), traced."""
+               private_key_loader: Callable[[str], object],
+               blurs: tuple[Rect, ...] = ()) -> Path:  # fmt: skip
+        """A watermarked MP4 in `folder` (anonymised: neutral name, no agent, no voice,
+        `blurs` made unreadable), traced."""
         from agentapp.vault.export import export_recording, mark_text, neutral_name
 
         action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
@@ -283,7 +309,8 @@ class ConsoleModel:
             mark = mark_text(access.meta.agent, review.who.name, "exported", anonymise)
             try:
                 private = _private(private_key_loader, access.segments[0])
-                export_recording(self.vault, rid, private, out, mark, voice=not anonymise)
+                export_recording(self.vault, rid, private, out, mark, blurs,
+                                 voice=not anonymise)  # fmt: skip
             except Exception as exc:  # key store, tampering, disk: one message for the trainer
                 raise review.failed(access, exc) from None
         return out

@@ -72,6 +72,19 @@ def test_the_console_offers_no_still(qtbot: QtBot, tmp_path) -> None:  # type: i
     assert offered and not [s for s in offered if STILLS.search(s)], offered
 
 
+def test_the_blur_dialog_and_the_notes_offer_no_still(qtbot: QtBot) -> None:
+    from PySide6.QtCore import Qt
+
+    from agentapp.ui.console.blur import BlurDialog
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    dialog = BlurDialog(None, frame)
+    qtbot.addWidget(dialog)
+    offered = _offers(dialog)
+    assert offered and not [s for s in offered if STILLS.search(s)], offered
+    assert dialog.canvas.contextMenuPolicy() == Qt.ContextMenuPolicy.PreventContextMenu
+
+
 def test_a_save_button_would_be_seen(qtbot: QtBot) -> None:
     """The check reads what a window really offers (a window with such a button fails it)."""
     from PySide6.QtWidgets import QPushButton

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from agentapp.console import ConsoleError, ConsoleModel, status_words
-from agentapp.i18n import _, duration, moment
+from agentapp.core.geometry import Rect
+from agentapp.i18n import _, duration, moment, ngettext
+from agentapp.ui.console.blur import pick_blurs
 from agentapp.ui.console.widgets import (
     DATE_FORMAT,
     Act,
@@ -62,6 +64,7 @@ class RecordingsTab(QWidget):
         self.model, self._say, self._act = model, say, act
         self._key, self._reason = private_key_loader, reason
         self._note_text = QInputDialog.getMultiLineText  # (tests give their own)
+        self._pick_blurs = pick_blurs
         self.players: list[PlayerWindow] = []
         self.recs = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
                            _("Duration"), _("Status")])  # fmt: skip
@@ -147,10 +150,24 @@ class RecordingsTab(QWidget):
         folder = folder or QFileDialog.getExistingDirectory(self, _("Export to which folder?"))
         if not folder:
             return
+        blurs: tuple[Rect, ...] = ()
+        if anonymise:  # what to blur, drawn on a frame of the recording
+            try:
+                frame = self.model.frame_to_blur(rid, reason, self._key)
+            except ConsoleError as exc:
+                self._say(_("Refused: {reason}").format(reason=exc))
+                return
+            drawn = self._pick_blurs(self, frame)
+            if drawn is None:
+                return
+            blurs = tuple(drawn)
 
         def export() -> str:
-            out = self.model.export(rid, reason, Path(folder), anonymise, self._key)
-            return _("written to {path} (watermarked)").format(path=out)
+            out = self.model.export(rid, reason, Path(folder), anonymise, self._key, blurs)
+            return ngettext("written to {path} (watermarked, {n} area blurred)",
+                            "written to {path} (watermarked, {n} areas blurred)",
+                            len(blurs)).format(path=out, n=len(blurs)) if anonymise else _(
+                "written to {path} (watermarked)").format(path=out)  # fmt: skip
 
         self._act(export)
 
