@@ -78,10 +78,11 @@ class EnrolmentRow:
     used: int  # recordings this week
     fps: int | None = None  # the agent's own frame rate (None: the policy's)
     extension: str | None = None
+    voice: str | None = None  # the agent's own choice for the call's voice (None: the policy's)
 
     def enrolment(self) -> Enrolment:
         return Enrolment(self.agent, self.training, self.start, self.end, self.sampling,
-                         self.quota, self.fps, self.extension)  # fmt: skip
+                         self.quota, self.fps, self.extension, self.voice)  # fmt: skip
 
 
 class ConsoleModel:
@@ -168,11 +169,13 @@ class ConsoleModel:
             used = self.vault.count_since(e.agent, monday)
             rows.append(EnrolmentRow(e.agent, e.training, e.start, e.end, e.sampling_percent,
                                      e.weekly_quota, state, used, e.fps,
-                                     e.extension))  # fmt: skip
+                                     e.extension, e.voice))  # fmt: skip
         return rows
 
     def enrol(self, e: Enrolment) -> Policy:
-        return self._save(lambda text: with_enrolment(text, e))
+        """`e` in the draft; its `voice` None: the policy's choice (any own choice goes)."""
+        clear = ("voice",) if e.voice is None else ()
+        return self._save(lambda text: with_enrolment(text, e, clear))
 
     def unenrol(self, agent: str) -> Policy:
         return self._save(lambda text: without_enrolment(text, agent))

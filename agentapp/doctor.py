@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentapp import layout
-from agentapp.core.policy import Policy
+from agentapp.core.policy import VOICE_SOFTPHONE, Policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, readiness
 from agentapp.i18n import N_, _, number
 from agentapp.platform.base import WindowInfo, WindowLocator
@@ -37,7 +37,7 @@ NAMES = {n: n for n in (N_("agentapp"), N_("data folder"), N_("display"), N_("ca
                         N_("tray"), N_("policy"), N_("recording key"), N_("enrolment"),
                         N_("notice"), N_("business window"), N_("web pages"), N_("site"),
                         N_("event source"), N_("key store"), N_("clock"), N_("disk"),
-                        N_("next call"), N_("register"), N_("desk"))}  # fmt: skip
+                        N_("next call"), N_("register"), N_("desk"), N_("voice"))}  # fmt: skip
 RECONFIGURE = "sudo dpkg-reconfigure agentapp"
 
 
@@ -145,6 +145,8 @@ def run_checks(s: Settings) -> list[Check]:
             checks.append(_register_check(policy))
         if any(r.reads_page for r in policy.applications + policy.sensitive):
             checks.append(_pages_check(policy, found[0] if found else None))
+        if e is not None and policy.voice_for(s.agent) == VOICE_SOFTPHONE:
+            checks.append(_voice_check(policy))
     locator.close()
     if s.config.site is not None:
         checks.append(_site_check(s.config.site, role))
@@ -295,6 +297,32 @@ _MISSING = {
     "dpo": N_("the DPO's opinion (date and summary)"),
     "dpia": N_("the impact assessment (DPIA) reference"),
 }
+
+
+def _voice_check(policy: Policy) -> Check:
+    """Can the call's voice be read here: the sound server's tools, and the softphone's own
+    streams (they exist only during a call: without one, saying where they will be found)."""
+    from agentapp.platform import pulse
+
+    missing = pulse.available()
+    if missing is not None:
+        return Check("voice", False, _("the call's voice cannot be recorded: {why}").format(
+            why=missing), _("install pulseaudio-utils (pactl, parec)"))  # fmt: skip
+    rule = policy.softphone
+    assert rule is not None  # (the parser requires it with voice = "softphone")
+    try:
+        found = pulse.find(rule)
+    except OSError as exc:
+        return Check("voice", False, _("the sound server cannot be asked: {exc}").format(
+            exc=exc), _("log in to a desktop session with PulseAudio or PipeWire"))  # fmt: skip
+    name = rule.binary or rule.application_name
+    if found.far is not None and found.near is not None:
+        said = _("{name}: its playback stream and its microphone are found: both voices will "
+                 "be recorded").format(name=name)  # fmt: skip
+    else:
+        said = _("{name} has no sound stream now ({why}): they are looked for at every "
+                 "call").format(name=name, why=found.why)  # fmt: skip
+    return Check("voice", True, said)
 
 
 def _register_check(policy: Policy) -> Check:

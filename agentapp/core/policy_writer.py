@@ -76,9 +76,9 @@ def _drop(doc: Any, key: str, keep: Callable[[Any], bool]) -> int:
     return len(gone)
 
 
-def with_enrolment(text: str, e: Enrolment) -> Edited:
+def with_enrolment(text: str, e: Enrolment, clear: tuple[str, ...] = ()) -> Edited:
     """`e` added, or the agent's enrolment updated in place (its other keys, like the phone
-    extension, and its comments stay)."""
+    extension, and its comments stay; the keys in `clear` go: back to the policy's value)."""
 
     def change(doc: Any) -> None:
         t = _table_for(doc, "enrolment", "agent", e.agent)
@@ -89,6 +89,9 @@ def with_enrolment(text: str, e: Enrolment) -> Edited:
         for key, value in (("extension", e.extension), ("voice", e.voice)):
             if value is not None:  # not given: what the file says stays
                 _set(t, key, value)
+        for key in clear:
+            if key in t:
+                del t[key]
 
     return edit(text, change)
 

@@ -105,6 +105,8 @@ def test_the_softphone_voice_is_recorded_with_the_video_and_nothing_else(
     time.sleep(0.5)  # the streams exist before the call, as a softphone's ringing would
     env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
     agent = make_agent(_voice_policy(), env=env).start()
+    checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
+    assert checks["voice"]["ok"] and "both voices will be recorded" in checks["voice"]["detail"]
     agent.hook("off-hook", "call-voice")
     time.sleep(3.0)
     assert agent.cli("control", "pause").stdout.startswith("ok")

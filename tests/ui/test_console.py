@@ -371,3 +371,26 @@ def test_blur_rectangles_drawn_on_a_frame_make_that_area_unreadable_in_the_extra
         assert np.abs(last[outside].astype(int) - frame[outside]).mean() < 4
     trail = [(e["who"], e["action"], e["reason"]) for e in site_trail_entries(folder)]
     assert ("carol", "view", "choosing what to blur: session 3") in trail
+
+
+def test_the_call_s_voice_is_chosen_per_agent_and_needs_the_softphone_rule(
+    qtbot: QtBot, site
+) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    e = w.enrolment
+    e.enrolled.selectRow(0)  # alice
+    assert e.voice.currentData() is None  # the policy's choice
+    e.voice.setCurrentIndex(e.voice.findData("softphone"))
+    e.enrol_button.click()  # no [softphone] in this policy: refused, the draft unchanged
+    assert "[softphone]" in w.status.text()
+    draft = w.model.draft_path
+    draft.write_text(draft.read_text() + '\n[softphone]\nbinary = "baresip"\n')
+    e.enrol_button.click()
+    assert "enrolled" in w.status.text(), w.status.text()
+    assert 'voice = "softphone"' in draft.read_text()
+    e.enrolled.selectRow(0)
+    assert e.voice.currentData() == "softphone"  # loaded back from the draft
+    e.voice.setCurrentIndex(e.voice.findData(None))
+    e.enrol_button.click()
+    assert "voice" not in draft.read_text().split("[[enrolment]]")[1].split("[")[0]

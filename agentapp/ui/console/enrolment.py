@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtWidgets import QDateEdit, QFormLayout, QLineEdit, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from agentapp.console import ConsoleModel, EnrolmentRow
-from agentapp.core.policy import Enrolment
+from agentapp.core.policy import VOICE_OFF, VOICE_SOFTPHONE, Enrolment
 from agentapp.core.policy_writer import default_end
 from agentapp.i18n import _, date
 from agentapp.ui.console.widgets import (
@@ -47,11 +55,18 @@ class EnrolmentTab(QWidget):
         self.fps = QSpinBox(minimum=0, maximum=30, value=0, suffix=_(" fps"))
         self.fps.setSpecialValueText(_("the policy's frame rate"))
         self._extension: str | None = None  # kept from the loaded row (not in the form)
+        self.voice = QComboBox()
+        for label, value in ((_("as the policy says"), None), (_("not recorded"), VOICE_OFF),
+                             (_("from the softphone"), VOICE_SOFTPHONE)):  # fmt: skip
+            self.voice.addItem(label, value)
+        self.voice.setToolTip(_("Recording the call's voice needs the policy's [softphone] "
+                                "table; the notice tells the agent"))  # fmt: skip
         form = QFormLayout()
         for label, w in ((_("Agent"), self.agent), (_("Training"), self.training),
                          (_("Start"), self.start), (_("End (required)"), self.end),
                          (_("Share of calls"), self.sampling), (_("At most"), self.quota),
-                         (_("Frame rate"), self.fps)):  # fmt: skip
+                         (_("Frame rate"), self.fps),
+                         (_("Call's voice"), self.voice)):  # fmt: skip
             form.addRow(label, w)
         self.enrol_button = QPushButton(_("Enrol / update"))
         self.enrol_button.clicked.connect(self._enrol)
@@ -89,6 +104,7 @@ class EnrolmentTab(QWidget):
         self.quota.setValue(r.quota)
         self.fps.setValue(r.fps or 0)
         self._extension = r.extension
+        self.voice.setCurrentIndex(max(0, self.voice.findData(r.voice)))
 
     def _enrol(self) -> None:
         agent = self.agent.text().strip()
@@ -96,7 +112,7 @@ class EnrolmentTab(QWidget):
         e = Enrolment(agent, self.training.text().strip(),
                       date_of(self.start.date()), date_of(self.end.date()), self.sampling.value(),
                       self.quota.value(), self.fps.value() or None,
-                      loaded.extension if loaded else None)  # fmt: skip
+                      loaded.extension if loaded else None, self.voice.currentData())  # fmt: skip
         if not e.agent or not e.training:
             self._say(_("Refused: give the agent and the training"))
             return
