@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -88,12 +90,35 @@ def _span(a: np.ndarray, start: float, lo: float, hi: float) -> np.ndarray:
     return a[:, max(0, int((lo - start) * RATE)) : max(0, int((hi - start) * RATE))]
 
 
+AUDIO_MAGIC = (b"OggS", b"OpusHead", b"RIFF", b"WAVE", b"fLaC")
+
+
 def _no_plaintext_audio(*folders: Path) -> None:
     for folder in folders:
         for f in folder.rglob("*"):
             if f.is_file():
                 blob = f.read_bytes()
-                for magic in (b"OggS", b"OpusHead", b"RIFF", b"WAVE", b"fLaC"):
+                for magic in AUDIO_MAGIC:
+                    assert magic not in blob, f"{magic!r} in {f}"
+
+
+def _no_audio_file_in_temp(since: float, ours: Path) -> None:
+    """No file written in the temporary folders since `since` (but the test's own inputs
+    under `ours`) holds an audio container or an Opus header: no temporary plaintext."""
+    for top in (Path(tempfile.gettempdir()), Path("/dev/shm")):
+        for folder, _dirs, files in os.walk(top, onerror=lambda e: None):
+            if Path(folder).is_relative_to(ours):
+                continue
+            for name in files:
+                f = Path(folder, name)
+                try:
+                    st = f.lstat()
+                    if not f.is_file() or st.st_mtime < since or st.st_size > 50_000_000:
+                        continue
+                    blob = f.read_bytes()
+                except OSError:
+                    continue
+                for magic in AUDIO_MAGIC:
                     assert magic not in blob, f"{magic!r} in {f}"
 
 
@@ -101,6 +126,7 @@ def test_the_softphone_voice_is_recorded_with_the_video_and_nothing_else(
     desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
     make_agent: Callable[..., Agent], tmp_path: Path,
 ) -> None:  # fmt: skip
+    began = time.time()
     _softphone_call(pulse)
     time.sleep(0.5)  # the streams exist before the call, as a softphone's ringing would
     env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
@@ -136,6 +162,7 @@ def test_the_softphone_voice_is_recorded_with_the_video_and_nothing_else(
     after = _span(audio, start, pause[1] + 0.3, duration - 0.2)
     assert _level(after[0], 1000) > 0.5 and _level(after[1], 440) > 0.5
     _no_plaintext_audio(agent.data)  # sealed: no audio container or codec header anywhere
+    _no_audio_file_in_temp(began, tmp_path)
 
     # an anonymised extract carries no voice (voices identify the agent and the caller)
     share = tmp_path / "share"
