@@ -24,6 +24,7 @@ from agentapp.vault.store import (
     META,
     STATUS_COMPLETE,
     STATUS_INTERRUPTED,
+    VOICE_FILE,
     Vault,
     recording_ids_since,
     remove_for_good,
@@ -122,8 +123,8 @@ class RecordingShipper:
             if final.exists():  # a stale, different copy: replaced as a whole
                 remove_for_good(final)
             os.replace(incoming, final)
-        for seg in self.vault.segment_paths(rid):
-            seg.unlink()
+        for sealed in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
+            sealed.unlink(missing_ok=True)  # delivered: the desk keeps the metadata only
         stub = json.loads(meta_bytes)
         stub["status"] = STATUS_SHIPPED
         write_atomic(src / META, json.dumps(stub, indent=1).encode())

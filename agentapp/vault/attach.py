@@ -28,9 +28,8 @@ from agentapp.capture.voice import RATE, opus_packets
 from agentapp.core.videopack import AGENT, CALLER, VoicePacket, pack, unpack
 from agentapp.i18n import _
 from agentapp.vault.sealing import CALL_END, SealError, SegmentSealer, open_segment
-from agentapp.vault.store import Vault, VaultError, write_atomic
+from agentapp.vault.store import VOICE_FILE, Vault, VaultError, write_atomic
 
-VOICE_FILE = "voice-attached.seal"
 ATTACHED = "attached"  # RecordingMeta.voice once a PBX recording is sealed in
 
 

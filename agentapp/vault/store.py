@@ -34,6 +34,7 @@ from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
 META = "recording.json"
+VOICE_FILE = "voice-attached.seal"  # a PBX's recording of the call, sealed in (vault/attach.py)
 STATUS_RECORDING = "recording"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"

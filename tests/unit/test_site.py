@@ -99,6 +99,7 @@ def test_shipper_delivers_once_and_keeps_a_stub(tmp_path: Path) -> None:
     vault = Vault(tmp_path / "agent" / "recordings")
     site = tmp_path / "site"
     ids = _finished(vault, 2)
+    (vault.root / ids[1] / "voice-attached.seal").write_bytes(b"sealed voice")
     shipper = RecordingShipper(vault, site)
     assert shipper.ship_all() == 0 and "unreachable" in (shipper.problem or "")
     assert vault.segment_paths(ids[0])  # still here, sealed
@@ -110,6 +111,9 @@ def test_shipper_delivers_once_and_keeps_a_stub(tmp_path: Path) -> None:
         assert vault.get(rid).status == "shipped"  # counted for the quota, purged on time
     assert shipper.ship_all() == 0
     assert sorted(p.name for p in (site / "recordings").iterdir()) == sorted(ids)
+    # an attached voice goes with its recording, and no sealed file stays on the desk
+    assert (site / "recordings" / ids[1] / "voice-attached.seal").read_bytes() == b"sealed voice"
+    assert not (vault.root / ids[1] / "voice-attached.seal").exists()
 
 
 def test_shipper_after_a_stop_between_rename_and_cleanup(tmp_path: Path) -> None:
