@@ -88,12 +88,27 @@ def person(policy: Policy | None, name: str) -> Person:
     return Person(name, name in policy.admins, frozenset(t.trainings if t else ()))
 
 
-def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str | None:
+class Reason(str):
+    """A refusal's reason in the person's language; `english` is what the audit trail keeps
+    (a stored record: one wording whatever the locale)."""
+
+    english: str
+
+    @classmethod
+    def of(cls, template: str, action: Action | None = None, **values: str) -> Reason:
+        """`template` (a catalogue text) with `{act}` the action's verb and `values` as is."""
+        shown = _(template).format(act=action.verb if action else "", **values)
+        said = cls(shown)
+        said.english = template.format(act=_VERBS[action] if action else "", **values)
+        return said
+
+
+def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> Reason | None:
     """None when allowed, else the reason in words."""
     if action in _ADMIN_ONLY:
-        return None if who.admin else _("only an admin/DPO may {act}").format(act=action.verb)
+        return None if who.admin else Reason.of(N_("only an admin/DPO may {act}"), action)
     if action not in _ON_RECORDINGS or rec is None:
-        return _("{act}: no recording given").format(act=action.verb)
+        return Reason.of(N_("{act}: no recording given"), action)
     own = rec.agent == who.name
     trains = rec.training in who.trainings
     if action is Action.LIST:
@@ -107,9 +122,9 @@ def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> str
     if ok:
         return None
     if action is Action.DELETE:
-        return _("only the training's trainers or an admin/DPO may delete a recording")
+        return Reason.of(N_("only the training's trainers or an admin/DPO may delete a recording"))
     if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ATTACH_VOICE):
-        return _("only a trainer of '{training}' may do this").format(training=rec.training)
+        return Reason.of(N_("only a trainer of '{training}' may do this"), training=rec.training)
     if who.admin and action in (Action.VIEW, Action.EXPORT):
-        return _("an admin/DPO sees recordings' metadata, not their video")
-    return _("this recording is not yours and you are not a trainer of its training")
+        return Reason.of(N_("an admin/DPO sees recordings' metadata, not their video"))
+    return Reason.of(N_("this recording is not yours and you are not a trainer of its training"))

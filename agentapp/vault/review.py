@@ -87,7 +87,7 @@ class Review:
 
     def _refuse(self, action: Action, target: str, why: str, what: str) -> ReviewError:
         with contextlib.suppress(ReviewError):  # the refusal stands even if it cannot be traced
-            self.trace(f"refused {action.value}", target, why)
+            self.trace(f"refused {action.value}", target, getattr(why, "english", why))
         return ReviewError(
             _("{name} ({role}) may not {what}: {why}").format(
                 name=self.who.name, role=self.who.role, what=what, why=why

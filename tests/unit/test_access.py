@@ -71,3 +71,16 @@ def test_trainer_tables_are_checked() -> None:
         parse_policy(policy_text(extra='[[trainer]]\nname = "x"\ntrainings = []\n'))
     with pytest.raises(PolicyError, match="twice"):
         parse_policy(policy_text(extra=ACCESS + TOM.replace("tom", "carol")))
+
+
+def test_a_refusal_is_told_in_french_and_traced_in_english() -> None:
+    from agentapp import i18n
+
+    policy = parse_policy(policy_text("alice", extra=ACCESS))
+    i18n.use("fr")
+    why = refusal(person(policy, "bob"), Action.NOTES, RecordingRef("alice", "CRM onboarding"))
+    assert why == "seul un formateur de 'CRM onboarding' peut le faire"
+    assert why.english == "only a trainer of 'CRM onboarding' may do this"  # type: ignore[union-attr]
+    audit = refusal(person(policy, "bob"), Action.AUDIT)
+    assert audit == "seul un admin/DPO peut lire le journal d'audit"
+    assert audit.english == "only an admin/DPO may read the audit trail"  # type: ignore[union-attr]
