@@ -157,6 +157,12 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         assert st.st_uid == 0 and not st.st_mode & 0o022, f"{path} is writable by others"
     entry = AUTOSTART.read_text()
     assert "Exec=/usr/bin/agentapp run" in entry and "TryExec=/usr/bin/agentapp" in entry
+    assert "GenericName[fr]=Enregistreur pour la formation" in entry  # French desks
+    console = Path("/usr/share/applications/agentapp-console.desktop").read_text()
+    assert "Name[fr]=Console du formateur agentapp" in console
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Recommends"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert "gnome-keyring | libkf5wallet-bin" in fields and "kwalletmanager" not in fields
     assert f'folder = "{site}"' in (ETC / "agent.toml").read_text()
     for name in ("recording-public-key.pem", "policy-signing-public-key.pem"):
         assert (ETC / name).read_bytes() == (keys / name).read_bytes()
