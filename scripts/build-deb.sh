@@ -29,6 +29,12 @@ install -m 0644 THIRD_PARTY_LICENSES.md README.md "$ROOT/usr/share/doc/agentapp/
 done
 install -D -m 0644 resources/policy-example.toml \
   "$ROOT/usr/share/doc/agentapp/resources/policy-example.toml"
+# agentapp(1), written from the parser (it cannot drift from --help), and the changelog
+install -d -m 0755 "$ROOT/usr/share/man/man1"
+.venv/bin/python scripts/manpage.py "$STAGE/agentapp.1"
+gzip -9n <"$STAGE/agentapp.1" >"$ROOT/usr/share/man/man1/agentapp.1.gz"
+gzip -9n <"$L/changelog" >"$ROOT/usr/share/doc/agentapp/changelog.gz"
+chmod 0644 "$ROOT/usr/share/man/man1/agentapp.1.gz" "$ROOT/usr/share/doc/agentapp/changelog.gz"
 install -m 0755 "$L/config" "$L/postinst" "$L/prerm" "$L/postrm" "$ROOT/DEBIAN/"
 install -m 0644 "$L/templates" "$L/conffiles" "$ROOT/DEBIAN/"
 SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)

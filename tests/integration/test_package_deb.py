@@ -163,6 +163,12 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Recommends"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     assert "gnome-keyring | libkf5wallet-bin" in fields and "kwalletmanager" not in fields
+    import gzip
+
+    manual = gzip.decompress(Path("/usr/share/man/man1/agentapp.1.gz").read_bytes()).decode()
+    assert manual.startswith(".TH AGENTAPP") and "attach\\-voice" in manual  # from the parser
+    changelog = gzip.decompress(Path("/usr/share/doc/agentapp/changelog.gz").read_bytes())
+    assert changelog.startswith(b"agentapp (")
     assert f'folder = "{site}"' in (ETC / "agent.toml").read_text()
     for name in ("recording-public-key.pem", "policy-signing-public-key.pem"):
         assert (ETC / name).read_bytes() == (keys / name).read_bytes()
