@@ -256,24 +256,20 @@ class ConsoleModel:
              ) -> Playback:  # fmt: skip
         """One recording, decrypted in memory, watermarked, to play (seekable, with its
         paused spans and notes' moments); checked and traced."""
-        from agentapp.vault.attach import attached_voice
-        from agentapp.vault.export import mark_text, open_segments, voice_of
-        from agentapp.vault.playback import Playback, voice_track
+        from agentapp.vault.export import mark_text
+        from agentapp.vault.playback import open_playback
 
         review = self.review()
         with _console_errors():
             access = review.begin(Action.VIEW, rid, reason)
+            mark = mark_text(access.meta.agent, review.who.name, "viewed")
             try:
                 private = _private(private_key_loader, access.segments[0])
-                segments = open_segments(self.vault, rid, private)
-                sound = voice_of(segments) + attached_voice(self.vault, rid, private)
+                playback = open_playback(self.vault, rid, private, mark)
             except Exception as exc:  # key store, tampering: one message for the trainer
                 raise review.failed(access, exc) from None
-        mark = mark_text(access.meta.agent, review.who.name, "viewed")
-        m = access.meta
-        voice = voice_track(sound, m.duration_s)
-        notes = [(n.at_s, n.author) for n in self.notes_on(rid) if n.at_s is not None]
-        return Playback(segments, mark, m.duration_s, list(m.paused_spans), notes, voice=voice)
+        playback.notes += [(n.at_s, n.author) for n in self.notes_on(rid) if n.at_s is not None]
+        return playback
 
     def frame_to_blur(self, rid: str, reason: str,
                       private_key_loader: Callable[[str], object]) -> np.ndarray:  # fmt: skip

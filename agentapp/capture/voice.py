@@ -25,7 +25,6 @@ Threading: one thread ("voice") reads and encodes; `take` is called by the captu
 
 from __future__ import annotations
 
-import contextlib
 import fractions
 import logging
 import os
@@ -38,11 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-
-try:
-    import fcntl
-except ImportError:  # (Windows: pipes have no size to set)
-    fcntl = None  # type: ignore[assignment]
 
 from agentapp.core.clock import Clock
 from agentapp.core.videopack import AGENT, CALLER, VoicePacket
@@ -58,7 +52,6 @@ READ_S = 0.1  # the pipes are read this often: each read ends where the clock sa
 LATENCY_S = 0.02  # parec's requested latency: a chunk read now ended this long ago
 DRIFT_S = 0.04  # the most the voice may stray from the frames' clock before it is corrected
 LOOK_S = 0.5
-PIPE_SIZE = 1031  # fcntl F_SETPIPE_SZ (Linux)
 BITRATE = 16000  # bit/s per channel: wideband speech (two channels: about 14 MB an hour)
 
 
@@ -143,23 +136,33 @@ def _encoder() -> Any:
     return ctx
 
 
+def _frame(samples: np.ndarray, pts: int) -> Any:
+    """One FRAME of mono samples at sample `pts` of the call's timeline, for the encoder."""
+    import av
+
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate, frame.pts = RATE, pts
+    frame.time_base = fractions.Fraction(1, RATE)
+    return frame
+
+
+def _voice(packets: list[Any], channel: int) -> list[VoicePacket]:
+    """The encoder's packets as the fragments keep them (ms on the call's timeline)."""
+    return [VoicePacket(max(0, p.pts * 1000 // RATE), channel, bytes(p))
+            for p in packets if p.pts is not None]  # fmt: skip
+
+
 def opus_packets(samples: np.ndarray, channel: int, first: int = 0) -> list[VoicePacket]:
     """Mono RATE samples (int16), the first at sample `first` of the call's timeline, as the
     recorder would encode them (a recording made elsewhere: vault/attach.py)."""
-    import av
-
     encoder, packets = _encoder(), []
     for at in range(0, len(samples), FRAME):
         chunk = np.zeros(FRAME, np.int16)
         part = samples[at : at + FRAME]
         chunk[: len(part)] = part
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts = RATE, first + at
-        frame.time_base = fractions.Fraction(1, RATE)
-        packets += encoder.encode(frame)
+        packets += encoder.encode(_frame(chunk, first + at))
     packets += encoder.encode(None)
-    return [VoicePacket(max(0, p.pts * 1000 // RATE), channel, bytes(p))
-            for p in packets if p.pts is not None]  # fmt: skip
+    return _voice(packets, channel)
 
 
 class VoiceRecorder:
@@ -253,11 +256,7 @@ class VoiceRecorder:
             wanted = found.near if c.number == AGENT else found.far
             if c.tap is None and wanted is not None:
                 c.tap = self._streams.open(c.number, found)
-                fd = c.tap.stdout.fileno()  # type: ignore[union-attr]
-                os.set_blocking(fd, False)
-                if fcntl is not None:  # room for 16 s: nothing is lost while the codec loads
-                    with contextlib.suppress(OSError):
-                        fcntl.fcntl(fd, PIPE_SIZE, 1 << 19)
+                os.set_blocking(c.tap.stdout.fileno(), False)  # type: ignore[union-attr]
                 c.found_once = True
         if all(c.found_once for c in self._channels):
             self._say("recording")
@@ -305,30 +304,18 @@ class VoiceRecorder:
         self._encode(c, samples)
 
     def _encode(self, c: _Channel, samples: np.ndarray) -> None:
-        import av
-
         assert c.pos is not None
         samples = np.concatenate([c.rest, samples])
         packets = []
         whole = len(samples) - len(samples) % FRAME
         for at in range(0, whole, FRAME):
-            frame = av.AudioFrame.from_ndarray(
-                samples[at : at + FRAME].reshape(1, -1), format="s16", layout="mono"
-            )
-            frame.sample_rate = RATE
-            frame.pts = c.pos
-            frame.time_base = fractions.Fraction(1, RATE)
+            packets += c.encoder.encode(_frame(samples[at : at + FRAME], c.pos))
             c.pos += FRAME
-            packets += c.encoder.encode(frame)
         c.rest = samples[whole:]  # the tail waits for the next chunk
         self._keep(c, packets)
 
     def _keep(self, c: _Channel, packets: list[Any]) -> None:
-        out = [
-            VoicePacket(max(0, p.pts * 1000 // RATE), c.number, bytes(p))
-            for p in packets
-            if p.pts is not None
-        ]
+        out = _voice(packets, c.number)
         if out:
             with self._lock:
                 self._out += out

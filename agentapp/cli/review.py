@@ -284,9 +284,9 @@ def export(args: argparse.Namespace, s: Settings) -> int:
 
 def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.access import Action
-    from agentapp.vault.export import mark_text, open_segments
+    from agentapp.vault.export import mark_text
     from agentapp.vault.keys import KeyProblem
-    from agentapp.vault.playback import Playback
+    from agentapp.vault.playback import open_playback
     from agentapp.vault.sealing import SealError
     from agentapp.vault.store import VaultError
 
@@ -296,24 +296,17 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     review.allowed(Action.VIEW, args.id)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError(_("no display to play the recording on (an export works without one)"))
-    from agentapp.vault.attach import attached_voice
-    from agentapp.vault.export import voice_of
-    from agentapp.vault.playback import voice_track
-
     access = review.begin(Action.VIEW, args.id, args.reason)
     meta = access.meta
+    mark = mark_text(meta.agent, who.name, "viewed")
     try:
-        private = _private_key(args, access.segments[0])
-        segments = open_segments(review.vault, args.id, private)
-        sound = voice_of(segments) + attached_voice(review.vault, meta.id, private)
+        playback = open_playback(review.vault, args.id, _private_key(args, access.segments[0]),
+                                 mark)  # fmt: skip
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
         raise review.failed(access, exc) from None
-    mark = mark_text(meta.agent, who.name, "viewed")
     from agentapp.ui.player import play
 
-    voice = voice_track(sound, meta.duration_s)
-    play(Playback(segments, mark, meta.duration_s, list(meta.paused_spans), voice=voice),
-         _("agentapp — recording {id}").format(id=meta.id))  # fmt: skip
+    play(playback, _("agentapp — recording {id}").format(id=meta.id))
     return 0
 
 

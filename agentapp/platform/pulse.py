@@ -16,7 +16,9 @@ lasts, until found). Threading: `find` and `open_tap` are called from the voice 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from agentapp.core.policy import SoftphoneRule
 if TYPE_CHECKING:
     from agentapp.capture.voice import Found
 
+F_SETPIPE_SZ = 1031  # fcntl (Linux)
 RATE = 48000  # Hz, mono s16le: the server's own rate (capture/voice.py SOURCE_RATE)
 TOOLS = ("pactl", "parec")  # Debian: pulseaudio-utils
 
@@ -101,6 +104,16 @@ def find(rule: SoftphoneRule, env: dict[str, str] | None = None) -> Streams:
     return Streams(far, near, "; ".join(why))
 
 
+def size_pipe(fd: int, size: int) -> None:
+    """Make a pipe hold `size` bytes (Linux; elsewhere, and if refused, it stays as it is)."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+
+
 def open_tap(far: int | None = None, near: str | None = None,
              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
     """A `parec` reading one stream as raw 48 kHz mono s16le on its stdout (a pipe)."""
@@ -109,13 +122,16 @@ def open_tap(far: int | None = None, near: str | None = None,
     target = [f"--monitor-stream={far}"] if far is not None else [f"--device={near}"]
     command = ["parec", *target, "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1",
                "--latency-msec=20", "--client-name=agentapp voice"]  # fmt: skip
-    return subprocess.Popen(
+    tap = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         env=env,
     )
+    assert tap.stdout is not None
+    size_pipe(tap.stdout.fileno(), 1 << 19)  # room for 16 s: nothing lost while a codec loads
+    return tap
 
 
 class Softphone:
@@ -150,19 +166,10 @@ class Speaker:
                                       stderr=subprocess.DEVNULL, env=env)  # fmt: skip
         assert self._proc.stdin is not None
         self._fd = self._proc.stdin.fileno()
-        try:
-            import fcntl
-
-            fcntl.fcntl(self._fd, 1031, 4096)  # F_SETPIPE_SZ
-        except OSError:
-            pass
-        import os
-
+        size_pipe(self._fd, 4096)
         os.set_blocking(self._fd, False)
 
     def write(self, pcm: bytes) -> int:
-        import os
-
         try:
             return os.write(self._fd, pcm)
         except BlockingIOError:

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from agentapp.capture.voice import RATE, opus_packets
 from agentapp.core.videopack import AGENT, CALLER, VoicePacket, pack, unpack
 from agentapp.i18n import _
+from agentapp.vault.export import Segment
 from agentapp.vault.sealing import CALL_END, SealError, SegmentSealer, open_segment
 from agentapp.vault.store import VOICE_FILE, Vault, VaultError, write_atomic
 
@@ -108,3 +109,9 @@ def attached_voice(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Vo
         return [v for payload in seg.payloads for v in unpack(payload).voice]
     except (SealError, ValueError) as exc:
         raise VaultError(f"{VOICE_FILE}: {exc}") from None
+
+
+def recording_voice(vault: Vault, rid: str, private: X25519PrivateKey,
+                    segments: list[Segment]) -> list[VoicePacket]:  # fmt: skip
+    """All of a recording's voice: recorded on the desk (in its segments) and attached."""
+    return [v for s in segments for v in s.voice] + attached_voice(vault, rid, private)

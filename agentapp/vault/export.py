@@ -115,10 +115,6 @@ def _packet_segment(name: str, payloads: list[bytes], call_end: bool) -> Segment
     return Segment(width, height, tuple(packets), call_end=call_end, voice=tuple(voice))
 
 
-def voice_of(segments: list[Segment]) -> list[VoicePacket]:
-    return [v for s in segments for v in s.voice]
-
-
 def _mp4_segment(mp4: bytes) -> Segment:
     with av.open(io.BytesIO(mp4)) as c:
         cc = c.streams.video[0].codec_context
@@ -229,9 +225,9 @@ def export_recording(
     segments = open_segments(vault, rid, private)
     sound: list[VoicePacket] = []
     if voice:
-        from agentapp.vault.attach import attached_voice
+        from agentapp.vault.attach import recording_voice
 
-        sound = voice_of(segments) + attached_voice(vault, rid, private)
+        sound = recording_voice(vault, rid, private, segments)
     width, height = _size(segments)
     tmp = out.with_name(f".{out.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

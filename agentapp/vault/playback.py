@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
-from agentapp.core.videopack import VoicePacket
-from agentapp.vault.export import BAND, Segment, marked_frames, video_size
+from agentapp.vault.export import BAND, Segment, marked_frames, open_segments, video_size
+from agentapp.vault.store import Vault
 
 VOICE_RATE = 16000  # the player's sound: the rate the desk records at
 GAP_S = 1.5  # no frame for longer than this (the frames of a static window are at least 1 s
@@ -82,10 +83,16 @@ def _first_time(segment: Segment) -> float | None:
     return min((p.pts_ms / 1000 for p in segment.packets), default=None)
 
 
-def voice_track(packets: list[VoicePacket], duration: float) -> np.ndarray | None:
-    """The voice for the player (None: the recording has none)."""
-    if not packets:
-        return None
+def open_playback(vault: Vault, rid: str, private: X25519PrivateKey, mark: str,
+                  notes: list[tuple[float, str]] | None = None) -> Playback:  # fmt: skip
+    """A recording decrypted in memory for the player, with its voice (desk and attached)
+    decoded at VOICE_RATE. Raises VaultError (SealError, OSError from the files)."""
+    from agentapp.vault.attach import recording_voice
     from agentapp.vault.voice import decode
 
-    return decode(packets, round(duration * 1000), rate=VOICE_RATE)
+    meta = vault.get(rid)
+    segments = open_segments(vault, rid, private)
+    sound = recording_voice(vault, rid, private, segments)
+    voice = decode(sound, round(meta.duration_s * 1000), rate=VOICE_RATE) if sound else None
+    return Playback(segments, mark, meta.duration_s, list(meta.paused_spans), notes or [],
+                    voice=voice)  # fmt: skip

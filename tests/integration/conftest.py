@@ -124,6 +124,13 @@ class Agent:
     def recordings(self) -> list[dict[str, object]]:
         return json.loads(self.cli("recordings", "list", "--json").stdout)  # type: ignore[no-any-return]
 
+    def call(self, call_id: str, seconds: float = 2.0) -> dict[str, object]:
+        """One call of `seconds`, through the hook; the recording it left, once sealed."""
+        self.hook("off-hook", call_id)
+        time.sleep(seconds)
+        self.hook("on-hook", call_id)
+        return self.wait_sealed()[-1]
+
     def wait_sealed(self, n: int = 1, timeout: float = 30) -> list[dict[str, object]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

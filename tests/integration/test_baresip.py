@@ -69,6 +69,14 @@ class Phone:
     ctrl: int
     proc: subprocess.Popen[bytes]
 
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
     def command(self, command: str, params: str = "") -> None:
         """Send a command to this baresip's ctrl_tcp (one short-lived client)."""
         with socket.create_connection(("127.0.0.1", self.ctrl), timeout=5) as s:
@@ -181,12 +189,7 @@ def line(tmp_path: Path) -> Iterator[Line]:
     yield Line(agent_phone, caller, proxy)
     proxy.stop()
     for phone in (caller, agent_phone):
-        phone.proc.terminate()
-        try:
-            phone.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            phone.proc.kill()
-            phone.proc.wait()
+        phone.stop()
 
 
 def baresip_agent(make_agent: Callable[..., Agent], env: dict[str, str], line: Line) -> Agent:

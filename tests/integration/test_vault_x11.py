@@ -31,11 +31,7 @@ BANNED = [b"ftyp", b"moov", b"mdat", b"x264", b"Lavf", b"Lavc"]  # plaintext vid
 
 
 def _record(agent: Agent, call: str, seconds: float = 2.0) -> str:
-    agent.hook("off-hook", call)
-    time.sleep(seconds)
-    agent.hook("on-hook", call)
-    recs = agent.wait_sealed()
-    return str(recs[-1]["id"])
+    return str(agent.call(call, seconds)["id"])
 
 
 def _white(bgr: np.ndarray) -> float:

@@ -182,10 +182,8 @@ def test_no_voice_when_the_policy_says_off_or_the_softphone_is_silent(
     env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
     off = policy_text("alice", extra=VOICE)  # [softphone] named, voice left "off"
     agent = make_agent(off, env=env).start()
-    agent.hook("off-hook", "call-off")
-    time.sleep(2.0)
-    agent.hook("on-hook", "call-off")
-    (rec,) = agent.wait_sealed()
+    rec = agent.call("call-off", 2.0)
+    assert len(agent.recordings()) == 1
     assert rec["voice"] == ""
     out = tmp_path / "off.mp4"
     agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: off")
@@ -277,12 +275,7 @@ def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
         (rec,) = agent.wait_sealed()
     finally:
         for phone in phones:
-            phone.proc.terminate()
-            try:
-                phone.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                phone.proc.kill()
-                phone.proc.wait()
+            phone.stop()
     assert rec["voice"] == "recording", rec
     out = tmp_path / "call.mp4"
     agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: voice")
@@ -397,10 +390,8 @@ def test_a_pbx_recording_attached_plays_at_its_moment_and_leaves_no_plaintext(
     the recording; the export has the tone at 1.5 s (±80 ms), only the training's trainers may
     attach it, it is traced, and the vault holds no WAV."""
     agent = make_agent(policy_text("alice", extra=ACCESS), env=desktop.env).start()
-    agent.hook("off-hook", "call-pbx")
-    time.sleep(4.0)
-    agent.hook("on-hook", "call-pbx")
-    (rec,) = agent.wait_sealed()
+    rec = agent.call("call-pbx", 4.0)
+    assert len(agent.recordings()) == 1
     assert rec["voice"] == ""
     pbx = tmp_path / "mixmonitor-call-pbx.wav"
     with wave.open(str(pbx), "wb") as w:
