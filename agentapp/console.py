@@ -256,13 +256,14 @@ class ConsoleModel:
              ) -> Playback:  # fmt: skip
         """One recording, decrypted in memory, watermarked, to play (seekable, with its
         paused spans and notes' moments); checked and traced."""
+        from agentapp.ui.watermark import qt_mark
         from agentapp.vault.export import mark_text
         from agentapp.vault.playback import open_playback
 
         review = self.review()
         with _console_errors():
             access = review.begin(Action.VIEW, rid, reason)
-            mark = mark_text(access.meta.agent, review.who.name, "viewed")
+            mark = qt_mark(mark_text(access.meta.agent, review.who.name, "viewed"))
             try:
                 private = _private(private_key_loader, access.segments[0])
                 playback = open_playback(self.vault, rid, private, mark)
@@ -298,6 +299,7 @@ class ConsoleModel:
                blurs: tuple[Rect, ...] = ()) -> Path:  # fmt: skip
         """A watermarked MP4 in `folder` (anonymised: neutral name, no agent, no voice,
         `blurs` made unreadable), traced."""
+        from agentapp.ui.watermark import qt_mark
         from agentapp.vault.export import export_recording, mark_text, neutral_name
 
         action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
@@ -305,7 +307,7 @@ class ConsoleModel:
         with _console_errors():
             out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
             access = review.begin(action, rid, reason, out)
-            mark = mark_text(access.meta.agent, review.who.name, "exported", anonymise)
+            mark = qt_mark(mark_text(access.meta.agent, review.who.name, "exported", anonymise))
             try:
                 private = _private(private_key_loader, access.segments[0])
                 export_recording(self.vault, rid, private, out, mark, blurs,

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Build the Debian package from the PyInstaller bundle and installer/linux/.
 # Usage: scripts/build-deb.sh [OUT_DIR] (default: dist) → OUT_DIR/agentapp_<version>_<arch>.deb
-# DEB_COMPRESSION=xz|gzip|zstd|none and DEB_COMPRESSION_LEVEL (default xz 6: the smallest
-# download; tests use zstd 3, many times faster).
+# DEB_COMPRESSION=xz|gzip|none and DEB_COMPRESSION_LEVEL (default xz 6: the smallest
+# download; tests use gzip 1, many times faster; zstd is refused by Debian 12's lintian and
+# dpkg before 1.21.18).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${1:-dist}")
 mkdir -p "$OUT"
 VERSION=$(.venv/bin/python -c 'import agentapp; print(agentapp.__version__)')
 ARCH=$(dpkg --print-architecture)
+for tool in dpkg-deb dpkg-shlibdeps readelf strip; do
+  command -v "$tool" >/dev/null || { echo "deb: $tool is missing (apt-get install dpkg-dev)" >&2; exit 1; }
+done
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-ROOT="$STAGE/root"
+ROOT="$STAGE/debian/agentapp"  # (the layout dpkg-shlibdeps reads)
+mkdir -p "$ROOT"
 
 bash scripts/build-bundle.sh "$STAGE/bundle"
 install -d -m 0755 "$ROOT/DEBIAN" "$ROOT/opt" "$ROOT/usr/bin" "$ROOT/etc/xdg/autostart" \
@@ -21,8 +26,14 @@ ln -s /opt/agentapp/agentapp "$ROOT/usr/bin/agentapp"
 L=installer/linux
 install -m 0644 "$L/agentapp.desktop" "$ROOT/etc/xdg/autostart/agentapp.desktop"
 install -m 0644 "$L/agentapp-console.desktop" "$ROOT/usr/share/applications/"
-install -m 0644 LICENSE "$ROOT/usr/share/doc/agentapp/copyright"
+# the licences in Debian's machine-readable form, and the GPL's written source offer with
+# the versions this bundle was built from
+install -m 0644 "$L/copyright" "$ROOT/usr/share/doc/agentapp/copyright"
+.venv/bin/python scripts/source_offer.py "$L/SOURCE-OFFER.in" \
+  >"$ROOT/usr/share/doc/agentapp/SOURCE-OFFER"
 install -m 0644 THIRD_PARTY_LICENSES.md README.md "$ROOT/usr/share/doc/agentapp/"
+install -d -m 0755 "$ROOT/usr/share/lintian/overrides"
+install -m 0644 "$L/lintian-overrides" "$ROOT/usr/share/lintian/overrides/agentapp"
 # the rules and the guides, with the screenshots they show (README's links resolve there)
 (cd docs && find . -name '*.md' -o -name '*.png') | while read -r f; do
   install -D -m 0644 "docs/$f" "$ROOT/usr/share/doc/agentapp/docs/$f"
@@ -38,10 +49,13 @@ chmod 0644 "$ROOT/usr/share/man/man1/agentapp.1.gz" "$ROOT/usr/share/doc/agentap
 install -m 0755 "$L/config" "$L/postinst" "$L/prerm" "$L/postrm" "$ROOT/DEBIAN/"
 install -m 0644 "$L/templates" "$L/conffiles" "$ROOT/DEBIAN/"
 SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
+DEPENDS=$(.venv/bin/python scripts/deb_depends.py "$STAGE")
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
-  "$L/control.in" >"$ROOT/DEBIAN/control"
-# Bundle files: read-only for all, executables keep their x bit; nothing group/other-writable.
+  -e "s#@DEPENDS@#$DEPENDS#" "$L/control.in" >"$ROOT/DEBIAN/control"
+# Bundle files: read-only for all, executables keep their x bit; nothing group/other-writable;
+# shared libraries are not executables.
 chmod -R u+rwX,go+rX,go-w "$ROOT/opt/agentapp"
+find "$ROOT/opt/agentapp/_internal" -type f \( -name '*.so' -o -name '*.so.*' \) -exec chmod 0644 {} +
 
 DEB="$OUT/agentapp_${VERSION}_${ARCH}.deb"
 echo "deb: dpkg-deb (${DEB_COMPRESSION:-xz}) → $DEB"

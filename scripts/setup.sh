@@ -2,7 +2,7 @@
 # Set up agentapp on a fresh Debian 12 machine: Debian packages (when run as root) and a
 # virtual environment in .venv with the project and its development tools.
 #   --test   also the real peers only the test suite uses (softphones, a sound server, a browser, a
-#            compositor, the Windows installer compiler)
+#            compositor, the Windows installer compiler, the Debian package tools and lintian)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,7 @@ DEBS=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock
-    pulseaudio pulseaudio-utils libasound2-plugins)
+    pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian)
 fi
 missing=()
 for p in "${DEBS[@]}"; do

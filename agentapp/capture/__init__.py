@@ -1,1 +1,1 @@
-"""The only package that grabs pixels (mss) and encodes video (OpenCV, PyAV)."""
+"""The only package that grabs pixels (mss) and encodes video (PyAV)."""

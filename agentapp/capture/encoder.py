@@ -4,16 +4,18 @@ One SegmentEncoder makes one segment's packets (core/videopack.py), sealed by th
 fragment at a time. Timestamps are milliseconds since the recording started (off-hook), so
 gaps (window minimised, secure pause) stay gaps in time and segments line up when exported.
 
-The codecs (PyAV and OpenCV, ~50 MB resident) are imported at the first call, not when the
-agent starts: an enrolled agent waits between calls far longer than it records.
+The codec (PyAV, ~40 MB resident) is imported at the first call, not when the agent starts:
+an enrolled agent waits between calls far longer than it records. Colour conversion is
+FFmpeg's swscale through PyAV (docs/design.md, "One library for pixels", says why not OpenCV).
 
-Threading: used by the capture thread only; `preload` may run on any thread.
+Threading: used by the capture thread only; `preload` may run on any thread. `compact` keeps
+its conversion frames per thread.
 """
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -37,32 +39,67 @@ X264_OPTIONS = {
 }
 
 
-_loaded: tuple[Any, ModuleType] | None = None
+_av: Any = None  # the PyAV module, once imported
 
 
-def _codecs() -> tuple[Any, ModuleType]:
-    """(av, cv2), imported on first use (Python's import lock makes a concurrent
-    `preload` and a first encoder wait for each other, never import twice)."""
-    global _loaded
+def _codecs() -> Any:
+    """PyAV, imported on first use (Python's import lock makes a concurrent `preload` and a
+    first encoder wait for each other, never import twice)."""
+    global _av
     import av
-    import cv2
 
-    # One thread: OpenCV's pool would split each 720p conversion over both cores and its
-    # workers spin after each frame: 0.42 ms wall but 1.2–1.3 ms CPU a frame, against
-    # 0.9 ms wall and 0.87–0.89 ms CPU on one (Debian 12, 2 cores; frames 0.1 s apart).
-    cv2.setNumThreads(1)
-    _loaded = av, cv2
-    return _loaded
+    _av = av
+    return av
+
+
+class _ToI420:
+    """BGRA to I420 by swscale, through a source frame kept while the size holds: the pixels
+    are copied straight into its plane (PyAV's `from_ndarray` walks them row by row, 1.4 ms
+    for 1280x720 against 0.3 ms). Bilinear chroma: each chroma sample is the mean of its
+    pixels, as coloured text needs (point sampling saves 0.35 ms and makes it fringe)."""
+
+    def __init__(self, av: Any) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._av = av
+        self._convert = VideoReformatter()
+        self._src: Any = None
+        self._into: np.ndarray | None = None
+
+    def __call__(self, bgra: np.ndarray) -> np.ndarray:
+        h, w = bgra.shape[:2]
+        if w % 2 or h % 2:
+            raise ValueError("frame size must be even")
+        if self._src is None or (self._src.width, self._src.height) != (w, h):
+            self._src = self._av.VideoFrame(w, h, "bgra")
+            self._into = plane_array(self._src.planes[0], h, w * 4).reshape(h, w, 4)
+        assert self._into is not None
+        self._into[:] = bgra
+        yuv = self._convert.reformat(
+            self._src, format="yuv420p", interpolation="BILINEAR", threads=1
+        )
+        return np.asarray(yuv.to_ndarray())
+
+
+_converters = threading.local()
+
+
+def plane_array(plane: Any, rows: int, row_bytes: int) -> np.ndarray:
+    """A writable view of a PyAV frame plane's `rows` rows of `row_bytes` (past its padding)."""
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :row_bytes]
 
 
 def compact(bgra: np.ndarray) -> np.ndarray:
     """The frame as the encoder takes it (I420: 1.5 bytes a pixel instead of 4), if the
-    codecs are loaded already; else the frame itself (the first frames of the agent's first
-    call, read while they load). Frames wait out the look-behind in this form. Always a
-    new array when `bgra` is read-only (a reader's view of memory it reuses)."""
-    if _loaded is None:
+    codec is loaded already; else the frame itself (the first frames of the agent's first
+    call, read while it loads). Frames wait out the look-behind in this form. Always a new
+    array when `bgra` is read-only (a reader's view of memory it reuses)."""
+    if _av is None:
         return bgra if bgra.flags.writeable else bgra.copy()
-    return _loaded[1].cvtColor(bgra, _loaded[1].COLOR_BGRA2YUV_I420)
+    convert = getattr(_converters, "convert", None)
+    if convert is None:
+        convert = _converters.convert = _ToI420(_av)
+    return convert(bgra)
 
 
 def preload() -> None:
@@ -92,7 +129,7 @@ class SegmentEncoder:
         self.frames = 0
         self.first_ms: int | None = None
         self.last_ms = -1
-        av, _x = _codecs()  # (and `compact` converts from now on)
+        av = _codecs()  # (and `compact` converts from now on)
         self._av = av
         cc = av.CodecContext.create("libx264", "w")
         cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
@@ -109,7 +146,7 @@ class SegmentEncoder:
         yuv = pixels if pixels.ndim == 2 else compact(pixels[: self.height, : self.width])
         if yuv.shape != (self.height * 3 // 2, self.width):
             raise ValueError("frame of another size")
-        frame = self._av.VideoFrame.from_ndarray(np.asarray(yuv, dtype=np.uint8), format="yuv420p")
+        frame = self._i420_frame(yuv)
         frame.pts, frame.time_base = t_ms, _MS
         self._keep(self._cc.encode(frame))
         self.frames += 1
@@ -126,6 +163,17 @@ class SegmentEncoder:
         self._packets.append(Packet.repeat_at(t_ms))
         self.frames += 1
         self.last_ms = t_ms
+
+    def _i420_frame(self, yuv: np.ndarray) -> Any:
+        """A yuv420p frame holding `yuv` (its planes copied in whole, not row by row)."""
+        w, h = self.width, self.height
+        frame = self._av.VideoFrame(w, h, "yuv420p")
+        y, u, v = frame.planes
+        plane_array(y, h, w)[:] = yuv[:h]
+        quarter = yuv[h:].reshape(2, h // 2, w // 2)  # I420: all of U, then all of V
+        plane_array(u, h // 2, w // 2)[:] = quarter[0]
+        plane_array(v, h // 2, w // 2)[:] = quarter[1]
+        return frame
 
     def _keep(self, packets: list[Any]) -> None:
         for p in packets:

@@ -227,6 +227,7 @@ def _private_key(args: argparse.Namespace, first_segment: Path) -> X25519Private
 
 def export(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.access import Action
+    from agentapp.ui.watermark import qt_mark
     from agentapp.vault.export import export_recording, mark_text
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError
@@ -244,7 +245,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     access = review.begin(action, meta.id, args.reason, out)
     try:
         private = _private_key(args, access.segments[0])
-        mark = mark_text(meta.agent, who.name, "exported", anonymise)
+        mark = qt_mark(mark_text(meta.agent, who.name, "exported", anonymise))
         summary = export_recording(review.vault, meta.id, private, out, mark,
                                    tuple(args.blur or ()), voice=not anonymise)  # fmt: skip
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
@@ -263,7 +264,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
             first_s=summary.first_s,
             last_s=summary.last_s,
             size_bytes=summary.size_bytes,
-            mark=mark,
+            mark=mark.text,
         )
     )
     if summary.voice:
@@ -284,6 +285,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
 
 def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.access import Action
+    from agentapp.ui.watermark import qt_mark
     from agentapp.vault.export import mark_text
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.playback import open_playback
@@ -298,7 +300,7 @@ def view(args: argparse.Namespace, s: Settings) -> int:
         raise CliError(_("no display to play the recording on (an export works without one)"))
     access = review.begin(Action.VIEW, args.id, args.reason)
     meta = access.meta
-    mark = mark_text(meta.agent, who.name, "viewed")
+    mark = qt_mark(mark_text(meta.agent, who.name, "viewed"))
     try:
         playback = open_playback(review.vault, args.id, _private_key(args, access.segments[0]),
                                  mark)  # fmt: skip

@@ -60,7 +60,7 @@ admins = ["dpo"]
 [[trainer]]
 name = "trainer"
 trainings = ["CRM onboarding (demo)"]
-minutes_per_week = {weekly_quota * 20}  # room to enrol a second trainee
+minutes_per_week = {min(weekly_quota * 20, 2400)}  # room to enrol a second trainee
 
 [[application]]
 name = "CRM"

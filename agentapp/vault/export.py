@@ -12,13 +12,12 @@ import datetime as dt
 import io
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -165,18 +164,39 @@ def _decode_packets(packets: tuple[Packet, ...]) -> Iterator[tuple[float, np.nda
                 yield t / 1000, kept.copy()
 
 
+BLOCK = 16  # pixels: the blur's block, and its box passes' width
+
+
 def blur(canvas: np.ndarray, rect: Rect) -> None:
-    """Make a rectangle unreadable for good: pixelate to 16-pixel blocks, then blur."""
+    """Make a rectangle unreadable for good: the mean of each 16-pixel block (what was in a
+    block is gone), then a blur that hides the blocks' edges (two 16-pixel box passes,
+    close to a Gaussian)."""
     h, w = canvas.shape[:2]
     x0, y0 = max(0, rect.x), max(0, rect.y)
     x1, y1 = min(w, rect.x + rect.w), min(h, rect.y + rect.h)
     if x1 <= x0 or y1 <= y0:
         return
     roi = canvas[y0:y1, x0:x1]
-    small = cv2.resize(roi, (max(1, (x1 - x0) // 16), max(1, (y1 - y0) // 16)),
-                       interpolation=cv2.INTER_AREA)  # fmt: skip
-    big = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    roi[:] = cv2.GaussianBlur(big, (0, 0), 6)
+    rows, cols = np.arange(0, y1 - y0, BLOCK), np.arange(0, x1 - x0, BLOCK)
+    tall, wide = np.diff(rows, append=y1 - y0), np.diff(cols, append=x1 - x0)
+    sums = np.add.reduceat(np.add.reduceat(roi.astype(np.float32), rows, axis=0), cols, axis=1)
+    means = sums / np.outer(tall, wide)[..., None]
+    blocks = np.repeat(np.repeat(means, tall, axis=0), wide, axis=1)
+    for axis in (0, 1, 0, 1):
+        blocks = _box(blocks, axis)
+    roi[:] = np.clip(np.rint(blocks), 0, 255).astype(np.uint8)
+
+
+def _box(a: np.ndarray, axis: int) -> np.ndarray:
+    """The mean of BLOCK values around each one along `axis` (edges repeated)."""
+    half = BLOCK // 2
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (half, BLOCK - half)
+    c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float64)
+    n = a.shape[axis]
+    hi = np.take(c, np.arange(BLOCK, BLOCK + n), axis=axis)
+    lo = np.take(c, np.arange(0, n), axis=axis)
+    return ((hi - lo) / BLOCK).astype(np.float32)
 
 
 BAND = 18  # pixels added under each frame for the watermark
@@ -195,18 +215,19 @@ def neutral_name() -> str:
     return f"training-extract-{secrets.token_hex(4)}.mp4"
 
 
-def watermark(canvas: np.ndarray, text: str) -> None:
-    """Burn `text` into the band of BAND rows at the bottom of `canvas`, sized to fit its width.
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A watermark: its text, and what draws it on the band (the front end's: Qt's painter,
+    ui/watermark.py; the vault has no font)."""
 
-    The band is added under the recorded window (the export is BAND pixels taller), so the
-    mark hides none of the content a trainer needs, yet is part of every frame's pixels.
-    """
-    h, w = canvas.shape[:2]
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (tw, _th), _base = cv2.getTextSize(text, font, 1.0, 1)
-    scale = max(0.25, min(0.45, (w - 8) / max(1, tw)))
-    canvas[h - BAND :, :] = (32, 32, 32)
-    cv2.putText(canvas, text, (4, h - 5), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    text: str
+    draw: Callable[[str, int], np.ndarray]  # (text, width) -> (BAND, width, 3) BGR uint8
+
+    def band(self, width: int) -> np.ndarray:
+        band = self.draw(self.text, width)
+        if band.shape != (BAND, width, 3):
+            raise ValueError("a watermark band of another size")
+        return band
 
 
 def export_recording(
@@ -214,7 +235,7 @@ def export_recording(
     rid: str,
     private: X25519PrivateKey,
     out: Path,
-    mark: str,
+    mark: Mark,
     blurs: tuple[Rect, ...] = (),
     voice: bool = True,
 ) -> ExportSummary:
@@ -235,7 +256,7 @@ def export_recording(
     frames, first, last = 0, None, 0.0
     try:
         with av.open(str(tmp), mode="w", format="mp4") as dst:
-            dst.metadata["comment"] = mark
+            dst.metadata["comment"] = mark.text
             stream = dst.add_stream("libx264", rate=10)
             stream.width, stream.height, stream.pix_fmt = width, height + BAND, "yuv420p"
             stream.time_base = _MS
@@ -306,7 +327,7 @@ def _size(segments: list[Segment]) -> tuple[int, int]:
 
 def marked_frames(
     segments: list[Segment],
-    mark: str,
+    mark: Mark,
     blurs: tuple[Rect, ...] = (),
     size: tuple[int, int] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -314,11 +335,12 @@ def marked_frames(
     the whole recording's, when these are some of its segments), blurred, with the watermark
     band under them. Lazy: one frame in memory at a time (playback)."""
     width, height = size or _size(segments)
+    band = mark.band(width)  # under the window, so the mark hides none of what it shows
     for seg in segments:
         for t, bgr in iter_frames(seg):
             canvas = np.zeros((height + BAND, width, 3), np.uint8)
             canvas[: bgr.shape[0], : bgr.shape[1]] = bgr
             for rect in blurs:
                 blur(canvas[:height], rect)
-            watermark(canvas, mark)
+            canvas[height:] = band
             yield t, canvas

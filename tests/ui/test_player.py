@@ -61,6 +61,7 @@ def _playback(notes: list[tuple[float, str]] | None = None) -> object:
     """10 s at 10 fps whose grey level says the time (level = 20 × seconds), no frame from 6
     to 8 s (the window hidden), paused from 2 to 3 s."""
     from agentapp.capture.encoder import SegmentEncoder
+    from agentapp.ui.watermark import qt_mark
     from agentapp.vault.export import Segment
     from agentapp.vault.playback import Playback
 
@@ -73,8 +74,8 @@ def _playback(notes: list[tuple[float, str]] | None = None) -> object:
         frame[:] = round(t * 20)
         enc.add(frame, i * 100)
     segment = Segment(64, 48, tuple(enc.flush()))
-    return Playback([segment], "alice - viewed by carol - training only", 10.0, [(2.0, 3.0)],
-                    notes or [])  # fmt: skip
+    mark = qt_mark("alice - viewed by carol - training only")
+    return Playback([segment], mark, 10.0, [(2.0, 3.0)], notes or [])
 
 
 def _level(player: PlayerWindow) -> float:

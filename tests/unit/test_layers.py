@@ -71,3 +71,12 @@ def test_the_product_imports_nothing_of_the_demo() -> None:
                    if any(n == "agentapp.demo" or n.startswith("agentapp.demo.") for n in names)
                    and not m.startswith("demo/"))  # fmt: skip
     assert users == ["cli/agent.py"]  # `agentapp demo` runs it
+
+
+def test_the_product_does_not_import_opencv() -> None:
+    """OpenCV is the tests' judge of pixels, not part of the product (issue 18): a module
+    that imported it would fail in the bundle, which does not carry it."""
+    users = sorted(m for m, names in _modules().items()
+                   if any(n.split(".")[0] == "cv2" for n in names))  # fmt: skip
+    assert users == []
+    assert "av" in _imports(ROOT / "capture" / "encoder.py")  # the check reads real imports

@@ -1,0 +1,75 @@
+"""The pixel work that replaced OpenCV (issue 18), judged by OpenCV itself, a library other
+than the one that made the pixels: the colour conversion the encoder takes, the blur of an
+anonymised extract, the watermark's text drawn by Qt."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from agentapp.capture.encoder import SegmentEncoder, compact
+from agentapp.core.geometry import Rect
+from agentapp.ui.watermark import qt_mark, watermark_band
+from agentapp.vault.export import BAND, blur
+
+
+def _screen(w: int, h: int) -> np.ndarray:
+    """BGRA: flat colours, a gradient and black text on white, like a business form."""
+    img = np.zeros((h, w, 4), np.uint8)
+    img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
+    img[: h // 2, :, 1] = 200
+    img[:, : w // 3, 2] = 240
+    img[h // 2 :, w // 2 :, :3] = 255
+    cv2.putText(img, "4970 1011 1234", (w // 2 + 4, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                (0, 0, 0, 255), 2)  # fmt: skip
+    return img
+
+
+def test_the_conversion_matches_opencv_bt601(qapp: object) -> None:
+    SegmentEncoder(2, 2, 10)  # loads the codec: `compact` converts from now on
+    for w, h in ((1280, 720), (642, 358), (1366, 768)):
+        img = _screen(w, h)
+        ours = compact(img).astype(int)
+        ref = cv2.cvtColor(img, cv2.COLOR_BGRA2YUV_I420).astype(int)
+        assert ours.shape == ref.shape == (h * 3 // 2, w)
+        assert np.abs(ours[:h] - ref[:h]).max() <= 1  # luma: the same limited-range BT.601
+        assert np.abs(ours[h:] - ref[h:]).mean() < 1.0  # chroma: both average 2x2 pixels
+
+
+def test_the_blur_leaves_nothing_readable_and_nothing_else_changed(qapp: object) -> None:
+    img = np.ascontiguousarray(_screen(640, 360)[..., :3])
+    before = img.copy()
+    secret = Rect(320, 300, 320, 60)
+    blur(img, secret)
+    inside = img[300:360, 320:640]
+    grey = cv2.cvtColor(inside, cv2.COLOR_BGR2GRAY)
+    sharp = cv2.cvtColor(before[300:360, 320:640], cv2.COLOR_BGR2GRAY)
+    assert cv2.Laplacian(grey, cv2.CV_64F).var() < cv2.Laplacian(sharp, cv2.CV_64F).var() / 100
+    outside = np.ones(img.shape[:2], bool)
+    outside[300:360, 320:640] = False
+    assert (img[outside] == before[outside]).all()
+    # What was in a block is gone: the same blocks' means, the same result whatever the
+    # pixels were (here each 16-pixel block turned upside down and back to front).
+    shuffled = before.copy()
+    for y in range(300, 360, 16):
+        for x in range(320, 640, 16):
+            block = shuffled[y : min(y + 16, 360), x : x + 16]
+            block[:] = block[::-1, ::-1].copy()
+    assert not (shuffled == before).all()
+    blur(shuffled, secret)
+    assert np.abs(shuffled.astype(int) - img.astype(int)).max() <= 1
+    blur(img, Rect(600, 340, 100, 100))  # past the edges: clipped, no error
+    blur(img, Rect(700, 400, 10, 10))  # wholly outside: nothing
+
+
+def test_the_watermark_is_drawn_in_the_band_and_fits(qapp: object) -> None:
+    text = "Amélie Martin - exported by carol 2026-12-02 16:40 UTC - training only"
+    wide = watermark_band(text, 640)
+    assert wide.shape == (BAND, 640, 3) and wide.dtype == np.uint8
+    lit = np.nonzero((wide > 200).any(axis=(0, 2)))[0]
+    assert lit.min() >= 4 and lit.max() < 640 - 4  # all of it, inside the band
+    assert (wide[0, -1] == (32, 32, 32)).all()
+    assert not (watermark_band(text.replace("é", "e"), 640) == wide).all()  # the accent drawn
+    narrow = watermark_band(text, 200)  # smaller letters, the end cut off
+    assert (narrow > 200).any() and narrow.shape == (BAND, 200, 3)
+    assert qt_mark(text).band(320).shape == (BAND, 320, 3)
