@@ -233,6 +233,7 @@ def _install_check(s: Settings) -> Check:
     import sys
 
     from agentapp import __version__
+    from agentapp.logs import log_place
     from agentapp.settings import config_path
 
     how = "bundle" if getattr(sys, "frozen", False) else "Python package"
@@ -240,7 +241,7 @@ def _install_check(s: Settings) -> Check:
     cfg = config_path(s.data_dir)
     read = f"settings {cfg}" if cfg.exists() else "no agent.toml (defaults)"
     return Check("agentapp", True, f"version {__version__} ({how} in {where}); {read}; "
-                 f"data {s.data_dir}")  # fmt: skip
+                 f"data {s.data_dir}; log {log_place(s.data_dir).describe()}")  # fmt: skip
 
 
 def clock_problem(now: float, latest: float | None) -> str | None:

@@ -1,10 +1,17 @@
-"""Where the agent's messages go: one line per message on the console for people, the
-full record (tracebacks included) in `<data dir>/agent.log`, rotated."""
+"""Where the agent's messages go: one line per message on the console for people; the full
+record (tracebacks included) in the systemd journal when the desk has one, else in
+`<data dir>/agent.log`, rotated (also the journal's fallback for a record it cannot take).
+
+AGENTAPP_LOG=journal|file|auto (default auto: the journal when its socket answers)."""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
+import socket
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentapp import layout
@@ -26,16 +33,69 @@ def console_logging() -> None:
     root.handlers[:] = [handler]
 
 
-def setup_logging(data_dir: Path, verbose: bool = False) -> Path:
+@dataclass(frozen=True, slots=True)
+class LogPlace:
+    """Where the log went: the journal (with the file as its fallback) or the file."""
+
+    file: Path
+    journal: Path | None = None
+
+    def describe(self) -> str:
+        if self.journal is None:
+            return str(self.file)
+        return f"the systemd journal (journalctl -t agentapp; {self.journal}), else {self.file}"
+
+
+def _choice() -> str:
+    return os.environ.get("AGENTAPP_LOG", "auto").strip().lower()
+
+
+def _journal() -> socket.socket | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    from agentapp.platform.journal import connect
+
+    return connect()
+
+
+def log_place(data_dir: Path) -> LogPlace:
+    """Where the agent started now would log (doctor's answer), by the same rule."""
+    from agentapp.platform.journal import socket_path
+
+    sock = _journal() if _choice() != "file" else None
+    if sock is None:
+        return LogPlace(layout.log_file(data_dir))
+    sock.close()
+    return LogPlace(layout.log_file(data_dir), socket_path())
+
+
+def setup_logging(data_dir: Path, verbose: bool = False) -> LogPlace:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = layout.log_file(data_dir)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    choice = _choice()
+    sock = _journal() if choice != "file" else None
+    # (with the journal, the file is made only if a record falls back to it)
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=3, delay=sock is not None
+    )
     file_handler.setFormatter(fmt)
+    main: logging.Handler = file_handler
+    place = LogPlace(path)
+    if sock is not None:
+        from agentapp import __version__
+        from agentapp.platform.journal import JournalHandler
+
+        main = JournalHandler(sock, file_handler, __version__)
+        from agentapp.platform.journal import socket_path
+
+        place = LogPlace(path, socket_path())
     console = logging.StreamHandler()
     console.setFormatter(OneLineFormatter())
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     root = logging.getLogger()
-    root.handlers[:] = [file_handler, console]
+    root.handlers[:] = [main, console]
     root.setLevel(logging.INFO)
-    return path
+    if choice == "journal" and sock is None:
+        logging.getLogger(__name__).warning("no systemd journal here: logging to %s", path)
+    return place

@@ -14,7 +14,7 @@ DEBS=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock
-    pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian)
+    pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian systemd)
 fi
 missing=()
 for p in "${DEBS[@]}"; do

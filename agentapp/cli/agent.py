@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,7 +108,8 @@ def _run(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.logs import setup_logging
     from agentapp.telephony.hook import HookError
 
-    setup_logging(s.data_dir, verbose=getattr(args, "verbose", False))
+    place = setup_logging(s.data_dir, verbose=getattr(args, "verbose", False))
+    logging.getLogger("agentapp").info("log: %s", place.describe())
     try:
         return run_agent(s, headless=getattr(args, "headless", False))
     except HookError as exc:
