@@ -80,9 +80,13 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     recording never depends on the tray.
     """
     from agentapp.core.clock import SystemClock
+    from agentapp.paths import system_dir
     from agentapp.platform.hotkey import HotkeyListener
     from agentapp.telephony.hook import HookServer, socket_path
+    from agentapp.vault.keys import ensure_keystore
 
+    store = ensure_keystore(system_dir())  # a kiosk desk's is unlocked here (platform/kiosk)
+    log.info("key store: %s", store.kind)  # (the log's words stay English: its detail is shown)
     engine = build_engine(s, headless)
     server = HookServer(socket_path(s.data_dir), engine.handle, SystemClock())
     server.claim()  # raises HookError when another agent runs: single instance per user

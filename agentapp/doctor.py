@@ -70,8 +70,8 @@ def run_checks(s: Settings) -> list[Check]:
     from agentapp.vault.acknowledgements import AcknowledgementStore
     from agentapp.vault.keys import (
         KeyProblem,
+        ensure_keystore,
         installed_public_key_path,
-        keystore_problem,
         load_public_key,
     )
 
@@ -155,10 +155,14 @@ def run_checks(s: Settings) -> list[Check]:
                                             "(IT sets one with {command})").format(
             command=RECONFIGURE)))  # fmt: skip
     checks.append(_source_check(s, socket_path(s.data_dir)))
-    problem = keystore_problem()
-    checks.append(Check("key store", problem is None, problem or _("OS key store available"),
-                        _("run a Secret Service (gnome-keyring) in the session: no recording "
-                          "without a signed audit trail")))  # fmt: skip
+    from agentapp.paths import system_dir
+
+    store = ensure_keystore(system_dir())  # (a kiosk desk's is unlocked, as the agent would)
+    checks.append(Check("key store", store.problem is None, store.detail,
+                        _("run a Secret Service (gnome-keyring) in the session; on a desk "
+                          "without a login key store (autologin, kiosk), IT runs "
+                          "{command}: no recording without a signed audit trail").format(
+                            command="sudo agentapp machine kiosk-keystore USER")))  # fmt: skip
     checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free

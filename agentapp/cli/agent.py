@@ -93,6 +93,17 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     )
     # before settings are read: it may repair a refused agent.toml
     handled(conf, _machine, plain=True)
+    kiosk = mc.add_parser(
+        "kiosk-keystore",
+        help=_(
+            "give an account without a login key store (autologin, kiosk) a per-machine "
+            "one, unlocked at the agent's start (root)"
+        ),
+    )
+    kiosk.add_argument("user", help=_("the desk's OS account"))
+    kiosk.add_argument("--remove", action="store_true", help=_("take it away"))
+    kiosk.add_argument("--system-dir", type=Path, help=_("default: /etc/agentapp"))
+    handled(kiosk, _kiosk, plain=True)
 
     status = sub.add_parser("status", parents=[common], help=_("what the running agent is doing"))
     handled(status, _status)
@@ -194,6 +205,28 @@ def _machine(args: argparse.Namespace) -> int:
             _("machine settings refused, nothing written: {exc}").format(exc=exc)
         ) from None
     print("\n".join(done))
+    return 0
+
+
+def _kiosk(args: argparse.Namespace) -> int:
+    if not sys.platform.startswith("linux"):
+        raise CliError(_("kiosk key stores are for Linux desks (gnome-keyring)"))
+    from agentapp.paths import system_dir
+    from agentapp.platform.kiosk import KioskError, provision, remove, secret_path
+
+    system = args.system_dir or system_dir()
+    if args.remove:
+        gone = remove(system, args.user)
+        print(_("removed {path}").format(path=secret_path(system, args.user)) if gone else
+              _("{user} had no kiosk key store").format(user=args.user))  # fmt: skip
+        return 0
+    try:
+        path, made = provision(system, args.user)
+    except (KioskError, OSError) as exc:
+        raise CliError(_("kiosk key store refused: {exc}").format(exc=exc)) from None
+    print((_("made {path}") if made else _("kept {path}")).format(path=path))
+    print(_("  at the next start of agentapp in {user}'s session, the key store is unlocked "
+            "with it").format(user=args.user))  # fmt: skip
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -96,7 +97,79 @@ def keystore_problem() -> str | None:
         return _(
             "the only key store is {name}, which keeps secrets in a plain file: refused"
         ).format(name=name)
+    if name.startswith("keyring.backends.SecretService"):
+        return _login_collection_problem()
     return None
+
+
+def _login_collection_problem() -> str | None:
+    """A Secret Service answers (D-Bus starts gnome-keyring on demand), but is there a login
+    key store, unlocked? Asked without creating one: that would open a password prompt,
+    which an autologin or kiosk session cannot answer."""
+    import secretstorage
+    from secretstorage.collection import Collection
+    from secretstorage.exceptions import ItemNotFoundException, SecretStorageException
+
+    try:
+        conn = secretstorage.dbus_init()
+    except SecretStorageException as exc:
+        return _("the OS key store could not be opened ({exc})").format(exc=exc)
+    try:
+        try:
+            collection = Collection(conn)  # the "default" alias: the login key store
+        except ItemNotFoundException:
+            return _("the Secret Service has no login key store (an autologin or kiosk "
+                     "session)")  # fmt: skip
+        if collection.is_locked():
+            return _("the login key store is locked (an autologin session, or not unlocked "
+                     "at login)")  # fmt: skip
+    except SecretStorageException as exc:
+        return _("the OS key store could not be opened ({exc})").format(exc=exc)
+    finally:
+        conn.close()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStore:
+    """Which key store this desk uses: "login" (the session's own), "kiosk" (the
+    per-machine one, platform/kiosk.py) or "none" (`problem` says why; nothing records)."""
+
+    kind: str
+    detail: str
+    problem: str | None = None
+
+
+def ensure_keystore(system: Path) -> KeyStore:
+    """The session's key store; when there is none, the account's kiosk key store unlocked
+    (the rule the agent's start and doctor share)."""
+    import sys
+
+    problem = keystore_problem()
+    if not sys.platform.startswith("linux"):
+        return KeyStore("login", _("the OS key store")) if problem is None else KeyStore(
+            "none", problem, problem)  # fmt: skip
+    from agentapp.platform.kiosk import login_name, secret_path, unlock
+
+    path = secret_path(system, login_name())
+    if problem is None:
+        also = _(" (this account's kiosk key store, {path}, unlocks it when it is not running)"
+                 ).format(path=path) if path.exists() else ""  # fmt: skip
+        return KeyStore("login", _("the session's key store (Secret Service)") + also)
+    if not path.exists():
+        return KeyStore("none", problem, problem)
+    why = unlock(path)
+    if why is None:
+        import keyring.core
+
+        keyring.core.init_backend()  # the backend chosen before the daemon started was "none"
+        again = keystore_problem()
+        if again is None:
+            return KeyStore("kiosk", _("the per-machine kiosk key store, unlocked with {path}")
+                            .format(path=path))  # fmt: skip
+        why = again
+    said = _("{problem}; the kiosk key store: {why}").format(problem=problem, why=why)
+    return KeyStore("none", said, said)
 
 
 def _entry(fp: str) -> str:
