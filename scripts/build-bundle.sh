@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${1:-dist}")
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+export PYTHONHASHSEED=${PYTHONHASHSEED:-0}  # the same set and dict orders in every build
 echo "bundle: PyInstaller → $OUT/agentapp"
 .venv/bin/pyinstaller installer/agentapp.spec --noconfirm --log-level ERROR \
   --distpath "$OUT" --workpath "$WORK"

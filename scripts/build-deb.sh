@@ -13,6 +13,10 @@ ARCH=$(dpkg --print-architecture)
 for tool in dpkg-deb dpkg-shlibdeps readelf strip; do
   command -v "$tool" >/dev/null || { echo "deb: $tool is missing (apt-get install dpkg-dev)" >&2; exit 1; }
 done
+# Reproducible (installer/README.md): every time in the package is the changelog's last entry,
+# unless SOURCE_DATE_EPOCH says otherwise; PyInstaller, argparse-manpage and dpkg-deb read it.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(dpkg-parsechangelog -l installer/linux/changelog -STimestamp)}
+export SOURCE_DATE_EPOCH PYTHONHASHSEED=0
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 ROOT="$STAGE/debian/agentapp"  # (the layout dpkg-shlibdeps reads)
@@ -46,6 +50,11 @@ install -d -m 0755 "$ROOT/usr/share/man/man1"
 gzip -9n <"$STAGE/agentapp.1" >"$ROOT/usr/share/man/man1/agentapp.1.gz"
 gzip -9n <"$L/changelog" >"$ROOT/usr/share/doc/agentapp/changelog.gz"
 chmod 0644 "$ROOT/usr/share/man/man1/agentapp.1.gz" "$ROOT/usr/share/doc/agentapp/changelog.gz"
+# the site's daily purge, for the machine that holds the site folder (enabled by IT:
+# systemctl enable --now agentapp-site-purge@ACCOUNT.timer)
+install -d -m 0755 "$ROOT/usr/lib/systemd/system"
+install -m 0644 "$L/agentapp-site-purge@.service" "$L/agentapp-site-purge@.timer" \
+  "$ROOT/usr/lib/systemd/system/"
 install -m 0755 "$L/config" "$L/postinst" "$L/prerm" "$L/postrm" "$ROOT/DEBIAN/"
 install -m 0644 "$L/templates" "$L/conffiles" "$ROOT/DEBIAN/"
 SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
@@ -56,6 +65,9 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
 # shared libraries are not executables.
 chmod -R u+rwX,go+rX,go-w "$ROOT/opt/agentapp"
 find "$ROOT/opt/agentapp/_internal" -type f \( -name '*.so' -o -name '*.so.*' \) -exec chmod 0644 {} +
+
+# no file newer than the build's time (the copies made just now, the bundle's own files)
+find "$ROOT" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 DEB="$OUT/agentapp_${VERSION}_${ARCH}.deb"
 echo "deb: dpkg-deb (${DEB_COMPRESSION:-xz}) → $DEB"

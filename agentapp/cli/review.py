@@ -161,12 +161,15 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     show.add_argument("--json", action="store_true")
     handled(show, audit)
 
-    handled(
-        sub.add_parser(
-            "purge", parents=[common], help=_("delete what passed its retention deadline")
-        ),
-        purge,
+    pu = sub.add_parser(
+        "purge", parents=[common], help=_("delete what passed its retention deadline")
     )
+    pu.add_argument(
+        "--site",
+        action="store_true",
+        help=_("purge the site folder of agent.toml (the daily timer, agentapp-site-purge@)"),
+    )
+    handled(pu, purge)
 
     co = sub.add_parser("compliance", help=_("GDPR documents from the live policy")).add_subparsers(
         dest="compliance_command", metavar="DOCUMENT", parser_class=Parser, required=True
@@ -469,9 +472,18 @@ def _verify(review: Review, found: list[Trail]) -> int:
 
 
 def purge(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.paths import system_dir
+    from agentapp.settings import config_path, settings
     from agentapp.vault.audit import AuditError, trail_for
+    from agentapp.vault.keys import ensure_keystore
     from agentapp.vault.purge import purge_expired
 
+    if getattr(args, "site", False):
+        if s.config.site is None:
+            raise CliError(_("--site: no site folder in agent.toml ({path})").format(
+                path=config_path(s.data_dir)))  # fmt: skip
+        s = settings(str(s.config.site), args.agent)
+    ensure_keystore(system_dir())  # (a service account's kiosk key store, unlocked)
     who, policy = _who(s)
     try:
         log = trail_for(s.data_dir, who.name)

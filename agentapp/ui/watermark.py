@@ -1,8 +1,8 @@
 """The watermark band drawn with Qt's painter: the vault and the export have no font of their
 own, and Qt is on every desk already (OpenCV's vector font was the one thing it was kept for).
 
-Threading: any thread, once a QGuiApplication exists or none is needed by the caller (the
-CLI's export makes an off-screen one here; a console or player has its own already).
+Threading: the thread that made the Qt application (the console's or player's; the CLI's
+export makes one here).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
 from agentapp.vault.export import BAND, Mark
 
@@ -41,15 +42,20 @@ def watermark_band(text: str, width: int) -> np.ndarray:
     return np.ascontiguousarray(rows[:, : width * 3].reshape(BAND, width, 3)[:, :, ::-1])
 
 
-_app: QGuiApplication | None = None
+_app: QApplication | None = None
 
 
 def _ensure_app() -> None:
-    """Fonts need a QGuiApplication: the running one, else an off-screen one (the CLI has no
-    window to show and may have no display)."""
+    """Fonts need a Qt application: the running one, else one made here — a QApplication,
+    so that windows can still be opened in this process afterwards (a player, a console;
+    Qt allows one application object), on the display if there is one, else off-screen
+    (the CLI's export may run with no display)."""
     global _app
     if QGuiApplication.instance() is None:
-        _app = QGuiApplication(["agentapp", "-platform", "offscreen"])
+        import os
+
+        argv = ["agentapp"] if os.environ.get("DISPLAY") else ["agentapp", "-platform", "offscreen"]
+        _app = QApplication(argv)
 
 
 def qt_mark(text: str) -> Mark:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shlex
 import shutil
 import signal
 import stat
@@ -196,6 +197,43 @@ def test_the_package_is_lintian_clean_links_debian_libraries_and_states_its_lice
     assert f"FFmpeg {av.ffmpeg_version_info}" in offer and f"PyAV {av.__version__}" in offer
 
 
+def _digests(root: Path) -> dict[str, str]:
+    import hashlib
+
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink():
+            out[str(p.relative_to(root))] = "-> " + os.readlink(p)
+        elif p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def test_the_package_builds_the_same_twice(deb: Path, tmp_path: Path) -> None:
+    """Reproducible on this Debian (12, the oldest supported): a second build from the same
+    tree and environment, in other temporary folders, is the same file byte for byte."""
+    need(not os.environ.get("AGENTAPP_DEB"), "the package under test was built elsewhere")
+    again = tmp_path / "again"
+    env = dict(os.environ, DEB_COMPRESSION="gzip", DEB_COMPRESSION_LEVEL="1")
+    r = subprocess.run(["bash", str(ROOT / "scripts/build-deb.sh"), str(again)], env=env,
+                       capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    (second,) = again.glob("agentapp_*.deb")
+    if second.read_bytes() == deb.read_bytes():
+        return
+    trees = []
+    for name, pkg in (("one", deb), ("two", second)):
+        subprocess.run(["dpkg-deb", "-R", str(pkg), str(tmp_path / name)], check=True)
+        trees.append(_digests(tmp_path / name))
+    differ = sorted(k for k in trees[0].keys() | trees[1].keys()
+                    if trees[0].get(k) != trees[1].get(k))  # fmt: skip
+    raise AssertionError(
+        f"two builds differ in {len(differ)} files: {differ[:20]}"
+        if differ
+        else "two builds differ in the archive only (times, order)"
+    )
+
+
 @pytest.fixture
 def purged() -> Iterator[None]:
     yield
@@ -345,6 +383,31 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         foreign = (f"{sys.base_prefix}/lib/", "/usr/lib/python3", f"{sys.prefix}/", str(ROOT))
         assert not [m for m in mapped if m.startswith(foreign)]
         assert f"{OPT}/_internal/libpython3.11.so.1.0" in mapped
+
+        # The site's daily purge (issue 18): systemd accepts the timer and its service, and the
+        # service's own command runs as systemd would run it, on the account's kiosk key
+        # store and a bus of its own.
+        units = Path("/usr/lib/systemd/system")
+        timer = (units / "agentapp-site-purge@.timer").read_text()
+        assert "OnCalendar=daily" in timer and "Persistent=true" in timer
+        service = (units / "agentapp-site-purge@.service").read_text()
+        if shutil.which("systemd-analyze"):
+            instances = [str(units / f"agentapp-site-purge@root.{k}") for k in ("service", "timer")]
+            r = subprocess.run(["systemd-analyze", "verify", *instances], capture_output=True,
+                               text=True, timeout=60)  # fmt: skip
+            assert r.returncode == 0, r.stdout + r.stderr
+        agent.cli("machine", "kiosk-keystore", "root")  # (the installed command, as root)
+        command = next(line.split("=", 1)[1] for line in service.splitlines()
+                       if line.startswith("ExecStart="))  # fmt: skip
+        purge_home = tmp_path / "purge-home"
+        (purge_home / "run").mkdir(parents=True, mode=0o700)
+        penv = dict(PATH="/usr/bin:/bin", HOME=str(purge_home), LANG="C.UTF-8",
+                    XDG_RUNTIME_DIR=str(purge_home / "run"))  # fmt: skip
+        r = subprocess.run(shlex.split(command), env=penv, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "nothing has reached its deadline" in r.stdout, r.stdout
+        assert (purge_home / ".local/share/keyrings/login.keyring").exists()
 
         # An upgrade (here: the same package again) keeps the settings and the running agent.
         names = ("agent.toml", "recording-public-key.pem", "policy-signing-public-key.pem")
