@@ -46,16 +46,13 @@ _app: QApplication | None = None
 
 
 def _ensure_app() -> None:
-    """Fonts need a Qt application: the running one, else one made here — a QApplication,
-    so that windows can still be opened in this process afterwards (a player, a console;
-    Qt allows one application object), on the display if there is one, else off-screen
-    (the CLI's export may run with no display)."""
+    """Fonts need a Qt application: the running one (a console's, a player's), else one made
+    here, off-screen: the CLI's export shows no window and must not depend on a display (a
+    gone one makes Qt abort). A QApplication, not a QGuiApplication, so that a window can
+    still be opened in this process afterwards (Qt allows one application object)."""
     global _app
     if QGuiApplication.instance() is None:
-        import os
-
-        argv = ["agentapp"] if os.environ.get("DISPLAY") else ["agentapp", "-platform", "offscreen"]
-        _app = QApplication(argv)
+        _app = QApplication(["agentapp", "-platform", "offscreen"])
 
 
 def qt_mark(text: str) -> Mark:

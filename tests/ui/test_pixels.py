@@ -73,3 +73,23 @@ def test_the_watermark_is_drawn_in_the_band_and_fits(qapp: object) -> None:
     narrow = watermark_band(text, 200)  # smaller letters, the end cut off
     assert (narrow > 200).any() and narrow.shape == (BAND, 200, 3)
     assert qt_mark(text).band(320).shape == (BAND, 320, 3)
+
+
+def test_the_watermark_needs_no_display(tmp_path: object) -> None:
+    """The CLI's export draws its watermark off-screen: a display that is gone (a desk's
+    stale DISPLAY) or none at all must not make Qt abort the export."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from agentapp.ui.watermark import watermark_band\n"
+            "from PySide6.QtWidgets import QLabel\n"
+            "assert (watermark_band('Amélie', 120) > 200).any()\n"
+            "QLabel('a window can still be made afterwards')\n")  # fmt: skip
+    for display in (":97", None):
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+        if display:
+            env["DISPLAY"] = display
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+        assert r.returncode == 0, (display, r.stderr[-2000:])
