@@ -158,7 +158,7 @@ def run_checks(s: Settings) -> list[Check]:
     from agentapp.paths import system_dir
 
     store = ensure_keystore(system_dir())  # (a kiosk desk's is unlocked, as the agent would)
-    checks.append(Check("key store", store.problem is None, store.detail,
+    checks.append(Check("key store", store.ok, store.detail,
                         _("run a Secret Service (gnome-keyring) in the session; on a desk "
                           "without a login key store (autologin, kiosk), IT runs "
                           "{command}: no recording without a signed audit trail").format(

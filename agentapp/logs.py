@@ -51,51 +51,50 @@ def _choice() -> str:
 
 
 def _journal() -> socket.socket | None:
-    if not sys.platform.startswith("linux"):
+    """The journal's socket, connected, when the log goes there (AGENTAPP_LOG, a journal)."""
+    if _choice() == "file" or not sys.platform.startswith("linux"):
         return None
     from agentapp.platform.journal import connect
 
     return connect()
 
 
-def log_place(data_dir: Path) -> LogPlace:
-    """Where the agent started now would log (doctor's answer), by the same rule."""
+def _place(data_dir: Path, sock: socket.socket | None) -> LogPlace:
     from agentapp.platform.journal import socket_path
 
-    sock = _journal() if _choice() != "file" else None
-    if sock is None:
-        return LogPlace(layout.log_file(data_dir))
-    sock.close()
-    return LogPlace(layout.log_file(data_dir), socket_path())
+    return LogPlace(layout.log_file(data_dir), socket_path() if sock is not None else None)
+
+
+def log_place(data_dir: Path) -> LogPlace:
+    """Where the agent started now would log (doctor's answer), by the same rule."""
+    sock = _journal()
+    if sock is not None:
+        sock.close()
+    return _place(data_dir, sock)
 
 
 def setup_logging(data_dir: Path, verbose: bool = False) -> LogPlace:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = layout.log_file(data_dir)
+    sock = _journal()
+    place = _place(data_dir, sock)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    choice = _choice()
-    sock = _journal() if choice != "file" else None
     # (with the journal, the file is made only if a record falls back to it)
     file_handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2_000_000, backupCount=3, delay=sock is not None
+        place.file, maxBytes=2_000_000, backupCount=3, delay=sock is not None
     )
     file_handler.setFormatter(fmt)
     main: logging.Handler = file_handler
-    place = LogPlace(path)
     if sock is not None:
         from agentapp import __version__
         from agentapp.platform.journal import JournalHandler
 
         main = JournalHandler(sock, file_handler, __version__)
-        from agentapp.platform.journal import socket_path
-
-        place = LogPlace(path, socket_path())
     console = logging.StreamHandler()
     console.setFormatter(OneLineFormatter())
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     root = logging.getLogger()
     root.handlers[:] = [main, console]
     root.setLevel(logging.INFO)
-    if choice == "journal" and sock is None:
-        logging.getLogger(__name__).warning("no systemd journal here: logging to %s", path)
+    if _choice() == "journal" and sock is None:
+        logging.getLogger(__name__).warning("no systemd journal here: logging to %s", place.file)
     return place

@@ -478,7 +478,7 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import ensure_keystore
     from agentapp.vault.purge import purge_expired
 
-    if getattr(args, "site", False):
+    if args.site:
         if s.config.site is None:
             raise CliError(_("--site: no site folder in agent.toml ({path})").format(
                 path=config_path(s.data_dir)))  # fmt: skip

@@ -27,14 +27,14 @@ def socket_path() -> Path:
     return Path(os.environ.get("AGENTAPP_JOURNAL_SOCKET") or SOCKET)
 
 
-def connect(path: Path | None = None) -> socket.socket | None:
+def connect() -> socket.socket | None:
     """A non-blocking datagram socket connected to the journal, or None when there is none
     (no systemd, a container, Windows)."""
     if not hasattr(socket, "AF_UNIX"):
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
-        sock.connect(str(path or socket_path()))
+        sock.connect(str(socket_path()))
         sock.setblocking(False)
     except OSError:
         sock.close()

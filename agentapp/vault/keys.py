@@ -97,15 +97,21 @@ def keystore_problem() -> str | None:
         return _(
             "the only key store is {name}, which keeps secrets in a plain file: refused"
         ).format(name=name)
-    if name.startswith("keyring.backends.SecretService"):
+    if name.startswith("keyring.backends.SecretService") and not _login_found:
         return _login_collection_problem()
     return None
+
+
+_login_found = False  # once found unlocked, not asked again at every secret (off-hook's path)
 
 
 def _login_collection_problem() -> str | None:
     """A Secret Service answers (D-Bus starts gnome-keyring on demand), but is there a login
     key store, unlocked? Asked without creating one: that would open a password prompt,
-    which an autologin or kiosk session cannot answer."""
+    which an autologin or kiosk session cannot answer. Asked until the answer is yes: three
+    D-Bus calls on a connection of their own, ~10 ms of an off-hook's audit entries if asked
+    at each secret."""
+    global _login_found
     import secretstorage
     from secretstorage.collection import Collection
     from secretstorage.exceptions import ItemNotFoundException, SecretStorageException
@@ -127,17 +133,21 @@ def _login_collection_problem() -> str | None:
         return _("the OS key store could not be opened ({exc})").format(exc=exc)
     finally:
         conn.close()
+    _login_found = True
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class KeyStore:
     """Which key store this desk uses: "login" (the session's own), "kiosk" (the
-    per-machine one, platform/kiosk.py) or "none" (`problem` says why; nothing records)."""
+    per-machine one, platform/kiosk.py) or "none" (`detail` says why; nothing records)."""
 
     kind: str
     detail: str
-    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind != "none"
 
 
 def ensure_keystore(system: Path) -> KeyStore:
@@ -148,7 +158,7 @@ def ensure_keystore(system: Path) -> KeyStore:
     problem = keystore_problem()
     if not sys.platform.startswith("linux"):
         return KeyStore("login", _("the OS key store")) if problem is None else KeyStore(
-            "none", problem, problem)  # fmt: skip
+            "none", problem)  # fmt: skip
     from agentapp.platform.kiosk import login_name, secret_path, unlock
 
     path = secret_path(system, login_name())
@@ -157,7 +167,7 @@ def ensure_keystore(system: Path) -> KeyStore:
                  ).format(path=path) if path.exists() else ""  # fmt: skip
         return KeyStore("login", _("the session's key store (Secret Service)") + also)
     if not path.exists():
-        return KeyStore("none", problem, problem)
+        return KeyStore("none", problem)
     why = unlock(path)
     if why is None:
         import keyring.core
@@ -168,8 +178,8 @@ def ensure_keystore(system: Path) -> KeyStore:
             return KeyStore("kiosk", _("the per-machine kiosk key store, unlocked with {path}")
                             .format(path=path))  # fmt: skip
         why = again
-    said = _("{problem}; the kiosk key store: {why}").format(problem=problem, why=why)
-    return KeyStore("none", said, said)
+    return KeyStore("none", _("{problem}; the kiosk key store: {why}").format(
+        problem=problem, why=why))  # fmt: skip
 
 
 def _entry(fp: str) -> str:

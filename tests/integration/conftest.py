@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from agentapp.demo.sample_window import SampleWindow
-from agentapp.demo.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 
 CI = os.environ.get("CI") == "true"
 
@@ -157,13 +157,8 @@ class Agent:
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.demo.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 from agentapp.telephony.baresip import NetstringDecoder, netstring
 from tests.integration.conftest import Agent, Windows, need
 from tests.policies import CAPACITY, policy_text
@@ -70,12 +70,7 @@ class Phone:
     proc: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, timeout=5)
 
     def command(self, command: str, params: str = "") -> None:
         """Send a command to this baresip's ctrl_tcp (one short-lived client)."""

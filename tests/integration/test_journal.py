@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.demo.virtual_display import VirtualDesktop
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 from tests.integration.conftest import Agent, Windows, need, wait_until
 from tests.policies import policy_text
 
@@ -37,12 +37,7 @@ def journal() -> Iterator[Journal]:
         assert proc.poll() is None, "journald exited"
         yield ns, sock, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
         shutil.rmtree(sock.parent, ignore_errors=True)
         for base in (Path("/run/log/journal"), Path("/var/log/journal")):
             for d in base.glob(f"*.{ns}"):
