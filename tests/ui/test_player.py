@@ -228,8 +228,10 @@ def _record(env: dict[str, str], stream: int, seconds: float, qtbot: QtBot) -> n
 
 
 def _share(x: np.ndarray, hz: float) -> float:
+    """The share of the signal's power within 30 Hz of `hz`. Power, not amplitude: a short
+    underrun on a loaded machine (a gated tone) spreads amplitude wide but little power."""
     if len(x) < 1600 or not np.any(x):
         return 0.0
-    s = np.abs(np.fft.rfft(x.astype(float) * np.hanning(len(x))))
+    s = np.abs(np.fft.rfft(x.astype(float) * np.hanning(len(x)))) ** 2
     f = np.fft.rfftfreq(len(x), 1 / 16000)
     return float(s[(f > hz - 30) & (f < hz + 30)].sum() / s.sum())
