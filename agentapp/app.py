@@ -15,6 +15,7 @@ from agentapp.settings import Settings, pause_hotkey, policy_loader, signing_key
 
 if TYPE_CHECKING:
     from agentapp.engine import Engine
+    from agentapp.hub.link import HubLink
     from agentapp.site.shipper import RecordingShipper
     from agentapp.site.sync import PolicySync
 
@@ -57,9 +58,11 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
     from agentapp.site.signing import load_public
     from agentapp.site.sync import PolicySync
 
-    shipper = RecordingShipper(engine.vault, s.config.site)
-    engine.use_site(shipper.withdraw, shipper.ids_since)
-    shipper.start()
+    shipper = None
+    if s.config.hub is None:  # with a hub, recordings go there (_start_hub)
+        shipper = RecordingShipper(engine.vault, s.config.site)
+        engine.use_site(shipper.withdraw, shipper.ids_since)
+        shipper.start()
     try:
         public = load_public(signing_key_path(s.data_dir))
     except PolicyError as exc:
@@ -71,6 +74,19 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
                       floor=KeyringFloor(public))  # fmt: skip
     sync.start()
     return sync, shipper
+
+
+def _start_hub(s: Settings, engine: Engine) -> HubLink | None:
+    """The slot reservation at off-hook, and the trail and recordings shipped, when a hub
+    is configured; nothing is recorded until it first answers (hub/link.py)."""
+    if s.config.hub is None:
+        return None
+    from agentapp.hub.link import HubLink
+
+    link = HubLink(s.config.hub, engine.vault, engine.audit, on_problem=engine.hub_problem)
+    engine.use_hub(link.reserve, link.withdraw)
+    link.start()
+    return link
 
 
 def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = None) -> int:
@@ -120,6 +136,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         engine.status.detail,
     )
     sync, shipper = _start_site(s, engine)
+    hub = _start_hub(s, engine)
     try:
         if headless:
             stop = stop_event or threading.Event()
@@ -132,7 +149,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         return run_tray(engine, ui_language(), combo)
     finally:
         log.warning("agent stopping")
-        for part in (sync, shipper):
+        for part in (sync, shipper, hub):
             if part is not None:
                 part.stop()
         if runner is not None:

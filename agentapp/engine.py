@@ -42,7 +42,7 @@ from agentapp.core.events import (
     Message,
     short_id,
 )
-from agentapp.core.gate import decide
+from agentapp.core.gate import HUB_DOWN, HUB_RESERVED, decide
 from agentapp.core.notice import Notice, build_notice, notice_digest, read_out
 from agentapp.core.policy import VOICE_SOFTPHONE, Policy, PolicyError, SoftphoneRule, load_policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, Why, disk_full, readiness
@@ -179,6 +179,8 @@ class Engine:
         self._call_serial = 0  # calls started: a recording is "the last call's" only if none since
         self._erase: Callable[[str], None] = self.vault.delete  # on a site: use_site
         self._site_ids: Callable[[str, float], set[str]] | None = None
+        self._reserve: Callable[[str, str], str] | None = None  # the hub's slot (use_hub)
+        self._hub_problem: str | None = None
         self._tracker = CallTracker()
         self._lock = threading.RLock()
         self._pipeline: CapturePipeline | None = None
@@ -301,6 +303,7 @@ class Engine:
             indicator_problem=NO_INDICATOR if self._no_indicator(policy) else None,
             display_problem=self._display_problem,
             source_problem=self._source_problem,
+            hub_problem=self._hub_problem,
             free_bytes=free_bytes(self.vault.root),
             acknowledged=self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)),
             min_free=self.min_free_bytes,
@@ -456,6 +459,15 @@ class Engine:
             why = f"cannot write recordings: {exc}"
             self._set_status(EngineStatus(AgentState.CANNOT_RECORD, why, why=Why.VAULT))
             return "ok: not recording (vault not writable)"
+        if self._reserve is not None:  # R6 across desks: the hub counts the week (docs/hub.md)
+            answer = self._reserve(writer.meta.id, self.agent)
+            if answer != HUB_RESERVED:
+                writer.discard()
+                if answer == HUB_DOWN:
+                    self.hub_problem(f"site hub unreachable: calls are not recorded ({answer})")
+                    return "ok: not recording (site hub unreachable)"
+                self.refresh(f"last call not recorded: {answer} (site hub)")
+                return f"ok: not recording ({answer}, site hub)"
         try:  # R8: no recording that the trail does not know about
             self.audit.append(self.agent, "recording started", writer.meta.id, writer.meta.training)
         except AuditError as exc:
@@ -680,6 +692,21 @@ class Engine:
         and the weekly quota counts the agent's recordings at the site too
         (site/shipper.py RecordingShipper.withdraw, .ids_since)."""
         self._erase, self._site_ids = erase, ids_since
+
+    def use_hub(self, reserve: Callable[[str, str], str], erase: Callable[[str], None]) -> None:
+        """With a site hub: each recording's weekly slot is reserved there at off-hook
+        (`reserve(recording id, agent)` → HUB_RESERVED, HUB_DOWN or the hub's refusal), and
+        erasing the last call's recording withdraws it there too (hub/link.py)."""
+        self._reserve, self._erase = reserve, erase
+
+    def hub_problem(self, problem: str | None) -> None:
+        """The hub stopped (or started again) answering: between calls the tray says so.
+        Called from the hub link's thread and the engine's."""
+        with self._lock:
+            if problem == self._hub_problem:
+                return
+            self._hub_problem = problem
+            self.refresh()
 
     def caller_objects(self) -> str:
         """Stop the current recording and erase what it captured, or, within

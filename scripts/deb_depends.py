@@ -18,6 +18,7 @@ BY_NAME = [
     "libx11-6", "libxfixes3", "libxrandr2",  # mss (Xlib backend)
     "libxcb1", "libxcb-shm0", "libxcb-randr0", "libxcb-xfixes0",  # mss (xcb), our XShm reads
     "fonts-dejavu-core | fonts-liberation2",  # Qt draws the watermark's text with it
+    "libpq5",  # psycopg (the site hub, agentapp/hub/) loads libpq by name
 ]  # fmt: skip
 
 

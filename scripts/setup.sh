@@ -2,7 +2,8 @@
 # Set up agentapp on a fresh Debian 12 machine: Debian packages (when run as root) and a
 # virtual environment in .venv with the project and its development tools.
 #   --test   also the real peers only the test suite uses (softphones, a sound server, a browser, a
-#            compositor, the Windows installer compiler, the Debian package tools and lintian)
+#            compositor, the Windows installer compiler, the Debian package tools and lintian,
+#            a PostgreSQL server for the hub's tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +11,11 @@ DEBS=(
   python3-venv xvfb openbox trayer xdotool wmctrl x11-utils dbus dbus-x11 gnome-keyring
   libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
-  libxcb-image0 libxcb-shm0 fonts-dejavu-core
+  libxcb-image0 libxcb-shm0 fonts-dejavu-core libpq5
 )
 if [ "${1:-}" = "--test" ]; then
   DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock
-    pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian systemd)
+    pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian systemd postgresql)
 fi
 missing=()
 for p in "${DEBS[@]}"; do

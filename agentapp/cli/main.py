@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentapp import __version__, layout
-from agentapp.cli import agent, argparse_texts, review, site
+from agentapp.cli import agent, argparse_texts, hub, review, site
 from agentapp.cli.base import CliError, Parser
 from agentapp.core.errors import Refusal
 from agentapp.i18n import _
 
-GROUPS = (agent, site, review)  # each adds its own sub-commands (cli/base.py)
+GROUPS = (agent, site, review, hub)  # each adds its own sub-commands (cli/base.py)
 
 
 def _parser() -> argparse.ArgumentParser:

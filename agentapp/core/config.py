@@ -16,6 +16,10 @@ here: they live in the OS key store (`agentapp source secret`).
     internal_numbers = "^[0-9]{3,4}$"    # optional: peers matching it are internal calls
     [site]
     folder = "/srv/agentapp-site"        # the signed policy and the recordings' drop area
+    [hub]                                # optional: the site hub on PostgreSQL (docs/hub.md)
+    url = "postgresql://hub.example:5432/agentapp"
+    user = "desk-pc12"                   # this desk's hub login (password in the key store)
+    ca = "/etc/agentapp/hub-ca.pem"      # the certificate authority of the hub's TLS
 """
 
 from __future__ import annotations
@@ -82,10 +86,25 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Where the site hub is and who this desk is to it. TLS is always verified against
+    `ca` (the hub's name must match its certificate); the password is in the key store."""
+
+    url: str
+    user: str
+    ca: Path
+
+    @property
+    def secret_entry(self) -> str:
+        return f"hub-password:{self.user}@{self.url}"
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     agent: str | None = None
     source: SourceConfig = SourceConfig()
     site: Path | None = None  # a site folder: signed policy in, sealed recordings out
+    hub: HubConfig | None = None  # the hub: quota, trail and recordings (docs/hub.md)
 
     def for_agent(self, agent: str) -> AgentConfig:
         """`{user}` in account, endpoint or extension stands for the agent, so that one
@@ -114,6 +133,7 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     agent = r.text("agent", default=None)
     src = r.table("source") if "source" in doc else None
     site_table = r.optional_table("site")
+    hub_table = r.optional_table("hub")
     r.done()
     site = None
     if site_table is not None:
@@ -121,8 +141,16 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
         site_table.done()
         if not site.is_absolute():
             raise ConfigError(_("the site folder must be an absolute path"), site_table.where)
+    hub = None
+    if hub_table is not None:
+        hub = HubConfig(hub_table.text("url"), hub_table.text("user"), Path(hub_table.text("ca")))
+        hub_table.done()
+        if not hub.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(_("the hub url must be a postgresql:// address"), hub_table.where)
+        if not hub.ca.is_absolute():
+            raise ConfigError(_("the hub's ca must be an absolute path"), hub_table.where)
     if src is None:
-        return AgentConfig(agent, site=site)
+        return AgentConfig(agent, site=site, hub=hub)
     kind = src.text("kind")
     if kind not in KINDS:
         raise ConfigError(
@@ -151,7 +179,7 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     templates = tuple(fields[k] for k in PER_AGENT)
     source = SourceConfig(kind, host, port, internal_numbers=internal, templates=templates,
                           **fields)  # fmt: skip
-    return AgentConfig(agent, source, site)
+    return AgentConfig(agent, source, site, hub)
 
 
 def source_from_url(url: str) -> dict[str, str | int]:

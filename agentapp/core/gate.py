@@ -36,6 +36,12 @@ class Decision:
         return f"skip: {self.reason.value}"
 
 
+# the site hub's answers to a slot reservation at off-hook (hub/link.py, docs/hub.md); any
+# other answer is the hub's refusal in words ('quota reached', 'not enrolled', …)
+HUB_RESERVED = "reserved"
+HUB_DOWN = "hub unreachable"
+
+
 def week_start(day: dt.date) -> dt.date:
     """Monday of the ISO week holding `day`: quotas count per calendar week."""
     return day - dt.timedelta(days=day.weekday())

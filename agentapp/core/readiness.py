@@ -40,6 +40,7 @@ class Why(enum.StrEnum):
     AGENT_PAUSE = "agent-pause"
     SENSITIVE = "sensitive"
     LOCKED = "locked"
+    HUB = "hub"  # the site hub, which counts the week's recordings, cannot be reached
 
 
 class Ready(enum.Enum):
@@ -56,6 +57,7 @@ class DeskFacts:
     indicator_problem: str | None = None  # no way to show the trainee they are recorded
     display_problem: str | None = None
     source_problem: str | None = None  # the call-event source
+    hub_problem: str | None = None  # the site hub (quota, trail) does not answer
     free_bytes: int = MIN_FREE_BYTES
     acknowledged: bool = False  # the notice of this policy, for this agent
     min_free: int = MIN_FREE_BYTES  # the threshold (tests lower it)
@@ -87,7 +89,8 @@ def readiness(policy: Policy, agent: str, facts: DeskFacts) -> Verdict:
         return Verdict(Ready.NOT_ENROLLED, f"enrolment starts on {e.start}", Why.NOT_BEGUN)
     for problem, why in ((facts.indicator_problem, Why.INDICATOR), (facts.key_problem, Why.KEY),
                          (facts.display_problem, Why.DISPLAY),
-                         (facts.source_problem, Why.SOURCE)):  # fmt: skip
+                         (facts.source_problem, Why.SOURCE),
+                         (facts.hub_problem, Why.HUB)):  # fmt: skip
         if problem:
             return Verdict(Ready.CANNOT_RECORD, problem, why)
     if facts.free_bytes < facts.min_free:

@@ -23,6 +23,7 @@ _CANNOT = {
     Why.POLICY: N_("The recording rules could not be read."),
     Why.VAULT: N_("Recordings cannot be saved on this desk."),
     Why.CAPTURE: N_("The last recording stopped on an error."),
+    Why.HUB: N_("The training server cannot be reached."),
 }
 _PAUSED = {
     Why.LOCKED: N_("The screen is locked."),

@@ -1,0 +1,1 @@
+"""The site hub on PostgreSQL: quota, trail and recordings across desks (docs/hub.md)."""

@@ -1,0 +1,194 @@
+"""What IT and the DPO do on the hub: logins, the policy's enrolments, the purge, the trail,
+the list of recordings. Each is one call of a function the schema grants to that role
+(schema.sql); the database checks who may.
+
+Threading: plain functions on the caller's connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from agentapp.core.policy import Policy
+from agentapp.hub.connect import HubError, first_line
+from agentapp.i18n import _
+
+KINDS = ("desk", "agent", "trainer", "dpo", "admin")
+GENESIS = "0" * 64
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@contextmanager
+def refused(what: str) -> Iterator[None]:
+    """A database refusal as one line for a person."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise HubError(
+            _("the hub refused to {what}: {why}").format(what=what, why=first_line(exc))
+        ) from None
+
+
+def add_login(db: Any, role: str, kind: str, person: str) -> str:
+    """A hub login of its own for a desk or a person (needs a role that may create roles);
+    returns its new password, which only the caller sees."""
+    from psycopg import sql
+
+    if kind not in KINDS:
+        raise HubError(_("kind must be one of {kinds}").format(kinds=", ".join(KINDS)))
+    password = secrets.token_urlsafe(24)
+    with refused(_("add the login {role}").format(role=role)):
+        db.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+                sql.Identifier(role), sql.Literal(password), sql.Identifier(f"agentapp_{kind}")
+            )
+        )
+        db.execute("SET ROLE agentapp_owner")
+        db.execute("INSERT INTO agentapp.people VALUES (%s, %s, %s)", (role, person, kind))
+        db.execute("RESET ROLE")
+        db.commit()
+    return password
+
+
+def publish_policy(db: Any, policy: Policy, digest: str) -> None:
+    """The policy's enrolments and trainers, the ones the hub's quota and roles follow."""
+    from psycopg.types.json import Jsonb
+
+    enrolments = [
+        {
+            "agent": e.agent,
+            "training": e.training,
+            "start": e.start.isoformat(),
+            "end": e.end.isoformat(),
+            "weekly_quota": e.weekly_quota,
+        }
+        for e in policy.enrolments
+    ]
+    trainers = [{"name": t.name, "trainings": list(t.trainings)} for t in policy.trainers]
+    with refused(_("take policy version {v}").format(v=policy.version)):
+        db.execute(
+            "SELECT agentapp.publish_policy(%s, %s, %s, %s)",
+            (policy.version, digest, Jsonb(enrolments), Jsonb(trainers)),
+        )
+        db.commit()
+
+
+def policy_digest(text: bytes) -> str:
+    return hashlib.sha256(text).hexdigest()
+
+
+def purge(db: Any) -> int:
+    with refused(_("purge")):
+        n = int(db.execute("SELECT agentapp.purge_expired()").fetchone()[0])
+        db.commit()
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class HubRecording:
+    id: str
+    agent: str
+    training: str
+    desk: str
+    started_at: dt.datetime
+    purge_after: dt.datetime
+    duration_s: float
+    segments: int
+    size_bytes: int
+
+
+def recordings(
+    db: Any, agent: str | None = None, training: str | None = None, since: dt.date | None = None
+) -> list[HubRecording]:
+    """The recordings this login may see (the database's row-level security decides)."""
+    where, args = ["true"], []
+    for cond, value in (
+        ("agent = %s", agent),
+        ("training = %s", training),
+        ("started_at >= %s", since),
+    ):
+        if value is not None:
+            where.append(cond)
+            args.append(value)
+    with refused(_("list the recordings")):
+        rows = db.execute(
+            "SELECT id, agent, training, desk, started_at, purge_after, duration_s, segments, "
+            f"size_bytes FROM agentapp.recordings WHERE {' AND '.join(where)} ORDER BY started_at",
+            args,
+        ).fetchall()
+        db.commit()
+    return [HubRecording(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TrailVerdict:
+    ok: bool
+    entries: int
+    first_bad: int | None = None
+    problem: str = ""
+    anomalies: int = 0  # desk trails rewritten or with gaps, as the hub saw them
+
+    def describe(self) -> str:
+        if not self.ok:
+            return _("hub audit trail BROKEN at entry {n}: {why}").format(
+                n=self.first_bad, why=self.problem
+            )
+        text = _("hub audit trail intact: {n} entries, chain verified").format(n=self.entries)
+        if self.anomalies:
+            text += " — " + _("{n} desk trail problems recorded (see 'agentapp hub audit')").format(
+                n=self.anomalies
+            )
+        return text
+
+
+def audit_rows(db: Any) -> list[dict[str, Any]]:
+    with refused(_("read the audit trail")):
+        cur = db.execute("SELECT * FROM agentapp.audit ORDER BY seq")
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        db.commit()
+    return rows
+
+
+def row_hash(r: dict[str, Any]) -> str:
+    """The hash the hub gives an entry (schema.sql audit_hash), recomputed here."""
+    at_us = (r["at"] - EPOCH) // dt.timedelta(microseconds=1)
+    fields = [
+        str(r["seq"]),
+        str(at_us),
+        r["db_user"],
+        r["source"],
+        str(r["local_seq"]),
+        r["local_hash"],
+        r["local_at"],
+        r["who"],
+        r["action"],
+        r["target"],
+        r["reason"],
+        r["prev"],
+    ]
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+
+
+def verify_trail(rows: list[dict[str, Any]]) -> TrailVerdict:
+    """Sequence without gaps, each entry's hash, each link to the one before."""
+    prev = GENESIS
+    anomalies = 0
+    for i, r in enumerate(rows, 1):
+        if r["seq"] != i:
+            return TrailVerdict(False, i - 1, i, _("entry {n} is missing").format(n=i))
+        if r["prev"] != prev:
+            return TrailVerdict(False, i - 1, i, _("it does not follow the entry before"))
+        if row_hash(r) != r["hash"]:
+            return TrailVerdict(False, i - 1, i, _("its content was changed"))
+        prev = r["hash"]
+        anomalies += r["action"] in ("desk trail rewritten", "desk trail gap")
+    return TrailVerdict(True, len(rows), anomalies=anomalies)

@@ -1,0 +1,249 @@
+"""A desk and its hub: the weekly slot reserved at off-hook, the local trail and the sealed
+recordings shipped (docs/hub.md).
+
+- `reserve` runs on the engine's thread at off-hook. It never connects (a connection is
+  kept ready by the link's thread) and never waits long: with no live connection, or no
+  answer within RESERVE_TIMEOUT_MS, the answer is DOWN and the call is not recorded (fails
+  closed: there is no offline allowance, so the week's count stays exact).
+- The link's thread ships, every `interval` seconds: the trail's new entries in order (the
+  hub chains them; a recording discarded or not kept gives its slot back, and one shipped
+  already is withdrawn), then each sealed recording with its segments in one transaction,
+  after which only its metadata stays here (like the site folder's shipper). A hub that is
+  down mid-call loses nothing: the recording is sealed here and shipped when it is back.
+
+Threading: `reserve` and `withdraw` from any thread; shipping on the link's own daemon
+thread; each of the two connections has its own lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agentapp.core.auditchain import entry_hash
+from agentapp.core.gate import HUB_DOWN as DOWN
+from agentapp.hub.connect import HubError, desk_connect, first_line
+from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.store import (
+    META,
+    STATUS_COMPLETE,
+    STATUS_INTERRUPTED,
+    VOICE_FILE,
+    Vault,
+    write_atomic,
+)
+
+if TYPE_CHECKING:
+    from agentapp.core.config import HubConfig
+
+log = logging.getLogger(__name__)
+RESERVE_TIMEOUT_MS = 1000
+STATUS_SHIPPED = "shipped"
+GIVES_BACK = ("recording discarded", "recording not kept")
+
+
+class HubLink:
+    def __init__(
+        self,
+        hub: HubConfig,
+        vault: Vault,
+        audit: AuditLog,
+        interval: float = 10.0,
+        connect: Callable[[], Any] | None = None,
+        on_problem: Callable[[str | None], None] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.vault = vault
+        self.audit = audit
+        self.source = f"{socket.gethostname()}:{audit.path}"  # this trail, as the hub names it
+        self._connect = connect or (lambda: desk_connect(hub))
+        self._interval = interval
+        self._on_problem = on_problem or (lambda problem: None)
+        self._quick: Any = None  # reservations only: never busy with a shipment
+        self._quick_lock = threading.Lock()
+        self._ship: Any = None
+        self._ship_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
+        self.problem: str | None = "site hub: not connected yet"
+
+    # ------------------------------------------------------------------ lifetime
+    def start(self) -> None:
+        """Fails closed until the hub first answers."""
+        self._on_problem(self.problem)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        for lock, name in ((self._quick_lock, "_quick"), (self._ship_lock, "_ship")):
+            with lock:
+                db = getattr(self, name)
+                if db is not None:
+                    db.close()
+                setattr(self, name, None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.connect_quick()
+            self.ship_all()
+            self._wake.wait(self._interval)
+            self._wake.clear()
+
+    def connect_quick(self) -> None:
+        """Have a reservation connection ready (the link's thread; tests call it)."""
+        with self._quick_lock:
+            if self._quick is not None and not self._quick.closed:
+                return
+        try:
+            db = self._connect()
+            db.execute(f"SET statement_timeout = {RESERVE_TIMEOUT_MS}")
+            db.commit()
+        except HubError as exc:
+            self._problem(str(exc))
+            return
+        with self._quick_lock:
+            self._quick = db
+        self._problem(None)
+
+    # ------------------------------------------------------------------ at off-hook
+    def reserve(self, recording_id: str, agent: str) -> str:
+        """HUB_RESERVED, HUB_DOWN, or the hub's refusal ('quota reached', 'not enrolled', …)."""
+        import psycopg
+
+        if not self._quick_lock.acquire(timeout=RESERVE_TIMEOUT_MS / 1000):
+            return DOWN
+        try:
+            db = self._quick
+            if db is None or db.closed:
+                self._wake.set()
+                return DOWN
+            try:
+                answer = str(
+                    db.execute(
+                        "SELECT agentapp.reserve_slot(%s, %s)", (recording_id, agent)
+                    ).fetchone()[0]
+                )
+                db.commit()
+            except psycopg.Error as exc:
+                db.close()
+                self._quick = None
+                self._problem(f"site hub unreachable: {first_line(exc)}")
+                self._wake.set()
+                return DOWN
+        finally:
+            self._quick_lock.release()
+        log.info("hub slot for recording %s: %s", recording_id, answer)
+        return answer
+
+    def withdraw(self, rid: str) -> None:
+        """Erase a recording here now; at the hub, the trail's 'recording discarded' entry
+        withdraws it when shipped (or at once, if the hub answers)."""
+        if (self.vault.root / rid).is_dir():
+            self.vault.delete(rid)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ shipping
+    def ship_all(self) -> int:
+        """The trail's new entries, then each sealed recording. Returns the recordings
+        shipped; stops at the first failure (retried on the next round)."""
+        import psycopg
+
+        with self._ship_lock:
+            try:
+                if self._ship is None or self._ship.closed:
+                    self._ship = self._connect()
+                self._ship_trail(self._ship)
+                shipped = 0
+                for meta in self.vault.recordings():
+                    if meta.status in (STATUS_COMPLETE, STATUS_INTERRUPTED):
+                        shipped += self._ship_recording(self._ship, meta.id)
+            except HubError as exc:
+                self._problem(str(exc))
+                return 0
+            except psycopg.Error as exc:
+                if self._ship is not None:
+                    self._ship.close()
+                self._ship = None
+                self._problem(f"site hub unreachable: {first_line(exc)}")
+                return 0
+            except AuditError as exc:
+                self._problem(f"the trail cannot be shipped: {exc}")
+                return 0
+        return shipped
+
+    def _ship_trail(self, db: Any) -> None:
+        head = db.execute(
+            "SELECT local_seq FROM agentapp.shipped_head(%s)", (self.source,)
+        ).fetchone()
+        upto = int(head[0]) if head and head[0] is not None else 0
+        db.commit()
+        entries = self.audit.entries()
+        # the hub's last entry is sent again: the hub says whether this trail still holds it
+        # (a trail wiped and started again here is recorded there as rewritten)
+        since = min(upto, max((int(e.get("seq", 0)) for e in entries), default=0))
+        for e in entries:
+            if int(e.get("seq", 0)) < since:
+                continue
+            answer = db.execute(
+                "SELECT agentapp.ship_audit(%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    self.source,
+                    int(e["seq"]),
+                    entry_hash(e),
+                    str(e.get("at", "")),
+                    str(e.get("who", "")),
+                    str(e.get("action", "")),
+                    str(e.get("target", "")),
+                    str(e.get("reason", "")),
+                ),
+            ).fetchone()[0]
+            if e.get("action") in GIVES_BACK and e.get("target"):
+                db.execute("SELECT agentapp.withdraw_recording(%s)", (e["target"],))
+                db.execute("SELECT agentapp.release_slot(%s)", (e["target"],))
+            db.commit()
+            if answer == "conflict":
+                log.warning("the hub holds another entry %s of this desk's trail", e["seq"])
+
+    def _ship_recording(self, db: Any, rid: str) -> int:
+        from psycopg.types.json import Jsonb
+
+        src = self.vault.root / rid
+        meta_bytes = (src / META).read_bytes()
+        meta = json.loads(meta_bytes)
+        answer = db.execute("SELECT agentapp.ship_recording(%s)", (Jsonb(meta),)).fetchone()[0]
+        if answer == "stored":
+            for f in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
+                if f.is_file():
+                    data = f.read_bytes()
+                    db.execute(
+                        "SELECT agentapp.ship_segment(%s, %s, %s, %s)",
+                        (rid, f.name, data, hashlib.sha256(data).hexdigest()),
+                    )
+        db.commit()
+        if answer not in ("stored", "known"):
+            log.warning("the hub refused recording %s: %s (kept sealed here)", rid, answer)
+            return 0
+        for sealed in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
+            sealed.unlink(missing_ok=True)  # at the hub: the desk keeps the metadata only
+        meta["status"] = STATUS_SHIPPED
+        write_atomic(src / META, json.dumps(meta, indent=1).encode())
+        log.info("recording %s delivered to the hub", rid)
+        return 1
+
+    def _problem(self, problem: str | None) -> None:
+        if problem != self.problem:
+            if problem:
+                log.warning("%s", problem)
+            else:
+                log.warning("site hub reachable")
+            self.problem = problem
+            self._on_problem(problem)
