@@ -163,6 +163,8 @@ def run_checks(s: Settings) -> list[Check]:
                           "without a login key store (autologin, kiosk), IT runs "
                           "{command}: no recording without a signed audit trail").format(
                             command="sudo agentapp machine kiosk-keystore USER")))  # fmt: skip
+    if s.config.hub is not None:
+        checks.append(_hub_check(s))
     checks.append(_clock_check(s.data_dir, time.time()))
     s.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     free = shutil.disk_usage(s.data_dir).free
@@ -338,6 +340,29 @@ def _register_check(policy: Policy) -> Check:
     return Check("register", False, _("still missing: {what}").format(
         what="; ".join(_(_MISSING[m]) for m in missing)),
         _("record them in the policy's [register] table (docs/guides/dpo.en.md)"))  # fmt: skip
+
+
+def _hub_check(s: Settings) -> Check:
+    """The hub answers this desk's own login over verified TLS, and counts its week."""
+    from agentapp.hub.admin import refused
+    from agentapp.hub.connect import HubError, desk_connect, one_row
+
+    assert s.config.hub is not None
+    fix = _("agentapp hub login (and check [hub] url and ca in agent.toml)")
+    try:
+        with desk_connect(s.config.hub, app="agentapp doctor") as db, refused(_("answer")):
+            person, kind = one_row(db, "SELECT agentapp.me(), agentapp.my_kind()")
+            used = None
+            if kind == "desk":
+                (used,) = one_row(db, "SELECT agentapp.week_used(%s)", (s.agent,))
+    except HubError as exc:
+        return Check("hub", False, _("calls are not recorded: {exc}").format(exc=exc), fix)
+    if kind != "desk":
+        return Check("hub", False, _("{user} is not a desk's login at the hub").format(
+            user=s.config.hub.user), fix)  # fmt: skip
+    return Check("hub", True, _("{url}: this desk is {person}; {agent}: {n} recordings this "
+                                "week across desks").format(url=s.config.hub.url, person=person,
+                                                            agent=s.agent, n=used))  # fmt: skip
 
 
 def _site_check(site: Path, role: str) -> Check:

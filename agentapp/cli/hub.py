@@ -94,6 +94,20 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     ls.add_argument("--since", type=day)
     ls.add_argument("--json", action="store_true")
     handled(ls, hub_list)
+    fe = hub.add_parser(
+        "fetch",
+        parents=[common, login],
+        help=_("copy one recording, sealed, from the hub to a folder of yours"),
+    )
+    fe.add_argument("id")
+    fe.add_argument(
+        "--into",
+        type=Path,
+        required=True,
+        help=_("a data folder: then 'agentapp recordings view ID --data-dir' it"),
+    )
+    fe.add_argument("--reason", required=True, help=_("why you need it (audited at the hub)"))
+    handled(fe, hub_fetch)
     au = hub.add_parser(
         "audit",
         parents=[common, login, trial],
@@ -269,6 +283,17 @@ def hub_list(args: argparse.Namespace, s: Settings) -> int:
             f"{r.duration_s:.0f} s  {r.desk}"
         )
     print(_("{n} recordings").format(n=len(rows)))
+    return 0
+
+
+def hub_fetch(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.admin import fetch
+
+    if len(args.reason.strip()) < 5:
+        raise CliError(_("give a real reason with --reason (it is written to the audit trail)"), 2)
+    with _person(args, s) as db:
+        folder = fetch(db, args.id, args.into.absolute(), args.reason.strip())
+    print(_("recording {rid} is in {folder}, sealed").format(rid=args.id, folder=folder))
     return 0
 
 

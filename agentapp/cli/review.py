@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that nee
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     from agentapp.core.access import Person
+    from agentapp.core.config import HubConfig
     from agentapp.core.policy import Policy
     from agentapp.settings import Settings
     from agentapp.vault.audit import Trail
@@ -425,7 +426,7 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
     try:
         found = trails(review.audit)
         if args.audit_command == "verify":
-            return _verify(review, found)
+            return _verify(review, found, s.config.hub)
         entries = sorted(
             ({**e, "trail": t.name} if t.name else e for t in found for e in t.log.entries()),
             key=lambda e: str(e["at"]),
@@ -457,8 +458,9 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def _verify(review: Review, found: list[Trail]) -> int:
-    """One line per trail (named by person and key id at a site); 1 if any is broken."""
+def _verify(review: Review, found: list[Trail], hub: HubConfig | None = None) -> int:
+    """One line per trail (named by person and key id at a site); 1 if any is broken. With a
+    hub, a desk's trail is also compared with the hub's copy of it."""
     broken = []
     for t in found:
         verdict = t.log.verify()
@@ -467,6 +469,17 @@ def _verify(review: Review, found: list[Trail]) -> int:
             broken.append(f"{t.name}: {verdict.problem}" if t.name else verdict.problem)
     if not found:
         print(_("no audit trail here yet"))
+    if hub is not None and len(found) == 1:
+        from agentapp.hub.connect import HubError
+        from agentapp.hub.link import check_with_hub
+
+        try:
+            ok, said = check_with_hub(hub, found[0].log)
+        except HubError as exc:
+            ok, said = True, _("not compared with the hub: {exc}").format(exc=exc)
+        print(_("hub: {said}").format(said=said))
+        if not ok:
+            broken.append(said)
     review.trace("audit verify", "", "; ".join(broken) or "intact")
     return 1 if broken else 0
 

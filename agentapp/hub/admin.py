@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentapp.core.policy import Policy
@@ -192,3 +194,33 @@ def verify_trail(rows: list[dict[str, Any]]) -> TrailVerdict:
         prev = r["hash"]
         anomalies += r["action"] in ("desk trail rewritten", "desk trail gap")
     return TrailVerdict(True, len(rows), anomalies=anomalies)
+
+
+def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
+    """One recording the login may watch, sealed as it is, into `data_dir`'s recordings, so
+    that `agentapp recordings view/export --data-dir` play it (decryption needs the site's
+    recording key, as ever). Traced at the hub. Raises HubError."""
+    from agentapp import layout
+    from agentapp.vault.store import META, write_atomic
+
+    with refused(_("give recording {rid}").format(rid=rid)):
+        row = db.execute("SELECT meta FROM agentapp.recordings WHERE id = %s", (rid,)).fetchone()
+        if row is None:
+            raise HubError(_("no recording {rid} that you may see at the hub").format(rid=rid))
+        parts = db.execute(
+            "SELECT name, data, sha256 FROM agentapp.segments WHERE recording_id = %s "
+            "ORDER BY name",
+            (rid,),
+        ).fetchall()
+        db.execute("SELECT agentapp.audit_append('recording fetched', %s, %s)", (rid, reason))
+        db.commit()
+    folder = layout.recordings(data_dir) / rid
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name, data, digest in parts:
+        if hashlib.sha256(data).hexdigest() != digest or "/" in name or name.startswith("."):
+            raise HubError(_("segment {name} of {rid} is damaged at the hub").format(
+                name=name, rid=rid))  # fmt: skip
+        write_atomic(folder / name, bytes(data))
+    meta = dict(row[0], status="complete")
+    write_atomic(folder / META, json.dumps(meta, indent=1).encode())
+    return folder

@@ -85,3 +85,11 @@ def first_line(exc: BaseException) -> str:
     """libpq's message without its hints: one line for a person."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def one_row(db: Any, query: str, args: tuple[object, ...] = ()) -> tuple[Any, ...]:
+    """The one row a function call of the hub's gives (HubError if none)."""
+    row = db.execute(query, args).fetchone()
+    if row is None:
+        raise HubError(_("the hub gave no answer to {query}").format(query=query))
+    return tuple(row)

@@ -47,6 +47,35 @@ STATUS_SHIPPED = "shipped"
 GIVES_BACK = ("recording discarded", "recording not kept")
 
 
+def trail_source(audit: AuditLog) -> str:
+    """This desk's trail, as the hub names it."""
+    return f"{socket.gethostname()}:{audit.path}"
+
+
+def check_with_hub(hub: HubConfig, audit: AuditLog) -> tuple[bool, str]:
+    """The hub's copy is what a desk's trail is checked against (a trail rewritten here with
+    the desk's own key verifies on its own): the last entry the hub holds must be here,
+    unchanged. (ok, a line); HubError if the hub does not answer."""
+    from agentapp.hub.connect import one_row
+
+    with desk_connect(hub, app="agentapp audit") as db:
+        seq, digest = one_row(
+            db,
+            "SELECT local_seq, local_hash FROM agentapp.shipped_head(%s)",
+            (trail_source(audit),),
+        )
+    if seq is None:
+        return True, "the hub holds no entry of this trail yet"
+    entries = {int(e.get("seq", 0)): e for e in audit.entries()}
+    mine = entries.get(int(seq))
+    if mine is None:
+        return False, f"BROKEN: the hub holds entry {seq} of this trail, which is no longer here"
+    if entry_hash(mine) != digest:
+        return False, f"BROKEN: entry {seq} here differs from the hub's copy"
+    later = sum(1 for n in entries if n > int(seq))
+    return True, f"the hub holds entries 1 to {seq}, the same as here; {later} still to ship"
+
+
 class HubLink:
     def __init__(
         self,
@@ -60,7 +89,7 @@ class HubLink:
         self.hub = hub
         self.vault = vault
         self.audit = audit
-        self.source = f"{socket.gethostname()}:{audit.path}"  # this trail, as the hub names it
+        self.source = trail_source(audit)
         self._connect = connect or (lambda: desk_connect(hub))
         self._interval = interval
         self._on_problem = on_problem or (lambda problem: None)
@@ -72,6 +101,7 @@ class HubLink:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
         self.problem: str | None = "site hub: not connected yet"
+        self._problems: dict[str, str | None] = {"quick": self.problem, "ship": None}
 
     # ------------------------------------------------------------------ lifetime
     def start(self) -> None:
@@ -99,20 +129,30 @@ class HubLink:
             self._wake.clear()
 
     def connect_quick(self) -> None:
-        """Have a reservation connection ready (the link's thread; tests call it)."""
+        """Have a live reservation connection ready: the one there answers, or a new one
+        (the link's thread; tests call it)."""
+        import psycopg
+
         with self._quick_lock:
             if self._quick is not None and not self._quick.closed:
-                return
+                try:
+                    self._quick.execute("SELECT 1").fetchone()
+                    self._quick.commit()
+                    self._problem("quick", None)
+                    return
+                except psycopg.Error:
+                    self._quick.close()
+                    self._quick = None
         try:
             db = self._connect()
             db.execute(f"SET statement_timeout = {RESERVE_TIMEOUT_MS}")
             db.commit()
-        except HubError as exc:
-            self._problem(str(exc))
+        except (HubError, psycopg.Error) as exc:
+            self._problem("quick", f"site hub unreachable: {first_line(exc)}")
             return
         with self._quick_lock:
             self._quick = db
-        self._problem(None)
+        self._problem("quick", None)
 
     # ------------------------------------------------------------------ at off-hook
     def reserve(self, recording_id: str, agent: str) -> str:
@@ -136,7 +176,7 @@ class HubLink:
             except psycopg.Error as exc:
                 db.close()
                 self._quick = None
-                self._problem(f"site hub unreachable: {first_line(exc)}")
+                self._problem("quick", f"site hub unreachable: {first_line(exc)}")
                 self._wake.set()
                 return DOWN
         finally:
@@ -167,17 +207,18 @@ class HubLink:
                     if meta.status in (STATUS_COMPLETE, STATUS_INTERRUPTED):
                         shipped += self._ship_recording(self._ship, meta.id)
             except HubError as exc:
-                self._problem(str(exc))
+                self._problem("ship", str(exc))
                 return 0
             except psycopg.Error as exc:
                 if self._ship is not None:
                     self._ship.close()
                 self._ship = None
-                self._problem(f"site hub unreachable: {first_line(exc)}")
+                self._problem("ship", f"site hub unreachable: {first_line(exc)}")
                 return 0
             except AuditError as exc:
-                self._problem(f"the trail cannot be shipped: {exc}")
+                self._problem("ship", f"the trail cannot be shipped: {exc}")
                 return 0
+        self._problem("ship", None)
         return shipped
 
     def _ship_trail(self, db: Any) -> None:
@@ -190,26 +231,22 @@ class HubLink:
         # the hub's last entry is sent again: the hub says whether this trail still holds it
         # (a trail wiped and started again here is recorded there as rewritten)
         since = min(upto, max((int(e.get("seq", 0)) for e in entries), default=0))
-        for e in entries:
-            if int(e.get("seq", 0)) < since:
-                continue
-            answer = db.execute(
-                "SELECT agentapp.ship_audit(%s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    self.source,
-                    int(e["seq"]),
-                    entry_hash(e),
-                    str(e.get("at", "")),
-                    str(e.get("who", "")),
-                    str(e.get("action", "")),
-                    str(e.get("target", "")),
-                    str(e.get("reason", "")),
-                ),
-            ).fetchone()[0]
+        batch = [e for e in entries if int(e.get("seq", 0)) >= since]
+        if not batch:
+            return
+        from psycopg.types.json import Jsonb
+
+        rows = [{"seq": int(e["seq"]), "hash": entry_hash(e),
+                 **{k: str(e.get(k, "")) for k in ("at", "who", "action", "target", "reason")}}
+                for e in batch]  # fmt: skip
+        (answers,) = db.execute("SELECT agentapp.ship_audit_batch(%s, %s)",
+                                (self.source, Jsonb(rows))).fetchone()  # fmt: skip
+        for e in batch:
             if e.get("action") in GIVES_BACK and e.get("target"):
                 db.execute("SELECT agentapp.withdraw_recording(%s)", (e["target"],))
                 db.execute("SELECT agentapp.release_slot(%s)", (e["target"],))
-            db.commit()
+        db.commit()  # the hub's chain stays locked until this commit
+        for e, answer in zip(batch, answers, strict=True):
             if answer == "conflict":
                 log.warning("the hub holds another entry %s of this desk's trail", e["seq"])
 
@@ -239,7 +276,10 @@ class HubLink:
         log.info("recording %s delivered to the hub", rid)
         return 1
 
-    def _problem(self, problem: str | None) -> None:
+    def _problem(self, part: str, problem: str | None) -> None:
+        """Either connection's trouble is the desk's: no reservation, or nothing shipped."""
+        self._problems[part] = problem
+        problem = self._problems["quick"] or self._problems["ship"]
         if problem != self.problem:
             if problem:
                 log.warning("%s", problem)

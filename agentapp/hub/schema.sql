@@ -304,6 +304,26 @@ BEGIN
   RETURN 'stored';
 END $$;
 
+-- a round of a desk's trail in one call: the chain's lock is held for the server's work and
+-- the commit only, never across the desk's round trips. The commit does not wait for the disk
+-- (synchronous_commit off, this transaction only): the desk keeps its trail and sends again
+-- whatever a crash of the hub lost (shipped_head says what the hub holds), so the chain's lock
+-- is not held for an fsync per desk
+CREATE FUNCTION ship_audit_batch(p_source text, p_entries jsonb) RETURNS text[]
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE
+  e jsonb;
+  out text[] := '{}';
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  FOR e IN SELECT value FROM jsonb_array_elements(p_entries) WITH ORDINALITY ORDER BY ordinality
+  LOOP
+    out := out || ship_audit(p_source, (e->>'seq')::int, e->>'hash', e->>'at', e->>'who',
+                             e->>'action', e->>'target', e->>'reason');
+  END LOOP;
+  RETURN out;
+END $$;
+
 -- the last entry of this desk's trail that the hub holds: what `audit verify` trusts
 CREATE FUNCTION shipped_head(p_source text, OUT local_seq int, OUT local_hash text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
@@ -491,7 +511,7 @@ GRANT EXECUTE ON FUNCTION me(), my_kind(), my_trainings() TO agentapp_desk, agen
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text) TO agentapp_agent, agentapp_trainer,
   agentapp_dpo, agentapp_admin;
 GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, text),
-  shipped_head(text), reserve_slot(text, text), release_slot(text), week_used(text),
+  ship_audit_batch(text, jsonb), shipped_head(text), reserve_slot(text, text), release_slot(text), week_used(text),
   ship_recording(jsonb), ship_segment(text, text, bytea, text), withdraw_recording(text)
   TO agentapp_desk;
 GRANT EXECUTE ON FUNCTION erase_recording(text, text) TO agentapp_dpo, agentapp_admin;

@@ -83,7 +83,7 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Copied libraries that must come from Debian instead (security updates), by file name.
 SYSTEM_COPIES = ("libssl.", "libcrypto.", "libkrb5.", "libgssapi_krb5.", "libsystemd.",
                  "libglib-2.0.", "libgio-2.0.", "libX11.", "libxcb.so", "libfontconfig.",
-                 "libfreetype.", "libstdc++.", "libgcc_s.", "libz.so")  # fmt: skip
+                 "libfreetype.", "libstdc++.", "libgcc_s.", "libz.so", "libpq.")  # fmt: skip
 MAX_INSTALLED_MB = 300
 
 
@@ -162,6 +162,7 @@ def test_the_package_is_lintian_clean_links_debian_libraries_and_states_its_lice
         "libstdc++6",
         "libxcb-shm0",
         "fonts-dejavu-core",
+        "libpq5",  # the hub client (psycopg)
     ):
         assert package in depends, (package, depends)
     # No end-of-life OpenSSL linked anywhere (OpenCV's wheel brought 1.1.1k: issue 18).
@@ -333,6 +334,13 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     data = home / ".local/share/agentapp"  # the default data folder of the installed agent
     agent = Installed(data, env)
     assert agent.cli("--version").stdout.strip() == f"agentapp {__version__}"
+    # the bundle's hub client: psycopg on Debian's libpq5, against a port where no hub is
+    (home / "hub-ca.pem").write_text("not a certificate\n")
+    (home / "hub-pw").write_text("secret\n")
+    r = agent.cli("hub", "login", "--hub", "postgresql://127.0.0.1:9/agentapp", "--user", "d",
+                  "--ca", str(home / "hub-ca.pem"), "--password-file", str(home / "hub-pw"),
+                  check=False)  # fmt: skip
+    assert r.returncode == 1 and "did not answer" in r.stderr, r.stderr
 
     # 3. The installed agent, headless, on the virtual desktop: it fetches the site policy,
     #    the agent reads the notice, a call is recorded and delivered to the site.

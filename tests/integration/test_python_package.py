@@ -40,7 +40,7 @@ def test_the_wheel_carries_the_texts_the_example_and_complete_metadata(
         names = set(z.namelist())
         meta = email.message_from_bytes(z.read(f"agentapp-{__version__}.dist-info/METADATA"))
     assert {"agentapp/py.typed", "agentapp/i18n/fr/LC_MESSAGES/agentapp.mo",
-            "agentapp/entry.py"} <= names  # fmt: skip
+            "agentapp/entry.py", "agentapp/hub/schema.sql"} <= names  # fmt: skip
     data = f"agentapp-{__version__}.data/data/share/agentapp/resources/"
     assert data + "policy-example.toml" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "scripts/"))]
