@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -47,6 +47,8 @@ from agentapp.vault.exports import ExportsIndex
 from agentapp.vault.notes import NoteMeta, NotesStore
 
 if TYPE_CHECKING:
+    from agentapp.core.config import HubConfig
+    from agentapp.hub.admin import HubRecording
     from agentapp.vault.playback import Playback
 from agentapp.vault.review import Review, ReviewError
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
@@ -315,6 +317,51 @@ class ConsoleModel:
             except Exception as exc:  # key store, tampering, disk: one message for the trainer
                 raise review.failed(access, exc) from None
         return out
+
+    # ------------------------------------------------------------------ the hub
+    @property
+    def hub(self) -> HubConfig | None:
+        """This person's own hub login ([hub] of their agent.toml), or None."""
+        return self.s.config.hub
+
+    def hub_recordings(
+        self, agent: str = "", training: str = "", since: dt.date | None = None
+    ) -> list[HubRecording]:
+        """The recordings at the hub this person may see: the hub's row-level security
+        decides, as the database authenticated them (docs/hub.md)."""
+        from agentapp.hub.admin import recordings
+        from agentapp.hub.connect import HubError
+
+        try:
+            with self._hub() as db:
+                return recordings(db, agent or None, training or None, since)
+        except HubError as exc:
+            raise ConsoleError(str(exc)) from None
+
+    def fetch_from_hub(self, rid: str, reason: str) -> None:
+        """One recording, sealed as it is, from the hub into the site folder, where the
+        console plays and exports it like any other; traced at the hub and in this trail."""
+        from agentapp.core.access import MIN_REASON
+        from agentapp.hub.admin import fetch
+        from agentapp.hub.connect import HubError
+
+        if len(reason.strip()) < MIN_REASON:
+            raise ConsoleError(_("give a real reason (it is written to the audit trail)"))
+        try:
+            with self._hub() as db:
+                fetch(db, rid, self.site, reason.strip())
+        except HubError as exc:
+            raise ConsoleError(str(exc)) from None
+        with _console_errors():
+            self.audit.append(self.s.user, "fetched from the hub", rid, reason.strip())
+
+    def _hub(self) -> Any:
+        from agentapp.hub.connect import connect, hub_password
+
+        if self.hub is None:
+            raise ConsoleError(_("no [hub] in agent.toml: this console works on the site folder"))
+        return connect(self.hub.url, self.hub.user, hub_password(self.hub.secret_entry),
+                       self.hub.ca, app="agentapp console")  # fmt: skip
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)

@@ -108,6 +108,13 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     )
     fe.add_argument("--reason", required=True, help=_("why you need it (audited at the hub)"))
     handled(fe, hub_fetch)
+    im = hub.add_parser(
+        "import-trails",
+        parents=[common, login, trial],
+        help=_("copy a site folder's reviewer trails into the hub's (IT)"),
+    )
+    im.add_argument("--site", type=Path, required=True, help=_("the site folder"))
+    handled(im, hub_import_trails)
     au = hub.add_parser(
         "audit",
         parents=[common, login, trial],
@@ -295,6 +302,21 @@ def hub_fetch(args: argparse.Namespace, s: Settings) -> int:
         folder = fetch(db, args.id, args.into.absolute(), args.reason.strip())
     print(_("recording {rid} is in {folder}, sealed").format(rid=args.id, folder=folder))
     return 0
+
+
+def hub_import_trails(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.admin import import_site_trails
+
+    with _admin(args, s) as db:
+        done = import_site_trails(db, args.site)
+    for t in done:
+        if t.problem:
+            print(_("{name}: not imported: {why}").format(name=t.name, why=t.problem))
+        else:
+            print(_("{name}: {n} entries at the hub").format(name=t.name, n=t.entries))
+    if not done:
+        print(_("no trail in {site}").format(site=args.site))
+    return 1 if any(t.problem for t in done) else 0
 
 
 def hub_audit(args: argparse.Namespace, s: Settings) -> int:

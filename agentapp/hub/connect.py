@@ -60,9 +60,11 @@ def connect(
             url=url, why=first_line(exc))) from None  # fmt: skip
 
 
-def desk_connect(hub: HubConfig, app: str = "agentapp desk") -> psycopg.Connection[Any]:
+def desk_connect(
+    hub: HubConfig, app: str = "agentapp desk", **extra: Any
+) -> psycopg.Connection[Any]:
     """This desk's connection, with its password from the key store."""
-    return connect(hub.url, hub.user, hub_password(hub.secret_entry), hub.ca, app=app)
+    return connect(hub.url, hub.user, hub_password(hub.secret_entry), hub.ca, app=app, **extra)
 
 
 def hub_password(entry: str) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from agentapp.core.auditchain import entry_hash
 from agentapp.core.gate import HUB_DOWN as DOWN
 from agentapp.hub.connect import HubError, desk_connect, first_line
+from agentapp.i18n import _
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.store import (
     META,
@@ -65,15 +66,19 @@ def check_with_hub(hub: HubConfig, audit: AuditLog) -> tuple[bool, str]:
             (trail_source(audit),),
         )
     if seq is None:
-        return True, "the hub holds no entry of this trail yet"
+        return True, _("the hub holds no entry of this trail yet")
     entries = {int(e.get("seq", 0)): e for e in audit.entries()}
     mine = entries.get(int(seq))
     if mine is None:
-        return False, f"BROKEN: the hub holds entry {seq} of this trail, which is no longer here"
+        return False, _(
+            "BROKEN: the hub holds entry {n} of this trail, which is no longer here"
+        ).format(n=seq)
     if entry_hash(mine) != digest:
-        return False, f"BROKEN: entry {seq} here differs from the hub's copy"
+        return False, _("BROKEN: entry {n} here differs from the hub's copy").format(n=seq)
     later = sum(1 for n in entries if n > int(seq))
-    return True, f"the hub holds entries 1 to {seq}, the same as here; {later} still to ship"
+    return True, _(
+        "the hub holds entries 1 to {n}, the same as here; {later} still to ship"
+    ).format(n=seq, later=later)
 
 
 class HubLink:
@@ -91,6 +96,10 @@ class HubLink:
         self.audit = audit
         self.source = trail_source(audit)
         self._connect = connect or (lambda: desk_connect(hub))
+        # a reservation on a cut network gives up as soon as the hub stops acknowledging
+        self._connect_quick = connect or (
+            lambda: desk_connect(hub, tcp_user_timeout=RESERVE_TIMEOUT_MS)
+        )
         self._interval = interval
         self._on_problem = on_problem or (lambda problem: None)
         self._quick: Any = None  # reservations only: never busy with a shipment
@@ -144,7 +153,7 @@ class HubLink:
                     self._quick.close()
                     self._quick = None
         try:
-            db = self._connect()
+            db = self._connect_quick()
             db.execute(f"SET statement_timeout = {RESERVE_TIMEOUT_MS}")
             db.commit()
         except (HubError, psycopg.Error) as exc:

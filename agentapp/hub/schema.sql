@@ -277,7 +277,10 @@ DECLARE
   known text;
   last int;
 BEGIN
-  PERFORM _as('desk');
+  IF my_kind() IS DISTINCT FROM 'desk' AND my_kind() IS DISTINCT FROM 'admin' THEN
+    RAISE EXCEPTION 'only a desk ships its trail (or IT imports a site folder''s)'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
   SELECT local_hash INTO known FROM audit
    WHERE db_user = session_user AND source = p_source AND local_seq = p_local_seq;
   IF FOUND THEN
@@ -515,6 +518,8 @@ GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, te
   ship_recording(jsonb), ship_segment(text, text, bytea, text), withdraw_recording(text)
   TO agentapp_desk;
 GRANT EXECUTE ON FUNCTION erase_recording(text, text) TO agentapp_dpo, agentapp_admin;
+GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, text),
+  ship_audit_batch(text, jsonb) TO agentapp_admin;  -- a site folder's trails, imported
 GRANT EXECUTE ON FUNCTION purge_expired(), publish_policy(int, text, jsonb, jsonb)
   TO agentapp_admin;
 

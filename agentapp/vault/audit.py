@@ -274,6 +274,12 @@ def trails(log: AuditLog) -> list[Trail]:
     ]
 
 
+def chain_only(path: Path) -> AuditLog:
+    """A trail whose signing key is in someone else's key store: its chain can be checked
+    and its entries read, nothing written."""
+    return AuditLog(path, _ChainOnly())
+
+
 class _ChainOnly:
     """Keys for a trail whose signing key is elsewhere: verify checks its chain only."""
 

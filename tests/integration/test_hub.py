@@ -349,3 +349,35 @@ def test_a_desks_trail_is_shipped_once_and_a_rewrite_is_recorded(
         assert [r["local_seq"] for r in rows] == [1, 2, 3, 0]
     finally:
         link.stop()
+
+
+def test_a_site_folders_trails_are_imported_once_and_a_broken_one_is_refused(
+    hub: tuple[Hub, Logins], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from agentapp import layout
+    from agentapp.hub.admin import audit_rows
+    from agentapp.vault.audit import AuditLog
+    from tests.fakes import MemoryAuditKeys
+
+    h, logins = hub
+    site = tmp_path / "site"
+    layout.site_trails(site).mkdir(parents=True)
+    good = AuditLog(layout.site_trails(site) / "carol-aaaa.jsonl", MemoryAuditKeys())  # type: ignore[arg-type]
+    bad = AuditLog(layout.site_trails(site) / "erin-bbbb.jsonl", MemoryAuditKeys())  # type: ignore[arg-type]
+    for n in range(3):
+        good.append("carol", "view", f"r{n}", "weekly review")
+        bad.append("erin", "view", f"s{n}", "weekly review")
+    lines = bad.path.read_text().splitlines()
+    bad.path.write_text("\n".join([lines[0].replace('"s0"', '"zz"'), *lines[1:]]) + "\n")
+    cli = [sys.executable, "-m", "agentapp", "hub", "import-trails", "--dir",
+           str(h.cluster.folder), "--site", str(site)]  # fmt: skip
+    for _ in range(2):  # a second import adds nothing
+        r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert "carol-aaaa: 3 entries at the hub" in r.stdout
+        assert "erin-bbbb: not imported" in r.stdout and "BROKEN at entry 2" in r.stdout
+    rows = audit_rows(logins("dan"))
+    assert [r["local_seq"] for r in rows if r["source"] == "site:carol-aaaa"] == [1, 2, 3]
+    assert not [r for r in rows if r["source"] == "site:erin-bbbb"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -42,6 +43,9 @@ from agentapp.ui.console.widgets import (
 )
 from agentapp.ui.player import PlayerWindow, clock
 from agentapp.vault.notes import NoteMeta
+
+if TYPE_CHECKING:
+    from agentapp.hub.admin import HubRecording
 
 ReasonAsker = Callable[[QWidget, str], str | None]
 
@@ -90,7 +94,13 @@ class RecordingsTab(QWidget):
         export.clicked.connect(lambda: self.export_selected(anonymise=False))
         share = QPushButton(_("Anonymised export…"))
         share.clicked.connect(lambda: self.export_selected(anonymise=True))
-        lay_out(self, self.recs, form, [show, self.play_button, note, notes, export, share])
+        buttons = [show, self.play_button, note, notes, export, share]
+        self.hub_dialog: HubDialog | None = None
+        if model.hub is not None:
+            self.hub_button = QPushButton(_("From the hub…"))
+            self.hub_button.clicked.connect(self.from_hub)
+            buttons.append(self.hub_button)
+        lay_out(self, self.recs, form, buttons)
 
     def refresh(self) -> None:
         """ConsoleError when the listing is refused (the window says so)."""
@@ -100,6 +110,32 @@ class RecordingsTab(QWidget):
         fill(self.recs, [[m.id, m.agent, m.training, moment(m.started_at),
                           duration(m.duration_s), status_words(m.status)]
                          for m in metas])  # fmt: skip
+
+    def from_hub(self) -> None:
+        """The hub's recordings this person may see, with the tab's filters; the one picked
+        is fetched, sealed, into the site folder and then plays like the others."""
+        try:
+            rows = self.model.hub_recordings(self.filter_agent.text().strip(),
+                                             self.filter_training.text().strip(),
+                                             date_of(self.filter_since.date()))  # fmt: skip
+        except ConsoleError as exc:
+            self._say(_("Refused: {reason}").format(reason=exc))
+            return
+        self.hub_dialog = HubDialog(self, rows, self.fetch_from_hub)
+        self.hub_dialog.show()
+
+    def fetch_from_hub(self, rid: str) -> None:
+        reason = self._reason(self, _("Why do you need this recording from the hub?"))
+        if reason is None:
+            return
+        try:
+            self.model.fetch_from_hub(rid, reason)
+            self.refresh()
+        except ConsoleError as exc:
+            self._say(_("Refused: {reason}").format(reason=exc))
+            return
+        self._say(_("{id} fetched from the hub, sealed: select it in the list to play it").format(
+            id=rid))  # fmt: skip
 
     def _filter(self) -> None:
         try:
@@ -218,6 +254,36 @@ class RecordingsTab(QWidget):
         rid = self._selected()
         if rid is not None:
             self.note_at(rid, None)
+
+
+class HubDialog(QDialog):
+    """The recordings at the hub that the person may see; "Fetch" copies the selected one."""
+
+    def __init__(self, parent: QWidget, rows: list[HubRecording],
+                 fetch: Callable[[str], None]) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setWindowTitle(_("Recordings at the hub"))
+        self.resize(720, 420)
+        self.list = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
+                           _("Duration"), _("Desk")])  # fmt: skip
+        fill(self.list, [[r.id, r.agent, r.training, moment(r.started_at.timestamp()),
+                          duration(r.duration_s), r.desk] for r in rows])  # fmt: skip
+        self.fetch_button = QPushButton(_("Fetch"))
+        self.fetch_button.clicked.connect(lambda: self._fetch(fetch))
+        close = QPushButton(_("Close"))
+        close.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.fetch_button)
+        row.addWidget(close)
+        layout.addLayout(row)
+
+    def _fetch(self, fetch: Callable[[str], None]) -> None:
+        row = self.list.currentRow()
+        if row >= 0:
+            fetch(first_cell(self.list, row))
 
 
 class NotesDialog(QDialog):

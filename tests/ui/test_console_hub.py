@@ -1,0 +1,104 @@
+"""The trainer console on a real hub (PostgreSQL, TLS, the trainer's own login, its password
+in the real key store): the hub's list is what the database lets her see, the recording she
+fetches arrives sealed and plays with its real pixels, and both trails say so."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from agentapp.console import ConsoleModel
+from agentapp.core.config import AgentConfig, HubConfig
+from agentapp.demo.run import make_sample_site
+from agentapp.settings import Settings
+from agentapp.ui.console import ConsoleWindow
+from agentapp.vault.keys import keystore_problem, load_private_from_keystore, store_secret
+from tests.fakes import site_trail_entries
+from tests.hubs import Hub, hub_problem, publish, trial_hub
+from tests.integration.conftest import need
+from tests.policies import ACCESS, policy_text
+
+POLICY = policy_text("alice", extra=ACCESS)
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    need(keystore_problem() is None, "no real key store (run under scripts/test.sh)")
+    need(hub_problem() is None, f"no PostgreSQL server: {hub_problem()}")
+    with trial_hub() as h:
+        yield h
+
+
+def _ship_from_a_desk(hub: Hub, site: Path, desk: Path) -> str:
+    """The site's sample recording, moved to a desk and shipped by its hub link."""
+    from agentapp.hub.link import HubLink
+    from agentapp.vault.audit import AuditLog
+    from agentapp.vault.store import Vault
+    from tests.fakes import MemoryAuditKeys
+
+    (rec,) = [p for p in (site / "recordings").iterdir() if p.is_dir()]
+    (desk / "recordings").mkdir(parents=True)
+    shutil.move(rec, desk / "recordings" / rec.name)
+    password = hub.login("desk-t", "desk")
+    with hub.connect("desk-t", password) as db:
+        assert db.execute("SELECT agentapp.reserve_slot(%s, 'alice')",
+                          (rec.name,)).fetchone()[0] == "reserved"  # fmt: skip
+        db.commit()
+    trail = AuditLog(desk / "audit.jsonl", MemoryAuditKeys())  # type: ignore[arg-type]
+    link = HubLink(HubConfig(hub.url, "desk-t", hub.ca), Vault(desk / "recordings"), trail,
+                   connect=lambda: hub.connect("desk-t", password))  # fmt: skip
+    try:
+        assert link.ship_all() == 1
+    finally:
+        link.stop()
+    assert not list((desk / "recordings").rglob("*.seal"))
+    return rec.name
+
+
+def test_the_console_lists_the_hub_fetches_sealed_and_plays(
+    qtbot: QtBot, hub: Hub, tmp_path: Path
+) -> None:
+    from agentapp.hub.admin import audit_rows
+
+    trainer, site = tmp_path / "trainer", tmp_path / "site"
+    make_sample_site(trainer, site, POLICY, "alice")
+    publish(hub, POLICY, tmp_path)
+    rid = _ship_from_a_desk(hub, site, tmp_path / "desk")
+    cfg = HubConfig(hub.url, "carol", hub.ca)
+    store_secret(cfg.secret_entry, hub.login("carol", "trainer"))
+    s = Settings(trainer, "carol", trainer / "policy.toml", AgentConfig(hub=cfg), "carol")
+    w = ConsoleWindow(ConsoleModel(s, site), lambda: [], load_private_from_keystore,
+                      reason=lambda *_: "weekly review")  # fmt: skip
+    qtbot.addWidget(w)
+    tab = w.recordings
+    assert tab.recs.rowCount() == 0  # not at the site folder: at the hub
+    tab.hub_button.click()
+    dialog = tab.hub_dialog
+    assert dialog is not None and dialog.list.rowCount() == 1
+    assert dialog.list.item(0, 0).text() == rid and dialog.list.item(0, 5).text() == "desk-t"  # type: ignore[union-attr]
+    dialog.list.selectRow(0)
+    dialog.fetch_button.click()
+    assert "fetched from the hub" in w.status.text(), w.status.text()
+    assert tab.recs.rowCount() == 1
+    tab.recs.selectRow(0)
+    tab.play_selected()
+    (player,) = tab.players
+    qtbot.waitUntil(lambda: player.finished, timeout=5000)
+    image = player.picture.pixmap().toImage()
+    c = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert abs(c.green() - 160) < 30 and c.red() < 80  # the sample's green, decoded
+    trail = [(e["who"], e["action"], e["target"]) for e in site_trail_entries(site)]
+    assert ("carol", "fetched from the hub", rid) in trail and ("carol", "view", rid) in trail
+    with hub.admin() as db:
+        fetched = [r for r in audit_rows(db) if r["action"] == "recording fetched"]
+    assert [(r["who"], r["db_user"], r["target"]) for r in fetched] == [("carol", "carol", rid)]
+
+    # another trainer's login, whose trainings are not this one's: the hub shows her nothing
+    other = HubConfig(hub.url, "erin", hub.ca)
+    store_secret(other.secret_entry, hub.login("erin", "trainer"))
+    s2 = Settings(trainer, "erin", trainer / "policy.toml", AgentConfig(hub=other), "erin")
+    assert ConsoleModel(s2, site).hub_recordings() == []
