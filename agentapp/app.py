@@ -60,7 +60,7 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
 
     shipper = None
     if s.config.hub is None:  # with a hub, recordings go there (_start_hub)
-        shipper = RecordingShipper(engine.vault, s.config.site)
+        shipper = RecordingShipper(engine.vault, s.config.site, s.config.site_ship_seconds)
         engine.use_site(shipper.withdraw, shipper.ids_since)
         shipper.start()
     try:
@@ -83,7 +83,8 @@ def _start_hub(s: Settings, engine: Engine) -> HubLink | None:
         return None
     from agentapp.hub.link import HubLink
 
-    link = HubLink(s.config.hub, engine.vault, engine.audit, on_problem=engine.hub_problem)
+    link = HubLink(s.config.hub, engine.vault, engine.audit, interval=s.config.hub.ship_seconds,
+                   on_problem=engine.hub_problem)  # fmt: skip
     engine.use_hub(link.reserve, link.withdraw)
     link.start()
     return link

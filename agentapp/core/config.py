@@ -16,10 +16,12 @@ here: they live in the OS key store (`agentapp source secret`).
     internal_numbers = "^[0-9]{3,4}$"    # optional: peers matching it are internal calls
     [site]
     folder = "/srv/agentapp-site"        # the signed policy and the recordings' drop area
+    ship_seconds = 10                    # optional: how often recordings are delivered there
     [hub]                                # optional: the site hub on PostgreSQL (docs/hub.md)
     url = "postgresql://hub.example:5432/agentapp"
     user = "desk-pc12"                   # this desk's hub login (password in the key store)
     ca = "/etc/agentapp/hub-ca.pem"      # the certificate authority of the hub's TLS
+    ship_seconds = 10                    # optional: how often the trail and recordings go
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class HubConfig:
     url: str
     user: str
     ca: Path
+    ship_seconds: int = 10  # the link's round: trail and recordings shipped, connection checked
 
     @property
     def secret_entry(self) -> str:
@@ -105,6 +108,7 @@ class AgentConfig:
     source: SourceConfig = SourceConfig()
     site: Path | None = None  # a site folder: signed policy in, sealed recordings out
     hub: HubConfig | None = None  # the hub: quota, trail and recordings (docs/hub.md)
+    site_ship_seconds: int = 10  # how often sealed recordings are delivered to the site folder
 
     def for_agent(self, agent: str) -> AgentConfig:
         """`{user}` in account, endpoint or extension stands for the agent, so that one
@@ -136,21 +140,24 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     hub_table = r.optional_table("hub")
     r.done()
     site = None
+    site_ship = 10
     if site_table is not None:
         site = Path(site_table.text("folder"))
+        site_ship = site_table.whole("ship_seconds", lo=1, hi=3600, default=10)
         site_table.done()
         if not site.is_absolute():
             raise ConfigError(_("the site folder must be an absolute path"), site_table.where)
     hub = None
     if hub_table is not None:
-        hub = HubConfig(hub_table.text("url"), hub_table.text("user"), Path(hub_table.text("ca")))
+        hub = HubConfig(hub_table.text("url"), hub_table.text("user"), Path(hub_table.text("ca")),
+                        hub_table.whole("ship_seconds", lo=1, hi=3600, default=10))  # fmt: skip
         hub_table.done()
         if not hub.url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(_("the hub url must be a postgresql:// address"), hub_table.where)
         if not hub.ca.is_absolute():
             raise ConfigError(_("the hub's ca must be an absolute path"), hub_table.where)
     if src is None:
-        return AgentConfig(agent, site=site, hub=hub)
+        return AgentConfig(agent, site=site, hub=hub, site_ship_seconds=site_ship)
     kind = src.text("kind")
     if kind not in KINDS:
         raise ConfigError(
@@ -179,7 +186,7 @@ def parse_config(text: str, where: str = "agent.toml") -> AgentConfig:
     templates = tuple(fields[k] for k in PER_AGENT)
     source = SourceConfig(kind, host, port, internal_numbers=internal, templates=templates,
                           **fields)  # fmt: skip
-    return AgentConfig(agent, source, site, hub)
+    return AgentConfig(agent, source, site, hub, site_ship)
 
 
 def source_from_url(url: str) -> dict[str, str | int]:

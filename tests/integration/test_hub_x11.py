@@ -34,7 +34,7 @@ def _person(name: str, hub: Hub, role: str, kind: str, env: dict[str, str], data
     """A desk (or the trainer's desk) with its own hub login, its password in the key store."""
     (data / "keys").mkdir(parents=True, exist_ok=True)
     (data / "agent.toml").write_text(
-        f'[hub]\nurl = "{hub.url}"\nuser = "{role}"\nca = "{hub.ca}"\n'
+        f'[hub]\nurl = "{hub.url}"\nuser = "{role}"\nca = "{hub.ca}"\nship_seconds = 2\n'
     )
     (data / "policy.toml").write_text(POLICY)
     a = Agent(data, dict(env, AGENTAPP_DATA_DIR=str(data), AGENTAPP_AGENT=name,

@@ -111,6 +111,24 @@ def test_agent_config() -> None:
             parse_config(bad)
 
 
+def test_hub_config() -> None:
+    """[hub]: where the hub is and this desk's login; no password (the key store has it)."""
+    hub = '[hub]\nurl = "postgresql://hub.example:5432/agentapp"\nuser = "desk-1"\n'
+    cfg = parse_config(hub + 'ca = "/etc/agentapp/hub-ca.pem"\n').hub
+    assert cfg is not None and cfg.user == "desk-1" and cfg.ship_seconds == 10
+    assert cfg.secret_entry == "hub-password:desk-1@postgresql://hub.example:5432/agentapp"
+    assert parse_config("").hub is None
+    for bad, why in [
+        (hub, "'ca'"),
+        (hub + 'ca = "hub-ca.pem"', "absolute path"),
+        (hub.replace("postgresql:", "http:") + 'ca = "/ca.pem"', "postgresql://"),
+        (hub + 'ca = "/ca.pem"\nship_seconds = 0', "'ship_seconds'"),
+        (hub + 'ca = "/ca.pem"\npassword = "x"', "unknown key"),
+    ]:
+        with pytest.raises(ConfigError, match=why):
+            parse_config(bad)
+
+
 # ---------------------------------------------------------------- fuzzing: thousands of inputs
 
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
