@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentapp.cli.base import CliError, Parser, Sub, day, handled
+from agentapp.cli.base import CliError, Parser, Sub, day, handled, read_passphrase
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
@@ -115,6 +115,23 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     )
     im.add_argument("--site", type=Path, required=True, help=_("the site folder"))
     handled(im, hub_import_trails)
+    nt = hub.add_parser(
+        "note",
+        parents=[common, login],
+        help=_("a trainer's note on a recording at the hub (sealed)"),
+    )
+    nt.add_argument("id")
+    nt.add_argument("--text", required=True)
+    nt.add_argument("--at", type=float, metavar="SECONDS", help=_("the moment it is about"))
+    handled(nt, hub_note)
+    ns = hub.add_parser(
+        "notes", parents=[common, login, keyed], help=_("the notes on a recording at the hub")
+    )
+    ns.add_argument("id")
+    ns.add_argument(
+        "--read", metavar="REASON", help=_("decrypt and print them, for this reason (audited)")
+    )
+    handled(ns, hub_notes)
     au = hub.add_parser(
         "audit",
         parents=[common, login, trial],
@@ -317,6 +334,49 @@ def hub_import_trails(args: argparse.Namespace, s: Settings) -> int:
     if not done:
         print(_("no trail in {site}").format(site=args.site))
     return 1 if any(t.problem for t in done) else 0
+
+
+def hub_note(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.admin import add_note
+    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+
+    try:
+        public = load_public_key(installed_public_key_path(s.data_dir))
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    with _person(args, s) as db:
+        nid = add_note(db, args.id, args.text, public, args.at)
+    print(_("note {n} on {rid} is at the hub, sealed").format(n=nid, rid=args.id))
+    return 0
+
+
+def hub_notes(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.admin import notes, open_note
+    from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
+    from agentapp.vault.sealing import SealError, read_header
+
+    if args.read is not None and len(args.read.strip()) < 5:
+        raise CliError(_("give a real reason with --read (it is written to the audit trail)"), 2)
+    with _person(args, s) as db:
+        found = notes(db, args.id)
+        if args.read and found:
+            db.execute("SELECT agentapp.audit_append('notes read', %s, %s)",
+                       (args.id, args.read.strip()))  # fmt: skip
+            db.commit()
+    for n in found:
+        when = _("whole call") if n.at_s is None else f"{n.at_s:.1f} s"
+        print(f"{n.id}  {when}  {n.author}  {n.written_at:%Y-%m-%d %H:%M}")
+        if args.read:
+            try:
+                if args.key:
+                    private = load_private_file(args.key, read_passphrase(args.passphrase_file))
+                else:
+                    private = load_private_from_keystore(str(read_header(n.sealed)[0]["kid"]))
+            except (KeyProblem, SealError) as exc:
+                raise CliError(str(exc)) from None
+            print("    " + open_note(n, private).replace("\n", "\n    "))
+    print(_("{n} notes").format(n=len(found)))
+    return 0
 
 
 def hub_audit(args: argparse.Namespace, s: Settings) -> int:

@@ -266,3 +266,56 @@ def import_site_trails(db: Any, site: Path) -> list[Imported]:
             db.commit()
         done.append(Imported(path.stem, len(rows)))
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class HubNote:
+    id: int
+    recording_id: str
+    at_s: float | None
+    author: str
+    written_at: dt.datetime
+    sealed: bytes
+
+
+def add_note(db: Any, rid: str, text: str, public_key: Any, at_s: float | None = None) -> int:
+    """A trainer's note on a recording of their trainings, sealed here for the site's
+    recording key (the hub never sees the text); traced. Returns its id."""
+    from agentapp.hub.connect import one_row
+    from agentapp.vault.notes import MAX_NOTE
+    from agentapp.vault.sealing import seal
+
+    if not text.strip() or len(text) > MAX_NOTE:
+        raise HubError(_("a note has 1 to {n} characters").format(n=MAX_NOTE))
+    sealed = seal(text.encode(), public_key, {"hub note": rid})
+    with refused(_("take a note on {rid}").format(rid=rid)):
+        (nid,) = one_row(db, "INSERT INTO agentapp.notes (recording_id, at_s, sealed) "
+                             "VALUES (%s, %s, %s) RETURNING id", (rid, at_s, sealed))  # fmt: skip
+        db.execute("SELECT agentapp.audit_append('note added', %s, %s)", (rid, f"note {nid}"))
+        db.commit()
+    return int(nid)
+
+
+def notes(db: Any, rid: str) -> list[HubNote]:
+    """The notes on `rid` this login may read (its agent, its trainings' trainers)."""
+    with refused(_("list the notes on {rid}").format(rid=rid)):
+        rows = db.execute(
+            "SELECT id, recording_id, at_s, author, written_at, sealed FROM agentapp.notes "
+            "WHERE recording_id = %s ORDER BY id",
+            (rid,),
+        ).fetchall()
+        db.commit()
+    return [HubNote(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+
+def open_note(note: HubNote, private: Any) -> str:
+    """The text of a note, decrypted in memory. Raises HubError (wrong key, tampered)."""
+    from agentapp.vault.sealing import SealError, unseal
+
+    try:
+        header, plain = unseal(note.sealed, private)
+    except SealError as exc:
+        raise HubError(_("note {n} cannot be opened: {exc}").format(n=note.id, exc=exc)) from None
+    if header.get("ctx") != {"hub note": note.recording_id}:
+        raise HubError(_("note {n} belongs to another recording (tampered?)").format(n=note.id))
+    return plain.decode()

@@ -100,11 +100,13 @@ CREATE TABLE segments (
   PRIMARY KEY (recording_id, name)
 );
 
+-- a trainer's note, sealed by the client for the site's recording key like the video (the
+-- hub, its DBA and its backups never hold the text); it goes with its recording
 CREATE TABLE notes (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   recording_id text NOT NULL REFERENCES recordings ON DELETE CASCADE,
-  at_s double precision NOT NULL CHECK (at_s >= 0),
-  body text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+  at_s double precision CHECK (at_s >= 0),  -- the moment it is about; NULL: the whole call
+  sealed bytea NOT NULL CHECK (length(sealed) BETWEEN 1 AND 200000),
   author name NOT NULL DEFAULT session_user,
   written_at timestamptz NOT NULL DEFAULT now()
 );
@@ -223,7 +225,7 @@ GRANT SELECT ON recordings TO agentapp_desk, agentapp_agent, agentapp_trainer, a
   agentapp_admin;
 GRANT SELECT ON segments TO agentapp_agent, agentapp_trainer;
 GRANT SELECT ON notes TO agentapp_agent, agentapp_trainer;
-GRANT INSERT (recording_id, at_s, body) ON notes TO agentapp_trainer;
+GRANT INSERT (recording_id, at_s, sealed) ON notes TO agentapp_trainer;
 GRANT SELECT ON audit TO agentapp_dpo, agentapp_admin;
 GRANT SELECT ON policy_versions, enrolments TO agentapp_desk, agentapp_agent, agentapp_trainer,
   agentapp_dpo, agentapp_admin;

@@ -249,17 +249,17 @@ def test_each_role_sees_only_its_rows_and_the_dpo_no_video(hub: tuple[Hub, Login
             logins(role).execute("SELECT data FROM agentapp.segments")
     # notes: a trainer on their trainings' recordings only; an agent writes none
     carol.execute(
-        "INSERT INTO agentapp.notes (recording_id, at_s, body) VALUES ('v-gina', 4.5, 'greeting')"
+        "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-gina', 4.5, 'x')"
     )
     carol.commit()
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
         carol.execute(
-            "INSERT INTO agentapp.notes (recording_id, at_s, body) VALUES ('v-bob', 1, 'not hers')"
+            "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-bob', 1, 'x')"
         )
     carol.rollback()
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
         logins("gina").execute(
-            "INSERT INTO agentapp.notes (recording_id, at_s, body) VALUES ('v-gina', 1, 'mine')"
+            "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-gina', 1, 'x')"
         )
     assert _one(logins("gina"), "SELECT count(*) FROM agentapp.notes") == 1
     assert _one(logins("bob"), "SELECT count(*) FROM agentapp.notes") == 0

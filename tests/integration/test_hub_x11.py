@@ -139,3 +139,15 @@ def test_two_desks_one_agent_one_quota_and_a_hub_down_mid_call(
     assert sorted(r["target"] for r in started) == shipped  # both desks' trails, at the hub
     assert {r["db_user"] for r in started} == {"desk-1", "desk-2"}
     assert any(r["action"] == "recording fetched" and r["who"] == "carol" for r in rows)
+
+    # her note on it goes to the hub sealed for the site's key: the hub never holds the text
+    trainer.cli("hub", "note", rid, "--text", "greeting: too fast", "--at", "1.5")
+    listed = trainer.cli("hub", "notes", rid, "--read", "weekly review").stdout
+    assert "1.5 s  carol" in listed and "greeting: too fast" in listed, listed
+    with hub.admin() as db:
+        (sealed,) = db.execute("SELECT sealed FROM agentapp.notes").fetchone()
+    assert b"too fast" not in bytes(sealed)
+    import psycopg
+
+    with hub.connect("dan", dpo) as db, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("SELECT sealed FROM agentapp.notes")  # the DPO's role: no notes, no video
