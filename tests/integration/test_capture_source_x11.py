@@ -164,8 +164,10 @@ def test_fast_drag_and_restacking_leave_no_private_pixel(
     d.close()
     check_mode(scene, rec, agent)
     magenta = count(frames, MAGENTA, 80)
-    # masked capture drops every read during which something moved: fewer frames by design
-    assert len(frames) >= (12 if scene.kind == "masked" else 20)
+    # masked capture drops every read during which something moved: fewer frames by design,
+    # and fewer still on a loaded machine (10 seen in CI): enough frames that the checks
+    # below are not vacuous
+    assert len(frames) >= (8 if scene.kind == "masked" else 20)
     assert max(magenta) == 0, f"private pixels in {sum(m > 0 for m in magenta)} frames"
     assert max(count(frames, GREEN, 25)) > 0.5 * 1280 * 720  # the business window is there
 
