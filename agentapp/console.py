@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from agentapp.core.config import HubConfig
     from agentapp.hub.admin import HubRecording
     from agentapp.vault.playback import Playback
-from agentapp.vault.review import Review, ReviewError
+from agentapp.vault.review import Review, ReviewError, reason_of
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
 STATUS_WORDS = {
@@ -341,27 +341,25 @@ class ConsoleModel:
     def fetch_from_hub(self, rid: str, reason: str) -> None:
         """One recording, sealed as it is, from the hub into the site folder, where the
         console plays and exports it like any other; traced at the hub and in this trail."""
-        from agentapp.core.access import MIN_REASON
         from agentapp.hub.admin import fetch
         from agentapp.hub.connect import HubError
 
-        if len(reason.strip()) < MIN_REASON:
-            raise ConsoleError(_("give a real reason (it is written to the audit trail)"))
+        with _console_errors():
+            reason = reason_of(reason)
         try:
             with self._hub() as db:
-                fetch(db, rid, self.site, reason.strip())
+                fetch(db, rid, self.site, reason)
         except HubError as exc:
             raise ConsoleError(str(exc)) from None
         with _console_errors():
-            self.audit.append(self.s.user, "fetched from the hub", rid, reason.strip())
+            self.audit.append(self.s.user, "fetched from the hub", rid, reason)
 
     def _hub(self) -> Any:
-        from agentapp.hub.connect import connect, hub_password
+        from agentapp.hub.connect import desk_connect
 
         if self.hub is None:
             raise ConsoleError(_("no [hub] in agent.toml: this console works on the site folder"))
-        return connect(self.hub.url, self.hub.user, hub_password(self.hub.secret_entry),
-                       self.hub.ca, app="agentapp console")  # fmt: skip
+        return desk_connect(self.hub, app="agentapp console")
 
     def timeline(self, rid: str) -> str:
         m = self._meta(rid)

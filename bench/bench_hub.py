@@ -33,28 +33,17 @@ QUOTA = 10_000  # the bench measures reservations, not refusals
 
 
 def _setup(hub: Hub, desks: int) -> dict[str, str]:
-    """desks logins, one enrolled agent per desk (inserted as the trial hub's IT)."""
-    import secrets
-
-    from psycopg import sql
+    """desks logins (`agentapp hub add-login`'s code), one enrolled agent per desk,
+    published as the trial hub's IT."""
     from psycopg.types.json import Jsonb
 
-    passwords = {}
+    from agentapp.hub.admin import add_login
+
     with hub.admin() as db:
-        for i in range(desks):
-            role, pw = f"desk-{i:03d}", secrets.token_urlsafe(16)
-            db.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE agentapp_desk").format(
-                    sql.Identifier(role), sql.Literal(pw)
-                )
-            )
-            passwords[role] = pw
-        db.execute("SET ROLE agentapp_owner")
-        with db.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO agentapp.people VALUES (%s, %s, 'desk')", [(r, r) for r in passwords]
-            )
-        db.execute("RESET ROLE")
+        passwords = {
+            f"desk-{i:03d}": add_login(db, f"desk-{i:03d}", "desk", f"desk-{i:03d}")
+            for i in range(desks)
+        }
         enrolments = [
             {
                 "agent": f"agent-{i:03d}",
@@ -126,9 +115,18 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
     )
 
     async def trail(i: int, db: Any) -> None:
-        rows = [{"seq": s, "hash": f"h{s}", "at": "", "who": f"agent-{i:03d}",
-                 "action": "recording started", "target": "r", "reason": ""}
-                for s in range(1, args.entries + 1)]  # fmt: skip
+        rows = [
+            {
+                "seq": s,
+                "hash": f"h{s}",
+                "at": "",
+                "who": f"agent-{i:03d}",
+                "action": "recording started",
+                "target": "r",
+                "reason": "",
+            }
+            for s in range(1, args.entries + 1)
+        ]
         await db.execute("SELECT agentapp.ship_audit_batch(%s, %s)", (f"bench-{i}", Jsonb(rows)))
         await db.commit()  # as the link does: one call and one transaction a round
 
@@ -169,16 +167,20 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
         admin.execute("GRANT USAGE ON SEQUENCE public.bench_peer_id_seq TO agentapp_desk")
         admin.commit()
     n = len(passwords)
-    reserve = (f"\\set a random(0, {n - 1})\nSELECT agentapp.reserve_slot('p' || :client_id"
-               " || '-' || random(), 'agent-' || lpad(:a::text, 3, '0'));\n")  # fmt: skip
+    reserve = (
+        f"\\set a random(0, {n - 1})\nSELECT agentapp.reserve_slot('p' || :client_id"
+        " || '-' || random(), 'agent-' || lpad(:a::text, 3, '0'));\n"
+    )
     plain = "INSERT INTO public.bench_peer (v) VALUES ('x');\n"
     clients = min(n, 50)
     ours = _pgbench(hub, role, pw, reserve, clients)
     peer = _pgbench(hub, role, pw, plain, clients)
     if ours and peer:
-        print(f"with pgbench as the client ({clients} connections, TLS, one desk login): "
-              f"reserve_slot {ours:.0f}/s; the peer, a plain INSERT per transaction, "
-              f"{peer:.0f}/s; ratio ×{ours / peer:.2f}")  # fmt: skip
+        print(
+            f"with pgbench as the client ({clients} connections, TLS, one desk login): "
+            f"reserve_slot {ours:.0f}/s; the peer, a plain INSERT per transaction, "
+            f"{peer:.0f}/s; ratio ×{ours / peer:.2f}"
+        )
         print(f"this Python client against pgbench's: reservations ×{rate / ours:.2f}")
 
 
@@ -191,10 +193,31 @@ def _pgbench(hub: Hub, role: str, pw: str, script: str, clients: int) -> float |
     path.write_text(script)
     env = dict(os.environ, PGPASSWORD=pw, PGSSLMODE="verify-full", PGSSLROOTCERT=str(hub.ca))
     try:
-        r = subprocess.run([str(binaries() / "pgbench"), "-n", "-h", "localhost", "-p",
-                            str(hub.cluster.port), "-U", role, "-c", str(clients), "-j", "2",
-                            "-T", "8", "-f", str(path), "agentapp"],
-                           env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        r = subprocess.run(
+            [
+                str(binaries() / "pgbench"),
+                "-n",
+                "-h",
+                "localhost",
+                "-p",
+                str(hub.cluster.port),
+                "-U",
+                role,
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                "8",
+                "-f",
+                str(path),
+                "agentapp",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     finally:
         path.unlink()
     for line in r.stdout.splitlines():

@@ -81,6 +81,23 @@ def rect(text: str) -> object:
     return Rect(x, y, w, h)
 
 
+def audited_reason(text: str | None, option: str = "--reason") -> str:
+    """The reason given with `option`, as the audit trail will hold it (vault/review.py);
+    code 2 when it is too short to mean anything."""
+    from agentapp.vault.review import ReviewError, reason_of
+
+    try:
+        return reason_of(text)
+    except ReviewError:
+        pass
+    raise CliError(
+        _("give a real reason with {option} (it is written to the audit trail)").format(
+            option=option
+        ),
+        2,
+    )
+
+
 def read_passphrase(path: Path | None) -> bytes:
     env = os.environ.get("AGENTAPP_KEY_PASSPHRASE")
     if path is None:

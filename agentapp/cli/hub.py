@@ -17,7 +17,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentapp.cli.base import CliError, Parser, Sub, day, handled, read_passphrase
+from agentapp.cli.base import (
+    CliError,
+    Parser,
+    Sub,
+    audited_reason,
+    day,
+    handled,
+    read_passphrase,
+)
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
@@ -161,10 +169,9 @@ def _config(args: argparse.Namespace, s: Settings) -> HubConfig:
 
 
 def _person(args: argparse.Namespace, s: Settings) -> Any:
-    from agentapp.hub.connect import connect, hub_password
+    from agentapp.hub.connect import desk_connect
 
-    cfg = _config(args, s)
-    return connect(cfg.url, cfg.user, hub_password(cfg.secret_entry), cfg.ca, app="agentapp cli")
+    return desk_connect(_config(args, s), app="agentapp cli")
 
 
 def _admin(args: argparse.Namespace, s: Settings) -> Any:
@@ -313,10 +320,9 @@ def hub_list(args: argparse.Namespace, s: Settings) -> int:
 def hub_fetch(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.hub.admin import fetch
 
-    if len(args.reason.strip()) < 5:
-        raise CliError(_("give a real reason with --reason (it is written to the audit trail)"), 2)
+    reason = audited_reason(args.reason)
     with _person(args, s) as db:
-        folder = fetch(db, args.id, args.into.absolute(), args.reason.strip())
+        folder = fetch(db, args.id, args.into.absolute(), reason)
     print(_("recording {rid} is in {folder}, sealed").format(rid=args.id, folder=folder))
     return 0
 
@@ -355,18 +361,16 @@ def hub_notes(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
     from agentapp.vault.sealing import SealError, read_header
 
-    if args.read is not None and len(args.read.strip()) < 5:
-        raise CliError(_("give a real reason with --read (it is written to the audit trail)"), 2)
+    reason = None if args.read is None else audited_reason(args.read, "--read")
     with _person(args, s) as db:
         found = notes(db, args.id)
-        if args.read and found:
-            db.execute("SELECT agentapp.audit_append('notes read', %s, %s)",
-                       (args.id, args.read.strip()))  # fmt: skip
+        if reason and found:
+            db.execute("SELECT agentapp.audit_append('notes read', %s, %s)", (args.id, reason))
             db.commit()
     for n in found:
         when = _("whole call") if n.at_s is None else f"{n.at_s:.1f} s"
         print(f"{n.id}  {when}  {n.author}  {n.written_at:%Y-%m-%d %H:%M}")
-        if args.read:
+        if reason:
             try:
                 if args.key:
                     private = load_private_file(args.key, read_passphrase(args.passphrase_file))

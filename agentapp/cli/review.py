@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp import layout
-from agentapp.cli.base import CliError, Parser, Sub, handled, moment, read_passphrase, rect
+from agentapp.cli.base import (
+    CliError,
+    Parser,
+    Sub,
+    audited_reason,
+    handled,
+    moment,
+    read_passphrase,
+    rect,
+)
 from agentapp.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that needs them
@@ -63,16 +72,6 @@ def _review(s: Settings, who: Person) -> Review:
     d = s.data_dir
     return Review(who, trail_for(d, who.name), Vault(layout.recordings(d)),
                   NotesStore(layout.notes(d)), ExportsIndex(layout.exports(d)))  # fmt: skip
-
-
-def _reason(text: str | None) -> str:
-    from agentapp.vault.review import ReviewError, reason_of
-
-    try:
-        return reason_of(text)
-    except ReviewError:
-        pass
-    raise CliError(_("give a real reason with --reason (it is written to the audit trail)"), 2)
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -237,7 +236,7 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.sealing import SealError
     from agentapp.vault.store import VaultError
 
-    _reason(args.reason)
+    audited_reason(args.reason)
     who, _x = _who(s)
     anonymise = bool(args.anonymise)
     if args.blur and not anonymise:
@@ -296,7 +295,7 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.sealing import SealError
     from agentapp.vault.store import VaultError
 
-    _reason(args.reason)
+    audited_reason(args.reason)
     who, _x = _who(s)
     review = _review(s, who)
     review.allowed(Action.VIEW, args.id)
@@ -342,7 +341,7 @@ def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
 
 
 def delete(args: argparse.Namespace, s: Settings) -> int:
-    _reason(args.reason)
+    audited_reason(args.reason)
     who, _x = _who(s)
     _review(s, who).delete(args.id, args.reason)
     print(_("recording {id} deleted for good").format(id=args.id))
@@ -352,7 +351,7 @@ def delete(args: argparse.Namespace, s: Settings) -> int:
 def attach_voice(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 
-    _reason(args.reason)
+    audited_reason(args.reason)
     who, _x = _who(s)
     try:
         public = load_public_key(installed_public_key_path(s.data_dir))
@@ -407,7 +406,7 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
             )
         )
         return 0
-    _reason(args.reason)
+    audited_reason(args.reason)
     print(review.read_note(args.id, args.reason, lambda seal: _private_key(args, seal)))
     return 0
 

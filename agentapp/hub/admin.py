@@ -237,10 +237,8 @@ def import_site_trails(db: Any, site: Path) -> list[Imported]:
     """Every reviewer's trail of a site folder, its chain checked, shipped to the hub as
     `site:<name>` (again: nothing twice). A broken trail is not imported: its line says why.
     Its signatures are checked only by its owner (the key is in their key store)."""
-    from psycopg.types.json import Jsonb
-
     from agentapp import layout
-    from agentapp.core.auditchain import entry_hash
+    from agentapp.hub.link import ship_trail
     from agentapp.vault.audit import AUDIT_FILE, AuditError, chain_only
 
     old = site / AUDIT_FILE
@@ -257,14 +255,10 @@ def import_site_trails(db: Any, site: Path) -> list[Imported]:
         if not verdict.ok:
             done.append(Imported(path.stem, verdict.entries, verdict.describe()))
             continue
-        rows = [{"seq": int(e["seq"]), "hash": entry_hash(e),
-                 **{k: str(e.get(k, "")) for k in ("at", "who", "action", "target", "reason")}}
-                for e in entries]  # fmt: skip
         with refused(_("import the trail {name}").format(name=path.stem)):
-            db.execute("SELECT agentapp.ship_audit_batch(%s, %s)",
-                       (f"site:{path.stem}", Jsonb(rows)))  # fmt: skip
+            ship_trail(db, f"site:{path.stem}", entries)
             db.commit()
-        done.append(Imported(path.stem, len(rows)))
+        done.append(Imported(path.stem, len(entries)))
     return done
 
 

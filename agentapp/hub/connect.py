@@ -63,7 +63,8 @@ def connect(
 def desk_connect(
     hub: HubConfig, app: str = "agentapp desk", **extra: Any
 ) -> psycopg.Connection[Any]:
-    """This desk's connection, with its password from the key store."""
+    """The connection of a `[hub]` login (a desk's, or a person's for the CLI and the
+    console), with its password from the key store."""
     return connect(hub.url, hub.user, hub_password(hub.secret_entry), hub.ca, app=app, **extra)
 
 

@@ -34,9 +34,7 @@ from agentapp.vault.store import (
     META,
     STATUS_COMPLETE,
     STATUS_INTERRUPTED,
-    VOICE_FILE,
     Vault,
-    write_atomic,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RESERVE_TIMEOUT_MS = 1000
-STATUS_SHIPPED = "shipped"
 GIVES_BACK = ("recording discarded", "recording not kept")
 
 
@@ -79,6 +76,20 @@ def check_with_hub(hub: HubConfig, audit: AuditLog) -> tuple[bool, str]:
     return True, _(
         "the hub holds entries 1 to {n}, the same as here; {later} still to ship"
     ).format(n=seq, later=later)
+
+
+def ship_trail(db: Any, source: str, entries: list[dict[str, Any]]) -> list[str]:
+    """Entries of a local trail, in order, to the hub's chain in one call (`ship_audit_batch`),
+    not committed; the hub's answer for each ('stored', 'known', 'conflict')."""
+    from psycopg.types.json import Jsonb
+
+    from agentapp.hub.connect import one_row
+
+    rows = [{"seq": int(e["seq"]), "hash": entry_hash(e),
+             **{k: str(e.get(k, "")) for k in ("at", "who", "action", "target", "reason")}}
+            for e in entries]  # fmt: skip
+    (answers,) = one_row(db, "SELECT agentapp.ship_audit_batch(%s, %s)", (source, Jsonb(rows)))
+    return list(answers)
 
 
 class HubLink:
@@ -243,13 +254,7 @@ class HubLink:
         batch = [e for e in entries if int(e.get("seq", 0)) >= since]
         if not batch:
             return
-        from psycopg.types.json import Jsonb
-
-        rows = [{"seq": int(e["seq"]), "hash": entry_hash(e),
-                 **{k: str(e.get(k, "")) for k in ("at", "who", "action", "target", "reason")}}
-                for e in batch]  # fmt: skip
-        (answers,) = db.execute("SELECT agentapp.ship_audit_batch(%s, %s)",
-                                (self.source, Jsonb(rows))).fetchone()  # fmt: skip
+        answers = ship_trail(db, self.source, batch)
         for e in batch:
             if e.get("action") in GIVES_BACK and e.get("target"):
                 db.execute("SELECT agentapp.withdraw_recording(%s)", (e["target"],))
@@ -267,7 +272,7 @@ class HubLink:
         meta = json.loads(meta_bytes)
         answer = db.execute("SELECT agentapp.ship_recording(%s)", (Jsonb(meta),)).fetchone()[0]
         if answer == "stored":
-            for f in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
+            for f in self.vault.sealed_files(rid):
                 if f.is_file():
                     data = f.read_bytes()
                     db.execute(
@@ -278,10 +283,7 @@ class HubLink:
         if answer not in ("stored", "known"):
             log.warning("the hub refused recording %s: %s (kept sealed here)", rid, answer)
             return 0
-        for sealed in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
-            sealed.unlink(missing_ok=True)  # at the hub: the desk keeps the metadata only
-        meta["status"] = STATUS_SHIPPED
-        write_atomic(src / META, json.dumps(meta, indent=1).encode())
+        self.vault.keep_stub(rid, meta_bytes)
         log.info("recording %s delivered to the hub", rid)
         return 1
 

@@ -12,7 +12,6 @@ Threading: one daemon thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -24,15 +23,12 @@ from agentapp.vault.store import (
     META,
     STATUS_COMPLETE,
     STATUS_INTERRUPTED,
-    VOICE_FILE,
     Vault,
     recording_ids_since,
     remove_for_good,
-    write_atomic,
 )
 
 log = logging.getLogger(__name__)
-STATUS_SHIPPED = "shipped"
 
 
 class RecordingShipper:
@@ -123,9 +119,5 @@ class RecordingShipper:
             if final.exists():  # a stale, different copy: replaced as a whole
                 remove_for_good(final)
             os.replace(incoming, final)
-        for sealed in [*self.vault.segment_paths(rid), src / VOICE_FILE]:
-            sealed.unlink(missing_ok=True)  # delivered: the desk keeps the metadata only
-        stub = json.loads(meta_bytes)
-        stub["status"] = STATUS_SHIPPED
-        write_atomic(src / META, json.dumps(stub, indent=1).encode())
+        self.vault.keep_stub(rid, meta_bytes)
         log.info("recording %s delivered to the site folder", rid)

@@ -38,6 +38,7 @@ VOICE_FILE = "voice-attached.seal"  # a PBX's recording of the call, sealed in (
 STATUS_RECORDING = "recording"
 STATUS_COMPLETE = "complete"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_SHIPPED = "shipped"  # delivered (site folder, hub): only the metadata stays here
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -339,6 +340,19 @@ class Vault:
 
     def segment_paths(self, rid: str) -> list[Path]:
         return sorted((self.root / rid).glob("seg-*.seal"))
+
+    def sealed_files(self, rid: str) -> list[Path]:
+        """What a delivery carries: the segments and an attached voice (if any)."""
+        return [*self.segment_paths(rid), self.root / rid / VOICE_FILE]
+
+    def keep_stub(self, rid: str, meta_bytes: bytes) -> None:
+        """Delivered elsewhere: the sealed files go, the metadata (`meta_bytes`, as it was
+        delivered) stays here as STATUS_SHIPPED, for the weekly quota and the purge."""
+        for sealed in self.sealed_files(rid):
+            sealed.unlink(missing_ok=True)
+        stub = json.loads(meta_bytes)
+        stub["status"] = STATUS_SHIPPED
+        write_atomic(self.root / rid / META, json.dumps(stub, indent=1).encode())
 
     def count_since(self, agent: str, since: float) -> int:
         return len(recording_ids_since(self.root, agent, since))
