@@ -85,7 +85,7 @@ def _start_hub(s: Settings, engine: Engine) -> HubLink | None:
 
     link = HubLink(s.config.hub, engine.vault, engine.audit, interval=s.config.hub.ship_seconds,
                    on_problem=engine.hub_problem)  # fmt: skip
-    engine.use_hub(link.reserve, link.withdraw)
+    engine.use_hub(link.reserve, link.withdraw, link.release)
     link.start()
     return link
 

@@ -180,6 +180,7 @@ class Engine:
         self._erase: Callable[[str], None] = self.vault.delete  # on a site: use_site
         self._site_ids: Callable[[str, float], set[str]] | None = None
         self._reserve: Callable[[str, str], str] | None = None  # the hub's slot (use_hub)
+        self._release: Callable[[str], None] = lambda recording_id: None
         self._hub_problem: str | None = None
         self._tracker = CallTracker()
         self._lock = threading.RLock()
@@ -472,6 +473,7 @@ class Engine:
             self.audit.append(self.agent, "recording started", writer.meta.id, writer.meta.training)
         except AuditError as exc:
             writer.discard()
+            self._release(writer.meta.id)  # no trail entry will give the hub's slot back
             self._set_status(EngineStatus(AgentState.CANNOT_RECORD, str(exc), why=Why.VAULT))
             return "ok: not recording (audit trail unavailable)"
         self._idle.clear()
@@ -693,11 +695,17 @@ class Engine:
         (site/shipper.py RecordingShipper.withdraw, .ids_since)."""
         self._erase, self._site_ids = erase, ids_since
 
-    def use_hub(self, reserve: Callable[[str, str], str], erase: Callable[[str], None]) -> None:
+    def use_hub(
+        self,
+        reserve: Callable[[str, str], str],
+        erase: Callable[[str], None],
+        release: Callable[[str], None],
+    ) -> None:
         """With a site hub: each recording's weekly slot is reserved there at off-hook
-        (`reserve(recording id, agent)` → HUB_RESERVED, HUB_DOWN or the hub's refusal), and
+        (`reserve(recording id, agent)` → HUB_RESERVED, HUB_DOWN or the hub's refusal),
+        given back (`release(recording id)`) when the recording cannot start after all, and
         erasing the last call's recording withdraws it there too (hub/link.py)."""
-        self._reserve, self._erase = reserve, erase
+        self._reserve, self._erase, self._release = reserve, erase, release
 
     def hub_problem(self, problem: str | None) -> None:
         """The hub stopped (or started again) answering: between calls the tray says so.

@@ -59,8 +59,8 @@ def missing(catalog: Catalog) -> list[str]:
     return gaps
 
 
-def _pairs(catalog: Catalog) -> set[tuple[object, object]]:
-    return {(m.id, m.string) for m in catalog if m.id}
+def _pairs(catalog: Catalog) -> set[tuple[object, object, object]]:
+    return {(m.context, m.id, m.string) for m in catalog if m.id}
 
 
 def same_texts(catalog: Catalog, po: Path) -> bool:
@@ -86,8 +86,10 @@ def mo_agrees(catalog: Catalog) -> bool:
             if any(mo.ngettext(m.id[0], m.id[1], n) != (m.string[0] if n == 1 else m.string[1])
                    for n in (1, 2)):  # fmt: skip
                 return False
-        elif m.string and mo.gettext(m.id) != m.string:
-            return False
+        elif m.string:
+            read = mo.pgettext(m.context, m.id) if m.context else mo.gettext(m.id)
+            if read != m.string:
+                return False
     return True
 
 

@@ -117,6 +117,8 @@ class HubLink:
         self._quick_lock = threading.Lock()
         self._ship: Any = None
         self._ship_lock = threading.Lock()
+        self._unreleased: set[str] = set()  # slots to give back (release)
+        self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
@@ -204,6 +206,37 @@ class HubLink:
         log.info("hub slot for recording %s: %s", recording_id, answer)
         return answer
 
+    def release(self, recording_id: str) -> None:
+        """Give back a slot reserved for a recording that did not start (its trail entry
+        could not be written, so no 'recording discarded' will ever say so): at once if
+        the hub answers within the reservation's limit, else at the next shipping round."""
+        import psycopg
+
+        with self._pending_lock:
+            self._unreleased.add(recording_id)
+        if self._quick_lock.acquire(timeout=RESERVE_TIMEOUT_MS / 1000):
+            try:
+                if self._quick is not None and not self._quick.closed:
+                    try:
+                        self._give_back(self._quick)
+                    except psycopg.Error:
+                        self._quick.close()
+                        self._quick = None
+            finally:
+                self._quick_lock.release()
+        self._wake.set()
+
+    def _give_back(self, db: Any) -> None:
+        with self._pending_lock:
+            pending = sorted(self._unreleased)
+        for rid in pending:
+            db.execute("SELECT agentapp.release_slot(%s)", (rid,))
+        db.commit()
+        with self._pending_lock:
+            self._unreleased.difference_update(pending)
+        for rid in pending:
+            log.info("hub slot for recording %s given back", rid)
+
     def withdraw(self, rid: str) -> None:
         """Erase a recording here now; at the hub, the trail's 'recording discarded' entry
         withdraws it when shipped (or at once, if the hub answers)."""
@@ -221,6 +254,7 @@ class HubLink:
             try:
                 if self._ship is None or self._ship.closed:
                     self._ship = self._connect()
+                self._give_back(self._ship)
                 self._ship_trail(self._ship)
                 shipped = 0
                 for meta in self.vault.recordings():

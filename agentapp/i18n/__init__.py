@@ -9,7 +9,7 @@ the language by Babel (CLDR data).
 
 The process has one current language, chosen at start by `language_from_environment`
 (AGENTAPP_LANG, then LC_ALL / LC_MESSAGES / LANG: French for fr_*, English otherwise) and
-switchable with `use`. `_` and `ngettext` read it; `texts(language)` answers for a given
+switchable with `use`. `_`, `ngettext` and `pgettext` read it; `texts(language)` answers for a given
 language whatever the current one (the notice dialog shows both). Thread-safe: `use` swaps
 one reference; callers on other threads see the old or the new language, never a mix within
 one call.
@@ -70,6 +70,13 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return texts(_current[0]).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` in the current language where its translation depends on where it is shown
+    (French reads the tray's "Recording" as "Enregistrement en cours", a column's as
+    "Enregistrement")."""
+    return texts(_current[0]).pgettext(context, message)
 
 
 def N_(message: str) -> str:

@@ -203,11 +203,16 @@ BAND = 18  # pixels added under each frame for the watermark
 
 
 def mark_text(agent: str, who: str, verb: str, anonymised: bool = False) -> str:
-    """The watermark of every export and viewing: whose recording (never on an anonymised
-    extract), who `verb`-ed it (exported, viewed) and when, and that it is for training."""
+    """The watermark of every export and viewing, in the reviewer's language: whose recording
+    (never on an anonymised extract), who `verb`-ed it ("viewed" or "exported") and when,
+    and that it is for training."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    whose = "ANONYMISED extract" if anonymised else agent
-    return f"{whose} - {verb} by {who} {stamp} - training only"
+    whose = _("ANONYMISED extract") if anonymised else agent
+    line = {
+        "viewed": _("{whose} - viewed by {who} {stamp} - training only"),
+        "exported": _("{whose} - exported by {who} {stamp} - training only"),
+    }[verb]
+    return line.format(whose=whose, who=who, stamp=stamp)
 
 
 def neutral_name() -> str:

@@ -381,3 +381,41 @@ def test_a_site_folders_trails_are_imported_once_and_a_broken_one_is_refused(
     rows = audit_rows(logins("dan"))
     assert [r["local_seq"] for r in rows if r["source"] == "site:carol-aaaa"] == [1, 2, 3]
     assert not [r for r in rows if r["source"] == "site:erin-bbbb"]
+
+
+def test_a_slot_for_a_recording_that_could_not_start_is_given_back(
+    hub: tuple[Hub, Logins], tmp_path: Path
+) -> None:
+    """The engine reserved a slot, then the trail refused 'recording started' (no key
+    store): no 'recording discarded' will ever reach the hub, so the link gives the slot
+    back itself, at once when the hub answers, else at its next round."""
+    from agentapp.core.config import HubConfig
+    from agentapp.hub.link import HubLink
+    from agentapp.vault.audit import AuditLog
+    from agentapp.vault.store import Vault
+    from tests.fakes import MemoryAuditKeys
+
+    h, logins = hub
+    desk = logins("desk-b")
+    used = _one(desk, "SELECT agentapp.week_used('eve')")
+    link = HubLink(
+        HubConfig(h.url, "desk-b", h.ca),
+        Vault(tmp_path / "recordings"),
+        AuditLog.in_dir(tmp_path, MemoryAuditKeys()),  # type: ignore[arg-type]
+        connect=lambda: h.connect("desk-b", logins.passwords["desk-b"]),
+    )
+    try:
+        link.connect_quick()
+        assert link.reserve("rel-1", "eve") == "reserved"
+        assert _one(desk, "SELECT agentapp.week_used('eve')") == used + 1
+        link.release("rel-1")
+        assert _one(desk, "SELECT agentapp.week_used('eve')") == used
+        # the hub did not answer then: the slot is given back at the next round
+        assert _one(desk, "SELECT agentapp.reserve_slot('rel-2', 'eve')") == "reserved"
+        link._quick.close()
+        link.release("rel-2")
+        assert _one(desk, "SELECT agentapp.week_used('eve')") == used + 1
+        link.ship_all()
+        assert _one(desk, "SELECT agentapp.week_used('eve')") == used
+    finally:
+        link.stop()

@@ -34,6 +34,7 @@ BIN = Path("/usr/bin/agentapp")
 OPT = Path("/opt/agentapp")
 ETC = Path("/etc/agentapp")
 AUTOSTART = Path("/etc/xdg/autostart/agentapp.desktop")
+PURGE_TIMER = Path("/etc/systemd/system/timers.target.wants/agentapp-site-purge@root.timer")
 GREEN_BGR = np.array([60, 160, 40], np.int16)
 MAGENTA_BGR = np.array([255, 0, 255], np.int16)
 
@@ -270,6 +271,7 @@ def purged() -> Iterator[None]:
     yield
     if _installed():
         _dpkg("--purge", "agentapp", check=False)
+    PURGE_TIMER.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -434,6 +436,12 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
             r = subprocess.run(["systemd-analyze", "verify", *instances], capture_output=True,
                                text=True, timeout=60)  # fmt: skip
             assert r.returncode == 0, r.stdout + r.stderr
+        subprocess.run(
+            ["systemctl", "enable", "agentapp-site-purge@root.timer"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )  # as IT enables it
         agent.cli("machine", "kiosk-keystore", "root")  # (the installed command, as root)
         command = next(line.split("=", 1)[1] for line in service.splitlines()
                        if line.startswith("ExecStart="))  # fmt: skip
@@ -470,12 +478,14 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     assert not BIN.exists() and not OPT.exists()
     assert (ETC / "agent.toml").exists() and (ETC / "recording-public-key.pem").exists()
     assert AUTOSTART.exists()  # a conffile: inert without the program (TryExec)
+    assert PURGE_TIMER.is_symlink()  # still enabled: a reinstall finds it as IT left it
     assert (data / "audit.jsonl").exists() and (data / "recordings" / rid).is_dir()
     assert (delivered / rid).is_dir()
 
     # 5. Purge: the settings and the answers go too; recordings still stay.
     _dpkg("--purge", "agentapp")
     assert not ETC.exists() and not AUTOSTART.exists()
+    assert not PURGE_TIMER.is_symlink()  # no link left to a unit no package ships
     shown = subprocess.run(["debconf-show", "agentapp"], capture_output=True, text=True)
     assert "site_folder" not in shown.stdout
     assert (data / "recordings" / rid).is_dir() and (delivered / rid).is_dir()

@@ -59,3 +59,32 @@ def test_the_program_reads_the_catalogue() -> None:
     assert i18n.date("2026-12-01", "en") == "1 December 2026"
     assert i18n.number(1.5, "fr") == "1,5" and i18n.number(1.5, "en") == "1.5"
     assert i18n.duration(185) == "3 min 05 s" and i18n.duration(3725) == "1 h 02 min"
+
+
+def test_a_text_shown_in_two_places_reads_right_in_each() -> None:
+    """The tray's "Recording" is a state, a column's is a noun (msgctxt "column")."""
+    before = i18n.current()
+    try:
+        i18n.use("fr")
+        assert i18n._("Recording") == "Enregistrement en cours"
+        assert i18n.pgettext("column", "Recording") == "Enregistrement"
+        i18n.use("en")
+        assert i18n.pgettext("column", "Recording") == "Recording"
+    finally:
+        i18n.use(before)
+
+
+def test_the_watermark_is_in_the_reviewers_language() -> None:
+    from agentapp.vault.export import mark_text
+
+    before = i18n.current()
+    try:
+        i18n.use("fr")
+        viewed = mark_text("alice", "carol", "viewed")
+        assert viewed.startswith("alice - vu par carol le ") and "formation uniquement" in viewed
+        shared = mark_text("alice", "carol", "exported", anonymised=True)
+        assert shared.startswith("extrait ANONYMISÉ - exporté par carol") and "alice" not in shared
+        i18n.use("en")
+        assert mark_text("alice", "carol", "viewed").endswith("UTC - training only")
+    finally:
+        i18n.use(before)

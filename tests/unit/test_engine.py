@@ -432,6 +432,22 @@ def test_no_audit_trail_means_no_recording(tmp_path: Path, key: X25519PrivateKey
     e.stop()
 
 
+def test_a_hub_slot_is_given_back_when_the_trail_refuses_the_start(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    from agentapp.core.gate import HUB_RESERVED
+
+    e = make_engine(tmp_path, key, FakeLocator(), audit_keys=_NoKeyStore())
+    reserved: list[str] = []
+    released: list[str] = []
+    e.use_hub(lambda rid, agent: reserved.append(rid) or HUB_RESERVED, lambda rid: None,
+              released.append)  # fmt: skip
+    assert call(e, EventKind.OFF_HOOK) == "ok: not recording (audit trail unavailable)"
+    assert len(reserved) == 1 and released == reserved
+    call(e, EventKind.ON_HOOK)
+    e.stop()
+
+
 def test_low_disk_refuses_to_record(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), min_free_bytes=1 << 62)
     assert e.status.state == "cannot_record" and "disk full" in e.status.detail

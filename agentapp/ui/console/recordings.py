@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from agentapp.console import ConsoleError, ConsoleModel, status_words
 from agentapp.core.geometry import Rect
-from agentapp.i18n import _, duration, moment, ngettext
+from agentapp.i18n import _, duration, moment, ngettext, pgettext
 from agentapp.ui.console.blur import pick_blurs
 from agentapp.ui.console.widgets import (
     DATE_FORMAT,
@@ -70,7 +70,7 @@ class RecordingsTab(QWidget):
         self._note_text = QInputDialog.getMultiLineText  # (tests give their own)
         self._pick_blurs = pick_blurs
         self.players: list[PlayerWindow] = []
-        self.recs = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
+        self.recs = table([pgettext("column", "Recording"), _("Agent"), _("Training"), _("Started"),
                            _("Duration"), _("Status")])  # fmt: skip
         self.filter_agent, self.filter_training = QLineEdit(), QLineEdit()
         self.filter_agent.setPlaceholderText(_("any agent"))
@@ -264,7 +264,7 @@ class HubDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(_("Recordings at the hub"))
         self.resize(720, 420)
-        self.list = table([_("Recording"), _("Agent"), _("Training"), _("Started"),
+        self.list = table([pgettext("column", "Recording"), _("Agent"), _("Training"), _("Started"),
                            _("Duration"), _("Desk")])  # fmt: skip
         fill(self.list, [[r.id, r.agent, r.training, moment(r.started_at.timestamp()),
                           duration(r.duration_s), r.desk] for r in rows])  # fmt: skip
