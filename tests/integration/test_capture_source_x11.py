@@ -379,10 +379,11 @@ def test_browser_tab_switches_never_record_another_page(
     desktop: VirtualDesktop, browser: Browser, keystore: None,
     make_agent: Callable[..., Agent], tmp_path: Path, rule: str,
 ) -> None:  # fmt: skip
-    """10+ tab switches, a new tab, a second window over the CRM, and a payment form that an
-    SPA shows 300 ms before its title says so: no private, payment or foreign pixel. With a
-    URL rule (the page's address and fields read through AT-SPI), the same form shown as an
-    in-page modal (no title or URL change) pauses the recording too."""
+    """Tab switches (10 with the documented rule), a new tab, a second window over the CRM,
+    and a payment form that an SPA shows 300 ms before its title says so: no private,
+    payment or foreign pixel. With a URL rule (the page's address and fields read through
+    AT-SPI), the same form shown as an in-page modal (no title or URL change) pauses the
+    recording too."""
     env, wid = desktop.env, browser.wid
     app = (
         'name = "CRM web"\n'
@@ -408,11 +409,15 @@ def test_browser_tab_switches_never_record_another_page(
     private_spans: list[tuple[float, float]] = []
     events: dict[str, float] = {}
 
+    # 10 switches with the documented kind of rule (README, the example policy); 4 with the
+    # others, whose difference is not in how a switch is seen (the suite's time)
+    switches = 10 if rule == "executable+title" else 4
+
     def browse() -> None:
-        for i in range(10):
+        for i in range(switches):
             t0 = time.time()
             _keys(env, wid, "ctrl+2")  # the private tab
-            time.sleep(0.4 if i < 9 else 2.5)  # the last time for longer than the look-behind
+            time.sleep(0.4 if i < switches - 1 else 2.5)  # the last: longer than the look-behind
             _keys(env, wid, "ctrl+1")  # back to the CRM, for longer than the look-behind
             private_spans.append((t0, time.time()))
             time.sleep(1.8)

@@ -273,7 +273,7 @@ def test_the_console_in_french(qtbot: QtBot, site) -> None:  # type: ignore[no-u
     buttons = {b.text() for b in w.findChildren(QPushButton)}
     assert {"Inscrire / modifier", "Signer et publier", "Lire…", "Tester la règle"} <= buttons
     assert w.enrolment.enrolled.item(0, 6).text() == "inscrit(e)"  # type: ignore[union-attr]
-    english = {m for m in _english_texts() if m not in _same_in_both()}
+    english = _english_texts() - _same_in_both()
     assert not (buttons & english), buttons & english
     assert w.windowTitle().startswith("console agentapp — carol (formateur)")
     w.enrolment.agent.setText("bob")
@@ -292,7 +292,8 @@ def _english_texts() -> set[str]:
 
 
 def _same_in_both() -> set[str]:
-    return {m for m in _english_texts() if i18n.texts("fr").gettext(m) == m}
+    french = i18n.texts("fr")
+    return {m for m in _english_texts() if french.gettext(m) == m}
 
 
 def test_a_note_at_a_moment_is_sealed_marked_on_the_timeline_and_read_in_the_console(
