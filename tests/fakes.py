@@ -282,6 +282,12 @@ class SimClock:
             self._now += seconds
         self.run(0.0)
 
+    def busy(self, seconds: float) -> None:
+        """`seconds` pass while the calling thread is busy elsewhere (a slow remote call):
+        no wait is served until the next `run`."""
+        with self._lock:
+            self._now += seconds
+
     def run_until(self, done: Callable[[], bool], limit: float = 60.0, step: float = 0.05) -> None:
         """Run until `done()` (checked every `step` of virtual time); AssertionError after
         `limit` virtual seconds."""

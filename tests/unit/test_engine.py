@@ -448,6 +448,38 @@ def test_a_hub_slot_is_given_back_when_the_trail_refuses_the_start(
     e.stop()
 
 
+@pytest.mark.parametrize("slow", [0.1, 0.4, 0.95])
+def test_an_on_hook_during_a_slow_hub_reservation_keeps_no_frame_after_it(
+    tmp_path: Path, key: X25519PrivateKey, slow: float
+) -> None:
+    """The hub takes `slow` seconds to grant the slot (its limit is 1 s); the softphone hung
+    up 0.3 s after the off-hook, and its on-hook reached the engine 0.2 s after the
+    reservation: no frame of the time after the on-hook is kept (none at all when the
+    reservation outlasted the call)."""
+    from agentapp.core.gate import HUB_RESERVED
+
+    e = make_engine(tmp_path, key, FakeLocator())
+
+    def reserve(rid: str, agent: str) -> str:
+        e.sim.busy(slow)  # type: ignore[attr-defined]
+        return HUB_RESERVED
+
+    e.use_hub(reserve, lambda rid: None, lambda rid: None)
+    off = e.sim.now()  # type: ignore[attr-defined]
+    assert call(e, EventKind.OFF_HOOK) == "ok: recording"
+    run(e, 0.2)
+    e.handle_event(CallEvent(EventKind.ON_HOOK, "c1", off + 0.3))
+    idle(e)
+    if slow < 0.3:
+        (meta,) = e.vault.recordings()
+        times = frame_times(e, key)
+        assert times and max(times) <= 0.3 and abs(meta.duration_s - 0.3) < 0.01, times
+    else:
+        assert e.vault.recordings() == []
+        assert e.audit.entries()[-1]["action"] == "recording not kept"
+    e.stop()
+
+
 def test_low_disk_refuses_to_record(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), min_free_bytes=1 << 62)
     assert e.status.state == "cannot_record" and "disk full" in e.status.detail
