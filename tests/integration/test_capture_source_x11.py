@@ -4,10 +4,11 @@ own pixels, and only while it is the business window (R3, R10).
 Scenes: a real Chromium with a business tab, a private tab, a second window and a single-page
 payment form; a private window dragged across the business window every 15 ms and raised and
 lowered; a foreign window reparented into it; a foreign pop-up that claims the business app's
-`_NET_WM_PID`; the application's own pop-up with and without `popups = true`; resize and
-minimise mid-call. The occluder scenes run three ways: per-window capture, per-window capture
-under a compositor (picom), and the masked fallback on a server without Composite. Every frame
-of every recording is decoded and its pixels counted.
+`_NET_WM_PID`; a real notification daemon's pop-ups (dunst) over it; the application's own
+pop-up with and without `popups = true`; resize and minimise mid-call. The occluder scenes
+run three ways: per-window capture, per-window capture under a compositor (picom), and the
+masked fallback on a server without Composite. Every frame of every recording is decoded and
+its pixels counted.
 """
 
 from __future__ import annotations
@@ -210,6 +211,98 @@ def test_another_clients_window_is_never_recorded(
         d.close()
     check_mode(scene, rec, agent)
     assert len(frames) >= 15 and max(count(frames, MAGENTA, 80)) == 0
+
+
+DUNSTRC = """[global]
+    monitor = 0
+    follow = none
+    width = 420
+    height = 200
+    origin = top-left
+    offset = 400x300
+    notification_limit = 3
+    frame_width = 0
+    separator_height = 0
+    padding = 40
+    horizontal_padding = 40
+    font = DejaVu Sans 14
+    idle_threshold = 0
+    show_age_threshold = -1
+[urgency_low]
+    background = "#ff00ff"
+    foreground = "#ff00ff"
+[urgency_normal]
+    background = "#ff00ff"
+    foreground = "#ff00ff"
+[urgency_critical]
+    background = "#ff00ff"
+    foreground = "#ff00ff"
+"""
+
+
+def _magenta_on_screen(disp: str) -> int:
+    """Magenta pixels on the whole screen now (what a screen grab would see)."""
+    d = display.Display(disp)
+    try:
+        root = d.screen().root
+        geo = root.get_geometry()
+        raw = root.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
+        bgr = np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[:, :, :3]
+        return int((np.abs(bgr.astype(np.int16) - MAGENTA).max(axis=-1) < 80).sum())
+    finally:
+        d.close()
+
+
+def test_a_notification_daemons_pop_ups_over_the_business_window_are_never_recorded(
+    scene: Scene, scene_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    """A real notification daemon (dunst, on a session bus of the test's) shows a chat's
+    messages, in magenta, over the business window during the call, as `notify-send` asks:
+    they are on the screen (a screen grab sees them) and in no frame of the recording."""
+    for tool in ("dunst", "notify-send", "dbus-daemon", "dbus-send"):
+        need(shutil.which(tool) is not None, f"{tool} is not installed (Debian: dunst, "
+             "libnotify-bin, dbus)")  # fmt: skip
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert bus.stdout is not None
+    env = dict(scene.env, DBUS_SESSION_BUS_ADDRESS=bus.stdout.readline().strip())
+    (tmp_path / "dunstrc").write_text(DUNSTRC)
+    dunst = subprocess.Popen(["dunst", "-config", str(tmp_path / "dunstrc")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def serving() -> bool:
+        r = subprocess.run(["dbus-send", "--session", "--print-reply",
+                            "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus.NameHasOwner",
+                            "string:org.freedesktop.Notifications"], env=env,
+                           capture_output=True, text=True)  # fmt: skip
+        return "boolean true" in r.stdout
+
+    seen: list[int] = []
+    try:
+        wait_until(serving, "dunst did not take org.freedesktop.Notifications", 15)
+        agent = scene_agent()
+
+        def chat() -> None:
+            for i in range(6):
+                subprocess.run(["notify-send", "-t", "900", "Message privé",
+                                f"Client n° {i}: mon numéro est le 06 12 34 56 7{i}"],
+                               env=env, check=True, timeout=10)  # fmt: skip
+                time.sleep(0.35)
+                seen.append(_magenta_on_screen(scene.desktop.display))
+            time.sleep(1.0)
+
+        rec, frames = record(agent, "notify", chat, tmp_path)
+    finally:
+        stop_process(dunst)
+        stop_process(bus)
+    check_mode(scene, rec, agent)
+    print(f"{scene.kind}: magenta pixels on screen while the pop-ups were up: {seen}")
+    assert max(seen) > 0.5 * 420 * 100, f"the pop-ups were not on screen: {seen}"
+    assert len(frames) >= (8 if scene.kind == "masked" else 20)
+    magenta = count(frames, MAGENTA, 80)
+    assert max(magenta) == 0, f"pop-up pixels in {sum(m > 0 for m in magenta)} frames"
+    assert max(count(frames, GREEN, 25)) > 0.5 * 1280 * 720
 
 
 @pytest.mark.parametrize("popups", [True, False])
