@@ -48,7 +48,7 @@ from agentapp.vault.notes import NoteMeta, NotesStore
 
 if TYPE_CHECKING:
     from agentapp.core.config import HubConfig
-    from agentapp.hub.admin import HubRecording
+    from agentapp.hub.admin import HubNote, HubRecording
     from agentapp.vault.playback import Playback
 from agentapp.vault.review import Review, ReviewError, reason_of
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
@@ -62,6 +62,9 @@ STATUS_WORDS = {
 
 def status_words(status: str) -> str:
     return _(STATUS_WORDS.get(status, status))
+
+
+HUB_NOTE = "hub:"  # the ids notes_on gives the notes kept at the hub
 
 
 class ConsoleError(Refusal):
@@ -95,6 +98,7 @@ class ConsoleModel:
         self.mine = mine  # a trainee's own view: their recordings only
         self.vault = Vault(layout.recordings(site))
         self.audit = ReviewerTrail(site, s.user)  # at the site, where the DPO reads
+        self._noted: list[NoteMeta] = []  # the notes last listed (notes_on)
 
     def purge(self) -> int:
         """Delete, at the site, what passed its deadline (R9); the console does it at start."""
@@ -271,7 +275,12 @@ class ConsoleModel:
                 playback = open_playback(self.vault, rid, private, mark)
             except Exception as exc:  # key store, tampering: one message for the trainer
                 raise review.failed(access, exc) from None
-        playback.notes += [(n.at_s, n.author) for n in self.notes_on(rid) if n.at_s is not None]
+        try:
+            noted = self.notes_on(rid)
+        except ConsoleError:  # the hub does not answer: the video plays, with the notes here
+            with _console_errors():
+                noted = [n for n in self.review().notes() if n.recording == rid]
+        playback.notes += [(n.at_s, n.author) for n in noted if n.at_s is not None]
         return playback
 
     def frame_to_blur(self, rid: str, reason: str,
@@ -370,30 +379,99 @@ class ConsoleModel:
             duration=duration(m.duration_s), segments=m.segments, spans=spans,
             end=m.end_reason or status_words(m.status))  # fmt: skip
 
+    def notes_at_hub(self, rid: str) -> bool:
+        """Whether this person's notes on `rid` live at the hub: she fetched it from there
+        (her trail says so), so the trainers of its training read them there too."""
+        if self.hub is None:
+            return False
+        with _console_errors():
+            return any(e.get("action") == "fetched from the hub" and e.get("target") == rid
+                       for e in self.audit.entries())  # fmt: skip
+
     def add_note(self, rid: str, text: str, at_s: float | None = None) -> None:
-        """Seal a note on a recording (`at_s`: the moment it is about, from the player)."""
-        from agentapp.vault.keys import installed_public_key_path
+        """Seal a note on a recording (`at_s`: the moment it is about, from the player): at
+        the hub for a recording fetched from it (sealed here; traced there), else in the
+        site folder."""
+        from agentapp.vault.keys import installed_public_key_path, load_public_key
 
         key = installed_public_key_path(self.s.data_dir)
+        if self.notes_at_hub(rid):
+            from agentapp.hub.admin import add_note
+
+            with _console_errors():
+                public = load_public_key(key)
+            with self._hub_errors(), self._hub() as db:
+                add_note(db, rid, text, public, at_s)
+            return
         with _console_errors():
             days = self.draft().notes_retention_days
             self.review().add_note(rid, text, key, days, time.time(), "console", at_s)
 
     def notes_on(self, rid: str) -> list[NoteMeta]:
         """The notes on one recording this person may read (the listing is traced), in the
-        order of their moments."""
+        order of their moments; those at the hub have ids that start with HUB_NOTE."""
         with _console_errors():
             notes = [n for n in self.review().notes() if n.recording == rid]
-        return sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1, n.created_at))
+        if self.notes_at_hub(rid):
+            notes += [self._as_note(n) for n in self._hub_notes_on(rid)]
+        self._noted = sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1,
+                                                   n.created_at))  # fmt: skip
+        return self._noted
 
     def read_note(self, nid: str, reason: str, private_key_loader: Callable[[str], object]) -> str:
-        """A note's text, decrypted in memory; checked and traced."""
+        """A note's text, decrypted in memory; checked and traced (a hub note: there)."""
 
         def key_for(sealed: Path) -> X25519PrivateKey:
             return _private(private_key_loader, sealed)
 
+        if nid.startswith(HUB_NOTE):
+            return self._read_hub_note(nid, reason, private_key_loader)
         with _console_errors():
             return self.review().read_note(nid, reason, key_for)
+
+    def _hub_notes_on(self, rid: str, reason: str | None = None) -> list[HubNote]:
+        from agentapp.hub.admin import notes
+
+        with self._hub_errors(), self._hub() as db:
+            return notes(db, rid, reason)
+
+    def _as_note(self, n: HubNote) -> NoteMeta:
+        meta = self._meta(n.recording_id)
+        return NoteMeta(f"{HUB_NOTE}{n.id}", n.recording_id, meta.training, n.author,
+                        n.written_at.timestamp(), meta.purge_after, n.at_s)  # fmt: skip
+
+    def _read_hub_note(
+        self, nid: str, reason: str, private_key_loader: Callable[[str], object]
+    ) -> str:
+        from agentapp.hub.admin import open_note
+        from agentapp.vault.sealing import read_header
+
+        with _console_errors():
+            reason = reason_of(reason)
+        rid = next((n.recording for n in self._noted if n.id == nid), None)
+        if rid is None:
+            raise ConsoleError(_("no note {nid!r}").format(nid=nid))
+        found = [n for n in self._hub_notes_on(rid, reason) if f"{HUB_NOTE}{n.id}" == nid]
+        if not found:
+            raise ConsoleError(_("no note {nid!r}").format(nid=nid))
+        try:
+            private = private_key_loader(str(read_header(found[0].sealed)[0]["kid"]))
+        except Exception as exc:  # key store, tampering: one line for the trainer
+            why = _("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)
+            raise ConsoleError(why) from None
+        if not isinstance(private, X25519PrivateKey):
+            raise ConsoleError(_("the key loader returned no recording private key"))
+        with self._hub_errors():
+            return open_note(found[0], private)
+
+    @contextlib.contextmanager
+    def _hub_errors(self) -> Iterator[None]:
+        from agentapp.hub.connect import HubError
+
+        try:
+            yield
+        except HubError as exc:
+            raise ConsoleError(str(exc)) from None
 
     def _meta(self, rid: str) -> RecordingMeta:
         try:

@@ -363,10 +363,7 @@ def hub_notes(args: argparse.Namespace, s: Settings) -> int:
 
     reason = None if args.read is None else audited_reason(args.read, "--read")
     with _person(args, s) as db:
-        found = notes(db, args.id)
-        if reason and found:
-            db.execute("SELECT agentapp.audit_append('notes read', %s, %s)", (args.id, reason))
-            db.commit()
+        found = notes(db, args.id, reason)
     for n in found:
         when = _("whole call") if n.at_s is None else f"{n.at_s:.1f} s"
         print(f"{n.id}  {when}  {n.author}  {n.written_at:%Y-%m-%d %H:%M}")

@@ -290,14 +290,17 @@ def add_note(db: Any, rid: str, text: str, public_key: Any, at_s: float | None =
     return int(nid)
 
 
-def notes(db: Any, rid: str) -> list[HubNote]:
-    """The notes on `rid` this login may read (its agent, its trainings' trainers)."""
+def notes(db: Any, rid: str, reason: str | None = None) -> list[HubNote]:
+    """The notes on `rid` this login may read (its agent, its trainings' trainers); with a
+    `reason`, to decrypt them, traced at the hub ('notes read') when there are some."""
     with refused(_("list the notes on {rid}").format(rid=rid)):
         rows = db.execute(
             "SELECT id, recording_id, at_s, author, written_at, sealed FROM agentapp.notes "
             "WHERE recording_id = %s ORDER BY id",
             (rid,),
         ).fetchall()
+        if reason and rows:
+            db.execute("SELECT agentapp.audit_append('notes read', %s, %s)", (rid, reason))
         db.commit()
     return [HubNote(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
 

@@ -97,6 +97,29 @@ def test_the_console_lists_the_hub_fetches_sealed_and_plays(
         fetched = [r for r in audit_rows(db) if r["action"] == "recording fetched"]
     assert [(r["who"], r["db_user"], r["target"]) for r in fetched] == [("carol", "carol", rid)]
 
+    # a note at a moment, in the player: sealed here for the site's key, kept at the hub
+    # (not in the site folder), listed and read back in the console, traced there
+    tab._note_text = lambda *a: ("Greets the caller by name: good", True)  # type: ignore[method-assign]
+    assert tab.note_at(rid, 2.0) == "carol"
+    assert not (site / "notes").exists() or not list((site / "notes").iterdir())
+    with hub.admin() as db:
+        (sealed,) = [bytes(r[0]) for r in db.execute("SELECT sealed FROM agentapp.notes")]
+        assert b"Greets" not in sealed
+    tab.recs.selectRow(0)
+    tab.show_notes()
+    assert tab.notes_dialog is not None and tab.notes_dialog.list.rowCount() == 1
+    (note,) = w.model.notes_on(rid)
+    assert note.id.startswith("hub:") and (note.author, note.at_s) == ("carol", 2.0)
+    text = w.model.read_note(note.id, "weekly review", load_private_from_keystore)
+    assert text == "Greets the caller by name: good"
+    with hub.admin() as db:
+        acts = [(r["who"], r["action"], r["target"]) for r in audit_rows(db)]
+    assert ("carol", "note added", rid) in acts and ("carol", "notes read", rid) in acts
+    player.close()
+    tab.play_selected()  # the player marks the note's moment on its timeline
+    source = tab.players[-1].source
+    assert source is not None and (2.0, "carol") in source.notes
+
     # another trainer's login, whose trainings are not this one's: the hub shows her nothing
     other = HubConfig(hub.url, "erin", hub.ca)
     store_secret(other.secret_entry, hub.login("erin", "trainer"))
