@@ -82,7 +82,7 @@ GRAB_PROBE_S = 0.1  # how often the keyboard is asked about (a question costs 0.
 GRAB_LOCK_S = 0.2  # held this long with no menu shown: a lock (seen within 0.2 s of a
 # quiet interval, then asked every 0.1 s: a lock is known 0.4 s after it began at most, inside
 # the default look-behind)
-XSS_LOCKED = ("LOCK", "BLANK")  # xscreensaver's _SCREENSAVER_STATUS first word when active
+XSS_LOCKED = ("LOCK", "BLANK")  # xscreensaver's _SCREENSAVER_STATUS first atom when active
 _MAX_STALE = 32  # more stale rectangles than this are merged into their bounding box
 _CLIENT_MASK = X.StructureNotifyMask | X.PropertyChangeMask | X.SubstructureNotifyMask
 
@@ -503,7 +503,8 @@ class X11Locator(WindowLocator):
         if self._has_saver and screensaver.query_info(self._root).state == screensaver.StateOn:
             return LOCKED_SAVER
         xss = self._prop(self._root, "_SCREENSAVER_STATUS")
-        if xss is not None and xss.value and xss.value[0] in (self._atom(n) for n in XSS_LOCKED):
+        says = xss is not None and len(xss) and xss[0] in (self._atom(n) for n in XSS_LOCKED)
+        if says and self._xscreensaver_runs():
             return LOCKED
         w = self._d.create_resource_object("window", window.handle)
         owner = self._owner(window.handle)
@@ -516,6 +517,20 @@ class X11Locator(WindowLocator):
             if owner is None or self._owner(child.id) != owner:
                 return LOCKED
         return None
+
+    def _xscreensaver_runs(self) -> bool:
+        """xscreensaver's daemon window (the root child with `_SCREENSAVER_VERSION`) is
+        there. Its status property outlives a killed daemon: "LOCK" then means nothing, the
+        lock's window having gone with it (and a window still covering the screen is caught
+        by the full-screen check)."""
+        version = self._atom("_SCREENSAVER_VERSION")
+        for child in self._root.query_tree().children:
+            try:
+                if child.get_full_property(version, X.AnyPropertyType) is not None:
+                    return True
+            except error.XError:
+                continue  # gone meanwhile
+        return False
 
     def _hidden_reason(self, w: Any) -> str | None:
         if w.get_attributes().map_state != X.IsViewable:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -18,8 +19,8 @@ import pytest
 
 from agentapp.core.policy import DEFAULT_LOOKBEHIND_MS
 from agentapp.demo.sample_window import SampleWindow
-from agentapp.demo.virtual_display import VirtualDesktop
-from tests.integration.conftest import Agent, Windows, need
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
+from tests.integration.conftest import Agent, Windows, need, wait_until
 from tests.policies import policy_text
 
 pytestmark = [pytest.mark.x11, pytest.mark.keystore]
@@ -138,6 +139,68 @@ def _screen_saver(env: dict[str, str]) -> Callable[[], None]:
     return unlock
 
 
+XSCREENSAVER = """mode: blank
+lock: True
+lockTimeout: 0:00:00
+timeout: 1:00:00
+splash: False
+fade: False
+unfade: False
+"""
+
+
+def _xscreensaver(env: dict[str, str], folder: Path) -> Callable[[], None]:
+    """A real xscreensaver, locked by `xscreensaver-command -lock`. It will not lock for root,
+    so it runs as `nobody`, with a home of its own; it sets `_SCREENSAVER_STATUS` on the root
+    and maps its full-screen window. Its own unlock needs a password nobody has: ending the
+    daemon (as IT would) is the unlock."""
+    home = folder / "xss-home"
+    home.mkdir()
+    (home / ".xscreensaver").write_text(XSCREENSAVER)
+    shutil.chown(home, "nobody")
+    shutil.chown(home / ".xscreensaver", "nobody")
+    run = ["runuser", "-u", "nobody", "--", "env", f"HOME={home}", f"DISPLAY={env['DISPLAY']}"]
+    daemon = subprocess.Popen([*run, "xscreensaver", "-no-splash"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_until(lambda: subprocess.run([*run, "xscreensaver-command", "-time"],
+                                          capture_output=True).returncode == 0,
+                   "xscreensaver did not start", 15)  # fmt: skip
+        subprocess.run([*run, "xscreensaver-command", "-lock"], capture_output=True, check=True,
+                       timeout=15)  # fmt: skip
+    except BaseException:
+        _stop_as_nobody(daemon)
+        raise
+
+    def unlock() -> None:
+        _stop_as_nobody(daemon)
+
+    return unlock
+
+
+def _stop_as_nobody(runner: subprocess.Popen[bytes]) -> None:
+    """End what runuser started as nobody, and what that started (xscreensaver's own
+    helpers hold its window): every descendant of the runner's PID, by PID."""
+    import signal
+
+    family, look = [], [runner.pid]
+    while look:
+        children = subprocess.run(["pgrep", "-P", str(look.pop())], capture_output=True,
+                                  text=True).stdout.split()  # fmt: skip
+        family += [int(c) for c in children]
+        look += [int(c) for c in children]
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    stop_process(runner)
+    for pid in family:  # reaped by runuser or orphaned to init: wait until each is gone
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
+                break
+            time.sleep(0.05)
+
+
 def _xtrlock(env: dict[str, str], folder: Path) -> Callable[[], None]:
     """A real xtrlock: it grabs the keyboard and the pointer and shows nothing. It refuses a
     user without a password (root has none here), so it runs in a mount namespace of its own
@@ -220,21 +283,24 @@ def _call_with_a_lock(
     return rec, t_lock, t_unlock
 
 
-@pytest.mark.parametrize("lock", ["i3lock", "screen saver"])
+@pytest.mark.parametrize("lock", ["i3lock", "xscreensaver", "screen saver"])
 def test_a_screen_lock_pauses_the_recording_until_unlock(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
     tmp_path: Path, lock: str,
 ) -> None:  # fmt: skip
     """Per-window capture would go on reading the business window under a locker: a real
-    i3lock (a full-screen window of another client) and the X server's own screen saver
-    pause the recording, said in the status, and it resumes on unlock."""
-    if lock == "i3lock":
-        assert __import__("shutil").which("i3lock"), "i3lock is not installed (Debian: i3lock)"
+    i3lock (a full-screen window of another client), a real xscreensaver (its root property
+    and its window) and the X server's own screen saver pause the recording, said in the
+    status, and it resumes on unlock."""
+    if lock != "screen saver":
+        need(bool(shutil.which(lock)), f"{lock} is not installed (Debian: {lock})")
     agent = make_agent(policy_text("alice", fps=FPS), env=desktop.env).start()
-    locker = _i3lock if lock == "i3lock" else _screen_saver
-    said = "locked" if lock == "i3lock" else "screen saver"
-    rec, t_lock, t_unlock = _call_with_a_lock(agent, tmp_path, "call-lock",
-                                              lambda: locker(desktop.env), said)  # fmt: skip
+    lockers = {"i3lock": lambda: _i3lock(desktop.env),
+               "xscreensaver": lambda: _xscreensaver(desktop.env, tmp_path),
+               "screen saver": lambda: _screen_saver(desktop.env)}  # fmt: skip
+    said = "screen saver" if lock == "screen saver" else "locked"
+    rec, t_lock, t_unlock = _call_with_a_lock(agent, tmp_path, "call-lock", lockers[lock],
+                                              said)  # fmt: skip
     start = float(rec["started_at"])  # type: ignore[arg-type]
     (a, b) = rec["paused_spans"][0]  # type: ignore[index]
     assert t_lock - 0.2 < start + a < t_lock + 1.0 and t_unlock < start + b < t_unlock + 1.5
