@@ -16,7 +16,7 @@ DEBS=(
 if [ "${1:-}" = "--test" ]; then
   DEBS+=(baresip-core sip-tester nsis p7zip-full chromium picom at-spi2-core i3lock xtrlock
     pulseaudio pulseaudio-utils libasound2-plugins dpkg-dev binutils lintian systemd postgresql
-    dunst libnotify-bin xscreensaver)
+    dunst libnotify-bin xscreensaver firefox-esr)
 fi
 missing=()
 for p in "${DEBS[@]}"; do
