@@ -41,6 +41,7 @@ GREEN = np.array([60, 160, 40], np.int16)  # BGR of the sample business window
 YELLOW = np.array([0, 255, 255], np.int16)  # BGR of the business app's own pop-up
 CRM_BLUE = np.array([192, 80, 48], np.int16)  # BGR of the web CRM page (#3050c0)
 PAY_GREEN = np.array([0, 192, 0], np.int16)  # BGR of the web payment form (#00c000)
+WIDGET_ORANGE = np.array([0, 140, 255], np.int16)  # BGR of the CRM's embedded widget
 BUSINESS = SampleWindow("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 1280, 720),
                         popup_color=(255, 255, 0))  # fmt: skip
 Frames = list[tuple[float, np.ndarray]]
@@ -374,9 +375,21 @@ PAGES = {
 #pay{position:fixed;inset:0;background:#00c000}</style>
 <script>
 // a single-page app: 'p' shows the payment form at once, its title follows 300 ms later;
-// 'm' shows it as an in-page modal (no title, no URL change); 'c' closes either
+// 'm' shows it as an in-page modal (no title, no URL change); 'c' closes either; 'w' shows
+// or removes an embedded widget (an inner frame, orange, always redrawing); 'i' shows or
+// removes a payment provider's form in an inner frame over the whole page
 document.addEventListener('keydown', e => {
   const pay = document.getElementById('pay');
+  if (e.key === 'i') { const f = document.getElementById('payframe');
+    if (f) { f.remove(); } else { const g = document.createElement('iframe');
+      g.id = 'payframe'; g.src = 'pay.html';
+      g.style = 'position:fixed;left:0;top:0;width:100%;height:100%;border:0';
+      document.body.appendChild(g); } }
+  if (e.key === 'w') { const w = document.getElementById('widget');
+    if (w) { w.remove(); } else { const f = document.createElement('iframe');
+      f.id = 'widget'; f.src = 'widget.html';
+      f.style = 'position:fixed;right:0;bottom:0;width:300px;height:200px;border:0';
+      document.body.appendChild(f); } }
   if (e.key === 'p') { pay.hidden = false;
                        setTimeout(() => { document.title = 'Paiement — carte'; }, 300); }
   if (e.key === 'm') { pay.hidden = false; }
@@ -387,6 +400,10 @@ document.addEventListener('keydown', e => {
 </label></div></body></html>""",
     "private.html": """<!doctype html><html><head><meta charset="utf-8"><title>Private mail</title>
 <style>html,body{margin:0;height:100%;background:#ff00ff}</style></head><body></body></html>""",
+    "widget.html": """<!doctype html><html><head><meta charset="utf-8"><title>Widget</title>
+<style>html,body{margin:0;height:100%;background:#ff8000}
+@keyframes tick{from{background:#ff8000}to{background:#ff9800}}
+body{animation:tick .2s infinite alternate}</style></head><body></body></html>""",
     "pay.html": """<!doctype html><html><head><meta charset="utf-8"><title>Paiement — carte</title>
 <style>html,body{margin:0;height:100%;background:#00c000}</style></head><body>
 <label>Numéro de carte <input autocomplete="cc-number"></label></body></html>""",
@@ -599,6 +616,17 @@ def _tab_switches(
             time.sleep(2.5)
             _keys(env, wid, "c")
             time.sleep(2.5)  # longer than the look-behind, so that frames are kept again
+        if rule.endswith("url"):
+            events["pay frame"] = time.time()
+            _keys(env, wid, "i")  # a payment provider's inner frame: its address and field
+            time.sleep(2.5)
+            _keys(env, wid, "i")
+            time.sleep(2.5)
+        events["widget"] = time.time()
+        _keys(env, wid, "w")  # an embedded widget: an inner frame, not another page
+        time.sleep(3.0)
+        _keys(env, wid, "w")
+        time.sleep(0.3)
         events["new tab"] = time.time()
         _keys(env, wid, "ctrl+t")  # a new tab
         time.sleep(0.6)
@@ -633,6 +661,12 @@ def _tab_switches(
     walls = [start + t for t, _ in frames]
     for a, b in private_spans[1:]:
         assert not [w for w in walls if a + 0.3 < w < b - 0.05], "a frame while the tab was away"
+    # the CRM with an embedded widget is still the CRM: its inner frame is no other page
+    # (frames go on once the browser's tree shows the frame, ~0.3 s, and the page settled)
+    widget = [round(t, 2) for (t, _), n in zip(frames, count(frames, WIDGET_ORANGE, 30),
+                                                strict=True) if n > 0.5 * 300 * 200]  # fmt: skip
+    if rule.endswith("url"):
+        assert [t for t in widget if t > events["widget"] + 1.2], (widget, events)
     if dwell:  # and the CRM is recorded between the switches
         for (_, back), (away, _) in itertools.pairwise(private_spans):
             assert [w for w in walls if back < w < away], f"no frame of the CRM: {spans}"
