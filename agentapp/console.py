@@ -64,7 +64,7 @@ def status_words(status: str) -> str:
     return _(STATUS_WORDS.get(status, status))
 
 
-HUB_NOTE = "hub:"  # the ids notes_on gives the notes kept at the hub
+HUB_NOTE = "hub:"  # notes_on's ids of the notes kept at the hub: hub:RECORDING:N
 
 
 class ConsoleError(Refusal):
@@ -98,7 +98,6 @@ class ConsoleModel:
         self.mine = mine  # a trainee's own view: their recordings only
         self.vault = Vault(layout.recordings(site))
         self.audit = ReviewerTrail(site, s.user)  # at the site, where the DPO reads
-        self._noted: list[NoteMeta] = []  # the notes last listed (notes_on)
 
     def purge(self) -> int:
         """Delete, at the site, what passed its deadline (R9); the console does it at start."""
@@ -339,27 +338,19 @@ class ConsoleModel:
         """The recordings at the hub this person may see: the hub's row-level security
         decides, as the database authenticated them (docs/hub.md)."""
         from agentapp.hub.admin import recordings
-        from agentapp.hub.connect import HubError
 
-        try:
-            with self._hub() as db:
-                return recordings(db, agent or None, training or None, since)
-        except HubError as exc:
-            raise ConsoleError(str(exc)) from None
+        with _hub_errors(), self._hub() as db:
+            return recordings(db, agent or None, training or None, since)
 
     def fetch_from_hub(self, rid: str, reason: str) -> None:
         """One recording, sealed as it is, from the hub into the site folder, where the
         console plays and exports it like any other; traced at the hub and in this trail."""
         from agentapp.hub.admin import fetch
-        from agentapp.hub.connect import HubError
 
         with _console_errors():
             reason = reason_of(reason)
-        try:
-            with self._hub() as db:
-                fetch(db, rid, self.site, reason)
-        except HubError as exc:
-            raise ConsoleError(str(exc)) from None
+        with _hub_errors(), self._hub() as db:
+            fetch(db, rid, self.site, reason)
         with _console_errors():
             self.audit.append(self.s.user, "fetched from the hub", rid, reason)
 
@@ -400,7 +391,7 @@ class ConsoleModel:
 
             with _console_errors():
                 public = load_public_key(key)
-            with self._hub_errors(), self._hub() as db:
+            with _hub_errors(), self._hub() as db:
                 add_note(db, rid, text, public, at_s)
             return
         with _console_errors():
@@ -409,14 +400,12 @@ class ConsoleModel:
 
     def notes_on(self, rid: str) -> list[NoteMeta]:
         """The notes on one recording this person may read (the listing is traced), in the
-        order of their moments; those at the hub have ids that start with HUB_NOTE."""
+        order of their moments; those at the hub have ids HUB_NOTE + "RECORDING:N"."""
         with _console_errors():
             notes = [n for n in self.review().notes() if n.recording == rid]
         if self.notes_at_hub(rid):
             notes += [self._as_note(n) for n in self._hub_notes_on(rid)]
-        self._noted = sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1,
-                                                   n.created_at))  # fmt: skip
-        return self._noted
+        return sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1, n.created_at))
 
     def read_note(self, nid: str, reason: str, private_key_loader: Callable[[str], object]) -> str:
         """A note's text, decrypted in memory; checked and traced (a hub note: there)."""
@@ -432,13 +421,14 @@ class ConsoleModel:
     def _hub_notes_on(self, rid: str, reason: str | None = None) -> list[HubNote]:
         from agentapp.hub.admin import notes
 
-        with self._hub_errors(), self._hub() as db:
+        with _hub_errors(), self._hub() as db:
             return notes(db, rid, reason)
 
     def _as_note(self, n: HubNote) -> NoteMeta:
         meta = self._meta(n.recording_id)
-        return NoteMeta(f"{HUB_NOTE}{n.id}", n.recording_id, meta.training, n.author,
-                        n.written_at.timestamp(), meta.purge_after, n.at_s)  # fmt: skip
+        nid = f"{HUB_NOTE}{n.recording_id}:{n.id}"
+        return NoteMeta(nid, n.recording_id, meta.training, n.author, n.written_at.timestamp(),
+                        meta.purge_after, n.at_s)  # fmt: skip
 
     def _read_hub_note(
         self, nid: str, reason: str, private_key_loader: Callable[[str], object]
@@ -448,30 +438,19 @@ class ConsoleModel:
 
         with _console_errors():
             reason = reason_of(reason)
-        rid = next((n.recording for n in self._noted if n.id == nid), None)
-        if rid is None:
-            raise ConsoleError(_("no note {nid!r}").format(nid=nid))
-        found = [n for n in self._hub_notes_on(rid, reason) if f"{HUB_NOTE}{n.id}" == nid]
+        rid, _sep, number = nid.removeprefix(HUB_NOTE).rpartition(":")
+        found = [n for n in self._hub_notes_on(rid, reason) if str(n.id) == number]
         if not found:
             raise ConsoleError(_("no note {nid!r}").format(nid=nid))
         try:
-            private = private_key_loader(str(read_header(found[0].sealed)[0]["kid"]))
+            private = _private_key(private_key_loader, str(read_header(found[0].sealed)[0]["kid"]))
+        except ConsoleError:
+            raise
         except Exception as exc:  # key store, tampering: one line for the trainer
             why = _("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)
             raise ConsoleError(why) from None
-        if not isinstance(private, X25519PrivateKey):
-            raise ConsoleError(_("the key loader returned no recording private key"))
-        with self._hub_errors():
+        with _hub_errors():
             return open_note(found[0], private)
-
-    @contextlib.contextmanager
-    def _hub_errors(self) -> Iterator[None]:
-        from agentapp.hub.connect import HubError
-
-        try:
-            yield
-        except HubError as exc:
-            raise ConsoleError(str(exc)) from None
 
     def _meta(self, rid: str) -> RecordingMeta:
         try:
@@ -489,11 +468,27 @@ def _console_errors() -> Iterator[None]:
         raise ConsoleError(str(exc)) from None
 
 
+@contextlib.contextmanager
+def _hub_errors() -> Iterator[None]:
+    """The hub's refusals and failures (no answer, no grant), as the console shows them."""
+    from agentapp.hub.connect import HubError
+
+    try:
+        yield
+    except HubError as exc:
+        raise ConsoleError(str(exc)) from None
+
+
 def _private(loader: Callable[[str], object], first_segment: Path) -> X25519PrivateKey:
     """The private key a recording was sealed for, from `loader` (the key store)."""
     from agentapp.vault.sealing import key_id_of
 
-    private = loader(key_id_of(first_segment))
+    return _private_key(loader, key_id_of(first_segment))
+
+
+def _private_key(loader: Callable[[str], object], kid: str) -> X25519PrivateKey:
+    """The private key `kid`, from `loader` (the key store)."""
+    private = loader(kid)
     if not isinstance(private, X25519PrivateKey):
         raise ConsoleError(_("the key loader returned no recording private key"))
     return private

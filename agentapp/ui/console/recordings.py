@@ -210,19 +210,15 @@ class RecordingsTab(QWidget):
     def note_at(self, rid: str, at: float | None) -> str | None:
         """Ask for a note (about the moment `at`, or the whole recording) and seal it; who
         wrote it, or None."""
-        if self.model.notes_at_hub(rid):  # fetched from the hub: the note is kept there
-            where = _("Kept sealed at the hub, as long as the recording:")
-            if at is not None:
-                where = _(
-                    "About {moment} into the call; kept sealed at the hub, as long as the "
-                    "recording:"
-                ).format(moment=clock(at))
+        at_hub = self.model.notes_at_hub(rid)  # fetched from the hub: the note is kept there
+        if at is None:
+            where = (_("Kept sealed at the hub, as long as the recording:") if at_hub
+                     else _("Kept sealed, at most one year:"))  # fmt: skip
         else:
-            where = _("Kept sealed, at most one year:")
-            if at is not None:
-                where = _("About {moment} into the call; kept sealed, at most one year:").format(
-                    moment=clock(at)
-                )
+            where = (_("About {moment} into the call; kept sealed at the hub, as long as the "
+                       "recording:") if at_hub
+                     else _("About {moment} into the call; kept sealed, at most one year:")
+                     ).format(moment=clock(at))  # fmt: skip
         text, ok = self._note_text(self, _("Analysis note"), where)
         if not ok or not text.strip():
             return None
