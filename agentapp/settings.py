@@ -60,11 +60,12 @@ def settings(
 
 
 def _test_only(name: str, default: str) -> str | None:
-    """`name` from the environment where tests may set it. A packaged build (PyInstaller:
-    the .deb and the Windows installer) refuses it: a person is who the OS says, and roles
-    come from the policy, never from a variable someone set (R7, R8)."""
+    """`name` from the environment, honoured only in a source checkout (`from_source_tree`).
+    Everywhere else — the .deb and the Windows installer (frozen), the wheel, any install in
+    site-packages — it is refused: a person is who the OS says, and roles come from the
+    policy, never from a variable anyone can set (R7, R8)."""
     value = os.environ.get(name)
-    if value and value != default and getattr(sys, "frozen", False):
+    if value and value != default and not from_source_tree():
         raise ConfigError(
             _(
                 "{name} is set: it is for tests only, and this build takes the "
@@ -73,6 +74,19 @@ def _test_only(name: str, default: str) -> str | None:
             ).format(name=name)
         )
     return value
+
+
+def from_source_tree() -> bool:
+    """Whether this is the project's own checkout (the tests' switch): the package lies
+    beside its pyproject.toml and its tests/ folder, where no installed copy has them."""
+    if getattr(sys, "frozen", False):
+        return False
+    root = Path(__file__).resolve().parent.parent
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return 'name = "agentapp"' in project and (root / "tests" / "conftest.py").is_file()
 
 
 def signing_key_path(data_dir: Path) -> Path:

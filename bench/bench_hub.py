@@ -54,7 +54,9 @@ def _setup(hub: Hub, desks: int) -> dict[str, str]:
             }
             for i in range(desks)
         ]
-        db.execute("SELECT agentapp.publish_policy(1, 'bench', %s, '[]')", (Jsonb(enrolments),))
+        db.execute(
+            "SELECT agentapp.publish_policy(1, 'bench', %s, '[]', 183, '')", (Jsonb(enrolments),)
+        )
         db.commit()
     return passwords
 

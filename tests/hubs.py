@@ -83,6 +83,36 @@ class Hub:
         hub_cluster.start(self.cluster)
 
 
+class Logins:
+    """A login of each role (`people`: role → kind) on `hub`; calling it connects as one."""
+
+    def __init__(self, hub: Hub, people: dict[str, str]) -> None:
+        self.hub = hub
+        self.passwords = {role: hub.login(role, kind) for role, kind in people.items()}
+        self.open: list[Any] = []
+
+    def __call__(self, role: str) -> Any:
+        db = self.hub.connect(role, self.passwords[role])
+        self.open.append(db)
+        return db
+
+    def close(self) -> None:
+        for db in self.open:
+            db.close()
+
+
+@contextlib.contextmanager
+def logins_on_a_hub(policy: str, people: dict[str, str], tmp: Path) -> Iterator[tuple[Hub, Logins]]:
+    """A trial hub with `policy` published and a login of each of `people`."""
+    with trial_hub() as h:
+        publish(h, policy, tmp)
+        logins = Logins(h, people)
+        try:
+            yield h, logins
+        finally:
+            logins.close()
+
+
 @contextlib.contextmanager
 def trial_hub(max_connections: int = 100) -> Iterator[Hub]:
     folder = Path(tempfile.mkdtemp(prefix="agentapp-hub-", dir="/tmp"))
@@ -109,9 +139,17 @@ def publish(hub: Hub, policy_text: str, tmp: Path) -> None:
         publish_policy(db, load_policy(path), hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-def meta(rid: str, agent: str, training: str, purge_in_days: float = 180) -> dict[str, object]:
+def new_rid(started_at: float | None = None) -> str:
+    """A recording id of the form the vault makes (core/names.py)."""
+    when = dt.datetime.fromtimestamp(started_at or time.time(), dt.UTC)
+    return when.strftime("%Y%m%dT%H%M%SZ-") + os.urandom(4).hex()
+
+
+def meta(
+    rid: str, agent: str, training: str, purge_in_days: float = 180, age_days: float = 0
+) -> dict[str, object]:
     """A recording's metadata as a desk ships it (vault/store.py RecordingMeta.to_json)."""
-    now = dt.datetime.now(dt.UTC).timestamp()
+    now = dt.datetime.now(dt.UTC).timestamp() - age_days * 86400
     return {
         "id": rid,
         "agent": agent,

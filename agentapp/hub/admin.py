@@ -75,11 +75,13 @@ def publish_policy(db: Any, policy: Policy, digest: str) -> None:
         for e in policy.enrolments
     ]
     trainers = [{"name": t.name, "trainings": list(t.trainings)} for t in policy.trainers]
+    derogation = policy.derogation.reference if policy.derogation else ""
     with refused(_("take policy version {v}").format(v=policy.version)):
         db.execute(
-            "SELECT agentapp.publish_policy(%s, %s, %s, %s)",
-            (policy.version, digest, Jsonb(enrolments), Jsonb(trainers)),
-        )
+            "SELECT agentapp.publish_policy(%s, %s, %s, %s, %s, %s)",
+            (policy.version, digest, Jsonb(enrolments), Jsonb(trainers),
+             policy.retention_days, derogation),
+        )  # fmt: skip
         db.commit()
 
 
@@ -152,7 +154,11 @@ class TrailVerdict:
 
 
 def audit_rows(db: Any) -> list[dict[str, Any]]:
+    """The chain, after chaining what waits in the hub's inbox (entries written while
+    someone held the chain: schema.sql _chain)."""
     with refused(_("read the audit trail")):
+        db.execute("SELECT agentapp.chain_pending()")
+        db.commit()
         cur = db.execute("SELECT * FROM agentapp.audit ORDER BY seq")
         names = [c.name for c in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -199,10 +205,16 @@ def verify_trail(rows: list[dict[str, Any]]) -> TrailVerdict:
 def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
     """One recording the login may watch, sealed as it is, into `data_dir`'s recordings, so
     that `agentapp recordings view/export --data-dir` play it (decryption needs the site's
-    recording key, as ever). Traced at the hub. Raises HubError."""
+    recording key, as ever). Traced at the hub. Everything the hub gives is checked before
+    anything is written (the id, each segment's name and digest, the metadata's id), and the
+    folder is placed whole inside the recordings folder (vault/store.py place_folder).
+    Raises HubError; then nothing was written."""
     from agentapp import layout
-    from agentapp.vault.store import META, write_atomic
+    from agentapp.core.names import is_recording_id, is_segment_name, shown
+    from agentapp.vault.store import META, VaultError, place_folder
 
+    if not is_recording_id(rid):
+        raise HubError(_("{rid} is not a recording id: nothing fetched").format(rid=shown(rid)))
     with refused(_("give recording {rid}").format(rid=rid)):
         row = db.execute("SELECT meta FROM agentapp.recordings WHERE id = %s", (rid,)).fetchone()
         if row is None:
@@ -212,18 +224,26 @@ def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
             "ORDER BY name",
             (rid,),
         ).fetchall()
+        files: dict[str, bytes] = {}
+        for name, data, digest in parts:
+            if not is_segment_name(name) or hashlib.sha256(data).hexdigest() != digest:
+                raise HubError(_("segment {name} of {rid} is damaged at the hub: nothing "
+                                 "fetched").format(name=shown(name), rid=rid))  # fmt: skip
+            files[name] = bytes(data)
+        meta = row[0] if isinstance(row[0], dict) else {}
+        if meta.get("id") != rid:
+            raise HubError(_("the hub's metadata of {rid} names another recording: nothing "
+                             "fetched").format(rid=rid))  # fmt: skip
+        files[META] = json.dumps(dict(meta, status="complete"), indent=1).encode()
         db.execute("SELECT agentapp.audit_append('recording fetched', %s, %s)", (rid, reason))
         db.commit()
-    folder = layout.recordings(data_dir) / rid
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name, data, digest in parts:
-        if hashlib.sha256(data).hexdigest() != digest or "/" in name or name.startswith("."):
-            raise HubError(_("segment {name} of {rid} is damaged at the hub").format(
-                name=name, rid=rid))  # fmt: skip
-        write_atomic(folder / name, bytes(data))
-    meta = dict(row[0], status="complete")
-    write_atomic(folder / META, json.dumps(meta, indent=1).encode())
-    return folder
+    try:
+        return place_folder(layout.recordings(data_dir.resolve()), rid, files)
+    except VaultError as exc:
+        raise HubError(_("recording {rid} not fetched: {exc}").format(rid=rid, exc=exc)) from None
+    except OSError as exc:
+        raise HubError(_("recording {rid} not fetched: {exc}").format(
+            rid=rid, exc=exc.strerror or exc)) from None  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

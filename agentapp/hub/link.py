@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentapp.core.auditchain import entry_hash
 from agentapp.core.gate import HUB_DOWN as DOWN
+from agentapp.core.names import is_recording_id
 from agentapp.hub.connect import HubError, desk_connect, first_line
 from agentapp.i18n import _
 from agentapp.vault.audit import AuditError, AuditLog
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RESERVE_TIMEOUT_MS = 1000
+TRAIL_ROUND = 200  # entries per call (the hub refuses more than 500)
 GIVES_BACK = ("recording discarded", "recording not kept")
 
 
@@ -79,8 +81,9 @@ def check_with_hub(hub: HubConfig, audit: AuditLog) -> tuple[bool, str]:
 
 
 def ship_trail(db: Any, source: str, entries: list[dict[str, Any]]) -> list[str]:
-    """Entries of a local trail, in order, to the hub's chain in one call (`ship_audit_batch`),
-    not committed; the hub's answer for each ('stored', 'known', 'conflict')."""
+    """Entries of a local trail, in order, to the hub's chain (`ship_audit_batch`, a call per
+    TRAIL_ROUND entries), not committed; the hub's answer for each ('stored', 'known',
+    'conflict')."""
     from psycopg.types.json import Jsonb
 
     from agentapp.hub.connect import one_row
@@ -88,8 +91,12 @@ def ship_trail(db: Any, source: str, entries: list[dict[str, Any]]) -> list[str]
     rows = [{"seq": int(e["seq"]), "hash": entry_hash(e),
              **{k: str(e.get(k, "")) for k in ("at", "who", "action", "target", "reason")}}
             for e in entries]  # fmt: skip
-    (answers,) = one_row(db, "SELECT agentapp.ship_audit_batch(%s, %s)", (source, Jsonb(rows)))
-    return list(answers)
+    out: list[str] = []
+    for start in range(0, len(rows), TRAIL_ROUND):
+        (answers,) = one_row(db, "SELECT agentapp.ship_audit_batch(%s, %s)",
+                             (source, Jsonb(rows[start : start + TRAIL_ROUND])))  # fmt: skip
+        out += answers
+    return out
 
 
 class HubLink:
@@ -240,7 +247,7 @@ class HubLink:
     def withdraw(self, rid: str) -> None:
         """Erase a recording here now; at the hub, the trail's 'recording discarded' entry
         withdraws it when shipped (or at once, if the hub answers)."""
-        if (self.vault.root / rid).is_dir():
+        if self.vault.has(rid):
             self.vault.delete(rid)
         self._wake.set()
 
@@ -286,22 +293,22 @@ class HubLink:
         # (a trail wiped and started again here is recorded there as rewritten)
         since = min(upto, max((int(e.get("seq", 0)) for e in entries), default=0))
         batch = [e for e in entries if int(e.get("seq", 0)) >= since]
-        if not batch:
-            return
-        answers = ship_trail(db, self.source, batch)
-        for e in batch:
-            if e.get("action") in GIVES_BACK and e.get("target"):
-                db.execute("SELECT agentapp.withdraw_recording(%s)", (e["target"],))
-                db.execute("SELECT agentapp.release_slot(%s)", (e["target"],))
-        db.commit()  # the hub's chain stays locked until this commit
-        for e, answer in zip(batch, answers, strict=True):
-            if answer == "conflict":
-                log.warning("the hub holds another entry %s of this desk's trail", e["seq"])
+        for start in range(0, len(batch), TRAIL_ROUND):  # the hub takes 500 at most
+            part = batch[start : start + TRAIL_ROUND]
+            answers = ship_trail(db, self.source, part)
+            for e in part:
+                if e.get("action") in GIVES_BACK and is_recording_id(e.get("target")):
+                    db.execute("SELECT agentapp.withdraw_recording(%s)", (e["target"],))
+                    db.execute("SELECT agentapp.release_slot(%s)", (e["target"],))
+            db.commit()
+            for e, answer in zip(part, answers, strict=True):
+                if answer == "conflict":
+                    log.warning("the hub holds another entry %s of this desk's trail", e["seq"])
 
     def _ship_recording(self, db: Any, rid: str) -> int:
         from psycopg.types.json import Jsonb
 
-        src = self.vault.root / rid
+        src = self.vault.folder(rid)
         meta_bytes = (src / META).read_bytes()
         meta = json.loads(meta_bytes)
         answer = db.execute("SELECT agentapp.ship_recording(%s)", (Jsonb(meta),)).fetchone()[0]

@@ -9,7 +9,11 @@
 --   agentapp_desk, agentapp_agent, agentapp_trainer, agentapp_dpo, agentapp_admin; the rows'
 --   "who" is session_user, which a client cannot choose;
 -- * the audit trail is written only through _append (a hash chain computed here, under a lock),
---   never updated, deleted or truncated (no grant, and triggers that refuse even its owner).
+--   never updated, deleted or truncated (no grant, and triggers that refuse even its owner);
+-- * nothing a desk sends is believed as it is: ids and names have one form, every text and
+--   blob a bound, a recording's training and deadline are the hub's own (its enrolment and
+--   its clock), and no login can hold a lock that another waits on (advisory locks are the
+--   owner's alone; the quota skips a slot someone holds; the trail's chain never waits).
 
 DO $$
 DECLARE r text;
@@ -26,6 +30,17 @@ CREATE SCHEMA agentapp AUTHORIZATION agentapp_owner;
 REVOKE ALL ON SCHEMA agentapp FROM PUBLIC;
 GRANT USAGE ON SCHEMA agentapp
   TO agentapp_desk, agentapp_agent, agentapp_trainer, agentapp_dpo, agentapp_admin;
+-- advisory locks belong to the hub's functions alone: a login that could take the key a
+-- function takes could make every desk wait (this database only; the superuser applies it)
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname ~ '^pg_(try_)?advisory_' LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO agentapp_owner', f);
+  END LOOP;
+END $$;
+
 SET ROLE agentapp_owner;
 SET search_path = agentapp, pg_temp;
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;  -- (not per schema: see docs)
@@ -40,9 +55,27 @@ CREATE TABLE people (
   kind text NOT NULL CHECK (kind IN ('desk', 'agent', 'trainer', 'dpo', 'admin'))
 );
 
+-- the forms of names that become paths on people's machines (agentapp/core/names.py)
+CREATE DOMAIN recording_id AS text
+  CONSTRAINT "a recording id is YYYYMMDDTHHMMSSZ- and 8 hex digits"
+  CHECK (VALUE ~ '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$');
+CREATE DOMAIN segment_name AS text
+  CONSTRAINT "a segment is named seg-NNNNNN.seal or voice-attached.seal"
+  CHECK (VALUE ~ '^(seg-[0-9]{6}[.]seal|voice-attached[.]seal)$');
+-- a trail's texts: the desks' own trails cut them at 500 characters (vault/audit.py)
+CREATE DOMAIN trail_text AS text
+  CONSTRAINT "a trail text has at most 500 characters" CHECK (length(VALUE) <= 500);
+CREATE DOMAIN short_name AS text
+  CONSTRAINT "a name has 1 to 200 characters" CHECK (length(VALUE) BETWEEN 1 AND 200);
+
 CREATE TABLE policy_versions (
   version int PRIMARY KEY,
   digest text NOT NULL,
+  -- what a recording reserved under this version is kept (R9): at most 183 days, up to
+  -- 1096 under a declared derogation
+  retention_days int NOT NULL CHECK (retention_days BETWEEN 1 AND 1096),
+  derogation text NOT NULL DEFAULT '' CHECK (length(derogation) <= 500),
+  CHECK (retention_days <= 183 OR derogation <> ''),
   published_at timestamptz NOT NULL DEFAULT now(),
   published_by name NOT NULL DEFAULT session_user
 );
@@ -63,29 +96,35 @@ CREATE TABLE trainer_trainings (
 );
 
 -- one row per recording slot taken at off-hook (R6): the week's count is these rows
+-- (the hub's own record of the call: its clock, the agent's training and the retention then)
 CREATE TABLE reservations (
-  recording_id text PRIMARY KEY,
-  agent text NOT NULL,
+  recording_id recording_id PRIMARY KEY,
+  agent short_name NOT NULL,
   week date NOT NULL,
+  slot int NOT NULL CHECK (slot >= 1),
+  training text NOT NULL,
+  retention_days int NOT NULL,
   desk name NOT NULL DEFAULT session_user,
   at timestamptz NOT NULL DEFAULT now(),
   released timestamptz
 );
-CREATE INDEX reservations_week ON reservations (agent, week) WHERE released IS NULL;
+CREATE UNIQUE INDEX reservations_slot ON reservations (agent, week, slot) WHERE released IS NULL;
 
 -- metadata per R13; the video stays sealed (ciphertext for the site's recording key)
+-- (segments and size_bytes are the hub's count of what arrived; meta is the desk's, at most
+-- 64 KiB, kept as information)
 CREATE TABLE recordings (
-  id text PRIMARY KEY,
-  agent text NOT NULL,
-  training text NOT NULL,
+  id recording_id PRIMARY KEY,
+  agent short_name NOT NULL,
+  training short_name NOT NULL,
   desk name NOT NULL DEFAULT session_user,
   started_at timestamptz NOT NULL,
-  purge_after timestamptz NOT NULL,
-  status text NOT NULL,
-  duration_s double precision NOT NULL,
+  purge_after timestamptz NOT NULL CHECK (purge_after <= started_at + interval '1096 days'),
+  status text NOT NULL CHECK (status IN ('complete', 'interrupted')),
+  duration_s double precision NOT NULL CHECK (duration_s BETWEEN 0 AND 86400),
   segments int NOT NULL,
   size_bytes bigint NOT NULL,
-  meta jsonb NOT NULL,
+  meta jsonb NOT NULL CHECK (octet_length(meta::text) <= 65536),
   shipped_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX recordings_agent ON recordings (agent, started_at);
@@ -93,9 +132,10 @@ CREATE INDEX recordings_training ON recordings (training, started_at);
 CREATE INDEX recordings_purge ON recordings (purge_after);
 
 CREATE TABLE segments (
-  recording_id text NOT NULL REFERENCES recordings ON DELETE CASCADE,
-  name text NOT NULL,
-  data bytea NOT NULL,
+  recording_id recording_id NOT NULL REFERENCES recordings ON DELETE CASCADE,
+  name segment_name NOT NULL,
+  -- a segment holds segment_seconds (at most 600) of one window's video: far under 64 MiB
+  data bytea NOT NULL CHECK (length(data) <= 67108864),
   sha256 text NOT NULL CHECK (sha256 = encode(sha256(data), 'hex')),
   PRIMARY KEY (recording_id, name)
 );
@@ -104,30 +144,50 @@ CREATE TABLE segments (
 -- hub, its DBA and its backups never hold the text); it goes with its recording
 CREATE TABLE notes (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  recording_id text NOT NULL REFERENCES recordings ON DELETE CASCADE,
-  at_s double precision CHECK (at_s >= 0),  -- the moment it is about; NULL: the whole call
+  recording_id recording_id NOT NULL REFERENCES recordings ON DELETE CASCADE,
+  at_s double precision CHECK (at_s BETWEEN 0 AND 86400),  -- the moment it is about; NULL: the whole call
   sealed bytea NOT NULL CHECK (length(sealed) BETWEEN 1 AND 200000),
   author name NOT NULL DEFAULT session_user,
   written_at timestamptz NOT NULL DEFAULT now()
 );
 
--- the trail (R8): seq has no gaps; hash = sha256 of the fields and the previous hash
+-- the trail (R8): seq has no gaps; hash = sha256 of the fields and the previous hash; `at`
+-- is the hub's clock, `local_at` the desk's (information only)
 CREATE TABLE audit (
   seq bigint PRIMARY KEY,
   at timestamptz NOT NULL,
   db_user name NOT NULL,
-  source text NOT NULL,
+  source trail_text NOT NULL,
   local_seq int NOT NULL,
-  local_hash text NOT NULL,
-  local_at text NOT NULL,
-  who text NOT NULL,
-  action text NOT NULL,
-  target text NOT NULL,
-  reason text NOT NULL,
+  local_hash trail_text NOT NULL,
+  local_at trail_text NOT NULL,
+  who trail_text NOT NULL,
+  action trail_text NOT NULL,
+  target trail_text NOT NULL,
+  reason trail_text NOT NULL,
   prev text NOT NULL,
   hash text NOT NULL
 );
 CREATE UNIQUE INDEX audit_shipped ON audit (db_user, source, local_seq) WHERE local_seq > 0;
+
+-- entries written but not chained yet. Writers only insert here (no lock, no wait); whoever
+-- finds the chain free chains everything committed (_chain). A login that keeps its
+-- transaction open while it holds the chain delays the chaining, never a write.
+CREATE TABLE audit_inbox (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at timestamptz NOT NULL,
+  db_user name NOT NULL,
+  source trail_text NOT NULL,
+  local_seq int NOT NULL,
+  local_hash trail_text NOT NULL,
+  local_at trail_text NOT NULL,
+  who trail_text NOT NULL,
+  action trail_text NOT NULL,
+  target trail_text NOT NULL,
+  reason trail_text NOT NULL
+);
+CREATE UNIQUE INDEX inbox_shipped ON audit_inbox (db_user, source, local_seq)
+  WHERE local_seq > 0;
 
 CREATE FUNCTION _refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -176,6 +236,8 @@ ALTER TABLE recordings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE segments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_inbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_inbox FORCE ROW LEVEL SECURITY;
 ALTER TABLE hub_settings FORCE ROW LEVEL SECURITY;
 ALTER TABLE policy_versions FORCE ROW LEVEL SECURITY;
 ALTER TABLE enrolments FORCE ROW LEVEL SECURITY;
@@ -198,6 +260,7 @@ CREATE POLICY owner_all ON recordings TO agentapp_owner USING (true) WITH CHECK 
 CREATE POLICY owner_all ON segments TO agentapp_owner USING (true) WITH CHECK (true);
 CREATE POLICY owner_all ON notes TO agentapp_owner USING (true) WITH CHECK (true);
 CREATE POLICY owner_all ON audit TO agentapp_owner USING (true) WITH CHECK (true);
+CREATE POLICY owner_all ON audit_inbox TO agentapp_owner USING (true) WITH CHECK (true);
 
 -- an agent: their own; a trainer: their trainings'; the DPO and IT: every recording's metadata
 CREATE POLICY agent_own ON recordings FOR SELECT TO agentapp_agent USING (agent = me());
@@ -213,6 +276,7 @@ CREATE POLICY readers ON notes FOR SELECT TO agentapp_agent, agentapp_trainer
 CREATE POLICY trainer_writes ON notes FOR INSERT TO agentapp_trainer
   WITH CHECK (author = session_user AND recording_id IN (SELECT id FROM recordings));
 CREATE POLICY dpo_reads ON audit FOR SELECT TO agentapp_dpo, agentapp_admin USING (true);
+CREATE POLICY dpo_reads ON audit_inbox FOR SELECT TO agentapp_dpo, agentapp_admin USING (true);
 CREATE POLICY everyone ON policy_versions FOR SELECT
   TO agentapp_desk, agentapp_trainer, agentapp_dpo, agentapp_admin USING (true);
 CREATE POLICY everyone ON enrolments FOR SELECT
@@ -226,7 +290,7 @@ GRANT SELECT ON recordings TO agentapp_desk, agentapp_agent, agentapp_trainer, a
 GRANT SELECT ON segments TO agentapp_agent, agentapp_trainer;
 GRANT SELECT ON notes TO agentapp_agent, agentapp_trainer;
 GRANT INSERT (recording_id, at_s, sealed) ON notes TO agentapp_trainer;
-GRANT SELECT ON audit TO agentapp_dpo, agentapp_admin;
+GRANT SELECT ON audit, audit_inbox TO agentapp_dpo, agentapp_admin;
 GRANT SELECT ON policy_versions, enrolments TO agentapp_desk, agentapp_agent, agentapp_trainer,
   agentapp_dpo, agentapp_admin;
 GRANT SELECT ON trainer_trainings TO agentapp_trainer, agentapp_dpo, agentapp_admin;
@@ -241,55 +305,114 @@ CREATE FUNCTION audit_hash(seq bigint, at timestamptz, db_user name, source text
     local_seq::text, local_hash, local_at, who, action, target, reason, prev), 'UTF8')), 'hex')
 $$;
 
+-- a text from a client, refused (never cut) when over its bound
+CREATE FUNCTION _bounded(p_value text, p_what text, p_max int) RETURNS text
+  LANGUAGE plpgsql IMMUTABLE SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  IF length(p_value) > p_max THEN
+    RAISE EXCEPTION '% has % characters, more than %', p_what, length(p_value), p_max
+      USING ERRCODE = 'string_data_right_truncation';
+  END IF;
+  RETURN coalesce(p_value, '');
+END $$;
+
+-- an entry, written at once and chained by _chain (the caller calls it once at its end)
 CREATE FUNCTION _append(p_source text, p_local_seq int, p_local_hash text, p_local_at text,
                         p_who text, p_action text, p_target text, p_reason text) RETURNS bigint
   LANGUAGE plpgsql SET search_path = agentapp, pg_temp AS $$
+DECLARE n bigint;
+BEGIN
+  INSERT INTO audit_inbox (at, db_user, source, local_seq, local_hash, local_at, who, action,
+                           target, reason)
+  VALUES (date_trunc('milliseconds', clock_timestamp()), session_user,
+          _bounded(p_source, 'the trail''s name', 500), p_local_seq,
+          _bounded(p_local_hash, 'an entry''s hash', 500),
+          _bounded(p_local_at, 'an entry''s time', 500), _bounded(p_who, 'who', 500),
+          _bounded(p_action, 'the action', 500), _bounded(p_target, 'the target', 500),
+          _bounded(p_reason, 'the reason', 500))
+  RETURNING id INTO n;
+  RETURN n;
+END $$;
+
+-- every committed entry of the inbox onto the chain, in the order they were written, when
+-- nobody else is chaining (a try-lock: never waits); returns how many it chained
+CREATE FUNCTION _chain() RETURNS int
+  LANGUAGE plpgsql SET search_path = agentapp, pg_temp AS $$
 DECLARE
   last record;
+  p audit_inbox%ROWTYPE;
   n bigint;
-  t timestamptz;
+  prev text;
+  done int := 0;
 BEGIN
-  PERFORM pg_advisory_xact_lock(7406001);  -- one writer of the chain at a time
+  IF NOT pg_try_advisory_xact_lock(7406001) THEN
+    RETURN 0;
+  END IF;
   SELECT seq, hash INTO last FROM audit ORDER BY seq DESC LIMIT 1;
-  n := coalesce(last.seq, 0) + 1;
-  t := date_trunc('milliseconds', clock_timestamp());
-  INSERT INTO audit VALUES (n, t, session_user, p_source, p_local_seq, p_local_hash, p_local_at,
-    p_who, p_action, p_target, p_reason, coalesce(last.hash, repeat('0', 64)),
-    audit_hash(n, t, session_user, p_source, p_local_seq, p_local_hash, p_local_at, p_who,
-               p_action, p_target, p_reason, coalesce(last.hash, repeat('0', 64))));
-  RETURN n;
+  n := coalesce(last.seq, 0);
+  prev := coalesce(last.hash, repeat('0', 64));
+  FOR p IN SELECT * FROM audit_inbox ORDER BY id LOOP
+    n := n + 1;
+    INSERT INTO audit VALUES (n, p.at, p.db_user, p.source, p.local_seq, p.local_hash,
+      p.local_at, p.who, p.action, p.target, p.reason, prev,
+      audit_hash(n, p.at, p.db_user, p.source, p.local_seq, p.local_hash, p.local_at, p.who,
+                 p.action, p.target, p.reason, prev));
+    prev := audit_hash(n, p.at, p.db_user, p.source, p.local_seq, p.local_hash, p.local_at,
+                       p.who, p.action, p.target, p.reason, prev);
+    DELETE FROM audit_inbox WHERE id = p.id;
+    done := done + 1;
+  END LOOP;
+  RETURN done;
+END $$;
+
+-- the DPO's or IT's check starts with whatever waits in the inbox
+CREATE FUNCTION chain_pending() RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  IF my_kind() NOT IN ('dpo', 'admin') THEN
+    RAISE EXCEPTION 'only the DPO or IT checks the trail' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN _chain();
 END $$;
 
 -- a person's act (console, CLI): the who is the database's name for them, not a claim
 CREATE FUNCTION audit_append(p_action text, p_target text, p_reason text) RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE n bigint;
 BEGIN
   IF me() IS NULL THEN
     RAISE EXCEPTION 'the hub does not know %', session_user
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  RETURN _append('hub', 0, '', '', me(), p_action, p_target, p_reason);
+  n := _append('hub', 0, '', '', me(), p_action, p_target, p_reason);
+  PERFORM _chain();
+  RETURN n;
 END $$;
 
+-- every entry written, chained or not yet
+CREATE VIEW trail_entries AS
+  SELECT db_user, source, local_seq, local_hash, action, target FROM audit
+  UNION ALL
+  SELECT db_user, source, local_seq, local_hash, action, target FROM audit_inbox;
+
 -- a desk's local trail, entry by entry in order; a rewritten or missing local entry is traced
-CREATE FUNCTION ship_audit(p_source text, p_local_seq int, p_local_hash text, p_local_at text,
-                           p_who text, p_action text, p_target text, p_reason text)
-  RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+CREATE FUNCTION _ship_one(p_source text, p_local_seq int, p_local_hash text, p_local_at text,
+                          p_who text, p_action text, p_target text, p_reason text)
+  RETURNS text LANGUAGE plpgsql SET search_path = agentapp, pg_temp AS $$
 DECLARE
   known text;
   last int;
 BEGIN
-  IF my_kind() IS DISTINCT FROM 'desk' AND my_kind() IS DISTINCT FROM 'admin' THEN
-    RAISE EXCEPTION 'only a desk ships its trail (or IT imports a site folder''s)'
-      USING ERRCODE = 'insufficient_privilege';
+  IF p_local_seq IS NULL OR p_local_seq < 1 THEN
+    RAISE EXCEPTION 'a shipped entry is numbered from 1' USING ERRCODE = 'check_violation';
   END IF;
-  SELECT local_hash INTO known FROM audit
+  SELECT local_hash INTO known FROM trail_entries
    WHERE db_user = session_user AND source = p_source AND local_seq = p_local_seq;
   IF FOUND THEN
     IF known = p_local_hash THEN
       RETURN 'known';
     END IF;
-    IF EXISTS (SELECT FROM audit WHERE db_user = session_user AND source = p_source
+    IF EXISTS (SELECT FROM trail_entries WHERE db_user = session_user AND source = p_source
                AND action = 'desk trail rewritten' AND target = p_local_seq::text
                AND local_hash = p_local_hash) THEN
       RETURN 'conflict';  -- recorded once
@@ -298,7 +421,8 @@ BEGIN
                     p_local_seq::text, 'this entry was shipped before with another hash');
     RETURN 'conflict';
   END IF;
-  SELECT max(local_seq) INTO last FROM audit WHERE db_user = session_user AND source = p_source;
+  SELECT max(local_seq) INTO last FROM trail_entries
+   WHERE db_user = session_user AND source = p_source;
   IF p_local_seq <> coalesce(last, 0) + 1 THEN
     PERFORM _append(p_source, 0, '', p_local_at, p_who, 'desk trail gap', p_local_seq::text,
                     format('entries %s to %s never reached the hub', coalesce(last, 0) + 1,
@@ -309,49 +433,80 @@ BEGIN
   RETURN 'stored';
 END $$;
 
--- a round of a desk's trail in one call: the chain's lock is held for the server's work and
--- the commit only, never across the desk's round trips. The commit does not wait for the disk
--- (synchronous_commit off, this transaction only): the desk keeps its trail and sends again
--- whatever a crash of the hub lost (shipped_head says what the hub holds), so the chain's lock
--- is not held for an fsync per desk
+CREATE FUNCTION _may_ship_trail() RETURNS void LANGUAGE plpgsql STABLE
+  SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  IF my_kind() IS DISTINCT FROM 'desk' AND my_kind() IS DISTINCT FROM 'admin' THEN
+    RAISE EXCEPTION 'only a desk ships its trail (or IT imports a site folder''s)'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+
+CREATE FUNCTION ship_audit(p_source text, p_local_seq int, p_local_hash text, p_local_at text,
+                           p_who text, p_action text, p_target text, p_reason text)
+  RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE answer text;
+BEGIN
+  PERFORM _may_ship_trail();
+  answer := _ship_one(p_source, p_local_seq, p_local_hash, p_local_at, p_who, p_action,
+                      p_target, p_reason);
+  PERFORM _chain();
+  RETURN answer;
+END $$;
+
+-- a round of a desk's trail in one call (at most 500 entries, 2 MB): no lock is held across
+-- the desk's round trips, and writing never waits for the chain. The commit does not wait for
+-- the disk (synchronous_commit off, this transaction only): the desk keeps its trail and
+-- sends again whatever a crash of the hub lost (shipped_head says what the hub holds)
 CREATE FUNCTION ship_audit_batch(p_source text, p_entries jsonb) RETURNS text[]
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   e jsonb;
   out text[] := '{}';
 BEGIN
+  PERFORM _may_ship_trail();
+  IF jsonb_typeof(p_entries) IS DISTINCT FROM 'array' OR jsonb_array_length(p_entries) > 500
+     OR octet_length(p_entries::text) > 2000000 THEN
+    RAISE EXCEPTION 'a round ships an array of at most 500 entries and 2 MB'
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
   PERFORM set_config('synchronous_commit', 'off', true);
   FOR e IN SELECT value FROM jsonb_array_elements(p_entries) WITH ORDINALITY ORDER BY ordinality
   LOOP
-    out := out || ship_audit(p_source, (e->>'seq')::int, e->>'hash', e->>'at', e->>'who',
-                             e->>'action', e->>'target', e->>'reason');
+    out := out || _ship_one(p_source, (e->>'seq')::int, e->>'hash', e->>'at', e->>'who',
+                            e->>'action', e->>'target', e->>'reason');
   END LOOP;
+  PERFORM _chain();
   RETURN out;
 END $$;
 
 -- the last entry of this desk's trail that the hub holds: what `audit verify` trusts
 CREATE FUNCTION shipped_head(p_source text, OUT local_seq int, OUT local_hash text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
-  SELECT a.local_seq, a.local_hash FROM audit a
+  SELECT a.local_seq, a.local_hash FROM trail_entries a
    WHERE a.db_user = session_user AND a.source = p_source AND a.local_seq > 0
    ORDER BY a.local_seq DESC LIMIT 1
 $$;
 
 -- ------------------------------------------------------------------ the weekly quota (R6)
+-- The week's slots are numbered 1..quota; a reservation takes the first free one it can
+-- try-lock. A slot another transaction holds (a reservation in flight, or a login that keeps
+-- its transaction open) is skipped, never waited for: the count stays exact (the unique index
+-- on live slots) and nobody can make a desk wait past its 1 s.
 CREATE FUNCTION reserve_slot(p_recording text, p_agent text) RETURNS text
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   e enrolments%ROWTYPE;
   today date := _today();
   wk date;
-  used int;
+  taken int[];
   holder name;
+  keep int;
 BEGIN
   PERFORM _as('desk');
-  IF current_setting('transaction_isolation') <> 'read committed' THEN
-    RAISE EXCEPTION 'reserve_slot counts under READ COMMITTED only';
+  IF p_recording IS NULL OR p_recording !~ '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$' THEN
+    RETURN 'refused: not a recording id';
   END IF;
-  PERFORM pg_advisory_xact_lock(hashtextextended('agentapp quota ' || p_agent, 0));
   SELECT desk INTO holder FROM reservations WHERE recording_id = p_recording;
   IF FOUND THEN
     RETURN CASE WHEN holder = session_user THEN 'reserved' ELSE 'refused: id taken' END;
@@ -364,14 +519,21 @@ BEGIN
   ELSIF today > e.ends THEN
     RETURN 'enrolment ended';
   END IF;
+  SELECT retention_days INTO keep FROM policy_versions WHERE version = e.version;
   wk := date_trunc('week', today)::date;
-  SELECT count(*) INTO used FROM reservations
+  SELECT coalesce(array_agg(slot), '{}') INTO taken FROM reservations
    WHERE agent = p_agent AND week = wk AND released IS NULL;
-  IF used >= e.weekly_quota THEN
-    RETURN 'quota reached';
-  END IF;
-  INSERT INTO reservations (recording_id, agent, week) VALUES (p_recording, p_agent, wk);
-  RETURN 'reserved';
+  FOR n IN 1 .. e.weekly_quota LOOP
+    CONTINUE WHEN n = ANY (taken);
+    CONTINUE WHEN NOT pg_try_advisory_xact_lock(
+      hashtextextended(format('agentapp slot %s %s %s', p_agent, wk, n), 0));
+    CONTINUE WHEN EXISTS (SELECT FROM reservations WHERE agent = p_agent AND week = wk
+                          AND slot = n AND released IS NULL);  -- taken since: a new snapshot
+    INSERT INTO reservations (recording_id, agent, week, slot, training, retention_days)
+    VALUES (p_recording, p_agent, wk, n, e.training, keep);
+    RETURN 'reserved';
+  END LOOP;
+  RETURN 'quota reached';
 END $$;
 
 -- a slot given back: the recording was discarded before anything was kept, or withdrawn
@@ -392,30 +554,80 @@ CREATE FUNCTION week_used(p_agent text) RETURNS int
 $$;
 
 -- ------------------------------------------------------------------ recordings
--- a desk ships a sealed recording it reserved: the row and its segments in one transaction
+-- how far a desk's clock may be from the hub's (its start against the hub's reservation)
+CREATE FUNCTION clock_skew() RETURNS interval LANGUAGE sql IMMUTABLE AS $$
+  SELECT interval '5 minutes'
+$$;
+
+-- a refusal of what a desk shipped, traced once (the desk keeps the recording sealed and
+-- sends it again each round)
+CREATE FUNCTION _refuse(p_recording text, p_agent text, p_why text) RETURNS text
+  LANGUAGE plpgsql SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM trail_entries WHERE action = 'recording refused'
+                 AND target = p_recording AND db_user = session_user) THEN
+    PERFORM _append('hub', 0, '', '', p_agent, 'recording refused', p_recording, p_why);
+    PERFORM _chain();
+  END IF;
+  RETURN 'refused: ' || p_why;
+END $$;
+
+-- a desk ships a sealed recording it reserved: the row and its segments in one transaction.
+-- The hub decides what it believes: the training is the agent's enrolment at the
+-- reservation, the start must agree with the hub's clock then, the deadline is the hub's
+-- (the start plus the retention published then); the desk's metadata is kept beside them.
 CREATE FUNCTION ship_recording(p_meta jsonb) RETURNS text
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   r reservations%ROWTYPE;
   owner name;
+  rid text := p_meta->>'id';
+  started timestamptz;
+  deadline timestamptz;
+  took double precision;
 BEGIN
   PERFORM _as('desk');
-  SELECT desk INTO owner FROM recordings WHERE id = p_meta->>'id';
+  IF jsonb_typeof(p_meta) IS DISTINCT FROM 'object' OR octet_length(p_meta::text) > 65536 THEN
+    RAISE EXCEPTION 'a recording''s metadata is a JSON object of at most 64 KiB'
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF rid IS NULL OR rid !~ '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$' THEN
+    RETURN 'refused: not a recording id';
+  END IF;
+  SELECT desk INTO owner FROM recordings WHERE id = rid;
   IF FOUND THEN
     RETURN CASE WHEN owner = session_user THEN 'known' ELSE 'refused: id taken' END;
   END IF;
-  SELECT * INTO r FROM reservations WHERE recording_id = p_meta->>'id';
-  IF NOT FOUND OR r.desk <> session_user OR r.agent <> p_meta->>'agent' THEN
+  SELECT * INTO r FROM reservations WHERE recording_id = rid;
+  IF NOT FOUND OR r.desk <> session_user OR r.agent IS DISTINCT FROM p_meta->>'agent' THEN
     RETURN 'refused: no reservation';
   END IF;
+  IF coalesce(p_meta->>'training', '') <> r.training THEN
+    RETURN _refuse(rid, r.agent, format('labelled training %s; the hub enrolled %s in %s',
+                   left(coalesce(p_meta->>'training', ''), 200), r.agent, r.training));
+  END IF;
+  BEGIN
+    started := to_timestamp((p_meta->>'started_at')::double precision);
+    took := coalesce((p_meta->>'duration_s')::double precision, 0);
+  EXCEPTION WHEN others THEN
+    RETURN _refuse(rid, r.agent, 'its start or duration is not a number');
+  END;
+  IF started IS NULL OR started NOT BETWEEN r.at - clock_skew() AND r.at + clock_skew() THEN
+    RETURN _refuse(rid, r.agent, format('it says it started at %s; the hub reserved it at %s',
+                                        started, r.at));
+  END IF;
+  IF took < 0 OR started + make_interval(secs => took) > now() + clock_skew() THEN
+    RETURN _refuse(rid, r.agent, format('a call of %s s that started at %s ends after now',
+                                        took, started));
+  END IF;
+  deadline := least(started, r.at) + make_interval(days => r.retention_days);
   INSERT INTO recordings (id, agent, training, started_at, purge_after, status, duration_s,
                           segments, size_bytes, meta)
-  VALUES (p_meta->>'id', p_meta->>'agent', coalesce(p_meta->>'training', ''),
-          to_timestamp((p_meta->>'started_at')::double precision),
-          to_timestamp((p_meta->>'purge_after')::double precision), p_meta->>'status',
-          coalesce((p_meta->>'duration_s')::double precision, 0),
-          coalesce((p_meta->>'segments')::int, 0), coalesce((p_meta->>'size_bytes')::bigint, 0),
-          p_meta);
+  VALUES (rid, r.agent, r.training, started, deadline,
+          CASE WHEN p_meta->>'status' = 'interrupted' THEN 'interrupted' ELSE 'complete' END,
+          took, 0, 0,
+          p_meta || jsonb_build_object('purge_after', extract(epoch FROM deadline),
+                                       'training', r.training));
   RETURN 'stored';
 END $$;
 
@@ -425,10 +637,13 @@ BEGIN
   PERFORM _as('desk');
   IF NOT EXISTS (SELECT FROM recordings WHERE id = p_recording AND desk = session_user
                  AND shipped_at = now()) THEN  -- only in the transaction that shipped its row
-    RAISE EXCEPTION 'segment for a recording not being shipped: %', p_recording
+    RAISE EXCEPTION 'segment for a recording not being shipped: %', left(p_recording, 40)
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   INSERT INTO segments VALUES (p_recording, p_name, p_data, p_sha256);
+  UPDATE recordings SET segments = segments + (p_name LIKE 'seg-%')::int,
+                        size_bytes = size_bytes + length(p_data)
+   WHERE id = p_recording;
 END $$;
 
 -- the caller objected right after the call: the desk that shipped it takes it back (R10)
@@ -445,6 +660,7 @@ BEGIN
   UPDATE reservations SET released = now() WHERE recording_id = p_recording;
   PERFORM _append('hub', 0, '', '', a, 'recording withdrawn', p_recording,
                   'the caller objected: erased at the hub');
+  PERFORM _chain();
   RETURN true;
 END $$;
 
@@ -456,15 +672,18 @@ BEGIN
     RAISE EXCEPTION 'erasing a recording needs the DPO or IT, and a reason'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
+  PERFORM _bounded(p_reason, 'the reason', 500);
   DELETE FROM recordings WHERE id = p_recording;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
   PERFORM _append('hub', 0, '', '', me(), 'recording deleted', p_recording, p_reason);
+  PERFORM _chain();
   RETURN true;
 END $$;
 
--- retention (R11): every recording past its deadline, rows and video, each traced
+-- retention (R9): every recording past its deadline, rows and video, each traced. One that
+-- someone holds (a note being written on it) is skipped, not waited for: the next run takes it
 CREATE FUNCTION purge_expired() RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
@@ -474,19 +693,23 @@ BEGIN
   IF my_kind() IS DISTINCT FROM 'admin' THEN
     RAISE EXCEPTION 'the purge runs as IT''s hub login' USING ERRCODE = 'insufficient_privilege';
   END IF;
-  FOR r IN DELETE FROM recordings WHERE purge_after <= now() RETURNING id, agent LOOP
+  FOR r IN DELETE FROM recordings WHERE id IN (
+             SELECT id FROM recordings WHERE purge_after <= now() FOR UPDATE SKIP LOCKED)
+           RETURNING id, agent LOOP
     PERFORM _append('hub', 0, '', '', r.agent, 'recording purged', r.id,
                     'retention deadline passed');
     n := n + 1;
   END LOOP;
+  PERFORM _chain();
   DELETE FROM reservations WHERE week < date_trunc('week', _today())::date - 14;
   RETURN n;
 END $$;
 
 -- ------------------------------------------------------------------ the policy
--- IT publishes the site policy's enrolments and trainers (never an older version)
+-- IT publishes the site policy's enrolments, trainers and retention (never an older version)
 CREATE FUNCTION publish_policy(p_version int, p_digest text, p_enrolments jsonb,
-                               p_trainers jsonb) RETURNS void
+                               p_trainers jsonb, p_retention_days int, p_derogation text)
+  RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 BEGIN
   IF my_kind() IS DISTINCT FROM 'admin' THEN
@@ -497,7 +720,8 @@ BEGIN
     RAISE EXCEPTION 'policy version % is not newer than the hub''s', p_version
       USING ERRCODE = 'check_violation';
   END IF;
-  INSERT INTO policy_versions (version, digest) VALUES (p_version, p_digest);
+  INSERT INTO policy_versions (version, digest, retention_days, derogation)
+  VALUES (p_version, p_digest, p_retention_days, coalesce(p_derogation, ''));
   DELETE FROM enrolments;
   INSERT INTO enrolments
   SELECT e->>'agent', e->>'training', (e->>'start')::date, (e->>'end')::date,
@@ -508,6 +732,7 @@ BEGIN
   SELECT DISTINCT t->>'name', x FROM jsonb_array_elements(p_trainers) t,
          jsonb_array_elements_text(t->'trainings') x;
   PERFORM _append('hub', 0, '', '', me(), 'policy published', p_version::text, p_digest);
+  PERFORM _chain();
 END $$;
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA agentapp FROM PUBLIC;
@@ -519,10 +744,11 @@ GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, te
   ship_audit_batch(text, jsonb), shipped_head(text), reserve_slot(text, text), release_slot(text), week_used(text),
   ship_recording(jsonb), ship_segment(text, text, bytea, text), withdraw_recording(text)
   TO agentapp_desk;
-GRANT EXECUTE ON FUNCTION erase_recording(text, text) TO agentapp_dpo, agentapp_admin;
+GRANT EXECUTE ON FUNCTION erase_recording(text, text), chain_pending()
+  TO agentapp_dpo, agentapp_admin;
 GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, text),
   ship_audit_batch(text, jsonb) TO agentapp_admin;  -- a site folder's trails, imported
-GRANT EXECUTE ON FUNCTION purge_expired(), publish_policy(int, text, jsonb, jsonb)
+GRANT EXECUTE ON FUNCTION purge_expired(), publish_policy(int, text, jsonb, jsonb, int, text)
   TO agentapp_admin;
 
 RESET ROLE;

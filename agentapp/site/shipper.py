@@ -63,7 +63,7 @@ class RecordingShipper:
                 continue
             try:
                 with self._lock:
-                    if (self.vault.root / meta.id).is_dir():  # not withdrawn meanwhile
+                    if self.vault.has(meta.id):  # not withdrawn meanwhile
                         self._ship(meta.id)
             except OSError as exc:
                 if self.problem is None:
@@ -90,7 +90,7 @@ class RecordingShipper:
         halfway through its delivery. Any thread. Raises OSError if the site cannot be
         reached (the copy here is gone already)."""
         with self._lock:
-            if (self.vault.root / rid).is_dir():
+            if self.vault.has(rid):
                 self.vault.delete(rid)
             for copy in (self.dest / rid, self.dest / f".incoming-{rid}"):
                 if copy.exists():
@@ -98,7 +98,7 @@ class RecordingShipper:
         log.info("recording %s withdrawn from the site folder", rid)
 
     def _ship(self, rid: str) -> None:
-        src = self.vault.root / rid
+        src = self.vault.folder(rid)
         meta_bytes = (src / META).read_bytes()
         final = self.dest / rid
         if not (final.is_dir() and (final / META).read_bytes() == meta_bytes):

@@ -90,7 +90,7 @@ def attach_voice(vault: Vault, rid: str, source: Path, starts_at: float,
         packets += opus_packets(samples[lo:hi], channel, start)
     sealer = SegmentSealer(public_key, _context(rid))
     record = sealer.record(0, pack(0, 0, [], packets), CALL_END, b"")
-    write_atomic(vault.root / rid / VOICE_FILE, sealer.header + record)
+    write_atomic(vault.folder(rid) / VOICE_FILE, sealer.header + record)
     meta.voice = ATTACHED
     vault.save_meta(meta)
     return Attached((hi - lo) / RATE, offset, channels)
@@ -98,7 +98,7 @@ def attach_voice(vault: Vault, rid: str, source: Path, starts_at: float,
 
 def attached_voice(vault: Vault, rid: str, private: X25519PrivateKey) -> list[VoicePacket]:
     """The PBX voice sealed into `rid` ([] if none). Raises VaultError if it was tampered."""
-    path = vault.root / rid / VOICE_FILE
+    path = vault.folder(rid) / VOICE_FILE
     if not path.exists():
         return []
     try:

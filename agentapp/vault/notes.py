@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from agentapp.core.names import is_note_id, shown
 from agentapp.i18n import _
 from agentapp.vault.sealing import SealError, seal, unseal
 from agentapp.vault.store import VaultError, remove_for_good, write_atomic
@@ -70,14 +71,22 @@ class NotesStore:
         out = []
         for path in sorted(self.root.glob("*.json")) if self.root.exists() else []:
             try:
-                out.append(NoteMeta(**json.loads(path.read_text())))
+                note = NoteMeta(**json.loads(path.read_text()))
             except (OSError, ValueError, TypeError):
                 continue
+            if note.id == path.stem and is_note_id(note.id):  # never a path elsewhere
+                out.append(note)
         return out
+
+    def path(self, nid: str, suffix: str) -> Path:
+        """The note's file; VaultError when `nid` is not a note id (core/names.py)."""
+        if not is_note_id(nid):
+            raise VaultError(_("no note {nid}: not a note id").format(nid=shown(nid)))
+        return self.root / f"{nid}{suffix}"
 
     def read(self, nid: str, private: X25519PrivateKey) -> str:
         try:
-            header, plain = unseal((self.root / f"{nid}.seal").read_bytes(), private)
+            header, plain = unseal(self.path(nid, ".seal").read_bytes(), private)
         except (OSError, SealError) as exc:
             raise VaultError(
                 _("note {nid} cannot be opened: {exc}").format(nid=nid, exc=exc)
@@ -88,8 +97,8 @@ class NotesStore:
 
     def delete(self, nid: str) -> None:
         """Metadata first, so a stop half-way leaves only ciphertext that purge removes."""
-        remove_for_good(self.root / f"{nid}.json")
-        remove_for_good(self.root / f"{nid}.seal")
+        remove_for_good(self.path(nid, ".json"))
+        remove_for_good(self.path(nid, ".seal"))
 
     def orphans(self) -> list[Path]:
         """Sealed texts whose metadata is gone (a stop during a delete)."""

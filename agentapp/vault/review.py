@@ -245,7 +245,7 @@ class Review:
             raise self._refuse(Action.NOTES, nid, why, f"read note {nid}")
         self.trace("view note", nid, reason)
         try:
-            return self.notes_store.read(nid, key_for(self.notes_store.root / f"{nid}.seal"))
+            return self.notes_store.read(nid, key_for(self.notes_store.path(nid, ".seal")))
         except Exception as exc:  # key store, tampering: one line for the person
             raise ReviewError(_("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)) from None
 

@@ -24,12 +24,14 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentapp.core.errors import Refusal
+from agentapp.core.names import is_recording_id, is_safe_component, is_segment_name, shown
 from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, read_header, whole_records_end
 
@@ -112,6 +114,59 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def place_folder(base: Path, name: str, files: dict[str, bytes]) -> Path:
+    """`files` as the folder `base/name`, whole or not at all, replacing an earlier copy.
+    Nothing is followed on the way: `base` must be a real folder (not a link), `name` and each
+    file name a safe path component (core/names.py), and every entry is made relative to an
+    opened folder with O_NOFOLLOW and O_EXCL, so a link planted in `base` is refused, never
+    written through. Raises VaultError (nothing written) or OSError."""
+    bad = [n for n in (name, *files) if not is_safe_component(n)]
+    if bad:
+        raise VaultError(_("refused the name {name}").format(name=shown(bad[0])))
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        base_fd = os.open(base, flags)
+    except OSError as exc:
+        raise VaultError(_("{base} is not a folder of its own ({exc})").format(
+            base=base, exc=exc.strerror)) from None  # fmt: skip
+    try:
+        try:
+            old = os.stat(name, dir_fd=base_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            old = None
+        if old is not None and not stat.S_ISDIR(old.st_mode):
+            raise VaultError(_("{path} is not a folder (a link?): refused").format(
+                path=base / name))  # fmt: skip
+        stage = f".incoming-{name}-{secrets.token_hex(4)}"
+        os.mkdir(stage, 0o700, dir_fd=base_fd)
+        try:
+            stage_fd = os.open(stage, flags, dir_fd=base_fd)
+            try:
+                for fname, data in files.items():
+                    fd = os.open(fname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                 0o600, dir_fd=stage_fd)  # fmt: skip
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.fsync(stage_fd)
+            finally:
+                os.close(stage_fd)
+            if old is not None:
+                gone = f".gone-{name}-{secrets.token_hex(4)}"
+                os.rename(name, gone, src_dir_fd=base_fd, dst_dir_fd=base_fd)
+                remove_for_good(base / gone)
+            os.rename(stage, name, src_dir_fd=base_fd, dst_dir_fd=base_fd)
+        except BaseException:
+            remove_for_good(base / stage)
+            raise
+        os.fsync(base_fd)
+    finally:
+        os.close(base_fd)
+    return base / name
 
 
 def remove_for_good(path: Path) -> None:
@@ -311,12 +366,20 @@ class Vault:
         )
         return RecordingWriter(folder, meta)
 
+    def folder(self, rid: str) -> Path:
+        """The folder of recording `rid`, whether it exists or not. Raises VaultError when
+        `rid` is not a recording id (core/names.py): an id from a command line, a site folder
+        or a hub never becomes any other path."""
+        if not is_recording_id(rid):
+            raise VaultError(_("no recording {rid}: not a recording id").format(rid=shown(rid)))
+        return self.root / rid
+
     def recordings(self) -> list[RecordingMeta]:
         """Every readable recording, in the order the calls started (ids carry only whole
         seconds, so two calls in one second would otherwise come in random order)."""
         out = []
         for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
-            if folder.name.startswith("."):
+            if not is_recording_id(folder.name):
                 continue
             meta = self.read_meta(folder)
             if meta is not None:
@@ -324,9 +387,7 @@ class Vault:
         return sorted(out, key=lambda m: (m.started_at, m.id))
 
     def get(self, rid: str) -> RecordingMeta:
-        if not rid or "/" in rid or rid.startswith("."):
-            raise VaultError(_("no recording {rid!r}").format(rid=rid))
-        meta = self.read_meta(self.root / rid)
+        meta = self.read_meta(self.folder(rid))
         if meta is None:
             raise VaultError(
                 _("no recording {rid!r} (see 'agentapp recordings list')").format(rid=rid)
@@ -336,14 +397,14 @@ class Vault:
     def save_meta(self, meta: RecordingMeta) -> None:
         """Write back a finished recording's metadata (a voice attached to it)."""
         self.get(meta.id)  # it exists, and its id is a folder of this vault
-        write_atomic(self.root / meta.id / META, json.dumps(meta.to_json(), indent=1).encode())
+        write_atomic(self.folder(meta.id) / META, json.dumps(meta.to_json(), indent=1).encode())
 
     def segment_paths(self, rid: str) -> list[Path]:
-        return sorted((self.root / rid).glob("seg-*.seal"))
+        return sorted(p for p in self.folder(rid).glob("seg-*.seal") if is_segment_name(p.name))
 
     def sealed_files(self, rid: str) -> list[Path]:
         """What a delivery carries: the segments and an attached voice (if any)."""
-        return [*self.segment_paths(rid), self.root / rid / VOICE_FILE]
+        return [*self.segment_paths(rid), self.folder(rid) / VOICE_FILE]
 
     def keep_stub(self, rid: str, meta_bytes: bytes) -> None:
         """Delivered elsewhere: the sealed files go, the metadata (`meta_bytes`, as it was
@@ -352,7 +413,7 @@ class Vault:
             sealed.unlink(missing_ok=True)
         stub = json.loads(meta_bytes)
         stub["status"] = STATUS_SHIPPED
-        write_atomic(self.root / rid / META, json.dumps(stub, indent=1).encode())
+        write_atomic(self.folder(rid) / META, json.dumps(stub, indent=1).encode())
 
     def count_since(self, agent: str, since: float) -> int:
         return len(recording_ids_since(self.root, agent, since))
@@ -361,13 +422,13 @@ class Vault:
         """Every recording folder, readable metadata or not (purge looks at them all)."""
         if not self.root.exists():
             return []
-        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p for p in self.root.iterdir() if is_recording_id(p.name) and p.is_dir())
 
     def delete(self, rid: str) -> None:
         """Gone for good: renamed out of the index first, then removed."""
-        folder = self.root / rid
-        if not rid or "/" in rid or rid.startswith(".") or not folder.is_dir():
-            raise VaultError(_("no recording {rid!r}").format(rid=rid))
+        folder = self.folder(rid)
+        if folder.is_symlink() or not folder.is_dir():
+            raise VaultError(_("no recording {rid}").format(rid=rid))
         doomed = self.root / f".gone-{rid}"
         os.replace(folder, doomed)
         remove_for_good(doomed)
@@ -412,12 +473,24 @@ class Vault:
             fixed.append(meta.id)
         return fixed
 
+    def has(self, rid: str) -> bool:
+        """Whether `rid` is a recording id with a folder here (a real one, not a link)."""
+        if not is_recording_id(rid):
+            return False
+        folder = self.root / rid
+        return folder.is_dir() and not folder.is_symlink()
+
     @staticmethod
     def read_meta(folder: Path) -> RecordingMeta | None:
+        """The folder's metadata, when it is a recording's: its id must be the folder's name
+        (a recording.json written elsewhere cannot point at another folder)."""
+        if not is_recording_id(folder.name) or folder.is_symlink():
+            return None
         try:
-            return RecordingMeta.from_json(json.loads((folder / META).read_text()))
+            meta = RecordingMeta.from_json(json.loads((folder / META).read_text()))
         except (OSError, ValueError, TypeError):
             return None
+        return meta if meta.id == folder.name else None
 
 
 def recording_ids_since(root: Path, agent: str, since: float) -> set[str]:
@@ -427,7 +500,7 @@ def recording_ids_since(root: Path, agent: str, since: float) -> set[str]:
     first = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     found: set[str] = set()
     for name in os.listdir(root) if root.exists() else []:
-        if name.startswith(".") or name < first:
+        if not is_recording_id(name) or name < first:
             continue
         meta = Vault.read_meta(root / name)
         if meta is not None and meta.agent == agent and meta.started_at >= since:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.hubs import Hub, hub_problem, meta, publish, trial_hub
+from tests.hubs import Hub, Logins, hub_problem, logins_on_a_hub, meta, new_rid
 from tests.integration.conftest import need
 from tests.policies import ACCESS, policy_text
 
@@ -67,27 +67,19 @@ PEOPLE = {
 }
 
 
-class Logins:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.passwords = {role: hub.login(role, kind) for role, kind in PEOPLE.items()}
-        self.open: list[Any] = []
-
-    def __call__(self, role: str) -> Any:
-        db = self.hub.connect(role, self.passwords[role])
-        self.open.append(db)
-        return db
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Logins]]:
     need(hub_problem() is None, f"no PostgreSQL server: {hub_problem()}")
-    with trial_hub() as h:
-        publish(h, POLICY, tmp_path_factory.mktemp("policy"))
-        logins = Logins(h)
-        yield h, logins
-        for db in logins.open:
-            db.close()
+    with logins_on_a_hub(POLICY, PEOPLE, tmp_path_factory.mktemp("policy")) as both:
+        yield both
+
+
+_IDS: dict[str, str] = {}
+
+
+def rid(tag: str) -> str:
+    """The recording id a test calls `tag` (ids have one form: core/names.py)."""
+    return _IDS.setdefault(tag, new_rid())
 
 
 def _one(db: Any, query: str, args: tuple[object, ...] = ()) -> Any:
@@ -96,18 +88,29 @@ def _one(db: Any, query: str, args: tuple[object, ...] = ()) -> Any:
     return value
 
 
-def _ship(desk: Any, rid: str, agent: str, training: str, days: float = 180) -> str:
+def _ship(
+    desk: Any, tag: str, agent: str, training: str, age_days: float = 0, hub: Hub | None = None
+) -> str:
+    """Reserve and ship recording `tag`; `age_days` back-dates its reservation at the hub (as
+    its superuser) and its start, as if the call had been that long ago."""
     from psycopg.types.json import Jsonb
 
-    data = b"sealed:" + rid.encode()
-    assert _one(desk, "SELECT agentapp.reserve_slot(%s, %s)", (rid, agent)) == "reserved"
+    data = b"sealed:" + rid(tag).encode()
+    assert _one(desk, "SELECT agentapp.reserve_slot(%s, %s)", (rid(tag), agent)) == "reserved"
+    if age_days:
+        assert hub is not None
+        with hub.admin() as su:
+            su.execute("UPDATE agentapp.reservations SET at = now() - %s * interval '1 day' "
+                       "WHERE recording_id = %s", (age_days, rid(tag)))  # fmt: skip
     answer = desk.execute(
-        "SELECT agentapp.ship_recording(%s)", (Jsonb(meta(rid, agent, training, days)),)
+        "SELECT agentapp.ship_recording(%s)",
+        (Jsonb(meta(rid(tag), agent, training, age_days=age_days)),),
     ).fetchone()[0]
-    desk.execute(
-        "SELECT agentapp.ship_segment(%s, 'seg-00000.seal', %s, %s)",
-        (rid, data, hashlib.sha256(data).hexdigest()),
-    )
+    if answer == "stored":
+        desk.execute(
+            "SELECT agentapp.ship_segment(%s, 'seg-000000.seal', %s, %s)",
+            (rid(tag), data, hashlib.sha256(data).hexdigest()),
+        )
     desk.commit()
     return str(answer)
 
@@ -142,7 +145,7 @@ def test_twenty_concurrent_reservations_from_two_desks_never_exceed_the_quota(
 
     def reserve(i: int) -> None:
         start.wait()
-        answers[i] = _one(desks[i], "SELECT agentapp.reserve_slot(%s, 'alice')", (f"q{i}",))
+        answers[i] = _one(desks[i], "SELECT agentapp.reserve_slot(%s, 'alice')", (rid(f"q{i}"),))
 
     threads = [threading.Thread(target=reserve, args=(i,)) for i in range(20)]
     for t in threads:
@@ -155,14 +158,15 @@ def test_twenty_concurrent_reservations_from_two_desks_never_exceed_the_quota(
     # a reservation given back (a recording discarded) frees the slot, once
     (taken,) = [i for i, a in answers.items() if a == "reserved"][:1]
     desk = desks[taken]
-    assert _one(desk, "SELECT agentapp.release_slot(%s)", (f"q{taken}",)) is True
-    assert _one(desk, "SELECT agentapp.release_slot(%s)", (f"q{taken}",)) is False
-    assert _one(desk, "SELECT agentapp.reserve_slot('q-again', 'alice')") == "reserved"
-    assert _one(desk, "SELECT agentapp.reserve_slot('q-more', 'alice')") == "quota reached"
-    assert _one(desk, "SELECT agentapp.reserve_slot('q-x', 'mallory')") == "not enrolled"
+    assert _one(desk, "SELECT agentapp.release_slot(%s)", (rid(f"q{taken}"),)) is True
+    assert _one(desk, "SELECT agentapp.release_slot(%s)", (rid(f"q{taken}"),)) is False
+    reserve = "SELECT agentapp.reserve_slot(%s, %s)"
+    assert _one(desk, reserve, (rid("q-again"), "alice")) == "reserved"
+    assert _one(desk, reserve, (rid("q-more"), "alice")) == "quota reached"
+    assert _one(desk, reserve, (rid("q-x"), "mallory")) == "not enrolled"
     # a person, not a desk, cannot take a slot
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        logins("alice").execute("SELECT agentapp.reserve_slot('q-self', 'alice')")
+        logins("alice").execute(reserve, (rid("q-self"), "alice"))
 
 
 def test_no_role_can_change_or_remove_the_trail(hub: tuple[Hub, Logins]) -> None:
@@ -233,46 +237,44 @@ def test_each_role_sees_only_its_rows_and_the_dpo_no_video(hub: tuple[Hub, Login
     desk_a, desk_b = logins("desk-a"), logins("desk-b")
     assert _ship(desk_a, "v-gina", "gina", "CRM onboarding") == "stored"
     assert _ship(desk_b, "v-bob", "bob", "Sales basics") == "stored"
+    gina, bob = rid("v-gina"), rid("v-bob")
 
     def seen(role: str) -> set[str]:
-        return {r.id for r in recordings(logins(role))} & {"v-gina", "v-bob"}
+        return {r.id for r in recordings(logins(role))} & {gina, bob}
 
-    assert seen("gina") == {"v-gina"} and seen("bob") == {"v-bob"} and seen("alice") == set()
-    assert seen("carol") == {"v-gina"} and seen("erin") == {"v-bob"}
-    assert seen("dan") == seen("it") == {"v-gina", "v-bob"}
-    assert seen("desk-a") == {"v-gina"}  # a desk: what it shipped itself
+    assert seen("gina") == {gina} and seen("bob") == {bob} and seen("alice") == set()
+    assert seen("carol") == {gina} and seen("erin") == {bob}
+    assert seen("dan") == seen("it") == {gina, bob}
+    assert seen("desk-a") == {gina}  # a desk: what it shipped itself
     carol = logins("carol")
     got = carol.execute("SELECT recording_id, data FROM agentapp.segments").fetchall()
-    assert [(r, bytes(d)) for r, d in got if r.startswith("v-")] == [("v-gina", b"sealed:v-gina")]
+    assert [(r, bytes(d)) for r, d in got if r in (gina, bob)] == [
+        (gina, b"sealed:" + gina.encode())
+    ]
     for role in ("dan", "it"):  # the DPO's and IT's roles never read the video
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
             logins(role).execute("SELECT data FROM agentapp.segments")
     # notes: a trainer on their trainings' recordings only; an agent writes none
-    carol.execute(
-        "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-gina', 4.5, 'x')"
-    )
+    note = "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES (%s, %s, 'x')"
+    carol.execute(note, (gina, 4.5))
     carol.commit()
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-        carol.execute(
-            "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-bob', 1, 'x')"
-        )
+        carol.execute(note, (bob, 1))
     carol.rollback()
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
-        logins("gina").execute(
-            "INSERT INTO agentapp.notes (recording_id, at_s, sealed) VALUES ('v-gina', 1, 'x')"
-        )
+        logins("gina").execute(note, (gina, 1))
     assert _one(logins("gina"), "SELECT count(*) FROM agentapp.notes") == 1
     assert _one(logins("bob"), "SELECT count(*) FROM agentapp.notes") == 0
     # a desk ships only what it reserved itself
     from psycopg.types.json import Jsonb
 
-    assert _one(desk_a, "SELECT agentapp.reserve_slot('s-1', 'gina')") == "reserved"
-    stolen = meta("s-1", "gina", "CRM onboarding")
+    assert _one(desk_a, "SELECT agentapp.reserve_slot(%s, 'gina')", (rid("s-1"),)) == "reserved"
+    stolen = meta(rid("s-1"), "gina", "CRM onboarding")
     assert (
         _one(desk_b, "SELECT agentapp.ship_recording(%s)", (Jsonb(stolen),))
         == "refused: no reservation"
     )
-    no_slot = meta("never-reserved", "gina", "CRM onboarding")
+    no_slot = meta(rid("never-reserved"), "gina", "CRM onboarding")
     assert (
         _one(desk_a, "SELECT agentapp.ship_recording(%s)", (Jsonb(no_slot),))
         == "refused: no reservation"
@@ -287,8 +289,9 @@ def test_the_purge_deletes_what_is_due_and_traces_it(hub: tuple[Hub, Logins]) ->
 
     h, logins = hub
     desk = logins("desk-a")
-    assert _ship(desk, "p-due", "eve", "Sales basics", days=-0.01) == "stored"
-    assert _ship(desk, "p-kept", "eve", "Sales basics", days=1) == "stored"
+    # the hub's own deadline: the start (its clock at the reservation) plus 183 days
+    assert _ship(desk, "p-due", "eve", "Sales basics", age_days=183.01, hub=h) == "stored"
+    assert _ship(desk, "p-kept", "eve", "Sales basics", age_days=182.9, hub=h) == "stored"
     with pytest.raises(HubError, match="permission denied for function purge_expired"):
         purge(logins("carol"))
     r = subprocess.run(
@@ -300,13 +303,15 @@ def test_the_purge_deletes_what_is_due_and_traces_it(hub: tuple[Hub, Logins]) ->
     assert r.returncode == 0 and r.stdout.startswith("1 recordings"), (r.stdout, r.stderr)
     assert purge(logins("it")) == 0  # nothing more is due
     with h.admin() as su:
-        left = su.execute("SELECT id FROM agentapp.recordings WHERE id LIKE 'p-%%'").fetchall()
+        left = su.execute(
+            "SELECT id FROM agentapp.recordings WHERE id IN (%s, %s)", (rid("p-due"), rid("p-kept"))
+        ).fetchall()
         blobs = su.execute(
-            "SELECT count(*) FROM agentapp.segments WHERE recording_id = 'p-due'"
+            "SELECT count(*) FROM agentapp.segments WHERE recording_id = %s", (rid("p-due"),)
         ).fetchone()[0]
-    assert left == [("p-kept",)] and blobs == 0
+    assert left == [(rid("p-kept"),)] and blobs == 0
     purged = [e for e in audit_rows(logins("dan")) if e["action"] == "recording purged"]
-    assert [(e["target"], e["who"], e["db_user"]) for e in purged][-1][:2] == ("p-due", "eve")
+    assert [(e["target"], e["who"]) for e in purged][-1] == (rid("p-due"), "eve")
 
 
 def test_a_desks_trail_is_shipped_once_and_a_rewrite_is_recorded(
@@ -406,14 +411,14 @@ def test_a_slot_for_a_recording_that_could_not_start_is_given_back(
     )
     try:
         link.connect_quick()
-        assert link.reserve("rel-1", "eve") == "reserved"
+        assert link.reserve(rid("rel-1"), "eve") == "reserved"
         assert _one(desk, "SELECT agentapp.week_used('eve')") == used + 1
-        link.release("rel-1")
+        link.release(rid("rel-1"))
         assert _one(desk, "SELECT agentapp.week_used('eve')") == used
         # the hub did not answer then: the slot is given back at the next round
-        assert _one(desk, "SELECT agentapp.reserve_slot('rel-2', 'eve')") == "reserved"
+        assert _one(desk, "SELECT agentapp.reserve_slot(%s, 'eve')", (rid("rel-2"),)) == "reserved"
         link._quick.close()
-        link.release("rel-2")
+        link.release(rid("rel-2"))
         assert _one(desk, "SELECT agentapp.week_used('eve')") == used + 1
         link.ship_all()
         assert _one(desk, "SELECT agentapp.week_used('eve')") == used

@@ -105,3 +105,13 @@ def test_the_wheel_and_the_sdist_install_in_a_fresh_venv(
         assert run(agentapp, "--version").strip() == f"agentapp {__version__}", kind
         checked = run(agentapp, "policy", "check", str(example))
         assert "valid (version 1, purpose training)" in checked, kind
+        # a login that names another person (an admin of the site's policy) is refused in
+        # every installed copy: only the project's own checkout honours the tests' variable
+        r = subprocess.run([agentapp, "recordings", "list"], cwd=tmp_path, capture_output=True,
+                           env={**env, "AGENTAPP_USER": "site-admin-x"}, text=True,
+                           timeout=120)  # fmt: skip
+        assert r.returncode == 1, (kind, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and "AGENTAPP_USER is set" in r.stderr, r.stderr
+        traced = [p for p in (tmp_path / "data").rglob("*") if p.is_file()
+                  and b"site-admin-x" in p.read_bytes()]  # fmt: skip
+        assert not traced, traced
