@@ -27,7 +27,7 @@ import subprocess
 import time
 from typing import Any
 
-from tests.hubs import Hub, meta, trial_hub
+from tests.hubs import Hub, meta, new_rid, trial_hub
 
 QUOTA = 10_000  # the bench measures reservations, not refusals
 
@@ -85,12 +85,12 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
     print(f"{len(conns)} desks connected (TLS, SCRAM) in {time.perf_counter() - t0:.1f} s")
 
     latencies: list[float] = []
+    ids: dict[tuple[int, int], str] = {}
 
     async def reserve(i: int, db: Any, n: int) -> None:
+        rid = ids.setdefault((n, i), new_rid())
         start = time.perf_counter()
-        cur = await db.execute(
-            "SELECT agentapp.reserve_slot(%s, %s)", (f"b-{n}-{i}", f"agent-{i:03d}")
-        )
+        cur = await db.execute("SELECT agentapp.reserve_slot(%s, %s)", (rid, f"agent-{i:03d}"))
         answer = (await cur.fetchone())[0]
         await db.commit()
         latencies.append(time.perf_counter() - start)
@@ -143,12 +143,12 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
     digest = hashlib.sha256(blob).hexdigest()
 
     async def ship(i: int, db: Any) -> None:
-        rid = f"b-0-{i}"
+        rid = ids[(0, i)]
         await db.execute(
             "SELECT agentapp.ship_recording(%s)", (Jsonb(meta(rid, f"agent-{i:03d}", "CRM")),)
         )
         await db.execute(
-            "SELECT agentapp.ship_segment(%s, 'seg-00000.seal', %s, %s)", (rid, blob, digest)
+            "SELECT agentapp.ship_segment(%s, 'seg-000000.seal', %s, %s)", (rid, blob, digest)
         )
         await db.commit()
 
@@ -170,8 +170,9 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
         admin.commit()
     n = len(passwords)
     reserve = (
-        f"\\set a random(0, {n - 1})\nSELECT agentapp.reserve_slot('p' || :client_id"
-        " || '-' || random(), 'agent-' || lpad(:a::text, 3, '0'));\n"
+        f"\\set a random(0, {n - 1})\nSELECT agentapp.reserve_slot(to_char(now() AT TIME ZONE "
+        "'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z-\"') || lpad(to_hex((random() * 4294967295)::bigint), 8, "
+        "'0'), 'agent-' || lpad(:a::text, 3, '0'));\n"
     )
     plain = "INSERT INTO public.bench_peer (v) VALUES ('x');\n"
     clients = min(n, 50)
