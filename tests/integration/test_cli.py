@@ -132,7 +132,7 @@ def test_passphrase_key_file_and_export_checks(tmp_path: Path) -> None:
     key_args = ["--key", str(key), "--passphrase-file", str(pw)]
     out = str(tmp_path / "o.mp4")
     r = cli("recordings", "export", "nope", "--out", out, "--reason", "review", *key_args, env=env)
-    assert r.returncode == 1 and "no recording 'nope'" in r.stderr
+    assert r.returncode == 1 and "no recording nope" in r.stderr
 
 
 def test_agent_without_display_fails_closed_and_survives_garbage(

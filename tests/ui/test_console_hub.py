@@ -48,6 +48,9 @@ def _ship_from_a_desk(hub: Hub, site: Path, desk: Path) -> str:
         assert db.execute("SELECT agentapp.reserve_slot(%s, 'alice')",
                           (rec.name,)).fetchone()[0] == "reserved"  # fmt: skip
         db.commit()
+    with hub.admin() as su:  # the sample call began 10 min ago: so did its slot, at the hub
+        su.execute("UPDATE agentapp.reservations SET at = now() - interval '600 s' "
+                   "WHERE recording_id = %s", (rec.name,))  # fmt: skip
     trail = AuditLog(desk / "audit.jsonl", MemoryAuditKeys())  # type: ignore[arg-type]
     link = HubLink(HubConfig(hub.url, "desk-t", hub.ca), Vault(desk / "recordings"), trail,
                    connect=lambda: hub.connect("desk-t", password))  # fmt: skip
