@@ -343,6 +343,7 @@ DECLARE
   p audit_inbox%ROWTYPE;
   n bigint;
   prev text;
+  h text;
   done int := 0;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(7406001) THEN
@@ -353,12 +354,11 @@ BEGIN
   prev := coalesce(last.hash, repeat('0', 64));
   FOR p IN SELECT * FROM audit_inbox ORDER BY id LOOP
     n := n + 1;
+    h := audit_hash(n, p.at, p.db_user, p.source, p.local_seq, p.local_hash, p.local_at, p.who,
+                    p.action, p.target, p.reason, prev);
     INSERT INTO audit VALUES (n, p.at, p.db_user, p.source, p.local_seq, p.local_hash,
-      p.local_at, p.who, p.action, p.target, p.reason, prev,
-      audit_hash(n, p.at, p.db_user, p.source, p.local_seq, p.local_hash, p.local_at, p.who,
-                 p.action, p.target, p.reason, prev));
-    prev := audit_hash(n, p.at, p.db_user, p.source, p.local_seq, p.local_hash, p.local_at,
-                       p.who, p.action, p.target, p.reason, prev);
+      p.local_at, p.who, p.action, p.target, p.reason, prev, h);
+    prev := h;
     DELETE FROM audit_inbox WHERE id = p.id;
     done := done + 1;
   END LOOP;
