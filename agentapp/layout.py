@@ -10,6 +10,7 @@
         recordings/<id>/    recording.json and the sealed segments
         notes/              sealed trainer notes
         exports.jsonl       the files exported from here (removed with their recording)
+        hub-checkpoints/    the heads of a hub's trail its DPO verified (signed, per hub)
         run/                hook.sock, status.json, policy-seen.json (the running agent's)
     <site folder>/
         policy/policy.toml  the signed site policy
@@ -64,6 +65,10 @@ def notes(folder: Path) -> Path:
 def exports(folder: Path) -> Path:
     """The files exported from this folder's recordings (vault/exports.py)."""
     return folder / "exports.jsonl"
+
+
+def hub_checkpoints(folder: Path) -> Path:
+    return folder / "hub-checkpoints"
 
 
 def hook_socket(folder: Path) -> Path:

@@ -381,7 +381,18 @@ def hub_notes(args: argparse.Namespace, s: Settings) -> int:
 
 
 def hub_audit(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.hub.admin import audit_rows, verify_trail
+    """The chain verified, then held against the heads this person verified before (their
+    own signed record) and the checkpoints desks shipped; the head verified now is added."""
+    from agentapp.core.auditchain import CHECKPOINT, checkpoints
+    from agentapp.hub.admin import (
+        audit_rows,
+        desk_checkpoints,
+        first_unheld,
+        heads_record,
+        unheld_text,
+        verify_trail,
+    )
+    from agentapp.vault.audit import AuditError, login_name
 
     with _admin(args, s) as db:
         rows = audit_rows(db)
@@ -393,7 +404,48 @@ def hub_audit(args: argparse.Namespace, s: Settings) -> int:
             )
     verdict = verify_trail(rows)
     print(verdict.describe())
-    return 0 if verdict.ok else 1
+    if not verdict.ok:
+        return 1
+    broken = False
+    desks = desk_checkpoints(rows)
+    bad = first_unheld(rows, desks)
+    if bad is not None:
+        print(unheld_text(bad, rows, mine=False))
+        broken = True
+    elif desks:
+        print(_("checkpoints taken by desks: {n}, all held").format(n=len(desks)))
+    try:
+        record = heads_record(s.data_dir, _hub_url(args, s))
+        kept = record.verify()
+        if not kept.ok:
+            print(_("the checkpoints kept here ({path}): {verdict}").format(
+                path=record.path, verdict=kept.describe()))  # fmt: skip
+            return 1
+        mine = checkpoints(record.entries())
+        bad = first_unheld(rows, mine)
+        if bad is not None:
+            print(unheld_text(bad, rows, mine=True))
+            broken = True
+        elif mine:
+            last = mine[-1]
+            print(_("heads verified here before: {n}, all held (the last: entry {seq} on {at})")
+                  .format(n=len(mine), seq=last.seq, at=last.at[:19]))  # fmt: skip
+        if not broken and rows and (not mine or mine[-1].seq < rows[-1]["seq"]):
+            record.append(login_name(), CHECKPOINT, str(rows[-1]["seq"]), rows[-1]["hash"],
+                          role="dpo")  # fmt: skip
+            print(_("entry {n} kept here as this trail's checkpoint").format(n=rows[-1]["seq"]))
+    except AuditError as exc:
+        raise CliError(str(exc)) from None
+    return 1 if broken else 0
+
+
+def _hub_url(args: argparse.Namespace, s: Settings) -> str:
+    """The hub a checkpoint belongs to."""
+    if getattr(args, "dir", None) is not None:
+        from agentapp.hub.cluster import load
+
+        return load(args.dir).url
+    return _config(args, s).url
 
 
 def hub_purge(args: argparse.Namespace, s: Settings) -> int:

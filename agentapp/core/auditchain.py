@@ -17,12 +17,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from agentapp.i18n import _
 
 GENESIS = "0" * 64
+# an entry that holds the hub chain's head as a desk saw it (hub/link.py): target the hub's
+# entry number, reason its hash
+CHECKPOINT = "hub checkpoint"
 FIELDS = ("seq", "at", "who", "login", "role", "action", "target", "reason", "prev")
 
 
@@ -162,3 +166,21 @@ def verify(lines: list[str], key: bytes | None, head: Head | None) -> Verdict:
     if head is None and count:
         return Verdict(False, count, 1, _("the key store holds no record of this log"))
     return Verdict(True, count)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    seq: int  # the entry of the hub's chain
+    hash: str
+    at: str  # when it was written down
+
+
+def checkpoints(entries: list[dict[str, Any]]) -> list[Checkpoint]:
+    """The hub checkpoints a trail holds, in order (entries of another form are skipped)."""
+    return [
+        Checkpoint(int(e["target"]), e["reason"], e["at"])
+        for e in entries
+        if e.get("action") == CHECKPOINT
+        and re.fullmatch(r"[0-9]{1,18}", str(e.get("target", "")))
+        and re.fullmatch(r"[0-9a-f]{64}", str(e.get("reason", "")))
+    ]

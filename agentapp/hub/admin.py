@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentapp.core.auditchain import CHECKPOINT, Checkpoint, checkpoints
 from agentapp.core.policy import Policy
 from agentapp.hub.connect import HubError, first_line
 from agentapp.i18n import _
+from agentapp.vault.audit import AuditLog
 
 KINDS = ("desk", "agent", "trainer", "dpo", "admin")
 GENESIS = "0" * 64
@@ -200,6 +202,56 @@ def verify_trail(rows: list[dict[str, Any]]) -> TrailVerdict:
         prev = r["hash"]
         anomalies += r["action"] in ("desk trail rewritten", "desk trail gap")
     return TrailVerdict(True, len(rows), anomalies=anomalies)
+
+
+def desk_checkpoints(rows: list[dict[str, Any]]) -> list[Checkpoint]:
+    """The checkpoints desks took and shipped back: each names an entry of this chain."""
+    return checkpoints(
+        [{**r, "at": f"{r['at']:%Y-%m-%d %H:%M:%S}"} for r in rows if r["action"] == CHECKPOINT]
+    )
+
+
+def first_unheld(rows: list[dict[str, Any]], marks: list[Checkpoint]) -> Checkpoint | None:
+    """The first checkpoint whose entry the chain no longer holds as it was (None: all hold).
+    With `rows` verified (each hash recomputed), a held checkpoint binds every entry up to
+    it: an edit there, even with the later hashes recomputed, changes its hash."""
+    hashes = {r["seq"]: r["hash"] for r in rows}
+    return next((m for m in marks if hashes.get(m.seq) != m.hash), None)
+
+
+def unheld_text(m: Checkpoint, rows: list[dict[str, Any]], mine: bool) -> str:
+    """What a checkpoint no longer held says: `mine` one this person verified, else a desk's."""
+    gone = not any(r["seq"] == m.seq for r in rows)
+    if mine:
+        text = (
+            _("BROKEN: entry {n}, which you verified on {at}, is no longer in the hub's trail")
+            if gone
+            else _("BROKEN: entry {n} is not the one you verified on {at}")
+        )
+    else:
+        text = (
+            _("BROKEN: entry {n}, which a desk holds as checkpoint since {at}, is no longer in "
+              "the hub's trail")
+            if gone
+            else _("BROKEN: entry {n} is not the one a desk holds as checkpoint since {at}")
+        )  # fmt: skip
+    how = _("entries were removed") if gone else _("the trail was rewritten up to it")
+    return f"{text.format(n=m.seq, at=m.at[:19])} ({how})"
+
+
+def heads_record(data_dir: Path, hub_url: str) -> AuditLog:
+    """This person's own signed record of the hub chain's heads they verified, one per hub
+    (`<data dir>/hub-checkpoints/<hub>.jsonl`; its key and last entry in their key store)."""
+    from agentapp import layout
+
+    folder = layout.hub_checkpoints(data_dir)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HubError(
+            _("cannot keep the hub's checkpoints in {folder}: {exc}").format(folder=folder, exc=exc)
+        ) from None
+    return AuditLog(folder / f"{hashlib.sha256(hub_url.encode()).hexdigest()[:16]}.jsonl")
 
 
 def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:

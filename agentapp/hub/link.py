@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agentapp.core.auditchain import entry_hash
+from agentapp.core.auditchain import CHECKPOINT, checkpoints, entry_hash
 from agentapp.core.gate import HUB_DOWN as DOWN
 from agentapp.core.names import is_recording_id
 from agentapp.hub.connect import HubError, desk_connect, first_line
@@ -55,29 +55,52 @@ def trail_source(audit: AuditLog) -> str:
 def check_with_hub(hub: HubConfig, audit: AuditLog) -> tuple[bool, str]:
     """The hub's copy is what a desk's trail is checked against (a trail rewritten here with
     the desk's own key verifies on its own): the last entry the hub holds must be here,
-    unchanged. (ok, a line); HubError if the hub does not answer."""
+    unchanged. And the other way: each checkpoint this trail holds (the hub chain's head as
+    it was after a round) must still be in the hub's chain, with the same hash. (ok, a
+    line); HubError if the hub does not answer."""
     from agentapp.hub.connect import one_row
 
+    entries = {int(e.get("seq", 0)): e for e in audit.entries()}
+    marks = checkpoints(list(entries.values()))[-1000:]
     with desk_connect(hub, app="agentapp audit") as db:
         seq, digest = one_row(
             db,
             "SELECT local_seq, local_hash FROM agentapp.shipped_head(%s)",
             (trail_source(audit),),
         )
+        held = dict(
+            db.execute(
+                "SELECT seq, hash FROM agentapp.trail_hashes(%s)", ([m.seq for m in marks],)
+            ).fetchall()
+        )
     if seq is None:
-        return True, _("the hub holds no entry of this trail yet")
-    entries = {int(e.get("seq", 0)): e for e in audit.entries()}
-    mine = entries.get(int(seq))
-    if mine is None:
-        return False, _(
-            "BROKEN: the hub holds entry {n} of this trail, which is no longer here"
-        ).format(n=seq)
-    if entry_hash(mine) != digest:
-        return False, _("BROKEN: entry {n} here differs from the hub's copy").format(n=seq)
-    later = sum(1 for n in entries if n > int(seq))
-    return True, _(
-        "the hub holds entries 1 to {n}, the same as here; {later} still to ship"
-    ).format(n=seq, later=later)
+        said = _("the hub holds no entry of this trail yet")
+    else:
+        mine = entries.get(int(seq))
+        if mine is None:
+            return False, _(
+                "BROKEN: the hub holds entry {n} of this trail, which is no longer here"
+            ).format(n=seq)
+        if entry_hash(mine) != digest:
+            return False, _("BROKEN: entry {n} here differs from the hub's copy").format(n=seq)
+        later = sum(1 for n in entries if n > int(seq))
+        said = _("the hub holds entries 1 to {n}, the same as here; {later} still to ship").format(
+            n=seq, later=later
+        )
+    for m in marks:
+        if held.get(m.seq) != m.hash:
+            why = (
+                _("BROKEN: the hub's trail no longer holds its entry {n}, seen from here on {at}")
+                if m.seq not in held
+                else _("BROKEN: the hub's entry {n} is not the one seen from here on {at}")
+            )
+            return False, why.format(n=m.seq, at=m.at[:19])
+    if marks:
+        said += "; " + _(
+            "checkpoints taken here: {n}, all held unchanged in the hub's trail (the last: entry "
+            "{seq})"
+        ).format(n=len(marks), seq=marks[-1].seq)
+    return True, said
 
 
 def ship_trail(db: Any, source: str, entries: list[dict[str, Any]]) -> list[str]:
@@ -293,6 +316,7 @@ class HubLink:
         # (a trail wiped and started again here is recorded there as rewritten)
         since = min(upto, max((int(e.get("seq", 0)) for e in entries), default=0))
         batch = [e for e in entries if int(e.get("seq", 0)) >= since]
+        news = False
         for start in range(0, len(batch), TRAIL_ROUND):  # the hub takes 500 at most
             part = batch[start : start + TRAIL_ROUND]
             answers = ship_trail(db, self.source, part)
@@ -304,6 +328,18 @@ class HubLink:
             for e, answer in zip(part, answers, strict=True):
                 if answer == "conflict":
                     log.warning("the hub holds another entry %s of this desk's trail", e["seq"])
+                news |= answer == "stored" and e.get("action") != CHECKPOINT
+        if news:  # (a round of checkpoints alone takes none: it would never end)
+            self._checkpoint(db)
+
+    def _checkpoint(self, db: Any) -> None:
+        """The hub chain's head, durable there, into this desk's signed trail."""
+        seq, digest = db.execute(
+            "SELECT seq, hash FROM agentapp.trail_head(%s)", (self.source,)
+        ).fetchone()
+        db.commit()
+        if seq is not None:
+            self.audit.append("agentapp", CHECKPOINT, str(seq), str(digest), role="system")
 
     def _ship_recording(self, db: Any, rid: str) -> int:
         from psycopg.types.json import Jsonb

@@ -488,6 +488,53 @@ CREATE FUNCTION shipped_head(p_source text, OUT local_seq int, OUT local_hash te
    ORDER BY a.local_seq DESC LIMIT 1
 $$;
 
+-- ------------------------------------------------------------------ the trail's checkpoints
+-- A desk writes the chain's head into its own signed trail after each round it shipped
+-- (hub/link.py), so that a later edit of the chain up to that entry, even one with every
+-- hash recomputed, or the removal of its last entries, is seen by the desk's `audit verify`.
+-- The row kept here per desk trail is written so that the commit waits for the disk: an entry
+-- a desk holds as a checkpoint is one a crash of the hub's server cannot lose (the rounds
+-- commit without waiting, ship_audit_batch).
+CREATE TABLE checkpoints (
+  db_user name NOT NULL,
+  source trail_text NOT NULL,
+  seq bigint NOT NULL,
+  hash text NOT NULL,
+  at timestamptz NOT NULL,
+  PRIMARY KEY (db_user, source)
+);
+ALTER TABLE checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE checkpoints FORCE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON checkpoints TO agentapp_owner USING (true) WITH CHECK (true);
+CREATE POLICY dpo_reads ON checkpoints FOR SELECT TO agentapp_dpo, agentapp_admin USING (true);
+GRANT SELECT ON checkpoints TO agentapp_dpo, agentapp_admin;
+
+CREATE FUNCTION trail_head(p_source text, OUT seq bigint, OUT hash text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  PERFORM _may_ship_trail();
+  PERFORM _chain();
+  SELECT a.seq, a.hash INTO seq, hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+  IF seq IS NOT NULL THEN
+    PERFORM set_config('synchronous_commit', 'on', true);
+    INSERT INTO checkpoints VALUES (session_user, _bounded(p_source, 'the trail''s name', 500),
+                                    seq, hash, now())
+    ON CONFLICT (db_user, source) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash,
+                                                at = EXCLUDED.at;
+  END IF;
+END $$;
+
+-- the hashes the chain holds now at the entries a desk took as checkpoints (at most 1000)
+CREATE FUNCTION trail_hashes(p_seqs bigint[]) RETURNS TABLE (seq bigint, hash text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  PERFORM _may_ship_trail();
+  IF cardinality(p_seqs) > 1000 THEN
+    RAISE EXCEPTION 'at most 1000 checkpoints a call' USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  RETURN QUERY SELECT a.seq, a.hash FROM audit a WHERE a.seq = ANY (p_seqs);
+END $$;
+
 -- ------------------------------------------------------------------ the weekly quota (R6)
 -- The week's slots are numbered 1..quota; a reservation takes the first free one it can
 -- try-lock. A slot another transaction holds (a reservation in flight, or a login that keeps
@@ -741,7 +788,8 @@ GRANT EXECUTE ON FUNCTION me(), my_kind(), my_trainings() TO agentapp_desk, agen
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text) TO agentapp_agent, agentapp_trainer,
   agentapp_dpo, agentapp_admin;
 GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, text),
-  ship_audit_batch(text, jsonb), shipped_head(text), reserve_slot(text, text), release_slot(text), week_used(text),
+  ship_audit_batch(text, jsonb), shipped_head(text), trail_head(text), trail_hashes(bigint[]),
+  reserve_slot(text, text), release_slot(text), week_used(text),
   ship_recording(jsonb), ship_segment(text, text, bytea, text), withdraw_recording(text)
   TO agentapp_desk;
 GRANT EXECUTE ON FUNCTION erase_recording(text, text), chain_pending()

@@ -341,7 +341,8 @@ def test_a_desks_trail_is_shipped_once_and_a_rewrite_is_recorded(
         link.ship_all()
         link.ship_all()  # nothing twice
         rows = [r for r in audit_rows(logins("dan")) if r["source"] == link.source]
-        assert [r["local_seq"] for r in rows] == [1, 2, 3]
+        assert [r["local_seq"] for r in rows] == [1, 2, 3, 4]  # 4: the desk's checkpoint
+        assert rows[-1]["action"] == "hub checkpoint"
         assert {r["db_user"] for r in rows} == {"desk-b"}
         # the trail wiped here and started again: the hub keeps the first and says so
         trail.path.unlink()
@@ -351,7 +352,7 @@ def test_a_desks_trail_is_shipped_once_and_a_rewrite_is_recorded(
         link.ship_all()
         rows = [r for r in audit_rows(logins("dan")) if r["source"] == link.source]
         assert [r["action"] for r in rows][-1] == "desk trail rewritten"
-        assert [r["local_seq"] for r in rows] == [1, 2, 3, 0]
+        assert [r["local_seq"] for r in rows] == [1, 2, 3, 4, 0]
     finally:
         link.stop()
 

@@ -163,3 +163,16 @@ def test_a_chain_only_check_finds_a_removed_entry_not_an_edit(log: AuditLog) -> 
     v = verify([*lines[:2], json.dumps(e), *lines[3:]], None, None)
     assert not v.ok and v.first_bad == 4 and not v.signed
     assert verify([*lines[:2], json.dumps(e)], None, None).ok  # the last one: needs the key
+
+
+def test_only_well_formed_hub_checkpoints_are_read(log: AuditLog) -> None:
+    from agentapp.core.auditchain import CHECKPOINT, checkpoints
+
+    good = "ab" * 32
+    log.append("agentapp", CHECKPOINT, "12", good, role="system")
+    bad = [("-1", good), ("1e3", good), ("9" * 19, good), ("7", "AB" * 32), ("7", good[:-1]),
+           ("7", good + "0"), ("", good), ("١٢", good)]  # fmt: skip
+    for target, digest in bad:
+        log.append("agentapp", CHECKPOINT, target, digest, role="system")
+    log.append("bob", "recording not kept", "13", good)
+    assert [(m.seq, m.hash) for m in checkpoints(log.entries())] == [(12, good)]
