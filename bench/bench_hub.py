@@ -29,6 +29,11 @@ from typing import Any
 
 from tests.hubs import Hub, meta, new_rid, trial_hub
 
+try:
+    from agentapp.hub.link import WARM_UP
+except ImportError:  # a tree from before the warm-up (to measure before and after)
+    WARM_UP = None  # type: ignore[assignment]
+
 QUOTA = 10_000  # the bench measures reservations, not refusals
 
 
@@ -79,7 +84,11 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
 
     async def connect(role: str, pw: str) -> Any:
         async with gate:
-            return await _connect(hub, role, pw)
+            db = await _connect(hub, role, pw)
+            if WARM_UP is not None:  # as the desk's link does (hub/link.py warm_up)
+                await db.execute(WARM_UP)
+                await db.rollback()
+            return db
 
     conns = await asyncio.gather(*(connect(r, p) for r, p in passwords.items()))
     print(f"{len(conns)} desks connected (TLS, SCRAM) in {time.perf_counter() - t0:.1f} s")
@@ -97,9 +106,12 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
         assert answer == "reserved", answer
 
     t0 = time.perf_counter()
+    slowest = []
     for n in range(args.rounds):
         await asyncio.gather(*(reserve(i, db, n) for i, db in enumerate(conns)))
+        slowest.append(max(latencies[-len(conns) :]))
     took = time.perf_counter() - t0
+    print("slowest reservation of each round: " + ", ".join(f"{s * 1000:.0f} ms" for s in slowest))
     q = statistics.quantiles(latencies, n=100)
     rate = len(latencies) / took
     print(
@@ -169,15 +181,23 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
         admin.execute("GRANT USAGE ON SEQUENCE public.bench_peer_id_seq TO agentapp_desk")
         admin.commit()
     n = len(passwords)
-    reserve = (
+    script = (
         f"\\set a random(0, {n - 1})\nSELECT agentapp.reserve_slot(to_char(now() AT TIME ZONE "
         "'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z-\"') || lpad(to_hex((random() * 4294967295)::bigint), 8, "
         "'0'), 'agent-' || lpad(:a::text, 3, '0'));\n"
     )
     plain = "INSERT INTO public.bench_peer (v) VALUES ('x');\n"
+    burst = _pgbench(hub, role, pw, script, n, runs=args.rounds + 1)
+    if burst and burst[1]:
+        q = statistics.quantiles(burst[1], n=100)
+        print(
+            f"reservations with pgbench as the client, {n} connections at once, "
+            f"{args.rounds} each: latency p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms "
+            f"(the hub's own answer, without the Python client sharing its 2 cores)"
+        )
     clients = min(n, 50)
-    ours = _pgbench(hub, role, pw, reserve, clients)
-    peer = _pgbench(hub, role, pw, plain, clients)
+    timed = _pgbench(hub, role, pw, script, clients), _pgbench(hub, role, pw, plain, clients)
+    ours, peer = (t[0] if t else None for t in timed)
     if ours and peer:
         print(
             f"with pgbench as the client ({clients} connections, TLS, one desk login): "
@@ -187,45 +207,40 @@ async def _run(hub: Hub, passwords: dict[str, str], args: argparse.Namespace) ->
         print(f"this Python client against pgbench's: reservations ×{rate / ours:.2f}")
 
 
-def _pgbench(hub: Hub, role: str, pw: str, script: str, clients: int) -> float | None:
-    """Transactions a second of pgbench running `script` for 8 s, over verified TLS as a
-    desk's login: the server's own capacity, without Python's client in the way."""
+def _pgbench(
+    hub: Hub, role: str, pw: str, script: str, clients: int, *, runs: int = 0
+) -> tuple[float, list[float]] | None:
+    """pgbench running `script` over verified TLS as a desk's login, without Python's client
+    in the way: for 8 s (`runs` 0), or `runs` times on each of `clients` connections opened
+    beforehand, all at once. Transactions a second, and each transaction's latency (s; the
+    first of each connection left out: its warm-up, as the desk's link does at connect)."""
     from agentapp.hub.cluster import binaries
 
-    path = hub.cluster.folder.parent / f"bench-{os.getpid()}.sql"
+    folder = hub.cluster.folder.parent / f"bench-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / "script.sql"
     path.write_text(script)
     env = dict(os.environ, PGPASSWORD=pw, PGSSLMODE="verify-full", PGSSLROOTCERT=str(hub.ca))
+    how = ["-T", "8"] if not runs else ["-t", str(runs), "-l", f"--log-prefix={folder}/lat"]
     try:
         r = subprocess.run(
-            [
-                str(binaries() / "pgbench"),
-                "-n",
-                "-h",
-                "localhost",
-                "-p",
-                str(hub.cluster.port),
-                "-U",
-                role,
-                "-c",
-                str(clients),
-                "-j",
-                "2",
-                "-T",
-                "8",
-                "-f",
-                str(path),
-                "agentapp",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+            [str(binaries() / "pgbench"), "-n", "-h", "localhost", "-p", str(hub.cluster.port),
+             "-U", role, "-c", str(clients), "-j", "2", *how, "-f", str(path), "agentapp"],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        latencies = [
+            int(f[2]) / 1e6
+            for log in folder.glob("lat.*")
+            for f in (line.split() for line in log.read_text().splitlines())
+            if int(f[1]) > 0
+        ]
     finally:
-        path.unlink()
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
     for line in r.stdout.splitlines():
         if line.startswith("tps ="):
-            return float(line.split()[2])
+            return float(line.split()[2]), latencies
     print(f"pgbench did not run: {r.stderr.strip()[-200:]}")
     return None
 

@@ -338,6 +338,9 @@ def test_a_desks_trail_is_shipped_once_and_a_rewrite_is_recorded(
         assert link.problem is not None  # not connected yet: nothing may be recorded
         link.connect_quick()
         assert link.problem is None
+        with h.admin() as su:  # its warm-up reservation read only, and was rolled back
+            assert su.execute("SELECT count(*) FROM agentapp.reservations WHERE recording_id "
+                              "LIKE '1970%'").fetchone() == (0,)  # fmt: skip
         link.ship_all()
         link.ship_all()  # nothing twice
         rows = [r for r in audit_rows(logins("dan")) if r["source"] == link.source]
