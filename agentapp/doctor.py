@@ -37,7 +37,8 @@ NAMES = {n: n for n in (N_("agentapp"), N_("data folder"), N_("display"), N_("ca
                         N_("tray"), N_("policy"), N_("recording key"), N_("enrolment"),
                         N_("notice"), N_("business window"), N_("web pages"), N_("site"),
                         N_("event source"), N_("key store"), N_("clock"), N_("disk"),
-                        N_("next call"), N_("register"), N_("desk"), N_("voice"))}  # fmt: skip
+                        N_("next call"), N_("register"), N_("desk"), N_("voice"),
+                        N_("writable"))}  # fmt: skip
 RECONFIGURE = "sudo dpkg-reconfigure agentapp"
 
 
@@ -174,15 +175,35 @@ def run_checks(s: Settings) -> list[Check]:
                         .format(gb=number(round(free / 1e9, 1)), path=s.data_dir, low=low,
                                 mb=MIN_FREE_BYTES // 2**20),
                         _("free some space (recording stops when the disk is full)")))  # fmt: skip
+    unwritable = _writable_check(s.data_dir, checks)
     if policy is not None:  # the agent's own answer, from what was found above
         v = readiness(policy, s.agent, DeskFacts(
             dt.date.today(), key_problem=key_problem, free_bytes=free,
-            display_problem=locator_problem, acknowledged=acked,
+            display_problem=locator_problem, acknowledged=acked, vault_problem=unwritable,
         ))  # fmt: skip
         checks.append(Check("next call", v.ready in (Ready.YES, Ready.NOT_ENROLLED),
                             f"{v.ready.value}: {v.detail}",
                             _("see the checks above")))  # fmt: skip
     return checks
+
+
+def _writable_check(data_dir: Path, checks: list[Check]) -> str | None:
+    """Can a recording and the trail be written here now (a folder turned read-only by a
+    disk error, a trail someone made read-only)? Adds its check; returns the problem."""
+    from agentapp.vault.store import write_problem
+
+    folder = layout.recordings(data_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        pass  # said by the probe
+    problem = write_problem(folder, data_dir / layout.AUDIT)
+    checks.append(Check("writable", problem is None,
+                        problem or _("recordings and the audit trail can be written in {path}")
+                        .format(path=data_dir),
+                        _("the disk may have turned read-only after an error: ask IT to check "
+                          "it (the agent records nothing until it can write)")))  # fmt: skip
+    return problem
 
 
 def _capture_check(locator: WindowLocator) -> Check:
@@ -326,9 +347,15 @@ def _voice_check(policy: Policy) -> Check:
     if found.far is not None and found.near is not None:
         said = _("{name}: its playback stream and its microphone are found: both voices will "
                  "be recorded").format(name=name)  # fmt: skip
-    else:
+    elif found.far is None and found.near is None:
         said = _("{name} has no sound stream now ({why}): they are looked for at every "
                  "call").format(name=name, why=found.why)  # fmt: skip
+    else:  # one side: a voice is kept only with both, so this desk would keep none
+        return Check("voice", False, _("{name}: only one side of the call is found ({why}): "
+                                       "no voice would be kept, neither side").format(
+                         name=name, why=found.why),
+                     _("give the softphone a headset microphone of its own (not the monitor "
+                       "of its output)"))  # fmt: skip
     return Check("voice", True, said)
 
 

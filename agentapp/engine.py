@@ -67,6 +67,7 @@ from agentapp.vault.store import (
     VaultError,
     free_bytes,
     write_atomic,
+    write_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ class Engine:
             source_problem=self._source_problem,
             hub_problem=self._hub_problem,
             free_bytes=free_bytes(self.vault.root),
+            vault_problem=write_problem(self.vault.root, self.audit.path),
             acknowledged=self.acks.acknowledged(self.agent, notice_digest(policy, self.agent)),
             min_free=self.min_free_bytes,
         )
@@ -533,7 +535,8 @@ class Engine:
 
         def recorder() -> VoiceRecorder:
             return VoiceRecorder(streams, clock=self._clock, started_at=started_at,
-                                 silence=self._silence, on_state=self._on_voice)  # fmt: skip
+                                 silence=self._silence, on_state=self._on_voice,
+                                 lookbehind_s=policy.lookbehind_ms / 1000)  # fmt: skip
 
         return recorder
 
@@ -637,7 +640,8 @@ class Engine:
     def _update_silence(self) -> None:
         """The voice is silenced by the agent's secure pause and by a sensitive window, not by
         a lock or a hidden window (those keep their meaning for the video only)."""
-        self._silence.set(PAUSE_AGENT in self._pauses or "sensitive" in self._held)
+        self._silence.set(PAUSE_AGENT in self._pauses or "sensitive" in self._held,
+                          self._clock.now())  # fmt: skip
 
     def toggle_pause(self) -> str:
         with self._lock:
@@ -784,7 +788,7 @@ class Engine:
                 self._trace("recording not kept", writer.meta.id, info.end_reason or stats.failure)
             elif stats.frames == 0:
                 writer.discard()
-                why = stats.failure or "business window never visible"
+                why = stats.failure or stats.why_nothing()
                 log.info("nothing kept for this call: %s", why)
                 self._trace("recording not kept", writer.meta.id, why)
             else:

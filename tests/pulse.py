@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,11 +47,50 @@ class Pulse:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
 
+    def feed(self, hz: float, *, name: str, device: str = "spk") -> Feed:
+        """A playback stream as application `name` whose tone can be changed as it plays."""
+        f = Feed(self.env, hz, name, device)
+        self.procs.append(f.proc)
+        return f
+
     def stop_streams(self) -> None:
         for p in self.procs:
             p.kill()
             p.wait()
         self.procs.clear()
+
+
+class Feed:
+    """pacat playing 20 ms chunks of a tone in real time (a 4 KB pipe: about 40 ms queued),
+    from a thread; `hz` may be changed at any moment (a caller who starts reading digits)."""
+
+    def __init__(self, env: dict[str, str], hz: float, name: str, device: str) -> None:
+        import fcntl
+
+        self.hz = hz
+        self.proc = subprocess.Popen(
+            ["pacat", "--playback", "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1",
+             "--latency-msec=20", f"--client-name={name}", f"--device={device}"],
+            stdin=subprocess.PIPE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert self.proc.stdin is not None
+        fcntl.fcntl(self.proc.stdin.fileno(), 1031, 4096)  # F_SETPIPE_SZ
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        chunk, phase, start, n = RATE // 50, 0.0, time.monotonic(), 0
+        while self.proc.poll() is None:
+            t = np.arange(chunk)
+            samples = np.sin(phase + 2 * math.pi * self.hz * t / RATE) * 8000
+            phase = (phase + 2 * math.pi * self.hz * chunk / RATE) % (2 * math.pi)
+            try:
+                self.proc.stdin.write(samples.astype("<i2").tobytes())  # type: ignore[union-attr]
+                self.proc.stdin.flush()  # type: ignore[union-attr]
+            except (BrokenPipeError, ValueError):
+                return
+            n += 1
+            time.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
 
 
 def tone(path: Path, hz: float, seconds: int, rate: int = RATE) -> None:

@@ -38,7 +38,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -112,6 +112,18 @@ class PipelineStats:
     application: str = ""
     voice: str = ""  # the voice recorder's last word: "recording" or "no voice: …" ("": off)
     failure: str = ""
+    shown: dict[str, int] = field(default_factory=dict)  # status → ticks it was the status
+
+    def why_nothing(self) -> str:
+        """Why no frame was kept, from what happened: the status shown at the most ticks
+        that wrote nothing ("recording" alone: every read waited out its look-behind)."""
+        others = {s: n for s, n in self.shown.items() if s and s != "recording"}
+        if others:
+            why = max(others, key=lambda s: others[s])
+            return "paused for the whole call" if why == "paused" else why
+        if self.shown:
+            return "the call ended within the look-behind of its first frames (never kept)"
+        return "the call ended before the business window was looked at"
 
 
 def _news(locator: WindowLocator) -> int | None:
@@ -327,7 +339,7 @@ class CapturePipeline:
         if self._voice is None:
             return
         self._voice.stop()
-        self.stats.voice = self._voice.state
+        self.stats.voice = self._voice.summary
         self._fragments.add_voice(self._voice.take())
 
     def _fail(self, reason: str) -> None:
@@ -360,6 +372,7 @@ class CapturePipeline:
                 self._drop("paused")  # what the last look-behind read goes too
             self._commit(self._clock.now())
             self._seal_due(self._clock.now())
+            self.stats.shown[self._status] = self.stats.shown.get(self._status, 0) + 1
             next_tick += self._period
             now = self._clock.now()
             delay = next_tick - now

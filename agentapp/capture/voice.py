@@ -1,4 +1,4 @@
-"""The call's voice, recorded on the desk from the softphone's own streams (issue 17).
+"""The call's voice, recorded on the desk from the softphone's own streams.
 
 Two channels: the agent (the microphone the softphone records from) and the caller (the
 softphone's playback). Each is read as raw PCM from a pipe (platform/pulse.py), placed on the
@@ -7,9 +7,18 @@ memory at once: 60 ms packets that the capture thread seals with the frames
 (capture/fragments.py). No sample is ever written to a disk, not even a temporary file.
 
 - **One clock.** A chunk's place is where the monotonic clock says it ends, less the pipe's
-  latency. The sound card's clock drifts from it: past DRIFT_S behind, the channel jumps
-  forward (the gap decodes as silence); past DRIFT_S ahead, the chunk is dropped. So the voice
-  stays within DRIFT_S of the frames, whatever the device does.
+  latency. The sound card's clock drifts from it: samples more than DRIFT_S ahead are dropped
+  (the newest); samples more than DRIFT_S short are first taken as late (a loaded machine
+  delivers them in a burst a moment later, and they follow on without a hole), and only when
+  the shortfall lasts LATE_S, or exceeds it, as lost: silence goes in where it began. So the
+  voice stays within DRIFT_S of the frames, whatever the device does.
+- **The look-behind.** Samples wait out the pipeline's look-behind before they are encoded,
+  as frames do. A silence that begins (a pause) silences what waits from the look-behind
+  before it, from the packet that moment falls in: the sound kept before a pause ends where
+  the picture does, and the shortfall's silence can still go where it began.
+- **Both sides or none.** A voice is kept only when the softphone's playback and its own
+  microphone are both found (at once): one side alone is never read, so what the desk says
+  ("no voice: …") is what it keeps.
 - **Silenced, not skipped.** While the `Silence` the engine holds is on (secure pause, a
   sensitive window: R10), every sample read is replaced by zero before it reaches the
   encoder: a card number read aloud is never encoded, and the timeline goes on. A chunk read
@@ -52,6 +61,8 @@ READ_S = 0.1  # the pipes are read this often: each read ends where the clock sa
 LATENCY_S = 0.02  # parec's requested latency: a chunk read now ended this long ago
 DRIFT_S = 0.04  # the most the voice may stray from the frames' clock before it is corrected
 LOOK_S = 0.5
+LATE_S = 0.4  # samples short of the clock this long are lost, not late: silence in their place
+# (under the look-behind, less a read: the silence still goes in before the samples are encoded)
 BITRATE = 16000  # bit/s per channel: wideband speech (two channels: about 14 MB an hour)
 
 
@@ -91,22 +102,26 @@ def _drain(fd: int) -> tuple[bytes, bool]:
 
 
 class Silence:
-    """Whether the voice must be silent, and how many times that changed. Thread-safe: the
-    engine sets it (any thread), the voice thread reads it."""
+    """Whether the voice must be silent, how many times that changed, and when it last
+    turned on (on the call's clock). Thread-safe: the engine sets it (any thread), the voice
+    thread reads it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._on = False
         self._changes = 0
+        self._on_at: float | None = None
 
-    def set(self, on: bool) -> None:
+    def set(self, on: bool, at: float | None = None) -> None:
         with self._lock:
             if on != self._on:
                 self._on, self._changes = on, self._changes + 1
+                if on:
+                    self._on_at = at
 
-    def state(self) -> tuple[bool, int]:
+    def state(self) -> tuple[bool, int, float | None]:
         with self._lock:
-            return self._on, self._changes
+            return self._on, self._changes, self._on_at
 
 
 @dataclass(slots=True)
@@ -117,8 +132,8 @@ class _Channel:
     pending: bytearray = field(default_factory=bytearray)  # bytes read, at SOURCE_RATE
     rest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))  # at RATE
     pos: int | None = None  # sample index (since off-hook) of the next sample
-    found_once: bool = False
     changes: int = 0  # the Silence's changes when this channel last read
+    short_since: tuple[int, float] | None = None  # (position, when) a shortfall was first seen
 
 
 def _encoder() -> Any:
@@ -174,16 +189,21 @@ class VoiceRecorder:
         started_at: float,
         silence: Silence,
         on_state: Callable[[str], None] = lambda state: None,
+        lookbehind_s: float = 0.5,
     ) -> None:
         self._streams = streams
         self._clock = clock
         self._started_at = started_at
+        self._lookbehind = lookbehind_s
+        self._both = False  # both sides were found together once: the voice is kept
         self._silence = silence
         self._on_state = on_state
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._out: list[VoicePacket] = []
         self._state = "looking for the softphone's sound"
+        self._shown: dict[str, float] = {}  # each state said, and for how long (s)
+        self._since = time.monotonic()
         self._channels: list[_Channel] = []
         self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
 
@@ -203,6 +223,19 @@ class VoiceRecorder:
         with self._lock:
             return self._state
 
+    @property
+    def summary(self) -> str:
+        """What the call's recording says of its voice: "recording" once both sides were
+        kept, else the reason said for longest (the streams a softphone closes as the call
+        ends must not rename why it had none)."""
+        with self._lock:
+            if self._both:
+                return "recording"
+            shown = dict(self._shown)
+            shown[self._state] = shown.get(self._state, 0.0) + time.monotonic() - self._since
+        reasons = {s: t for s, t in shown.items() if s.startswith("no voice")}
+        return max(reasons, key=lambda s: reasons[s]) if reasons else self._state
+
     def take(self) -> list[VoicePacket]:
         """The packets encoded since the last call (capture thread)."""
         with self._lock:
@@ -212,7 +245,11 @@ class VoiceRecorder:
     # ------------------------------------------------------------------ voice thread
     def _say(self, state: str) -> None:
         with self._lock:
-            changed, self._state = state != self._state, state
+            changed = state != self._state
+            if changed:
+                now = time.monotonic()
+                self._shown[self._state] = self._shown.get(self._state, 0.0) + now - self._since
+                self._state, self._since = state, now
         if changed:
             self._on_state(state)
 
@@ -243,8 +280,8 @@ class VoiceRecorder:
             self._say(f"no voice: capture failed ({type(exc).__name__})")
         finally:
             for c in self._channels:
-                self._close(c)
                 self._flush(c)
+                self._close(c)
 
     def _look(self) -> None:
         try:
@@ -252,16 +289,18 @@ class VoiceRecorder:
         except OSError as exc:
             self._say(f"no voice: the sound server cannot be asked ({exc})")
             return
+        # one side alone is never kept: until both are found at once, neither is read (a
+        # stream that goes and comes back later, on hold, is read again on its own)
+        self._both = self._both or (found.near is not None and found.far is not None)
+        if not self._both:
+            self._say(f"no voice: {found.why} (neither side is kept)")
+            return
         for c in self._channels:
             wanted = found.near if c.number == AGENT else found.far
             if c.tap is None and wanted is not None:
                 c.tap = self._streams.open(c.number, found)
                 os.set_blocking(c.tap.stdout.fileno(), False)  # type: ignore[union-attr]
-                c.found_once = True
-        if all(c.found_once for c in self._channels):
-            self._say("recording")
-        elif found.why:
-            self._say(f"no voice: {found.why}")
+        self._say("recording")
 
     def _read(self, timeout: float) -> None:
         taps = {c.tap.stdout.fileno(): c for c in self._channels if c.tap and c.tap.stdout}
@@ -292,22 +331,37 @@ class VoiceRecorder:
         if c.pos is None:
             c.pos = max(0, ends - len(samples))
         drift = ends - (c.pos + len(c.rest) + len(samples))
-        if drift < -DRIFT_S * RATE:
-            return  # ahead of the clock: these samples would land in the future
-        if drift > DRIFT_S * RATE:  # behind (a dropout): the gap is silence
-            c.rest = c.rest[:0]  # (the tail before it, < 60 ms, goes)
-            c.pos = ends - len(samples)
-        on, changes = self._silence.state()
+        if drift < -DRIFT_S * RATE:  # ahead of the clock: the newest would land in the future
+            samples = samples[: max(0, len(samples) + drift)]
+        elif drift <= DRIFT_S * RATE:
+            c.short_since = None
+        elif c.short_since is None:  # behind: late, or lost? A late delivery comes at once
+            c.short_since = (c.pos + len(c.rest), now)
+        elif now - c.short_since[1] >= LATE_S or drift > LATE_S * RATE:
+            # lost: silence where the shortfall began (the rest has not been encoded yet)
+            at = max(0, c.short_since[0] - c.pos)
+            c.rest = np.concatenate([c.rest[:at], np.zeros(drift, np.int16), c.rest[at:]])
+            c.short_since = None
+        on, changes, on_at = self._silence.state()
         if on or changes != c.changes:  # silent now, or at some moment since the last read
             samples = np.zeros_like(samples)
+            if on_at is not None:  # and what was read in the look-behind before it
+                cut = round((on_at - self._lookbehind - self._started_at) * RATE) - c.pos
+                # from the packet it falls in: a packet cut in its middle rings on past the cut
+                c.rest[max(0, cut - cut % FRAME) :] = 0
         c.changes = changes
-        self._encode(c, samples)
+        self._encode(c, samples, now)
 
-    def _encode(self, c: _Channel, samples: np.ndarray) -> None:
+    def _encode(self, c: _Channel, samples: np.ndarray, now: float | None = None) -> None:
+        """Encode what is older than the look-behind (`now` None: everything, the end)."""
         assert c.pos is not None
         samples = np.concatenate([c.rest, samples])
         packets = []
-        whole = len(samples) - len(samples) % FRAME
+        ripe = len(samples)
+        if now is not None:
+            ripe = round((now - self._lookbehind - self._started_at) * RATE) - c.pos
+        whole = max(0, min(ripe, len(samples)))
+        whole -= whole % FRAME
         for at in range(0, whole, FRAME):
             packets += c.encoder.encode(_frame(samples[at : at + FRAME], c.pos))
             c.pos += FRAME
@@ -323,6 +377,8 @@ class VoiceRecorder:
     def _flush(self, c: _Channel) -> None:
         if c.encoder is None:
             return
+        if c.pos is not None and len(c.rest):
+            self._encode(c, c.rest[:0])  # what waited out its look-behind, to the call's end
         try:
             self._keep(c, list(c.encoder.encode(None)))
         except Exception:  # an encoder that never took a frame has nothing to flush

@@ -113,6 +113,7 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
     pause, objects = t.gettext(labels.PAUSE).format(key=key), t.gettext(labels.OBJECTS)
     say = t.gettext(labels.SAY)
     voiced = _voiced(policy, e)
+    behind = f"{policy.lookbehind_ms / 1000:g} s"  # what the pause takes back before it
     if fr:
         when = (
             f"Vous êtes inscrit(e) à la formation « {e.training} » du {date(e.start, 'fr')} au "
@@ -141,7 +142,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
                 "téléphonique seulement, en deux pistes : votre voix (le micro qu'il utilise) et "
                 "celle de l'appelant ; aucun autre son du poste (musique, vidéo). Votre micro est "
                 "enregistré pendant tout l'appel, même coupé dans le logiciel téléphonique : "
-                "seule la pause le rend muet." if voiced else ", aucun son.")
+                "seule la pause le rend muet. Si l'une des deux voix ne peut pas être lue à "
+                "part sur ce poste (pas de micro propre au logiciel téléphonique), le son n'est "
+                "pas gardé du tout, ni votre voix ni celle de l'appelant, et l'icône le dit."
+                if voiced else ", aucun son.")
              + f" Les appels internes {internal} enregistrés."),
             ("Quand", when + f" Le bandeau « {badge} » est affiché pendant tout "
              "l'enregistrement."
@@ -151,8 +155,9 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
             ("Données sensibles", f"Le raccourci {key} ou « {pause} » dans le menu de l'icône "
              "met l'enregistrement en pause (données bancaires, informations personnelles) ; une "
              "seconde pression le reprend."
-             + (" La pause coupe aussi le son des deux voix (un numéro de carte lu à voix haute "
-                "n'est pas gardé)." if voiced else "")
+             + (" La pause coupe aussi le son des deux voix, comme l'image, depuis les "
+                f"{behind.replace('.', ',')} qui la précèdent (un numéro de carte lu à voix "
+                "haute n'est pas gardé)." if voiced else "")
              + f" Si l'appelant s'y oppose, « {objects} » arrête l'enregistrement et efface ce "
              "qui a été capturé" + (", son compris." if voiced else ".")),
             ("Base légale et information des appelants", f"L'intérêt légitime de {c.name} à "
@@ -200,7 +205,10 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          + (". The call's sound is recorded with the video, from the softphone only, as two "
             "tracks: your voice (the microphone it uses) and the caller's; no other sound of the "
             "desk (music, video). Your microphone is recorded for the whole call, even when "
-            "muted in the softphone: only the pause silences it." if voiced else ", no sound.")
+            "muted in the softphone: only the pause silences it. If either voice cannot be read "
+            "on its own at this desk (no microphone of the softphone's own), the sound is not "
+            "kept at all, neither your voice nor the caller's, and the tray says so."
+            if voiced else ", no sound.")
          + f" Internal calls {internal} recorded."),
         ("When", when + f" The banner '{badge}' is shown for as long as recording lasts."
          + (f" On the desks {', '.join(policy.headless_desks)} (kiosks) the agent runs without "
@@ -208,7 +216,8 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
             else "")),
         ("Sensitive data", f"The {key} shortcut or '{pause}' in the tray menu pauses "
          "recording (bank card details, personal information); pressing it again resumes."
-         + (" The pause also silences both voices (a card number read aloud is not kept)."
+         + (" The pause also silences both voices, like the picture, from the "
+            f"{behind} before it (a card number read aloud is not kept)."
             if voiced else "")
          + f" If the caller objects, '{objects}' stops the recording and erases what was "
          "captured" + (", sound included." if voiced else ".")),

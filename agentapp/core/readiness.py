@@ -1,8 +1,9 @@
 """Can this desk record the agent's next call? One answer, for the engine's status between
 calls and for `agentapp doctor` (which adds checks of its own and a stated headroom).
 
-Pure: the caller gathers what the desk says (the recording key, the disk, the display, the
-event source, the notice's acknowledgement) into `DeskFacts`; the order of the questions
+Pure: the caller gathers what the desk says (the recording key, the disk and whether the
+recordings and the trail can be written, the display, the event source, the notice's
+acknowledgement) into `DeskFacts`; the order of the questions
 below is the order in which a trainee is told what stands in the way. Thread-safe.
 """
 
@@ -58,6 +59,7 @@ class DeskFacts:
     display_problem: str | None = None
     source_problem: str | None = None  # the call-event source
     hub_problem: str | None = None  # the site hub (quota, trail) does not answer
+    vault_problem: str | None = None  # recordings or the trail cannot be written here
     free_bytes: int = MIN_FREE_BYTES
     acknowledged: bool = False  # the notice of this policy, for this agent
     min_free: int = MIN_FREE_BYTES  # the threshold (tests lower it)
@@ -90,7 +92,8 @@ def readiness(policy: Policy, agent: str, facts: DeskFacts) -> Verdict:
     for problem, why in ((facts.indicator_problem, Why.INDICATOR), (facts.key_problem, Why.KEY),
                          (facts.display_problem, Why.DISPLAY),
                          (facts.source_problem, Why.SOURCE),
-                         (facts.hub_problem, Why.HUB)):  # fmt: skip
+                         (facts.hub_problem, Why.HUB),
+                         (facts.vault_problem, Why.VAULT)):  # fmt: skip
         if problem:
             return Verdict(Ready.CANNOT_RECORD, problem, why)
     if facts.free_bytes < facts.min_free:

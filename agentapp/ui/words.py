@@ -73,7 +73,7 @@ def lines(status: EngineStatus, hotkey: str = "") -> list[str]:
     if status.recording and status.voice == "recording":
         out.append(_("The call's sound is recorded too (the pause silences it)."))
     elif status.recording and status.voice.startswith("no voice"):
-        out.append(_("The call's sound is not recorded: the softphone's sound was not found."))
+        out.append(_("The call's sound is not recorded: neither your voice nor the caller's."))
     if status.training and status.until and s != AgentState.NOT_ENROLLED:
         out.append(_("Training “{training}” until {date}").format(
             training=status.training, date=date(status.until)))  # fmt: skip

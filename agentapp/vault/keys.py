@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -76,10 +78,41 @@ def load_public_key(path: Path) -> X25519PublicKey:
 # ------------------------------------------------------------------ OS key store
 
 
+_chosen = False
+
+
+def _keyring(again: bool = False) -> Any:
+    """keyring, with the OS's own key store chosen by name: keyring's own detection imports
+    every back-end, and its macOS one asks ctypes for the Security framework, which on Linux
+    runs gcc (three compilers a command, their files left in /tmp). An explicit choice
+    (PYTHON_KEYRING_BACKEND, keyringrc.cfg) is honoured as keyring would."""
+    global _chosen
+    import keyring
+    import keyring.core
+
+    if _chosen and not again:
+        return keyring
+    _chosen = True
+    chosen = keyring.core.load_env() or keyring.core.load_config()
+    if chosen is None and sys.platform.startswith("linux"):
+        from keyring.backends import SecretService, fail
+
+        try:
+            SecretService.Keyring.priority  # noqa: B018 - raises when it cannot serve
+            chosen = SecretService.Keyring()
+        except Exception:  # no Secret Service on the session bus: keystore_problem says so
+            chosen = fail.Keyring()
+    if chosen is None:  # Windows, macOS: their one back-end, as keyring finds it
+        keyring.core.init_backend()
+    else:
+        keyring.set_keyring(chosen)
+    return keyring
+
+
 def keystore_problem() -> str | None:
     """None when a real OS key store is usable, else the reason it is not."""
     try:
-        import keyring
+        keyring = _keyring()
         from keyring.backends import fail
     except Exception as exc:  # pragma: no cover - keyring is a dependency
         return _("keyring is not importable ({exc})").format(exc=exc)
@@ -170,9 +203,7 @@ def ensure_keystore(system: Path) -> KeyStore:
         return KeyStore("none", problem)
     why = unlock(path)
     if why is None:
-        import keyring.core
-
-        keyring.core.init_backend()  # the backend chosen before the daemon started was "none"
+        _keyring(again=True)  # the backend chosen before the daemon started was "none"
         again = keystore_problem()
         if again is None:
             return KeyStore("kiosk", _("the per-machine kiosk key store, unlocked with {path}")
@@ -194,7 +225,7 @@ def store_private_in_keystore(private: X25519PrivateKey) -> str:
                 "{problem}. Start a key store, or use --private-out FILE with --passphrase-file"
             ).format(problem=problem)
         )
-    import keyring
+    keyring = _keyring()
 
     fp = fingerprint(private.public_key())
     raw = private.private_bytes(
@@ -213,7 +244,7 @@ def load_private_from_keystore(fp: str) -> X25519PrivateKey:
         raise KeyProblem(
             _("{problem}; or give the private key file with --key").format(problem=problem)
         )
-    import keyring
+    keyring = _keyring()
 
     try:
         secret = keyring.get_password(SERVICE, _entry(fp))
@@ -266,7 +297,7 @@ def store_secret(entry: str, value: str) -> None:
     problem = keystore_problem()
     if problem:
         raise KeyProblem(problem)
-    import keyring
+    keyring = _keyring()
 
     try:
         keyring.set_password(SERVICE, entry, value)
@@ -279,7 +310,7 @@ def load_optional_secret(entry: str) -> str | None:
     problem = keystore_problem()
     if problem:
         raise KeyProblem(problem)
-    import keyring
+    keyring = _keyring()
 
     try:
         return keyring.get_password(SERVICE, entry)

@@ -185,6 +185,29 @@ def free_bytes(path: Path) -> int:
         return 0
 
 
+def write_problem(recordings: Path, trail: Path) -> str | None:
+    """Can a recording and its trail be written now? A file made and removed in the
+    recordings folder (never following a link), and the trail opened for appending (nothing
+    written): None, or why not (a folder turned read-only by a disk error says so here, not
+    at the next call)."""
+    probe = recordings / ".write-probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, b"\0")
+        finally:
+            os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write recordings in {recordings}: {exc.strerror or exc}"
+    try:
+        fd = os.open(trail, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        return f"cannot write the audit trail {trail}: {exc.strerror or exc}"
+    return None
+
+
 @dataclass(slots=True)
 class _SegmentFile:
     offsets: list[int]  # where each record starts

@@ -464,17 +464,21 @@ def _windows_of(disp: str, wm_class: str) -> list[int]:
         d.close()
 
 
+def chromium_flags(profile: str) -> list[str]:
+    """A throwaway Chromium profile that asks nothing and calls no one."""
+    return ["--no-sandbox", f"--user-data-dir={profile}", "--no-first-run", "--disable-gpu",
+            "--test-type", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-quic", "--password-store=basic"]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def browser(desktop: VirtualDesktop) -> Iterator[Browser]:
     exe = shutil.which("chromium")
     need(exe is not None, "chromium is not installed (Debian: chromium)")
     assert exe is not None
     profile = tempfile.mkdtemp(prefix="agentapp-chromium-")
-    argv = [exe, "--no-sandbox", f"--user-data-dir={profile}", "--no-first-run", "--disable-gpu",
-            "--test-type", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--password-store=basic",
-            # what URL and field rules need of a Chromium-based browser (README)
-            "--force-renderer-accessibility"]  # fmt: skip
+    # what URL and field rules need of a Chromium-based browser (README)
+    argv = [exe, *chromium_flags(profile), "--force-renderer-accessibility"]
     try:
         yield from _browse(desktop, argv, "chromium", "Chromium", "ctrl",
                            ["--window-position=100,100", "--window-size=1280,800"])  # fmt: skip
@@ -695,3 +699,42 @@ def test_doctor_says_whether_the_business_page_can_be_read(
         assert page["ok"] is ok, page
         assert "the page's address can be read" in page["detail"], page
         assert "crm.html" not in page["detail"]
+
+
+def test_a_page_that_cannot_be_read_keeps_nothing_and_the_trail_says_why(
+    desktop: VirtualDesktop, keystore: None, make_agent: Callable[..., Agent]
+) -> None:
+    """A real Chromium started without its renderers' accessibility: the page it shows
+    cannot be told, so no frame is kept, and the trail says that, not that the window was
+    never visible."""
+    import contextlib
+
+    from tests.policies import ACCESS
+
+    exe = shutil.which("chromium")
+    need(exe is not None, "chromium is not installed (Debian: chromium)")
+    assert exe is not None
+    profile = tempfile.mkdtemp(prefix="agentapp-chromium-")
+    argv = [exe, *chromium_flags(profile), "--disable-renderer-accessibility",
+            "--class=crm-no-accessibility"]  # fmt: skip
+    app = ('name = "CRM web"\nexecutable = "chromium"\nwm_class = "crm-no-accessibility"\n'
+           'url_pattern = "/crm\\\\.html$"')  # fmt: skip
+    browse = contextlib.contextmanager(_browse)
+    try:
+        with browse(desktop, argv, "chromium", "crm-no-accessibility", "ctrl",
+                    ["--window-position=100,100", "--window-size=1280,800"]):  # fmt: skip
+            agent = make_agent(policy_text("alice", application=app, extra=ACCESS),
+                               env=desktop.env).start()  # fmt: skip
+            assert agent.hook("off-hook", "call-unread") == "ok: recording"
+            wait_until(lambda: "which page it shows" in agent.cli("status").stdout,
+                       "the status never said the page cannot be read", 15)  # fmt: skip
+            time.sleep(1.0)
+            agent.hook("on-hook", "call-unread")
+            agent.wait_log("nothing kept for this call")
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert agent.recordings() == []
+    trail = json.loads(agent.cli("audit", "show", "--json", user="dan").stdout)
+    (unkept,) = [e for e in trail if e["action"] == "recording not kept"]
+    assert "which page it shows" in unkept["reason"], unkept
+    assert "never visible" not in unkept["reason"]

@@ -286,3 +286,19 @@ def test_headless_records_only_where_the_policy_allows_it(tmp_path: Path) -> Non
     assert engine.vault.recordings() == []
     (data / "policy.toml").write_text(policy_text("alice"))  # this desk is listed
     assert "without its tray" not in engine.refresh().detail
+
+
+def test_a_key_store_command_runs_no_compiler(tmp_path: Path, keystore: None) -> None:
+    """keyring's own detection imports its macOS back-end, which asks ctypes for a framework
+    and so runs gcc on Linux (three times a command, files left in /tmp): the back-end is
+    chosen by name instead. Compilers that note their runs stand first on the PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ran = tmp_path / "ran"
+    for name in ("gcc", "cc", "x86_64-linux-gnu-gcc"):
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "$0" >> {ran}\nexit 1\n')
+        (bin_dir / name).chmod(0o755)
+    env = dict(no_display_env(tmp_path / "data"), PATH=f"{bin_dir}:{os.environ['PATH']}")
+    r = cli("keys", "init", env=env)
+    assert r.returncode == 0, r.stderr
+    assert not ran.exists(), ran.read_text()

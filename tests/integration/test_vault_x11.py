@@ -241,6 +241,79 @@ def test_disk_full_mid_call_stops_recording_and_keeps_what_was_sealed(
     assert list(iter_frames(_export(agent, str(rec["id"]), tmp_path)))
 
 
+@pytest.fixture
+def fragile_disk(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A 256 MB ext4 on a loop device, mounted with errors=remount-ro as a desk's disk is: its
+    mount point, and the kernel's switch that makes it meet an error (it turns read-only at
+    once, open files or not)."""
+    image, mnt = tmp_path / "disk.img", tmp_path / "fragile"
+    mnt.mkdir()
+    with open(image, "wb") as f:
+        f.truncate(256 << 20)  # sparse; above the 64 MB a call needs free
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
+    mounted = made.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop,errors=remount-ro", str(image), str(mnt)],
+        capture_output=True, text=True,
+    ).returncode == 0  # fmt: skip
+    if not mounted:  # not root, no loop devices, no mkfs.ext4
+        pytest.skip(f"cannot mount an ext4 image here ({made.stderr.strip()})")
+    device = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(mnt)], capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    switch = Path("/sys/fs/ext4") / Path(device).name / "trigger_fs_error"
+    if not switch.exists():
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        pytest.skip(f"this kernel has no {switch}")
+    yield mnt, switch
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_recordings_folder_turned_read_only_mid_call_keeps_the_desk_on_cannot_record(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
+    fragile_disk: tuple[Path, Path], request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    """A disk error turns the recordings' file system read-only during a call: the desk
+    says it cannot record, and keeps saying so (not "waiting for a call") until it can
+    write again; doctor says why."""
+    disk, switch = fragile_disk
+    agent = make_agent(policy_text("alice", segment_seconds=5), env=desktop.env)
+    recordings = agent.data / "recordings"
+    subprocess.run(["mount", "--bind", str(disk), str(recordings)], check=True)
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(recordings)], check=False))
+    agent.start()
+
+    def status() -> dict[str, str]:
+        return json.loads(agent.cli("status").stdout)  # type: ignore[no-any-return]
+
+    assert agent.hook("off-hook", "call-ro") == "ok: recording"
+    deadline = time.monotonic() + 20
+    while not list(disk.rglob("seg-*.seal")):
+        assert time.monotonic() < deadline, "no segment sealed"
+        time.sleep(0.1)
+    switch.write_text("1")  # the disk meets an error: read-only from now on
+    deadline = time.monotonic() + 15
+    while status()["state"] != "cannot_record":
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.2)
+    agent.hook("on-hook", "call-ro")
+    time.sleep(6)  # three of the idle agent's looks at its readiness
+    now = status()
+    assert now["state"] == "cannot_record", now
+    assert "cannot write recordings" in now["detail"] and "Read-only" in now["detail"], now
+    assert agent.hook("off-hook", "call-ro-2").startswith("ok: not recording"), now
+    agent.hook("on-hook", "call-ro-2")
+    checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
+    assert not checks["writable"]["ok"] and "Read-only" in checks["writable"]["detail"]
+
+    # IT takes the broken disk away: the folder beneath it can be written, and the desk says so
+    subprocess.run(["umount", "-l", str(recordings)], check=True)
+    deadline = time.monotonic() + 10
+    while status()["state"] != "waiting":
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.2)
+    assert agent.hook("off-hook", "call-rw") == "ok: recording"
+    agent.hook("on-hook", "call-rw")
+
+
 def test_view_plays_the_recording_in_a_window_and_is_traced(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
 ) -> None:  # fmt: skip

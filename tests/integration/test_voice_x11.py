@@ -174,6 +174,65 @@ def test_the_softphone_voice_is_recorded_with_the_video_and_nothing_else(
     assert _audio(made)[0].shape[1] == 0
 
 
+def _shares(x: np.ndarray, hz: float) -> np.ndarray:
+    """The share of each 100 ms window's spectrum at `hz` (±30 Hz); 0 for silence."""
+    window = RATE // 10
+    out = []
+    for at in range(0, len(x) - window + 1, window):
+        w = x[at : at + window]
+        s = np.abs(np.fft.rfft(w * np.hanning(window)))
+        f = np.fft.rfftfreq(window, 1 / RATE)
+        out.append(float(s[(f > hz - 30) & (f < hz + 30)].sum() / s.sum()) if s.sum() else 0.0)
+    return np.array(out)
+
+
+def test_a_pause_takes_back_the_sound_of_its_look_behind_as_it_does_the_picture(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    """The caller starts reading digits (2 kHz on both sides) 0.3 s before the trainee
+    presses the pause: none of it is in the export, on either channel, and the sound before
+    the pause ends where the picture does (the look-behind, 0.5 s), within 150 ms."""
+    from agentapp import layout
+    from agentapp.core.events import ControlCommand, ControlKind
+    from agentapp.telephony.hook import send_event
+    from agentapp.vault.export import iter_frames
+
+    caller = pulse.feed(440, name=SOFTPHONE)  # the softphone's playback: the caller
+    mic = pulse.feed(1000, name="microphone-feed", device="micsink")  # the agent's voice
+    pulse.listen(name=SOFTPHONE)  # the softphone records the agent's microphone
+    env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
+    agent = make_agent(_voice_policy(), env=env).start()
+    agent.hook("off-hook", "call-digits")
+    time.sleep(3.0)
+    caller.hz = mic.hz = 2000
+    time.sleep(0.3)
+    socket = layout.hook_socket(agent.data)
+    assert send_event(socket, ControlCommand(ControlKind.PAUSE, time.time())).startswith("ok")
+    time.sleep(1.0)
+    caller.hz, mic.hz = 440, 1000
+    time.sleep(0.5)
+    assert send_event(socket, ControlCommand(ControlKind.RESUME, time.time())).startswith("ok")
+    time.sleep(1.5)
+    agent.hook("on-hook", "call-digits")
+    (rec,) = agent.wait_sealed()
+    assert rec["voice"] == "recording", rec
+    (pause,) = rec["paused_spans"]  # type: ignore[misc]
+    out = tmp_path / "digits.mp4"
+    agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: digits")
+    audio, start = _audio(out)
+    for channel, voice in zip(audio, (1000, 440), strict=True):
+        assert _shares(channel, 2000).max() < 0.05, "the digits read before the pause are kept"
+        before = _span(audio, start, 1.0, pause[0] - 1.0)[0 if voice == 1000 else 1]
+        assert _level(before, voice) > 0.5, "the voice before the digits is kept"
+    last_frame = max(t for t, _bgr in iter_frames(out) if t < pause[0])
+    for channel in audio:
+        loud = np.flatnonzero(np.abs(channel[: max(0, int((pause[0] - start) * RATE))]) > 0.01)
+        last_sound = start + loud[-1] / RATE
+        print(f"before the pause: last frame {last_frame:.3f} s, last sound {last_sound:.3f} s")
+        assert abs(last_sound - last_frame) <= 0.150
+
+
 def test_no_voice_when_the_policy_says_off_or_the_softphone_is_silent(
     desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
     make_agent: Callable[..., Agent], tmp_path: Path,
@@ -237,23 +296,22 @@ def _phone(folder: Path, account: str, env: dict[str, str], *, player: str, sour
     return Phone(sip, ctrl, proc)
 
 
-def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
-    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
-    make_agent: Callable[..., Agent], tmp_path: Path,
-) -> None:  # fmt: skip
-    """The caller's baresip plays a 440 Hz file (aufile) over the call; the agent's baresip
-    plays it to PulseAudio through ALSA's pulse plug-in and records the microphone (a null
-    sink's monitor fed 1 kHz); a music player sends 3 kHz to the same output."""
+def _baresip_call(
+    pulse: Pulse,
+    desktop: VirtualDesktop,
+    make_agent: Callable[..., Agent],
+    tmp_path: Path,
+    source: str,
+    seconds: float = 4.0,
+) -> tuple[Agent, dict[str, object], str]:
+    """A real call from a caller's baresip (440 Hz from a file) to the agent's baresip
+    (playing to PulseAudio, recording from `source`), watched by the real agent: the agent,
+    the sealed recording, and the status's voice midway."""
     need(shutil.which("baresip") is not None, "baresip is not installed (Debian baresip-core)")
-    for args in (["set-default-sink", "spk"], ["set-default-source", "micsink.monitor"]):
-        subprocess.run(["pactl", *args], env=pulse.env, check=True, timeout=10)
-    pulse.play(1000, name="microphone-feed", device="micsink")
-    pulse.play(3000, name="music-player")
     tone = tmp_path / "caller-440-8k.wav"
     _tone(tone, 440, 60, rate=8000)  # aufile wants the codec's rate
     phones = [
-        _phone(tmp_path / "agent-phone", "agent", pulse.env, player="alsa,pulse",
-               source="alsa,pulse"),
+        _phone(tmp_path / "agent-phone", "agent", pulse.env, player="alsa,pulse", source=source),
         _phone(tmp_path / "caller-phone", "caller", pulse.env, player="alsa,null",
                source=f"aufile,{tone}"),
     ]  # fmt: skip
@@ -270,12 +328,28 @@ def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
         agent.wait_log("connected; 0 call(s) in progress")
         caller.command("dial", f"sip:agent@127.0.0.1:{agent_phone.sip}")
         agent.wait_log("status: recording")
-        time.sleep(4.0)
+        time.sleep(seconds)
+        said = str(json.loads(agent.cli("status").stdout)["voice"])
         caller.command("hangup")
         (rec,) = agent.wait_sealed()
     finally:
         for phone in phones:
             phone.stop()
+    return agent, rec, said
+
+
+def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
+    desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    """The caller's baresip plays a 440 Hz file (aufile) over the call; the agent's baresip
+    plays it to PulseAudio through ALSA's pulse plug-in and records the microphone (a null
+    sink's monitor fed 1 kHz); a music player sends 3 kHz to the same output."""
+    for args in (["set-default-sink", "spk"], ["set-default-source", "micsink.monitor"]):
+        subprocess.run(["pactl", *args], env=pulse.env, check=True, timeout=10)
+    pulse.play(1000, name="microphone-feed", device="micsink")
+    pulse.play(3000, name="music-player")
+    agent, rec, _said = _baresip_call(pulse, desktop, make_agent, tmp_path, "alsa,pulse")
     assert rec["voice"] == "recording", rec
     out = tmp_path / "call.mp4"
     agent.cli("recordings", "export", str(rec["id"]), "--out", str(out), "--reason", "test: voice")
@@ -286,6 +360,32 @@ def test_a_real_baresip_call_is_recorded_with_both_voices_and_nothing_else(
     assert _level(talk[1], 440) > 0.5, "the caller's voice, from the softphone's playback"
     assert _level(audio[0], 3000) < 0.01 and _level(audio[1], 3000) < 0.01, "no music"
     _no_plaintext_audio(agent.data)
+
+
+@pytest.mark.parametrize("desk", ["monitor only", "no microphone"])
+def test_a_desk_with_one_side_of_the_call_keeps_no_voice_and_says_so(
+    desk: str, desktop: VirtualDesktop, keystore: None, windows: Windows, pulse: Pulse,
+    make_agent: Callable[..., Agent], tmp_path: Path,
+) -> None:  # fmt: skip
+    """A real baresip call where the agent's softphone records from the sound server's
+    fallback, its own output's monitor (no headset microphone), or from no microphone at all:
+    the caller's side alone is never kept, and the status, recording.json, the export's words
+    and the decoded export agree: no voice, neither side."""
+    subprocess.run(["pactl", "set-default-sink", "spk"], env=pulse.env, check=True, timeout=10)
+    subprocess.run(["pactl", "set-default-source", "spk.monitor"], env=pulse.env, check=True,
+                   timeout=10)  # fmt: skip
+    quiet = tmp_path / "quiet-8k.wav"
+    _tone(quiet, 0, 60, rate=8000)
+    source = "alsa,pulse" if desk == "monitor only" else f"aufile,{quiet}"
+    agent, rec, said = _baresip_call(pulse, desktop, make_agent, tmp_path, source, 3.0)
+    why = "the monitor of its own output" if desk == "monitor only" else "from no microphone"
+    assert said.startswith("no voice") and why in said and "neither side is kept" in said, said
+    assert rec["voice"] == said, rec
+    out = tmp_path / "call.mp4"
+    words = agent.cli("recordings", "export", str(rec["id"]), "--out", str(out),
+                      "--reason", "test: one side").stdout  # fmt: skip
+    assert "no voice in this recording" in words and "left channel" not in words, words
+    assert _audio(out)[0].shape[1] == 0, "nothing of the caller's side is kept"
 
 
 FLASH_AND_BEEP = r"""
@@ -350,6 +450,7 @@ def test_voice_and_frames_stay_in_sync(
     (the frame interval, 33 ms at 30 fps, included)."""
     import sys
 
+    pulse.listen(name=SOFTPHONE)  # its microphone: a voice is kept only with both sides
     env = dict(desktop.env, PULSE_SERVER=pulse.env["PULSE_SERVER"])
     policy = _voice_policy(fps=30, wm_class="agentapp-sync")
     agent = make_agent(policy, env=env).start()

@@ -802,6 +802,25 @@ def test_a_page_that_cannot_be_read_records_nothing_and_says_why(
     idle(e)
     assert all(m.frames == 0 for m in e.vault.recordings())
     assert any("the browser does not say which page it shows" in s for s in seen), seen
+    # the trail keeps the reason that happened, not another one
+    last = e.audit.entries()[-1]
+    assert last["action"] == "recording not kept", last
+    assert last["reason"].startswith("the browser does not say which page it shows"), last
+    e.stop()
+
+
+def test_a_call_paused_from_start_to_end_is_not_kept_and_the_trail_says_so(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    e = make_engine(tmp_path, key, FakeLocator())
+    call(e, EventKind.OFF_HOOK)
+    assert e.toggle_pause() == "ok: paused"
+    run(e, 1.5)
+    call(e, EventKind.ON_HOOK)
+    idle(e)
+    assert e.vault.recordings() == []
+    last = e.audit.entries()[-1]
+    assert (last["action"], last["reason"]) == ("recording not kept", "paused for the whole call")
     e.stop()
 
 

@@ -121,9 +121,10 @@ def test_voice_alone_never_makes_a_recording() -> None:
 class _Tone:
     """A stand-in sound server: each channel is a process writing a tone in real time."""
 
-    def __init__(self) -> None:
+    def __init__(self, stall_at: float = 0.0) -> None:
         self.far, self.near, self.why = 1, "mic", ""
         self.opened: list[int] = []
+        self.stall_at = stall_at  # a stream that falls behind there, then catches up at once
 
     def find(self) -> _Tone:
         return self
@@ -139,6 +140,8 @@ class _Tone:
             f"    s = (np.sin(2 * np.pi * {hz} * (n + i * {per}) / {CAPTURE_RATE}) * 8000)\n"
             "    sys.stdout.buffer.write(s.astype('<i2').tobytes()); sys.stdout.buffer.flush()\n"
             "    i += 1\n"
+            f"    if {round(self.stall_at / 0.02)} <= i < {round(self.stall_at / 0.02) + 6}:\n"
+            "        time.sleep(0.04)  # half speed for 0.24 s: 0.12 s short, then caught up\n"
             "    time.sleep(max(0, t0 + i * 0.02 - time.monotonic()))\n"
         )
         return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
@@ -158,8 +161,9 @@ def test_two_channels_on_the_call_clock_and_silence_while_muted() -> None:
     started = clock.now()
     r = VoiceRecorder(tone, clock=clock, started_at=started, silence=silence)
     r.start()
-    time.sleep(1.5)
-    silence.set(True)
+    time.sleep(2.5)  # (the stand-in's tones start within about 0.9 s)
+    paused = clock.now() - started
+    silence.set(True, clock.now())
     time.sleep(0.8)
     silence.set(False)
     time.sleep(0.8)
@@ -169,12 +173,52 @@ def test_two_channels_on_the_call_clock_and_silence_while_muted() -> None:
     assert {p.channel for p in packets} == {AGENT, CALLER}
     audio = decode(packets)
     end = audio.shape[1] / RATE
-    assert end == pytest.approx(3.1, abs=0.35)  # the call's clock, not the count of samples
-    first = audio[:, int(0.6 * RATE) : int(1.3 * RATE)]
+    assert end == pytest.approx(4.1, abs=0.35)  # the call's clock, not the count of samples
+    first = audio[:, int(1.2 * RATE) : int((paused - 0.55) * RATE)]
     assert _level(first[0], 1000) > 0.5 and _level(first[1], 440) > 0.5
-    quiet = audio[:, int(1.54 * RATE) : int(2.26 * RATE)]  # the pause (sleeps aside)
+    # the pause, and its look-behind before it (0.5 s: what the video drops too), cut from
+    # the packet the look-behind's start falls in; the codec's ring after a cut: < 60 ms
+    quiet = audio[:, int((paused - 0.44) * RATE) : int((paused + 0.76) * RATE)]
     assert np.abs(quiet).max() <= 2, "muted: digital silence (the decoder's ±1 LSB aside)"
-    assert _level(audio[0, int(2.6 * RATE) : int(3.0 * RATE)], 1000) > 0.5
+    for channel in audio:
+        last = np.flatnonzero(np.abs(channel[: int(paused * RATE)]) > 100)[-1] / RATE
+        assert paused - 0.5 - 0.07 <= last <= paused - 0.5 + 0.03, "sound ends with the video"
+    resumed = audio[0, int((paused + 1.0) * RATE) : int((paused + 1.5) * RATE)]
+    assert _level(resumed, 1000) > 0.5
+
+
+def test_a_stream_that_stalls_and_catches_up_leaves_no_hole() -> None:
+    """A loaded machine: the sound server delivers at half speed for a moment (0.12 s short),
+    then all of it at once. The samples follow on where they belong: no silence in the voice
+    (a jump to the clock at the shortfall left a hole)."""
+    clock = SystemClock()
+    tone = _Tone(stall_at=1.6)
+    r = VoiceRecorder(tone, clock=clock, started_at=clock.now(), silence=Silence())
+    r.start()
+    time.sleep(3.2)
+    r.stop()
+    audio = decode(r.take())
+    window = RATE // 20  # 50 ms
+    for channel in audio:
+        start = np.flatnonzero(np.abs(channel) > 100)[0]
+        levels = [np.abs(channel[at : at + window]).max()
+                  for at in range(start, len(channel) - 3 * window, window)]  # fmt: skip
+        assert min(levels) > 1000, f"a hole in the voice: {levels}"
+
+
+def test_one_side_alone_is_never_kept_and_the_status_says_so() -> None:
+    """The softphone records from its own output's monitor (refused): the caller's side is
+    there, but a voice is kept only with both sides."""
+    tone = _Tone()
+    tone.near, tone.why = None, "the softphone records from spk.monitor, the monitor of its own"
+    clock = SystemClock()
+    r = VoiceRecorder(tone, clock=clock, started_at=clock.now(), silence=Silence())
+    r.start()
+    time.sleep(1.2)
+    r.stop()
+    assert r.state.startswith("no voice: the softphone records from spk.monitor")
+    assert "neither side is kept" in r.state
+    assert tone.opened == [] and r.take() == []
 
 
 def test_no_stream_found_says_why_and_writes_nothing() -> None:
@@ -193,7 +237,8 @@ def test_no_stream_found_says_why_and_writes_nothing() -> None:
     r.start()
     time.sleep(0.3)
     r.stop()
-    assert r.state == "no voice: the softphone plays no sound stream" and r.take() == []
+    assert r.state == "no voice: the softphone plays no sound stream (neither side is kept)"
+    assert r.take() == []
 
 
 def test_the_notice_and_the_register_say_the_voice_is_recorded_and_how() -> None:
@@ -214,6 +259,8 @@ def test_the_notice_and_the_register_say_the_voice_is_recorded_and_how() -> None
     assert "Le son de l'appel est enregistré avec la vidéo, depuis le logiciel" in fr
     assert "même coupé dans le logiciel téléphonique" in fr  # the softphone's mute is not read
     assert "La pause coupe aussi le son des deux voix" in fr and "son compris" in fr
+    assert "0,5 s qui la précèdent" in fr  # the look-behind, for the sound as for the picture
+    assert "le son n'est pas gardé du tout, ni votre voix ni celle de l'appelant" in fr
     assert "toujours sans le son" in fr  # anonymised extracts
     assert "y compris de l'enregistrement de leur voix" in fr  # callers told by the telephony
     en = build_notice(on, "alice", "en").as_text()
@@ -239,4 +286,5 @@ def test_the_tray_says_whether_the_sound_is_recorded() -> None:
     lost = EngineStatus(
         AgentState.RECORDING, "x", "r1", voice="no voice: the softphone plays no sound stream"
     )
-    assert any(line.startswith("Le son de l'appel n'est pas enregistré") for line in lines(lost))
+    said = lines(lost)
+    assert "Le son de l'appel n'est pas enregistré : ni votre voix, ni celle de l'appelant." in said
