@@ -366,9 +366,15 @@ class ConsoleModel:
         spans = ", ".join(
             f"{number(round(a, 1))}–{number(round(b, 1))} s" for a, b in m.paused_spans
         ) or _("none")
-        return _("{duration} in {segments} sealed segment(s); paused: {spans}; {end}").format(
+        said = _("{duration} in {segments} sealed segment(s); paused: {spans}; {end}").format(
             duration=duration(m.duration_s), segments=m.segments, spans=spans,
             end=m.end_reason or status_words(m.status))  # fmt: skip
+        if m.voice == "recording":  # both sides or none (capture/voice.py)
+            said += "; " + _("the call's voice: the agent on the left, the caller on the right")
+        elif m.voice.startswith("no voice"):
+            why = m.voice.removeprefix("no voice: ")
+            said += "; " + _("no voice in this recording: {why}").format(why=why)
+        return said
 
     def notes_at_hub(self, rid: str) -> bool:
         """Whether this person's notes on `rid` live at the hub: she fetched it from there

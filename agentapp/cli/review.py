@@ -275,7 +275,8 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     elif anonymise and meta.voice == "recording":
         print(_("  without the call's voice: an anonymised extract never carries voices"))
     elif meta.voice.startswith("no voice"):
-        print(_("  no voice in this recording: {why}").format(why=meta.voice))
+        print(_("  no voice in this recording: {why}").format(
+            why=meta.voice.removeprefix("no voice: ")))  # fmt: skip
     if summary.cut_short:
         print(
             _(

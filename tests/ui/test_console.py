@@ -395,3 +395,21 @@ def test_the_call_s_voice_is_chosen_per_agent_and_needs_the_softphone_rule(
     e.voice.setCurrentIndex(e.voice.findData(None))
     e.enrol_button.click()
     assert "voice" not in draft.read_text().split("[[enrolment]]")[1].split("[")[0]
+
+
+def test_the_timeline_caption_says_which_voices_the_recording_keeps(qtbot: QtBot, site) -> None:  # type: ignore[no-untyped-def]
+    trainer, folder, _ = site
+    w = _console(qtbot, trainer, folder, "carol")
+    rid = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
+    path = folder / "recordings" / rid / "recording.json"
+    said = {}
+    for voice in ("", "recording", "no voice: the softphone records from no microphone "
+                  "(neither side is kept)"):  # fmt: skip
+        path.write_text(json.dumps({**json.loads(path.read_text()), "voice": voice}))
+        said[voice] = w.model.timeline(rid)
+    assert "voice" not in said[""]  # the policy records no voice
+    assert said["recording"].endswith("the agent on the left, the caller on the right")
+    assert said[next(v for v in said if v.startswith("no"))].endswith(
+        "no voice in this recording: the softphone records from no microphone (neither side "
+        "is kept)"
+    )
