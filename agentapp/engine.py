@@ -524,7 +524,7 @@ class Engine:
         return "ok: recording"
 
     def _voice_for(self, policy: Policy, started_at: float) -> Callable[[], VoiceRecorder] | None:
-        """The call's voice recorder, if the policy records this agent's voice (issue 17)."""
+        """The call's voice recorder, if the policy records this agent's voice."""
         if policy.voice_for(self.agent) != VOICE_SOFTPHONE or policy.softphone is None:
             return None
         streams = self._voice_factory(policy.softphone) if self._voice_factory else None

@@ -66,7 +66,7 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         # only when given: the notices agents already read keep their digest
         **({"sampling_reason": policy.sampling_reason} if policy.sampling_reason else {}),
         **({"headless_desks": sorted(policy.headless_desks)} if policy.headless_desks else {}),
-        # the call's voice (issue 17): an agent whose voice is recorded is asked again
+        # the call's voice: an agent whose voice is recorded is asked again
         **({"voice": VOICE_SOFTPHONE} if _voiced(policy, enrolment) else {}),
         # who may see this agent's recordings by name: a new trainer or admin asks again
         **(

@@ -206,7 +206,7 @@ class Policy:
     headless_desks: tuple[str, ...] = ()  # host names that may record with no tray (kiosks)
     review_minutes: int = DEFAULT_REVIEW_MINUTES
     governance: Governance = field(default_factory=Governance)
-    voice: str = VOICE_OFF  # the call's voice with the video: "off" or "softphone" (issue 17)
+    voice: str = VOICE_OFF  # the call's voice with the video: "off" or "softphone"
     softphone: SoftphoneRule | None = None
 
     def voice_for(self, agent: str) -> str:

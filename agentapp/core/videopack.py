@@ -15,7 +15,7 @@ as much CPU as a new one and a few hundred bytes.
 Layout (big-endian): b"VP1" | u16 width | u16 height | u32 count | count x
 (u32 pts_ms | u8 flags (1: key frame, 2: repeat) | u32 length | bytes).
 
-With the call's voice (issue 17) the magic is b"VP2" and the video packets are followed by
+With the call's voice the magic is b"VP2" and the video packets are followed by
 u32 voice_count | voice_count x (u32 pts_ms | u8 channel (0: agent, 1: caller) | u16 length |
 bytes): Opus packets of 60 ms on the same clock as the frames (ms since off-hook), so the two
 tracks are sealed, cut at a late on-hook and erased together.

@@ -4,7 +4,7 @@ gives the desk's account a random secret (`agentapp machine kiosk-keystore USER`
 doctor) unlocks gnome-keyring with it, on the session bus, when no key store answers.
 
 The trust is the login key store's: what the account can open, the account's user can (R8's
-trail key and R12's recording keys are the desk user's either way; issue 19's hub is where
+trail key and R12's recording keys are the desk user's either way; the site hub is where
 a trail no desk can rewrite belongs). A secret anyone else can read is refused.
 
 Threading: plain functions, on the caller's thread (the agent's start, doctor).

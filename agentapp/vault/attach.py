@@ -1,7 +1,7 @@
 """A call recording the site's PBX already makes (Asterisk MixMonitor, FreeSWITCH
 record_session, a cloud PBX's download), sealed into an agentapp recording as its voice, so
 the trainer plays voice and screen together under the recording's own rules: the same key,
-deadline, access and trail (issue 17).
+deadline, access and trail.
 
 The file is decoded in memory, placed on the recording's timeline by its wall-clock start,
 trimmed to the call (off-hook to on-hook), encoded to Opus as the desk's voice is

@@ -23,7 +23,7 @@ def used_this_week(
     """The agent's recordings this week: those on this desk, those at the site (recorded on
     any desk), and those this desk's trail says it started — so deleting local stubs gives
     nothing back. Recordings erased because the caller objected, or not kept, do not count.
-    Bound left: desks offline from the site at once each count only their own (issue 19's
+    Bound left: desks offline from the site at once each count only their own (the site hub's
     hub counts exactly)."""
     monday = dt.datetime.combine(week_start(today), dt.time()).timestamp()
     ids = recording_ids_since(recordings, agent, monday)

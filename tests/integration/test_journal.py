@@ -1,4 +1,4 @@
-"""The agent's log in the systemd journal (issue 18), read back with journalctl from a real
+"""The agent's log in the systemd journal, read back with journalctl from a real
 systemd-journald started by the test in a journal namespace of its own (so it touches no
 journal of the machine's). Needs root (journald's namespaces live in /run)."""
 

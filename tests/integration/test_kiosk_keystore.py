@@ -1,4 +1,4 @@
-"""A desk with no login key store (autologin, kiosk: issue 18): the agent records nothing
+"""A desk with no login key store (autologin, kiosk): the agent records nothing
 and says why; IT gives the account a per-machine key store; the agent unlocks it at its
 start (a real gnome-keyring on a real session bus of the test's own) and records, its audit
 trail signed with the key kept there. Needs root (the secret is made as root for the

@@ -159,7 +159,7 @@ def _licence_names(expression: str) -> set[str]:
 def test_the_package_is_lintian_clean_links_debian_libraries_and_states_its_licences(
     deb: Path, tmp_path: Path
 ) -> None:
-    """What IT checks before approving the package (issue 18), on the built .deb."""
+    """What IT checks before approving the package, on the built .deb."""
     need(shutil.which("lintian") is not None, "lintian is not installed")
     # Every check but the spelling of the binaries' strings (a third of lintian's time here,
     # and it gives only I: tags, which neither show nor fail).
@@ -180,7 +180,7 @@ def test_the_package_is_lintian_clean_links_debian_libraries_and_states_its_lice
     elves = _elves(bundle)
     assert len(elves) > 100
     # No RUNPATH of the build machine's: only $ORIGIN-relative ones, which stay in the bundle;
-    # no end-of-life OpenSSL linked anywhere (OpenCV's wheel brought 1.1.1k: issue 18).
+    # no end-of-life OpenSSL linked anywhere (OpenCV's wheel brought 1.1.1k).
     for elf in elves:
         dyn = subprocess.run(["readelf", "-d", str(elf)], capture_output=True, text=True).stdout
         assert "libssl.so.1" not in dyn and "libcrypto.so.1" not in dyn, elf
@@ -394,7 +394,7 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         assert f"bundle in {OPT}" in doctor["agentapp"]["detail"]
         assert str(ETC / "agent.toml") in doctor["agentapp"]["detail"]
         assert str(ETC / "recording-public-key.pem") in doctor["recording key"]["detail"]
-        # the bundle carries the French texts, Babel's dates and the guides (issue 16)
+        # the bundle carries the French texts, Babel's dates and the guides
         french = subprocess.run([str(BIN), "doctor"], capture_output=True, text=True,
                                 env=dict(agent.env, AGENTAPP_LANG="fr"), timeout=120)  # fmt: skip
         assert "clé d'enregistrement" in french.stdout and "Go libres" in french.stdout
@@ -431,7 +431,7 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         assert not [m for m in mapped if m.startswith(foreign)]
         assert f"{OPT}/_internal/libpython3.11.so.1.0" in mapped
 
-        # The site's daily purge (issue 18): systemd accepts the timer and its service, and the
+        # The site's daily purge: systemd accepts the timer and its service, and the
         # service's own command runs as systemd would run it, on the account's kiosk key
         # store and a bus of its own.
         units = Path("/usr/lib/systemd/system")

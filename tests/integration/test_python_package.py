@@ -1,4 +1,4 @@
-"""The Python package as IT or a developer installs it (issue 18): the wheel and the sdist
+"""The Python package as IT or a developer installs it: the wheel and the sdist
 built from this tree, their contents and metadata checked, then installed in a fresh
 virtual environment that knows nothing of this tree, where the installed command runs."""
 

@@ -1,5 +1,5 @@
-"""The call's voice, recorded from the softphone's own streams on a real PulseAudio server
-(issue 17): the caller's side from the softphone's playback stream alone (music played to the
+"""The call's voice, recorded from the softphone's own streams on a real PulseAudio server:
+the caller's side from the softphone's playback stream alone (music played to the
 same output is never recorded), the agent's side from the microphone the softphone records
 from, both silenced by a secure pause, nothing before off-hook or after on-hook, no voice at
 all with `voice = "off"` or once the caller objects, and no plaintext audio anywhere.

@@ -1,4 +1,4 @@
-"""The pixel work that replaced OpenCV (issue 18), judged by OpenCV itself, a library other
+"""The pixel work that replaced OpenCV, judged by OpenCV itself, a library other
 than the one that made the pixels: the colour conversion the encoder takes, the blur of an
 anonymised extract, the watermark's text drawn by Qt."""
 

@@ -1,4 +1,4 @@
-"""The layers hold (issue 15): the composition root is the top (only the command line's
+"""The layers hold: the composition root is the top (only the command line's
 `run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/
 and the text catalogue (agentapp.i18n: a leaf of the standard library and Babel);
 only ui/ and demo/ import PySide6; nothing outside cli/ imports the command line but the
@@ -74,9 +74,29 @@ def test_the_product_imports_nothing_of_the_demo() -> None:
 
 
 def test_the_product_does_not_import_opencv() -> None:
-    """OpenCV is the tests' judge of pixels, not part of the product (issue 18): a module
+    """OpenCV is the tests' judge of pixels, not part of the product: a module
     that imported it would fail in the bundle, which does not carry it."""
     users = sorted(m for m, names in _modules().items()
                    if any(n.split(".")[0] == "cv2" for n in names))  # fmt: skip
     assert users == []
     assert "av" in _imports(ROOT / "capture" / "encoder.py")  # the check reads real imports
+
+
+def test_no_text_of_the_project_cites_an_issue_number() -> None:
+    """Readers of the project cannot look issues up: a comment, docstring or document says
+    the why itself."""
+    import re
+
+    project = ROOT.parent
+    cited = re.compile(r"\bissues? \d+\b", re.IGNORECASE)
+    files = [*ROOT.rglob("*.py"), *ROOT.rglob("*.sql"), *(project / "tests").rglob("*.py"),
+             *(project / "docs").rglob("*.md"), *(project / "bench").glob("*"),
+             *(project / "scripts").glob("*"), project / "README.md"]  # fmt: skip
+    offenders = [
+        f"{f.relative_to(project)}:{n}"
+        for f in files
+        if f.is_file() and f.suffix in (".py", ".sql", ".md", ".sh", "")
+        for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1)
+        if cited.search(line)
+    ]
+    assert not offenders, offenders
