@@ -256,7 +256,9 @@ class VoiceRecorder:
     def _run(self) -> None:
         # the streams first: the pipes hold what they say while the codec loads (the first
         # call after start imports PyAV: ~1 s), so the voice starts with the call
-        self._channels = [_Channel(AGENT, None), _Channel(CALLER, None)]
+        # (a pause of an earlier call changed the Silence too: not a change of this one)
+        seen = self._silence.state()[1]
+        self._channels = [_Channel(AGENT, None, changes=seen), _Channel(CALLER, None, changes=seen)]
         next_look = time.monotonic() + LOOK_S
         try:
             self._look()
