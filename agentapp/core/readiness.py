@@ -92,12 +92,13 @@ def readiness(policy: Policy, agent: str, facts: DeskFacts) -> Verdict:
     for problem, why in ((facts.indicator_problem, Why.INDICATOR), (facts.key_problem, Why.KEY),
                          (facts.display_problem, Why.DISPLAY),
                          (facts.source_problem, Why.SOURCE),
-                         (facts.hub_problem, Why.HUB),
-                         (facts.vault_problem, Why.VAULT)):  # fmt: skip
+                         (facts.hub_problem, Why.HUB)):  # fmt: skip
         if problem:
             return Verdict(Ready.CANNOT_RECORD, problem, why)
-    if facts.free_bytes < facts.min_free:
+    if facts.free_bytes < facts.min_free:  # (a full disk fails the write probe too: said first)
         return Verdict(Ready.CANNOT_RECORD, disk_full(facts.free_bytes), Why.DISK)
+    if facts.vault_problem:
+        return Verdict(Ready.CANNOT_RECORD, facts.vault_problem, Why.VAULT)
     if not facts.acknowledged:
         return Verdict(
             Ready.NOTICE_REQUIRED,

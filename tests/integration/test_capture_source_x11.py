@@ -168,9 +168,9 @@ def test_fast_drag_and_restacking_leave_no_private_pixel(
     check_mode(scene, rec, agent)
     magenta = count(frames, MAGENTA, 80)
     # masked capture drops every read during which something moved: fewer frames by design,
-    # and fewer still on a loaded machine (10 seen in CI): enough frames that the checks
-    # below are not vacuous
-    assert len(frames) >= (8 if scene.kind == "masked" else 20)
+    # and fewer still on a loaded machine (7 seen with the suite run in parallel): enough
+    # frames that the checks below are not vacuous
+    assert len(frames) >= (5 if scene.kind == "masked" else 20)
     assert max(magenta) == 0, f"private pixels in {sum(m > 0 for m in magenta)} frames"
     assert max(count(frames, GREEN, 25)) > 0.5 * 1280 * 720  # the business window is there
 
@@ -301,7 +301,7 @@ def test_a_notification_daemons_pop_ups_over_the_business_window_are_never_recor
     check_mode(scene, rec, agent)
     print(f"{scene.kind}: magenta pixels on screen while the pop-ups were up: {seen}")
     assert max(seen) > 0.5 * 420 * 100, f"the pop-ups were not on screen: {seen}"
-    assert len(frames) >= (8 if scene.kind == "masked" else 20)
+    assert len(frames) >= (5 if scene.kind == "masked" else 20)
     magenta = count(frames, MAGENTA, 80)
     assert max(magenta) == 0, f"pop-up pixels in {sum(m > 0 for m in magenta)} frames"
     assert max(count(frames, GREEN, 25)) > 0.5 * 1280 * 720

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agentapp.core.policy import parse_policy
-from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, readiness
+from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, Why, readiness
 from tests.policies import policy_text
 
 TODAY = dt.date.today()
@@ -37,3 +37,13 @@ def test_what_stands_in_the_way_in_order() -> None:
     assert readiness(POLICY, "alice", ok).ready is Ready.YES
     short = DeskFacts(TODAY, acknowledged=True, free_bytes=MIN_FREE_BYTES - 1)
     assert readiness(POLICY, "alice", short).ready is Ready.CANNOT_RECORD
+
+
+def test_a_vault_that_cannot_be_written_comes_after_a_full_disk() -> None:
+    """A full disk fails the write probe too: the trainee reads "disk full", then, with
+    space again, whatever still stops the write."""
+    facts = DeskFacts(TODAY, acknowledged=True, free_bytes=0, vault_problem="read-only")
+    assert "disk full" in readiness(POLICY, "alice", facts).detail
+    facts = DeskFacts(TODAY, acknowledged=True, vault_problem="read-only")
+    v = readiness(POLICY, "alice", facts)
+    assert (v.ready, v.detail, v.why) == (Ready.CANNOT_RECORD, "read-only", Why.VAULT)
