@@ -25,13 +25,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.agent.engine import Engine
 from agentapp.capture.grabber import Grabber
 from agentapp.capture.xshm import ShmReader
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.demo.run import sample_policy
 from agentapp.demo.sample_window import SampleWindow
 from agentapp.demo.virtual_display import VirtualDesktop
-from agentapp.engine import Engine
 from agentapp.platform.x11 import X11Locator
 from agentapp.vault.keys import public_key_path, write_public_key
 

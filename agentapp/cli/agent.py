@@ -15,7 +15,7 @@ from agentapp.cli.base import CliError, Parser, Sub, handled
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
-    from agentapp.settings import Settings
+    from agentapp.agent.settings import Settings
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -115,8 +115,8 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
 
 
 def _run(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.app import run_agent
-    from agentapp.logs import setup_logging
+    from agentapp.agent.app import run_agent
+    from agentapp.files.logs import setup_logging
     from agentapp.telephony.hook import HookError
 
     place = setup_logging(s.data_dir, verbose=getattr(args, "verbose", False))
@@ -128,9 +128,9 @@ def _run(args: argparse.Namespace, s: Settings) -> int:
 
 
 def _notice(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.app import build_engine
+    from agentapp.agent.app import build_engine
+    from agentapp.agent.settings import ui_language
     from agentapp.core.policy import PolicyError
-    from agentapp.settings import ui_language
 
     engine = build_engine(s)
     language = args.lang or ui_language()
@@ -178,7 +178,7 @@ def _source_secret(args: argparse.Namespace, s: Settings) -> int:
 
 
 def _doctor(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.doctor import report, run_checks
+    from agentapp.agent.doctor import report, run_checks
 
     checks = run_checks(s)
     print(report(checks, args.json))
@@ -193,8 +193,8 @@ def _status(args: argparse.Namespace, s: Settings) -> int:
 
 
 def _machine(args: argparse.Namespace) -> int:
-    from agentapp.machine import MachineSettings, MachineSetupError, configure
-    from agentapp.paths import system_dir
+    from agentapp.agent.machine import MachineSettings, MachineSetupError, configure
+    from agentapp.files.paths import system_dir
 
     given = MachineSettings(args.site_folder, args.event_source, args.recording_key,
                             args.signing_key)  # fmt: skip
@@ -211,7 +211,7 @@ def _machine(args: argparse.Namespace) -> int:
 def _kiosk(args: argparse.Namespace) -> int:
     if not sys.platform.startswith("linux"):
         raise CliError(_("kiosk key stores are for Linux desks (gnome-keyring)"))
-    from agentapp.paths import system_dir
+    from agentapp.files.paths import system_dir
     from agentapp.platform.kiosk import KioskError, provision, remove, secret_path
 
     system = args.system_dir or system_dir()

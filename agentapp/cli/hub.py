@@ -29,8 +29,8 @@ from agentapp.cli.base import (
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
+    from agentapp.agent.settings import Settings
     from agentapp.core.config import HubConfig
-    from agentapp.settings import Settings
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:

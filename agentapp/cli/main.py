@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentapp import __version__, layout
+from agentapp import __version__
 from agentapp.cli import agent, argparse_texts, hub, review, site
 from agentapp.cli.base import CliError, Parser
 from agentapp.core.errors import Refusal
+from agentapp.files import layout
 from agentapp.i18n import _
 
 GROUPS = (agent, site, review, hub)  # each adds its own sub-commands (cli/base.py)
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # `agentapp` alone starts the agent with its tray
         args = _parser().parse_args(["run"])
     try:
-        from agentapp.logs import console_logging
+        from agentapp.files.logs import console_logging
 
         console_logging()
         return _dispatch(args)
@@ -98,7 +99,7 @@ def _crash_report() -> str:
 
     text = traceback.format_exc()
     try:
-        from agentapp.paths import default_data_dir
+        from agentapp.files.paths import default_data_dir
 
         path = layout.log_file(default_data_dir())
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -118,15 +119,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise CliError(_("'{command}' is not run here").format(command=args.command), 2)
     if args.plain:
         return int(handler(args))
+    from agentapp.agent.settings import settings
     from agentapp.core.config import ConfigError
-    from agentapp.settings import settings
 
     try:
         s = settings(args.data_dir, args.agent, getattr(args, "policy", None))
     except ConfigError as exc:
         raise CliError(_("configuration refused: {exc}").format(exc=exc)) from None
     if args.command != "doctor":  # doctor says it among its checks
-        from agentapp.datafolder import UnsafeFolder, check
+        from agentapp.files.datafolder import UnsafeFolder, check
 
         try:
             check(str(s.data_dir))

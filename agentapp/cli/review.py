@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentapp import layout
 from agentapp.cli.base import (
     CliError,
     Parser,
@@ -30,15 +29,16 @@ from agentapp.cli.base import (
     read_passphrase,
     rect,
 )
+from agentapp.files import layout
 from agentapp.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that needs them
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+    from agentapp.agent.settings import Settings
     from agentapp.core.access import Person
     from agentapp.core.config import HubConfig
     from agentapp.core.policy import Policy
-    from agentapp.settings import Settings
     from agentapp.vault.audit import Trail
     from agentapp.vault.review import Review
     from agentapp.vault.store import RecordingMeta
@@ -46,8 +46,8 @@ if TYPE_CHECKING:  # the codecs, crypto and vault load with the command that nee
 
 def _policy(s: Settings) -> Policy | None:
     """The policy roles come from: on a site, only its signed copy (R7, R8)."""
+    from agentapp.agent.settings import policy_loader
     from agentapp.core.policy import PolicyError
-    from agentapp.settings import policy_loader
 
     try:
         return policy_loader(s)()
@@ -485,8 +485,8 @@ def _verify(review: Review, found: list[Trail], hub: HubConfig | None = None) ->
 
 
 def purge(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.paths import system_dir
-    from agentapp.settings import config_path, settings
+    from agentapp.agent.settings import config_path, settings
+    from agentapp.files.paths import system_dir
     from agentapp.vault.audit import AuditError, trail_for
     from agentapp.vault.keys import ensure_keystore
     from agentapp.vault.purge import purge_expired
@@ -529,10 +529,10 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
 
 
 def compliance(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.agent.settings import ui_language
     from agentapp.core.notice import build_notice
     from agentapp.core.policy import PolicyError, load_policy
     from agentapp.core.register import build_register
-    from agentapp.settings import ui_language
 
     try:
         policy = load_policy(s.policy_path)

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentapp import layout
 from agentapp.cli.base import CliError, Parser, Sub, day, handled, read_passphrase
+from agentapp.files import layout
 from agentapp.i18n import _
 
 if TYPE_CHECKING:  # crypto and the site's modules load with the command that needs them
-    from agentapp.settings import Settings
+    from agentapp.agent.settings import Settings
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -200,8 +200,8 @@ def signing_init(args: argparse.Namespace, s: Settings) -> int:
 
 
 def publish(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.agent.settings import signing_key_path
     from agentapp.core.policy import PolicyError
-    from agentapp.settings import signing_key_path
     from agentapp.site import publish as site
     from agentapp.site.signing import key_id, load_private, load_public
     from agentapp.vault.audit import AuditError, ReviewerTrail
@@ -294,8 +294,8 @@ def enrol(args: argparse.Namespace) -> int:
 
 
 def console(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.console import ConsoleError, ConsoleModel
     from agentapp.platform.factory import create_locator
+    from agentapp.trainer.console import ConsoleError, ConsoleModel
     from agentapp.vault.keys import load_private_from_keystore
 
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):

@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 def _shoot(out: Path, trainer: Path, site: Path, display: str) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from agentapp.console import ConsoleModel
+    from agentapp.agent.settings import Settings
     from agentapp.core.config import AgentConfig
     from agentapp.platform.x11 import X11Locator
-    from agentapp.settings import Settings
+    from agentapp.trainer.console import ConsoleModel
     from agentapp.ui.console import ConsoleWindow
     from agentapp.vault.keys import load_private_from_keystore
 

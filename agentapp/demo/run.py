@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentapp import layout
 from agentapp.demo.sample_window import SampleWindow
+from agentapp.files import layout
 from agentapp.vault.keys import keystore_problem
 
 BUSINESS = SampleWindow(

@@ -42,11 +42,11 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from agentapp.agent.engine import Engine
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
     from agentapp.core.events import CallEvent, EventKind
     from agentapp.core.policy import DEFAULT_HOTKEY
-    from agentapp.engine import Engine
     from agentapp.i18n import current
     from agentapp.platform.x11 import X11Locator
     from agentapp.ui.tray import StatusWindow, TrayController

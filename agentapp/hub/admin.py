@@ -242,7 +242,7 @@ def unheld_text(m: Checkpoint, rows: list[dict[str, Any]], mine: bool) -> str:
 def heads_record(data_dir: Path, hub_url: str) -> AuditLog:
     """This person's own signed record of the hub chain's heads they verified, one per hub
     (`<data dir>/hub-checkpoints/<hub>.jsonl`; its key and last entry in their key store)."""
-    from agentapp import layout
+    from agentapp.files import layout
 
     folder = layout.hub_checkpoints(data_dir)
     try:
@@ -261,8 +261,8 @@ def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
     anything is written (the id, each segment's name and digest, the metadata's id), and the
     folder is placed whole inside the recordings folder (vault/store.py place_folder).
     Raises HubError; then nothing was written."""
-    from agentapp import layout
     from agentapp.core.names import is_recording_id, is_segment_name, shown
+    from agentapp.files import layout
     from agentapp.vault.store import META, VaultError, place_folder
 
     if not is_recording_id(rid):
@@ -309,7 +309,7 @@ def import_site_trails(db: Any, site: Path) -> list[Imported]:
     """Every reviewer's trail of a site folder, its chain checked, shipped to the hub as
     `site:<name>` (again: nothing twice). A broken trail is not imported: its line says why.
     Its signatures are checked only by its owner (the key is in their key store)."""
-    from agentapp import layout
+    from agentapp.files import layout
     from agentapp.hub.link import ship_trail
     from agentapp.vault.audit import AUDIT_FILE, AuditError, chain_only
 

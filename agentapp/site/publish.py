@@ -11,9 +11,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from agentapp import layout
 from agentapp.core.policy import Policy, PolicyError, parse_policy
 from agentapp.core.policy_changes import changes, summary
+from agentapp.files import layout
 from agentapp.i18n import _
 from agentapp.site.signing import parse_signed, sign, strip_signature
 from agentapp.site.sync import site_policy_path

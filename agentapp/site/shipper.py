@@ -18,7 +18,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from agentapp import layout
+from agentapp.files import layout
 from agentapp.vault.store import (
     META,
     STATUS_COMPLETE,

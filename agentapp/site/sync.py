@@ -21,8 +21,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agentapp import layout
 from agentapp.core.policy import PolicyError
+from agentapp.files import layout
 from agentapp.site.floor import MemoryFloor, VersionFloor
 from agentapp.site.signing import parse_signed
 from agentapp.vault.store import write_atomic

@@ -30,10 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentapp import layout
 from agentapp.core.clock import Clock
 from agentapp.core.errors import Refusal
 from agentapp.core.events import MAX_EVENT_BYTES, EventError, Message, parse_wire
+from agentapp.files import layout
 from agentapp.i18n import _
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """`agentapp hook …` / `agentapp control …` on a diet: softphones run it on every call, and
 some (MicroSIP) wait for it. Only os, sys, time, json and socket are imported here (and
-agentapp.datafolder, which needs only os, and agentapp.layout, which only names paths); the
-wire format is the one `core.events` defines (a unit test keeps the two identical).
+agentapp.files.datafolder, which needs only os, and agentapp.files.layout, which only names
+paths); the wire format is the one `core.events` defines (a unit test keeps the two identical).
 
 Exit codes: 0 delivered · 1 refused by the agent · 2 bad arguments · 3 agent not running (or
 its data folder is not safe: the event is not sent).
@@ -15,8 +15,8 @@ import socket
 import sys
 import time
 
-from agentapp import layout
 from agentapp.core.errors import Refusal
+from agentapp.files import layout
 
 EVENTS = ("off-hook", "on-hook")
 COMMANDS = ("pause", "resume", "caller-objects")
@@ -169,7 +169,7 @@ def main(argv: list[str], at: float) -> int:
         return 2
     root = data_dir(folder)
     if os.path.isdir(root):  # else: "not running", below
-        from agentapp.datafolder import problem
+        from agentapp.files.datafolder import problem
 
         why = problem(root, deep=False)
         if why:  # its socket could be anyone's: the event is not sent

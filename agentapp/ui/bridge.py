@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from agentapp.engine import Engine, EngineStatus
+from agentapp.agent.engine import Engine, EngineStatus
 
 
 class EngineBridge(QObject):

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from agentapp import i18n
+from agentapp.agent.engine import AgentState, Engine, EngineStatus
 from agentapp.core import labels
-from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.i18n import _
 from agentapp.platform.hotkey import human
 from agentapp.ui import words

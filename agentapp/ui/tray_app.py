@@ -12,7 +12,7 @@ import signal
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from agentapp.engine import Engine
+from agentapp.agent.engine import Engine
 from agentapp.ui.qt_texts import install_qt_translations
 from agentapp.ui.tray import TrayController
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentapp import layout
 from agentapp.core.auditchain import Head, Verdict, head_of, parse_line, seal_entry, verify
 from agentapp.core.errors import Refusal
+from agentapp.files import layout
 from agentapp.i18n import _
 from agentapp.vault.filelock import locked
 from agentapp.vault.store import append_durably

@@ -18,10 +18,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from agentapp import layout
 from agentapp.core.errors import Refusal
+from agentapp.files import layout
+from agentapp.files.paths import ConflictingCopy, system_first
 from agentapp.i18n import _
-from agentapp.paths import ConflictingCopy, system_first
 from agentapp.vault.sealing import fingerprint
 
 SERVICE = "agentapp"

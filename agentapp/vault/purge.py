@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentapp import layout
 from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
 from agentapp.core.retention import created_from_id, deadline
+from agentapp.files import layout
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportsIndex, this_host
 from agentapp.vault.notes import NotesStore

@@ -270,9 +270,9 @@ def test_headless_records_only_where_the_policy_allows_it(tmp_path: Path) -> Non
     tray the agent records only on desks the policy names (kiosks with their own light)."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-    from agentapp.app import build_engine
+    from agentapp.agent.app import build_engine
+    from agentapp.agent.settings import settings
     from agentapp.core.events import CallEvent, EventKind
-    from agentapp.settings import settings
     from agentapp.vault.keys import public_key_path, write_public_key
 
     data = tmp_path / "data"

@@ -365,7 +365,7 @@ def test_a_site_folders_trails_are_imported_once_and_a_broken_one_is_refused(
 ) -> None:
     import subprocess
 
-    from agentapp import layout
+    from agentapp.files import layout
     from agentapp.hub.admin import audit_rows
     from agentapp.vault.audit import AuditLog
     from tests.fakes import MemoryAuditKeys

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp import cli
-from agentapp.console import ConsoleError, ConsoleModel
+from agentapp.agent.settings import Settings
 from agentapp.core.config import AgentConfig
 from agentapp.demo.run import make_sample_site
-from agentapp.settings import Settings
+from agentapp.trainer.console import ConsoleError, ConsoleModel
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore
 from agentapp.vault.store import Vault
 from tests.fakes import site_trail_entries

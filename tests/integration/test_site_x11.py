@@ -159,9 +159,9 @@ def test_window_picker_reads_real_windows_and_rule_matches_only_the_business_one
 ) -> None:  # fmt: skip
     """What the console's picker offers comes from the real X11 locator; the rule it writes
     from the picked window matches that window and not the private one."""
-    from agentapp.console import ConsoleModel
     from agentapp.core.policy import WindowRule
     from agentapp.platform.x11 import X11Locator
+    from agentapp.trainer.console import ConsoleModel
 
     locator = X11Locator(desktop.env["DISPLAY"])
     try:

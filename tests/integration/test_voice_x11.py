@@ -196,8 +196,8 @@ def test_a_pause_takes_back_the_sound_of_its_look_behind_as_it_does_the_picture(
     """The caller starts reading digits (2 kHz on both sides) 0.3 s before the trainee
     presses the pause: none of it is in the export, on either channel, and the sound before
     the pause ends where the picture does (the look-behind, 0.5 s), within 150 ms."""
-    from agentapp import layout
     from agentapp.core.events import ControlCommand, ControlKind
+    from agentapp.files import layout
     from agentapp.telephony.hook import send_event
     from agentapp.vault.export import iter_frames
 

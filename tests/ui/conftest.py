@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp.engine import Engine
+from agentapp.agent.engine import Engine
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.keys import public_key_path, write_public_key
 from tests.fakes import FakeGrabber, FakeLocator, MemoryAuditKeys

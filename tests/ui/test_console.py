@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pytestqt.qtbot import QtBot
 
 from agentapp import i18n
-from agentapp.console import ConsoleError, ConsoleModel
+from agentapp.agent.settings import Settings
 from agentapp.core.config import AgentConfig
 from agentapp.demo.run import make_sample_site
 from agentapp.platform.base import WindowInfo
-from agentapp.settings import Settings
 from agentapp.site.signing import PUBLIC_FILE, load_public, parse_signed
 from agentapp.site.sync import site_policy_path
+from agentapp.trainer.console import ConsoleError, ConsoleModel
 from agentapp.ui.console import ConsoleWindow
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore
 from agentapp.vault.store import Vault

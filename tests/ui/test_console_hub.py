@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from agentapp.console import ConsoleModel
+from agentapp.agent.settings import Settings
 from agentapp.core.config import AgentConfig, HubConfig
 from agentapp.demo.run import make_sample_site
-from agentapp.settings import Settings
+from agentapp.trainer.console import ConsoleModel
 from agentapp.ui.console import ConsoleWindow
 from agentapp.vault.keys import keystore_problem, load_private_from_keystore, store_secret
 from tests.fakes import site_trail_entries

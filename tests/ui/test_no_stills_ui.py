@@ -55,9 +55,9 @@ def test_the_player_offers_no_still(qtbot: QtBot) -> None:
 
 
 def test_the_console_offers_no_still(qtbot: QtBot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from agentapp.console import ConsoleModel
+    from agentapp.agent.settings import Settings
     from agentapp.core.config import AgentConfig
-    from agentapp.settings import Settings
+    from agentapp.trainer.console import ConsoleModel
     from agentapp.ui.console import ConsoleWindow
     from tests.policies import policy_text
 

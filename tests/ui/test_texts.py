@@ -14,12 +14,12 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from agentapp import i18n
+from agentapp.agent.engine import AgentState, Engine, EngineStatus
 from agentapp.core import labels
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.core.notice import build_notice
 from agentapp.core.policy import parse_policy
 from agentapp.core.readiness import Why
-from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.ui.player import PlayerWindow
 from agentapp.ui.tray import MENU_WIDTH, TrayController
 from tests.policies import policy_text

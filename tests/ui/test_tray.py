@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
+from agentapp.agent.engine import AgentState, Engine, EngineStatus
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.core.readiness import Why
-from agentapp.engine import AgentState, Engine, EngineStatus
 from agentapp.ui.icons import state_colour, state_pixmap
 from agentapp.ui.tray import RateLimiter, TrayController
 

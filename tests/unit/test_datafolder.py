@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentapp.datafolder import UnsafeFolder, check, problem
+from agentapp.files.datafolder import UnsafeFolder, check, problem
 
 NOBODY = 65534
 
@@ -130,8 +130,8 @@ def test_keys_it_installed_win_over_a_users_copy(
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+    from agentapp.agent.settings import signing_key_path
     from agentapp.core.policy import PolicyError
-    from agentapp.settings import signing_key_path
     from agentapp.site.signing import PUBLIC_FILE, write_public
     from agentapp.vault.keys import (
         KeyProblem,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentapp.doctor import clock_problem
+from agentapp.agent.doctor import clock_problem
 
 NOW = 1_795_000_000.0  # 2026-11
 

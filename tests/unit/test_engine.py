@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.agent.engine import Engine
 from agentapp.core.clock import Clock
 from agentapp.core.events import MAX_CLIENT_LAG_S, CallEvent, EventKind
 from agentapp.core.geometry import Rect
-from agentapp.engine import Engine
 from agentapp.platform.base import NullLocator
 from agentapp.vault.audit import AuditLog
 from agentapp.vault.export import iter_frames, open_segments
@@ -989,7 +989,7 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     """Callers often object at the end: two minutes after the on-hook, "caller objects" erases
     the last call's recording here and the copy already delivered to the site; traced with no
     content; once only, and not after 5 minutes."""
-    from agentapp.engine import CALLER_OBJECTS_AFTER_S
+    from agentapp.agent.engine import CALLER_OBJECTS_AFTER_S
     from agentapp.site.shipper import RecordingShipper
 
     clock = SimClock()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from agentapp.agent.machine import MachineSetupError
 from agentapp.core.config import ConfigError
 from agentapp.core.errors import Refusal
 from agentapp.core.policy import PolicyError
-from agentapp.datafolder import UnsafeFolder
-from agentapp.machine import MachineSetupError
-from agentapp.paths import ConflictingCopy
+from agentapp.files.datafolder import UnsafeFolder
+from agentapp.files.paths import ConflictingCopy
 from agentapp.platform.base import LocatorError
 from agentapp.telephony.factory import SourceSetupError
 from agentapp.telephony.hook import HookError

@@ -1,5 +1,5 @@
 """The layers hold: the composition root is the top (only the command line's
-`run` and `notice` commands, in cli/agent.py, import agentapp.app); core/ imports only core/
+`run` and `notice` commands, in cli/agent.py, import agentapp.agent.app); core/ imports only core/
 and the text catalogue (agentapp.i18n: a leaf of the standard library and Babel);
 only ui/ and demo/ import PySide6; nothing outside cli/ imports the command line but the
 installed entry point; the product imports nothing of demo/ but the `demo` command."""
@@ -31,10 +31,10 @@ def test_nothing_below_the_composition_root_imports_it() -> None:
         for p in ROOT.rglob("*.py")
         if p.name != "app.py"
         and str(p.relative_to(ROOT)) not in CALLERS
-        and "agentapp.app" in _imports(p)
+        and "agentapp.agent.app" in _imports(p)
     )
     assert offenders == []
-    assert "agentapp.app" in _imports(ROOT / "cli/agent.py")  # the check reads real imports
+    assert "agentapp.agent.app" in _imports(ROOT / "cli/agent.py")  # the check reads real imports
 
 
 def _modules() -> dict[str, set[str]]:
@@ -100,3 +100,9 @@ def test_no_text_of_the_project_cites_an_issue_number() -> None:
         if cited.search(line)
     ]
     assert not offenders, offenders
+
+
+def test_the_packages_top_level_holds_at_most_four_modules() -> None:
+    """Modules live in packages named for what they hold (agent/, files/, trainer/…)."""
+    loose = sorted(p.name for p in ROOT.glob("*.py"))
+    assert len(loose) <= 4, loose

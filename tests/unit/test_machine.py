@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.agent.machine import MachineSettings, MachineSetupError, configure
+from agentapp.agent.settings import settings, signing_key_path
 from agentapp.core.config import ConfigError, parse_config, source_from_url
-from agentapp.machine import MachineSettings, MachineSetupError, configure
-from agentapp.settings import settings, signing_key_path
 from agentapp.vault.keys import (
     KeyProblem,
     installed_public_key_path,

@@ -133,8 +133,8 @@ def test_shipper_after_a_stop_between_rename_and_cleanup(tmp_path: Path) -> None
 def test_an_older_signed_policy_is_refused_on_the_desk_and_fetched_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The floor (the highest version adopted) lives outside the data folder: a properly
     signed but older policy copied onto the desk is refused, and the site's copy comes back."""
+    from agentapp.agent.settings import Settings, signed_policy_loader
     from agentapp.core.config import AgentConfig
-    from agentapp.settings import Settings, signed_policy_loader
     from agentapp.site.floor import MemoryFloor
     from agentapp.site.signing import PUBLIC_FILE, write_public
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agentapp.agent.engine import Engine
 from agentapp.core.clock import SystemClock
-from agentapp.engine import Engine
 from agentapp.telephony.ami import AmiProtocol
 from agentapp.telephony.base import SourceProtocol, SourceRunner
 from agentapp.telephony.esl import EslProtocol

@@ -1,5 +1,5 @@
 """The trainer console's window (`agentapp console`): one widget per tab, assembled by
-`window.ConsoleWindow`. All decisions live in agentapp.console.ConsoleModel; the tabs only
+`window.ConsoleWindow`. All decisions live in agentapp.trainer.console.ConsoleModel; the tabs only
 lay out widgets and turn clicks into model calls, showing the model's refusals as they are.
 
 Threading: Qt thread only."""

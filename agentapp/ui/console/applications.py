@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agentapp.console import ConsoleModel
 from agentapp.core.policy import WindowRule
 from agentapp.i18n import _, ngettext
 from agentapp.platform.base import WindowInfo
+from agentapp.trainer.console import ConsoleModel
 from agentapp.ui.console.widgets import Act, Say, lay_out
 
 

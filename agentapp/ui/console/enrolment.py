@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agentapp.console import ConsoleModel, EnrolmentRow
 from agentapp.core.policy import VOICE_OFF, VOICE_SOFTPHONE, Enrolment
 from agentapp.core.policy_writer import default_end
 from agentapp.i18n import _, date
+from agentapp.trainer.console import ConsoleModel, EnrolmentRow
 from agentapp.ui.console.widgets import (
     DATE_FORMAT,
     Act,

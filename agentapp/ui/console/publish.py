@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QPlainTextEdit, QPushButton, QWidget
 
-from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.i18n import _
 from agentapp.site.publish import Plan
+from agentapp.trainer.console import ConsoleError, ConsoleModel
 from agentapp.ui.console.widgets import Act, lay_out
 
 

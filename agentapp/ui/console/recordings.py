@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agentapp.console import ConsoleError, ConsoleModel, status_words
 from agentapp.core.geometry import Rect
 from agentapp.i18n import _, duration, moment, ngettext, pgettext
+from agentapp.trainer.console import ConsoleError, ConsoleModel, status_words
 from agentapp.ui.console.blur import pick_blurs
 from agentapp.ui.console.widgets import (
     DATE_FORMAT,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from agentapp.console import ConsoleError, ConsoleModel
 from agentapp.i18n import N_, _, ngettext
 from agentapp.platform.base import WindowInfo
+from agentapp.trainer.console import ConsoleError, ConsoleModel
 from agentapp.ui.console.applications import ApplicationsTab
 from agentapp.ui.console.enrolment import EnrolmentTab
 from agentapp.ui.console.publish import PublishTab

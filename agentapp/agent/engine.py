@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agentapp import layout
+from agentapp.agent.policy_seen import PolicySeen
 from agentapp.capture.pipeline import CapturePipeline, GrabberLike, PipelineStats, ReaderLike
 from agentapp.capture.voice import Silence, Streams, VoiceRecorder
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
@@ -47,6 +47,7 @@ from agentapp.core.notice import Notice, build_notice, notice_digest, read_out
 from agentapp.core.policy import VOICE_SOFTPHONE, Policy, PolicyError, SoftphoneRule, load_policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, Why, disk_full, readiness
 from agentapp.core.session import InvalidTransition, RecorderSession, State
+from agentapp.files import layout
 from agentapp.platform.base import (
     CaptureMode,
     NullLocator,
@@ -54,7 +55,6 @@ from agentapp.platform.base import (
     SessionLock,
     WindowLocator,
 )
-from agentapp.policy_seen import PolicySeen
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key

@@ -11,10 +11,16 @@ import signal
 import threading
 from typing import TYPE_CHECKING
 
-from agentapp.settings import Settings, pause_hotkey, policy_loader, signing_key_path, ui_language
+from agentapp.agent.settings import (
+    Settings,
+    pause_hotkey,
+    policy_loader,
+    signing_key_path,
+    ui_language,
+)
 
 if TYPE_CHECKING:
-    from agentapp.engine import Engine
+    from agentapp.agent.engine import Engine
     from agentapp.hub.link import HubLink
     from agentapp.site.shipper import RecordingShipper
     from agentapp.site.sync import PolicySync
@@ -23,9 +29,9 @@ log = logging.getLogger("agentapp")
 
 
 def build_engine(s: Settings, headless: bool = False) -> Engine:
+    from agentapp.agent.engine import Engine
     from agentapp.capture.grabber import Grabber
     from agentapp.capture.xshm import ShmReader
-    from agentapp.engine import Engine
     from agentapp.platform.factory import (
         create_locator,
         create_page_watcher,
@@ -97,7 +103,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     recording never depends on the tray.
     """
     from agentapp.core.clock import SystemClock
-    from agentapp.paths import system_dir
+    from agentapp.files.paths import system_dir
     from agentapp.platform.hotkey import HotkeyListener
     from agentapp.telephony.hook import HookServer, socket_path
     from agentapp.vault.keys import ensure_keystore

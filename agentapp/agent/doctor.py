@@ -15,12 +15,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agentapp import layout
+from agentapp.agent.settings import Settings
 from agentapp.core.policy import VOICE_SOFTPHONE, Policy
 from agentapp.core.readiness import MIN_FREE_BYTES, DeskFacts, Ready, readiness
+from agentapp.files import layout
 from agentapp.i18n import N_, _, number
 from agentapp.platform.base import WindowInfo, WindowLocator
-from agentapp.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ def desk_role(policy: Policy | None, user: str) -> str:
 
 
 def _data_folder_check(s: Settings) -> Check:
-    from agentapp.datafolder import UnsafeFolder, check
+    from agentapp.files.datafolder import UnsafeFolder, check
 
     try:
         check(str(s.data_dir))
@@ -93,7 +93,7 @@ def run_checks(s: Settings) -> list[Check]:
     policy = None
     policy_problem = ""
     try:
-        from agentapp.settings import policy_loader
+        from agentapp.agent.settings import policy_loader
 
         policy = policy_loader(s)()
     except PolicyError as exc:
@@ -156,7 +156,7 @@ def run_checks(s: Settings) -> list[Check]:
                                             "(IT sets one with {command})").format(
             command=RECONFIGURE)))  # fmt: skip
     checks.append(_source_check(s, socket_path(s.data_dir)))
-    from agentapp.paths import system_dir
+    from agentapp.files.paths import system_dir
 
     store = ensure_keystore(system_dir())  # (a kiosk desk's is unlocked, as the agent would)
     checks.append(Check("key store", store.ok, store.detail,
@@ -260,8 +260,8 @@ def _install_check(s: Settings) -> Check:
     import sys
 
     from agentapp import __version__
-    from agentapp.logs import log_place
-    from agentapp.settings import config_path
+    from agentapp.agent.settings import config_path
+    from agentapp.files.logs import log_place
 
     how = "bundle" if getattr(sys, "frozen", False) else "Python package"
     where = Path(sys.executable if how == "bundle" else __file__).resolve().parent

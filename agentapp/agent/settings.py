@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentapp import layout
 from agentapp.core.config import AgentConfig, ConfigError, load_config
+from agentapp.files import layout
+from agentapp.files.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 from agentapp.i18n import _
-from agentapp.paths import ConflictingCopy, default_data_dir, local_or_system, system_first
 from agentapp.vault.audit import login_name as os_login
 
 if TYPE_CHECKING:

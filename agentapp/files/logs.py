@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentapp import layout
+from agentapp.files import layout
 
 
 class OneLineFormatter(logging.Formatter):

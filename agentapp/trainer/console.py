@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp import layout
+from agentapp.agent.settings import Settings, signing_key_path
 from agentapp.core.access import Action, Person, person
 from agentapp.core.errors import Refusal
 from agentapp.core.gate import week_start
@@ -36,9 +36,9 @@ from agentapp.core.policy_writer import (
     without_application,
     without_enrolment,
 )
+from agentapp.files import layout
 from agentapp.i18n import N_, _, duration, number
 from agentapp.platform.base import WindowInfo
-from agentapp.settings import Settings, signing_key_path
 from agentapp.site import publish as site_publish
 from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentapp import layout
 from agentapp.core.policy import Policy
 from agentapp.core.policy_changes import changes, summary
+from agentapp.files import layout
 from agentapp.vault.store import write_atomic
 
 log = logging.getLogger(__name__)
