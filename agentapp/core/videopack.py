@@ -125,3 +125,16 @@ def unpack(blob: bytes) -> Fragment:
     if at != len(blob):
         raise ValueError("video fragment has trailing bytes")
     return Fragment(width, height, tuple(packets), tuple(voice))
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One decrypted segment, in memory: its packets and frame size (an older recording's
+    segment is a whole MP4 instead). `call_end`: the recording's end is sealed in it."""
+
+    width: int
+    height: int
+    packets: tuple[Packet, ...] = ()
+    mp4: bytes = b""
+    call_end: bool = True
+    voice: tuple[VoicePacket, ...] = ()  # the call's voice sealed with these frames

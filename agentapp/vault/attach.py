@@ -25,9 +25,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp.capture.voice import RATE, opus_packets
-from agentapp.core.videopack import AGENT, CALLER, VoicePacket, pack, unpack
+from agentapp.core.videopack import AGENT, CALLER, Segment, VoicePacket, pack, unpack
 from agentapp.i18n import _
-from agentapp.vault.export import Segment
 from agentapp.vault.sealing import CALL_END, SealError, SegmentSealer, open_segment
 from agentapp.vault.store import VOICE_FILE, Vault, VaultError, write_atomic
 

@@ -22,7 +22,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
-from agentapp.core.videopack import Packet, VoicePacket, unpack
+from agentapp.core.videopack import Packet, Segment, VoicePacket, unpack
 from agentapp.i18n import _
 from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, open_segment, unseal
 from agentapp.vault.store import Vault, VaultError
@@ -41,19 +41,6 @@ class ExportSummary:
     size_bytes: int
     cut_short: bool = False  # the recording's sealed end is missing (agent killed mid-call)
     voice: bool = False  # the file carries the call's voice (left: agent, right: caller)
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One decrypted segment, in memory: its packets and frame size (an older recording's
-    segment is a whole MP4 instead). `call_end`: the recording's end is sealed in it."""
-
-    width: int
-    height: int
-    packets: tuple[Packet, ...] = ()
-    mp4: bytes = b""
-    call_end: bool = True
-    voice: tuple[VoicePacket, ...] = ()  # the call's voice sealed with these frames
 
 
 def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Segment]:

@@ -106,3 +106,48 @@ def test_the_packages_top_level_holds_at_most_four_modules() -> None:
     """Modules live in packages named for what they hold (agent/, files/, trainer/…)."""
     loose = sorted(p.name for p in ROOT.glob("*.py"))
     assert len(loose) <= 4, loose
+
+
+def _product_imports(path: Path) -> set[str]:
+    """The product's modules `path` imports, at any depth (a function's lazy import too);
+    `from a.b import c` counts a.b.c when c is a module, and a.b only when something else
+    is taken from it."""
+    names: set[str] = set()
+    for n in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(n, ast.Import):
+            names.update(a.name for a in n.names)
+        elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
+            subs = {f"{n.module}.{a.name}" for a in n.names} & KNOWN
+            names |= subs if len(subs) == len(n.names) else {*subs, n.module}
+    return names & KNOWN
+
+
+def _name(p: Path) -> str:
+    parts = ("agentapp", *p.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+KNOWN = {_name(p) for p in ROOT.rglob("*.py")}
+
+
+def test_no_import_cycle() -> None:
+    """No two modules need each other, not even through a function's lazy import: each
+    cycle is a room that should be one, or a rule in the wrong room."""
+    graph = {_name(p): _product_imports(p) - {_name(p)} for p in ROOT.rglob("*.py")}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == 1:
+                cycles.append([*path[path.index(n) :], n])
+            elif n not in state:
+                visit(n, [*path, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == []
+    assert "agentapp.files.layout" in graph["agentapp.site.shipper"]  # the check reads imports
