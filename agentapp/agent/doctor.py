@@ -259,12 +259,13 @@ def _install_check(s: Settings) -> Check:
     """What runs, and which settings it read: enough for IT to tell a desk's set-up apart."""
     import sys
 
+    import agentapp
     from agentapp import __version__
     from agentapp.agent.settings import config_path
     from agentapp.files.logs import log_place
 
     how = "bundle" if getattr(sys, "frozen", False) else "Python package"
-    where = Path(sys.executable if how == "bundle" else __file__).resolve().parent
+    where = Path(sys.executable if how == "bundle" else agentapp.__file__).resolve().parent
     cfg = config_path(s.data_dir)
     read = f"settings {cfg}" if cfg.exists() else "no agent.toml (defaults)"
     return Check("agentapp", True, f"version {__version__} ({how} in {where}); {read}; "

@@ -81,7 +81,9 @@ def from_source_tree() -> bool:
     beside its pyproject.toml and its tests/ folder, where no installed copy has them."""
     if getattr(sys, "frozen", False):
         return False
-    root = Path(__file__).resolve().parent.parent
+    import agentapp
+
+    root = Path(agentapp.__file__).resolve().parent.parent
     try:
         project = (root / "pyproject.toml").read_text(encoding="utf-8")
     except OSError:
