@@ -14,14 +14,10 @@ unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
 # module whole on one worker: its Xvfb, browser and hub are started once. AGENTAPP_TEST_WORKERS=0
 # runs it in this process alone.
 workers=${AGENTAPP_TEST_WORKERS:-$(( $(nproc) + 1 ))}
+parallel=()
+if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
 started=$SECONDS
 status=0
-if [ "$workers" = 0 ] || [ $# -gt 0 ]; then  # one process (or the tests asked for, as asked)
-  bash scripts/with-keyring.sh .venv/bin/python -m pytest "$@" || status=$?
-else  # what changes the machine (the package installed) runs alone, after the rest
-  bash scripts/with-keyring.sh .venv/bin/python -m pytest -n "$workers" --dist loadfile \
-    -m "not machine_wide" || status=$?
-  bash scripts/with-keyring.sh .venv/bin/python -m pytest -m machine_wide || status=$?
-fi
+bash scripts/with-keyring.sh .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 echo "== the suite took $(( SECONDS - started )) s on $(nproc) cores, $workers workers"
 exit $status

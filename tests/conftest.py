@@ -40,18 +40,3 @@ def _own_log_handlers():  # type: ignore[no-untyped-def]
             root.removeHandler(h)
             h.close()
     root.setLevel(level)
-
-
-# The modules that take longest (building the wheel, real browsers, several agents at once)
-# are handed out first when the suite runs on several workers (scripts/test.sh): started last,
-# one of them would set the suite's end alone.
-LONGEST_FIRST = ("test_python_package.py", "test_browser_pages_x11.py", "test_site_x11.py",
-                 "test_hub_x11.py")  # fmt: skip
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # (stable: each module keeps its own order)

@@ -32,9 +32,6 @@ from tests.policies import ACCESS, policy_text
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path("/usr/bin/agentapp")
 OPT = Path("/opt/agentapp")
-# it changes the machine (installs the package; root's kiosk key store): never beside other
-# tests, which share the session's key store (scripts/test.sh runs it alone, after them)
-pytestmark = pytest.mark.machine_wide
 ETC = Path("/etc/agentapp")
 AUTOSTART = Path("/etc/xdg/autostart/agentapp.desktop")
 PURGE_TIMER = Path("/etc/systemd/system/timers.target.wants/agentapp-site-purge@root.timer")
