@@ -101,6 +101,29 @@ class Logins:
             db.close()
 
 
+START, END = dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=60)
+
+
+def sales_policy(bob_quota: int, more: str = "") -> str:
+    """The hub tests' policy: alice in CRM onboarding (quota 3), bob in Sales basics
+    (`bob_quota`) with erin its trainer, the site's access rules, and `more` enrolments."""
+    from tests.policies import ACCESS, policy_text
+
+    return policy_text("alice", quota=3, extra=ACCESS + f"""
+[[trainer]]
+name = "erin"
+trainings = ["Sales basics"]
+minutes_per_week = 300
+
+[[enrolment]]
+agent = "bob"
+training = "Sales basics"
+start = {START}
+end = {END}
+weekly_quota = {bob_quota}
+""" + more)  # fmt: skip
+
+
 @contextlib.contextmanager
 def logins_on_a_hub(policy: str, people: dict[str, str], tmp: Path) -> Iterator[tuple[Hub, Logins]]:
     """A trial hub with `policy` published and a login of each of `people`."""

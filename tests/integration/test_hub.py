@@ -5,7 +5,6 @@ security per role, the purge at the deadline, a desk's trail shipped and checked
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import sys
 import threading
@@ -15,30 +14,24 @@ from typing import Any
 
 import pytest
 
-from tests.hubs import Hub, Logins, hub_problem, logins_on_a_hub, meta, new_rid
+from tests.hubs import (
+    END,
+    START,
+    Hub,
+    Logins,
+    hub_problem,
+    logins_on_a_hub,
+    meta,
+    new_rid,
+    sales_policy,
+)
 from tests.integration.conftest import need
-from tests.policies import ACCESS, policy_text
 
 psycopg = pytest.importorskip("psycopg")
 
-START, END = dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=60)
-POLICY = policy_text(
-    "alice",
-    quota=3,
-    extra=ACCESS
-    + f"""
-[[trainer]]
-name = "erin"
-trainings = ["Sales basics"]
-minutes_per_week = 300
-
-[[enrolment]]
-agent = "bob"
-training = "Sales basics"
-start = {START}
-end = {END}
-weekly_quota = 4
-
+POLICY = sales_policy(
+    4,
+    f"""
 [[enrolment]]
 agent = "gina"
 training = "CRM onboarding"

@@ -16,32 +16,21 @@ from typing import Any
 
 import pytest
 
-from tests.hubs import Hub, Logins, hub_problem, logins_on_a_hub, meta, new_rid
+from tests.hubs import (
+    Hub,
+    Logins,
+    hub_problem,
+    logins_on_a_hub,
+    meta,
+    new_rid,
+    sales_policy,
+)
 from tests.integration.conftest import Agent, need
-from tests.policies import ACCESS, policy_text
 
 psycopg = pytest.importorskip("psycopg")
 from psycopg.types.json import Jsonb  # noqa: E402
 
-START, END = dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=60)
-POLICY = policy_text(
-    "alice",
-    quota=3,
-    extra=ACCESS
-    + f"""
-[[trainer]]
-name = "erin"
-trainings = ["Sales basics"]
-minutes_per_week = 300
-
-[[enrolment]]
-agent = "bob"
-training = "Sales basics"
-start = {START}
-end = {END}
-weekly_quota = 15
-""",
-)
+POLICY = sales_policy(15)
 PEOPLE = {"desk-a": "desk", "desk-b": "desk", "alice": "agent", "bob": "agent",
           "carol": "trainer", "erin": "trainer", "dan": "dpo", "it": "admin"}  # fmt: skip
 BIG = "x" * 10_000_000
