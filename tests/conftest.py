@@ -6,7 +6,10 @@ import atexit
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -14,6 +17,52 @@ _SYSTEM = tempfile.mkdtemp(prefix="agentapp-sys-")
 atexit.register(shutil.rmtree, _SYSTEM, True)  # one per test run, removed when it ends
 os.environ["AGENTAPP_SYSTEM_DIR"] = os.path.join(_SYSTEM, "none")
 os.environ["AGENTAPP_LANG"] = "en"  # the programs tests start speak English; a test asks for French
+
+_WORKER_PIDS: list[int] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each parallel worker (pytest-xdist) gets a session bus and an unlocked gnome-keyring of
+    its own, as scripts/with-keyring.sh gives the whole run: a test that replaces or stops the
+    key store on its bus (the kiosk key store does, by design) then touches only its worker."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and shutil.which("dbus-daemon"):
+        _own_key_store()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for pid in _WORKER_PIDS:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def _own_key_store() -> None:
+    run = os.path.join(_SYSTEM, "run")  # gnome-keyring's control socket goes here, not shared
+    os.makedirs(run, mode=0o700)
+    r = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1",
+                        "--print-pid=1"], capture_output=True, text=True, timeout=20,
+                       check=True)  # fmt: skip
+    address, pid = r.stdout.split()
+    _WORKER_PIDS.append(int(pid))
+    os.environ.update(DBUS_SESSION_BUS_ADDRESS=address, XDG_RUNTIME_DIR=run)
+    env = dict(os.environ, XDG_DATA_HOME=os.path.join(_SYSTEM, "keyrings"))
+    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock",
+                               "--components=secrets"], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    _WORKER_PIDS.insert(0, daemon.pid)
+    assert daemon.stdin is not None
+    daemon.stdin.write(b"agentapp-session")
+    daemon.stdin.close()
+    ask = ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/",
+           "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"]  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # before any test asks (D-Bus would start an empty one)
+        out = subprocess.run(ask, capture_output=True, text=True, timeout=10).stdout
+        if "boolean true" in out:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("this worker's gnome-keyring did not come up in 20 s")
 
 
 @pytest.fixture(autouse=True)

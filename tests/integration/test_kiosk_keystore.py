@@ -31,11 +31,13 @@ def bare_session(tmp_path: Path) -> Iterator[dict[str, str]]:
         need(shutil.which(tool) is not None, f"{tool} is not installed")
     run = tmp_path / "xdg-run"
     run.mkdir(mode=0o700)
+    folders = {"XDG_RUNTIME_DIR": str(run), "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
+    # the bus starts the key store on demand with the bus's own environment, as a desk's does
     r = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1",
-                        "--print-pid=1"], capture_output=True, text=True, timeout=10)  # fmt: skip
+                        "--print-pid=1"], capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, **folders))  # fmt: skip
     address, pid = r.stdout.split()
-    env = {"DBUS_SESSION_BUS_ADDRESS": address, "XDG_RUNTIME_DIR": str(run),
-           "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+    env = {"DBUS_SESSION_BUS_ADDRESS": address, **folders,
            "AGENTAPP_SYSTEM_DIR": str(tmp_path / "system")}  # fmt: skip
     try:
         yield env
