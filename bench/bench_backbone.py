@@ -59,7 +59,7 @@ def make_engine(display: str, wm_class: str, data: Path) -> Engine:
         reader_factory=lambda: ShmReader(display), rng=random.Random(1),
     )  # fmt: skip
     engine.start()
-    engine.acknowledge_notice("en")  # no recording before the notice is acknowledged
+    engine.notices.acknowledge("en")  # no recording before the notice is acknowledged
     return engine
 
 

@@ -72,11 +72,11 @@ def _start_site(s: Settings, engine: Engine) -> tuple[PolicySync | None, Recordi
     try:
         public = load_public(signing_key_path(s.data_dir))
     except PolicyError as exc:
-        engine.site_policy_problem(f"site policy not followed: {exc}")
+        engine.desk.site_policy_problem(f"site policy not followed: {exc}")
         return None, shipper
     from agentapp.site.floor import KeyringFloor
 
-    sync = PolicySync(s.config.site, s.policy_path, public, engine.site_policy_problem,
+    sync = PolicySync(s.config.site, s.policy_path, public, engine.desk.site_policy_problem,
                       floor=KeyringFloor(public))  # fmt: skip
     sync.start()
     return sync, shipper
@@ -90,7 +90,7 @@ def _start_hub(s: Settings, engine: Engine) -> HubLink | None:
     from agentapp.hub.link import HubLink
 
     link = HubLink(s.config.hub, engine.vault, engine.audit, interval=s.config.hub.ship_seconds,
-                   on_problem=engine.hub_problem)  # fmt: skip
+                   on_problem=engine.desk.hub_problem)  # fmt: skip
     engine.use_hub(link.reserve, link.withdraw, link.release)
     link.start()
     return link
@@ -122,7 +122,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
 
         peers = InternalPeers(s.config.source.internal_numbers, s.config.source.number_of)
         engine.on_policy(peers.update)  # colleagues' extensions: their calls are internal
-        engine.expect_source(s.config.source.describe)
+        engine.desk.expect_source(s.config.source.describe)
         try:
             runner = make_runner(s.config.source, engine, SystemClock(), peers)
             runner.start()

@@ -1,5 +1,6 @@
 """Each policy and enrolment change traced once, the first time this desk's agent sees it
-(R8), also when it was made while the agent was stopped.
+(R8), also when it was made while the agent was stopped; and every policy read handed to the
+listeners (the hotkey's and the site's settings follow it).
 
 What was seen last is kept in `run/policy-seen.json` (read once, then held in memory; only
 the running agent writes it).
@@ -24,14 +25,21 @@ Trace = Callable[[str, str, str], None]  # (action, target, reason) to the audit
 
 
 class PolicySeen:
-    def __init__(self, data_dir: Path, trace: Trace) -> None:
+    def __init__(self, data_dir: Path, trace: Trace, source: str) -> None:
+        """`source`: the policy file's name, as the trail names it."""
         self._path = layout.policy_seen(data_dir)
         self._trace = trace
+        self._source = source
         self._seen: dict[str, Any] | None = None  # the policy summary last traced
         self._read = False
+        self.listeners: list[Callable[[Policy], None]] = []
 
-    def note(self, policy: Policy | None, problem: str, source: str) -> None:
-        """`policy` read from `source` (a file name), or refused with `problem` (None)."""
+    def note(self, policy: Policy | None, problem: str = "") -> None:
+        """`policy` read, or refused with `problem` (None)."""
+        if policy is not None:
+            for listener in self.listeners:
+                listener(policy)
+        source = self._source
         seen = self._last()
         if policy is None:
             if seen is not None and seen.get("refused") == problem:

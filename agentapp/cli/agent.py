@@ -135,8 +135,8 @@ def _notice(args: argparse.Namespace, s: Settings) -> int:
     engine = build_engine(s)
     language = args.lang or ui_language()
     if args.action == "show":
-        print(engine.notice(language).as_text())
-        if engine.notice_needed():
+        print(engine.notices.notice(language).as_text())
+        if engine.notices.needed():
             print(_("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)"))
         return 0
     if s.agent != s.own_agent:
@@ -147,7 +147,7 @@ def _notice(args: argparse.Namespace, s: Settings) -> int:
             ).format(agent=s.agent, user=s.user)
         )
     try:
-        engine.acknowledge_notice(language)
+        engine.notices.acknowledge(language)
     except PolicyError as exc:
         raise CliError(_("policy refused: {exc}").format(exc=exc)) from None
     print(_("notice acknowledged by {agent} ({language})").format(agent=s.agent, language=language))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agentapp.core.events import CallEvent, EventKind
+from agentapp.core.events import CallEvent, CallFact, EventKind
 
 _REMEMBER_ENDED = 512
 
@@ -93,6 +93,16 @@ class CallTracker:
 
     def active_from(self, source: str) -> list[str]:
         return [cid for cid, call in self._active.items() if call.source == source]
+
+    def resync(self, source: str, active: list[CallFact], at: float) -> list[CallEvent]:
+        """The events that bring this tracker in line with what a (re)connected source says
+        is active: on-hooks for the calls that ended meanwhile, then off-hooks for those
+        active (the tracker ignores the ones it knows, and those cut when it was lost)."""
+        now_active = {f.call_id for f in active}
+        gone = [CallEvent(EventKind.ON_HOOK, cid, at, source=source)
+                for cid in self.active_from(source) if cid not in now_active]  # fmt: skip
+        return gone + [CallEvent(EventKind.OFF_HOOK, f.call_id, at, f.internal, source)
+                       for f in active]  # fmt: skip
 
     def end_all(self, at: float, source: str | None = None) -> list[CallEnded]:
         """Close every active call (of one source, when given): source lost, shutdown.

@@ -8,7 +8,7 @@ the highest this desk ever adopted (kept in the key store: site/floor.py). Else 
 policy stays in force and `on_problem` says why (the tray shows it). A local copy rolled back
 below that floor, or removed, is fetched again from the site.
 
-Threading: one daemon thread; `on_problem` is called on it (Engine.site_policy_problem is
+Threading: one daemon thread; `on_problem` is called on it (DeskStatus.site_policy_problem is
 thread-safe).
 """
 

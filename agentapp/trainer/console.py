@@ -12,20 +12,17 @@ decoding, which is lazy.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.agent.settings import Settings, signing_key_path
 from agentapp.core.access import Action, Person, person
-from agentapp.core.errors import Refusal
 from agentapp.core.gate import week_start
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
@@ -44,13 +41,20 @@ from agentapp.site.signing import load_private, load_public, load_signed, strip_
 from agentapp.site.sync import site_policy_path
 from agentapp.vault.audit import ReviewerTrail
 from agentapp.vault.exports import ExportsIndex
-from agentapp.vault.notes import NoteMeta, NotesStore
+from agentapp.vault.notes import NotesStore
 
 if TYPE_CHECKING:
     from agentapp.core.config import HubConfig
-    from agentapp.hub.admin import HubNote, HubRecording
+    from agentapp.hub.admin import HubRecording
     from agentapp.vault.playback import Playback
-from agentapp.vault.review import Review, ReviewError, reason_of
+from agentapp.trainer.errors import (
+    ConsoleError,
+    console_errors,
+    hub_errors,
+    private_for,
+)
+from agentapp.trainer.notes import ConsoleNotes
+from agentapp.vault.review import Review, reason_of
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
 STATUS_WORDS = {
@@ -62,13 +66,6 @@ STATUS_WORDS = {
 
 def status_words(status: str) -> str:
     return _(STATUS_WORDS.get(status, status))
-
-
-HUB_NOTE = "hub:"  # notes_on's ids of the notes kept at the hub: hub:RECORDING:N
-
-
-class ConsoleError(Refusal):
-    """Refused or failed; the message is for the trainer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +95,7 @@ class ConsoleModel:
         self.mine = mine  # a trainee's own view: their recordings only
         self.vault = Vault(layout.recordings(site))
         self.audit = ReviewerTrail(site, s.user)  # at the site, where the DPO reads
+        self.notes = ConsoleNotes(self)
 
     def purge(self) -> int:
         """Delete, at the site, what passed its deadline (R9); the console does it at start."""
@@ -254,7 +252,7 @@ class ConsoleModel:
                 or (since and dt.datetime.fromtimestamp(m.started_at).date() < since)
             )
 
-        with _console_errors():
+        with console_errors():
             return review.recordings("console", keep)
 
     def open(self, rid: str, reason: str, private_key_loader: Callable[[str], object]
@@ -266,18 +264,18 @@ class ConsoleModel:
         from agentapp.vault.playback import open_playback
 
         review = self.review()
-        with _console_errors():
+        with console_errors():
             access = review.begin(Action.VIEW, rid, reason)
             mark = qt_mark(mark_text(access.meta.agent, review.who.name, "viewed"))
             try:
-                private = _private(private_key_loader, access.segments[0])
+                private = private_for(private_key_loader, access.segments[0])
                 playback = open_playback(self.vault, rid, private, mark)
             except Exception as exc:  # key store, tampering: one message for the trainer
                 raise review.failed(access, exc) from None
         try:
-            noted = self.notes_on(rid)
+            noted = self.notes.on(rid)
         except ConsoleError:  # the hub does not answer: the video plays, with the notes here
-            with _console_errors():
+            with console_errors():
                 noted = [n for n in self.review().notes() if n.recording == rid]
         playback.notes += [(n.at_s, n.author) for n in noted if n.at_s is not None]
         return playback
@@ -289,11 +287,11 @@ class ConsoleModel:
         from agentapp.vault.export import iter_frames, open_segments
 
         review = self.review()
-        with _console_errors():
+        with console_errors():
             # (the trail's words stay English: a stored record, docs/design.md)
             access = review.begin(Action.VIEW, rid, f"choosing what to blur: {reason}")
             try:
-                private = _private(private_key_loader, access.segments[0])
+                private = private_for(private_key_loader, access.segments[0])
                 segments = open_segments(self.vault, rid, private)
                 last = None
                 for _t, bgr in iter_frames(segments[-1]):
@@ -314,12 +312,12 @@ class ConsoleModel:
 
         action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
         review = self.review()
-        with _console_errors():
+        with console_errors():
             out = folder / (neutral_name() if anonymise else f"{rid}.mp4")
             access = review.begin(action, rid, reason, out)
             mark = qt_mark(mark_text(access.meta.agent, review.who.name, "exported", anonymise))
             try:
-                private = _private(private_key_loader, access.segments[0])
+                private = private_for(private_key_loader, access.segments[0])
                 export_recording(self.vault, rid, private, out, mark, blurs,
                                  voice=not anonymise)  # fmt: skip
             except Exception as exc:  # key store, tampering, disk: one message for the trainer
@@ -339,7 +337,7 @@ class ConsoleModel:
         decides, as the database authenticated them (docs/hub.md)."""
         from agentapp.hub.admin import recordings
 
-        with _hub_errors(), self._hub() as db:
+        with hub_errors(), self.hub_db() as db:
             return recordings(db, agent or None, training or None, since)
 
     def fetch_from_hub(self, rid: str, reason: str) -> None:
@@ -347,14 +345,14 @@ class ConsoleModel:
         console plays and exports it like any other; traced at the hub and in this trail."""
         from agentapp.hub.admin import fetch
 
-        with _console_errors():
+        with console_errors():
             reason = reason_of(reason)
-        with _hub_errors(), self._hub() as db:
+        with hub_errors(), self.hub_db() as db:
             fetch(db, rid, self.site, reason)
-        with _console_errors():
+        with console_errors():
             self.audit.append(self.s.user, "fetched from the hub", rid, reason)
 
-    def _hub(self) -> Any:
+    def hub_db(self) -> Any:
         from agentapp.hub.connect import desk_connect
 
         if self.hub is None:
@@ -362,7 +360,7 @@ class ConsoleModel:
         return desk_connect(self.hub, app="agentapp console")
 
     def timeline(self, rid: str) -> str:
-        m = self._meta(rid)
+        m = self.meta(rid)
         spans = ", ".join(
             f"{number(round(a, 1))}–{number(round(b, 1))} s" for a, b in m.paused_spans
         ) or _("none")
@@ -376,125 +374,8 @@ class ConsoleModel:
             said += "; " + _("no voice in this recording: {why}").format(why=why)
         return said
 
-    def notes_at_hub(self, rid: str) -> bool:
-        """Whether this person's notes on `rid` live at the hub: she fetched it from there
-        (her trail says so), so the trainers of its training read them there too."""
-        if self.hub is None:
-            return False
-        with _console_errors():
-            return any(e.get("action") == "fetched from the hub" and e.get("target") == rid
-                       for e in self.audit.entries())  # fmt: skip
-
-    def add_note(self, rid: str, text: str, at_s: float | None = None) -> None:
-        """Seal a note on a recording (`at_s`: the moment it is about, from the player): at
-        the hub for a recording fetched from it (sealed here; traced there), else in the
-        site folder."""
-        from agentapp.vault.keys import installed_public_key_path, load_public_key
-
-        key = installed_public_key_path(self.s.data_dir)
-        if self.notes_at_hub(rid):
-            from agentapp.hub.admin import add_note
-
-            with _console_errors():
-                public = load_public_key(key)
-            with _hub_errors(), self._hub() as db:
-                add_note(db, rid, text, public, at_s)
-            return
-        with _console_errors():
-            days = self.draft().notes_retention_days
-            self.review().add_note(rid, text, key, days, time.time(), "console", at_s)
-
-    def notes_on(self, rid: str) -> list[NoteMeta]:
-        """The notes on one recording this person may read (the listing is traced), in the
-        order of their moments; those at the hub have ids HUB_NOTE + "RECORDING:N"."""
-        with _console_errors():
-            notes = [n for n in self.review().notes() if n.recording == rid]
-        if self.notes_at_hub(rid):
-            notes += [self._as_note(n) for n in self._hub_notes_on(rid)]
-        return sorted(notes, key=lambda n: (n.at_s if n.at_s is not None else -1, n.created_at))
-
-    def read_note(self, nid: str, reason: str, private_key_loader: Callable[[str], object]) -> str:
-        """A note's text, decrypted in memory; checked and traced (a hub note: there)."""
-
-        def key_for(sealed: Path) -> X25519PrivateKey:
-            return _private(private_key_loader, sealed)
-
-        if nid.startswith(HUB_NOTE):
-            return self._read_hub_note(nid, reason, private_key_loader)
-        with _console_errors():
-            return self.review().read_note(nid, reason, key_for)
-
-    def _hub_notes_on(self, rid: str, reason: str | None = None) -> list[HubNote]:
-        from agentapp.hub.admin import notes
-
-        with _hub_errors(), self._hub() as db:
-            return notes(db, rid, reason)
-
-    def _as_note(self, n: HubNote) -> NoteMeta:
-        meta = self._meta(n.recording_id)
-        nid = f"{HUB_NOTE}{n.recording_id}:{n.id}"
-        return NoteMeta(nid, n.recording_id, meta.training, n.author, n.written_at.timestamp(),
-                        meta.purge_after, n.at_s)  # fmt: skip
-
-    def _read_hub_note(
-        self, nid: str, reason: str, private_key_loader: Callable[[str], object]
-    ) -> str:
-        from agentapp.hub.admin import open_note
-        from agentapp.vault.sealing import read_header
-
-        with _console_errors():
-            reason = reason_of(reason)
-        rid, _sep, number = nid.removeprefix(HUB_NOTE).rpartition(":")
-        found = [n for n in self._hub_notes_on(rid, reason) if str(n.id) == number]
-        if not found:
-            raise ConsoleError(_("no note {nid!r}").format(nid=nid))
-        try:
-            private = _private_key(private_key_loader, str(read_header(found[0].sealed)[0]["kid"]))
-        except ConsoleError:
-            raise
-        except Exception as exc:  # key store, tampering: one line for the trainer
-            why = _("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)
-            raise ConsoleError(why) from None
-        with _hub_errors():
-            return open_note(found[0], private)
-
-    def _meta(self, rid: str) -> RecordingMeta:
+    def meta(self, rid: str) -> RecordingMeta:
         try:
             return self.vault.get(rid)
         except VaultError as exc:
             raise ConsoleError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _console_errors() -> Iterator[None]:
-    """The review module's refusals and failures, as the console shows them."""
-    try:
-        yield
-    except ReviewError as exc:
-        raise ConsoleError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _hub_errors() -> Iterator[None]:
-    """The hub's refusals and failures (no answer, no grant), as the console shows them."""
-    from agentapp.hub.connect import HubError
-
-    try:
-        yield
-    except HubError as exc:
-        raise ConsoleError(str(exc)) from None
-
-
-def _private(loader: Callable[[str], object], first_segment: Path) -> X25519PrivateKey:
-    """The private key a recording was sealed for, from `loader` (the key store)."""
-    from agentapp.vault.sealing import key_id_of
-
-    return _private_key(loader, key_id_of(first_segment))
-
-
-def _private_key(loader: Callable[[str], object], kid: str) -> X25519PrivateKey:
-    """The private key `kid`, from `loader` (the key store)."""
-    private = loader(kid)
-    if not isinstance(private, X25519PrivateKey):
-        raise ConsoleError(_("the key loader returned no recording private key"))
-    return private

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from agentapp.agent.engine import Engine, EngineStatus
+from agentapp.agent.engine import Engine
+from agentapp.agent.status import EngineStatus
 
 
 class EngineBridge(QObject):

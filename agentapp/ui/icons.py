@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 
-from agentapp.agent.engine import AgentState
+from agentapp.agent.status import AgentState
 
 HEADLINES = {
     AgentState.NOT_ENROLLED: "Not enrolled — never recorded",

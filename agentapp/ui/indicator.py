@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
-from agentapp.agent.engine import AgentState, EngineStatus
+from agentapp.agent.status import AgentState, EngineStatus
 from agentapp.ui import words
 
 TITLE = "agentapp recording indicator"

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from agentapp import i18n
-from agentapp.agent.engine import AgentState, Engine, EngineStatus
+from agentapp.agent.engine import Engine
+from agentapp.agent.status import AgentState, EngineStatus
 from agentapp.core import labels
 from agentapp.i18n import _
 from agentapp.platform.hotkey import human
@@ -246,14 +247,17 @@ class TrayController(QObject):
             self.notice.raise_()
             return
         self.notice = NoticeDialog(
-            self.engine.notice, self.language, self.engine.notice_needed(), self._acknowledged
+            self.engine.notices.notice,
+            self.language,
+            self.engine.notices.needed(),
+            self._acknowledged,
         )
         self.notice.show()
 
     def show_read_out(self) -> None:
         """A short text to read to a caller or a colleague who asks, in both languages."""
         self._text_dialog(_("What to tell a caller"), "\n\n".join(
-            f"<h4>{head}</h4><p>{escape(self.engine.read_out(lang))}</p>"
+            f"<h4>{head}</h4><p>{escape(self.engine.notices.read_out(lang))}</p>"
             for lang, head in (("fr", "Français"), ("en", "English"))))  # fmt: skip
 
     def show_details(self) -> None:
@@ -281,4 +285,4 @@ class TrayController(QObject):
         self.dialog = dialog
 
     def _acknowledged(self, language: str) -> None:
-        self.engine.acknowledge_notice(language)
+        self.engine.notices.acknowledge(language)

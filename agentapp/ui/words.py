@@ -6,7 +6,7 @@ No Qt here: the tray, the status window and the badge all read these. Any thread
 
 from __future__ import annotations
 
-from agentapp.agent.engine import AgentState, EngineStatus
+from agentapp.agent.status import AgentState, EngineStatus
 from agentapp.core import labels
 from agentapp.core.readiness import Why
 from agentapp.i18n import N_, _, date, ngettext

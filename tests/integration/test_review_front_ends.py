@@ -116,7 +116,7 @@ def _console_act(model: ConsoleModel, what: str, rid: str, out: Path, wrong: X25
     if what == "list":
         model.recordings()
     elif what == "add note":
-        model.add_note(rid, "good opening, missed the account check")
+        model.notes.add(rid, "good opening, missed the account check")
     elif what == "export with a key that does not open it":
         model.export(rid, "review 1", out, False, lambda _: wrong)
     elif what == "export with no reason":

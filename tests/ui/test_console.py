@@ -160,7 +160,7 @@ def test_play_a_recording_traced_and_roles_respected(qtbot: QtBot, site) -> None
     assert bob.recordings.recs.rowCount() == 0 and bob.tabs.count() == 1  # a trainee: own only
     rid = w.recordings.recs.item(0, 0).text()  # type: ignore[union-attr]
     with pytest.raises(ConsoleError, match="only a trainer"):
-        bob.model.add_note(rid, "nice call")  # a trainee may not annotate: refused, traced
+        bob.model.notes.add(rid, "nice call")  # a trainee may not annotate: refused, traced
     trail = site_trail_entries(folder)
     assert ("bob", "refused notes", rid) in [(e["who"], e["action"], e["target"]) for e in trail]
     alice = _console(qtbot, trainer, folder, "alice", mine=True)
@@ -310,7 +310,7 @@ def test_a_note_at_a_moment_is_sealed_marked_on_the_timeline_and_read_in_the_con
     player.note_here()  # pauses, asks, seals, marks
     at = player.at
     assert 0 < at < 1.0 and player.source.notes == [(at, "carol")]  # type: ignore[union-attr]
-    (note,) = w.model.notes_on(rid)
+    (note,) = w.model.notes.on(rid)
     assert note.at_s == pytest.approx(at, abs=0.01) and note.author == "carol"
     sealed = folder / "notes" if (folder / "notes").exists() else trainer / "notes"
     assert b"Greets the caller" not in b"".join(p.read_bytes() for p in sealed.glob("*"))

@@ -111,9 +111,9 @@ def test_the_console_lists_the_hub_fetches_sealed_and_plays(
     tab.recs.selectRow(0)
     tab.show_notes()
     assert tab.notes_dialog is not None and tab.notes_dialog.list.rowCount() == 1
-    (note,) = w.model.notes_on(rid)
+    (note,) = w.model.notes.on(rid)
     assert note.id.startswith("hub:") and (note.author, note.at_s) == ("carol", 2.0)
-    text = w.model.read_note(note.id, "weekly review", load_private_from_keystore)
+    text = w.model.notes.read(note.id, "weekly review", load_private_from_keystore)
     assert text == "Greets the caller by name: good"
     with hub.admin() as db:
         acts = [(r["who"], r["action"], r["target"]) for r in audit_rows(db)]

@@ -14,7 +14,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from agentapp import i18n
-from agentapp.agent.engine import AgentState, Engine, EngineStatus
+from agentapp.agent.engine import Engine
+from agentapp.agent.status import AgentState, EngineStatus
 from agentapp.core import labels
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.core.notice import build_notice
@@ -65,7 +66,7 @@ def test_tray_menu_badge_and_notice_speak_the_language(
     qtbot: QtBot, engine: Engine, language: str
 ) -> None:
     w = WORDS[language]
-    engine.acknowledge_notice(language)
+    engine.notices.acknowledge(language)
     c = TrayController(engine, language, HOTKEY, tray_available=lambda: True)
     menu = _menu(c)
     assert menu[0] == w["waiting"] and w["pause"] in menu and w["about"] in menu
@@ -77,7 +78,7 @@ def test_tray_menu_badge_and_notice_speak_the_language(
     objects = _(language, labels.OBJECTS)
     assert objects in _menu(c)
     # the notice quotes the very labels the trainee sees (R2, R15)
-    notice = engine.notice(language).as_text()
+    notice = engine.notices.notice(language).as_text()
     assert objects in notice and w["badge"] in notice and w["say"] in notice
     assert _(language, labels.PAUSE).format(key="Ctrl+Alt+P") in notice
     # the window hidden: the badge says nothing is written, in grey
@@ -104,7 +105,7 @@ def test_cannot_record_is_short_says_whom_to_ask_and_hides_the_details(
     c = TrayController(engine, language, HOTKEY, tray_available=lambda: True)
     detail = ("no recording public key at /home/alice/.local/share/agentapp/keys/x.pem: "
               "policy 'recording.fps' (RULES.md R9)")  # fmt: skip
-    engine._set_status(EngineStatus(AgentState.CANNOT_RECORD, detail, why=Why.KEY))
+    engine._board.set(EngineStatus(AgentState.CANNOT_RECORD, detail, why=Why.KEY))
     menu = _menu(c)
     assert menu[0].startswith(w["cannot"]) and w["details"] in menu
     ask = _(language, "It is not your doing: tell your trainer or IT.")
@@ -125,7 +126,7 @@ def test_cannot_record_is_short_says_whom_to_ask_and_hides_the_details(
 
 
 def test_a_site_desk_waits_for_its_policy_it_is_not_an_error(qtbot: QtBot, engine: Engine) -> None:
-    engine.on_site = True
+    engine.desk.on_site = True
     engine.policy_path.unlink()
     engine.refresh()
     assert engine.status.why == Why.POLICY_PENDING
@@ -133,13 +134,13 @@ def test_a_site_desk_waits_for_its_policy_it_is_not_an_error(qtbot: QtBot, engin
     menu = _menu(c)
     assert menu[0] == "En attente des règles du site — rien n'est enregistré pour l'instant"
     assert not any("introuvable" in t or "not found" in t for t in menu)
-    engine.on_site = False  # a desk with no site: the policy is missing, which is a fault
+    engine.desk.on_site = False  # a desk with no site: the policy is missing, which is a fault
     engine.refresh()
     assert engine.status.why == Why.POLICY
 
 
 def test_the_tray_switches_language_at_once(qtbot: QtBot, engine: Engine) -> None:
-    engine.acknowledge_notice("fr")
+    engine.notices.acknowledge("fr")
     c = TrayController(engine, "fr", HOTKEY, tray_available=lambda: True)
     assert _menu(c)[0] == WORDS["fr"]["waiting"]
     c.switch_language()
@@ -159,7 +160,7 @@ def test_qt_own_texts_load_in_french(qtbot: QtBot) -> None:
 
 
 def test_the_read_out_text_comes_from_the_live_policy(engine: Engine) -> None:
-    fr, en = engine.read_out("fr"), engine.read_out("en")
+    fr, en = engine.notices.read_out("fr"), engine.notices.read_out("en")
     assert "Example Contact Center SAS" in fr and "CRM" in fr and "183 jours" in fr
     assert "dpo@example.test" in en and "183 days" in en and "erase" in en
 

@@ -11,7 +11,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from agentapp.agent.engine import AgentState, Engine, EngineStatus
+from agentapp.agent.engine import Engine
+from agentapp.agent.status import AgentState, EngineStatus
 from agentapp.core.events import CallEvent, EventKind
 from agentapp.core.readiness import Why
 from agentapp.ui.icons import state_colour, state_pixmap
@@ -35,10 +36,10 @@ def ring_colour(icon_owner: QSystemTrayIcon) -> QColor:
 
 @pytest.mark.parametrize("state", STATES)
 def test_icon_and_tooltip_follow_the_state(qtbot: QtBot, engine: Engine, state: AgentState) -> None:
-    engine.acknowledge_notice("en")
+    engine.notices.acknowledge("en")
     c = controller(engine)
     assert c.tray is not None and c.window is None
-    engine._set_status(
+    engine._board.set(
         EngineStatus(state, "no business window" if state == "cannot_record" else "detail",
                      training="CRM onboarding", until="2027-01-29", used=1, weekly_quota=5,
                      why=Why.DISPLAY if state == "cannot_record" else Why.NONE)
@@ -60,7 +61,7 @@ def test_icon_and_tooltip_follow_the_state(qtbot: QtBot, engine: Engine, state: 
 
 
 def test_indicator_shown_exactly_while_recording(qtbot: QtBot, engine: Engine) -> None:
-    engine.acknowledge_notice("en")
+    engine.notices.acknowledge("en")
     c = controller(engine)
     assert not c.indicator.isVisible()
     call(engine, EventKind.OFF_HOOK)
@@ -86,7 +87,7 @@ def _menu_texts(c: TrayController) -> dict[str, object]:
 
 
 def test_menu_pause_and_caller_objects(qtbot: QtBot, engine: Engine) -> None:
-    engine.acknowledge_notice("en")
+    engine.notices.acknowledge("en")
     c = controller(engine)
     actions = _menu_texts(c)
     assert "Enrolled — waiting for a call" in actions
@@ -127,7 +128,7 @@ def test_notice_must_be_acknowledged_before_recording(qtbot: QtBot, engine: Engi
 
 
 def test_no_tray_shows_a_window_that_cannot_be_closed(qtbot: QtBot, engine: Engine) -> None:
-    engine.acknowledge_notice("en")
+    engine.notices.acknowledge("en")
     c = controller(engine, tray=False)
     assert c.tray is None and c.window is not None and c.window.isVisible()
     assert "waiting for a call" in c.window.text.text()

@@ -63,7 +63,7 @@ def make_engine(
     e.sim = sim  # type: ignore[attr-defined]
     e.start()
     if ack and e.status.state == "notice_required":
-        e.acknowledge_notice("en")
+        e.notices.acknowledge("en")
     return e
 
 
@@ -249,7 +249,7 @@ def test_no_recording_until_notice_acknowledged(tmp_path: Path, key: X25519Priva
     assert "notice has not been acknowledged" in call(e, EventKind.OFF_HOOK, "a")
     call(e, EventKind.ON_HOOK, "a")
     assert e.vault.recordings() == [] and e.grabber.rects == []  # type: ignore[attr-defined]
-    e.acknowledge_notice("fr")
+    e.notices.acknowledge("fr")
     assert e.status.state == "waiting"
     assert call(e, EventKind.OFF_HOOK, "b") == "ok: recording"
     call(e, EventKind.ON_HOOK, "b")
@@ -483,7 +483,7 @@ def test_an_on_hook_during_a_slow_hub_reservation_keeps_no_frame_after_it(
 def test_low_disk_refuses_to_record(tmp_path: Path, key: X25519PrivateKey) -> None:
     e = make_engine(tmp_path, key, FakeLocator(), min_free_bytes=1 << 62)
     assert e.status.state == "cannot_record" and "disk full" in e.status.detail
-    e.acknowledge_notice("en")
+    e.notices.acknowledge("en")
     assert call(e, EventKind.OFF_HOOK) == "ok: not recording (disk full)"
     assert e.grabber.rects == []  # type: ignore[attr-defined]
     e.stop()
@@ -989,7 +989,7 @@ def test_a_caller_may_object_minutes_after_the_call(tmp_path: Path, key: X25519P
     """Callers often object at the end: two minutes after the on-hook, "caller objects" erases
     the last call's recording here and the copy already delivered to the site; traced with no
     content; once only, and not after 5 minutes."""
-    from agentapp.agent.engine import CALLER_OBJECTS_AFTER_S
+    from agentapp.agent.recording import CALLER_OBJECTS_AFTER_S
     from agentapp.site.shipper import RecordingShipper
 
     clock = SimClock()

@@ -151,3 +151,32 @@ def test_no_import_cycle() -> None:
             visit(m, [m])
     assert cycles == []
     assert "agentapp.files.layout" in graph["agentapp.site.shipper"]  # the check reads imports
+
+
+MAX_CLASS_LINES, MAX_METHODS, MAX_MODULE_LINES = 400, 30, 600
+
+
+def _sizes() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Each module's lines; each class's lines and methods (properties count)."""
+    modules, classes = {}, {}
+    for p in ROOT.rglob("*.py"):
+        text = p.read_text()
+        name = str(p.relative_to(ROOT))
+        modules[name] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text, name)):
+            if isinstance(node, ast.ClassDef):
+                methods = [n for n in node.body
+                           if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]  # fmt: skip
+                span = (node.end_lineno or node.lineno) - node.lineno + 1
+                classes[f"{name}:{node.name}"] = (span, len(methods))
+    return modules, classes
+
+
+def test_no_room_grows_into_a_hall() -> None:
+    """No class over 400 lines or 30 methods, no module over 600 lines: a reader finds a
+    rule in a room that holds only what changes with it."""
+    modules, classes = _sizes()
+    assert {m: n for m, n in modules.items() if n > MAX_MODULE_LINES} == {}
+    big = {c: s for c, s in classes.items() if s[0] > MAX_CLASS_LINES or s[1] > MAX_METHODS}
+    assert big == {}
+    assert classes["agent/engine.py:Engine"][1] >= 10  # the count reads real classes

@@ -40,7 +40,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         audit=AuditLog.in_dir(tmp_path, MemoryAuditKeys()),
     )
     e.start()
-    e.acknowledge_notice("en")
+    e.notices.acknowledge("en")
     yield e
     e.stop()
 
@@ -54,7 +54,7 @@ def run(
 ) -> tuple[ScriptedServer, SourceRunner]:
     server = ScriptedServer(scripts)
     runner = SourceRunner("pbx", ("127.0.0.1", server.port), protocol, engine, SystemClock())
-    engine.expect_source("pbx")
+    engine.desk.expect_source("pbx")
     runner.start()
     deadline = time.monotonic() + timeout
     try:

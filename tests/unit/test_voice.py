@@ -275,7 +275,7 @@ def test_the_notice_and_the_register_say_the_voice_is_recorded_and_how() -> None
 
 def test_the_tray_says_whether_the_sound_is_recorded() -> None:
     from agentapp import i18n
-    from agentapp.agent.engine import AgentState, EngineStatus
+    from agentapp.agent.status import AgentState, EngineStatus
     from agentapp.ui.words import lines
 
     base = EngineStatus(AgentState.RECORDING, "recording for training", "r1", application="CRM")

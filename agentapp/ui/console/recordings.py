@@ -210,7 +210,7 @@ class RecordingsTab(QWidget):
     def note_at(self, rid: str, at: float | None) -> str | None:
         """Ask for a note (about the moment `at`, or the whole recording) and seal it; who
         wrote it, or None."""
-        at_hub = self.model.notes_at_hub(rid)  # fetched from the hub: the note is kept there
+        at_hub = self.model.notes.at_hub(rid)  # fetched from the hub: the note is kept there
         if at is None:
             where = (_("Kept sealed at the hub, as long as the recording:") if at_hub
                      else _("Kept sealed, at most one year:"))  # fmt: skip
@@ -223,7 +223,7 @@ class RecordingsTab(QWidget):
         if not ok or not text.strip():
             return None
         try:
-            self.model.add_note(rid, text, at)
+            self.model.notes.add(rid, text, at)
         except ConsoleError as exc:
             self._say(_("Refused: {reason}").format(reason=exc))
             return None
@@ -237,7 +237,7 @@ class RecordingsTab(QWidget):
         if rid is None:
             return
         try:
-            notes = self.model.notes_on(rid)
+            notes = self.model.notes.on(rid)
         except ConsoleError as exc:
             self._say(_("Refused: {reason}").format(reason=exc))
             return
@@ -249,7 +249,7 @@ class RecordingsTab(QWidget):
         if reason is None:
             return None
         try:
-            return self.model.read_note(nid, reason, self._key)
+            return self.model.notes.read(nid, reason, self._key)
         except ConsoleError as exc:
             self._say(_("Refused: {reason}").format(reason=exc))
             return None
