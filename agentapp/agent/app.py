@@ -30,24 +30,18 @@ log = logging.getLogger("agentapp")
 
 def build_engine(s: Settings, headless: bool = False) -> Engine:
     from agentapp.agent.engine import Engine
-    from agentapp.capture.grabber import Grabber
-    from agentapp.capture.xshm import ShmReader
-    from agentapp.platform.factory import (
-        create_locator,
-        create_page_watcher,
-        create_session_lock,
-        create_softphone_sound,
-    )
+    from agentapp.platform.factory import create_desktop, create_softphone_sound
 
+    desktop = create_desktop()
     return Engine(
         agent=s.agent,
         data_dir=s.data_dir,
         policy_path=s.policy_path,
-        locator_factory=create_locator,
-        grabber_factory=Grabber,
-        reader_factory=ShmReader,
-        page_factory=create_page_watcher,
-        session_lock_factory=create_session_lock,
+        locator_factory=desktop.windows,
+        grabber_factory=desktop.screen,
+        reader_factory=desktop.frames,
+        page_factory=desktop.pages,
+        session_lock_factory=desktop.session_lock,
         voice_factory=create_softphone_sound,
         policy_loader=policy_loader(s),
         headless=headless,
@@ -104,7 +98,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     """
     from agentapp.core.clock import SystemClock
     from agentapp.files.paths import system_dir
-    from agentapp.platform.hotkey import HotkeyListener
+    from agentapp.platform.factory import create_desktop
     from agentapp.telephony.hook import HookServer, socket_path
     from agentapp.vault.keys import ensure_keystore
 
@@ -129,7 +123,7 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         except SourceSetupError as exc:
             engine.source_down(s.config.source.describe, str(exc), SystemClock().now())
     combo = pause_hotkey(s)
-    hotkey = HotkeyListener(combo, engine.toggle_pause)
+    hotkey = create_desktop().hotkey(combo, engine.toggle_pause)
     problem = hotkey.start()
     if problem:
         log.warning(

@@ -209,8 +209,7 @@ def _writable_check(data_dir: Path, checks: list[Check]) -> str | None:
 def _capture_check(locator: WindowLocator) -> Check:
     """How a call would be captured here: per-window (only the business window's pixels
     are read) or the masked fallback (its rectangle, everything above it blacked out)."""
-    from agentapp.capture.reading import ReaderUnavailable
-    from agentapp.platform.base import CaptureMode
+    from agentapp.platform.base import CaptureMode, ReaderUnavailable
 
     why = locator.mode_reason
     if locator.mode is CaptureMode.COMPOSITE:

@@ -33,7 +33,6 @@ from agentapp.agent.recording import ACTIVE, PAUSE_AGENT, CaptureFactories, Last
 from agentapp.agent.status import AgentState, EngineStatus, StatusBoard, StatusListener
 from agentapp.agent.watchdog import Watchdog
 from agentapp.capture.lookbehind import PipelineStats
-from agentapp.capture.reading import GrabberLike, ReaderLike
 from agentapp.capture.voice import Streams
 from agentapp.core.calls import CallEnded, CallStarted, CallTracker, Ignored
 from agentapp.core.clock import Clock, SystemClock
@@ -50,7 +49,14 @@ from agentapp.core.policy import Policy, PolicyError, SoftphoneRule, load_policy
 from agentapp.core.readiness import MIN_FREE_BYTES, Why, disk_full
 from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.files import layout
-from agentapp.platform.base import NullLocator, PageWatcher, SessionLock, WindowLocator
+from agentapp.platform.base import (
+    FrameReader,
+    NullLocator,
+    PageWatcher,
+    ScreenGrabber,
+    SessionLock,
+    WindowLocator,
+)
 from agentapp.vault.acknowledgements import AcknowledgementStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
@@ -70,13 +76,13 @@ class Engine:
         data_dir: Path,
         policy_path: Path,
         locator_factory: Callable[[], WindowLocator],
-        grabber_factory: Callable[[], GrabberLike],
+        grabber_factory: Callable[[], ScreenGrabber],
         clock: Clock | None = None,
         rng: random.Random | None = None,
         audit: AuditLog | None = None,
         min_free_bytes: int = MIN_FREE_BYTES,
         policy_loader: Callable[[], Policy] | None = None,
-        reader_factory: Callable[[], ReaderLike] | None = None,
+        reader_factory: Callable[[], FrameReader] | None = None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,
         session_lock_factory: Callable[[], SessionLock | None] | None = None,
         voice_factory: Callable[[SoftphoneRule], Streams | None] | None = None,

@@ -24,13 +24,19 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from agentapp.agent.status import AgentState, StatusBoard
 from agentapp.capture.lookbehind import PipelineStats
 from agentapp.capture.pipeline import CapturePipeline
-from agentapp.capture.reading import GrabberLike, ReaderLike
 from agentapp.capture.voice import Silence, Streams, VoiceRecorder
 from agentapp.core.clock import Clock
 from agentapp.core.policy import VOICE_SOFTPHONE, Policy, SoftphoneRule
 from agentapp.core.readiness import Why
 from agentapp.core.session import RecorderSession, SessionInfo, State
-from agentapp.platform.base import CaptureMode, PageWatcher, SessionLock, WindowLocator
+from agentapp.platform.base import (
+    CaptureMode,
+    FrameReader,
+    PageWatcher,
+    ScreenGrabber,
+    SessionLock,
+    WindowLocator,
+)
 from agentapp.vault.sink import SealingSink
 from agentapp.vault.store import RecordingMeta, RecordingWriter, VaultError
 
@@ -46,8 +52,8 @@ class CaptureFactories(NamedTuple):
     """What the capture thread makes its own desktop objects with (platform/factory.py)."""
 
     locator: Callable[[], WindowLocator]
-    grabber: Callable[[], GrabberLike]
-    reader: Callable[[], ReaderLike] | None = None
+    grabber: Callable[[], ScreenGrabber]
+    reader: Callable[[], FrameReader] | None = None
     pages: Callable[[Clock], PageWatcher] | None = None
     session_lock: Callable[[], SessionLock | None] | None = None
     voice: Callable[[SoftphoneRule], Streams | None] | None = None

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from agentapp.capture.encoder import compact, preload
 from agentapp.capture.fragments import FragmentSink
 from agentapp.capture.lookbehind import LookBehind, PipelineStats
-from agentapp.capture.reading import GrabberLike, PixelReader, ReaderLike
+from agentapp.capture.reading import PixelReader
 from agentapp.capture.rulewatch import SHOWS_OTHER_PAGE, RuleWatch
 from agentapp.capture.voice import VoiceRecorder
 from agentapp.core.clock import Clock
@@ -41,10 +41,12 @@ from agentapp.core.session import InvalidTransition, RecorderSession, State
 from agentapp.platform.base import (
     CaptureMode,
     Changes,
+    FrameReader,
     LocatorError,
     NoPages,
     NullLocator,
     PageWatcher,
+    ScreenGrabber,
     SessionLock,
     WindowInfo,
     WindowLocator,
@@ -77,12 +79,12 @@ class CapturePipeline:
         started_at: float,
         sink: FragmentSink,
         locator_factory: Callable[[], WindowLocator],
-        grabber_factory: Callable[[], GrabberLike],
+        grabber_factory: Callable[[], ScreenGrabber],
         on_status: Callable[[str], None],
         on_done: Callable[[PipelineStats], None],
         on_sensitive: Callable[[str | None], None] = lambda name: None,
         on_lock: Callable[[str | None], None] = lambda why: None,
-        reader_factory: Callable[[], ReaderLike] | None = None,
+        reader_factory: Callable[[], FrameReader] | None = None,
         lookbehind_s: float = 0.5,
         on_mode: Callable[[CaptureMode, str], None] = lambda mode, why: None,
         page_factory: Callable[[Clock], PageWatcher] | None = None,

@@ -14,49 +14,33 @@ Threading: the capture thread only; it makes the reader or grabber and closes it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 
 from agentapp.capture.encoder import apply_mask
 from agentapp.core.geometry import Rect, mask_boxes
-from agentapp.platform.base import CaptureMode, Changes, WindowLocator, WindowView
-
-
-class GrabberLike(Protocol):
-    """Masked mode: reads a rectangle of the screen."""
-
-    def grab(self, rect: Rect) -> np.ndarray: ...
-
-    def close(self) -> None: ...
-
-
-class ReaderLike(Protocol):
-    """Composite mode: reads one drawable (a window's own pixmap); None when refused.
-    `copy` False: the pixels may be a read-only view, valid until the next read."""
-
-    def read(
-        self, drawable: int, width: int, height: int, copy: bool = True
-    ) -> np.ndarray | None: ...
-
-    def close(self) -> None: ...
-
-
-class ReaderUnavailable(RuntimeError):
-    """The reader cannot work on this display (the pipeline falls back to masked capture)."""
+from agentapp.platform.base import (
+    CaptureMode,
+    Changes,
+    FrameReader,
+    ReaderUnavailable,
+    ScreenGrabber,
+    WindowLocator,
+    WindowView,
+)
 
 
 class PixelReader:
     def __init__(
         self,
         locator: WindowLocator,
-        grabber_factory: Callable[[], GrabberLike],
-        reader_factory: Callable[[], ReaderLike] | None,
+        grabber_factory: Callable[[], ScreenGrabber],
+        reader_factory: Callable[[], FrameReader] | None,
     ) -> None:
         """The reader for the locator's mode; masked capture if per-window cannot run (the
         locator is told, and `reason` says why)."""
-        self._reader: ReaderLike | None = None
-        self._grabber: GrabberLike | None = None
+        self._reader: FrameReader | None = None
+        self._grabber: ScreenGrabber | None = None
         if locator.mode is CaptureMode.COMPOSITE and reader_factory is not None:
             try:
                 self._reader = reader_factory()
@@ -87,7 +71,7 @@ class PixelReader:
         return pixels
 
     @staticmethod
-    def _own_pixels(reader: ReaderLike, view: WindowView) -> np.ndarray | None:
+    def _own_pixels(reader: FrameReader, view: WindowView) -> np.ndarray | None:
         w, h = view.rect.w, view.rect.h
         # nothing to draw on it (most frames): the shared memory itself, converted once
         alone = not view.layers and not view.blackout

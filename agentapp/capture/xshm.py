@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from agentapp.capture.reading import ReaderUnavailable
+from agentapp.platform.base import ReaderUnavailable
 from agentapp.platform.xcb import ERROR_P, Connection, Cookie, Error, XcbUnavailable
 
 _Z_PIXMAP = 2

@@ -1,4 +1,18 @@
-"""The window locator interface every OS adapter implements.
+"""What a desktop provides the agent, as interfaces every desktop adapter implements:
+
+* a window source (`WindowLocator`): which window is the business one, its identity, its
+  changes (damage), the view of it that may be read, and the locks the window system shows;
+* a frame reader (`FrameReader`): the window's own pixels, never another window's; and, where
+  the desktop allows it, the masked fallback (`ScreenGrabber`: its rectangle on the screen,
+  everything above it blacked out);
+* a page watcher (`PageWatcher`): the page a browser window shows, for URL and field rules;
+* a session lock (`SessionLock`): the desktop's own word that the session is locked;
+* a pause hotkey (`PauseHotkey`): the trainee's secure pause, from any application;
+* an indicator (`Indicator`): drawn by the desktop's shell, where the shell draws it (else the
+  agent's own badge, ui/indicator.py, shows that a call is recorded).
+
+`Desktop` bundles one desktop's makers; platform/factory.py picks the one for this session
+(docs/design.md, "Adding a desktop").
 
 Threading: a locator instance holds a connection to the window system and is used by ONE
 thread only (the capture thread creates its own through the factory). Calls block for at
@@ -10,12 +24,19 @@ from __future__ import annotations
 import abc
 import contextlib
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from agentapp.core.errors import Refusal
 from agentapp.core.geometry import Rect
 from agentapp.core.policy import Page, WindowRule
 from agentapp.i18n import _
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from agentapp.core.clock import Clock
 
 
 class LocatorError(Refusal):
@@ -268,3 +289,72 @@ class NullLocator(WindowLocator):
 
     def is_visible(self, window: WindowInfo) -> bool:
         return False
+
+
+class FrameReader(Protocol):
+    """Reads one drawable (a window's own pixels) as BGRA; None when refused. `copy` False:
+    the pixels may be a read-only view, valid until the next read. Made and used on the
+    capture thread; raises ReaderUnavailable when it cannot work on this display."""
+
+    def read(
+        self, drawable: int, width: int, height: int, copy: bool = True
+    ) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class ScreenGrabber(Protocol):
+    """The masked fallback: reads a rectangle of the screen as BGRA (the capture blacks out
+    what lies above the business window). Made and used on the capture thread."""
+
+    def grab(self, rect: Rect) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class ReaderUnavailable(RuntimeError):
+    """The reader cannot work on this display (the capture falls back to masked capture)."""
+
+
+class PauseHotkey(abc.ABC):
+    """The secure-pause key combination, heard whatever application has the focus.
+
+    Threading: `start` and `stop` from the thread that wires the agent; the callback it was
+    given runs on the hotkey's own thread and must be thread-safe (Engine.toggle_pause is)."""
+
+    @abc.abstractmethod
+    def start(self) -> str | None:
+        """Start listening; None when it works, else why it cannot (said in the tray)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop listening."""
+
+
+class Indicator(abc.ABC):
+    """What the desktop's shell shows while a call is recorded, where no window can cover it.
+
+    Threading: any thread; never blocks."""
+
+    @abc.abstractmethod
+    def show(self, text: str) -> None:
+        """Show (or update) the indicator's words."""
+
+    @abc.abstractmethod
+    def hide(self) -> None:
+        """Nothing is recorded now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Desktop:
+    """One desktop's makers: each capture thread makes its own window source, reader and
+    lock watcher (their connections are not shared between threads)."""
+
+    name: str
+    windows: Callable[[], WindowLocator]
+    frames: Callable[[], FrameReader] | None  # None: the masked fallback only
+    screen: Callable[[], ScreenGrabber]
+    pages: Callable[[Clock], PageWatcher]
+    session_lock: Callable[[], SessionLock | None]
+    hotkey: Callable[[str, Callable[[], object]], PauseHotkey]  # (combo, on_press)
+    indicator: Callable[[], Indicator] | None = None  # None: the agent's badge shows it

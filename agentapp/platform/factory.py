@@ -1,5 +1,5 @@
-"""Pick the window locator (and page watcher) for this OS and session; no work at import
-time."""
+"""Pick this session's desktop (platform/base.py Desktop: its window source, frame reader,
+page watcher, session lock and hotkey); no work at import time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from agentapp.core.clock import Clock
 from agentapp.platform.base import (
+    Desktop,
     LocatorError,
     NoPages,
     NullLocator,
@@ -20,6 +21,19 @@ from agentapp.platform.base import (
 if TYPE_CHECKING:
     from agentapp.core.policy import SoftphoneRule
     from agentapp.platform.pulse import Softphone, Speaker
+
+
+def create_desktop() -> Desktop:
+    """The desktop this session runs. X11 (python-xlib, MIT-SHM, mss, AT-SPI, pynput) is the
+    one adapter so far; elsewhere its window source says why nothing can be recorded here
+    (`create_locator`), so the agent records nothing and the tray says why."""
+    from agentapp.capture.grabber import Grabber
+    from agentapp.capture.xshm import ShmReader
+    from agentapp.platform.hotkey import HotkeyListener
+
+    name = "X11" if sys.platform.startswith("linux") and os.environ.get("DISPLAY") else "none"
+    return Desktop(name, create_locator, ShmReader, Grabber, create_page_watcher,
+                   create_session_lock, HotkeyListener)  # fmt: skip
 
 
 def create_locator() -> WindowLocator:

@@ -11,10 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agentapp.platform.base import PauseHotkey
+
 log = logging.getLogger(__name__)
 
 
-class HotkeyListener:
+class HotkeyListener(PauseHotkey):
     def __init__(self, combo: str, callback: Callable[[], object]) -> None:
         self.combo = combo
         self._callback = callback
