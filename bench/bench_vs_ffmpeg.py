@@ -16,7 +16,13 @@ Then the ratios agent/ffmpeg, and the agent's off-hook/on-hook latencies over --
 Figures only: nothing is asserted.
 
     bash scripts/with-keyring.sh .venv/bin/python -m bench.bench_vs_ffmpeg \
-        [--seconds 60] [--runs 2] [--sizes 1280x720,1920x1080] [--calls 50]
+        [--seconds 60] [--runs 2] [--sizes 1280x720,1920x1080] [--calls 50] \
+        [--profile FOLDER]
+
+--profile samples the agent's threads with py-spy (pip install py-spy; root, or ptrace
+allowed) over the body of each measured call, and writes one collapsed-stack file per run
+there (flamegraph.pl or speedscope read them); it prints the ten functions that used the most
+of the agent's CPU, native frames included.
 
 Needs Debian's `ffmpeg` (apt-get install ffmpeg) and a key store (the agent signs its audit
 trail; run it under scripts/with-keyring.sh).
@@ -101,13 +107,59 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+PROFILE: Path | None = None  # --profile: where py-spy's samples go
+
+
 def record_body(pid: int, seconds: float) -> tuple[float, float]:
     """Let `pid` record for `seconds` from now; (its CPU seconds, the span) over the body of
     it: from STEADY_AFTER_S on, the same for both tools."""
     time.sleep(STEADY_AFTER_S)
     c0, t0 = proc_cpu(pid), time.monotonic()
+    spy = _profile(pid, seconds - STEADY_AFTER_S)
     time.sleep(seconds - STEADY_AFTER_S)
-    return proc_cpu(pid) - c0, time.monotonic() - t0
+    cpu = proc_cpu(pid) - c0, time.monotonic() - t0
+    if spy is not None:
+        spy[0].wait(30)
+        _top(spy[1])
+    return cpu
+
+
+def _profile(pid: int, seconds: float) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """py-spy sampling `pid` for `seconds` (idle samples left out), or None (not asked)."""
+    if PROFILE is None:
+        return None
+    PROFILE.mkdir(parents=True, exist_ok=True)
+    out = PROFILE / f"agent-{pid}-{int(time.time())}.txt"
+    spy = Path(sys.prefix) / "bin" / "py-spy"
+    argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--duration",
+            str(int(seconds)), "--rate", "100", "--native", "--format", "raw", "--output",
+            str(out)]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def _top(collapsed: Path, n: int = 10) -> None:
+    """The functions where the samples were (self time), and those under which they were
+    (inclusive), by share of the samples."""
+    if not collapsed.exists():
+        print(f"  (no profile: py-spy wrote nothing to {collapsed})")
+        return
+    own: dict[str, int] = {}
+    under: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] for f in stack.split(";")[1:]]  # (the thread's name first)
+        if not frames:
+            continue
+        k = int(count)
+        total += k
+        own[frames[-1]] = own.get(frames[-1], 0) + k
+        for f in set(frames):
+            under[f] = under.get(f, 0) + k
+    for title, table in (("self", own), ("inclusive", under)):
+        best = sorted(table.items(), key=lambda kv: -kv[1])[:n]
+        print(f"  profile ({title}, {total} samples): " + "; ".join(
+            f"{name} {100 * k / total:.0f}%" for name, k in best))  # fmt: skip
 
 
 def proc_mb(pid: int, field: str = "VmHWM") -> float:
@@ -338,7 +390,10 @@ def main() -> int:
     ap.add_argument("--sizes", default="1280x720,1920x1080")
     ap.add_argument("--calls", type=int, default=50, help="latency calls (0: skip)")
     ap.add_argument("--json", type=Path, help="also write every figure to this file")
+    ap.add_argument("--profile", type=Path, help="py-spy's samples of the agent go here")
     a = ap.parse_args()
+    global PROFILE
+    PROFILE = a.profile
     import shutil
 
     if shutil.which("ffmpeg") is None:

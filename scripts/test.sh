@@ -10,11 +10,11 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
 unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
-# AGENTAPP_TEST_WORKERS=N runs N workers (pytest-xdist, each test module whole on one worker:
-# about 11 min instead of 20 on 2 cores). One process is the default: in parallel, a loaded
-# machine still fails a timing test or two in about one run of five, and the workers share
-# one key store that a test can take away from the others.
-workers=${AGENTAPP_TEST_WORKERS:-0}
+# Three workers (pytest-xdist, each test module whole on one worker; tests/conftest.py gives
+# each worker a session bus and a key store of its own): about 10 min on 2 cores, where one
+# process (AGENTAPP_TEST_WORKERS=0) takes about 20. Three, not two: many tests wait on real
+# programs (browsers, lockers, a call's length) more than they compute.
+workers=${AGENTAPP_TEST_WORKERS:-3}
 parallel=()
 if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
 started=$SECONDS

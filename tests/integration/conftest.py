@@ -21,6 +21,7 @@ import pytest
 
 from agentapp.demo.sample_window import SampleWindow
 from agentapp.demo.virtual_display import VirtualDesktop, stop_process
+from agentapp.platform.base import WindowInfo
 
 CI = os.environ.get("CI") == "true"
 
@@ -74,9 +75,24 @@ def windows(desktop: VirtualDesktop) -> Iterator[Windows]:
     p, pid = PRIVATE.spawn(desktop.env)
     time.sleep(0.5)  # let openbox map and decorate both
     yield Windows(bid, pid, [b, p])
+    left = _left_locked(desktop, bid)
     for proc in (b, p):
         proc.terminate()
         proc.wait(timeout=10)
+    # the desktop is this worker's for the whole run: a module that leaves it locked (a
+    # locker still running, the screen saver on) would fail the next module's recordings
+    assert left is None, f"this module left the shared desktop locked: {left}"
+
+
+def _left_locked(desktop: VirtualDesktop, business: int) -> str | None:
+    from agentapp.platform.x11 import X11Locator
+
+    locator = X11Locator(desktop.display)
+    try:
+        info = locator.describe(WindowInfo(business, (), None, None, None))
+        return locator.locked(info) if info is not None else None
+    finally:
+        locator.close()
 
 
 class Agent:
