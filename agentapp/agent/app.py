@@ -96,8 +96,13 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
     The hook server, the engine and the secure-pause hotkey run the same way in both modes:
     recording never depends on the tray.
     """
+    import faulthandler
+
     from agentapp.core.clock import SystemClock
     from agentapp.files.paths import system_dir
+
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1: every thread's stack on stderr (a hang)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     from agentapp.platform.factory import create_desktop
     from agentapp.telephony.hook import HookServer, socket_path
     from agentapp.vault.keys import ensure_keystore

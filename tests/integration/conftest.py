@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -154,7 +155,19 @@ class Agent:
             if len(recs) >= n and all(r["status"] == "complete" for r in recs):
                 return recs
             time.sleep(0.1)
-        raise AssertionError(f"no sealed recording after {timeout} s: {self.recordings()}")
+        raise AssertionError(f"no sealed recording after {timeout} s: {self.recordings()}"
+                             f"{self.stacks()}")  # fmt: skip
+
+    def stacks(self) -> str:
+        """A stuck agent's threads (faulthandler on SIGUSR1), then the agent stopped: what
+        it said on its stderr, for the failure's message."""
+        if self.proc is None or self.proc.poll() is not None:
+            return ""
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        time.sleep(1.0)
+        stop_process(self.proc)
+        said = self.proc.stdout.read() if self.proc.stdout else ""
+        return f"\nthe agent's threads, and what it said:\n{said[-6000:]}"
 
     def wait_log(self, text: str, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
