@@ -21,8 +21,9 @@ Figures only: nothing is asserted.
 
 --profile samples the agent's threads with py-spy (pip install py-spy; root, or ptrace
 allowed) over the body of each measured call, and writes one collapsed-stack file per run
-there (flamegraph.pl or speedscope read them); it prints the ten functions that used the most
-of the agent's CPU, native frames included.
+there (flamegraph.pl or speedscope read them); it prints the functions that used the most of
+the agent's CPU (idle waits left out). The CPU figures of a profiled run include py-spy's
+reads of the agent's memory: compare them with a run without it.
 
 Needs Debian's `ffmpeg` (apt-get install ffmpeg) and a key store (the agent signs its audit
 trail; run it under scripts/with-keyring.sh).
@@ -110,12 +111,12 @@ def proc_cpu(pid: int) -> float:
 PROFILE: Path | None = None  # --profile: where py-spy's samples go
 
 
-def record_body(pid: int, seconds: float) -> tuple[float, float]:
+def record_body(pid: int, seconds: float, profile: bool = False) -> tuple[float, float]:
     """Let `pid` record for `seconds` from now; (its CPU seconds, the span) over the body of
-    it: from STEADY_AFTER_S on, the same for both tools."""
+    it: from STEADY_AFTER_S on, the same for both tools. `profile`: sampled (--profile)."""
     time.sleep(STEADY_AFTER_S)
     c0, t0 = proc_cpu(pid), time.monotonic()
-    spy = _profile(pid, seconds - STEADY_AFTER_S)
+    spy = _profile(pid, seconds - STEADY_AFTER_S) if profile else None
     time.sleep(seconds - STEADY_AFTER_S)
     cpu = proc_cpu(pid) - c0, time.monotonic() - t0
     if spy is not None:
@@ -131,8 +132,10 @@ def _profile(pid: int, seconds: float) -> tuple[subprocess.Popen[bytes], Path] |
     PROFILE.mkdir(parents=True, exist_ok=True)
     out = PROFILE / f"agent-{pid}-{int(time.time())}.txt"
     spy = Path(sys.prefix) / "bin" / "py-spy"
+    # not --native (it stops the process at each sample: the figures would be the profiler's);
+    # time in C (x264, numpy, the X connection) goes to the Python line that called it
     argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--duration",
-            str(int(seconds)), "--rate", "100", "--native", "--format", "raw", "--output",
+            str(int(seconds)), "--rate", "50", "--nonblocking", "--format", "raw", "--output",
             str(out)]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
@@ -256,7 +259,7 @@ def run_agent(desk: VirtualDesktop, size: str, seconds: float, tmp: Path) -> tup
         first_call = proc_cpu(pid) - c0
         c0 = proc_cpu(pid)
         agent.cli("hook", "off-hook", "--call-id", "bench")
-        steady_cpu, steady_s = record_body(pid, seconds)
+        steady_cpu, steady_s = record_body(pid, seconds, profile=True)
         agent.cli("hook", "on-hook", "--call-id", "bench")
         meta = agent.wait_sealed(frozenset({warm_up.id}))
         c1 = proc_cpu(pid)

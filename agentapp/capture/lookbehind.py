@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agentapp.capture.encoder import SegmentEncoder
+from agentapp.capture.encoder import SegmentEncoder, same_pixels
 from agentapp.capture.fragments import Fragmenter, FragmentSink
 from agentapp.core.clock import Clock
 from agentapp.core.session import RecorderSession
@@ -110,7 +110,7 @@ class LookBehind:
     def frame(self, t: float, pixels: np.ndarray, size: tuple[int, int]) -> bool:
         """A frame read at `t` (compact pixels); False when it equals the last one (then
         the tick holds it instead)."""
-        if _same(pixels, self.prev):
+        if pixels is self.prev or same_pixels(pixels, self.prev):
             self.hold(t)
             return False
         self._pending.append(_Pending(_Kind.FRAME, t, self._ms(t), pixels, size))
@@ -234,12 +234,3 @@ class LookBehind:
         self._pending.clear()
         self.fragments.abandon()
         self._enc = None
-
-
-def _same(a: np.ndarray, b: np.ndarray | None) -> bool:
-    """Two frames equal, pixel for pixel (~0.2 ms for 1280x720, compared as 64-bit words)."""
-    if b is None or a.shape != b.shape:
-        return False
-    if a.nbytes % 8 or not (a.flags.c_contiguous and b.flags.c_contiguous):
-        return bool(np.array_equal(a, b))
-    return bool(np.array_equal(a.reshape(-1).view(np.uint64), b.reshape(-1).view(np.uint64)))

@@ -126,6 +126,7 @@ class AuditLog:
         self._path = path
         self.keys: AuditKeys = keys or KeyringAuditKeys(path)
         self._lock = threading.Lock()
+        self._written: Head | None = None  # the head this object stored last
 
     @property
     def path(self) -> Path:
@@ -159,12 +160,16 @@ class AuditLog:
                     _("cannot write the audit trail {path}: {exc}").format(path=self.path, exc=exc)
                 ) from None
             self.keys.set_head(head_of(entry))
+            self._written = head_of(entry)
         return entry
 
     def _last(self) -> Head | None:
         """The entry to chain after: the file's last line, or the head kept in the key store
         when that line is damaged or the file is gone (verify then reports the damage, and
-        recording goes on being traced)."""
+        recording goes on being traced). When the file's last line is the entry this object
+        wrote last, or a later one (another process appended), the key store is not asked:
+        each question to a Secret Service costs a key exchange (about 15 ms of CPU here), and
+        an agent appends a few entries at every call."""
         try:
             with open(self.path, "rb") as f:
                 f.seek(0, os.SEEK_END)
@@ -176,8 +181,11 @@ class AuditLog:
             raise AuditError(
                 _("cannot read the audit trail {path}: {exc}").format(path=self.path, exc=exc)
             ) from None
-        stored = self.keys.head()
         entry = parse_line(tail[-1]) if tail else None
+        mine = self._written
+        if entry is not None and mine is not None and entry["seq"] >= mine.seq:
+            return head_of(entry)
+        stored = self.keys.head()
         if entry is not None and (stored is None or entry["seq"] >= stored.seq):
             return head_of(entry)
         return stored

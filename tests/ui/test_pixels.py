@@ -36,6 +36,46 @@ def test_the_conversion_matches_opencv_bt601(qapp: object) -> None:
         assert np.abs(ours[h:] - ref[h:]).mean() < 1.0  # chroma: both average 2x2 pixels
 
 
+def test_an_unchanged_frame_is_not_converted_again_and_a_changed_one_is(qapp: object) -> None:
+    SegmentEncoder(2, 2, 10)
+    img = _screen(1280, 720)
+    first = compact(img)
+    again = compact(img.copy())  # the same pixels, read again into other memory
+    assert again is first and not first.flags.writeable
+    img[700, 1279, 2] ^= 0xFF  # one pixel of the last row changes
+    changed = compact(img)
+    assert changed is not first
+    ref = cv2.cvtColor(img, cv2.COLOR_BGRA2YUV_I420).astype(int)
+    assert np.abs(changed[:720].astype(int) - ref[:720]).max() <= 1  # converted, not cached
+    assert int(changed[700, 1279]) != int(first[700, 1279])
+    assert compact(_screen(1280, 720)) is not changed  # and back: converted again
+
+
+def test_converting_the_changed_rows_alone_gives_the_whole_frames_conversion(
+    qapp: object,
+) -> None:
+    """Random pixels (the hardest case for the chroma filter), changed a band at a time at
+    random rows, sizes whose chroma planes do not fill whole rows of the I420 array: each
+    result is bit for bit what a converter that saw only that frame makes."""
+    from agentapp.capture.encoder import _codecs, _ToI420
+
+    av = _codecs()
+    rng = np.random.default_rng(7)
+    for w, h in ((1280, 720), (642, 358)):
+        frame = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        bands = _ToI420(av)
+        bands(frame)
+        for _ in range(40):
+            first = int(rng.integers(0, h))
+            end = min(h, first + int(rng.integers(1, 30)))
+            x = int(rng.integers(0, w - 8))
+            frame = frame.copy()
+            frame[first:end, x : x + 8] = rng.integers(0, 256, (end - first, 8, 4), dtype=np.uint8)
+            if rng.integers(0, 2):  # and a second change far from it (a clock, a status bar)
+                frame[h - 6 :, :40] = rng.integers(0, 256, (6, 40, 4), dtype=np.uint8)
+            assert np.array_equal(bands(frame), _ToI420(av)(frame)), (w, h, first, end)
+
+
 def test_the_blur_leaves_nothing_readable_and_nothing_else_changed(qapp: object) -> None:
     img = np.ascontiguousarray(_screen(640, 360)[..., :3])
     before = img.copy()

@@ -176,3 +176,34 @@ def test_only_well_formed_hub_checkpoints_are_read(log: AuditLog) -> None:
         log.append("agentapp", CHECKPOINT, target, digest, role="system")
     log.append("bob", "recording not kept", "13", good)
     assert [(m.seq, m.hash) for m in checkpoints(log.entries())] == [(12, good)]
+
+
+def test_appends_ask_the_key_store_for_the_head_only_when_the_file_cannot_say(
+    tmp_path: Path,
+) -> None:
+    """Each question to a Secret Service costs a key exchange: an object that wrote the
+    file's last entry chains after it without asking; a damaged last line, or another
+    writer's later entry, is still handled as before."""
+
+    class Counting(MemoryAuditKeys):
+        asked = 0
+
+        def head(self):  # type: ignore[no-untyped-def]
+            Counting.asked += 1
+            return super().head()
+
+    keys = Counting()
+    log = AuditLog.in_dir(tmp_path, keys)
+    for i in range(10):
+        log.append("alice", "recording started", f"rec-{i}")
+    assert Counting.asked == 1  # the first append of this object only
+    other = AuditLog(log.path, keys)  # another process appends: its entry is later
+    other.append("bob", "notice acknowledged")
+    log.append("alice", "recording stopped")
+    assert log.verify().ok and log.verify().entries == 12
+    lines = log.lines()
+    _rewrite(log, [*lines[:-1], lines[-1][:20]])  # the last line cut: the stored head
+    asked = Counting.asked
+    log.append("alice", "recording started", "rec-x")
+    assert Counting.asked == asked + 1
+    assert json.loads(log.lines()[-1])["seq"] == 13  # chained after the stored head
