@@ -11,7 +11,7 @@ echo "== mypy"
 echo "== pytest"
 unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
 # Three workers (pytest-xdist, each test module whole on one worker; tests/conftest.py gives
-# each worker a session bus and a key store of its own): about 10 min on 2 cores, where one
+# each worker a session bus and a key store of its own): 10-12 min on 2 cores, where one
 # process (AGENTAPP_TEST_WORKERS=0) takes about 20. Three, not two: many tests wait on real
 # programs (browsers, lockers, a call's length) more than they compute.
 workers=${AGENTAPP_TEST_WORKERS:-3}
