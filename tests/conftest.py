@@ -29,17 +29,6 @@ def pytest_configure(config: pytest.Config) -> None:
         _own_key_store()
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """The package test first: its two builds (about 200 core-seconds, in the background of
-    its module's set-up) then run beside the other workers' tests instead of alone at the
-    end of a parallel run."""
-    first = [i for i in items if i.nodeid.startswith("tests/integration/test_package_deb.py")]
-    if first:
-        items[:] = first + [i for i in items if i not in first]
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     for pid in _WORKER_PIDS:
         try:
