@@ -1,1 +1,2 @@
-"""Per-OS adapters behind small interfaces, picked by `factory.create_locator()`."""
+"""Per-desktop adapters behind the small interfaces of base.py, picked by
+`factory.create_desktop()`."""
