@@ -212,8 +212,11 @@ class CapturePipeline:
             log.exception("could not seal the last segment")
             self.stats.failure = self.stats.failure or "could not seal the last segment"
         for closer in (self._pixels, self._rules.pages, self._rules.session_lock, locator):
-            if closer is not None:
-                closer.close()
+            try:
+                if closer is not None:
+                    closer.close()
+            except Exception:  # what was sealed is sealed: the engine must still hear of it
+                log.exception("could not close %s", type(closer).__name__)
         self._wake_r.close()
         self._wake_w.close()
         self._on_done(self.stats)

@@ -166,7 +166,7 @@ class ShmReader:
         if self._buf is not None:
             self._shm.xcb_shm_detach(self._conn, self._seg)
             self._xcb.xcb_flush(self._conn)
-            self._buf.close()
+            _unmap(self._buf)
             self._buf = None
             self._size = 0
 
@@ -174,7 +174,16 @@ class ShmReader:
         if self._conn and not self._c.broken:
             self._release()
         elif self._buf is not None:
-            self._buf.close()
+            _unmap(self._buf)
             self._buf = None
         self._c.close()
         self._conn = None
+
+
+def _unmap(buf: mmap.mmap) -> None:
+    """Unmap a segment; while a view of it is still alive (a frame not yet dropped), the
+    mapping goes with the last view instead (mmap refuses to close under it)."""
+    try:
+        buf.close()
+    except BufferError:
+        pass

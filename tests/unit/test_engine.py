@@ -114,6 +114,29 @@ def test_records_between_off_hook_and_on_hook(tmp_path: Path, key: X25519Private
     e.stop()
 
 
+def test_a_reader_that_fails_to_close_still_lets_the_call_be_sealed(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """Seen on a loaded desk: the shared-memory reader refused to close (a frame's view of
+    its segment still alive) and the capture thread died before telling the engine, which
+    then waited for that call forever and recorded no other. A closer's failure is logged;
+    the call is sealed and the next one records."""
+    e = make_engine(tmp_path, key, FakeLocator())
+
+    def refuse() -> None:
+        raise BufferError("cannot close exported pointers exist")
+
+    e.grabber.close = refuse  # type: ignore[attr-defined]
+    for cid in ("c1", "c2"):
+        assert call(e, EventKind.OFF_HOOK, cid) == "ok: recording"
+        run(e, 1.0)
+        call(e, EventKind.ON_HOOK, cid)
+        idle(e)
+    assert [m.status for m in e.vault.recordings()] == ["complete", "complete"]
+    assert e.status.state == "waiting"
+    e.stop()
+
+
 def test_hidden_window_writes_no_frame_and_keeps_nothing(
     tmp_path: Path, key: X25519PrivateKey
 ) -> None:
