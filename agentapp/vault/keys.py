@@ -79,27 +79,34 @@ def load_public_key(path: Path) -> X25519PublicKey:
 
 
 _chosen = False
+_kept: Any = None  # the Secret Service back-end chosen here, when it was
 
 
 def _keyring(again: bool = False) -> Any:
     """keyring, with the OS's own key store chosen by name: keyring's own detection imports
     every back-end, and its macOS one asks ctypes for the Security framework, which on Linux
     runs gcc (three compilers a command, their files left in /tmp). An explicit choice
-    (PYTHON_KEYRING_BACKEND, keyringrc.cfg) is honoured as keyring would."""
-    global _chosen
+    (PYTHON_KEYRING_BACKEND, keyringrc.cfg) is honoured as keyring would. On Linux the Secret
+    Service is asked over one connection kept open (secretservice.py)."""
+    global _chosen, _kept
     import keyring
     import keyring.core
 
     if _chosen and not again:
         return keyring
     _chosen = True
+    if _kept is not None:
+        _kept.close()  # (chosen again: its connection goes with it)
+        _kept = None
     chosen = keyring.core.load_env() or keyring.core.load_config()
     if chosen is None and sys.platform.startswith("linux"):
         from keyring.backends import SecretService, fail
 
         try:
             SecretService.Keyring.priority  # noqa: B018 - raises when it cannot serve
-            chosen = SecretService.Keyring()
+            from agentapp.vault.secretservice import KeptSecretService
+
+            chosen = _kept = KeptSecretService()
         except Exception:  # no Secret Service on the session bus: keystore_problem says so
             chosen = fail.Keyring()
     if chosen is None:  # Windows, macOS: their one back-end, as keyring finds it
@@ -130,7 +137,8 @@ def keystore_problem() -> str | None:
         return _(
             "the only key store is {name}, which keeps secrets in a plain file: refused"
         ).format(name=name)
-    if name.startswith("keyring.backends.SecretService") and not _login_found:
+    secret_service = name.startswith("keyring.backends.SecretService") or backend is _kept
+    if secret_service and not _login_found:
         return _login_collection_problem()
     return None
 

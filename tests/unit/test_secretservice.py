@@ -1,0 +1,83 @@
+"""The Secret Service asked over one kept connection (vault/secretservice.py), against the
+real gnome-keyring the suite runs under (scripts/with-keyring.sh, tests/conftest.py)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from keyring.backends import SecretService
+from keyring.errors import PasswordDeleteError
+
+from agentapp.vault import keys
+from agentapp.vault.secretservice import KeptSecretService
+
+SERVICE = "agentapp-test"
+
+
+@pytest.fixture
+def kept() -> Iterator[KeptSecretService]:
+    if keys.keystore_problem():
+        pytest.skip(f"no key store here: {keys.keystore_problem()}")
+    backend = KeptSecretService()
+    yield backend
+    backend.close()
+
+
+def _entry() -> str:
+    return f"entry-{secrets.token_hex(4)}"
+
+
+def test_secrets_written_and_read_on_one_connection(kept: KeptSecretService) -> None:
+    entry = _entry()
+    assert kept.get_password(SERVICE, entry) is None
+    for n in range(5):
+        kept.set_password(SERVICE, entry, f"value {n}")
+        assert kept.get_password(SERVICE, entry) == f"value {n}"
+    assert kept.connections == 1  # one connection and one key exchange, not ten
+    kept.delete_password(SERVICE, entry)
+    assert kept.get_password(SERVICE, entry) is None
+    with pytest.raises(PasswordDeleteError):
+        kept.delete_password(SERVICE, entry)
+
+
+def test_what_it_stores_is_what_keyrings_own_back_end_reads_and_back(
+    kept: KeptSecretService,
+) -> None:
+    """The same items, attributes and labels as keyring's: a desk upgraded from a version
+    that used keyring's back-end keeps its keys and its audit trail's head."""
+    plain = SecretService.Keyring()
+    mine, theirs = _entry(), _entry()
+    kept.set_password(SERVICE, mine, "written kept")
+    plain.set_password(SERVICE, theirs, "written plain")
+    try:
+        assert plain.get_password(SERVICE, mine) == "written kept"
+        assert kept.get_password(SERVICE, theirs) == "written plain"
+        kept.set_password(SERVICE, theirs, "replaced")  # replaced, not a second item
+        assert plain.get_password(SERVICE, theirs) == "replaced"
+    finally:
+        plain.delete_password(SERVICE, mine)
+        plain.delete_password(SERVICE, theirs)
+
+
+def test_a_connection_lost_under_it_is_opened_again(kept: KeptSecretService) -> None:
+    entry = _entry()
+    kept.set_password(SERVICE, entry, "before")
+    kept._collection.connection.close()  # the bus went away under the kept connection
+    assert kept.get_password(SERVICE, entry) == "before"
+    assert kept.connections == 2
+    kept.delete_password(SERVICE, entry)
+
+
+def test_the_agents_key_store_is_the_kept_one_on_linux() -> None:
+    if keys.keystore_problem():
+        pytest.skip(f"no key store here: {keys.keystore_problem()}")
+    backend = keys._keyring().get_keyring()
+    if keys._keyring().core.load_env() is not None:
+        pytest.skip("a back-end is chosen by PYTHON_KEYRING_BACKEND")
+    assert isinstance(backend, KeptSecretService)
+    entry = _entry()
+    keys.store_secret(entry, "v")
+    assert keys.load_optional_secret(entry) == "v"
+    backend.delete_password(keys.SERVICE, entry)
