@@ -75,7 +75,12 @@ class PixelReader:
         w, h = view.rect.w, view.rect.h
         # nothing to draw on it (most frames): the shared memory itself, converted once
         alone = not view.layers and not view.blackout
-        pixels = reader.read(view.pixmap, w, h, copy=not alone)
+        ix, iy = view.inset
+        if ix or iy:  # (the shadow around it is read by the reader, never kept)
+            around = reader.read(view.pixmap, w + ix, h + iy, copy=False)
+            pixels = None if around is None else np.ascontiguousarray(around[iy:, ix:])
+        else:
+            pixels = reader.read(view.pixmap, w, h, copy=not alone)
         if pixels is None or alone:
             return pixels
         frame = Rect(0, 0, w, h)

@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
     from PySide6.QtWidgets import QApplication, QWidget
 
-    # WM_CLASS comes from the application name (class) and argv[0] (instance) on xcb.
+    # WM_CLASS comes from the application name (class) and argv[0] (instance) on xcb; the
+    # Wayland app id from the desktop file name.
     app = QApplication([a.wm_class])
     app.setApplicationName(a.wm_class)
+    app.setDesktopFileName(a.wm_class)
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
 
     class Sample(QWidget):

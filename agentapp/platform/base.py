@@ -84,6 +84,8 @@ class WindowView:
     reads can be black); `blackout` are parts (relative to the client area) that show
     another X client's child windows; `layers` are the application's own pop-ups.
     `origin` is the client area's top-left corner in root coordinates (before clipping).
+    `inset`: where the window's own pixels start in what the frame reader gives for `pixmap`
+    (a shadow the desktop draws around it comes first; (0, 0) on X11).
     `serial` counts the structural changes the locator saw (not compared).
     """
 
@@ -96,6 +98,7 @@ class WindowView:
     ready: bool = True
     blackout: tuple[Rect, ...] = ()
     layers: tuple[Layer, ...] = ()
+    inset: tuple[int, int] = (0, 0)
     serial: int = field(default=0, compare=False)
 
 

@@ -24,27 +24,71 @@ if TYPE_CHECKING:
 
 
 def create_desktop() -> Desktop:
-    """The desktop this session runs. X11 (python-xlib, MIT-SHM, mss, AT-SPI, pynput) is the
-    one adapter so far; elsewhere its window source says why nothing can be recorded here
-    (`create_locator`), so the agent records nothing and the tray says why."""
+    """The desktop this session runs: X11 (python-xlib, MIT-SHM, mss, AT-SPI, pynput), or GNOME
+    Shell under Wayland with the agent's desk extension (gnome.py: its window source, Mutter's
+    ScreenCast for the pixels). Elsewhere its window source says why nothing can be recorded
+    here (`create_locator`), so the agent records nothing and the tray says why."""
     from agentapp.capture.grabber import Grabber
-    from agentapp.capture.xshm import ShmReader
     from agentapp.platform.hotkey import HotkeyListener
+
+    if wayland():
+        from agentapp.capture.screencast import ScreenCastReader
+        from agentapp.platform.gnome import NoScreen, ShellPauseKey
+
+        return Desktop("GNOME Wayland", create_locator, ScreenCastReader, NoScreen,
+                       create_page_watcher, create_session_lock, ShellPauseKey)  # fmt: skip
+    from agentapp.capture.xshm import ShmReader
 
     name = "X11" if sys.platform.startswith("linux") and os.environ.get("DISPLAY") else "none"
     return Desktop(name, create_locator, ShmReader, Grabber, create_page_watcher,
                    create_session_lock, HotkeyListener)  # fmt: skip
 
 
+def wayland() -> bool:
+    """A Wayland session (its applications' windows are not X windows, even with Xwayland)."""
+    return sys.platform.startswith("linux") and (
+        bool(os.environ.get("WAYLAND_DISPLAY")) or os.environ.get("XDG_SESSION_TYPE") == "wayland"
+    )
+
+
+def wayland_problem() -> str | None:
+    """Why this Wayland session cannot be recorded (None: GNOME with the desk extension)."""
+    from agentapp.platform.gnome import desk_problem
+
+    desktop = os.environ.get("XDG_CURRENT_DESKTOP", "").upper().split(":")
+    if "GNOME" not in desktop:
+        name = next((d for d in desktop if d), "this desktop")
+        if "KDE" in desktop:
+            how = "KDE Plasma lets only a program registered with it stream a single window"
+        else:
+            how = f"{name.title()} offers no way to read one window alone"
+        return (
+            f"Wayland session on {how}: nothing can be recorded here. IT can give this desk a "
+            "GNOME session with the agentapp desk extension, or an X11 (Xorg) session"
+        )
+    problem = desk_problem()
+    if problem is None:
+        return None
+    return (
+        f"GNOME on Wayland: {problem}. IT can enable the agentapp desk extension "
+        "(installed with the package), or give this desk an X11 (Xorg) session"
+    )
+
+
 def create_locator() -> WindowLocator:
     """A working locator, or a NullLocator whose `reason` says why none can run here."""
     if sys.platform.startswith("linux"):
+        if wayland():
+            problem = wayland_problem()
+            if problem:
+                return NullLocator(problem)
+            from agentapp.platform.gnome import GnomeLocator
+
+            try:
+                return GnomeLocator()
+            except LocatorError as exc:
+                return NullLocator(str(exc))
         if not os.environ.get("DISPLAY"):
-            if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
-                return NullLocator(
-                    "Wayland session: Wayland does not let one application read another's "
-                    "window; log in with an X11 session"
-                )
             return NullLocator("no display: DISPLAY is not set")
         try:
             from agentapp.platform.x11 import X11Locator

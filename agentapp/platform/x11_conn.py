@@ -6,7 +6,6 @@ Threading: one instance per thread (an X connection is not shared).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from Xlib import X, display, error
@@ -14,23 +13,9 @@ from Xlib.ext import damage, res, screensaver
 
 from agentapp.i18n import _
 from agentapp.platform.base import LocatorError, WindowInfo
+from agentapp.platform.process import executable
 
 CLIENT_MASK = X.StructureNotifyMask | X.PropertyChangeMask | X.SubstructureNotifyMask
-
-
-def executable(pid: int | None) -> str | None:
-    """The program a process runs (its /proc entry; the pid is the one identity a window
-    cannot choose for another program)."""
-    if not pid:
-        return None
-    try:
-        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                return f.read().strip() or None
-        except OSError:
-            return None
 
 
 class XConn:

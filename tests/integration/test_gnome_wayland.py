@@ -1,0 +1,99 @@
+"""The agent under GNOME Shell on Wayland (tests/gnome.py: a real headless gnome-shell 43,
+PipeWire, WirePlumber, the project's desk extension): it finds the business window through
+the extension, reads its pixels from Mutter's ScreenCast of that window alone, and records
+nothing of a window above it; the extension answers the agent's program only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import stop_process
+from agentapp.vault.export import BAND
+from tests.gnome import GnomeSession, missing_tools
+from tests.integration.conftest import Agent, need
+from tests.policies import policy_text
+
+GREEN_BGR = np.array([60, 160, 40], np.int16)
+MAGENTA_BGR = np.array([255, 0, 255], np.int16)
+AGENT_EXE = os.path.realpath(sys.executable)  # what /proc/<pid>/exe shows for the agent
+
+
+def _near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
+    return np.abs(bgr.astype(np.int16) - color).max(axis=-1) < tol  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def gnome() -> Iterator[GnomeSession]:
+    missing = missing_tools()
+    need(not missing, f"GNOME Shell on Wayland needs {', '.join(missing)}")
+    with GnomeSession(callers=(AGENT_EXE,)) as session:
+        yield session
+
+
+@pytest.fixture
+def apps(gnome: GnomeSession) -> Iterator[Callable[..., int]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def open_window(wm_class: str, title: str, color: tuple[int, int, int],
+                    geometry: tuple[int, int, int, int]) -> int:  # fmt: skip
+        env = dict(gnome.env, QT_QPA_PLATFORM="wayland")
+        proc, _ = SampleWindow(wm_class, title, color, geometry).spawn(env)
+        started.append(proc)
+        return proc.pid
+
+    yield open_window
+    for proc in started:
+        stop_process(proc)
+
+
+def test_the_desk_extension_answers_the_agents_program_only(
+    gnome: GnomeSession, apps: Callable[..., int]
+) -> None:
+    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 400, 300))
+    time.sleep(1.0)
+    code = ("from agentapp.platform.gnome_desk import DeskClient\n"
+            "d = DeskClient(); print([w.title for w in d.state().windows]); d.close()")  # fmt: skip
+    ours = subprocess.run([sys.executable, "-c", code], env=gnome.env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert ours.returncode == 0 and "Private mail" in ours.stdout, ours.stderr
+    # Any other program on the session bus (here dbus-send): refused, the titles not given.
+    stranger = subprocess.run(
+        ["dbus-send", "--session", "--print-reply", "--dest=org.agentapp.Desk",
+         "/org/agentapp/Desk", "org.agentapp.Desk1.Windows"],
+        env=gnome.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert stranger.returncode != 0 and "Private mail" not in stranger.stdout
+    assert "org.agentapp.Desk.Error.AccessDenied" in stranger.stderr, stranger.stderr
+
+
+def test_a_call_under_gnome_wayland_records_the_business_window_alone(
+    gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400))
+    time.sleep(0.5)
+    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 640, 400))  # opened last: above
+    time.sleep(1.0)
+    agent = make_agent(policy_text("alice"), env=gnome.env).start()
+    assert agent.hook("off-hook", "g-1") == "ok: recording"
+    time.sleep(3.0)
+    agent.hook("on-hook", "g-1")
+    (rec,) = agent.wait_sealed()
+    assert rec["capture_mode"] == "composite"
+    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
+    assert len(frames) >= 10
+    for _, bgr in frames:
+        body = bgr[: bgr.shape[0] - BAND]
+        # the window's frame (its own title bar drawn by Qt) without the shadow around it
+        assert body.shape[:2] == (440, 642)
+        assert not _near(body, MAGENTA_BGR, 80).any(), "a pixel of the window above was recorded"
+        assert _near(body, GREEN_BGR, 25).mean() > 0.8  # the business window (its own title bar)
