@@ -21,7 +21,9 @@ from agentapp.agent.settings import (
 
 if TYPE_CHECKING:
     from agentapp.agent.engine import Engine
+    from agentapp.agent.status import EngineStatus
     from agentapp.hub.link import HubLink
+    from agentapp.platform.base import Desktop, Indicator
     from agentapp.site.shipper import RecordingShipper
     from agentapp.site.sync import PolicySync
 
@@ -90,6 +92,27 @@ def _start_hub(s: Settings, engine: Engine) -> HubLink | None:
     return link
 
 
+def _shell_indicator(engine: Engine, desktop: Desktop) -> Indicator | None:
+    """Where the desktop's shell draws the recording indicator (GNOME's top bar), it follows
+    the status: the badge's words while a call is recorded, nothing otherwise."""
+    if desktop.indicator is None:
+        return None
+    from agentapp.ui.words import badge
+
+    indicator = desktop.indicator()
+
+    def follow(status: EngineStatus) -> None:
+        text = badge(status)
+        if text:
+            indicator.show(text)
+        else:
+            indicator.hide()
+
+    engine.add_status_listener(follow)
+    follow(engine.status)
+    return indicator
+
+
 def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = None) -> int:
     """Run the agent until SIGTERM/SIGINT (or `stop_event`, headless), or Quit (tray).
 
@@ -128,7 +151,9 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         except SourceSetupError as exc:
             engine.source_down(s.config.source.describe, str(exc), SystemClock().now())
     combo = pause_hotkey(s)
-    hotkey = create_desktop().hotkey(combo, engine.toggle_pause)
+    desktop = create_desktop()
+    hotkey = desktop.hotkey(combo, engine.toggle_pause)
+    indicator = _shell_indicator(engine, desktop)
     problem = hotkey.start()
     if problem:
         log.warning(
@@ -155,6 +180,8 @@ def run_agent(s: Settings, headless: bool, stop_event: threading.Event | None = 
         return run_tray(engine, ui_language(), combo)
     finally:
         log.warning("agent stopping")
+        if indicator is not None:
+            indicator.close()
         for part in (sync, shipper, hub):
             if part is not None:
                 part.stop()

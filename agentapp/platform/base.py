@@ -347,6 +347,9 @@ class Indicator(abc.ABC):
     def hide(self) -> None:
         """Nothing is recorded now."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """The agent stops: hide it and let its connection go."""
+
 
 @dataclass(frozen=True, slots=True)
 class Desktop:

@@ -33,10 +33,11 @@ def create_desktop() -> Desktop:
 
     if wayland():
         from agentapp.capture.screencast import ScreenCastReader
-        from agentapp.platform.gnome import NoScreen, ShellPauseKey
+        from agentapp.platform.gnome import NoScreen, ShellIndicator, ShellPauseKey
 
         return Desktop("GNOME Wayland", create_locator, ScreenCastReader, NoScreen,
-                       create_page_watcher, create_session_lock, ShellPauseKey)  # fmt: skip
+                       create_page_watcher, create_session_lock, ShellPauseKey,
+                       ShellIndicator)  # fmt: skip
     from agentapp.capture.xshm import ShmReader
 
     name = "X11" if sys.platform.startswith("linux") and os.environ.get("DISPLAY") else "none"

@@ -26,6 +26,7 @@ from agentapp.core.geometry import Rect
 from agentapp.core.policy import WindowRule
 from agentapp.platform.base import (
     CaptureMode,
+    Indicator,
     LocatorError,
     PauseHotkey,
     ReaderUnavailable,
@@ -43,6 +44,7 @@ MINIMISED = "the window is minimised"
 ELSEWHERE = "the window is not on this workspace"
 CLOSED = "the window is closed"
 UNREADABLE = "the desk extension no longer answers"
+RETRY_S = 2.0
 
 
 class GnomeLocator(WindowLocator):
@@ -246,3 +248,63 @@ class ShellPauseKey(PauseHotkey):
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+
+
+class ShellIndicator(Indicator):
+    """The recording indicator in GNOME Shell's top bar, drawn by the shell (the desk
+    extension), so no window can cover it. Threading: `show` and `hide` from any thread never
+    wait: a thread of its own tells the extension the latest words, and tells it again
+    after the extension comes back (a shell restart)."""
+
+    def __init__(self) -> None:
+        self._want = ""
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="shell-indicator", daemon=True)
+        self._thread.start()
+
+    def show(self, text: str) -> None:
+        self._set(text)
+
+    def hide(self) -> None:
+        self._set("")
+
+    def _set(self, text: str) -> None:
+        with self._cond:
+            self._want = text
+            self._cond.notify()
+
+    def _run(self) -> None:
+        desk: DeskClient | None = None
+        told: str | None = None
+        while True:
+            with self._cond:
+                if self._want == told and not self._stopped:
+                    self._cond.wait(RETRY_S)
+                if self._stopped:
+                    break
+                want = self._want
+            if want == told and not want:
+                continue
+            try:  # (shown: said again at every interval, for a shell that restarted)
+                desk = desk or DeskClient()
+                desk.indicate(want)
+                told = want
+            except DeskUnavailable as exc:
+                log.warning("the top bar's indicator cannot be set: %s", exc)
+                if desk is not None:
+                    desk.close()
+                desk, told = None, None
+                with self._cond:
+                    if not self._stopped:
+                        self._cond.wait(RETRY_S)
+        if desk is not None:
+            with contextlib.suppress(DeskUnavailable):
+                desk.indicate("")
+            desk.close()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=3)

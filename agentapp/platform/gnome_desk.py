@@ -55,6 +55,7 @@ class ShellWindow:
 class DeskState:
     serial: int
     locked: bool
+    indicator: str  # what the top bar's indicator shows ("" when hidden)
     windows: tuple[ShellWindow, ...]  # bottom to top
 
 
@@ -110,7 +111,10 @@ def parse_state(raw: str) -> DeskState:
     if not isinstance(listed, list) or len(listed) > MAX_WINDOWS:
         raise ValueError("the desk extension's window list is not its format")
     windows = tuple(w for w in (parse_window(x) for x in listed) if w is not None)
-    return DeskState(d["serial"], d["locked"], windows)
+    indicator = _text(d, "indicator")
+    if indicator is None:
+        raise ValueError("the desk extension's indicator is not its format")
+    return DeskState(d["serial"], d["locked"], indicator, windows)
 
 
 class DeskClient:

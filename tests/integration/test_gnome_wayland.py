@@ -6,6 +6,7 @@ nothing of a window above it; the extension answers the agent's program only."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from agentapp.demo.sample_window import SampleWindow
 from agentapp.demo.virtual_display import stop_process
 from agentapp.vault.export import BAND
 from tests.gnome import GnomeSession, missing_tools
-from tests.integration.conftest import Agent, need
+from tests.integration.conftest import Agent, need, wait_until
 from tests.policies import policy_text
 
 GREEN_BGR = np.array([60, 160, 40], np.int16)
@@ -75,6 +76,15 @@ def test_the_desk_extension_answers_the_agents_program_only(
     assert "org.agentapp.Desk.Error.AccessDenied" in stranger.stderr, stranger.stderr
 
 
+def _indicator(gnome: GnomeSession) -> str:
+    code = ("from agentapp.platform.gnome_desk import DeskClient\n"
+            "d = DeskClient(); print(d.state().indicator); d.close()")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], env=gnome.env, capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
 def test_a_call_under_gnome_wayland_records_the_business_window_alone(
     gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
     tmp_path: Path,
@@ -84,10 +94,15 @@ def test_a_call_under_gnome_wayland_records_the_business_window_alone(
     apps("other-app", "Private mail", (255, 0, 255), (300, 200, 640, 400))  # opened last: above
     time.sleep(1.0)
     agent = make_agent(policy_text("alice"), env=gnome.env).start()
+    assert _indicator(gnome) == ""
     assert agent.hook("off-hook", "g-1") == "ok: recording"
-    time.sleep(3.0)
+    time.sleep(1.5)
+    # the shell draws it in its top bar: no window can cover it
+    assert _indicator(gnome) == "● Recording for training — CRM"
+    time.sleep(1.5)
     agent.hook("on-hook", "g-1")
     (rec,) = agent.wait_sealed()
+    wait_until(lambda: _indicator(gnome) == "", "the indicator stayed after the call")
     assert rec["capture_mode"] == "composite"
     frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
     assert len(frames) >= 10
@@ -97,3 +112,22 @@ def test_a_call_under_gnome_wayland_records_the_business_window_alone(
         assert body.shape[:2] == (440, 642)
         assert not _near(body, MAGENTA_BGR, 80).any(), "a pixel of the window above was recorded"
         assert _near(body, GREEN_BGR, 25).mean() > 0.8  # the business window (its own title bar)
+
+
+def test_the_indicator_goes_with_the_agent_and_a_closed_window_keeps_what_waits_out(
+    gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
+) -> None:  # fmt: skip
+    """The window closed mid-call: the recording stops showing it (its cast ended) and says
+    why; the agent killed mid-call: the shell takes its indicator down."""
+    pid = apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400))
+    time.sleep(1.0)
+    agent = make_agent(policy_text("alice"), env=gnome.env).start()
+    assert agent.hook("off-hook", "g-2") == "ok: recording"
+    wait_until(lambda: "Recording for training" in _indicator(gnome), "no indicator")
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: "not writing: business window not found" in agent.cli("status").stdout,
+               "no word of the closed window")  # fmt: skip
+    assert agent.proc is not None
+    agent.proc.kill()  # (as a crash would)
+    agent.proc.wait()
+    wait_until(lambda: _indicator(gnome) == "", "the indicator outlived the agent", timeout=5)

@@ -4,8 +4,9 @@
  * application or draw above every window. This extension does those three things for the
  * agentapp recorder only, over the session bus (org.agentapp.Desk, /org/agentapp/Desk):
  *
- *   Windows() -> s        the windows, bottom to top, and the lock state, as JSON
- *   Indicate(s text)      show "● <text>" in the top bar ("" hides it)
+ *   Windows() -> s        the windows, bottom to top, the lock state and what the
+ *                         indicator shows, as JSON
+ *   Indicate(s text)      show the words in the top bar ("" hides them)
  *   SetPauseKey(s accel) -> b   bind the secure pause ("<Control><Alt>p")
  *   signal Changed(t serial)    a window's title, class, place, size, stacking, focus or
  *                               state changed, or the session locked or unlocked
@@ -152,7 +153,9 @@ class Desk {
                 x11: w.get_client_type() === Meta.WindowClientType.X11,
             };
         });
-        return JSON.stringify({ serial: this._serial, locked: this._locked(), windows: out });
+        const indicator = this._label ? this._label.text : '';
+        return JSON.stringify({ serial: this._serial, locked: this._locked(), indicator,
+            windows: out });
     }
 
     _onCall(connection, sender, _path, _iface, method, params, invocation) {
@@ -235,7 +238,7 @@ class Desk {
             this._indicator.add_child(this._label);
             Main.panel.addToStatusArea('agentapp-recording', this._indicator, 0, 'right');
         }
-        this._label.text = `● ${text}`;
+        this._label.text = text;
         this._indicatorOwner = owner;
     }
 
