@@ -66,7 +66,7 @@ def run_checks(s: Settings) -> list[Check]:
     from agentapp.core.notice import notice_digest
     from agentapp.core.policy import PolicyError
     from agentapp.platform.base import NullLocator
-    from agentapp.platform.factory import create_locator
+    from agentapp.platform.factory import create_locator, wayland
     from agentapp.telephony.hook import socket_path
     from agentapp.vault.acknowledgements import AcknowledgementStore
     from agentapp.vault.keys import (
@@ -80,7 +80,14 @@ def run_checks(s: Settings) -> list[Check]:
     locator = create_locator()
     locator_problem = locator.reason if isinstance(locator, NullLocator) else None
     if locator_problem is not None:
-        checks.append(Check("display", False, locator_problem, _("log in to an X11 session")))
+        fix = (_("on GNOME, enable the agentapp desk extension (installed with the package); "
+                 "or log in to an X11 (Xorg) session") if wayland()
+               else _("log in to an X11 session"))  # fmt: skip
+        checks.append(Check("display", False, locator_problem, fix))
+    elif wayland():
+        checks.append(Check("display", True, _("GNOME Shell on Wayland, its agentapp desk "
+                                               "extension answering")))  # fmt: skip
+        checks.append(_screencast_check())
     else:
         from agentapp.platform.x11 import system_tray_present
 
@@ -204,6 +211,20 @@ def _writable_check(data_dir: Path, checks: list[Check]) -> str | None:
                         _("the disk may have turned read-only after an error: ask IT to check "
                           "it (the agent records nothing until it can write)")))  # fmt: skip
     return problem
+
+
+def _screencast_check() -> Check:
+    """GNOME on Wayland: the window's pixels come from Mutter's ScreenCast through GStreamer."""
+    from agentapp.capture.screencast import ScreenCastReader
+    from agentapp.platform.base import ReaderUnavailable
+
+    try:
+        ScreenCastReader().close()
+    except ReaderUnavailable as exc:
+        return Check("capture", False, str(exc), _("install the package's dependencies "
+                     "(python3-gi, gir1.2-gstreamer-1.0, gstreamer1.0-pipewire)"))  # fmt: skip
+    return Check("capture", True, "per-window capture (Mutter's ScreenCast of the business "
+                 "window alone): only its own pixels are read")  # fmt: skip
 
 
 def _capture_check(locator: WindowLocator) -> Check:

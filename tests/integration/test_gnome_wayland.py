@@ -5,6 +5,7 @@ nothing of a window above it; the extension answers the agent's program only."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,3 +132,44 @@ def test_the_indicator_goes_with_the_agent_and_a_closed_window_keeps_what_waits_
     agent.proc.kill()  # (as a crash would)
     agent.proc.wait()
     wait_until(lambda: _indicator(gnome) == "", "the indicator outlived the agent", timeout=5)
+
+
+def test_doctor_under_gnome_says_per_window_capture_through_the_extension(
+    gnome: GnomeSession, make_agent: Callable[..., Agent]
+) -> None:
+    agent = make_agent(policy_text("alice"), env=gnome.env)
+    checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
+    assert checks["display"]["ok"], checks["display"]
+    assert "agentapp desk extension" in checks["display"]["detail"]
+    assert checks["capture"]["ok"] and "ScreenCast" in checks["capture"]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("desktop", "said"),
+    [
+        ("KDE", "KDE Plasma lets only a program registered with it stream a single window"),
+        ("sway", "Sway offers no way to read one window alone"),
+        ("GNOME", "the agentapp desk extension is not running in this GNOME session"),
+    ],
+)
+def test_other_wayland_desktops_record_nothing_and_say_what_it_can_do(
+    make_agent: Callable[..., Agent], tmp_path: Path, desktop: str, said: str
+) -> None:
+    """On a Wayland session that is not GNOME with the extension (here a session bus where no
+    shell runs: nothing answers for the extension), the agent fails closed: no recording,
+    and the status and `doctor` say why and what IT can do."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env.update(WAYLAND_DISPLAY="wayland-9", XDG_SESSION_TYPE="wayland",
+               XDG_CURRENT_DESKTOP=desktop)  # fmt: skip
+    agent = make_agent(policy_text("alice"), env=env).start()
+    status = agent.cli("status").stdout
+    assert said in status and "cannot_record" in status, status
+    agent.hook("off-hook", "w-1")
+    time.sleep(1.0)
+    agent.hook("on-hook", "w-1")
+    wait_until(lambda: "cannot_record" in agent.cli("status").stdout, "not back to its reason")
+    assert agent.recordings() == []  # not one frame: nothing kept
+    checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
+    display = checks["display"]
+    assert not display["ok"] and said in display["detail"]
+    assert "X11 (Xorg) session" in display["fix"] or "X11 (Xorg) session" in display["detail"]
