@@ -10,7 +10,7 @@ OUT=$(realpath -m "${1:-dist}")
 mkdir -p "$OUT"
 VERSION=$(.venv/bin/python -c 'import agentapp; print(agentapp.__version__)')
 ARCH=$(dpkg --print-architecture)
-for tool in dpkg-deb dpkg-shlibdeps readelf strip; do
+for tool in dpkg-deb dpkg-shlibdeps readelf strip glib-compile-schemas; do
   command -v "$tool" >/dev/null || { echo "deb: $tool is missing (apt-get install dpkg-dev)" >&2; exit 1; }
 done
 # Reproducible (installer/README.md): every time in the package is the changelog's last entry,
@@ -44,6 +44,20 @@ install -m 0644 "$L/lintian-overrides" "$ROOT/usr/share/lintian/overrides/agenta
 done
 install -D -m 0644 resources/policy-example.toml \
   "$ROOT/usr/share/doc/agentapp/resources/policy-example.toml"
+# GNOME on Wayland: the desk extension, with its settings schema compiled, enabled for every
+# user by a GSettings vendor default (not locked: docs/it-guide.md says how to lock it with
+# dconf), and Debian's PyGObject made visible to the bundle (capture/screencast.py)
+EXT=agentapp-desk@agentapp
+install -d -m 0755 "$ROOT/usr/share/gnome-shell/extensions/$EXT/schemas"
+install -m 0644 "resources/gnome-shell/$EXT/metadata.json" "resources/gnome-shell/$EXT/extension.js" \
+  "$ROOT/usr/share/gnome-shell/extensions/$EXT/"
+install -m 0644 "resources/gnome-shell/$EXT/schemas/"*.gschema.xml \
+  "$ROOT/usr/share/gnome-shell/extensions/$EXT/schemas/"
+glib-compile-schemas "$ROOT/usr/share/gnome-shell/extensions/$EXT/schemas"
+install -D -m 0644 "$L/90_agentapp.gschema.override" \
+  "$ROOT/usr/share/glib-2.0/schemas/90_agentapp.gschema.override"
+install -d -m 0755 "$ROOT/opt/agentapp/system-gi"
+ln -s /usr/lib/python3/dist-packages/gi "$ROOT/opt/agentapp/system-gi/gi"
 # agentapp(1), written from the parser (it cannot drift from --help), and the changelog
 install -d -m 0755 "$ROOT/usr/share/man/man1"
 .venv/bin/python scripts/manpage.py "$STAGE/agentapp.1"

@@ -47,9 +47,17 @@ def _wait(what: str, ok: object, timeout: float) -> None:
 
 
 class GnomeSession:
-    def __init__(self, size: tuple[int, int] = (1280, 720), callers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        callers: tuple[str, ...] = (),
+        installed: bool = False,
+    ) -> None:
+        """`installed`: the extension the package installed, enabled by the package's own
+        GSettings default (nothing of this tree's copy, nothing set here)."""
         self.size = size
         self.callers = callers
+        self.installed = installed
         self.dir = Path(tempfile.mkdtemp(prefix="aa-gnome-"))
         self.procs: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
@@ -57,26 +65,25 @@ class GnomeSession:
     def _settings(self, config: Path) -> None:
         keyfile = config / "glib-2.0/settings/keyfile"
         keyfile.parent.mkdir(parents=True)
-        keyfile.write_text(
-            "[org/gnome/shell]\n"
-            "enabled-extensions=['agentapp-desk@agentapp']\n"
-            "disable-user-extensions=false\n"
-            "welcome-dialog-last-shown-version='999'\n"
-        )
+        enabled = "" if self.installed else "enabled-extensions=['agentapp-desk@agentapp']\n"
+        keyfile.write_text(f"[org/gnome/shell]\n{enabled}welcome-dialog-last-shown-version='999'\n")
 
     def start(self) -> GnomeSession:
         runtime = self.dir / "run"
         runtime.mkdir(mode=0o700)
         data, config = self.dir / "data", self.dir / "config"
         ext = data / "gnome-shell/extensions" / EXTENSION.name
-        shutil.copytree(EXTENSION, ext)
-        if self.callers:  # the program under test is this checkout's Python, not /opt's agent
+        if not self.installed:
+            shutil.copytree(EXTENSION, ext)
+            subprocess.run(["glib-compile-schemas", str(ext / "schemas")], check=True)
+        if (
+            self.callers and not self.installed
+        ):  # the program under test is this checkout's Python, not /opt's agent
             code = ext / "extension.js"
             installed = "const CALLERS = ['/opt/agentapp/agentapp'];"
             assert installed in code.read_text()
             listed = ", ".join(f"'{c}'" for c in self.callers)
             code.write_text(code.read_text().replace(installed, f"const CALLERS = [{listed}];"))
-        subprocess.run(["glib-compile-schemas", str(ext / "schemas")], check=True)
         self._settings(config)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}  # fmt: skip

@@ -20,7 +20,9 @@ frames over through its appsink, which `read` empties without waiting.
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,17 @@ RETRY_S = 1.0  # a window whose cast failed is not asked again sooner
 MAX_FPS = 15  # frames come on damage only; the capture's ticks take what is there
 
 
+def _system_gi() -> None:
+    """The packaged agent (a frozen bundle) uses Debian's PyGObject, python3-gi, built for the
+    same Python: the package links its folder alone into the bundle (scripts/build-deb.sh)."""
+    if getattr(sys, "frozen", False):
+        folder = Path(sys.executable).resolve().parent / "system-gi"
+        if (folder / "gi").is_dir() and str(folder) not in sys.path:
+            sys.path.append(str(folder))
+
+
 def _gst() -> Any:
+    _system_gi()
     try:
         import gi
 

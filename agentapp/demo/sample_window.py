@@ -6,7 +6,8 @@ line of text, so the video is not perfectly static.
 
 It prints its X window id on stdout once shown, then runs until terminated. With
 `--popup-color`, SIGUSR1 shows the application's own pop-up (an override-redirect window, as a
-menu or a tooltip is) over its top-left part, and SIGUSR2 hides it.
+menu or a tooltip is) over its top-left part, and SIGUSR2 hides it. SIGHUP minimises it (as
+its own minimise button would: a Wayland client can ask for it, but no other program can).
 """
 
 from __future__ import annotations
@@ -119,8 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGUSR1, lambda *_: wanted.append(True))
         signal.signal(signal.SIGUSR2, lambda *_: wanted.append(False))
 
+    minimise: list[bool] = []
+    signal.signal(signal.SIGHUP, lambda *_: minimise.append(True))
+
     def tick() -> None:
         win.tick()
+        if minimise:
+            minimise.clear()
+            win.showMinimized()
         if popup is not None and wanted:
             popup.setVisible(wanted.pop())
             wanted.clear()

@@ -173,3 +173,26 @@ def test_other_wayland_desktops_record_nothing_and_say_what_it_can_do(
     display = checks["display"]
     assert not display["ok"] and said in display["detail"]
     assert "X11 (Xorg) session" in display["fix"] or "X11 (Xorg) session" in display["detail"]
+
+
+def test_a_minimised_window_records_nothing_until_the_call_ends(
+    gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    pid = apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400))
+    time.sleep(1.0)
+    agent = make_agent(policy_text("alice"), env=gnome.env).start()
+    agent.hook("off-hook", "g-3")
+    time.sleep(2.0)
+    os.kill(pid, signal.SIGHUP)  # the trainee minimises it
+    wait_until(
+        lambda: "not writing" in agent.cli("status").stdout, "no word of the minimised window"
+    )
+    minimised = time.time()
+    time.sleep(2.0)
+    agent.hook("on-hook", "g-3")
+    (rec,) = agent.wait_sealed()
+    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
+    assert frames, "the call's first seconds are recorded"
+    last = max(t for t, _ in frames)
+    assert float(rec["started_at"]) + last < minimised + 0.3  # type: ignore[arg-type]

@@ -25,7 +25,9 @@ import numpy as np
 import pytest
 
 from agentapp import __version__
-from agentapp.demo.virtual_display import VirtualDesktop
+from agentapp.demo.sample_window import SampleWindow
+from agentapp.demo.virtual_display import VirtualDesktop, stop_process
+from tests.gnome import GnomeSession, missing_tools
 from tests.integration.conftest import Agent, Windows, need, wait_until
 from tests.policies import ACCESS, policy_text
 
@@ -273,6 +275,54 @@ def test_the_package_builds_the_same_twice(
     )
 
 
+def _records_under_gnome_wayland(
+    env: dict[str, str], home: Path, site: Path, reviewer: Agent, tmp_path: Path
+) -> None:
+    """The installed agent on GNOME Shell under Wayland: the package's own desk extension
+    (enabled by its GSettings default, answering /opt/agentapp/agentapp only) and Mutter's
+    ScreenCast through Debian's PyGObject and GStreamer."""
+    missing = missing_tools()
+    need(not missing, f"GNOME Shell on Wayland needs {', '.join(missing)}")
+    with GnomeSession(installed=True) as gnome:
+        genv = dict(gnome.env, QT_QPA_PLATFORM="wayland")
+        shown = [SampleWindow("agentapp-business", "CRM — form", (40, 160, 60),
+                              (100, 100, 640, 400)).spawn(genv)[0]]  # fmt: skip
+        time.sleep(0.5)
+        shown.append(SampleWindow("other-app", "Private mail", (255, 0, 255),
+                                  (300, 200, 640, 400)).spawn(genv)[0])  # fmt: skip
+        time.sleep(1.0)
+        ghome = home / "gnome"
+        ghome.mkdir()
+        desk = {k: v for k, v in gnome.env.items() if not k.startswith("AGENTAPP_")}
+        desk.update(HOME=str(ghome), PATH="/usr/bin:/bin", PYTHONPATH="")
+        agent = Installed(Path(gnome.env["XDG_DATA_HOME"]) / "agentapp", desk)  # its default
+        before = {p.name for p in (site / "recordings").glob("2*")}
+        agent.start()
+        try:
+            wait_until(lambda: (agent.data / "policy.toml").exists(), "no site policy (GNOME)")
+            agent.cli("notice", "acknowledge")
+            said = agent.cli("doctor", "--json", check=False).stdout
+            doctor = {c["name"]: c for c in json.loads(said)}
+            assert doctor["capture"]["ok"] and "ScreenCast" in doctor["capture"]["detail"], said
+            failed = [c for c in doctor.values() if not c["ok"]]
+            assert not failed, failed
+            assert agent.hook("off-hook", "pkg-gnome") == "ok: recording"
+            time.sleep(2.0)
+            agent.hook("on-hook", "pkg-gnome")
+            wait_until(lambda: {p.name for p in (site / "recordings").glob("2*")} - before,
+                       "the GNOME recording did not reach the site")  # fmt: skip
+        finally:
+            agent.stop()
+            for proc in shown:
+                stop_process(proc)
+    (rid,) = {p.name for p in (site / "recordings").glob("2*")} - before
+    frames = reviewer.frames(rid, tmp_path / "gnome.mp4")
+    assert len(frames) >= 5
+    for _, bgr in frames:
+        assert not _near(bgr, MAGENTA_BGR, 80).any()
+    assert _near(frames[-1][1], GREEN_BGR, 25).mean() > 0.5
+
+
 @pytest.fixture
 def purged() -> Iterator[None]:
     yield
@@ -345,6 +395,9 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
     # 2. What was installed, and how.
     assert BIN.is_symlink() and BIN.resolve() == OPT / "agentapp"
     for path in [OPT, *OPT.rglob("*")]:
+        if path == OPT / "system-gi/gi":  # Debian's PyGObject (python3-gi), by design
+            assert os.readlink(path) == "/usr/lib/python3/dist-packages/gi"
+            continue
         if path.is_symlink():  # a symlink's own mode means nothing
             assert path.resolve().is_relative_to(OPT), f"{path} points out of the bundle"
             continue
@@ -430,6 +483,7 @@ def test_deb_installs_preseeded_records_a_call_and_uninstalls(
         foreign = (f"{sys.base_prefix}/lib/", "/usr/lib/python3", f"{sys.prefix}/", str(ROOT))
         assert not [m for m in mapped if m.startswith(foreign)]
         assert f"{OPT}/_internal/libpython3.11.so.1.0" in mapped
+        _records_under_gnome_wayland(env, home, site, reviewer, tmp_path)
 
         # The site's daily purge: systemd accepts the timer and its service, and the
         # service's own command runs as systemd would run it, on the account's kiosk key
