@@ -37,7 +37,7 @@ def _near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
 def gnome() -> Iterator[GnomeSession]:
     missing = missing_tools()
     need(not missing, f"GNOME Shell on Wayland needs {', '.join(missing)}")
-    with GnomeSession(callers=(AGENT_EXE,)) as session:
+    with GnomeSession(size=(1024, 640), callers=(AGENT_EXE,)) as session:
         yield session
 
 
@@ -46,9 +46,9 @@ def apps(gnome: GnomeSession) -> Iterator[Callable[..., int]]:
     started: list[subprocess.Popen[str]] = []
 
     def open_window(wm_class: str, title: str, color: tuple[int, int, int],
-                    geometry: tuple[int, int, int, int]) -> int:  # fmt: skip
+                    geometry: tuple[int, int, int, int], still: bool = False) -> int:  # fmt: skip
         env = dict(gnome.env, QT_QPA_PLATFORM="wayland")
-        proc, _ = SampleWindow(wm_class, title, color, geometry).spawn(env)
+        proc, _ = SampleWindow(wm_class, title, color, geometry, still=still).spawn(env)
         started.append(proc)
         return proc.pid
 
@@ -60,7 +60,7 @@ def apps(gnome: GnomeSession) -> Iterator[Callable[..., int]]:
 def test_the_desk_extension_answers_the_agents_program_only(
     gnome: GnomeSession, apps: Callable[..., int]
 ) -> None:
-    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 400, 300))
+    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 400, 300), still=True)
     time.sleep(1.0)
     code = ("from agentapp.platform.gnome_desk import DeskClient\n"
             "d = DeskClient(); print([w.title for w in d.state().windows]); d.close()")  # fmt: skip
@@ -92,7 +92,7 @@ def test_a_call_under_gnome_wayland_records_the_business_window_alone(
 ) -> None:  # fmt: skip
     apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400))
     time.sleep(0.5)
-    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 640, 400))  # opened last: above
+    apps("other-app", "Private mail", (255, 0, 255), (300, 200, 640, 400), still=True)  # above
     time.sleep(1.0)
     agent = make_agent(policy_text("alice"), env=gnome.env).start()
     assert _indicator(gnome) == ""

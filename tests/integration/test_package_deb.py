@@ -283,13 +283,13 @@ def _records_under_gnome_wayland(
     ScreenCast through Debian's PyGObject and GStreamer."""
     missing = missing_tools()
     need(not missing, f"GNOME Shell on Wayland needs {', '.join(missing)}")
-    with GnomeSession(installed=True) as gnome:
+    with GnomeSession(size=(1024, 640), installed=True) as gnome:
         genv = dict(gnome.env, QT_QPA_PLATFORM="wayland")
         shown = [SampleWindow("agentapp-business", "CRM — form", (40, 160, 60),
                               (100, 100, 640, 400)).spawn(genv)[0]]  # fmt: skip
         time.sleep(0.5)
         shown.append(SampleWindow("other-app", "Private mail", (255, 0, 255),
-                                  (300, 200, 640, 400)).spawn(genv)[0])  # fmt: skip
+                                  (300, 200, 640, 400), still=True).spawn(genv)[0])  # fmt: skip
         time.sleep(1.0)
         ghome = home / "gnome"
         ghome.mkdir()
