@@ -156,3 +156,33 @@ class GnomeSession:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def press_keys(env: dict[str, str], keysyms: tuple[int, ...]) -> None:
+    """Type a key combination as a keyboard would, through Mutter's remote-desktop API (what a
+    remote-support tool uses): the shell sees real key events."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = env["DBUS_SESSION_BUS_ADDRESS"]
+    try:
+        conn = open_dbus_connection("SESSION")
+    finally:
+        if old is None:
+            del os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        else:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = old
+    name = "org.gnome.Mutter.RemoteDesktop"
+    try:
+        top = DBusAddress("/org/gnome/Mutter/RemoteDesktop", bus_name=name, interface=name)
+        (path,) = conn.send_and_get_reply(new_method_call(top, "CreateSession"), timeout=5).body
+        session = DBusAddress(path, bus_name=name, interface=f"{name}.Session")
+        conn.send_and_get_reply(new_method_call(session, "Start"), timeout=5)
+        for pressed in (True, False):
+            for sym in keysyms if pressed else reversed(keysyms):
+                msg = new_method_call(session, "NotifyKeyboardKeysym", "ub", (sym, pressed))
+                conn.send_and_get_reply(msg, timeout=5)
+        conn.send_and_get_reply(new_method_call(session, "Stop"), timeout=5)
+    finally:
+        conn.close()

@@ -20,13 +20,18 @@ import pytest
 from agentapp.demo.sample_window import SampleWindow
 from agentapp.demo.virtual_display import stop_process
 from agentapp.vault.export import BAND
-from tests.gnome import GnomeSession, missing_tools
+from tests.gnome import GnomeSession, missing_tools, press_keys
 from tests.integration.conftest import Agent, need, wait_until
 from tests.policies import policy_text
 
 GREEN_BGR = np.array([60, 160, 40], np.int16)
 MAGENTA_BGR = np.array([255, 0, 255], np.int16)
-AGENT_EXE = os.path.realpath(sys.executable)  # what /proc/<pid>/exe shows for the agent
+AGENT_EXE = os.path.realpath(sys.executable)
+CTRL_ALT_P = (
+    0xFFE3,
+    0xFFE9,
+    0x70,
+)  # keysyms: Control_L, Alt_L, p  # what /proc/<pid>/exe shows for the agent
 
 
 def _near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
@@ -196,3 +201,22 @@ def test_a_minimised_window_records_nothing_until_the_call_ends(
     assert frames, "the call's first seconds are recorded"
     last = max(t for t, _ in frames)
     assert float(rec["started_at"]) + last < minimised + 0.3  # type: ignore[arg-type]
+
+
+def test_the_secure_pause_key_is_heard_through_the_shell(
+    gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent]
+) -> None:
+    """No program may grab a key under Wayland: the extension binds the policy's combination
+    and tells the agent alone; real key events (Mutter's remote-desktop keyboard) pause and
+    resume the call."""
+    apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400))
+    time.sleep(1.0)
+    agent = make_agent(policy_text("alice"), env=gnome.env).start()
+    agent.wait_log("agent running")
+    agent.hook("off-hook", "g-4")
+    wait_until(lambda: '"state": "recording"' in agent.cli("status").stdout, "not recording")
+    press_keys(gnome.env, CTRL_ALT_P)
+    wait_until(lambda: '"state": "paused"' in agent.cli("status").stdout, "the key did not pause")
+    press_keys(gnome.env, CTRL_ALT_P)
+    wait_until(lambda: '"state": "recording"' in agent.cli("status").stdout, "not resumed")
+    agent.hook("on-hook", "g-4")
