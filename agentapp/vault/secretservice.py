@@ -8,13 +8,16 @@ keeps the connection, the login collection and one encrypted session, and stores
 as keyring does (same attributes and labels): either back-end reads what the other wrote.
 
 A failure on the kept connection (the key store restarted, the bus went away) drops it and
-the operation is tried once more on a new one; a second failure is the caller's.
+the operation is tried once more on a new one; a second failure is the caller's. A process
+whose session bus changed (DBUS_SESSION_BUS_ADDRESS) is answered on the new one, as keyring's
+own back-end would.
 
 Threading: any thread; one lock serialises the connection's use.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +35,7 @@ class KeptSecretService(SecretService.Keyring):
         super().__init__()
         self._lock = threading.Lock()
         self._collection: Any = None
+        self._bus: str | None = None  # the session bus address it was opened on
         self.connections = 0  # opened so far (a figure for the tests and the bench)
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -64,6 +68,8 @@ class KeptSecretService(SecretService.Keyring):
 
     def _kept(self, do: Callable[[Any], T]) -> T:
         with self._lock:
+            if self._bus != os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+                self._drop()
             for attempt in (1, 2):
                 if self._collection is None:
                     self._open()
@@ -85,6 +91,7 @@ class KeptSecretService(SecretService.Keyring):
             collection.connection.close()
             raise
         self._collection = collection
+        self._bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
         self.connections += 1
 
     def _drop(self) -> None:

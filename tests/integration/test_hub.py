@@ -197,13 +197,17 @@ def test_no_role_can_change_or_remove_the_trail(hub: tuple[Hub, Logins]) -> None
     assert verify_trail(rows).ok and rows[-1]["db_user"] == "desk-a"  # the database's name
 
 
-def test_a_changed_entry_is_found_by_the_hubs_verify(hub: tuple[Hub, Logins]) -> None:
+def test_a_changed_entry_is_found_by_the_hubs_verify(
+    hub: tuple[Hub, Logins], tmp_path: Path
+) -> None:
     """The trail's check can fail: a superuser who silences the trigger and edits a row."""
     import subprocess
 
     h, logins = hub
     _one(logins("carol"), "SELECT agentapp.audit_append('viewed', 'r-x', 'weekly review')")
-    cli = [sys.executable, "-m", "agentapp", "hub", "audit", "--dir", str(h.cluster.folder)]
+    # (a data folder of its own: the verifier's signed record of heads is kept there)
+    cli = [sys.executable, "-m", "agentapp", "hub", "audit", "--dir", str(h.cluster.folder),
+           "--data-dir", str(tmp_path / "dpo")]  # fmt: skip
     ok = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "chain verified" in ok.stdout, ok.stderr
     assert "carol" in ok.stdout  # the who is the login's person, not a claimed name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from keyring.backends import SecretService
@@ -81,3 +82,16 @@ def test_the_agents_key_store_is_the_kept_one_on_linux() -> None:
     keys.store_secret(entry, "v")
     assert keys.load_optional_secret(entry) == "v"
     backend.delete_password(keys.SERVICE, entry)
+
+
+def test_a_process_whose_session_bus_changed_is_answered_on_the_new_one(
+    kept: KeptSecretService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    entry = _entry()
+    kept.set_password(SERVICE, entry, "here")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    with pytest.raises(Exception):  # noqa: B017 - whatever the bus library raises
+        kept.get_password(SERVICE, entry)  # not the old connection's answer
+    monkeypatch.undo()
+    assert kept.get_password(SERVICE, entry) == "here"
+    kept.delete_password(SERVICE, entry)
