@@ -7,7 +7,8 @@ line of text, so the video is not perfectly static.
 It prints its X window id on stdout once shown, then runs until terminated. With
 `--popup-color`, SIGUSR1 shows the application's own pop-up (an override-redirect window, as a
 menu or a tooltip is) over its top-left part, and SIGUSR2 hides it. SIGHUP minimises it (as
-its own minimise button would: a Wayland client can ask for it, but no other program can).
+its own minimise button would: a Wayland client can ask for it, but no other program can);
+with `--retitle`, SIGALRM gives it that title (as a web page or a document would).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class SampleWindow:
     typing: bool = False
     popup_color: tuple[int, int, int] | None = None
     still: bool = False  # draws once (and when exposed), never again: a form nobody touches
+    retitle: str | None = None  # the title SIGALRM gives it
 
     def spawn(self, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
         """Start it; returns the process and its X window id once it is shown."""
@@ -41,6 +43,8 @@ class SampleWindow:
             argv.append("--typing")
         if self.still:
             argv.append("--still")
+        if self.retitle:
+            argv += ["--retitle", self.retitle]
         if self.popup_color:
             argv += ["--popup-color", ",".join(map(str, self.popup_color))]
         proc = subprocess.Popen(
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--geometry", required=True, help="X,Y,W,H of the client area")
     p.add_argument("--typing", action="store_true", help="type text continuously (benchmarks)")
     p.add_argument("--still", action="store_true", help="no clock: draws once, never again")
+    p.add_argument("--retitle", help="the title SIGALRM gives it")
     p.add_argument("--popup-color", help="R,G,B of its own pop-up (SIGUSR1 shows, SIGUSR2 hides)")
     a = p.parse_args(argv)
     r, g, b = (int(v) for v in a.color.split(","))
@@ -122,9 +127,15 @@ def main(argv: list[str] | None = None) -> int:
 
     minimise: list[bool] = []
     signal.signal(signal.SIGHUP, lambda *_: minimise.append(True))
+    retitle: list[bool] = []
+    if a.retitle:
+        signal.signal(signal.SIGALRM, lambda *_: retitle.append(True))
 
     def tick() -> None:
         win.tick()
+        if retitle:
+            retitle.clear()
+            win.setWindowTitle(a.retitle)
         if minimise:
             minimise.clear()
             win.showMinimized()

@@ -51,9 +51,11 @@ def apps(gnome: GnomeSession) -> Iterator[Callable[..., int]]:
     started: list[subprocess.Popen[str]] = []
 
     def open_window(wm_class: str, title: str, color: tuple[int, int, int],
-                    geometry: tuple[int, int, int, int], still: bool = False) -> int:  # fmt: skip
+                    geometry: tuple[int, int, int, int], still: bool = False,
+                    retitle: str | None = None) -> int:  # fmt: skip
         env = dict(gnome.env, QT_QPA_PLATFORM="wayland")
-        proc, _ = SampleWindow(wm_class, title, color, geometry, still=still).spawn(env)
+        sample = SampleWindow(wm_class, title, color, geometry, still=still, retitle=retitle)
+        proc, _ = sample.spawn(env)
         started.append(proc)
         return proc.pid
 
@@ -220,3 +222,29 @@ def test_the_secure_pause_key_is_heard_through_the_shell(
     press_keys(gnome.env, CTRL_ALT_P)
     wait_until(lambda: '"state": "recording"' in agent.cli("status").stdout, "not resumed")
     agent.hook("on-hook", "g-4")
+
+
+def test_a_title_that_stops_matching_mid_call_keeps_nothing_after_it(
+    gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The rule is checked at every frame on what the shell says now: the window's title
+    changes to one the rule does not match (another page, another document): nothing of it
+    is kept, not even what waited in the look-behind."""
+    pid = apps("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 640, 400),
+               retitle="Private mail — inbox")  # fmt: skip
+    time.sleep(1.0)
+    rule = 'name = "CRM"\nwm_class = "agentapp-business"\ntitle_pattern = "^CRM"'
+    agent = make_agent(policy_text("alice", application=rule), env=gnome.env).start()
+    agent.hook("off-hook", "g-5")
+    time.sleep(2.0)
+    changed = time.time()
+    os.kill(pid, signal.SIGALRM)
+    wait_until(lambda: "not writing" in agent.cli("status").stdout, "no word of the new title")
+    time.sleep(1.5)
+    agent.hook("on-hook", "g-5")
+    (rec,) = agent.wait_sealed()
+    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
+    assert frames, "the call's first seconds are recorded"
+    last = max(t for t, _ in frames)
+    assert float(rec["started_at"]) + last < changed + 0.2  # type: ignore[arg-type]
