@@ -53,26 +53,19 @@ def wayland() -> bool:
 
 
 def wayland_problem() -> str | None:
-    """Why this Wayland session cannot be recorded (None: GNOME with the desk extension)."""
-    from agentapp.platform.gnome import desk_problem
-
+    """Why this Wayland desktop cannot be recorded at all (None: it is GNOME, whose desk
+    extension the window source then asks)."""
     desktop = os.environ.get("XDG_CURRENT_DESKTOP", "").upper().split(":")
-    if "GNOME" not in desktop:
-        name = next((d for d in desktop if d), "this desktop")
-        if "KDE" in desktop:
-            how = "KDE Plasma lets only a program registered with it stream a single window"
-        else:
-            how = f"{name.title()} offers no way to read one window alone"
-        return (
-            f"Wayland session on {how}: nothing can be recorded here. IT can give this desk a "
-            "GNOME session with the agentapp desk extension, or an X11 (Xorg) session"
-        )
-    problem = desk_problem()
-    if problem is None:
+    if "GNOME" in desktop:
         return None
+    name = next((d for d in desktop if d), "this desktop")
+    if "KDE" in desktop:
+        how = "KDE Plasma lets only a program registered with it stream a single window"
+    else:
+        how = f"{name.title()} offers no way to read one window alone"
     return (
-        f"GNOME on Wayland: {problem}. IT can enable the agentapp desk extension "
-        "(installed with the package), or give this desk an X11 (Xorg) session"
+        f"Wayland session on {how}: nothing can be recorded here. IT can give this desk a "
+        "GNOME session with the agentapp desk extension, or an X11 (Xorg) session"
     )
 
 
@@ -86,9 +79,12 @@ def create_locator() -> WindowLocator:
             from agentapp.platform.gnome import GnomeLocator
 
             try:
-                return GnomeLocator()
+                return GnomeLocator()  # (one connection: it asks the extension once here)
             except LocatorError as exc:
-                return NullLocator(str(exc))
+                return NullLocator(
+                    f"GNOME on Wayland: {exc}. IT can enable the agentapp desk extension "
+                    "(installed with the package), or give this desk an X11 (Xorg) session"
+                )
         if not os.environ.get("DISPLAY"):
             return NullLocator("no display: DISPLAY is not set")
         try:

@@ -175,15 +175,6 @@ class GnomeLocator(WindowLocator):
         self._desk.close()
 
 
-def desk_problem() -> str | None:
-    """None when the desk extension answers this process, else why not (doctor, the tray)."""
-    try:
-        GnomeLocator().close()
-    except LocatorError as exc:
-        return str(exc)
-    return None
-
-
 class NoScreen:
     """The masked fallback, which does not exist under Wayland: the locator shows the window
     as not visible once per-window pixels fail (`use_masked`), so this is never asked."""

@@ -182,6 +182,17 @@ def test_other_wayland_desktops_record_nothing_and_say_what_it_can_do(
     assert "X11 (Xorg) session" in display["fix"] or "X11 (Xorg) session" in display["detail"]
 
 
+def _nothing_kept_after(agent: Agent, call_id: str, moment: float, tmp_path: Path) -> None:
+    """End the call; its recording holds its first seconds and no frame shown after
+    `moment` (epoch seconds)."""
+    agent.hook("on-hook", call_id)
+    (rec,) = agent.wait_sealed()
+    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
+    assert frames, "the call's first seconds are recorded"
+    last = max(t for t, _ in frames)
+    assert float(rec["started_at"]) + last < moment  # type: ignore[arg-type]
+
+
 def test_a_minimised_window_records_nothing_until_the_call_ends(
     gnome: GnomeSession, apps: Callable[..., int], make_agent: Callable[..., Agent],
     tmp_path: Path,
@@ -197,12 +208,7 @@ def test_a_minimised_window_records_nothing_until_the_call_ends(
     )
     minimised = time.time()
     time.sleep(2.0)
-    agent.hook("on-hook", "g-3")
-    (rec,) = agent.wait_sealed()
-    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
-    assert frames, "the call's first seconds are recorded"
-    last = max(t for t, _ in frames)
-    assert float(rec["started_at"]) + last < minimised + 0.3  # type: ignore[arg-type]
+    _nothing_kept_after(agent, "g-3", minimised + 0.3, tmp_path)
 
 
 def test_the_secure_pause_key_is_heard_through_the_shell(
@@ -242,9 +248,4 @@ def test_a_title_that_stops_matching_mid_call_keeps_nothing_after_it(
     os.kill(pid, signal.SIGALRM)
     wait_until(lambda: "not writing" in agent.cli("status").stdout, "no word of the new title")
     time.sleep(1.5)
-    agent.hook("on-hook", "g-5")
-    (rec,) = agent.wait_sealed()
-    frames = agent.frames(str(rec["id"]), tmp_path / "out.mp4")
-    assert frames, "the call's first seconds are recorded"
-    last = max(t for t, _ in frames)
-    assert float(rec["started_at"]) + last < changed + 0.2  # type: ignore[arg-type]
+    _nothing_kept_after(agent, "g-5", changed + 0.2, tmp_path)
