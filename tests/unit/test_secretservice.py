@@ -13,14 +13,15 @@ from keyring.errors import PasswordDeleteError
 
 from agentapp.vault import keys
 from agentapp.vault.secretservice import KeptSecretService
+from tests.integration.conftest import need
 
 SERVICE = "agentapp-test"
 
 
 @pytest.fixture
 def kept() -> Iterator[KeptSecretService]:
-    if keys.keystore_problem():
-        pytest.skip(f"no key store here: {keys.keystore_problem()}")
+    problem = keys.keystore_problem()
+    need(problem is None, f"no key store here: {problem} (run under scripts/test.sh)")
     backend = KeptSecretService()
     yield backend
     backend.close()
@@ -72,11 +73,11 @@ def test_a_connection_lost_under_it_is_opened_again(kept: KeptSecretService) -> 
 
 
 def test_the_agents_key_store_is_the_kept_one_on_linux() -> None:
-    if keys.keystore_problem():
-        pytest.skip(f"no key store here: {keys.keystore_problem()}")
+    problem = keys.keystore_problem()
+    need(problem is None, f"no key store here: {problem} (run under scripts/test.sh)")
     backend = keys._keyring().get_keyring()
     if keys._keyring().core.load_env() is not None:
-        pytest.skip("a back-end is chosen by PYTHON_KEYRING_BACKEND")
+        pytest.skip("the person running the tests chose another back-end (PYTHON_KEYRING_BACKEND)")
     assert isinstance(backend, KeptSecretService)
     entry = _entry()
     keys.store_secret(entry, "v")
