@@ -10,6 +10,10 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
 unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
+# Python keeps its compiled modules (some environments set PYTHONDONTWRITEBYTECODE): the suite
+# starts the agent, its CLI and the sample windows hundreds of times, and each would compile
+# this tree's modules again (pytest its rewritten test modules, once per worker).
+unset PYTHONDONTWRITEBYTECODE
 # Three workers (pytest-xdist, each test module whole on one worker; tests/conftest.py gives
 # each worker a session bus and a key store of its own): 10-12 min on 2 cores, where one
 # process (AGENTAPP_TEST_WORKERS=0) takes about 20. Three, not two: many tests wait on real

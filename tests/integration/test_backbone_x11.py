@@ -20,6 +20,7 @@ from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.telephony.hook import send_event
 from agentapp.vault.export import BAND, iter_frames
 from tests.integration.conftest import BUSINESS, PRIVATE, Agent, Windows
+from tests.pixels import near
 from tests.policies import policy_text
 
 pytestmark = [pytest.mark.x11, pytest.mark.keystore]
@@ -41,10 +42,6 @@ def frame_rect_on_root(disp: str, wid: int) -> tuple[int, int, int, int]:
         return g.x, g.y, g.width + 2 * g.border_width, g.height + 2 * g.border_width
     finally:
         d.close()
-
-
-def near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
-    return np.abs(bgr.astype(np.int16) - color).max(axis=-1) < tol  # type: ignore[no-any-return]
 
 
 def export(agent: Agent, rid: str, tmp_path: Path) -> list[tuple[float, np.ndarray]]:

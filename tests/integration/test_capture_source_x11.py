@@ -28,6 +28,7 @@ from Xlib import X, Xatom, display
 from agentapp.demo.sample_window import SampleWindow
 from agentapp.demo.virtual_display import VirtualDesktop, stop_process
 from tests.integration.conftest import PRIVATE, Agent, need, wait_until
+from tests.pixels import count_near
 from tests.policies import policy_text
 
 pytestmark = [pytest.mark.x11, pytest.mark.keystore]
@@ -45,7 +46,7 @@ Frames = list[tuple[float, np.ndarray]]
 
 def count(frames: Frames, color: np.ndarray, tol: int = 60) -> list[int]:
     """Pixels near `color` in each frame."""
-    return [int((np.abs(f.astype(np.int16) - color).max(axis=-1) < tol).sum()) for _, f in frames]
+    return [count_near(f, color, tol) for _, f in frames]
 
 
 def record(
@@ -246,7 +247,7 @@ def _magenta_on_screen(disp: str) -> int:
         geo = root.get_geometry()
         raw = root.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
         bgr = np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[:, :, :3]
-        return int((np.abs(bgr.astype(np.int16) - MAGENTA).max(axis=-1) < 80).sum())
+        return count_near(bgr, MAGENTA, 80)
     finally:
         d.close()
 
@@ -344,21 +345,21 @@ def test_resize_and_minimise_mid_call_give_no_stale_or_black_frame(
         subprocess.run(["xdotool", "windowactivate", bid], env=env, check=False)
         subprocess.run(["xdotool", "windowsize", bid, "1280", "720"], env=env, check=False)
 
-    def near(px: np.ndarray, color: tuple[int, int, int], tol: int) -> float:
-        return float((np.abs(px.astype(np.int16) - color).max(axis=-1) < tol).mean())
+    def share(px: np.ndarray, color: tuple[int, int, int], tol: int) -> float:
+        return count_near(px, color, tol) / (px.shape[0] * px.shape[1])
 
     # the export pads the 1000x600 frames to 1280x720: the right part is padding there
-    narrow = [near(f[200:300, 1050:1250], (0, 0, 0), 20) > 0.99 for _, f in frames]
+    narrow = [share(f[200:300, 1050:1250], (0, 0, 0), 20) > 0.99 for _, f in frames]
     assert any(narrow) and not all(narrow), "both sizes are in the recording"
     masked_frames = 0
     for (_, f), small in zip(frames, narrow, strict=True):
         area = f[:600, :1000] if small else f[:720, :1280]
-        if scene.kind == "masked" and near(area, (0, 0, 0), 20) > 0.9:
+        if scene.kind == "masked" and share(area, (0, 0, 0), 20) > 0.9:
             # the fallback keeps a region masked until the app repaints it after an exposure
             masked_frames += 1
             continue
         least = 0.9 if scene.kind != "masked" else 0.6  # masked: the private window's part
-        assert near(area, (60, 160, 40), 25) > least, "a black or stale frame was written"
+        assert share(area, (60, 160, 40), 25) > least, "a black or stale frame was written"
     assert masked_frames <= 3
     assert max(count(frames, MAGENTA, 80)) == 0
 

@@ -22,6 +22,7 @@ from agentapp.demo.virtual_display import stop_process
 from agentapp.vault.export import BAND
 from tests.gnome import GnomeSession, missing_tools, press_keys
 from tests.integration.conftest import Agent, need, wait_until
+from tests.pixels import near
 from tests.policies import policy_text
 
 GREEN_BGR = np.array([60, 160, 40], np.int16)
@@ -32,10 +33,6 @@ CTRL_ALT_P = (
     0xFFE9,
     0x70,
 )  # keysyms: Control_L, Alt_L, p  # what /proc/<pid>/exe shows for the agent
-
-
-def _near(bgr: np.ndarray, color: np.ndarray, tol: int) -> np.ndarray:
-    return np.abs(bgr.astype(np.int16) - color).max(axis=-1) < tol  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +115,8 @@ def test_a_call_under_gnome_wayland_records_the_business_window_alone(
         body = bgr[: bgr.shape[0] - BAND]
         # the window's frame (its own title bar drawn by Qt) without the shadow around it
         assert body.shape[:2] == (440, 642)
-        assert not _near(body, MAGENTA_BGR, 80).any(), "a pixel of the window above was recorded"
-        assert _near(body, GREEN_BGR, 25).mean() > 0.8  # the business window (its own title bar)
+        assert not near(body, MAGENTA_BGR, 80).any(), "a pixel of the window above was recorded"
+        assert near(body, GREEN_BGR, 25).mean() > 0.8  # the business window (its own title bar)
 
 
 def test_the_indicator_goes_with_the_agent_and_a_closed_window_keeps_what_waits_out(

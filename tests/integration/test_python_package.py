@@ -90,7 +90,10 @@ def test_the_wheel_and_the_sdist_install_in_a_fresh_venv(
         assert r.returncode == 0, f"{' '.join(argv)}:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
         return r.stdout
 
-    r = subprocess.run([*pip, "install", "-q", str(wheel)], cwd=tmp_path, env=env,
+    # (--no-compile: byte-compiling PySide6 and the rest costs 10 CPU seconds and proves
+    # nothing about this package; Python compiles what the command imports as it runs)
+    install = [*pip, "install", "-q", "--no-compile"]
+    r = subprocess.run([*install, str(wheel)], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=900)  # fmt: skip
     need(r.returncode == 0 or "Could not find a version" not in r.stderr,
          "the package index is not reachable")  # fmt: skip
@@ -101,7 +104,7 @@ def test_the_wheel_and_the_sdist_install_in_a_fresh_venv(
     example = env_dir / "share/agentapp/resources/policy-example.toml"
     for kind in ("wheel", "sdist"):
         if kind == "sdist":  # over the wheel: its dependencies are in place; it builds a wheel
-            run(*pip, "install", "-q", "--force-reinstall", "--no-deps", str(sdist), timeout=600)
+            run(*install, "--force-reinstall", "--no-deps", str(sdist), timeout=600)
         assert run(agentapp, "--version").strip() == f"agentapp {__version__}", kind
         checked = run(agentapp, "policy", "check", str(example))
         assert "valid (version 1, purpose training)" in checked, kind
