@@ -14,10 +14,10 @@ unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
 # starts the agent, its CLI and the sample windows hundreds of times, and each would compile
 # this tree's modules again (pytest its rewritten test modules, once per worker).
 unset PYTHONDONTWRITEBYTECODE
-# Three workers (pytest-xdist, each test module whole on one worker; tests/conftest.py gives
-# each worker a session bus and a key store of its own): 10-12 min on 2 cores, where one
-# process (AGENTAPP_TEST_WORKERS=0) takes about 20. Three, not two: many tests wait on real
-# programs (browsers, lockers, a call's length) more than they compute.
+# Three workers (pytest-xdist, each test module whole on one worker, the longest first;
+# tests/conftest.py gives each worker a session bus and a key store of its own): about 9 min
+# on 2 cores. Three, not two: many tests wait on real programs (browsers, lockers, a call's
+# length) more than they compute.
 workers=${AGENTAPP_TEST_WORKERS:-3}
 parallel=()
 if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi

@@ -29,6 +29,26 @@ def pytest_configure(config: pytest.Config) -> None:
         _own_key_store()
 
 
+# The longest test modules (minutes each on 2 cores), started first: the parallel workers
+# (each module whole on one worker) then end together, where alphabetical order left one
+# worker with the package's build while the others had finished.
+LONGEST_FIRST = (
+    "test_package_deb.py",
+    "test_capture_source_x11.py",
+    "test_browser_pages_x11.py",
+    "test_secure_pause_x11.py",
+    "test_voice_x11.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # (stable: each module's own order is kept)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for pid in _WORKER_PIDS:
         try:
