@@ -114,6 +114,9 @@ def policy_check(args: argparse.Namespace) -> int:
         ).format(agent=e.agent, training=e.training, start=e.start, end=e.end,
                  percent=e.sampling_percent, quota=e.weekly_quota)  # fmt: skip
         print(line + (_(", {fps} fps").format(fps=e.fps) if e.fps else ""))
+    for g in p.grids:
+        print(_("  analysis grid of '{training}': {criteria}").format(
+            training=g.training, criteria=", ".join(c.name for c in g.criteria)))  # fmt: skip
     return 0
 
 

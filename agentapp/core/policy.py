@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentapp.core.errors import Refusal
+from agentapp.core.grid import Grid, parse_grids
 from agentapp.core.tables import TableReader
 from agentapp.i18n import _
 
@@ -208,6 +209,10 @@ class Policy:
     governance: Governance = field(default_factory=Governance)
     voice: str = VOICE_OFF  # the call's voice with the video: "off" or "softphone"
     softphone: SoftphoneRule | None = None
+    grids: tuple[Grid, ...] = ()  # each training's analysis grid (core/grid.py), if it has one
+
+    def grid_for(self, training: str) -> Grid | None:
+        return next((g for g in self.grids if g.training == training), None)
 
     def voice_for(self, agent: str) -> str:
         """Is the voice recorded with this agent's video (their enrolment, else the policy)?"""
@@ -357,6 +362,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             raise PolicyError(_("agent '{agent}' is enrolled twice").format(agent=e.agent), t.where)
         seen.add(e.agent)
         enrolments.append(e)
+    known = {e.training for e in enrolments} | {n for t in trainers for n in t.trainings}
+    grids = parse_grids(r.tables("grid"), known, PolicyError)
     r.done()
     _proportionate(enrolments, sampling_reason, source)
     if softphone is None and VOICE_SOFTPHONE in (voice, *(e.voice for e in enrolments)):
@@ -392,6 +399,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         governance=governance,
         voice=voice,
         softphone=softphone,
+        grids=grids,
     )
     for training in sorted({e.training for e in enrolments}):
         volume, capacity = policy.weekly_volume(training), policy.review_capacity(training)

@@ -39,6 +39,12 @@ def summary(policy: Policy) -> dict[str, Any]:
         "admins": sorted(policy.admins),
         "recipients": list(policy.recipients),
         "pause_hotkey": policy.pause_hotkey,
+        # (only when there are grids: a summary stored before grids existed stays equal)
+        **(
+            {"grids": {g.training: [c.name for c in g.criteria] for g in policy.grids}}
+            if policy.grids
+            else {}
+        ),
     }
 
 

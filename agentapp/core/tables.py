@@ -97,6 +97,10 @@ class TableReader:
             for i, x in enumerate(v)
         ]
 
+    def raw(self) -> dict[str, Any]:
+        """The table's keys and values as parsed (a copy), for checks across keys."""
+        return dict(self._t)
+
     def done(self) -> None:
         unknown = sorted(set(self._t) - self._used)
         if unknown:

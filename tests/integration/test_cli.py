@@ -108,6 +108,21 @@ def test_policy_check_reports_refusal_and_summary(tmp_path: Path) -> None:
     assert r.returncode == 0 and "enrolled: alice" in r.stdout
 
 
+def test_policy_check_refuses_a_scored_grid_in_one_line_and_shows_a_good_one(
+    tmp_path: Path,
+) -> None:
+    grid = '\n[[grid]]\ntraining = "CRM onboarding"\n\n[[grid.criterion]]\nname = "Accueil"\n'
+    good = tmp_path / "good.toml"
+    good.write_text(policy_text(extra=grid))
+    r = cli("policy", "check", str(good))
+    assert r.returncode == 0 and "analysis grid of 'CRM onboarding': Accueil" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(policy_text(extra=grid + "points = 5\n"))
+    r = cli("policy", "check", str(bad))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "never scored" in r.stderr, r.stderr
+
+
 def test_keys_init_refuses_without_a_key_store(tmp_path: Path) -> None:
     env = dict(no_display_env(tmp_path), DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus")
     r = cli("keys", "init", env=env)

@@ -37,3 +37,17 @@ def test_the_same_changes_in_french_for_the_trainer() -> None:
         "règles adoptées",
         "version 2 ; 1 inscription(s)",
     )
+
+
+def test_a_grid_added_or_changed_is_a_policy_change_and_no_grid_changes_nothing() -> None:
+    grid = '\n[[grid]]\ntraining = "CRM onboarding"\n\n[[grid.criterion]]\nname = "Accueil"\n'
+    plain = summary(parse_policy(policy_text("alice")))
+    with_grid = summary(parse_policy(policy_text("alice", extra=grid)))
+    assert "grids" not in plain  # a summary kept from before grids compares equal
+    assert changes(plain, plain) == []
+    said = changes(plain, with_grid)
+    assert said == [
+        ("policy changed", "version 1 → 1; grids: None → {'CRM onboarding': ['Accueil']}")
+    ]
+    renamed = summary(parse_policy(policy_text("alice", extra=grid.replace("Accueil", "Greeting"))))
+    assert "['Accueil']} → {'CRM onboarding': ['Greeting']}" in changes(with_grid, renamed)[0][1]
