@@ -24,6 +24,7 @@ from jeepney import (
     DBusAddress,
     HeaderFields,
     MatchRule,
+    MessageFlag,
     MessageType,
     Properties,
     message_bus,
@@ -105,6 +106,10 @@ class SessionLockWatcher(SessionLock):
         with conn.filter(rule) as queue:
             for iface, path in SERVICES.items():  # a lock already on when the call started
                 msg = new_method_call(DBusAddress(path, iface, iface), "GetActive")
+                # only a screen saver that runs is asked: the bus must not start one (a desk
+                # with GNOME installed but another desktop running would get gnome-shell's
+                # stand-in service started at every call)
+                msg.header.flags |= MessageFlag.no_auto_start
                 try:
                     reply = conn.send_and_get_reply(msg, timeout=CALL_TIMEOUT_S)
                 except TimeoutError:
