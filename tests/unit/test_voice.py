@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from agentapp.capture.fragments import Fragmenter
+from agentapp.capture.voice import DRIFT_S, FRAME, Silence, VoiceRecorder
 from agentapp.capture.voice import SOURCE_RATE as CAPTURE_RATE
-from agentapp.capture.voice import Silence, VoiceRecorder
 from agentapp.core.clock import SystemClock
 from agentapp.core.policy import VOICE_OFF, VOICE_SOFTPHONE, PolicyError, parse_policy
 from agentapp.core.videopack import AGENT, CALLER, Packet, VoicePacket, pack, unpack
@@ -175,10 +175,16 @@ def test_two_channels_on_the_call_clock_and_silence_while_muted() -> None:
     end = audio.shape[1] / RATE
     assert end == pytest.approx(4.1, abs=0.35)  # the call's clock, not the count of samples
     first = audio[:, int(1.2 * RATE) : int((paused - 0.55) * RATE)]
-    assert _level(first[0], 1000) > 0.5 and _level(first[1], 440) > 0.5
+    # each channel its own tone (a starved machine delays the stand-in's writes: a gap filled
+    # with silence spreads the spectrum, so "mostly", and the other tone absent)
+    assert _level(first[0], 1000) > 0.3 and _level(first[1], 440) > 0.3
+    assert _level(first[0], 440) < 0.1 and _level(first[1], 1000) < 0.1
     # the pause, and its look-behind before it (0.5 s: what the video drops too), cut from
-    # the packet the look-behind's start falls in; the codec's ring after a cut: < 60 ms
-    quiet = audio[:, int((paused - 0.44) * RATE) : int((paused + 0.76) * RATE)]
+    # the packet the look-behind's start falls in; the codec's ring after a cut: < 60 ms.
+    # The sound after the un-mute (0.8 s after `paused`, or later) may sit up to DRIFT_S
+    # early on the call's clock, and ramps in over a frame.
+    back = paused + 0.8 - DRIFT_S - FRAME / RATE
+    quiet = audio[:, int((paused - 0.44) * RATE) : int(back * RATE)]
     assert np.abs(quiet).max() <= 2, "muted: digital silence (the decoder's ±1 LSB aside)"
     for channel in audio:
         last = np.flatnonzero(np.abs(channel[: int(paused * RATE)]) > 100)[-1] / RATE
