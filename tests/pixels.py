@@ -12,20 +12,19 @@ import cv2
 import numpy as np
 
 
-def _bounds(color: Sequence[int] | np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
+def _mask(bgr: np.ndarray, color: Sequence[int] | np.ndarray, tol: int) -> np.ndarray:
+    """255 where every channel is within `tol` of `color` (the bounds inclusive: ±(tol - 1))."""
     c = np.asarray(color, np.int16)
-    return np.clip(c - tol + 1, 0, 255).astype(np.uint8), np.clip(c + tol - 1, 0, 255).astype(
-        np.uint8
-    )
+    lo = np.clip(c - tol + 1, 0, 255).astype(np.uint8)
+    hi = np.clip(c + tol - 1, 0, 255).astype(np.uint8)
+    return cv2.inRange(np.ascontiguousarray(bgr), lo, hi)
 
 
 def near(bgr: np.ndarray, color: Sequence[int] | np.ndarray, tol: int) -> np.ndarray:
     """Where every channel of `bgr` (H×W×3, uint8) is within `tol` of `color`: a bool mask."""
-    lo, hi = _bounds(color, tol)
-    return cv2.inRange(np.ascontiguousarray(bgr), lo, hi).astype(bool)
+    return _mask(bgr, color, tol).astype(bool)
 
 
 def count_near(bgr: np.ndarray, color: Sequence[int] | np.ndarray, tol: int) -> int:
     """How many pixels of `bgr` are within `tol` of `color` in every channel."""
-    lo, hi = _bounds(color, tol)
-    return int(cv2.countNonZero(cv2.inRange(np.ascontiguousarray(bgr), lo, hi)))
+    return int(cv2.countNonZero(_mask(bgr, color, tol)))

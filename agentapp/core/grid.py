@@ -43,6 +43,11 @@ _SCALE = re.compile(
     r"|weights?|weighting|ratings?|notations?|notés?\s+sur|graded?)\b",
     re.IGNORECASE,
 )
+_NOT_SCORED = N_(
+    "'{key}': a grid criterion is observed, never scored (no points, weights, scales or "
+    "totals: rule R1, training and not evaluation); on a recording it is marked acquired, "
+    "in progress, to work on or not seen"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +64,6 @@ class Grid:
 
     training: str
     criteria: tuple[Criterion, ...]
-
-
-def level_codes() -> tuple[str, ...]:
-    return tuple(code for code, _words in LEVELS)
 
 
 def scored(text: str) -> bool:
@@ -96,9 +97,7 @@ def parse_grids(
 
 def _grid(t: TableReader, error: Callable[[str, str], Exception]) -> Grid:
     training = t.text("training").strip()
-    for key, value in t.raw().items():
-        if key not in ("training", "criterion"):
-            _refuse_scoring(key, value, t.where, error)
+    _refuse_scoring(t, ("training", "criterion"), error)
     criteria = tuple(_criterion(c, error) for c in t.tables("criterion"))
     t.done()
     if not criteria:
@@ -112,9 +111,7 @@ def _grid(t: TableReader, error: Callable[[str, str], Exception]) -> Grid:
 
 
 def _criterion(t: TableReader, error: Callable[[str, str], Exception]) -> Criterion:
-    for key, value in t.raw().items():
-        if key not in TEXT_KEYS:
-            _refuse_scoring(key, value, t.where, error)
+    _refuse_scoring(t, TEXT_KEYS, error)
     name = t.text("name").strip()
     description = t.text("description", default="").strip()
     t.done()
@@ -130,16 +127,12 @@ def _criterion(t: TableReader, error: Callable[[str, str], Exception]) -> Criter
     return Criterion(name, description)
 
 
-_NOT_SCORED = N_(
-    "'{key}': a grid criterion is observed, never scored (no points, weights, scales or "
-    "totals: rule R1, training and not evaluation); on a recording it is marked acquired, "
-    "in progress, to work on or not seen"
-)
-
-
 def _refuse_scoring(
-    key: str, value: object, where: str, error: Callable[[str, str], Exception]
+    t: TableReader, allowed: tuple[str, ...], error: Callable[[str, str], Exception]
 ) -> None:
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if numeric or key.casefold() in SCORE_KEYS:
-        raise error(_(_NOT_SCORED).format(key=key), where)
+    """Any other key of the table that holds a number or names a score is refused as a
+    score (other unknown keys are left to `done`, as typos)."""
+    for key, value in t.raw().items():
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if key not in allowed and (numeric or key.casefold() in SCORE_KEYS):
+            raise error(_(_NOT_SCORED).format(key=key), t.where)

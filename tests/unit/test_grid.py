@@ -2,7 +2,7 @@
 
 import pytest
 
-from agentapp.core.grid import LEVELS, MAX_CRITERIA, level_codes, scored
+from agentapp.core.grid import LEVELS, MAX_CRITERIA, scored
 from agentapp.core.policy import PolicyError, parse_policy
 from tests.policies import policy_text
 
@@ -39,7 +39,12 @@ def test_a_grid_is_read_with_its_criteria_in_order() -> None:
 
 
 def test_the_levels_are_four_words_and_no_number() -> None:
-    assert level_codes() == ("acquired", "in_progress", "to_work_on", "not_seen")
+    assert [code for code, _words in LEVELS] == [
+        "acquired",
+        "in_progress",
+        "to_work_on",
+        "not_seen",
+    ]
     assert [words for _code, words in LEVELS] == [
         "acquired", "in progress", "to work on", "not seen",
     ]  # fmt: skip
