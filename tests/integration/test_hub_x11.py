@@ -53,6 +53,22 @@ def _at_hub(hub: Hub, dpo_password: str) -> list[str]:
         return [r.id for r in recordings(db, agent="alice")]
 
 
+def _trail_at_hub(hub: Hub, dpo_password: str, a: Agent) -> bool:
+    """The hub holds this desk's trail up to its last entry, the checkpoint the desk writes
+    after a round that shipped news (read there: writes no entry)."""
+    from agentapp.core.auditchain import CHECKPOINT
+    from agentapp.hub.admin import audit_rows
+    from agentapp.vault.audit import AuditLog
+
+    entries = AuditLog(a.data / AUDIT_FILE).entries()
+    if not entries or entries[-1]["action"] != CHECKPOINT:
+        return False
+    with hub.connect("dan", dpo_password) as db:
+        there = [int(r["local_seq"]) for r in audit_rows(db)
+                 if r["source"].endswith(f":{a.data / AUDIT_FILE}")]  # fmt: skip
+    return max(there, default=-1) == int(entries[-1]["seq"])
+
+
 def _verify(a: Agent) -> subprocess.CompletedProcess[str]:
     return a.cli("audit", "verify", check=False, user="dan")  # the site's admin (ACCESS)
 
@@ -110,7 +126,9 @@ def test_two_desks_one_agent_one_quota_and_a_hub_down_mid_call(
         two.hook("on-hook", "c5")
         assert answer == "ok: not recording (quota reached, site hub)", answer
         assert not [r for r in two.recordings() if r["status"] != "shipped"]
-        wait_until(lambda: "the same as here; 0 still" in _verify(one).stdout, "trail not shipped")
+        # each `audit verify` traces itself, so the wait reads the hub's copy without it
+        wait_until(lambda: _trail_at_hub(hub, dpo, one), "trail not shipped")
+        assert "the same as here; 0 still" in _verify(one).stdout
     finally:
         for d in desks:
             d.stop()
