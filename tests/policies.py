@@ -104,3 +104,21 @@ record_internal_calls = {"true" if internal else "false"}
 {sensitive}{enrol}
 {extra}
 """
+
+
+# an analysis grid (core/grid.py) for the training of policy_text's agents
+GRID = """
+[[grid]]
+training = "CRM onboarding"
+
+[[grid.criterion]]
+name = "Greeting"
+description = "Says who they are and the company's name; asks how they can help"
+
+[[grid.criterion]]
+name = "Rephrasing"
+description = "Repeats the customer's request in their own words before answering"
+
+[[grid.criterion]]
+name = "Takes notes in 3 steps"
+"""

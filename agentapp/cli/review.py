@@ -55,14 +55,15 @@ def _policy(s: Settings) -> Policy | None:
         return None  # no policy: nobody is trainer or admin (fail closed)
 
 
-def _who(s: Settings) -> tuple[Person, Policy | None]:
+def who_of(s: Settings) -> tuple[Person, Policy | None]:
     from agentapp.core.access import person
 
     policy = _policy(s)
     return person(policy, s.user), policy
 
 
-def _review(s: Settings, who: Person) -> Review:
+def review_for(s: Settings, who: Person) -> Review:
+    from agentapp.vault.analyses import AnalysesStore
     from agentapp.vault.audit import trail_for
     from agentapp.vault.exports import ExportsIndex
     from agentapp.vault.notes import NotesStore
@@ -71,7 +72,8 @@ def _review(s: Settings, who: Person) -> Review:
 
     d = s.data_dir
     return Review(who, trail_for(d, who.name), Vault(layout.recordings(d)),
-                  NotesStore(layout.notes(d)), ExportsIndex(layout.exports(d)))  # fmt: skip
+                  NotesStore(layout.notes(d)), ExportsIndex(layout.exports(d)),
+                  AnalysesStore(layout.analyses(d)))  # fmt: skip
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -190,8 +192,8 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
 
 
 def list_recordings(args: argparse.Namespace, s: Settings) -> int:
-    who, _x = _who(s)
-    metas = _review(s, who).recordings(args.reason or "")
+    who, _x = who_of(s)
+    metas = review_for(s, who).recordings(args.reason or "")
     if args.json:
         print(json.dumps([m.to_json() for m in metas], indent=1))
         return 0
@@ -219,7 +221,7 @@ def list_recordings(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def _private_key(args: argparse.Namespace, first_segment: Path) -> X25519PrivateKey:
+def private_key(args: argparse.Namespace, first_segment: Path) -> X25519PrivateKey:
     from agentapp.vault.keys import load_private_file, load_private_from_keystore
     from agentapp.vault.sealing import key_id_of
 
@@ -237,17 +239,17 @@ def export(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.store import VaultError
 
     audited_reason(args.reason)
-    who, _x = _who(s)
+    who, _x = who_of(s)
     anonymise = bool(args.anonymise)
     if args.blur and not anonymise:
         raise CliError(_("--blur goes with --anonymise"), 2)
-    review = _review(s, who)
+    review = review_for(s, who)
     action = Action.EXPORT_ANONYMISED if anonymise else Action.EXPORT
     meta = review.allowed(action, args.id)
     out = _export_path(args.out, meta, anonymise)
     access = review.begin(action, meta.id, args.reason, out)
     try:
-        private = _private_key(args, access.segments[0])
+        private = private_key(args, access.segments[0])
         mark = qt_mark(mark_text(meta.agent, who.name, "exported", anonymise))
         summary = export_recording(review.vault, meta.id, private, out, mark,
                                    tuple(args.blur or ()), voice=not anonymise)  # fmt: skip
@@ -297,8 +299,8 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.store import VaultError
 
     audited_reason(args.reason)
-    who, _x = _who(s)
-    review = _review(s, who)
+    who, _x = who_of(s)
+    review = review_for(s, who)
     review.allowed(Action.VIEW, args.id)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError(_("no display to play the recording on (an export works without one)"))
@@ -306,7 +308,7 @@ def view(args: argparse.Namespace, s: Settings) -> int:
     meta = access.meta
     mark = qt_mark(mark_text(meta.agent, who.name, "viewed"))
     try:
-        playback = open_playback(review.vault, args.id, _private_key(args, access.segments[0]),
+        playback = open_playback(review.vault, args.id, private_key(args, access.segments[0]),
                                  mark)  # fmt: skip
     except (VaultError, KeyProblem, SealError, OSError, CliError) as exc:
         raise review.failed(access, exc) from None
@@ -343,8 +345,8 @@ def _export_path(out: Path, meta: RecordingMeta, anonymise: bool) -> Path:
 
 def delete(args: argparse.Namespace, s: Settings) -> int:
     audited_reason(args.reason)
-    who, _x = _who(s)
-    _review(s, who).delete(args.id, args.reason)
+    who, _x = who_of(s)
+    review_for(s, who).delete(args.id, args.reason)
     print(_("recording {id} deleted for good").format(id=args.id))
     return 0
 
@@ -353,12 +355,12 @@ def attach_voice(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 
     audited_reason(args.reason)
-    who, _x = _who(s)
+    who, _x = who_of(s)
     try:
         public = load_public_key(installed_public_key_path(s.data_dir))
     except KeyProblem as exc:
         raise CliError(str(exc)) from None
-    done = _review(s, who).attach_voice(args.id, args.file, args.start, args.reason, public)
+    done = review_for(s, who).attach_voice(args.id, args.file, args.start, args.reason, public)
     tracks = _("agent and caller") if done.channels == 2 else _("one mixed track")
     print(_("voice sealed into {id}: {seconds:.1f} s of the call, the file starting "
             "{offset:+.2f} s from the off-hook ({tracks})").format(
@@ -378,8 +380,8 @@ def attach_voice(args: argparse.Namespace, s: Settings) -> int:
 def notes(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import installed_public_key_path
 
-    who, policy = _who(s)
-    review = _review(s, who)
+    who, policy = who_of(s)
+    review = review_for(s, who)
     if args.notes_command == "list":
         visible = review.notes()
         for n in visible:
@@ -408,7 +410,7 @@ def notes(args: argparse.Namespace, s: Settings) -> int:
         )
         return 0
     audited_reason(args.reason)
-    print(review.read_note(args.id, args.reason, lambda seal: _private_key(args, seal)))
+    print(review.read_note(args.id, args.reason, lambda seal: private_key(args, seal)))
     return 0
 
 
@@ -420,8 +422,8 @@ def audit(args: argparse.Namespace, s: Settings) -> int:
     together in time order with the trail each entry comes from."""
     from agentapp.vault.audit import AuditError, trails
 
-    who, _x = _who(s)
-    review = _review(s, who)
+    who, _x = who_of(s)
+    review = review_for(s, who)
     review.audit_allowed()
     try:
         found = trails(review.audit)
@@ -497,7 +499,7 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
                 path=config_path(s.data_dir)))  # fmt: skip
         s = settings(str(s.config.site), args.agent)
     ensure_keystore(system_dir())  # (a service account's kiosk key store, unlocked)
-    who, policy = _who(s)
+    who, policy = who_of(s)
     try:
         log = trail_for(s.data_dir, who.name)
         log.keys.key()

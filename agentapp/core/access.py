@@ -4,7 +4,8 @@ Roles come from the live policy:
 
 - **agent** (everyone): lists, views and exports their *own* recordings only;
 - **trainer** (`[[trainer]]`): recordings made for the trainings they review, and an
-  anonymised export of them, the only way to show one trainee's recording to another;
+  anonymised export of them, the only way to show one trainee's recording to another; the
+  notes and analysis grids written on them;
 - **admin/DPO** (`[access] admins`): the audit trail, the metadata of every recording and
   deleting one (erasure requests) — but not its video.
 
@@ -31,6 +32,7 @@ class Action(StrEnum):
     EXPORT_ANONYMISED = "export anonymised"
     DELETE = "delete"
     NOTES = "notes"
+    ANALYSIS = "analysis"
     ATTACH_VOICE = "attach voice"
     AUDIT = "audit"
 
@@ -47,6 +49,7 @@ _VERBS = {
     Action.EXPORT_ANONYMISED: N_("export anonymised"),
     Action.DELETE: N_("delete"),
     Action.NOTES: N_("read or take notes on"),
+    Action.ANALYSIS: N_("fill or read the analysis grid of"),
     Action.ATTACH_VOICE: N_("attach the call's voice to"),
     Action.AUDIT: N_("read the audit trail"),
 }
@@ -55,7 +58,7 @@ MIN_REASON = 5  # characters: a reason for a review act is written to the audit 
 
 
 _ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
-                  Action.DELETE, Action.NOTES, Action.ATTACH_VOICE}  # fmt: skip
+                  Action.DELETE, Action.NOTES, Action.ANALYSIS, Action.ATTACH_VOICE}  # fmt: skip
 _ADMIN_ONLY = {Action.AUDIT}
 
 
@@ -117,13 +120,13 @@ def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> Rea
         ok = trains or who.admin
     elif action in (Action.VIEW, Action.EXPORT):
         ok = own or trains
-    else:  # anonymised export, analysis notes: the training's trainers
+    else:  # anonymised export, analysis notes and grids: the training's trainers
         ok = trains
     if ok:
         return None
     if action is Action.DELETE:
         return Reason.of(N_("only the training's trainers or an admin/DPO may delete a recording"))
-    if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ATTACH_VOICE):
+    if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ANALYSIS, Action.ATTACH_VOICE):
         return Reason.of(N_("only a trainer of '{training}' may do this"), training=rec.training)
     if who.admin and action in (Action.VIEW, Action.EXPORT):
         return Reason.of(N_("an admin/DPO sees recordings' metadata, not their video"))

@@ -1,8 +1,9 @@
-"""The names that come from elsewhere and become paths: recording ids, segment names, note ids.
+"""The names that come from elsewhere and become paths: recording ids, segment names, note and
+analysis ids.
 
-A recording id, a segment's name or a note's id may arrive from a hub row, a site folder
-someone else writes, a trail entry or a command line. Every place that turns one into a path
-asks here first; anything else is refused, never cleaned up and used (docs/rules.md R8).
+A recording id, a segment's name, a note's or an analysis's id may arrive from a hub row, a site
+folder someone else writes, a trail entry or a command line. Every place that turns one into a
+path asks here first; anything else is refused, never cleaned up and used (docs/rules.md R8).
 
 Pure; thread-safe.
 """
@@ -18,6 +19,7 @@ RECORDING_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 # a video segment (vault/store.py RecordingWriter.segment_path) or the attached voice
 SEGMENT_NAME = re.compile(r"seg-\d{6}\.seal|voice-attached\.seal")
 NOTE_ID = re.compile(r"\d{8}T\d{6}Z-n[0-9a-f]{8}")
+ANALYSIS_ID = re.compile(r"\d{8}T\d{6}Z-a[0-9a-f]{8}")
 # the same forms for the hub's CHECK constraints (schema.sql), which must agree with these
 SQL_RECORDING_ID = "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
 SQL_SEGMENT_NAME = "^(seg-[0-9]{6}[.]seal|voice-attached[.]seal)$"
@@ -47,6 +49,10 @@ def is_segment_name(name: object) -> bool:
 
 def is_note_id(nid: object) -> bool:
     return is_safe_component(nid) and NOTE_ID.fullmatch(str(nid)) is not None
+
+
+def is_analysis_id(aid: object) -> bool:
+    return is_safe_component(aid) and ANALYSIS_ID.fullmatch(str(aid)) is not None
 
 
 def shown(name: object, limit: int = 80) -> str:

@@ -68,6 +68,8 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
         **({"headless_desks": sorted(policy.headless_desks)} if policy.headless_desks else {}),
         # the call's voice: an agent whose voice is recorded is asked again
         **({"voice": VOICE_SOFTPHONE} if _voiced(policy, enrolment) else {}),
+        # an analysis grid on this agent's recordings: a new one asks again
+        **({"grid": True} if _gridded(policy, enrolment) else {}),
         # who may see this agent's recordings by name: a new trainer or admin asks again
         **(
             {"viewers": [list(v) for v in _viewers(policy, enrolment)]}
@@ -79,6 +81,10 @@ def _facts(policy: Policy, enrolment: Enrolment | None, hotkey: str) -> dict[str
 
 def _voiced(policy: Policy, e: Enrolment | None) -> bool:
     return e is not None and policy.voice_for(e.agent) == VOICE_SOFTPHONE
+
+
+def _gridded(policy: Policy, e: Enrolment | None) -> bool:
+    return e is not None and policy.grid_for(e.training) is not None
 
 
 def _viewers(policy: Policy, e: Enrolment | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -175,7 +181,12 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
              + (f", par dérogation « {d.reference} » : {d.reason}" if d else ", 6 mois au plus")
              + f"), puis suppression automatique. Les vidéos sont chiffrées. Les notes "
              f"d'analyse des formateurs sont gardées {policy.notes_retention_days} jours au "
-             "plus."),
+             "plus." + (" Vos formateurs peuvent remplir la grille d'analyse de votre formation "
+                        "sur un enregistrement : pour chaque critère un mot (acquis, en cours, "
+                        "à travailler, non observé), un commentaire et des moments de l'appel, "
+                        "jamais une note ; elle est scellée, lue par eux seuls et gardée "
+                        f"{policy.notes_retention_days} jours au plus, même après la "
+                        "suppression de la vidéo." if _gridded(policy, e) else "")),
             ("Vos droits", f"Accès, rectification, effacement et opposition : écrivez au délégué à "
              f"la protection des données ({c.dpo_contact}). Vous pouvez adresser une réclamation "
              f"à la {CNIL['fr']}."),
@@ -232,7 +243,12 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
         ("How long they are kept", f"{policy.retention_days} days (about {months} months"
          + (f", by derogation '{d.reference}': {d.reason}" if d else ", at most 6 months")
          + f"), then deleted automatically. Videos are encrypted. Trainers' analysis notes "
-         f"are kept {policy.notes_retention_days} days at most."),
+         f"are kept {policy.notes_retention_days} days at most."
+         + (" Your trainers may fill your training's analysis grid on a recording: for each "
+            "criterion a word (acquired, in progress, to work on, not seen), a comment and "
+            "moments of the call, never a score; it is sealed, read by them alone and kept "
+            f"{policy.notes_retention_days} days at most, even after the video is deleted."
+            if _gridded(policy, e) else "")),
         ("Your rights", f"Access, rectification, erasure and objection: write to the data "
          f"protection officer ({c.dpo_contact}). You may lodge a complaint with the "
          f"{CNIL['en']}."),

@@ -50,7 +50,14 @@ def build_register(policy: Policy, language: str) -> Register:
         retention = (
             f"Vidéos : {policy.retention_days} jours après l'appel, puis purge automatique"
             + (f" (dérogation « {d.reference} » : {d.reason})" if d else " (6 mois au plus)")
-            + f". Notes d'analyse : {policy.notes_retention_days} jours. Journal d'audit : "
+            + f". Notes d'analyse : {policy.notes_retention_days} jours"
+            + (
+                f". Grilles d'analyse remplies : {policy.notes_retention_days} jours après leur "
+                "rédaction, même après la vidéo"
+                if policy.grids
+                else ""
+            )
+            + ". Journal d'audit : "
             "conservé par le responsable."
         )
         rows = (
@@ -103,7 +110,14 @@ def build_register(policy: Policy, language: str) -> Register:
     retention = (
         f"Videos: {policy.retention_days} days after the call, then purged automatically"
         + (f" (derogation '{d.reference}': {d.reason})" if d else " (6 months at most)")
-        + f". Analysis notes: {policy.notes_retention_days} days. Audit trail: kept by the "
+        + f". Analysis notes: {policy.notes_retention_days} days"
+        + (
+            f". Filled analysis grids: {policy.notes_retention_days} days from their writing, "
+            "even after the video"
+            if policy.grids
+            else ""
+        )
+        + ". Audit trail: kept by the "
         "controller."
     )
     rows = (

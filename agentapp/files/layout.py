@@ -9,12 +9,13 @@
         keys/               public keys (recordings, policy signing)
         recordings/<id>/    recording.json and the sealed segments
         notes/              sealed trainer notes
+        analyses/           sealed analysis grids filled on recordings
         exports.jsonl       the files exported from here (removed with their recording)
         hub-checkpoints/    the heads of a hub's trail its DPO verified (signed, per hub)
         run/                hook.sock, status.json, policy-seen.json (the running agent's)
     <site folder>/
         policy/policy.toml  the signed site policy
-        recordings/, notes/ what the desks delivered, as above; exports.jsonl likewise
+        recordings/, notes/ what the desks delivered, as above; analyses/, exports.jsonl likewise
         audit/<person>-<key id>.jsonl  each reviewer's own trail (signed in their key store)
 
 Only names: no I/O, and no import at run time (the hook command imports it on its fast
@@ -60,6 +61,10 @@ def recordings(folder: Path) -> Path:
 
 def notes(folder: Path) -> Path:
     return folder / "notes"
+
+
+def analyses(folder: Path) -> Path:
+    return folder / "analyses"
 
 
 def exports(folder: Path) -> Path:

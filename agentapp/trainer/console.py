@@ -39,6 +39,7 @@ from agentapp.platform.base import WindowInfo
 from agentapp.site import publish as site_publish
 from agentapp.site.signing import load_private, load_public, load_signed, strip_signature
 from agentapp.site.sync import site_policy_path
+from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import ReviewerTrail
 from agentapp.vault.exports import ExportsIndex
 from agentapp.vault.notes import NotesStore
@@ -234,9 +235,9 @@ class ConsoleModel:
         """The review acts of the person using the console, at the site (vault/review.py,
         the command line's checks and trail)."""
         notes = NotesStore(layout.notes(self.site))
-        return Review(
-            self.person(), self.audit, self.vault, notes, ExportsIndex(layout.exports(self.site))
-        )
+        return Review(self.person(), self.audit, self.vault, notes,
+                      ExportsIndex(layout.exports(self.site)),
+                      AnalysesStore(layout.analyses(self.site)))  # fmt: skip
 
     def recordings(
         self, agent: str = "", training: str = "", since: dt.date | None = None

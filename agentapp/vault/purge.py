@@ -1,4 +1,5 @@
-"""Delete, for good, every recording and note past its deadline (docs/rules.md R9).
+"""Delete, for good, every recording, note and analysis past its deadline (docs/rules.md R9).
+An analysis or a note outlives its recording: each has its own deadline.
 
 Runs at agent start, every hour while the agent runs, and as `agentapp purge`. Each item
 purged is written to the audit trail (id and deadline only). Exported files listed with
@@ -15,13 +16,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
 from agentapp.core.retention import created_from_id, deadline
 from agentapp.files import layout
+from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportsIndex, this_host
-from agentapp.vault.notes import NotesStore
+from agentapp.vault.notes import NotesStore, SealedDocs
 from agentapp.vault.store import Vault, VaultError, remove_for_good
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    kind: str  # "recording" | "note" | "export"
+    kind: str  # "recording" | "note" | "analysis" | "export"
     id: str  # an export's: its path
     deadline: float
     problem: str = ""  # an export past its deadline that could not be removed: why
@@ -47,7 +50,10 @@ def purge_expired(
     days = policy.retention_days if policy else MAX_RETENTION_DAYS
     note_days = policy.notes_retention_days if policy else None
     vault = Vault(layout.recordings(data_dir))
-    notes = NotesStore(layout.notes(data_dir))
+    documents: list[SealedDocs[Any]] = [
+        NotesStore(layout.notes(data_dir)),
+        AnalysesStore(layout.analyses(data_dir)),
+    ]
     done: list[Purged] = []
     for folder in vault.folders():
         meta = vault.read_meta(folder)
@@ -65,17 +71,18 @@ def purge_expired(
                 log.error("could not purge recording %s: %s", folder.name, exc)
                 continue
             done.append(Purged("recording", folder.name, due))
-    for note in notes.notes():
-        due = deadline(note.created_at, note.purge_after, note_days)
-        if due <= now:
-            try:
-                notes.delete(note.id)
-            except OSError as exc:
-                log.error("could not purge note %s: %s", note.id, exc)
-                continue
-            done.append(Purged("note", note.id, due))
-    for orphan in notes.orphans():
-        remove_for_good(orphan)
+    for store in documents:
+        for doc in store.metas():
+            due = deadline(doc.created_at, doc.purge_after, note_days)
+            if due <= now:
+                try:
+                    store.delete(doc.id)
+                except OSError as exc:
+                    log.error("could not purge %s %s: %s", store.kind, doc.id, exc)
+                    continue
+                done.append(Purged(store.kind, doc.id, due))
+        for orphan in store.orphans():
+            remove_for_good(orphan)
     done += _purge_exports(ExportsIndex(layout.exports(data_dir)), now, days)
     for item in done:
         if item.problem:

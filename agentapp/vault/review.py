@@ -1,14 +1,14 @@
 """Every review act, checked and traced in one place (R7, R8): the command line and the
 trainer console are thin callers of this module.
 
-Before an act on a recording or a note: a reason of at least MIN_REASON characters where the
-act needs one, the person's role (core/access.py, from the live policy the caller loaded),
-the recording's sealed segments here (not shipped to the site folder). A refusal is traced
-and raised; an allowed act is traced *before* anything is decrypted or deleted, and when the
-trail cannot be written nothing is done (fail closed). A failure after the access (a key
-that does not open it, a full disk) is traced too. An export is listed with its path and
-the recording's deadline (vault/exports.py) before it is written, so the purge removes it
-with the recording.
+Before an act on a recording, a note or an analysis: a reason of at least MIN_REASON characters
+where the act needs one, the person's role (core/access.py, from the live policy the caller
+loaded), the recording's sealed segments here (not shipped to the site folder). A refusal is
+traced and raised; an allowed act is traced *before* anything is decrypted or deleted, and when
+the trail cannot be written nothing is done (fail closed). A failure after the access (a key
+that does not open it, a full disk) is traced too. An export is listed with its path and the
+recording's deadline (vault/exports.py) before it is written, so the purge removes it with the
+recording.
 
 Errors are ReviewError: one line, in words for the person.
 
@@ -29,13 +29,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refusal
 from agentapp.core.errors import Refusal
+from agentapp.core.names import shown
 from agentapp.i18n import _
+from agentapp.vault.analyses import AnalysesStore, AnalysisMeta
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
 from agentapp.vault.notes import NoteMeta, NotesStore
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
 
 if TYPE_CHECKING:
+    from agentapp.core.analysis import Analysis
+    from agentapp.core.grid import Grid
     from agentapp.vault.attach import Attached
 
 # the private key a sealed file was made for, given that file (the key store, a key file)
@@ -67,13 +71,20 @@ class Review:
     """One person's review acts on one data folder (a desk's or the site's)."""
 
     def __init__(
-        self, who: Person, audit: AuditLog, vault: Vault, notes: NotesStore, exports: ExportsIndex
+        self,
+        who: Person,
+        audit: AuditLog,
+        vault: Vault,
+        notes: NotesStore,
+        exports: ExportsIndex,
+        analyses: AnalysesStore,
     ) -> None:
         self.who = who
         self.audit = audit
         self.vault = vault
         self.notes_store = notes
         self.exports = exports
+        self.analyses_store = analyses
 
     # ------------------------------------------------------------------ the trail
     def trace(self, action: str, target: str, reason: str = "") -> None:
@@ -248,6 +259,60 @@ class Review:
             return self.notes_store.read(nid, key_for(self.notes_store.path(nid, ".seal")))
         except Exception as exc:  # key store, tampering: one line for the person
             raise ReviewError(_("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)) from None
+
+    # ------------------------------------------------------------------ analysis grids
+    def analyses(self) -> list[AnalysisMeta]:
+        """The analyses of the trainings the person reviews; the listing is traced."""
+        out = [
+            a
+            for a in self.analyses_store.analyses()
+            if refusal(self.who, Action.ANALYSIS, RecordingRef("", a.training)) is None
+        ]
+        self.trace("list analyses", f"{len(out)} analysis(es)")
+        return out
+
+    def add_analysis(
+        self, rid: str, form: str, grid: Grid | None, key_file: Path, days: int, now: float
+    ) -> AnalysisMeta:
+        """Seal a trainer's filled form (core/analysis.read_form) on a recording of their
+        training, for the recording public key in `key_file`; `grid`: its training's grid in
+        the live policy."""
+        from agentapp.core.analysis import Analysis, AnalysisError, read_form
+        from agentapp.vault.keys import KeyProblem, load_public_key
+
+        meta = self.meta(rid)
+        self._allowed(Action.ANALYSIS, meta)
+        if grid is None or grid.training != meta.training:
+            raise ReviewError(_("training '{training}' has no analysis grid in the policy").format(
+                training=meta.training))  # fmt: skip
+        try:
+            marks = read_form(grid, form, meta.duration_s)
+            key = load_public_key(key_file)
+        except (AnalysisError, KeyProblem) as exc:
+            raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
+        self.trace("add analysis", meta.id, f"grid of {grid.training}")
+        try:
+            return self.analyses_store.add(Analysis(meta.id, grid, marks), self.who.name, key,
+                                           now, days)  # fmt: skip
+        except (OSError, VaultError) as exc:
+            raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
+
+    def read_analysis(self, aid: str, reason: str | None, key_for: KeyFor) -> Analysis:
+        """An analysis decrypted in memory, for a trainer of its training; traced first."""
+        reason = reason_of(reason)
+        found = [a for a in self.analyses_store.analyses() if a.id == aid]
+        if not found:
+            raise ReviewError(_("no analysis {aid}").format(aid=shown(aid)))
+        why = refusal(self.who, Action.ANALYSIS, RecordingRef("", found[0].training))
+        if why:
+            raise self._refuse(Action.ANALYSIS, aid, why, f"read analysis {aid}")
+        self.trace("view analysis", aid, reason)
+        try:
+            return self.analyses_store.read(aid, key_for(self.analyses_store.path(aid, ".seal")))
+        except Exception as exc:  # key store, tampering: one line for the person
+            raise ReviewError(
+                _("cannot read analysis {aid}: {exc}").format(aid=aid, exc=exc)
+            ) from None
 
     # ------------------------------------------------------------------ the trail itself
     def audit_allowed(self) -> None:

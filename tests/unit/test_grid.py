@@ -4,23 +4,7 @@ import pytest
 
 from agentapp.core.grid import LEVELS, MAX_CRITERIA, scored
 from agentapp.core.policy import PolicyError, parse_policy
-from tests.policies import policy_text
-
-GRID = """
-[[grid]]
-training = "CRM onboarding"
-
-[[grid.criterion]]
-name = "Greeting"
-description = "Says who they are and the company's name; asks how they can help"
-
-[[grid.criterion]]
-name = "Rephrasing"
-description = "Repeats the customer's request in their own words before answering"
-
-[[grid.criterion]]
-name = "Takes notes in 3 steps"
-"""
+from tests.policies import GRID, policy_text
 
 
 def _policy(grid: str) -> str:
@@ -161,3 +145,26 @@ def test_the_refusal_is_said_in_french_on_a_french_desk() -> None:
     assert [i18n.texts("fr").gettext(words) for _code, words in LEVELS] == [
         "acquis", "en cours", "à travailler", "non observé",
     ]  # fmt: skip
+
+
+def test_the_notice_and_the_register_say_a_grid_exists_and_a_new_grid_asks_again() -> None:
+    from agentapp.core.notice import build_notice, notice_digest
+    from agentapp.core.register import build_register
+
+    plain, gridded = parse_policy(_policy("")), parse_policy(_policy(GRID))
+
+    def notice(p: object, lang: str) -> str:
+        return " ".join(t for _, t in build_notice(p, "alice", lang).sections)  # type: ignore[arg-type]
+
+    def register(p: object, lang: str) -> str:
+        return " ".join(t for _, t in build_register(p, lang).rows)  # type: ignore[arg-type]
+
+    assert "analysis grid" not in notice(plain, "en") and "grille" not in notice(plain, "fr")
+    assert "never a score" in notice(gridded, "en") and "even after the video" in notice(
+        gridded, "en")  # fmt: skip
+    assert "jamais une note" in notice(gridded, "fr")
+    assert "Filled analysis grids: 365 days" in register(gridded, "en")
+    assert "Grilles d'analyse remplies" in register(gridded, "fr")
+    assert "Filled analysis grids" not in register(plain, "en")
+    assert notice_digest(gridded, "alice") != notice_digest(plain, "alice")  # read again
+    assert notice_digest(gridded, "bob") == notice_digest(plain, "bob")  # not enrolled: unchanged
