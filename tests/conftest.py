@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -74,15 +75,21 @@ def _own_key_store() -> None:
     assert daemon.stdin is not None
     daemon.stdin.write(b"agentapp-session")
     daemon.stdin.close()
+    # before any test asks (D-Bus would start an empty one)
+    wait_for_keyring(lambda argv: subprocess.run(argv, capture_output=True, text=True,
+                                                 timeout=10).stdout, "this worker's")  # fmt: skip
+
+
+def wait_for_keyring(run: Callable[[list[str]], str], whose: str) -> None:
+    """Until the session bus `run` (a command's output) reaches has gnome-keyring on it."""
     ask = ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/",
            "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"]  # fmt: skip
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # before any test asks (D-Bus would start an empty one)
-        out = subprocess.run(ask, capture_output=True, text=True, timeout=10).stdout
-        if "boolean true" in out:
+    while time.monotonic() < deadline:
+        if "boolean true" in run(ask):
             return
         time.sleep(0.05)
-    raise RuntimeError("this worker's gnome-keyring did not come up in 20 s")
+    raise RuntimeError(f"{whose} gnome-keyring did not come up in 20 s")
 
 
 @pytest.fixture(autouse=True)

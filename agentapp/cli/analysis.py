@@ -75,14 +75,18 @@ def form(args: argparse.Namespace, s: Settings) -> int:
 
 
 def add(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.core.analysis import AnalysisError, form_items
     from agentapp.vault.keys import installed_public_key_path
 
     review, policy = _review(s)
-    text = _read_form(args.file)
+    try:
+        items = form_items(_read_form(args.file))
+    except AnalysisError as exc:
+        raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
     meta = review.meta(args.recording)
     grid = policy.grid_for(meta.training) if policy else None
     days = policy.notes_retention_days if policy else 365
-    a = review.add_analysis(meta.id, text, grid, installed_public_key_path(s.data_dir), days,
+    a = review.add_analysis(meta.id, items, grid, installed_public_key_path(s.data_dir), days,
                             time.time())  # fmt: skip
     print(_("analysis {id} sealed; purged on {purge:%Y-%m-%d}").format(
         id=a.id, purge=dt.datetime.fromtimestamp(a.purge_after, dt.UTC)))  # fmt: skip

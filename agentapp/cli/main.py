@@ -13,13 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentapp import __version__
-from agentapp.cli import agent, analysis, argparse_texts, hub, review, site
+from agentapp.cli import agent, analysis, argparse_texts, hub, review, sharing, site
 from agentapp.cli.base import CliError, Parser
 from agentapp.core.errors import Refusal
 from agentapp.files import layout
 from agentapp.i18n import _
 
-GROUPS = (agent, site, review, analysis, hub)  # each adds its own sub-commands (cli/base.py)
+GROUPS = (
+    agent,
+    site,
+    review,
+    analysis,
+    sharing,
+    hub,
+)  # each adds its own sub-commands (cli/base.py)
 
 
 def _parser() -> argparse.ArgumentParser:

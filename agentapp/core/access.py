@@ -5,7 +5,8 @@ Roles come from the live policy:
 - **agent** (everyone): lists, views and exports their *own* recordings only;
 - **trainer** (`[[trainer]]`): recordings made for the trainings they review, and an
   anonymised export of them, the only way to show one trainee's recording to another; the
-  notes and analysis grids written on them;
+  notes and analysis grids written on them; sharing one with its own agent, for their own
+  review on their desk (vault/grants.py);
 - **admin/DPO** (`[access] admins`): the audit trail, the metadata of every recording and
   deleting one (erasure requests) — but not its video.
 
@@ -33,6 +34,7 @@ class Action(StrEnum):
     DELETE = "delete"
     NOTES = "notes"
     ANALYSIS = "analysis"
+    SHARE = "share"
     ATTACH_VOICE = "attach voice"
     AUDIT = "audit"
 
@@ -50,6 +52,7 @@ _VERBS = {
     Action.DELETE: N_("delete"),
     Action.NOTES: N_("read or take notes on"),
     Action.ANALYSIS: N_("fill or read the analysis grid of"),
+    Action.SHARE: N_("share with its agent"),
     Action.ATTACH_VOICE: N_("attach the call's voice to"),
     Action.AUDIT: N_("read the audit trail"),
 }
@@ -58,7 +61,8 @@ MIN_REASON = 5  # characters: a reason for a review act is written to the audit 
 
 
 _ON_RECORDINGS = {Action.LIST, Action.VIEW, Action.EXPORT, Action.EXPORT_ANONYMISED,
-                  Action.DELETE, Action.NOTES, Action.ANALYSIS, Action.ATTACH_VOICE}  # fmt: skip
+                  Action.DELETE, Action.NOTES, Action.ANALYSIS, Action.SHARE,
+                  Action.ATTACH_VOICE}  # fmt: skip
 _ADMIN_ONLY = {Action.AUDIT}
 
 
@@ -126,7 +130,8 @@ def refusal(who: Person, action: Action, rec: RecordingRef | None = None) -> Rea
         return None
     if action is Action.DELETE:
         return Reason.of(N_("only the training's trainers or an admin/DPO may delete a recording"))
-    if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ANALYSIS, Action.ATTACH_VOICE):
+    if action in (Action.EXPORT_ANONYMISED, Action.NOTES, Action.ANALYSIS, Action.SHARE,
+                  Action.ATTACH_VOICE):  # fmt: skip
         return Reason.of(N_("only a trainer of '{training}' may do this"), training=rec.training)
     if who.admin and action in (Action.VIEW, Action.EXPORT):
         return Reason.of(N_("an admin/DPO sees recordings' metadata, not their video"))

@@ -245,6 +245,12 @@ def form(grid: Grid, recording: str, duration_s: float | None = None) -> str:
 def read_form(grid: Grid, text: str, duration_s: float | None = None) -> tuple[Mark, ...]:
     """A filled form (`form`) as marks; AnalysisError for a form that is not TOML or does not
     fit the grid."""
+    return marks_from(grid, form_items(text), duration_s)
+
+
+def form_items(text: str) -> object:
+    """The [[mark]] tables of a filled form, unchecked (`marks_from` checks them);
+    AnalysisError for a form that is not TOML or holds anything else."""
     import tomllib
 
     try:
@@ -258,7 +264,7 @@ def read_form(grid: Grid, text: str, duration_s: float | None = None) -> tuple[M
                 key=sorted(extra)[0]
             )
         )
-    return marks_from(grid, data.get("mark", []), duration_s)
+    return data.get("mark", [])
 
 
 def describe(a: Analysis) -> list[str]:

@@ -11,6 +11,11 @@ what is wrong, a data folder when:
   others without the sticky bit (/tmp has it: others cannot rename what is ours there).
 
 A folder of ours that others can merely read is made private (0700) instead: nothing is lost.
+
+One part is meant for others to write: a site folder's `people/`, where each trainee puts
+their own public key (vault/grants.py). It is left out when it is a folder of ours (or
+root's) with the sticky bit, so that no one can replace another's file there; whose each key
+file is, is checked when a trainer shares a recording, never assumed.
 POSIX only; on Windows the installer sets the folder's ACLs.
 
 Only `os` is used, so that the hook command (agentapp/telephony/hookcli.py) can ask too. Threading:
@@ -53,6 +58,8 @@ def problem(root: str, deep: bool = True) -> str | None:
     for name in names:
         path = os.path.join(root, name)
         st = os.lstat(path)
+        if name == PEOPLE and _sticky_folder(st, uid):
+            continue
         why = _part(path, st, uid)
         if why:
             return why
@@ -77,6 +84,13 @@ def check(root: str, deep: bool = True) -> None:
                 "recorded or read until it is fixed (ask IT)"
             ).format(root=root, why=why)
         )
+
+
+PEOPLE = "people"  # a site's trainees' public keys (vault/grants.py)
+
+
+def _sticky_folder(st: os.stat_result, uid: int) -> bool:
+    return stat.S_ISDIR(st.st_mode) and st.st_uid in (0, uid) and bool(st.st_mode & stat.S_ISVTX)
 
 
 def _parents(folder: str, uid: int) -> str | None:

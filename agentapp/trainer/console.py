@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from agentapp.core.config import HubConfig
     from agentapp.hub.admin import HubRecording
     from agentapp.vault.playback import Playback
+from agentapp.trainer.analyses import ConsoleAnalyses
 from agentapp.trainer.errors import (
     ConsoleError,
     console_errors,
@@ -97,6 +98,7 @@ class ConsoleModel:
         self.vault = Vault(layout.recordings(site))
         self.audit = ReviewerTrail(site, s.user)  # at the site, where the DPO reads
         self.notes = ConsoleNotes(self)
+        self.analyses = ConsoleAnalyses(self)
 
     def purge(self) -> int:
         """Delete, at the site, what passed its deadline (R9); the console does it at start."""
@@ -149,13 +151,16 @@ class ConsoleModel:
     def person(self) -> Person:
         """Who is using the console, with the roles the site's *signed* policy gives them:
         never the draft's, which anyone who can write this folder could edit (R7, R8)."""
+        return person(self.signed(), self.s.user)
+
+    def signed(self) -> Policy | None:
+        """The site's signed policy (None: none, or not signed by the site's key)."""
         try:
-            policy: Policy | None = load_signed(
+            return load_signed(
                 site_policy_path(self.site), load_public(signing_key_path(self.s.data_dir))
             )
         except (OSError, PolicyError):
-            policy = None  # no signed policy: nobody is trainer or admin (fail closed)
-        return person(policy, self.s.user)
+            return None  # no signed policy: nobody is trainer or admin (fail closed)
 
     # ------------------------------------------------------------------ enrolment
     def enrolments(self, today: dt.date | None = None) -> list[EnrolmentRow]:

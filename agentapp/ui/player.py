@@ -77,9 +77,11 @@ def clock(t: float) -> str:
 
 class Timeline(QWidget):
     """The recording's length as a bar: paused spans (amber), gaps (grey), notes (blue ticks),
-    the position (red). A click or a drag asks to seek there (`seek` signal, in seconds)."""
+    the position (red). A click or a drag asks to seek there (`seek` signal, in seconds); a
+    click alone is also `clicked` (the grid pane takes it as a moment)."""
 
     seek = Signal(float)
+    clicked = Signal(float)
 
     def __init__(self, source: Source | None) -> None:
         super().__init__()
@@ -118,7 +120,9 @@ class Timeline(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.isEnabled():
-            self.seek.emit(self.t_of(event.position().x()))
+            t = self.t_of(event.position().x())
+            self.seek.emit(t)
+            self.clicked.emit(t)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self.isEnabled() and event.buttons() & Qt.MouseButton.LeftButton:
@@ -133,11 +137,13 @@ class PlayerWindow(QWidget):
         caption: str = "",
         speaker: Callable[[], Speaker | None] | None = None,
         on_note: Callable[[float], str | None] | None = None,
+        side: QWidget | None = None,
     ) -> None:
         """`caption`: a line under the picture (the console gives the recording's summary).
         `speaker`: opens the sound output, for a recording with the call's voice.
         `on_note(at)`: "Note at this moment…" (the console seals it; returns who wrote it,
-        None if nothing was written), then the note shows on the timeline."""
+        None if nothing was written), then the note shows on the timeline. `side`: a pane
+        beside the video (the console's analysis grid)."""
         super().__init__()
         self.setObjectName("agentapp-player")
         self.setWindowTitle(title)
@@ -181,7 +187,12 @@ class PlayerWindow(QWidget):
             row.addWidget(w)
         row.addWidget(self.position, 1)
         row.addWidget(close)
-        layout = QVBoxLayout(self)
+        self.side = side
+        outer = QHBoxLayout(self)
+        layout = QVBoxLayout()
+        outer.addLayout(layout, 1)
+        if side is not None:
+            outer.addWidget(side)
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.timeline)
         if caption:
@@ -249,7 +260,10 @@ class PlayerWindow(QWidget):
         scale = min(
             1.0, (screen.width() - 40) / max(1, w), (screen.height() - extra - 60) / max(1, h)
         )
-        self.resize(max(480, round(w * scale) + 24), round(h * scale) + extra)
+        beside = self.side.minimumWidth() + 12 if self.side is not None else 0
+        scale = min(scale, max(0.2, (screen.width() - 40 - beside) / max(1, w)))
+        tall = max(round(h * scale) + extra, 480 if beside else 0)  # the grid needs room
+        self.resize(max(480, round(w * scale) + 24) + beside, tall)
         self.move(screen.x() + (screen.width() - self.width()) // 2,
                   screen.y() + (screen.height() - self.height()) // 2)  # fmt: skip
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import av
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agentapp.capture.voice import RATE, opus_packets
 from agentapp.core.videopack import AGENT, CALLER, Segment, VoicePacket, pack, unpack
 from agentapp.i18n import _
-from agentapp.vault.sealing import CALL_END, SealError, SegmentSealer, open_segment
+from agentapp.vault.sealing import CALL_END, Opener, SealError, SegmentSealer, open_segment
 from agentapp.vault.store import VOICE_FILE, Vault, VaultError, write_atomic
 
 ATTACHED = "attached"  # RecordingMeta.voice once a PBX recording is sealed in
@@ -95,7 +95,7 @@ def attach_voice(vault: Vault, rid: str, source: Path, starts_at: float,
     return Attached((hi - lo) / RATE, offset, channels)
 
 
-def attached_voice(vault: Vault, rid: str, private: X25519PrivateKey) -> list[VoicePacket]:
+def attached_voice(vault: Vault, rid: str, private: Opener) -> list[VoicePacket]:
     """The PBX voice sealed into `rid` ([] if none). Raises VaultError if it was tampered."""
     path = vault.folder(rid) / VOICE_FILE
     if not path.exists():
@@ -110,7 +110,7 @@ def attached_voice(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Vo
         raise VaultError(f"{VOICE_FILE}: {exc}") from None
 
 
-def recording_voice(vault: Vault, rid: str, private: X25519PrivateKey,
+def recording_voice(vault: Vault, rid: str, private: Opener,
                     segments: list[Segment]) -> list[VoicePacket]:  # fmt: skip
     """All of a recording's voice: recorded on the desk (in its segments) and attached."""
     return [v for s in segments for v in s.voice] + attached_voice(vault, rid, private)

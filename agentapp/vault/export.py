@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from agentapp.core.geometry import Rect
 from agentapp.core.videopack import Packet, Segment, VoicePacket, unpack
 from agentapp.i18n import _
-from agentapp.vault.sealing import SEGMENT_MAGIC, SealError, open_segment, unseal
+from agentapp.vault.sealing import SEGMENT_MAGIC, Opener, SealError, open_segment, unseal
 from agentapp.vault.store import Vault, VaultError
 
 _MS = Fraction(1, 1000)
@@ -43,7 +43,7 @@ class ExportSummary:
     voice: bool = False  # the file carries the call's voice (left: agent, right: caller)
 
 
-def open_segments(vault: Vault, rid: str, private: X25519PrivateKey) -> list[Segment]:
+def open_segments(vault: Vault, rid: str, private: Opener) -> list[Segment]:
     """Every segment of a recording, decrypted and checked in memory, in order: each belongs
     to this recording at this place, follows the one before it whole, and holds its
     fragments whole and in order. A recording cut short (the agent was killed) opens up to

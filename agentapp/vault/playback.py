@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.geometry import Rect
 from agentapp.vault.export import BAND, Mark, Segment, marked_frames, open_segments, video_size
+from agentapp.vault.sealing import Opener
 from agentapp.vault.store import Vault
 
 VOICE_RATE = 16000  # the player's sound: the rate the desk records at
@@ -83,7 +83,7 @@ def _first_time(segment: Segment) -> float | None:
     return min((p.pts_ms / 1000 for p in segment.packets), default=None)
 
 
-def open_playback(vault: Vault, rid: str, private: X25519PrivateKey, mark: Mark,
+def open_playback(vault: Vault, rid: str, private: Opener, mark: Mark,
                   notes: list[tuple[float, str]] | None = None) -> Playback:  # fmt: skip
     """A recording decrypted in memory for the player, with its voice (desk and attached)
     decoded at VOICE_RATE. Raises VaultError (SealError, OSError from the files)."""

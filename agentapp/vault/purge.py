@@ -24,6 +24,7 @@ from agentapp.files import layout
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportsIndex, this_host
+from agentapp.vault.grants import GrantError, Grants
 from agentapp.vault.notes import NotesStore, SealedDocs
 from agentapp.vault.store import Vault, VaultError, remove_for_good
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    kind: str  # "recording" | "note" | "analysis" | "export"
+    kind: str  # "recording" | "note" | "analysis" | "share" | "export"
     id: str  # an export's: its path
     deadline: float
     problem: str = ""  # an export past its deadline that could not be removed: why
@@ -83,6 +84,7 @@ def purge_expired(
                 done.append(Purged(store.kind, doc.id, due))
         for orphan in store.orphans():
             remove_for_good(orphan)
+    done += _purge_grants(Grants(data_dir), vault, now)
     done += _purge_exports(ExportsIndex(layout.exports(data_dir)), now, days)
     for item in done:
         if item.problem:
@@ -97,6 +99,22 @@ def purge_expired(
             except AuditError as exc:
                 log.error("purge of %s not traced: %s", item.id, exc)
     return done
+
+
+def _purge_grants(grants: Grants, vault: Vault, now: float) -> list[Purged]:
+    """A share goes with its recording: when the recording is gone, or past its deadline."""
+    out = []
+    for rid, login in grants.all():
+        g = grants.get(rid, login)
+        if g is not None and g.until > now and (vault.root / rid).is_dir():
+            continue
+        try:
+            grants.withdraw(rid, login)
+        except (OSError, GrantError) as exc:
+            log.error("could not purge the share of %s with %s: %s", rid, login, exc)
+            continue
+        out.append(Purged("share", f"{rid} with {login}", g.until if g else now))
+    return out
 
 
 def _purge_exports(index: ExportsIndex, now: float, days: int) -> list[Purged]:

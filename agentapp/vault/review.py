@@ -96,7 +96,7 @@ class Review:
                 _("refused: {exc} (every access is traced)").format(exc=exc)
             ) from None
 
-    def _refuse(self, action: Action, target: str, why: str, what: str) -> ReviewError:
+    def refuse(self, action: Action, target: str, why: str, what: str) -> ReviewError:
         with contextlib.suppress(ReviewError):  # the refusal stands even if it cannot be traced
             self.trace(f"refused {action.value}", target, getattr(why, "english", why))
         return ReviewError(
@@ -124,7 +124,7 @@ class Review:
     def _allowed(self, action: Action, meta: RecordingMeta) -> None:
         why = refusal(self.who, action, RecordingRef(meta.agent, meta.training))
         if why:
-            raise self._refuse(action, meta.id, why, f"{action.verb} {meta.id}")  # verb, then an id
+            raise self.refuse(action, meta.id, why, f"{action.verb} {meta.id}")  # verb, then an id
 
     def allowed(self, action: Action, rid: str) -> RecordingMeta:
         """The recording, if the person may do this to it (a refusal is traced): for a front
@@ -253,7 +253,7 @@ class Review:
             raise ReviewError(_("no note {nid!r}").format(nid=nid))
         why = refusal(self.who, Action.NOTES, RecordingRef("", found[0].training))
         if why:
-            raise self._refuse(Action.NOTES, nid, why, f"read note {nid}")
+            raise self.refuse(Action.NOTES, nid, why, f"read note {nid}")
         self.trace("view note", nid, reason)
         try:
             return self.notes_store.read(nid, key_for(self.notes_store.path(nid, ".seal")))
@@ -272,12 +272,12 @@ class Review:
         return out
 
     def add_analysis(
-        self, rid: str, form: str, grid: Grid | None, key_file: Path, days: int, now: float
+        self, rid: str, items: object, grid: Grid | None, key_file: Path, days: int, now: float
     ) -> AnalysisMeta:
-        """Seal a trainer's filled form (core/analysis.read_form) on a recording of their
-        training, for the recording public key in `key_file`; `grid`: its training's grid in
-        the live policy."""
-        from agentapp.core.analysis import Analysis, AnalysisError, read_form
+        """Seal a trainer's marks (a filled form's [[mark]] tables, or the console's: checked
+        by core/analysis.marks_from) on a recording of their training, for the recording
+        public key in `key_file`; `grid`: its training's grid in the live policy."""
+        from agentapp.core.analysis import Analysis, AnalysisError, marks_from
         from agentapp.vault.keys import KeyProblem, load_public_key
 
         meta = self.meta(rid)
@@ -286,7 +286,7 @@ class Review:
             raise ReviewError(_("training '{training}' has no analysis grid in the policy").format(
                 training=meta.training))  # fmt: skip
         try:
-            marks = read_form(grid, form, meta.duration_s)
+            marks = marks_from(grid, items, meta.duration_s)
             key = load_public_key(key_file)
         except (AnalysisError, KeyProblem) as exc:
             raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
@@ -305,7 +305,7 @@ class Review:
             raise ReviewError(_("no analysis {aid}").format(aid=shown(aid)))
         why = refusal(self.who, Action.ANALYSIS, RecordingRef("", found[0].training))
         if why:
-            raise self._refuse(Action.ANALYSIS, aid, why, f"read analysis {aid}")
+            raise self.refuse(Action.ANALYSIS, aid, why, f"read analysis {aid}")
         self.trace("view analysis", aid, reason)
         try:
             return self.analyses_store.read(aid, key_for(self.analyses_store.path(aid, ".seal")))
@@ -319,4 +319,4 @@ class Review:
         """Reading or verifying the trail: admins/DPO only; a refusal is traced."""
         why = refusal(self.who, Action.AUDIT)
         if why:
-            raise self._refuse(Action.AUDIT, "", why, Action.AUDIT.verb)
+            raise self.refuse(Action.AUDIT, "", why, Action.AUDIT.verb)

@@ -146,12 +146,12 @@ class OpenSegment:
     torn: bool  # bytes after the last whole record (the agent was stopped mid-write)
 
 
-def open_segment(blob: bytes, private: X25519PrivateKey) -> OpenSegment:
+def open_segment(blob: bytes, private: Opener) -> OpenSegment:
     """Decrypt and check every record of a segment. Raises SealError."""
     header, at = read_header(blob)
     if header["v"] != 2:
         raise SealError(_("not a segment of fragments"))
-    key = _unwrap(header, private)
+    key = _data_key(header, blob[:at], private)
     bound = hashlib.sha256(blob[:at]).digest()
     payloads: list[bytes] = []
     prev, call_end = b"", False
@@ -216,11 +216,11 @@ def _unwrap(header: dict[str, Any], private: X25519PrivateKey) -> bytes:
         raise SealError(_("sealed file was altered or is incomplete")) from None
 
 
-def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], bytes]:
+def unseal(blob: bytes, private: Opener) -> tuple[dict[str, Any], bytes]:
     header, start = read_header(blob)
     if header["v"] != 1:
         raise SealError(_("a segment of fragments: open it with open_segment"))
-    data_key = _unwrap(header, private)
+    data_key = _data_key(header, blob[:start], private)
     try:
         plain = AESGCM(data_key).decrypt(
             base64.b64decode(header["nonce"]), blob[start:], blob[:start]
@@ -228,3 +228,68 @@ def unseal(blob: bytes, private: X25519PrivateKey) -> tuple[dict[str, Any], byte
     except (InvalidTag, KeyError, ValueError):
         raise SealError(_("sealed file was altered or is incomplete")) from None
     return header, plain
+
+
+# ---------------------------------------------------------------------------- slips
+# A slip gives one sealed file's data key to one more person: the key, unwrapped by a holder
+# of the recording key, wrapped again for that person's public key, bound to the file's
+# header (its SHA-256 is the wrap's associated data), so it opens that file and no other.
+# The file itself is not touched: withdrawing the slip withdraws the access.
+
+
+def file_id(blob: bytes) -> str:
+    """What a slip names its file by: the SHA-256 of the sealed file's header."""
+    _header, at = read_header(blob)
+    return hashlib.sha256(blob[:at]).hexdigest()
+
+
+def _slip_aad(fid: str) -> bytes:
+    return b"agentapp slip v1" + bytes.fromhex(fid)
+
+
+def slip_for(blob: bytes, private: X25519PrivateKey, recipient: X25519PublicKey) -> dict[str, str]:
+    """A slip that gives `recipient` the data key of the sealed file `blob`, made with the
+    recording key's private half `private`. Raises SealError."""
+    header, at = read_header(blob)
+    data_key = _unwrap(header, private)
+    fid = hashlib.sha256(blob[:at]).hexdigest()
+    eph = X25519PrivateKey.generate()
+    epk = _raw(eph.public_key())
+    kek = _kek(eph.exchange(recipient), epk, _raw(recipient))
+    nonce = os.urandom(12)
+    return {"file": fid, "kid": fingerprint(recipient), "epk": _b64(epk),
+            "wrap_nonce": _b64(nonce),
+            "wrapped_key": _b64(AESGCM(kek).encrypt(nonce, data_key, _slip_aad(fid)))}  # fmt: skip
+
+
+class SlipKeys:
+    """A person's private key and the slips made for it: opens the files they name, and
+    nothing else (SealError "not shared with you")."""
+
+    def __init__(self, private: X25519PrivateKey, slips: list[dict[str, str]]) -> None:
+        self._private = private
+        kid = fingerprint(private.public_key())
+        self._slips = {s["file"]: s for s in slips if s.get("kid") == kid}
+
+    def data_key(self, prefix: bytes) -> bytes:
+        fid = hashlib.sha256(prefix).hexdigest()
+        slip = self._slips.get(fid)
+        if slip is None:
+            raise SealError(_("this file is not shared with you"))
+        try:
+            epk = base64.b64decode(slip["epk"])
+            mine = _raw(self._private.public_key())
+            kek = _kek(self._private.exchange(X25519PublicKey.from_public_bytes(epk)), epk, mine)
+            nonce, wrapped = (base64.b64decode(slip[k]) for k in ("wrap_nonce", "wrapped_key"))
+            return AESGCM(kek).decrypt(nonce, wrapped, _slip_aad(fid))
+        except (InvalidTag, KeyError, ValueError, TypeError):
+            raise SealError(_("the share of this file was altered or is for another key")) from None
+
+
+Opener = X25519PrivateKey | SlipKeys  # what opens a sealed file: the recording key, or slips
+
+
+def _data_key(header: dict[str, Any], prefix: bytes, opener: Opener) -> bytes:
+    if isinstance(opener, SlipKeys):
+        return opener.data_key(prefix)
+    return _unwrap(header, opener)

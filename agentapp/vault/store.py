@@ -367,6 +367,14 @@ class Vault:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         root.chmod(0o700)
 
+    @classmethod
+    def reading(cls, root: Path) -> Vault:
+        """Another person's recordings folder (a site's, mounted on a desk), read as it is:
+        neither made nor its mode changed."""
+        vault = cls.__new__(cls)
+        vault.root = root
+        return vault
+
     def begin(
         self,
         agent: str,

@@ -223,3 +223,29 @@ def make_agent(tmp_path: Path) -> Iterator[object]:
     yield make
     for a in started:
         a.stop()
+
+
+def window_shot(title: str, env: dict[str, str], alive: Callable[[], bool]) -> object | None:
+    """What the screen shows of the first window named `title` (BGR, its part on screen), a
+    second after it appeared; None when `alive()` turns false before it does."""
+    import mss
+    import numpy as np
+
+    deadline = time.monotonic() + 30
+    wid = ""
+    while not wid:
+        if not alive():
+            return None
+        assert time.monotonic() < deadline, f"no window {title!r} appeared"
+        wid = subprocess.run(["xdotool", "search", "--name", title], env=env,
+                             capture_output=True, text=True).stdout.split("\n")[0]  # fmt: skip
+        time.sleep(0.2)
+    time.sleep(1.0)  # a few frames in
+    geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wid], env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    g = dict(line.split("=") for line in geo.split())
+    x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    with mss.MSS(display=env["DISPLAY"]) as grab:
+        screen = grab.monitors[0]
+        w, h = min(w, screen["width"] - x), min(h, screen["height"] - y)  # on screen only
+        return np.asarray(grab.grab({"left": x, "top": y, "width": w, "height": h}))[..., :3]

@@ -23,7 +23,7 @@ import pytest
 
 from agentapp.demo.virtual_display import VirtualDesktop
 from agentapp.vault.export import BAND, iter_frames
-from tests.integration.conftest import BUSINESS, Agent, Windows
+from tests.integration.conftest import BUSINESS, Agent, Windows, window_shot
 from tests.policies import ACCESS, policy_text
 
 TEXT = (20, 20, 420, 110)  # where the sample window draws its title and clock (window coords)
@@ -317,8 +317,6 @@ def test_a_recordings_folder_turned_read_only_mid_call_keeps_the_desk_on_cannot_
 def test_view_plays_the_recording_in_a_window_and_is_traced(
     desktop: VirtualDesktop, keystore: None, windows: Windows, make_agent: Callable[..., Agent],
 ) -> None:  # fmt: skip
-    import mss
-
     agent = make_agent(policy_text("alice", extra=ACCESS), env=desktop.env).start()
     rid = _record(agent, "call-view", seconds=3.0)
     r = agent.cli("recordings", "view", rid, "--reason", "peeking", check=False, user="bob")
@@ -328,24 +326,9 @@ def test_view_plays_the_recording_in_a_window_and_is_traced(
                                "--reason", "my own review"], env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        title = f"agentapp — recording {rid}"
-        deadline = time.monotonic() + 30
-        wid = ""
-        while not wid:
-            assert player.poll() is None, player.communicate()
-            assert time.monotonic() < deadline, "the player window did not appear"
-            wid = subprocess.run(["xdotool", "search", "--name", title], env=desktop.env,
-                                 capture_output=True, text=True).stdout.split("\n")[0]  # fmt: skip
-            time.sleep(0.2)
-        time.sleep(1.0)  # a few frames in
-        geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wid], env=desktop.env,
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-        g = dict(line.split("=") for line in geo.split())
-        x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
-        with mss.MSS(display=desktop.env["DISPLAY"]) as grab:
-            screen = grab.monitors[0]
-            w, h = min(w, screen["width"] - x), min(h, screen["height"] - y)  # on screen only
-            shot = np.asarray(grab.grab({"left": x, "top": y, "width": w, "height": h}))[..., :3]
+        shot = window_shot(f"agentapp — recording {rid}", desktop.env,
+                           lambda: player.poll() is None)  # fmt: skip
+        assert isinstance(shot, np.ndarray), player.communicate()
         green = (np.abs(shot.astype(int) - (60, 160, 40)).max(axis=2) < 30).mean()
         assert green > 0.2, green  # the business window, played back from memory
     finally:

@@ -169,3 +169,36 @@ def test_a_segment_killed_before_its_first_fragment_is_removed(tmp_path) -> None
     assert v.recover_interrupted() == [w.meta.id]
     assert len(v.segment_paths(w.meta.id)) == 1 and v.get(w.meta.id).segments == 1
     assert _times(v, w.meta.id, k) == [0, 100, 200, 300]
+
+
+def test_a_slip_opens_its_own_file_for_its_own_key_and_nothing_else() -> None:
+    from agentapp.vault.sealing import (
+        SegmentSealer,
+        SlipKeys,
+        file_id,
+        fingerprint,
+        open_segment,
+        slip_for,
+    )
+
+    site, trainee, other = (X25519PrivateKey.generate() for _ in range(3))
+    one = seal(b"first file", site.public_key(), {"rec": "r1", "seq": 1})
+    sealer = SegmentSealer(site.public_key(), {"rec": "r1", "seq": 2, "prev": ""})
+    two = sealer.header + sealer.record(0, b"second file", 1, b"")
+    slips = [slip_for(blob, site, trainee.public_key()) for blob in (one,)]
+    assert slips[0]["file"] == file_id(one) and b"first file" not in repr(slips).encode()
+    assert unseal(one, SlipKeys(trainee, slips))[1] == b"first file"
+    with pytest.raises(SealError, match="not shared with you"):
+        open_segment(two, SlipKeys(trainee, slips))  # a slip opens its own file only
+    with pytest.raises(SealError, match="not shared with you"):
+        unseal(one, SlipKeys(other, slips))  # another person's key: no slip of theirs
+    relabelled = [dict(s, kid=fingerprint(other.public_key())) for s in slips]
+    with pytest.raises(SealError, match="altered or is for another key"):
+        unseal(one, SlipKeys(other, relabelled))  # the wrap itself refuses another key
+    bent = [dict(s, wrapped_key=s["wrapped_key"][:-4] + "AAA=") for s in slips]
+    with pytest.raises(SealError, match="altered"):
+        unseal(one, SlipKeys(trainee, bent))
+    with pytest.raises(SealError, match="another key"):
+        unseal(one, trainee)  # the file itself is still sealed for the site's key only
+    both = [*slips, slip_for(two, site, trainee.public_key())]
+    assert open_segment(two, SlipKeys(trainee, both)).payloads == [b"second file"]

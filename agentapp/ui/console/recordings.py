@@ -41,6 +41,7 @@ from agentapp.ui.console.widgets import (
     qdate,
     table,
 )
+from agentapp.ui.grid_pane import GridPane
 from agentapp.ui.player import PlayerWindow, clock
 from agentapp.vault.notes import NoteMeta
 
@@ -164,15 +165,37 @@ class RecordingsTab(QWidget):
             return
         from agentapp.platform.factory import create_speaker
 
+        pane = self._grid_pane(rid)
         player = PlayerWindow(frames, _("agentapp — recording {id}").format(id=rid),
                               caption=self.model.timeline(rid), speaker=create_speaker,
-                              on_note=lambda at: self.note_at(rid, at))  # fmt: skip
+                              on_note=lambda at: self.note_at(rid, at), side=pane)  # fmt: skip
+        if pane is not None:
+            player.timeline.clicked.connect(pane.timeline_clicked)
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.players.append(player)
         player.show()
         self._say(
             _("playing {id} (decrypted in memory; the view is in the audit trail)").format(id=rid)
         )
+
+    def _grid_pane(self, rid: str) -> GridPane | None:
+        """The training's analysis grid beside the player, when the signed policy gives it
+        one (a trainer's console; a trainee's own view has none)."""
+        if self.model.mine:
+            return None
+        try:
+            grid = self.model.analyses.grid(self.model.meta(rid).training)
+        except ConsoleError:
+            return None
+        if grid is None:
+            return None
+
+        def save(items: list[dict[str, object]]) -> str:
+            a = self.model.analyses.add(rid, items)
+            when = dt.datetime.fromtimestamp(a.purge_after, dt.UTC).date().isoformat()
+            return _("Analysis {id} sealed; kept until {date}").format(id=a.id, date=when)
+
+        return GridPane(grid, save)
 
     def export_selected(self, anonymise: bool, folder: str | None = None) -> None:
         rid = self._selected()

@@ -1,0 +1,162 @@
+"""A recording shared with its own agent (R7), from the command line: the trainer shares and
+withdraws; the trainee makes their key, lists what is shared with them ("Mes enregistrements")
+and plays it on their desk. Each act is vault/sharing.py's, checked and traced there.
+
+    agentapp share key                          (trainee, on their desk: their own key pair)
+    agentapp share add ID --reason WHY          (a trainer of its training, at the site)
+    agentapp share withdraw ID --reason WHY
+    agentapp mine list [--json]                 (trainee: what is shared with me)
+    agentapp mine view ID [--reason WHY]        (trainee: play it, watermarked with my name)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentapp.cli.base import CliError, Parser, Sub, handled
+from agentapp.i18n import _
+
+if TYPE_CHECKING:
+    from agentapp.agent.settings import Settings
+
+OWN_REVIEW = "my own review"  # the reason traced when a trainee gives none
+
+
+def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
+    sh = sub.add_parser("share", help=_("share a recording with its own agent")).add_subparsers(
+        dest="share_command", metavar="ACTION", parser_class=Parser, required=True
+    )
+    handled(sh.add_parser("key", parents=[common],
+                          help=_("make your own key, to watch what is shared with you")),
+            make_key)  # fmt: skip
+    acts = (("add", _("share one recording with its agent (trainers)")),
+            ("withdraw", _("withdraw the share of one recording")))  # fmt: skip
+    for name, text in acts:
+        p = sh.add_parser(name, parents=[common, keyed], help=text)
+        p.add_argument("id")
+        p.add_argument("--reason", required=True, help=_("why (audited)"))
+        handled(p, share)
+    mine = sub.add_parser(
+        "mine", help=_("my recordings: those a trainer shared with me")
+    ).add_subparsers(dest="mine_command", metavar="ACTION", parser_class=Parser, required=True)
+    ls = mine.add_parser("list", parents=[common], help=_("the recordings shared with you"))
+    ls.add_argument("--json", action="store_true")
+    handled(ls, mine_list)
+    vw = mine.add_parser("view", parents=[common], help=_("play one of them (no file)"))
+    vw.add_argument("id")
+    vw.add_argument("--reason", default=OWN_REVIEW, help=_("why (audited)"))
+    handled(vw, mine_view)
+
+
+def _site(s: Settings) -> Path:
+    """The site folder: the data folder itself when it is one, else agent.toml's."""
+    from agentapp.vault.audit import is_site
+
+    if is_site(s.data_dir):
+        return s.data_dir
+    if s.config.site is None:
+        raise CliError(_("no site folder in agent.toml: recordings are shared at the site"))
+    return s.config.site
+
+
+def make_key(args: argparse.Namespace, s: Settings) -> int:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.vault.grants import register_key
+    from agentapp.vault.keys import KeyProblem, store_private_in_keystore
+    from agentapp.vault.sealing import fingerprint
+
+    site = _site(s)
+    private = X25519PrivateKey.generate()
+    try:
+        store_private_in_keystore(private)
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    path = register_key(site, s.user, private.public_key())
+    print(_("your key {kid} is in your key store; its public half is registered at {path}. "
+            "A trainer can now share your recordings with you.").format(
+        kid=fingerprint(private.public_key()), path=path))  # fmt: skip
+    return 0
+
+
+def share(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.cli.review import private_key, review_for, who_of
+    from agentapp.vault.grants import Grants
+    from agentapp.vault.sharing import share as share_it
+    from agentapp.vault.sharing import unshare
+
+    who, _policy = who_of(s)
+    review = review_for(s, who)
+    grants = Grants(_site(s))
+    if args.share_command == "withdraw":
+        gone = unshare(review, grants, args.id, args.reason)
+        said = _("the share of {id} is withdrawn") if gone else _("{id} was not shared")
+        print(said.format(id=args.id))
+        return 0
+    g = share_it(review, grants, args.id, args.reason, lambda seal: private_key(args, seal))
+    print(_("{id} shared with {agent} ({n} sealed files; until {until:%Y-%m-%d})").format(
+        id=g.recording, agent=g.agent, n=len(g.slips), until=_day(g.until)))  # fmt: skip
+    return 0
+
+
+def _mine(s: Settings):  # type: ignore[no-untyped-def]
+    from agentapp.cli.review import review_for, who_of
+    from agentapp.files import layout
+    from agentapp.vault.grants import Grants
+    from agentapp.vault.store import Vault
+
+    who, _policy = who_of(s)
+    site = _site(s)
+    return review_for(s, who), Grants(site), Vault.reading(layout.recordings(site))
+
+
+def mine_list(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.vault.sharing import shared_with_me
+
+    review, grants, vault = _mine(s)
+    found = shared_with_me(review, grants, vault)
+    if args.json:
+        print(json.dumps([m.to_json() for m in found], indent=1, ensure_ascii=False))
+        return 0
+    for m in found:
+        line = _("{id}  {started:%Y-%m-%d %H:%M} UTC  {duration:.0f} s  {training}")
+        print(line.format(id=m.id, started=_day(m.started_at), duration=m.duration_s,
+                          training=m.training))  # fmt: skip
+    if not found:
+        print(_("no recording is shared with you yet"))
+    return 0
+
+
+def mine_view(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.ui.watermark import qt_mark
+    from agentapp.vault.export import mark_text
+    from agentapp.vault.keys import load_private_from_keystore
+    from agentapp.vault.playback import open_playback
+    from agentapp.vault.sharing import open_shared
+
+    review, grants, vault = _mine(s)
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise CliError(_("no display to play the recording on"))
+    meta, keys = open_shared(review, grants, vault, args.id, args.reason,
+                             load_private_from_keystore)  # fmt: skip
+    mark = qt_mark(mark_text(meta.agent, review.who.name, "viewed"))
+    try:
+        playback = open_playback(vault, meta.id, keys, mark)
+    except Exception as exc:  # tampered, a file gone: traced, one line
+        review.trace("view failed", meta.id, str(exc))
+        raise CliError(_("cannot open {id}: {exc}").format(id=meta.id, exc=exc)) from None
+    from agentapp.ui.player import play
+
+    play(playback, _("agentapp — my recording {id}").format(id=meta.id))
+    return 0
+
+
+def _day(t: float):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.UTC)
