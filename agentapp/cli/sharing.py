@@ -7,6 +7,7 @@ and plays it on their desk. Each act is vault/sharing.py's, checked and traced t
     agentapp share withdraw ID --reason WHY
     agentapp mine list [--json]                 (trainee: what is shared with me)
     agentapp mine view ID [--reason WHY]        (trainee: play it, watermarked with my name)
+    agentapp mine window                        (the same in a window: the tray opens it)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,10 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.vault.grants import Grants
+    from agentapp.vault.playback import Playback
+    from agentapp.vault.review import Review
+    from agentapp.vault.store import RecordingMeta, Vault
 
 OWN_REVIEW = "my own review"  # the reason traced when a trainee gives none
 
@@ -51,6 +57,9 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     vw.add_argument("id")
     vw.add_argument("--reason", default=OWN_REVIEW, help=_("why (audited)"))
     handled(vw, mine_view)
+    handled(mine.add_parser("window", parents=[common],
+                            help=_("the list and the player in a window (the tray's "
+                                   "\"My recordings\")")), mine_window)  # fmt: skip
 
 
 def _site(s: Settings) -> Path:
@@ -104,7 +113,7 @@ def share(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def _mine(s: Settings):  # type: ignore[no-untyped-def]
+def _mine(s: Settings) -> tuple[Review, Grants, Vault]:
     from agentapp.cli.review import review_for, who_of
     from agentapp.files import layout
     from agentapp.vault.grants import Grants
@@ -133,27 +142,61 @@ def mine_list(args: argparse.Namespace, s: Settings) -> int:
 
 
 def mine_view(args: argparse.Namespace, s: Settings) -> int:
+    _need_display()
+    review, grants, vault = _mine(s)
+    playback = _playback(review, grants, vault, args.id, args.reason)
+    from agentapp.ui.player import play
+
+    play(playback, _("agentapp — my recording {id}").format(id=args.id))
+    return 0
+
+
+def mine_window(args: argparse.Namespace, s: Settings) -> int:
+    """« Mes enregistrements »: the list and the player, in a window (the tray opens it)."""
+    _need_display()
+    listed, opened = my_recordings(s)
+    from PySide6.QtWidgets import QApplication
+
+    from agentapp.ui.mine import MineWindow
+
+    app = QApplication.instance() or QApplication(["agentapp-mine"])
+    window = MineWindow(listed, opened)
+    window.show()
+    return int(app.exec())
+
+
+def my_recordings(
+    s: Settings,
+) -> tuple[Callable[[], list[RecordingMeta]], Callable[[str], Playback]]:
+    """What « Mes enregistrements » asks: the list, and one recording opened to play."""
+    from agentapp.vault.sharing import shared_with_me
+
+    review, grants, vault = _mine(s)
+    return (lambda: shared_with_me(review, grants, vault),
+            lambda rid: _playback(review, grants, vault, rid, OWN_REVIEW))  # fmt: skip
+
+
+def _need_display() -> None:
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise CliError(_("no display to play the recording on"))
+
+
+def _playback(review: Review, grants: Grants, vault: Vault, rid: str, reason: str) -> Playback:
+    """One recording shared with this person, decrypted in memory with their slips and
+    watermarked with their name; checked and traced (vault/sharing.py)."""
     from agentapp.ui.watermark import qt_mark
     from agentapp.vault.export import mark_text
     from agentapp.vault.keys import load_private_from_keystore
     from agentapp.vault.playback import open_playback
     from agentapp.vault.sharing import open_shared
 
-    review, grants, vault = _mine(s)
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        raise CliError(_("no display to play the recording on"))
-    meta, keys = open_shared(review, grants, vault, args.id, args.reason,
-                             load_private_from_keystore)  # fmt: skip
+    meta, keys = open_shared(review, grants, vault, rid, reason, load_private_from_keystore)
     mark = qt_mark(mark_text(meta.agent, review.who.name, "viewed"))
     try:
-        playback = open_playback(vault, meta.id, keys, mark)
+        return open_playback(vault, meta.id, keys, mark)
     except Exception as exc:  # tampered, a file gone: traced, one line
         review.trace("view failed", meta.id, str(exc))
         raise CliError(_("cannot open {id}: {exc}").format(id=meta.id, exc=exc)) from None
-    from agentapp.ui.player import play
-
-    play(playback, _("agentapp — my recording {id}").format(id=meta.id))
-    return 0
 
 
 def _day(t: float):  # type: ignore[no-untyped-def]

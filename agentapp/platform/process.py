@@ -4,6 +4,7 @@ choose for another program (the window system gives it), on X11 and under GNOME 
 from __future__ import annotations
 
 import os
+import sys
 
 
 def executable(pid: int | None) -> str | None:
@@ -18,3 +19,11 @@ def executable(pid: int | None) -> str | None:
                 return f.read().strip() or None
         except OSError:
             return None
+
+
+def own_command(*args: str) -> list[str]:
+    """This program run again with `args`: the bundle's own executable (the .deb ships a
+    frozen one), or this interpreter with the package."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "agentapp", *args]

@@ -8,6 +8,7 @@ bridge's queued signal. Engine methods called from here are thread-safe and quic
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -135,6 +136,7 @@ class TrayController(QObject):
         self.window: StatusWindow | None = None
         self.notice: NoticeDialog | None = None
         self.dialog: QDialog | None = None  # the read-out text or the details, when open
+        self.mine: subprocess.Popen[bytes] | None = None  # « Mes enregistrements », when open
         self.menu = QMenu()
         self.menu.setMaximumWidth(MENU_WIDTH)
         self.menu.aboutToShow.connect(self._build_menu)
@@ -222,6 +224,7 @@ class TrayController(QObject):
         self.menu.addSeparator()
         self._action(_(labels.SAY), self.show_read_out)
         self._action(_(labels.ABOUT), self.show_notice)
+        self._action(_("My recordings…"), self.show_mine)
         if words.has_details(status):
             self._action(_(labels.DETAILS), self.show_details)
         self._action(_(labels.LANGUAGE), self.switch_language)
@@ -253,6 +256,17 @@ class TrayController(QObject):
             self._acknowledged,
         )
         self.notice.show()
+
+    def show_mine(self) -> None:
+        """« Mes enregistrements » in a process of its own: playing a video never competes
+        with the recording of a call (ui/mine.py)."""
+        from agentapp.platform.process import own_command
+
+        try:
+            self.mine = subprocess.Popen(own_command("mine", "window"), start_new_session=True,
+                                         stdin=subprocess.DEVNULL)  # fmt: skip
+        except OSError as exc:
+            log.warning("cannot open my recordings: %s", exc)
 
     def show_read_out(self) -> None:
         """A short text to read to a caller or a colleague who asks, in both languages."""

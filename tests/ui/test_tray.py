@@ -167,3 +167,22 @@ def test_describe_says_what_is_recorded() -> None:
     lines = describe(EngineStatus(AgentState.RECORDING, "recording for training",
                                   application="CRM"))  # fmt: skip
     assert lines == ["Recording — CRM"]
+
+
+def test_my_recordings_opens_in_a_process_of_its_own(
+    qtbot: QtBot, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    started: list[list[str]] = []
+
+    class Started:
+        def __init__(self, argv: list[str], **kwargs: object) -> None:
+            started.append(argv)
+
+    engine.notices.acknowledge("en")
+    c = controller(engine)
+    monkeypatch.setattr(subprocess, "Popen", Started)
+    _menu_texts(c)["My recordings…"].trigger()  # type: ignore[attr-defined]
+    (argv,) = started
+    assert argv[-2:] == ["mine", "window"] and argv[1:3] == ["-m", "agentapp"]

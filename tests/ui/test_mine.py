@@ -1,0 +1,85 @@
+"""« Mes enregistrements » (pytest-qt, offscreen) on a real site folder and the real key store:
+the trainee's list holds what a trainer shared with them and plays it from memory, watermarked
+with their name; withdrawn, it is gone and refused. (Two OS accounts: integration/
+test_sharing_x11.py; here the trainee is this test's own login.)"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QTableWidgetItem
+from pytestqt.qtbot import QtBot
+
+from agentapp import cli
+from agentapp.agent.settings import Settings
+from agentapp.cli.sharing import my_recordings
+from agentapp.core.config import AgentConfig
+from agentapp.demo.run import make_sample_site
+from agentapp.ui.mine import MineWindow
+from agentapp.vault.grants import register_key
+from agentapp.vault.keys import keystore_problem, store_private_in_keystore
+from agentapp.vault.store import Vault
+from tests.integration.conftest import need
+from tests.policies import ACCESS, policy_text
+
+
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    raw = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())  # type: ignore[call-overload]
+    return raw.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
+        image.height(), image.width(), 3)  # fmt: skip
+
+
+def test_my_recordings_lists_and_plays_what_is_shared_with_me(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    need(keystore_problem() is None, "no real key store (run under scripts/test.sh)")
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    policy = policy_text(me, extra=ACCESS)
+    trainer, site, desk = tmp_path / "trainer", tmp_path / "site", tmp_path / "desk"
+    make_sample_site(trainer, site, policy, me)
+    (site / "policy.toml").write_text(policy)
+    (rid,) = [m.id for m in Vault(site / "recordings").recordings()]
+    mine = X25519PrivateKey.generate()
+    store_private_in_keystore(mine)
+    register_key(site, me, mine.public_key())
+    desk.mkdir(mode=0o700)
+    (desk / "policy.toml").write_text(policy)
+    s = Settings(desk, me, desk / "policy.toml", AgentConfig(site=site), me)
+
+    window = MineWindow(*my_recordings(s))
+    qtbot.addWidget(window)
+    assert window.recs.rowCount() == 0 and "No recording is shared" in window.status.text()
+
+    monkeypatch.setenv("AGENTAPP_USER", "carol")
+    shutil.copytree(trainer / "keys", site / "keys", dirs_exist_ok=True)
+    assert cli.main(["share", "add", rid, "--reason", "own review", "--data-dir", str(site)]) == 0
+    window.refresh()
+    assert window.recs.rowCount() == 1 and window.recs.item(0, 0).text() == rid  # type: ignore[union-attr]
+    window.play_selected()
+    (player,) = window.players
+    qtbot.addWidget(player)
+    qtbot.waitUntil(lambda: player.shown >= 3, timeout=5000)
+    shown = _pixels(player.picture.pixmap().toImage())
+    green = (np.abs(shown.astype(int) - (40, 160, 60)).max(axis=2) < 30).mean()  # RGB
+    assert green > 0.3, green  # the recording's own pixels, decrypted with the share
+    player.close()
+
+    assert cli.main(["share", "withdraw", rid, "--reason", "reviewed", "--data-dir",
+                     str(site)]) == 0  # fmt: skip
+    capsys.readouterr()
+    window.refresh()
+    assert window.recs.rowCount() == 0
+    window.recs.setRowCount(1)  # a stale list: the act itself is refused
+    window.recs.setItem(0, 0, QTableWidgetItem(rid))
+    window.recs.selectRow(0)
+    window.play_selected()
+    assert "not shared with you" in window.status.text() and len(window.players) == 1
