@@ -22,8 +22,10 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.core.grid import Grid
     from agentapp.core.policy import Policy
     from agentapp.vault.review import Review
+    from agentapp.vault.store import RecordingMeta
 
 MAX_FORM = 200_000  # bytes: a grid of 30 criteria with full comments is ~70 kB
 
@@ -53,36 +55,37 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
 
 def form(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.core.access import Action
-    from agentapp.core.analysis import form as grid_form
 
     review, policy = _review(s)
     meta = review.allowed(Action.ANALYSIS, args.recording)
-    grid = policy.grid_for(meta.training) if policy else None
+    write_form(policy.grid_for(meta.training) if policy else None, meta, args.out)
+    return 0
+
+
+def write_form(grid: Grid | None, meta: RecordingMeta, out: Path | None) -> None:
+    """The grid's form for `meta`, printed or written to a new file `out`."""
+    from agentapp.core.analysis import form as grid_form
+
     if grid is None:
         raise CliError(_("training '{training}' has no analysis grid in the policy").format(
             training=meta.training))  # fmt: skip
     text = grid_form(grid, meta.id, meta.duration_s)
-    if args.out is None:
+    if out is None:
         print(text, end="")
-        return 0
+        return
     try:
-        with open(args.out, "x", encoding="utf-8") as f:  # never over another file
+        with open(out, "x", encoding="utf-8") as f:  # never over another file
             f.write(text)
     except OSError as exc:
         raise CliError(_("cannot write the form: {exc}").format(exc=exc)) from None
-    print(_("form for {id} written to {file}").format(id=meta.id, file=args.out))
-    return 0
+    print(_("form for {id} written to {file}").format(id=meta.id, file=out))
 
 
 def add(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.core.analysis import AnalysisError, form_items
     from agentapp.vault.keys import installed_public_key_path
 
     review, policy = _review(s)
-    try:
-        items = form_items(_read_form(args.file))
-    except AnalysisError as exc:
-        raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
+    items = read_form_file(args.file)
     meta = review.meta(args.recording)
     grid = policy.grid_for(meta.training) if policy else None
     days = policy.notes_retention_days if policy else 365
@@ -128,6 +131,16 @@ def _review(s: Settings) -> tuple[Review, Policy | None]:
 
     who, policy = who_of(s)
     return review_for(s, who), policy
+
+
+def read_form_file(name: str) -> object:
+    """The [[mark]] tables of a filled form file ('-': standard input), unchecked."""
+    from agentapp.core.analysis import AnalysisError, form_items
+
+    try:
+        return form_items(_read_form(name))
+    except AnalysisError as exc:
+        raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
 
 
 def _read_form(name: str) -> str:

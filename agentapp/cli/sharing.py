@@ -8,6 +8,7 @@ and plays it on their desk. Each act is vault/sharing.py's, checked and traced t
     agentapp mine list [--json]                 (trainee: what is shared with me)
     agentapp mine view ID [--reason WHY]        (trainee: play it, watermarked with my name)
     agentapp mine window                        (the same in a window: the tray opens it)
+    agentapp mine form ID [--out FILE] | mine review ID FILE   (my own review, on the grid)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.core.policy import Policy
     from agentapp.vault.grants import Grants
     from agentapp.vault.playback import Playback
     from agentapp.vault.review import Review
@@ -57,6 +59,16 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
     vw.add_argument("id")
     vw.add_argument("--reason", default=OWN_REVIEW, help=_("why (audited)"))
     handled(vw, mine_view)
+    fm = mine.add_parser("form", parents=[common],
+                         help=_("the training's grid to review one of them yourself"))  # fmt: skip
+    fm.add_argument("id")
+    fm.add_argument("--out", type=Path, help=_("write the form to this file (default: print)"))
+    handled(fm, mine_form)
+    said = _("seal your own review (the filled form) for your trainers")
+    rv = mine.add_parser("review", parents=[common], help=said)
+    rv.add_argument("id")
+    rv.add_argument("file", help=_("the filled form ('-': standard input)"))
+    handled(rv, mine_review)
     handled(mine.add_parser("window", parents=[common],
                             help=_("the list and the player in a window (the tray's "
                                    "\"My recordings\")")), mine_window)  # fmt: skip
@@ -76,8 +88,8 @@ def _site(s: Settings) -> Path:
 def make_key(args: argparse.Namespace, s: Settings) -> int:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-    from agentapp.vault.grants import register_key
     from agentapp.vault.keys import KeyProblem, store_private_in_keystore
+    from agentapp.vault.people import register_key
     from agentapp.vault.sealing import fingerprint
 
     site = _site(s)
@@ -151,18 +163,50 @@ def mine_view(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def mine_form(args: argparse.Namespace, s: Settings) -> int:
+    """The grid of a recording shared with me, to fill (only for one shared with me)."""
+    from agentapp.cli.analysis import write_form
+    from agentapp.vault.sharing import shared_with_me
+
+    review, grants, vault = _mine(s)
+    found = [m for m in shared_with_me(review, grants, vault) if m.id == args.id]
+    if not found:
+        raise CliError(_("{id}: this recording is not shared with you").format(id=args.id))
+    policy = _policy_of(s)
+    write_form(policy.grid_for(found[0].training) if policy else None, found[0], args.out)
+    return 0
+
+
+def mine_review(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.cli.analysis import read_form_file
+    from agentapp.vault.keys import installed_public_key_path
+    from agentapp.vault.sharing import add_self_review
+
+    review, grants, vault = _mine(s)
+    items = read_form_file(args.file)
+    policy = _policy_of(s)
+    meta = vault.get(args.id) if vault.has(args.id) else None
+    grid = policy.grid_for(meta.training) if policy and meta else None
+    days = policy.notes_retention_days if policy else 365
+    a = add_self_review(review, grants, vault, args.id, items, grid,
+                        installed_public_key_path(s.data_dir), days)  # fmt: skip
+    print(_("your review {id} is sealed for your trainers; kept until {purge:%Y-%m-%d}").format(
+        id=a.id, purge=_day(a.purge_after)))  # fmt: skip
+    return 0
+
+
+def _policy_of(s: Settings) -> Policy | None:
+    from agentapp.cli.review import who_of
+
+    return who_of(s)[1]
+
+
 def mine_window(args: argparse.Namespace, s: Settings) -> int:
     """« Mes enregistrements »: the list and the player, in a window (the tray opens it)."""
     _need_display()
-    listed, opened = my_recordings(s)
-    from PySide6.QtWidgets import QApplication
+    from agentapp.ui.mine import run_mine
 
-    from agentapp.ui.mine import MineWindow
-
-    app = QApplication.instance() or QApplication(["agentapp-mine"])
-    window = MineWindow(listed, opened)
-    window.show()
-    return int(app.exec())
+    return run_mine(*my_recordings(s))
 
 
 def my_recordings(

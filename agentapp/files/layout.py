@@ -17,7 +17,7 @@
         policy/policy.toml  the signed site policy
         recordings/, notes/ what the desks delivered, as above; analyses/, exports.jsonl likewise
         audit/<person>-<key id>.jsonl  each reviewer's own trail (signed in their key store)
-        people/<login>.pem  a trainee's public key, their own file (vault/grants.py)
+        people/<login>/     a trainee's own folder (sticky people/): key.pem, self-reviews
         grants/<id>/<login>.json  a recording shared with its agent: the slips for their key
 
 Only names: no I/O, and no import at run time (the hook command imports it on its fast

@@ -84,3 +84,13 @@ class MineWindow(QWidget):
                               speaker=create_speaker)  # fmt: skip
         self.players.append(player)
         player.show()
+
+
+def run_mine(listed: Callable[[], list[RecordingMeta]], opened: Callable[[str], Playback]) -> int:
+    """The window in its own Qt application; returns when it is closed."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["agentapp-mine"])
+    window = MineWindow(listed, opened)
+    window.show()
+    return app.exec()

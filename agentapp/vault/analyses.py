@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from agentapp.core.analysis import Analysis, AnalysisError, document, from_document
+from agentapp.core.analysis import KINDS, Analysis, AnalysisError, document, from_document
 from agentapp.core.names import is_analysis_id
 from agentapp.i18n import N_, _
 from agentapp.vault.notes import DocMeta, SealedDocs
 from agentapp.vault.store import VaultError
+
+SELF_REVIEW = KINDS[1]  # a trainee's review of their own call, in their own folder at the site
 
 
 @dataclass(slots=True)

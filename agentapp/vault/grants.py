@@ -4,14 +4,13 @@ their own recordings).
 The recording stays sealed for the site's recording key. A trainer who holds that key gives
 each of its sealed files' data keys to the trainee's own key (vault/sealing.py `slip_for`):
 the grant. The trainee's key pair is made on their desk, its private half in their key store;
-its public half is registered in the site folder, in a file that must be theirs alone. Only
+its public half is registered in their own folder at the site (vault/people.py). Only
 the grant's slips open anything: another agent's recording, or one not shared, has no slip
 for this person's key, whatever a file in the shared folder says. Withdrawing the grant (or
 the recording's purge) removes the slips.
 
 Layout in the site folder:
 
-    people/<login>.pem              a trainee's public key (their own file; the folder sticky)
     grants/<recording id>/<login>.json   the grant: who shared it, when, until, the slips
 
 Threading: plain functions and methods, from one thread at a time.
@@ -21,18 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
-import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp.core.errors import Refusal
 from agentapp.core.names import is_recording_id, is_safe_component, is_segment_name, shown
-from agentapp.files.datafolder import PEOPLE
 from agentapp.i18n import _
 from agentapp.vault.sealing import SealError, fingerprint, slip_for
 from agentapp.vault.store import RecordingMeta, Vault, remove_for_good, write_atomic
@@ -58,69 +53,6 @@ class Grant:
 
 def is_login(name: object) -> bool:
     return isinstance(name, str) and is_safe_component(name) and LOGIN.fullmatch(name) is not None
-
-
-def people(site: Path) -> Path:
-    return site / PEOPLE
-
-
-def key_path(site: Path, login: str) -> Path:
-    if not is_login(login):
-        raise GrantError(_("{name} is not a login name").format(name=shown(login)))
-    return people(site) / f"{login}.pem"
-
-
-def register_key(site: Path, login: str, public: X25519PublicKey) -> Path:
-    """Write this person's public key into the site folder (their own file, 0644)."""
-    path = key_path(site, login)
-    try:
-        path.parent.mkdir(mode=0o1777, exist_ok=True)  # (IT may make it; sticky: each their own)
-        pem = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        write_atomic(path, pem, mode=0o644)
-    except OSError as exc:
-        raise GrantError(
-            _("your key cannot be registered at the site ({exc})").format(exc=exc)
-        ) from None
-    return path
-
-
-def registered_key(site: Path, login: str) -> X25519PublicKey:
-    """The key `login` registered, if the file is theirs alone: a regular file, owned by that
-    login on this machine, that no one else may write (a key planted by someone else would
-    give them the recording)."""
-    path = key_path(site, login)
-    try:
-        owner = pwd.getpwnam(login).pw_uid
-    except KeyError:
-        raise GrantError(_("{login} has no account on this machine").format(login=login)) from None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # (a FIFO: no wait)
-    except OSError:
-        raise GrantError(
-            _(
-                "{login} has not registered a key at the site yet (on their desk: agentapp share "
-                "key)"
-            ).format(login=login)
-        ) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != owner or st.st_mode & 0o022:
-            raise GrantError(
-                _(
-                    "the key registered for {login} is not theirs alone (its owner or its "
-                    "permissions): they must register it again"
-                ).format(login=login)
-            )
-        data = f.read(4096)
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError:
-        key = None
-    if not isinstance(key, X25519PublicKey):
-        raise GrantError(_("the key registered for {login} is not a key").format(login=login))
-    return key
 
 
 class Grants:

@@ -21,6 +21,7 @@ from typing import Any
 from agentapp.core.policy import MAX_RETENTION_DAYS, Policy
 from agentapp.core.retention import created_from_id, deadline
 from agentapp.files import layout
+from agentapp.vault import people
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportsIndex, this_host
@@ -54,6 +55,7 @@ def purge_expired(
     documents: list[SealedDocs[Any]] = [
         NotesStore(layout.notes(data_dir)),
         AnalysesStore(layout.analyses(data_dir)),
+        *(AnalysesStore(folder) for _login, folder in people.folders(data_dir)),  # self-reviews
     ]
     done: list[Purged] = []
     for folder in vault.folders():

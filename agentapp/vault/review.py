@@ -31,14 +31,14 @@ from agentapp.core.access import MIN_REASON, Action, Person, RecordingRef, refus
 from agentapp.core.errors import Refusal
 from agentapp.core.names import shown
 from agentapp.i18n import _
-from agentapp.vault.analyses import AnalysesStore, AnalysisMeta
+from agentapp.vault.analyses import SELF_REVIEW, AnalysesStore, AnalysisMeta
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
 from agentapp.vault.notes import NoteMeta, NotesStore
 from agentapp.vault.store import RecordingMeta, Vault, VaultError
 
 if TYPE_CHECKING:
-    from agentapp.core.analysis import Analysis
+    from agentapp.core.analysis import Analysis, Mark
     from agentapp.core.grid import Grid
     from agentapp.vault.attach import Attached
 
@@ -65,6 +65,24 @@ def reason_of(text: str | None) -> str:
     if len(reason) < MIN_REASON:
         raise ReviewError(_("give a real reason (it is written to the audit trail)"))
     return reason
+
+
+def checked_marks(
+    grid: Grid | None, meta: RecordingMeta, items: object, key_file: Path
+) -> tuple[Grid, tuple[Mark, ...], X25519PublicKey]:
+    """Marks given on `meta` (a form's [[mark]] tables, or a pane's), checked against its
+    training's grid (core/analysis.marks_from), and the public key in `key_file` they are
+    sealed for; ReviewError in one line otherwise."""
+    from agentapp.core.analysis import AnalysisError, marks_from
+    from agentapp.vault.keys import KeyProblem, load_public_key
+
+    if grid is None or grid.training != meta.training:
+        raise ReviewError(_("training '{training}' has no analysis grid in the policy").format(
+            training=meta.training))  # fmt: skip
+    try:
+        return grid, marks_from(grid, items, meta.duration_s), load_public_key(key_file)
+    except (AnalysisError, KeyProblem) as exc:
+        raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
 
 
 class Review:
@@ -261,11 +279,24 @@ class Review:
             raise ReviewError(_("cannot read note {nid}: {exc}").format(nid=nid, exc=exc)) from None
 
     # ------------------------------------------------------------------ analysis grids
+    def _all_analyses(self) -> list[tuple[AnalysesStore, AnalysisMeta]]:
+        """The trainers' analyses here, then at a site the trainees' self-reviews, each in
+        its author's own folder (vault/people.py: whose it is comes from the file system)."""
+        from agentapp.vault.people import folders
+
+        out = [(self.analyses_store, a) for a in self.analyses_store.analyses()]
+        for login, folder in folders(self.analyses_store.root.parent):
+            store = AnalysesStore(folder)
+            out += [(store, a) for a in store.analyses()
+                    if a.kind == SELF_REVIEW and a.author == login]  # fmt: skip
+        return out
+
     def analyses(self) -> list[AnalysisMeta]:
-        """The analyses of the trainings the person reviews; the listing is traced."""
+        """The analyses of the trainings the person reviews (the trainees' self-reviews
+        too); the listing is traced."""
         out = [
             a
-            for a in self.analyses_store.analyses()
+            for _store, a in self._all_analyses()
             if refusal(self.who, Action.ANALYSIS, RecordingRef("", a.training)) is None
         ]
         self.trace("list analyses", f"{len(out)} analysis(es)")
@@ -277,19 +308,11 @@ class Review:
         """Seal a trainer's marks (a filled form's [[mark]] tables, or the console's: checked
         by core/analysis.marks_from) on a recording of their training, for the recording
         public key in `key_file`; `grid`: its training's grid in the live policy."""
-        from agentapp.core.analysis import Analysis, AnalysisError, marks_from
-        from agentapp.vault.keys import KeyProblem, load_public_key
+        from agentapp.core.analysis import Analysis
 
         meta = self.meta(rid)
         self._allowed(Action.ANALYSIS, meta)
-        if grid is None or grid.training != meta.training:
-            raise ReviewError(_("training '{training}' has no analysis grid in the policy").format(
-                training=meta.training))  # fmt: skip
-        try:
-            marks = marks_from(grid, items, meta.duration_s)
-            key = load_public_key(key_file)
-        except (AnalysisError, KeyProblem) as exc:
-            raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
+        grid, marks, key = checked_marks(grid, meta, items, key_file)
         self.trace("add analysis", meta.id, f"grid of {grid.training}")
         try:
             return self.analyses_store.add(Analysis(meta.id, grid, marks), self.who.name, key,
@@ -300,15 +323,16 @@ class Review:
     def read_analysis(self, aid: str, reason: str | None, key_for: KeyFor) -> Analysis:
         """An analysis decrypted in memory, for a trainer of its training; traced first."""
         reason = reason_of(reason)
-        found = [a for a in self.analyses_store.analyses() if a.id == aid]
+        found = [(store, a) for store, a in self._all_analyses() if a.id == aid]
         if not found:
             raise ReviewError(_("no analysis {aid}").format(aid=shown(aid)))
-        why = refusal(self.who, Action.ANALYSIS, RecordingRef("", found[0].training))
+        store, meta = found[0]
+        why = refusal(self.who, Action.ANALYSIS, RecordingRef("", meta.training))
         if why:
             raise self.refuse(Action.ANALYSIS, aid, why, f"read analysis {aid}")
         self.trace("view analysis", aid, reason)
         try:
-            return self.analyses_store.read(aid, key_for(self.analyses_store.path(aid, ".seal")))
+            return store.read(aid, key_for(store.path(aid, ".seal")))
         except Exception as exc:  # key store, tampering: one line for the person
             raise ReviewError(
                 _("cannot read analysis {aid}: {exc}").format(aid=aid, exc=exc)

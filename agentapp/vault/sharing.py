@@ -5,7 +5,9 @@ checked and traced through the person's Review (vault/review.py) like every othe
   made) or withdraws the share (traced);
 - the trainee opens it: only a grant made for them, on a recording whose agent they are,
   before its deadline, with their own key; a refusal is traced too. What opens it is the
-  grant's slips and nothing else (vault/sealing.py SlipKeys).
+  grant's slips and nothing else (vault/sealing.py SlipKeys);
+- the trainee reviews it on the same grid: sealed for the site's key, in their own folder
+  at the site (vault/people.py), where the trainers read it (vault/review.py).
 
 Threading: the caller's (one Review per thread).
 """
@@ -14,16 +16,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.core.access import Action, Reason
 from agentapp.core.names import shown
 from agentapp.i18n import N_, _
-from agentapp.vault.grants import Grant, GrantError, Grants, registered_key
-from agentapp.vault.review import KeyFor, Review, ReviewError, reason_of
+from agentapp.vault.analyses import SELF_REVIEW, AnalysesStore, AnalysisMeta
+from agentapp.vault.grants import Grant, GrantError, Grants
+from agentapp.vault.people import registered_key
+from agentapp.vault.review import KeyFor, Review, ReviewError, checked_marks, reason_of
 from agentapp.vault.sealing import SlipKeys
-from agentapp.vault.store import RecordingMeta, Vault
+from agentapp.vault.store import RecordingMeta, Vault, VaultError
+
+if TYPE_CHECKING:
+    from agentapp.core.grid import Grid
 
 NOT_SHARED = N_("this recording is not shared with you")
 
@@ -83,14 +92,7 @@ def open_shared(
     """What opens `rid` for this person (their own recording, shared with them): checked and
     traced; a refusal is traced. `private_key(kid)`: their own key, from their key store."""
     reason = reason_of(reason)
-    me = review.who.name
-    try:
-        grant = grants.get(rid, me)
-    except GrantError:
-        grant = None
-    meta = _meta(vault, rid)
-    if grant is None or meta is None or meta.agent != me or grant.until <= time.time():
-        raise review.refuse(Action.VIEW, shown(rid), Reason.of(NOT_SHARED), f"view {shown(rid)}")
+    grant, meta = _shared(review, grants, vault, rid, Action.VIEW, "view")
     review.trace("view shared", rid, reason)
     try:
         keys = SlipKeys(private_key(grant.kid), list(grant.slips.values()))
@@ -98,6 +100,49 @@ def open_shared(
         review.trace("view failed", rid, str(exc))
         raise ReviewError(_("cannot open {id}: {exc}").format(id=rid, exc=exc)) from None
     return meta, keys
+
+
+def add_self_review(
+    review: Review,
+    grants: Grants,
+    vault: Vault,
+    rid: str,
+    items: object,
+    grid: Grid | None,
+    key_file: Path,
+    days: int,
+) -> AnalysisMeta:
+    """The trainee's own review of a recording shared with them, on its training's grid:
+    sealed for the site's recording key (the trainers read it), into their own folder at the
+    site; checked (shared with them, their own call) and traced on their desk."""
+    from agentapp.core.analysis import Analysis
+    from agentapp.vault.people import make_own_folder
+
+    _grant, meta = _shared(review, grants, vault, rid, Action.ANALYSIS, "review")
+    grid, marks, key = checked_marks(grid, meta, items, key_file)
+    review.trace("add self-review", rid, f"grid of {grid.training}")
+    me = review.who.name
+    try:
+        store = AnalysesStore(make_own_folder(grants.root.parent, me))
+        return store.add(Analysis(rid, grid, marks, SELF_REVIEW), me, key, time.time(), days)
+    except (OSError, GrantError, VaultError) as exc:
+        raise ReviewError(_("analysis not saved: {exc}").format(exc=exc)) from None
+
+
+def _shared(
+    review: Review, grants: Grants, vault: Vault, rid: str, action: Action, verb: str
+) -> tuple[Grant, RecordingMeta]:
+    """The grant of `rid` for this person and the recording, when it is shared with them,
+    is theirs and is still there; else the refusal, traced."""
+    me = review.who.name
+    try:
+        grant = grants.get(rid, me)
+    except GrantError:
+        grant = None
+    meta = _meta(vault, rid)
+    if grant is None or meta is None or meta.agent != me or grant.until <= time.time():
+        raise review.refuse(action, shown(rid), Reason.of(NOT_SHARED), f"{verb} {shown(rid)}")
+    return grant, meta
 
 
 def _meta(vault: Vault, rid: str) -> RecordingMeta | None:

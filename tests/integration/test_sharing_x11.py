@@ -18,18 +18,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomlkit
 
 from agentapp import cli
 from agentapp.core.policy import parse_policy
 from agentapp.demo.run import make_sample_site
 from agentapp.demo.virtual_display import VirtualDesktop
+from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.purge import purge_expired
 from agentapp.vault.store import Vault
 from tests.fakes import site_trail_entries
 from tests.integration.conftest import need, window_shot
 from tests.people import OsUser, os_user
-from tests.policies import ACCESS, policy_text
+from tests.policies import ACCESS, GRID, policy_text
 
+SELF_COMMENT = "I greeted too fast; I will slow down"
 GREEN = (60, 160, 40)  # the sample recording's business window (BGR, as the screen is read)
 
 
@@ -43,12 +46,15 @@ def base() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _desk(user: OsUser, site: Path, policy: str) -> None:
-    """A trainee's desk data folder: theirs alone, the site folder in its agent.toml."""
+def _desk(user: OsUser, site: Path, keys: Path) -> None:
+    """A trainee's desk data folder: theirs alone, the site folder in its agent.toml, the
+    site's public keys (recording, policy signing) as the desk's package installs them, and
+    the site's signed policy as the desk's sync copies it."""
     data = user.home / "data"
     data.mkdir(mode=0o700)
+    shutil.copytree(keys, data / "keys")
     (data / "agent.toml").write_text(f'[site]\nfolder = "{site}"\n')
-    (data / "policy.toml").write_text(policy)
+    shutil.copyfile(site / "policy" / "policy.toml", data / "policy.toml")
     subprocess.run(["chown", "-R", f"{user.login}:{user.login}", str(data)], check=True)
     user.env["AGENTAPP_DATA_DIR"] = str(data)
 
@@ -86,7 +92,7 @@ def test_a_recording_shared_with_its_trainee_plays_on_their_desk_and_nowhere_els
 ) -> None:  # fmt: skip
     display = {"DISPLAY": desktop.env["DISPLAY"], "QT_QPA_PLATFORM": "xcb"}
     with os_user("agtrainee", base, display) as alice, os_user("agother", base, display) as bob:
-        policy = policy_text(alice.login, extra=ACCESS)  # carol trains alice's training
+        policy = policy_text(alice.login, extra=ACCESS + GRID)  # carol trains alice's training
         trainer, site = base / "trainer", base / "site"
         make_sample_site(trainer, site, policy, alice.login)
         (site / "policy.toml").write_text(policy)
@@ -96,7 +102,7 @@ def test_a_recording_shared_with_its_trainee_plays_on_their_desk_and_nowhere_els
         (site / "people").mkdir(mode=0o755)
         (site / "people").chmod(0o1777)  # as IT makes it: each writes their own key file
         for u in (alice, bob):
-            _desk(u, site, policy)
+            _desk(u, site, trainer / "keys")
 
         # nothing is shared yet: the trainee's list is empty, the share needs her key
         r = alice.agentapp("mine", "list")
@@ -120,8 +126,28 @@ def test_a_recording_shared_with_its_trainee_plays_on_their_desk_and_nowhere_els
         green = _green_in_player(alice, rid, desktop)
         assert green > 0.2, green
 
+        # alice reviews her own call on the training's grid: it reaches carol, sealed
+        r = alice.agentapp("mine", "form", rid)
+        assert r.returncode == 0 and "Greeting" in r.stdout, r.stderr
+        form = tomlkit.parse(r.stdout)
+        form["mark"][0].update(level="en cours", comment=SELF_COMMENT)  # type: ignore[index, union-attr]
+        filled = alice.home / "filled.toml"
+        filled.write_text(tomlkit.dumps(form))
+        r = alice.agentapp("mine", "review", rid, str(filled))
+        assert r.returncode == 0 and "sealed for your trainers" in r.stdout, r.stderr
+        reviews = list((site / "people" / alice.login).glob("*.seal"))
+        assert len(reviews) == 1 and SELF_COMMENT.encode() not in reviews[0].read_bytes()
+        code, out = _carol(site, monkeypatch, capsys, "analysis", "list")
+        (line,) = [x for x in out.splitlines() if f"by {alice.login}" in x]
+        code, out = _carol(site, monkeypatch, capsys, "analysis", "show", line.split()[0],
+                           "--reason", "coaching session with her")  # fmt: skip
+        assert code == 0 and SELF_COMMENT in out and "Greeting — in progress" in out, out
+
         # bob cannot: refused and traced, and his own key opens none of the slips
         r = bob.agentapp("mine", "view", rid, "--reason", "curious")
+        assert r.returncode != 0 and "not shared with you" in r.stderr, r.stderr
+        shutil.copyfile(filled, bob.home / "filled.toml")
+        r = bob.agentapp("mine", "review", rid, str(bob.home / "filled.toml"))
         assert r.returncode != 0 and "not shared with you" in r.stderr, r.stderr
         assert bob.agentapp("mine", "list").stdout.strip() == "no recording is shared with you yet"
         raw = bob.run("/usr/bin/python3", "-c", RAW_ATTEMPT, str(site), rid, alice.login,
@@ -145,6 +171,9 @@ def test_a_recording_shared_with_its_trainee_plays_on_their_desk_and_nowhere_els
         assert sorted(p.kind for p in done) == ["recording", "share"]
         assert not (site / "grants" / rid).exists()
         assert rid not in alice.agentapp("mine", "list").stdout
+        (review,) = AnalysesStore(site / "people" / alice.login).analyses()  # kept to its year
+        done = purge_expired(site, review.purge_after + 1, parse_policy(policy), None)
+        assert [(p.kind, p.id) for p in done] == [("analysis", review.id)]
 
         acts = [(e["who"], e["action"], e["target"]) for e in site_trail_entries(site)]
         assert ("carol", "share", rid) in acts and ("carol", "withdraw share", rid) in acts
@@ -153,12 +182,12 @@ def test_a_recording_shared_with_its_trainee_plays_on_their_desk_and_nowhere_els
         assert ("refused view", rid) in [(e["action"], e["target"]) for e in _desk_trail(bob)]
 
 
-def test_a_key_planted_under_a_trainees_name_is_refused(
+def test_a_key_or_a_self_review_planted_under_a_trainees_name_is_refused(
     base: Path, keystore: None, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     with os_user("agvictim", base) as alice, os_user("agplanter", base) as bob:
-        policy = policy_text(alice.login, extra=ACCESS)
+        policy = policy_text(alice.login, extra=ACCESS + GRID)
         trainer, site = base / "trainer", base / "site"
         make_sample_site(trainer, site, policy, alice.login)
         (site / "policy.toml").write_text(policy)
@@ -167,10 +196,14 @@ def test_a_key_planted_under_a_trainees_name_is_refused(
         subprocess.run(["chmod", "-R", "a+rX", str(site)], check=True)
         (site / "people").mkdir(mode=0o755)
         (site / "people").chmod(0o1777)
-        _desk(bob, site, policy)
-        # bob registers his own key under alice's name (the folder lets anyone write a new file)
-        planted = bob.run("/usr/bin/python3", "-c", PLANT, str(site), alice.login)
+        _desk(bob, site, trainer / "keys")
+        # bob registers his own key under alice's name (anyone may make a folder there), and a
+        # self-review that says it is hers
+        planted = bob.run("/usr/bin/python3", "-c", PLANT, str(site), alice.login, rid)
         assert planted.returncode == 0, planted.stderr
+        assert len(list((site / "people" / alice.login).glob("*.seal"))) == 1
+        code, out = _carol(site, monkeypatch, capsys, "analysis", "list")
+        assert code == 0 and "no analysis visible" in out, out  # not hers: not read
         code, out = _carol(site, monkeypatch, capsys, "share", "add", rid, "--reason",
                            "her own review")  # fmt: skip
         assert code != 0 and "not theirs alone" in out, out
@@ -202,9 +235,18 @@ for opener in (mine, SlipKeys(mine, slips), SlipKeys(mine, [dict(s, kid=kid) for
 """
 
 PLANT = """
-import sys
+import sys, time
 from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from agentapp.vault.grants import register_key
-register_key(Path(sys.argv[1]), sys.argv[2], X25519PrivateKey.generate().public_key())
+from agentapp.core.analysis import Analysis, Mark
+from agentapp.core.grid import Criterion, Grid
+from agentapp.vault.analyses import AnalysesStore
+from agentapp.vault.keys import load_public_key
+from agentapp.vault.people import register_key
+site, alice, rid = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+register_key(site, alice, X25519PrivateKey.generate().public_key())
+grid = Grid("CRM onboarding", (Criterion("Greeting", ""),))
+said = Analysis(rid, grid, (Mark("Greeting", "to_work_on", "planted"),), "self-review")
+key = load_public_key(site / "keys" / "recording-public-key.pem")
+AnalysesStore(site / "people" / alice).add(said, alice, key, time.time(), 365)
 """

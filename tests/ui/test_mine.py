@@ -23,8 +23,8 @@ from agentapp.cli.sharing import my_recordings
 from agentapp.core.config import AgentConfig
 from agentapp.demo.run import make_sample_site
 from agentapp.ui.mine import MineWindow
-from agentapp.vault.grants import register_key
 from agentapp.vault.keys import keystore_problem, store_private_in_keystore
+from agentapp.vault.people import register_key
 from agentapp.vault.store import Vault
 from tests.integration.conftest import need
 from tests.policies import ACCESS, policy_text
@@ -50,6 +50,8 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
     (rid,) = [m.id for m in Vault(site / "recordings").recordings()]
     mine = X25519PrivateKey.generate()
     store_private_in_keystore(mine)
+    (site / "people").mkdir()
+    (site / "people").chmod(0o1777)  # as IT makes it
     register_key(site, me, mine.public_key())
     desk.mkdir(mode=0o700)
     (desk / "policy.toml").write_text(policy)
