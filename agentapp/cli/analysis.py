@@ -138,13 +138,13 @@ def read_form_file(name: str) -> object:
     from agentapp.core.analysis import AnalysisError, form_items
 
     try:
-        return form_items(_read_form(name))
+        return form_items(read_text(name))
     except AnalysisError as exc:
         raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
 
 
-def _read_form(name: str) -> str:
-    """The filled form, from a file or standard input, bounded and decoded."""
+def read_text(name: str) -> str:
+    """A text a person wrote, from a file or standard input ('-'), bounded and decoded."""
     try:
         if name == "-":
             data = sys.stdin.buffer.read(MAX_FORM + 1)
@@ -152,7 +152,7 @@ def _read_form(name: str) -> str:
             with open(name, "rb") as f:
                 data = f.read(MAX_FORM + 1)
         if len(data) > MAX_FORM:
-            raise CliError(_("the form is larger than {n} bytes").format(n=MAX_FORM))
+            raise CliError(_("the text is larger than {n} bytes").format(n=MAX_FORM))
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(_("cannot read the form: {exc}").format(exc=exc)) from None
+        raise CliError(_("cannot read {name}: {exc}").format(name=name, exc=exc)) from None

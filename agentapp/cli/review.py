@@ -509,7 +509,8 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
         ) from None
     gone = purge_expired(s.data_dir, time.time(), policy, log, who=who.name)
     kinds = {"recording": _("recording"), "note": _("note"), "analysis": _("analysis"),
-             "share": _("share"), "export": _("export")}  # fmt: skip
+             "coaching": _("coaching record"), "share": _("share"),
+             "export": _("export")}  # fmt: skip
     for item in gone:
         when = dt.datetime.fromtimestamp(item.deadline, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         what = _("{kind} {id} (deadline {when})").format(

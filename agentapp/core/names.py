@@ -20,6 +20,7 @@ RECORDING_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 SEGMENT_NAME = re.compile(r"seg-\d{6}\.seal|voice-attached\.seal")
 NOTE_ID = re.compile(r"\d{8}T\d{6}Z-n[0-9a-f]{8}")
 ANALYSIS_ID = re.compile(r"\d{8}T\d{6}Z-a[0-9a-f]{8}")
+COACHING_ID = re.compile(r"\d{8}T\d{6}Z-c[0-9a-f]{8}")
 # the same forms for the hub's CHECK constraints (schema.sql), which must agree with these
 SQL_RECORDING_ID = "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
 SQL_SEGMENT_NAME = "^(seg-[0-9]{6}[.]seal|voice-attached[.]seal)$"
@@ -53,6 +54,10 @@ def is_note_id(nid: object) -> bool:
 
 def is_analysis_id(aid: object) -> bool:
     return is_safe_component(aid) and ANALYSIS_ID.fullmatch(str(aid)) is not None
+
+
+def is_coaching_id(cid: object) -> bool:
+    return is_safe_component(cid) and COACHING_ID.fullmatch(str(cid)) is not None
 
 
 def shown(name: object, limit: int = 80) -> str:

@@ -10,6 +10,7 @@
         recordings/<id>/    recording.json and the sealed segments
         notes/              sealed trainer notes
         analyses/           sealed analysis grids filled on recordings
+        coaching/           sealed coaching records (both analyses, next steps, session)
         exports.jsonl       the files exported from here (removed with their recording)
         hub-checkpoints/    the heads of a hub's trail its DPO verified (signed, per hub)
         run/                hook.sock, status.json, policy-seen.json (the running agent's)
@@ -67,6 +68,10 @@ def notes(folder: Path) -> Path:
 
 def analyses(folder: Path) -> Path:
     return folder / "analyses"
+
+
+def coaching(folder: Path) -> Path:
+    return folder / "coaching"
 
 
 def exports(folder: Path) -> Path:

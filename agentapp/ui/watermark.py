@@ -21,7 +21,7 @@ BACKGROUND = QColor(32, 32, 32)
 def watermark_band(text: str, width: int) -> np.ndarray:
     """`text` in white on a dark band of BAND rows and `width` columns (BGR, uint8), at the
     largest size that fits (at the smallest, a very narrow window cuts the end off)."""
-    _ensure_app()
+    ensure_app()
     image = QImage(width, BAND, QImage.Format.Format_RGB888)
     image.fill(BACKGROUND)
     font = QFont()
@@ -45,7 +45,7 @@ def watermark_band(text: str, width: int) -> np.ndarray:
 _app: QApplication | None = None
 
 
-def _ensure_app() -> None:
+def ensure_app() -> None:
     """Fonts need a Qt application: the running one (a console's, a player's), else one made
     here, off-screen: the CLI's export shows no window and must not depend on a display (a
     gone one makes Qt abort). A QApplication, not a QGuiApplication, so that a window can

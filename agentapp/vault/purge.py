@@ -1,4 +1,5 @@
-"""Delete, for good, every recording, note and analysis past its deadline (docs/rules.md R9).
+"""Delete, for good, every recording, note, analysis and coaching record past its deadline
+(docs/rules.md R9).
 An analysis or a note outlives its recording: each has its own deadline.
 
 Runs at agent start, every hour while the agent runs, and as `agentapp purge`. Each item
@@ -24,6 +25,7 @@ from agentapp.files import layout
 from agentapp.vault import people
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
+from agentapp.vault.coaching import CoachingStore
 from agentapp.vault.exports import ExportsIndex, this_host
 from agentapp.vault.grants import GrantError, Grants
 from agentapp.vault.notes import NotesStore, SealedDocs
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    kind: str  # "recording" | "note" | "analysis" | "share" | "export"
+    kind: str  # "recording" | "note" | "analysis" | "coaching" | "share" | "export"
     id: str  # an export's: its path
     deadline: float
     problem: str = ""  # an export past its deadline that could not be removed: why
@@ -55,6 +57,7 @@ def purge_expired(
     documents: list[SealedDocs[Any]] = [
         NotesStore(layout.notes(data_dir)),
         AnalysesStore(layout.analyses(data_dir)),
+        CoachingStore(layout.coaching(data_dir)),
         *(AnalysesStore(folder) for _login, folder in people.folders(data_dir)),  # self-reviews
     ]
     done: list[Purged] = []
