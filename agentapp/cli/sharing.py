@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.core.grid import Grid
     from agentapp.core.policy import Policy
     from agentapp.vault.grants import Grants
     from agentapp.vault.playback import Playback
@@ -179,20 +179,46 @@ def mine_form(args: argparse.Namespace, s: Settings) -> int:
 
 def mine_review(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.analysis import read_form_file
-    from agentapp.vault.keys import installed_public_key_path
-    from agentapp.vault.sharing import add_self_review
 
-    review, grants, vault = _mine(s)
     items = read_form_file(args.file)
-    policy = _policy_of(s)
-    meta = vault.get(args.id) if vault.has(args.id) else None
-    grid = policy.grid_for(meta.training) if policy and meta else None
-    days = policy.notes_retention_days if policy else 365
-    a = add_self_review(review, grants, vault, args.id, items, grid,
-                        installed_public_key_path(s.data_dir), days)  # fmt: skip
-    print(_("your review {id} is sealed for your trainers; kept until {purge:%Y-%m-%d}").format(
-        id=a.id, purge=_day(a.purge_after)))  # fmt: skip
+    print(MyRecordings(s).review(args.id, items))
     return 0
+
+
+class MyRecordings:
+    """« Mes enregistrements » for the person on this desk, as the window asks it: what is
+    shared with them, one of them opened, its grid, and their own review sealed (each act
+    vault/sharing.py's). Threading: the caller's thread."""
+
+    def __init__(self, s: Settings) -> None:
+        self._s = s
+        self._review, self._grants, self._vault = _mine(s)
+
+    def listed(self) -> list[RecordingMeta]:
+        from agentapp.vault.sharing import shared_with_me
+
+        return shared_with_me(self._review, self._grants, self._vault)
+
+    def opened(self, rid: str) -> Playback:
+        return _playback(self._review, self._grants, self._vault, rid, OWN_REVIEW)
+
+    def grid(self, rid: str) -> Grid | None:
+        """The training's grid for one of them (None: no grid, or not one of them)."""
+        policy = _policy_of(self._s)
+        meta = self._vault.get(rid) if self._vault.has(rid) else None
+        return policy.grid_for(meta.training) if policy and meta else None
+
+    def review(self, rid: str, items: object) -> str:
+        """Seal this person's own review of `rid`; what to tell them."""
+        from agentapp.vault.keys import installed_public_key_path
+        from agentapp.vault.sharing import add_self_review
+
+        policy = _policy_of(self._s)
+        days = policy.notes_retention_days if policy else 365
+        a = add_self_review(self._review, self._grants, self._vault, rid, items, self.grid(rid),
+                            installed_public_key_path(self._s.data_dir), days)  # fmt: skip
+        return _("your review {id} is sealed for your trainers; kept until {purge:%Y-%m-%d}"
+                 ).format(id=a.id, purge=_day(a.purge_after))  # fmt: skip
 
 
 def _policy_of(s: Settings) -> Policy | None:
@@ -206,18 +232,7 @@ def mine_window(args: argparse.Namespace, s: Settings) -> int:
     _need_display()
     from agentapp.ui.mine import run_mine
 
-    return run_mine(*my_recordings(s))
-
-
-def my_recordings(
-    s: Settings,
-) -> tuple[Callable[[], list[RecordingMeta]], Callable[[str], Playback]]:
-    """What « Mes enregistrements » asks: the list, and one recording opened to play."""
-    from agentapp.vault.sharing import shared_with_me
-
-    review, grants, vault = _mine(s)
-    return (lambda: shared_with_me(review, grants, vault),
-            lambda rid: _playback(review, grants, vault, rid, OWN_REVIEW))  # fmt: skip
+    return run_mine(MyRecordings(s))
 
 
 def _need_display() -> None:

@@ -186,7 +186,12 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
                         "à travailler, non observé), un commentaire et des moments de l'appel, "
                         "jamais une note ; elle est scellée, lue par eux seuls et gardée "
                         f"{policy.notes_retention_days} jours au plus, même après la "
-                        "suppression de la vidéo." if _gridded(policy, e) else "")),
+                        "suppression de la vidéo. Un formateur peut partager avec vous l'un de "
+                        "vos enregistrements, que vous regardez sur votre poste (« Mes "
+                        "enregistrements ») et relisez sur la même grille ; votre relecture est "
+                        "lue par vos formateurs. Après une séance de coaching, ils gardent son "
+                        "compte rendu (les deux grilles, les prochaines étapes) aussi "
+                        "longtemps." if _gridded(policy, e) else "")),
             ("Vos droits", f"Accès, rectification, effacement et opposition : écrivez au délégué à "
              f"la protection des données ({c.dpo_contact}). Vous pouvez adresser une réclamation "
              f"à la {CNIL['fr']}."),
@@ -247,8 +252,11 @@ def build_notice(policy: Policy, agent: str, language: str) -> Notice:
          + (" Your trainers may fill your training's analysis grid on a recording: for each "
             "criterion a word (acquired, in progress, to work on, not seen), a comment and "
             "moments of the call, never a score; it is sealed, read by them alone and kept "
-            f"{policy.notes_retention_days} days at most, even after the video is deleted."
-            if _gridded(policy, e) else "")),
+            f"{policy.notes_retention_days} days at most, even after the video is deleted. A "
+            "trainer may share one of your recordings with you: you watch it on your desk "
+            "(\"My recordings\") and review it on the same grid; your trainers read your "
+            "review. After a coaching session they keep its record (both grids, the next "
+            "steps) as long." if _gridded(policy, e) else "")),
         ("Your rights", f"Access, rectification, erasure and objection: write to the data "
          f"protection officer ({c.dpo_contact}). You may lodge a complaint with the "
          f"{CNIL['en']}."),

@@ -52,8 +52,9 @@ def build_register(policy: Policy, language: str) -> Register:
             + (f" (dérogation « {d.reference} » : {d.reason})" if d else " (6 mois au plus)")
             + f". Notes d'analyse : {policy.notes_retention_days} jours"
             + (
-                f". Grilles d'analyse remplies : {policy.notes_retention_days} jours après leur "
-                "rédaction, même après la vidéo"
+                f". Grilles d'analyse remplies, relectures des stagiaires et comptes rendus de "
+                f"coaching : {policy.notes_retention_days} jours après leur rédaction, même "
+                "après la vidéo"
                 if policy.grids
                 else ""
             )
@@ -112,8 +113,8 @@ def build_register(policy: Policy, language: str) -> Register:
         + (f" (derogation '{d.reference}': {d.reason})" if d else " (6 months at most)")
         + f". Analysis notes: {policy.notes_retention_days} days"
         + (
-            f". Filled analysis grids: {policy.notes_retention_days} days from their writing, "
-            "even after the video"
+            f". Filled analysis grids, trainees' self-reviews and coaching records: "
+            f"{policy.notes_retention_days} days from their writing, even after the video"
             if policy.grids
             else ""
         )

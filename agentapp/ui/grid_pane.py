@@ -88,11 +88,18 @@ class GridPane(QWidget):
     """The grid of `grid` to fill; `save(items)` seals the marks and returns what to say
     (raises Refusal with one line for the trainer)."""
 
-    def __init__(self, grid: Grid, save: Callable[[list[dict[str, object]]], str]) -> None:
+    def __init__(
+        self,
+        grid: Grid,
+        save: Callable[[list[dict[str, object]]], str],
+        self_review: bool = False,
+    ) -> None:
+        """`self_review`: the trainee's own review of their call (the words say so)."""
         super().__init__()
         self.setObjectName("agentapp-grid")
         self._save = save
-        title = QLabel(_("Analysis grid — {training}").format(training=grid.training))
+        heading = _("My review — {training}") if self_review else _("Analysis grid — {training}")
+        title = QLabel(heading.format(training=grid.training))
         title.setWordWrap(True)
         hint = QLabel(_("A word for each criterion, never a score (rule R1). Sealed for the "
                         "training's trainers, kept one year."))  # fmt: skip

@@ -1,5 +1,6 @@
 """« Mes enregistrements » — a trainee's own recordings that a trainer shared with them, on
-their desk: the list, and the player (watermarked with their name). A thin front end over
+their desk: the list, and the player (watermarked with their name) with the training's grid
+beside it for their own review. A thin front end over
 vault/sharing.py, which checks and traces each act; started from the tray as its own process
 (`agentapp mine window`), so that decoding a video never competes with a call's recording.
 
@@ -8,31 +9,41 @@ Threading: the Qt thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from agentapp.core.errors import Refusal
+from agentapp.core.grid import Grid
 from agentapp.i18n import _, duration, moment
 from agentapp.ui.console.widgets import fill, first_cell, table
+from agentapp.ui.grid_pane import GridPane
 from agentapp.ui.player import PlayerWindow
 from agentapp.vault.playback import Playback
 from agentapp.vault.store import RecordingMeta
 
 
-class MineWindow(QWidget):
-    """`listed()`: the recordings shared with this person; `opened(rid)`: one of them, ready
-    to play (both raise Refusal with one line)."""
+class Mine(Protocol):
+    """What the window asks (cli/sharing.py MyRecordings); each raises Refusal in one line."""
 
-    def __init__(
-        self,
-        listed: Callable[[], list[RecordingMeta]],
-        opened: Callable[[str], Playback],
-    ) -> None:
+    def listed(self) -> list[RecordingMeta]: ...
+
+    def opened(self, rid: str) -> Playback: ...
+
+    def grid(self, rid: str) -> Grid | None: ...
+
+    def review(self, rid: str, items: object) -> str: ...
+
+
+class MineWindow(QWidget):
+    """The list of the person's shared recordings; the player, with the training's grid
+    beside it for their own review when the training has one."""
+
+    def __init__(self, mine: Mine) -> None:
         super().__init__()
         self.setObjectName("agentapp-mine")
         self.setWindowTitle(_("agentapp — my recordings"))
-        self._listed, self._opened = listed, opened
+        self._mine = mine
         about = QLabel(
             _(
                 "The calls your trainer shared with you, for your own review. Only you can open "
@@ -56,7 +67,7 @@ class MineWindow(QWidget):
 
     def refresh(self) -> None:
         try:
-            found = self._listed()
+            found = self._mine.listed()
         except Refusal as exc:
             found = []
             self.status.setText(str(exc))
@@ -74,23 +85,28 @@ class MineWindow(QWidget):
             return
         rid = first_cell(self.recs, row)
         try:
-            playback = self._opened(rid)
+            playback = self._mine.opened(rid)
         except Refusal as exc:
             self.status.setText(_("Refused: {reason}").format(reason=exc))
             return
         from agentapp.platform.factory import create_speaker
 
+        grid = self._mine.grid(rid)
+        pane = None if grid is None else GridPane(
+            grid, lambda items: self._mine.review(rid, items), self_review=True)  # fmt: skip
         player = PlayerWindow(playback, _("agentapp — my recording {id}").format(id=rid),
-                              speaker=create_speaker)  # fmt: skip
+                              speaker=create_speaker, side=pane)  # fmt: skip
+        if pane is not None:
+            player.timeline.clicked.connect(pane.timeline_clicked)
         self.players.append(player)
         player.show()
 
 
-def run_mine(listed: Callable[[], list[RecordingMeta]], opened: Callable[[str], Playback]) -> int:
+def run_mine(mine: Mine) -> int:
     """The window in its own Qt application; returns when it is closed."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["agentapp-mine"])
-    window = MineWindow(listed, opened)
+    window = MineWindow(mine)
     window.show()
     return app.exec()

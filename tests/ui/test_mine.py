@@ -13,21 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from agentapp import cli
 from agentapp.agent.settings import Settings
-from agentapp.cli.sharing import my_recordings
+from agentapp.cli.sharing import MyRecordings
 from agentapp.core.config import AgentConfig
 from agentapp.demo.run import make_sample_site
+from agentapp.ui.grid_pane import GridPane
 from agentapp.ui.mine import MineWindow
+from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.keys import keystore_problem, store_private_in_keystore
 from agentapp.vault.people import register_key
 from agentapp.vault.store import Vault
 from tests.integration.conftest import need
-from tests.policies import ACCESS, policy_text
+from tests.policies import ACCESS, GRID, policy_text
 
 
 def _pixels(image: QImage) -> np.ndarray:
@@ -43,7 +46,7 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
 ) -> None:  # fmt: skip
     need(keystore_problem() is None, "no real key store (run under scripts/test.sh)")
     me = pwd.getpwuid(os.geteuid()).pw_name
-    policy = policy_text(me, extra=ACCESS)
+    policy = policy_text(me, extra=ACCESS + GRID)
     trainer, site, desk = tmp_path / "trainer", tmp_path / "site", tmp_path / "desk"
     make_sample_site(trainer, site, policy, me)
     (site / "policy.toml").write_text(policy)
@@ -54,10 +57,11 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
     (site / "people").chmod(0o1777)  # as IT makes it
     register_key(site, me, mine.public_key())
     desk.mkdir(mode=0o700)
-    (desk / "policy.toml").write_text(policy)
+    shutil.copytree(trainer / "keys", desk / "keys")  # as the desk's package installs them
+    shutil.copyfile(site / "policy" / "policy.toml", desk / "policy.toml")  # the signed copy
     s = Settings(desk, me, desk / "policy.toml", AgentConfig(site=site), me)
 
-    window = MineWindow(*my_recordings(s))
+    window = MineWindow(MyRecordings(s))
     qtbot.addWidget(window)
     assert window.recs.rowCount() == 0 and "No recording is shared" in window.status.text()
 
@@ -73,6 +77,19 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
     shown = _pixels(player.picture.pixmap().toImage())
     green = (np.abs(shown.astype(int) - (40, 160, 60)).max(axis=2) < 30).mean()  # RGB
     assert green > 0.3, green  # the recording's own pixels, decrypted with the share
+
+    # my own review beside it, on the training's grid: sealed for the trainers, in my folder
+    pane = player.side
+    assert isinstance(pane, GridPane) and pane.boxes[0].title() == "Greeting"
+    pane.boxes[0].level.setCurrentIndex(1)  # in progress
+    pane.boxes[0].comment.setPlainText("I rushed the greeting")
+    pane.boxes[0].pick.setChecked(True)
+    qtbot.mouseClick(player.timeline, Qt.MouseButton.LeftButton,
+                     pos=QPoint(player.timeline.width() // 2, 5))  # fmt: skip
+    pane.save()
+    assert "sealed for your trainers" in pane.status.text(), pane.status.text()
+    (mine_review,) = AnalysesStore(site / "people" / me).analyses()
+    assert mine_review.kind == "self-review" and mine_review.author == me
     player.close()
 
     assert cli.main(["share", "withdraw", rid, "--reason", "reviewed", "--data-dir",

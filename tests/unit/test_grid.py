@@ -163,7 +163,7 @@ def test_the_notice_and_the_register_say_a_grid_exists_and_a_new_grid_asks_again
     assert "never a score" in notice(gridded, "en") and "even after the video" in notice(
         gridded, "en")  # fmt: skip
     assert "jamais une note" in notice(gridded, "fr")
-    assert "Filled analysis grids: 365 days" in register(gridded, "en")
+    assert "coaching records: 365 days" in register(gridded, "en")
     assert "Grilles d'analyse remplies" in register(gridded, "fr")
     assert "Filled analysis grids" not in register(plain, "en")
     assert notice_digest(gridded, "alice") != notice_digest(plain, "alice")  # read again
