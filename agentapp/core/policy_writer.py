@@ -1,6 +1,7 @@
-"""Edit a policy file the way a person would: one enrolment or one application changed in
-place, the version increased, every comment and the layout of the rest kept (tomlkit), and
-the result checked by the parser's rules before anything is written.
+"""Edit a policy file the way a person would: one enrolment, one application or one criterion of
+a training's analysis grid changed in place, the version increased, every comment and the
+layout of the rest kept (tomlkit), and the result checked by the parser's rules before
+anything is written.
 
 Used by `agentapp enrol/unenrol` and the trainer console. Pure (text in, text out);
 thread-safe.
@@ -16,6 +17,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from agentapp.core.grid import Criterion
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, parse_policy
 from agentapp.i18n import _
 
@@ -124,6 +126,39 @@ def without_application(text: str, name: str) -> Edited:
     def change(doc: Any) -> None:
         if not _drop(doc, "application", lambda t: t.get("name") != name):
             raise PolicyError(_("no application '{name}'").format(name=name))
+
+    return edit(text, change)
+
+
+def with_criterion(text: str, training: str, c: Criterion) -> Edited:
+    """`c` added to the training's analysis grid (the grid made if it has none), or the
+    criterion of that name replaced; the parser refuses a scored one (core/grid.py)."""
+
+    def change(doc: Any) -> None:
+        grid = _table_for(doc, "grid", "training", training)
+        _set(grid, "training", training)
+        if "criterion" not in grid:
+            grid.append("criterion", tomlkit.aot())
+        found = next((t for t in grid["criterion"] if t.get("name") == c.name), None)
+        if found is None:
+            found = tomlkit.table()
+            grid["criterion"].append(found)
+        _set(found, "name", c.name)
+        _set(found, "description", c.description or None)
+
+    return edit(text, change)
+
+
+def without_criterion(text: str, training: str, name: str) -> Edited:
+    """The criterion `name` out of the training's grid; the grid goes with its last one."""
+
+    def change(doc: Any) -> None:
+        grid = next((t for t in doc.get("grid", []) if t.get("training") == training), None)
+        if grid is None or not _drop(grid, "criterion", lambda t: t.get("name") != name):
+            raise PolicyError(_("no criterion '{name}' in the grid of '{training}'").format(
+                name=name, training=training))  # fmt: skip
+        if "criterion" not in grid:
+            _drop(doc, "grid", lambda t: t.get("training") != training)
 
     return edit(text, change)
 

@@ -25,12 +25,15 @@ from agentapp.agent.settings import Settings, signing_key_path
 from agentapp.core.access import Action, Person, person
 from agentapp.core.gate import week_start
 from agentapp.core.geometry import Rect
+from agentapp.core.grid import Criterion
 from agentapp.core.policy import Enrolment, Policy, PolicyError, WindowRule, load_policy
 from agentapp.core.policy_writer import (
     Edited,
     with_application,
+    with_criterion,
     with_enrolment,
     without_application,
+    without_criterion,
     without_enrolment,
 )
 from agentapp.files import layout
@@ -188,6 +191,13 @@ class ConsoleModel:
 
     def unenrol(self, agent: str) -> Policy:
         return self._save(lambda text: without_enrolment(text, agent))
+
+    # ------------------------------------------------------------------ analysis grids
+    def set_criterion(self, training: str, c: Criterion) -> Policy:
+        return self._save(lambda text: with_criterion(text, training, c))
+
+    def remove_criterion(self, training: str, name: str) -> Policy:
+        return self._save(lambda text: without_criterion(text, training, name))
 
     # ------------------------------------------------------------------ business windows
     def add_application(self, rule: WindowRule) -> Policy:

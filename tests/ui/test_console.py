@@ -269,7 +269,8 @@ def test_the_console_in_french(qtbot: QtBot, site) -> None:  # type: ignore[no-u
     i18n.use("fr")
     w = _console(qtbot, trainer, folder, "carol")
     tabs = [w.tabs.tabText(i) for i in range(w.tabs.count())]
-    assert tabs == ["Inscriptions", "Fenêtres métier", "Publication", "Enregistrements"]
+    assert tabs == ["Inscriptions", "Fenêtres métier", "Grilles d'analyse", "Publication",
+                    "Enregistrements"]  # fmt: skip
     buttons = {b.text() for b in w.findChildren(QPushButton)}
     assert {"Inscrire / modifier", "Signer et publier", "Lire…", "Tester la règle"} <= buttons
     assert w.enrolment.enrolled.item(0, 6).text() == "inscrit(e)"  # type: ignore[union-attr]

@@ -104,3 +104,38 @@ def test_no_grid_pane_without_a_grid_in_the_signed_policy_or_in_a_trainees_own_v
     w.recordings.recs.selectRow(0)
     w.recordings.play_selected()
     assert w.recordings.players[0].side is None  # a draft's grid is not in force
+
+
+def test_the_grid_is_written_in_the_console_published_and_shown_beside_the_player(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    need(keystore_problem() is None, "no real key store (run under scripts/test.sh)")
+    trainer, folder = tmp_path / "trainer", tmp_path / "site"
+    make_sample_site(trainer, folder, policy_text("alice", extra=ACCESS), "alice")
+    w = _console(qtbot, trainer, folder, "carol")
+    tab = w.grids
+    assert tab is not None and tab.training.currentText() == "CRM onboarding"
+    assert tab.criteria.rowCount() == 0
+    tab.name.setText("Greeting")
+    tab.description.setText("Says who they are and the company's name")
+    tab.add_criterion()
+    assert "criterion 'Greeting' in the grid" in w.status.text(), w.status.text()
+    tab.name.setText("Speed")
+    tab.description.setText("Answers within 3 rings; scored /10")
+    tab.add_criterion()  # a scale: refused in one line, the draft unchanged
+    assert w.status.text().startswith("Refused:") and "never scored" in w.status.text()
+    assert tab.criteria.rowCount() == 1
+    tab.name.setText("Rephrasing")
+    tab.description.setText("")
+    tab.add_criterion()
+    assert [tab.criteria.item(r, 0).text() for r in range(2)] == ["Greeting", "Rephrasing"]  # type: ignore[union-attr]
+    tab.criteria.selectRow(1)
+    tab.remove_criterion()
+    assert tab.criteria.rowCount() == 1 and "removed" in w.status.text()
+    assert "grids" in w.publishing.plan_text.toPlainText()  # type: ignore[union-attr]
+    w.publishing.publish_button.click()  # type: ignore[union-attr]
+    assert "published" in w.status.text(), w.status.text()
+    w.recordings.recs.selectRow(0)
+    w.recordings.play_selected()
+    pane = w.recordings.players[-1].side
+    assert isinstance(pane, GridPane) and [b.title() for b in pane.boxes] == ["Greeting"]

@@ -16,6 +16,7 @@ from agentapp.platform.base import WindowInfo
 from agentapp.trainer.console import ConsoleError, ConsoleModel
 from agentapp.ui.console.applications import ApplicationsTab
 from agentapp.ui.console.enrolment import EnrolmentTab
+from agentapp.ui.console.grids import GridsTab
 from agentapp.ui.console.publish import PublishTab
 from agentapp.ui.console.recordings import ReasonAsker, RecordingsTab, ask_reason
 
@@ -44,13 +45,16 @@ class ConsoleWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.enrolment: EnrolmentTab | None = None
         self.applications: ApplicationsTab | None = None
+        self.grids: GridsTab | None = None
         self.publishing: PublishTab | None = None
         if not model.mine:
             self.enrolment = EnrolmentTab(model, self.say, self.act)
             self.applications = ApplicationsTab(model, self.say, self.act, windows, pick)
+            self.grids = GridsTab(model, self.say, self.act)
             self.publishing = PublishTab(model, self.act)
             self.tabs.addTab(self.enrolment, _("Enrolment"))
             self.tabs.addTab(self.applications, _("Business windows"))
+            self.tabs.addTab(self.grids, _("Analysis grids"))
             self.tabs.addTab(self.publishing, _("Publish"))
         self.recordings = RecordingsTab(model, self.say, self.act, private_key_loader, reason)
         self.tabs.addTab(self.recordings, _("Recordings"))
@@ -79,7 +83,9 @@ class ConsoleWindow(QMainWindow):
 
     def refresh(self) -> None:
         try:
-            for tab in (self.enrolment, self.applications, self.publishing, self.recordings):
+            tabs = (self.enrolment, self.applications, self.grids, self.publishing,
+                    self.recordings)  # fmt: skip
+            for tab in tabs:
                 if tab is not None:
                     tab.refresh()
         except ConsoleError as exc:
