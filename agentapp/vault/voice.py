@@ -37,14 +37,16 @@ def decode(
         decoder = av.CodecContext.create("libopus", "r")
         decoder.sample_rate = rate
         decoder.layout = "mono"
+        # libopus through PyAV gives 48 kHz whatever rate is asked: resampled here, else a
+        # 16 kHz player would play the voice three times too slow and too low
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         for p in sorted(ps, key=lambda p: p.pts_ms):
             at = p.pts_ms * rate // 1000
             for frame in decoder.decode(av.Packet(p.data)):
-                samples = frame.to_ndarray().reshape(-1)
-                if samples.dtype != np.int16:  # the decoder gives floats
-                    samples = np.clip(samples * 32767, -32768, 32767).astype(np.int16)
-                end = min(n, at + len(samples))
-                if at < end:
-                    out[channel, at:end] = samples[: end - at]
-                at += len(samples)
+                for part in resampler.resample(frame):
+                    samples = part.to_ndarray().reshape(-1).astype(np.int16)
+                    end = min(n, at + len(samples))
+                    if at < end:
+                        out[channel, at:end] = samples[: end - at]
+                    at += len(samples)
     return out

@@ -5,9 +5,11 @@ test_sharing_x11.py; here the trainee is this test's own login.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import shutil
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from agentapp.ui.mine import MineWindow
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.keys import keystore_problem, store_private_in_keystore
 from agentapp.vault.people import register_key
+from agentapp.vault.playback import VOICE_RATE
 from agentapp.vault.store import Vault
 from tests.integration.conftest import need
 from tests.policies import ACCESS, GRID, policy_text
@@ -67,6 +70,19 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
 
     monkeypatch.setenv("AGENTAPP_USER", "carol")
     shutil.copytree(trainer / "keys", site / "keys", dirs_exist_ok=True)
+    # the call's voice from the PBX (agent 440 Hz, caller 880 Hz), sealed into it first
+    started = Vault(site / "recordings").get(rid).started_at
+    wav = tmp_path / "pbx.wav"
+    n = np.arange(8000)  # a second at 8 kHz
+    tones = [(np.sin(2 * np.pi * f * n / 8000) * 8000).astype("<i2") for f in (440, 880)]
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.stack(tones, axis=1).tobytes())
+    at = dt.datetime.fromtimestamp(started, dt.UTC).isoformat()
+    assert cli.main(["recordings", "attach-voice", rid, str(wav), "--start", at, "--reason",
+                     "the PBX's recording", "--data-dir", str(site)]) == 0  # fmt: skip
     assert cli.main(["share", "add", rid, "--reason", "own review", "--data-dir", str(site)]) == 0
     window.refresh()
     assert window.recs.rowCount() == 1 and window.recs.item(0, 0).text() == rid  # type: ignore[union-attr]
@@ -77,6 +93,11 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
     shown = _pixels(player.picture.pixmap().toImage())
     green = (np.abs(shown.astype(int) - (40, 160, 60)).max(axis=2) < 30).mean()  # RGB
     assert green > 0.3, green  # the recording's own pixels, decrypted with the share
+    voice = player.source.voice  # type: ignore[union-attr]
+    assert voice is not None, "the voice did not open with the share"
+    for channel, hz in ((0, 440), (1, 880)):  # each voice on its own channel, decoded
+        spectrum = np.abs(np.fft.rfft(voice[channel].astype(float)))
+        assert abs(np.argmax(spectrum) * VOICE_RATE / voice.shape[1] - hz) < 15, channel
 
     # my own review beside it, on the training's grid: sealed for the trainers, in my folder
     pane = player.side

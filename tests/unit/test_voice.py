@@ -294,3 +294,23 @@ def test_the_tray_says_whether_the_sound_is_recorded() -> None:
     )
     said = lines(lost)
     assert "Le son de l'appel n'est pas enregistré : ni votre voix, ni celle de l'appelant." in said
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_the_voice_decodes_at_the_pitch_and_the_moment_it_was_recorded(rate: int) -> None:
+    """The player decodes at 16 kHz, the export at 48 kHz: libopus gives 48 kHz whatever is
+    asked, so the decoder resamples (without it, 16 kHz played a third of the pitch, three
+    times too slow)."""
+    from agentapp.capture.voice import RATE as RECORDED
+    from agentapp.capture.voice import opus_packets
+
+    n = np.arange(RECORDED)
+    tone = (np.sin(2 * np.pi * 440 * n / RECORDED) * 8000).astype(np.int16)
+    tone[: RECORDED // 2] = 0  # silence for the first half second
+    voice = decode(opus_packets(tone, CALLER), 1000, rate=rate)
+    assert voice.shape == (2, rate) and not voice[AGENT].any()
+    heard = voice[CALLER].astype(float)
+    spectrum = np.abs(np.fft.rfft(heard))
+    assert abs(np.fft.rfftfreq(len(heard), 1 / rate)[np.argmax(spectrum)] - 440) < 5
+    onset = np.flatnonzero(np.abs(heard) > 1000)[0] / rate
+    assert abs(onset - 0.5) < 0.02, onset
