@@ -13,14 +13,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentapp import __version__
-from agentapp.cli import agent, analysis, argparse_texts, coaching, hub, review, sharing, site
+from agentapp.cli import (
+    agent,
+    analysis,
+    argparse_texts,
+    coaching,
+    examples,
+    hub,
+    review,
+    sharing,
+    site,
+)
 from agentapp.cli.base import CliError, Parser
 from agentapp.core.errors import Refusal
 from agentapp.files import layout
 from agentapp.i18n import _
 
 # each adds its own sub-commands (cli/base.py)
-GROUPS = (agent, site, review, analysis, coaching, sharing, hub)
+GROUPS = (agent, site, review, analysis, coaching, sharing, examples, hub)
 
 
 def _parser() -> argparse.ArgumentParser:

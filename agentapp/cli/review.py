@@ -508,7 +508,8 @@ def purge(args: argparse.Namespace, s: Settings) -> int:
             _("refused: {exc} (every deletion must be traced)").format(exc=exc)
         ) from None
     gone = purge_expired(s.data_dir, time.time(), policy, log, who=who.name)
-    kinds = {"recording": _("recording"), "note": _("note"), "analysis": _("analysis"),
+    kinds = {"recording": _("recording"), "example": _("teaching example"),
+             "note": _("note"), "analysis": _("analysis"),
              "coaching": _("coaching record"), "share": _("share"),
              "export": _("export")}  # fmt: skip
     for item in gone:

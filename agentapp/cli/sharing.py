@@ -74,7 +74,7 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
                                    "\"My recordings\")")), mine_window)  # fmt: skip
 
 
-def _site(s: Settings) -> Path:
+def site_of(s: Settings) -> Path:
     """The site folder: the data folder itself when it is one, else agent.toml's."""
     from agentapp.vault.audit import is_site
 
@@ -92,7 +92,7 @@ def make_key(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.people import register_key
     from agentapp.vault.sealing import fingerprint
 
-    site = _site(s)
+    site = site_of(s)
     private = X25519PrivateKey.generate()
     try:
         store_private_in_keystore(private)
@@ -113,7 +113,7 @@ def share(args: argparse.Namespace, s: Settings) -> int:
 
     who, _policy = who_of(s)
     review = review_for(s, who)
-    grants = Grants(_site(s))
+    grants = Grants(site_of(s))
     if args.share_command == "withdraw":
         gone = unshare(review, grants, args.id, args.reason)
         said = _("the share of {id} is withdrawn") if gone else _("{id} was not shared")
@@ -132,15 +132,23 @@ def _mine(s: Settings) -> tuple[Review, Grants, Vault]:
     from agentapp.vault.store import Vault
 
     who, _policy = who_of(s)
-    site = _site(s)
+    site = site_of(s)
     return review_for(s, who), Grants(site), Vault.reading(layout.recordings(site))
+
+
+def _examples(s: Settings) -> Vault:
+    """The site's teaching examples, read as they are (vault/examples.py)."""
+    from agentapp.vault.examples import EXAMPLES
+    from agentapp.vault.store import Vault
+
+    return Vault.reading(site_of(s) / EXAMPLES)
 
 
 def mine_list(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.sharing import shared_with_me
 
     review, grants, vault = _mine(s)
-    found = shared_with_me(review, grants, vault)
+    found = shared_with_me(review, grants, vault, _examples(s))
     if args.json:
         print(json.dumps([m.to_json() for m in found], indent=1, ensure_ascii=False))
         return 0
@@ -156,7 +164,7 @@ def mine_list(args: argparse.Namespace, s: Settings) -> int:
 def mine_view(args: argparse.Namespace, s: Settings) -> int:
     _need_display()
     review, grants, vault = _mine(s)
-    playback = _playback(review, grants, vault, args.id, args.reason)
+    playback = _playback(review, grants, vault, args.id, args.reason, _examples(s))
     from agentapp.ui.player import play
 
     play(playback, _("agentapp — my recording {id}").format(id=args.id))
@@ -193,14 +201,16 @@ class MyRecordings:
     def __init__(self, s: Settings) -> None:
         self._s = s
         self._review, self._grants, self._vault = _mine(s)
+        self._examples = _examples(s)
 
     def listed(self) -> list[RecordingMeta]:
         from agentapp.vault.sharing import shared_with_me
 
-        return shared_with_me(self._review, self._grants, self._vault)
+        return shared_with_me(self._review, self._grants, self._vault, self._examples)
 
     def opened(self, rid: str) -> Playback:
-        return _playback(self._review, self._grants, self._vault, rid, OWN_REVIEW)
+        return _playback(self._review, self._grants, self._vault, rid, OWN_REVIEW,
+                         self._examples)  # fmt: skip
 
     def grid(self, rid: str) -> Grid | None:
         """The training's grid for one of them (None: no grid, or not one of them)."""
@@ -240,7 +250,8 @@ def _need_display() -> None:
         raise CliError(_("no display to play the recording on"))
 
 
-def _playback(review: Review, grants: Grants, vault: Vault, rid: str, reason: str) -> Playback:
+def _playback(review: Review, grants: Grants, vault: Vault, rid: str, reason: str,
+              examples: Vault | None = None) -> Playback:  # fmt: skip
     """One recording shared with this person, decrypted in memory with their slips and
     watermarked with their name; checked and traced (vault/sharing.py)."""
     from agentapp.ui.watermark import qt_mark
@@ -249,10 +260,11 @@ def _playback(review: Review, grants: Grants, vault: Vault, rid: str, reason: st
     from agentapp.vault.playback import open_playback
     from agentapp.vault.sharing import open_shared
 
-    meta, keys = open_shared(review, grants, vault, rid, reason, load_private_from_keystore)
-    mark = qt_mark(mark_text(meta.agent, review.who.name, "viewed"))
+    meta, keys, where = open_shared(review, grants, vault, rid, reason,
+                                    load_private_from_keystore, examples)  # fmt: skip
+    mark = qt_mark(mark_text(meta.agent, review.who.name, "viewed", anonymised=not meta.agent))
     try:
-        return open_playback(vault, meta.id, keys, mark)
+        return open_playback(where, meta.id, keys, mark)
     except Exception as exc:  # tampered, a file gone: traced, one line
         review.trace("view failed", meta.id, str(exc))
         raise CliError(_("cannot open {id}: {exc}").format(id=meta.id, exc=exc)) from None

@@ -19,7 +19,8 @@
         recordings/, notes/ what the desks delivered, as above; analyses/, exports.jsonl likewise
         audit/<person>-<key id>.jsonl  each reviewer's own trail (signed in their key store)
         people/<login>/     a trainee's own folder (sticky people/): key.pem, self-reviews
-        grants/<id>/<login>.json  a recording shared with its agent: the slips for their key
+        grants/<id>/<login>.json  a recording (or example) shared: the slips for their key
+        examples/<id>/      teaching examples: anonymised extracts, sealed (vault/examples.py)
 
 Only names: no I/O, and no import at run time (the hook command imports it on its fast
 path). Threading: plain functions.

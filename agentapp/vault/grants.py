@@ -32,6 +32,7 @@ from agentapp.i18n import _
 from agentapp.vault.sealing import SealError, fingerprint, slip_for
 from agentapp.vault.store import RecordingMeta, Vault, remove_for_good, write_atomic
 
+DESCRIPTION = "description.seal"  # a teaching example's description (vault/examples.py)
 MAX_GRANT = 4_000_000  # bytes: a grant of a 4-hour call (about 500 segments) is ~150 kB
 LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?", re.IGNORECASE)  # a POSIX login name
 
@@ -43,7 +44,7 @@ class GrantError(Refusal):
 @dataclass(frozen=True, slots=True)
 class Grant:
     recording: str
-    agent: str  # the trainee it is for (the recording's own agent)
+    agent: str  # the trainee it is for (the recording's own agent, or a teaching example's viewer)
     kid: str  # the fingerprint of the trainee's key the slips are for
     by: str  # the trainer who shared it
     at: float
@@ -72,11 +73,15 @@ class Grants:
         trainee: X25519PublicKey,
         by: str,
         now: float,
+        viewer: str | None = None,
     ) -> Grant:
-        """Slips for every sealed file of `meta` (segments and the attached voice) for the
-        recording's own agent's key `trainee`; written, replacing an earlier grant."""
+        """Slips for every sealed file of `meta` (segments, the attached voice, a teaching
+        example's description) for the key `trainee` of `viewer` (default: the recording's
+        own agent); written, replacing an earlier grant."""
+        viewer = viewer or meta.agent
+        files = [*vault.sealed_files(meta.id), vault.folder(meta.id) / DESCRIPTION]
         slips = {}
-        for path in (p for p in vault.sealed_files(meta.id) if p.is_file()):
+        for path in (p for p in files if p.is_file()):
             try:
                 slips[path.name] = slip_for(path.read_bytes(), private, trainee)
             except (OSError, SealError) as exc:
@@ -85,8 +90,8 @@ class Grants:
                 ) from None
         if not slips:
             raise GrantError(_("recording {id} has no sealed segment").format(id=meta.id))
-        grant = Grant(meta.id, meta.agent, fingerprint(trainee), by, now, meta.purge_after, slips)
-        path = self._path(meta.id, meta.agent)
+        grant = Grant(meta.id, viewer, fingerprint(trainee), by, now, meta.purge_after, slips)
+        path = self._path(meta.id, viewer)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         write_atomic(path, json.dumps(asdict(grant)).encode(), mode=0o644)
         return grant
@@ -136,7 +141,7 @@ def _read(path: Path, rid: str, login: str) -> Grant | None:
     except (OSError, ValueError, TypeError):
         return None
     slips_ok = isinstance(g.slips, dict) and all(
-        is_segment_name(name) and isinstance(s, dict)
+        (is_segment_name(name) or name == DESCRIPTION) and isinstance(s, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in s.items())
         for name, s in g.slips.items()
     )  # fmt: skip

@@ -26,6 +26,7 @@ from agentapp.vault import people
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.coaching import CoachingStore
+from agentapp.vault.examples import EXAMPLES
 from agentapp.vault.exports import ExportsIndex, this_host
 from agentapp.vault.grants import GrantError, Grants
 from agentapp.vault.notes import NotesStore, SealedDocs
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    kind: str  # "recording" | "note" | "analysis" | "coaching" | "share" | "export"
+    kind: str  # "recording" | "example" | "note" | "analysis" | "coaching" | "share" | "export"
     id: str  # an export's: its path
     deadline: float
     problem: str = ""  # an export past its deadline that could not be removed: why
@@ -61,22 +62,10 @@ def purge_expired(
         *(AnalysesStore(folder) for _login, folder in people.folders(data_dir)),  # self-reviews
     ]
     done: list[Purged] = []
-    for folder in vault.folders():
-        meta = vault.read_meta(folder)
-        if meta is not None:
-            due = deadline(meta.started_at, meta.purge_after, days)
-        else:  # damaged metadata: the id still tells when it was made
-            created = created_from_id(folder.name)
-            if created is None:
-                continue
-            due = deadline(created, None, days)
-        if due <= now:
-            try:
-                vault.delete(folder.name)
-            except (OSError, VaultError) as exc:
-                log.error("could not purge recording %s: %s", folder.name, exc)
-                continue
-            done.append(Purged("recording", folder.name, due))
+    examples = data_dir / EXAMPLES  # a site's teaching examples (vault/examples.py)
+    vaults = [(vault, "recording")] + ([(Vault(examples), "example")] if examples.is_dir() else [])
+    for kept, kind in vaults:
+        done += _purge_recordings(kept, kind, now, days)
     for store in documents:
         for doc in store.metas():
             due = deadline(doc.created_at, doc.purge_after, note_days)
@@ -89,7 +78,7 @@ def purge_expired(
                 done.append(Purged(store.kind, doc.id, due))
         for orphan in store.orphans():
             remove_for_good(orphan)
-    done += _purge_grants(Grants(data_dir), vault, now)
+    done += _purge_grants(Grants(data_dir), [v for v, _kind in vaults], now)
     done += _purge_exports(ExportsIndex(layout.exports(data_dir)), now, days)
     for item in done:
         if item.problem:
@@ -106,12 +95,34 @@ def purge_expired(
     return done
 
 
-def _purge_grants(grants: Grants, vault: Vault, now: float) -> list[Purged]:
-    """A share goes with its recording: when the recording is gone, or past its deadline."""
+def _purge_recordings(vault: Vault, kind: str, now: float, days: int) -> list[Purged]:
+    out = []
+    for folder in vault.folders():
+        meta = vault.read_meta(folder)
+        if meta is not None:
+            due = deadline(meta.started_at, meta.purge_after, days)
+        else:  # damaged metadata: the id still tells when it was made
+            created = created_from_id(folder.name)
+            if created is None:
+                continue
+            due = deadline(created, None, days)
+        if due <= now:
+            try:
+                vault.delete(folder.name)
+            except (OSError, VaultError) as exc:
+                log.error("could not purge %s %s: %s", kind, folder.name, exc)
+                continue
+            out.append(Purged(kind, folder.name, due))
+    return out
+
+
+def _purge_grants(grants: Grants, vaults: list[Vault], now: float) -> list[Purged]:
+    """A share goes with its recording (or teaching example): when it is gone, or past its
+    deadline."""
     out = []
     for rid, login in grants.all():
         g = grants.get(rid, login)
-        if g is not None and g.until > now and (vault.root / rid).is_dir():
+        if g is not None and g.until > now and any((v.root / rid).is_dir() for v in vaults):
             continue
         try:
             grants.withdraw(rid, login)

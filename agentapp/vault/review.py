@@ -144,6 +144,10 @@ class Review:
         if why:
             raise self.refuse(action, meta.id, why, f"{action.verb} {meta.id}")  # verb, then an id
 
+    def allowed_for(self, action: Action, meta: RecordingMeta) -> None:
+        """`allowed`, for a recording held elsewhere (a teaching example)."""
+        self._allowed(action, meta)
+
     def allowed(self, action: Action, rid: str) -> RecordingMeta:
         """The recording, if the person may do this to it (a refusal is traced): for a front
         end that has its own checks to make before `begin` (a display, an output path)."""

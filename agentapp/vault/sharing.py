@@ -70,13 +70,16 @@ def unshare(review: Review, grants: Grants, rid: str, reason: str | None) -> boo
         raise ReviewError(_("the share is not withdrawn: {exc}").format(exc=exc)) from None
 
 
-def shared_with_me(review: Review, grants: Grants, vault: Vault) -> list[RecordingMeta]:
-    """The recordings shared with this person that are still there; the listing is traced."""
+def shared_with_me(
+    review: Review, grants: Grants, vault: Vault, examples: Vault | None = None
+) -> list[RecordingMeta]:
+    """The recordings shared with this person, and the teaching examples (`examples`, the
+    site's: vault/examples.py) offered to them, that are still there; the listing is traced."""
     out = []
     for g in grants.for_person(review.who.name):
-        meta = _meta(vault, g.recording)
-        if meta is not None and meta.agent == review.who.name and g.until > time.time():
-            out.append(meta)
+        found = _found(review, vault, examples, g.recording)
+        if found is not None and g.until > time.time():
+            out.append(found[0])
     review.trace("list shared", f"{len(out)} recording(s)")
     return out
 
@@ -88,18 +91,20 @@ def open_shared(
     rid: str,
     reason: str | None,
     private_key: Callable[[str], X25519PrivateKey],
-) -> tuple[RecordingMeta, SlipKeys]:
-    """What opens `rid` for this person (their own recording, shared with them): checked and
-    traced; a refusal is traced. `private_key(kid)`: their own key, from their key store."""
+    examples: Vault | None = None,
+) -> tuple[RecordingMeta, SlipKeys, Vault]:
+    """What opens `rid` for this person (their own recording shared with them, or a teaching
+    example offered to them), and where it is: checked and traced; a refusal is traced.
+    `private_key(kid)`: their own key, from their key store."""
     reason = reason_of(reason)
-    grant, meta = _shared(review, grants, vault, rid, Action.VIEW, "view")
+    grant, meta, where = _shared(review, grants, vault, rid, Action.VIEW, "view", examples)
     review.trace("view shared", rid, reason)
     try:
         keys = SlipKeys(private_key(grant.kid), list(grant.slips.values()))
     except Exception as exc:  # the key store: traced, one line
         review.trace("view failed", rid, str(exc))
         raise ReviewError(_("cannot open {id}: {exc}").format(id=rid, exc=exc)) from None
-    return meta, keys
+    return meta, keys, where
 
 
 def add_self_review(
@@ -118,7 +123,7 @@ def add_self_review(
     from agentapp.core.analysis import Analysis
     from agentapp.vault.people import make_own_folder
 
-    _grant, meta = _shared(review, grants, vault, rid, Action.ANALYSIS, "review")
+    _grant, meta, _where = _shared(review, grants, vault, rid, Action.ANALYSIS, "review")
     grid, marks, key = checked_marks(grid, meta, items, key_file)
     review.trace("add self-review", rid, f"grid of {grid.training}")
     me = review.who.name
@@ -130,19 +135,38 @@ def add_self_review(
 
 
 def _shared(
-    review: Review, grants: Grants, vault: Vault, rid: str, action: Action, verb: str
-) -> tuple[Grant, RecordingMeta]:
-    """The grant of `rid` for this person and the recording, when it is shared with them,
-    is theirs and is still there; else the refusal, traced."""
-    me = review.who.name
+    review: Review,
+    grants: Grants,
+    vault: Vault,
+    rid: str,
+    action: Action,
+    verb: str,
+    examples: Vault | None = None,
+) -> tuple[Grant, RecordingMeta, Vault]:
+    """The grant of `rid` for this person, the recording and where it is, when it is shared
+    with them (their own call, or an example offered to them) and still there; else the
+    refusal, traced."""
     try:
-        grant = grants.get(rid, me)
+        grant = grants.get(rid, review.who.name)
     except GrantError:
         grant = None
-    meta = _meta(vault, rid)
-    if grant is None or meta is None or meta.agent != me or grant.until <= time.time():
+    found = _found(review, vault, examples, rid)
+    if grant is None or found is None or grant.until <= time.time():
         raise review.refuse(action, shown(rid), Reason.of(NOT_SHARED), f"{verb} {shown(rid)}")
-    return grant, meta
+    return grant, *found
+
+
+def _found(
+    review: Review, vault: Vault, examples: Vault | None, rid: str
+) -> tuple[RecordingMeta, Vault] | None:
+    """`rid` as this person may have it shared: their own recording, or a teaching example
+    (no agent's name); None otherwise."""
+    meta = _meta(vault, rid)
+    if meta is not None:
+        return (meta, vault) if meta.agent == review.who.name else None
+    meta = _meta(examples, rid) if examples is not None else None
+    return (meta, examples) if meta is not None and examples is not None and not meta.agent \
+        else None  # fmt: skip
 
 
 def _meta(vault: Vault, rid: str) -> RecordingMeta | None:

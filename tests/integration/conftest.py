@@ -249,3 +249,14 @@ def window_shot(title: str, env: dict[str, str], alive: Callable[[], bool]) -> o
         screen = grab.monitors[0]
         w, h = min(w, screen["width"] - x), min(h, screen["height"] - y)  # on screen only
         return np.asarray(grab.grab({"left": x, "top": y, "width": w, "height": h}))[..., :3]
+
+
+def run_cli(who: str, folder: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:  # fmt: skip
+    """`agentapp ARGV --data-dir FOLDER` in this process as `who`: (exit code, what it said)."""
+    from agentapp import cli
+
+    monkeypatch.setenv("AGENTAPP_USER", who)
+    code = cli.main([*argv, "--data-dir", str(folder)])
+    out = capsys.readouterr()
+    return code, out.out + out.err

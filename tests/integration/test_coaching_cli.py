@@ -19,7 +19,6 @@ import pytest
 import tomlkit
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agentapp import cli
 from agentapp.core.policy import parse_policy
 from agentapp.demo.run import make_sample_site
 from agentapp.vault.analyses import AnalysesStore
@@ -30,20 +29,12 @@ from agentapp.vault.people import register_key
 from agentapp.vault.purge import purge_expired
 from agentapp.vault.store import Vault
 from tests.fakes import site_trail_entries
-from tests.integration.conftest import need
+from tests.integration.conftest import need, run_cli
 from tests.policies import ACCESS, GRID, policy_text
 
 MINE = "The caller waited while I searched the account"
 THEIRS = "I searched too long for the account"
 STEPS = "Open the account search before greeting.\nListen back to two calls next week."
-
-
-def _run(who: str, folder: Path, monkeypatch: pytest.MonkeyPatch,
-         capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:  # fmt: skip
-    monkeypatch.setenv("AGENTAPP_USER", who)
-    code = cli.main([*argv, "--data-dir", str(folder)])
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def _form(path: Path, comment: str, level: str) -> Path:
@@ -68,9 +59,9 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
 
     # the trainer's analysis
     form = tmp_path / "trainer-form.toml"
-    assert _run("carol", site, monkeypatch, capsys, "analysis", "form", rid, "--out",
+    assert run_cli("carol", site, monkeypatch, capsys, "analysis", "form", rid, "--out",
                 str(form))[0] == 0  # fmt: skip
-    assert _run("carol", site, monkeypatch, capsys, "analysis", "add", rid,
+    assert run_cli("carol", site, monkeypatch, capsys, "analysis", "add", rid,
                 str(_form(form, MINE, "à travailler")))[0] == 0  # fmt: skip
     (mine,) = AnalysesStore(site / "analyses").analyses()
     # the trainee's own review, on their desk, of the call shared with them
@@ -79,17 +70,17 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
     (site / "people").mkdir()
     (site / "people").chmod(0o1777)
     register_key(site, me, own.public_key())
-    assert _run("carol", site, monkeypatch, capsys, "share", "add", rid, "--reason",
+    assert run_cli("carol", site, monkeypatch, capsys, "share", "add", rid, "--reason",
                 "own review before coaching")[0] == 0  # fmt: skip
     desk.mkdir(mode=0o700)
     shutil.copytree(trainer / "keys", desk / "keys")
     shutil.copyfile(site / "policy" / "policy.toml", desk / "policy.toml")
     (desk / "agent.toml").write_text(f'[site]\nfolder = "{site}"\n')
-    code, out = _run(me, desk, monkeypatch, capsys, "mine", "form", rid)
+    code, out = run_cli(me, desk, monkeypatch, capsys, "mine", "form", rid)
     assert code == 0, out
     review = tmp_path / "own-form.toml"
     review.write_text(out)
-    code, out = _run(me, desk, monkeypatch, capsys, "mine", "review", rid,
+    code, out = run_cli(me, desk, monkeypatch, capsys, "mine", "review", rid,
                      str(_form(review, THEIRS, "en cours")))  # fmt: skip
     assert code == 0, out
     (theirs,) = AnalysesStore(site / "people" / me).analyses()
@@ -98,21 +89,21 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
     steps = tmp_path / "steps.txt"
     steps.write_text(STEPS)
     today = dt.date.today().isoformat()
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
                      today, "--next-steps", str(steps), "--analysis", mine.id,
                      "--self-review", theirs.id)  # fmt: skip
     assert code == 0 and "sealed" in out, out
     (record,) = CoachingStore(site / "coaching").metas()
     sealed = (site / "coaching" / f"{record.id}.seal").read_bytes()
     assert MINE.encode() not in sealed and b"next week" not in sealed
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "show", record.id,
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "show", record.id,
                      "--reason", "preparing the session")  # fmt: skip
     assert code == 0 and MINE in out and THEIRS in out and "Listen back" in out, out
     assert "trainer: to work on" in out and "trainee: in progress" in out
 
     # the PDF for the session: its words, read back by pypdf, and no image in it
     pdf = tmp_path / "session.pdf"
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "pdf", record.id, "--out",
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "pdf", record.id, "--out",
                      str(pdf), "--reason", "printed for the session")  # fmt: skip
     assert code == 0, out
     reader = pypdf.PdfReader(pdf)
@@ -125,22 +116,22 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
     assert pdf.stat().st_mode & 0o077 == 0
     listed = [json.loads(x) for x in (site / "exports.jsonl").read_text().splitlines()]
     assert str(pdf) in [e["path"] for e in listed]  # the purge removes it
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "pdf", record.id, "--out",
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "pdf", record.id, "--out",
                      str(pdf), "--reason", "printed for the session")  # fmt: skip
     assert code != 0 and "new .pdf" in out  # never over another file
 
     # bob is no trainer of it: refused, traced, nothing read
-    code, out = _run("bob", site, monkeypatch, capsys, "coaching", "show", record.id,
+    code, out = run_cli("bob", site, monkeypatch, capsys, "coaching", "show", record.id,
                      "--reason", "just curious")  # fmt: skip
     assert code != 0 and MINE not in out
-    assert "no coaching record visible" in _run("bob", site, monkeypatch, capsys, "coaching",
+    assert "no coaching record visible" in run_cli("bob", site, monkeypatch, capsys, "coaching",
                                                  "list")[1]  # fmt: skip
     # a session long before the call, empty next steps: refused in one line, nothing kept
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
                      "2001-01-01", "--next-steps", str(steps))  # fmt: skip
     assert code != 0 and "between the call" in out, out
     steps.write_text("   \n")
-    code, out = _run("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
+    code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
                      today, "--next-steps", str(steps))  # fmt: skip
     assert code != 0 and "write the next steps" in out, out
     assert len(CoachingStore(site / "coaching").metas()) == 1
