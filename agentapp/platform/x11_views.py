@@ -8,7 +8,9 @@ other window's pixel is ever read. The client window is redirected, not the WM f
 title bar can hold customer data). Facts measured on Xvfb (TESTING.md): an old pixmap still
 reads after an unmap or a resize, with stale content and no error, so the pixmap is named
 again after every map and size change, and marked not ready until the window's next damage
-(first reads after naming can be black). Child windows of another X client inside the
+(first reads after naming can be black) — after a growth, its next damage in the new part:
+the server copies the old content into the new pixmap and reports that copy as damage too,
+and a read then showed the new part unpainted. Child windows of another X client inside the
 business window (X-Resource tells the owner, not `_NET_WM_PID`, which any client can set)
 are listed for blackout.
 
@@ -46,6 +48,9 @@ class _Tracked:
     pixmap: Any = None  # the named pixmap (python-xlib resource) or None
     size: tuple[int, int] = (0, 0)  # the size it was named at
     ready: bool = False  # it drew since its off-screen pixmap was (re)allocated
+    # after a resize that grew it: the new part, which only the application can fill (the
+    # server copies the old content into the new pixmap and reports that as damage too)
+    grown: list[Rect] = field(default_factory=list)
     identity: int = 0  # title / class / pid property changes seen (see identity_serial)
     rename: bool = True
     damaged: bool = True  # the first read is always taken
@@ -85,10 +90,13 @@ class X11Views:
             t = self._tracked.get(ev.drawable.id)
             if t is not None:
                 # Events arrive in order: damage after the (re)allocation below means the
-                # window drew into its current pixmap.
-                t.damaged = t.ready = True
+                # window drew into its current pixmap — after a growth, only damage in the
+                # new part does (the rest may be the server's copy of the old content).
                 a = ev.area
                 repaint = Rect(a.x, a.y, a.width, a.height)
+                if not t.grown or any(_overlap(r, repaint) for r in t.grown):
+                    t.ready, t.grown = True, []
+                t.damaged = True
                 t.stale = [r for r in t.stale if r.intersect(repaint) != r]
             return True
         if ev.type == X.Expose:
@@ -107,6 +115,8 @@ class X11Views:
         )
         if t is not None and realloc:
             t.rename, t.ready = True, False  # a new off-screen pixmap, not drawn yet
+            t.grown = _grown(t.size, (ev.width, ev.height)) if ev.type == X.ConfigureNotify \
+                else []  # fmt: skip
             if self.mode is CaptureMode.MASKED and ev.type != X.UnmapNotify:
                 # masked: what the screen shows there is not the app's until it repaints
                 w, h = (ev.width, ev.height) if ev.type == X.ConfigureNotify else t.size
@@ -327,3 +337,19 @@ def _bounding(rects: list[Rect]) -> Rect:
     x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
     x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
     return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def _grown(old: tuple[int, int], new: tuple[int, int]) -> list[Rect]:
+    """What a window resized from `old` to `new` gained: its new right and bottom bands."""
+    (ow, oh), (nw, nh) = old, new
+    out = []
+    if nw > ow:
+        out.append(Rect(ow, 0, nw - ow, nh))
+    if nh > oh:
+        out.append(Rect(0, oh, min(ow, nw), nh - oh))
+    return out
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    both = a.intersect(b)
+    return both.w > 0 and both.h > 0
