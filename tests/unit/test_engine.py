@@ -835,7 +835,9 @@ def test_a_page_that_cannot_be_read_records_nothing_and_says_why(
 def test_a_call_paused_from_start_to_end_is_not_kept_and_the_trail_says_so(
     tmp_path: Path, key: X25519PrivateKey
 ) -> None:
-    e = make_engine(tmp_path, key, FakeLocator())
+    # with the product's look-behind: without one, the capture thread's first read (the same
+    # instant as the pause, on this clock) could be committed before the pause reaches it
+    e = make_engine(tmp_path, key, FakeLocator(), lookbehind_ms=500)
     call(e, EventKind.OFF_HOOK)
     assert e.toggle_pause() == "ok: paused"
     run(e, 1.5)
