@@ -258,13 +258,7 @@ class CapturePipeline:
                 self._rules.lock(locator)  # so that a pause for a lock can be lifted
                 self._rules.sensitive(locator)  # and one for a sensitive window
                 self._drop("paused")  # what the last look-behind read goes too
-            # the time first, then the state: a pause that comes after this check is later
-            # than `now`, so what is committed (read a look-behind before `now`) is older
-            # than anything that pause takes back; a pause during this tick drops it here
-            now = self._clock.now()
-            if self._session.state is State.PAUSED:
-                self._drop("paused")
-            self._line.commit(now, self._rules.vouched)
+            self._line.commit(self._clock.now(), self._rules.vouched)
             voice = self._voice.take if self._voice is not None else None
             self._line.seal_due(self._clock.now(), voice)
             self.stats.shown[self._status] = self.stats.shown.get(self._status, 0) + 1
