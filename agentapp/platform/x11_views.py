@@ -94,7 +94,7 @@ class X11Views:
                 # new part does (the rest may be the server's copy of the old content).
                 a = ev.area
                 repaint = Rect(a.x, a.y, a.width, a.height)
-                if not t.grown or any(_overlap(r, repaint) for r in t.grown):
+                if not t.grown or any(not r.intersect(repaint).empty for r in t.grown):
                     t.ready, t.grown = True, []
                 t.damaged = True
                 t.stale = [r for r in t.stale if r.intersect(repaint) != r]
@@ -348,8 +348,3 @@ def _grown(old: tuple[int, int], new: tuple[int, int]) -> list[Rect]:
     if nh > oh:
         out.append(Rect(0, oh, min(ow, nw), nh - oh))
     return out
-
-
-def _overlap(a: Rect, b: Rect) -> bool:
-    both = a.intersect(b)
-    return both.w > 0 and both.h > 0
