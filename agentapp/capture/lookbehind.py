@@ -146,7 +146,7 @@ class LookBehind:
             and self._pending[0].t <= vouched
         ):
             e = self._pending.popleft()
-            if e.kind is _Kind.GAP or not self._session.accepts_frames_at(e.t):
+            if e.kind is _Kind.GAP or not self._session.accepts_frames_at(e.t, self._lookbehind):
                 self._write_held()
                 self._last = None
                 continue

@@ -81,18 +81,19 @@ class RecorderSession:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def accepts_frames_at(self, t: float) -> bool:
-        """May a frame grabbed at time `t` be written? Only while recording, and never a frame
-        stamped after the stop time (on-hook) nor inside a pause."""
+    def accepts_frames_at(self, t: float, before: float = 0.0) -> bool:
+        """May a frame grabbed at time `t` be written? Only while recording (or sealing what
+        was read before the on-hook), and never a frame inside a pause or read within
+        `before` seconds of its start: the look-behind's frames go with the pause even when
+        the capture thread, held up, never saw it (a pause and its resume between two turns)."""
         with self._lock:
-            if self._state is State.RECORDING:
-                return True
-            if self._state in (State.SEALING,) and self._info.stop_at is not None:
-                return t <= self._info.stop_at and not self._in_pause(t)
-            return False
-
-    def _in_pause(self, t: float) -> bool:
-        return any(a <= t <= b for a, b in self._info.paused_spans)
+            if self._state is State.SEALING:
+                stop = self._info.stop_at
+                if stop is None or t > stop:
+                    return False
+            elif self._state is not State.RECORDING:
+                return False
+            return not any(a - before <= t < b for a, b in self._info.paused_spans)
 
     # -- transitions
     def arm(self, max_seconds: float) -> None:

@@ -316,6 +316,29 @@ def test_secure_pause_leaves_a_gap_and_marks_it(tmp_path: Path, key: X25519Priva
     e.stop()
 
 
+def test_a_pause_the_capture_thread_never_saw_still_takes_its_look_behind(
+    tmp_path: Path, key: X25519PrivateKey
+) -> None:
+    """A pause and its resume that both fall between two turns of the capture thread (a
+    thread held up by the system, a pause key pressed twice): the thread never sees the
+    pause, yet what it read in the look-behind before the pause must go with it."""
+    e = make_engine(tmp_path, key, FakeLocator(), lookbehind_ms=500)
+    call(e, EventKind.OFF_HOOK)
+    run(e, 1.5)
+    # the capture thread waits on the frozen virtual clock: it cannot run a turn between these
+    t_pause = e.sim.now()
+    e.session.pause()
+    e.session.resume()
+    run(e, 1.5)
+    call(e, EventKind.ON_HOOK)
+    idle(e)
+    (meta,) = e.vault.recordings()
+    walls = [meta.started_at + t for t in frame_times(e, key)]
+    assert [w for w in walls if w < t_pause - 0.6] and [w for w in walls if w > t_pause]
+    assert not [w for w in walls if t_pause - 0.49 <= w <= t_pause], walls
+    e.stop()
+
+
 def test_sensitive_window_pauses_while_visible(tmp_path: Path, key: X25519PrivateKey) -> None:
     loc = FakeLocator()
     e = make_engine(tmp_path, key, loc, sensitive_class="payment")

@@ -36,6 +36,22 @@ def test_full_cycle_with_pause() -> None:
     ]
 
 
+def test_a_closed_pause_refuses_its_look_behind_while_recording() -> None:
+    """Recording again after a pause: a frame read inside it, or within the look-behind
+    before it, is still refused (the capture thread may commit it only after the resume)."""
+    clock = FakeClock(100.0)
+    s = RecorderSession(clock)
+    s.arm(max_seconds=60)
+    s.start_recording()
+    clock.advance(2)
+    s.pause()
+    s.resume()  # at the same instant: a pause shorter than a frame
+    assert s.state is State.RECORDING
+    assert not s.accepts_frames_at(101.6, before=0.5)
+    assert not s.accepts_frames_at(101.99, before=0.5)
+    assert s.accepts_frames_at(101.4, before=0.5) and s.accepts_frames_at(102.1, before=0.5)
+
+
 def test_stop_while_paused_closes_the_pause() -> None:
     clock = FakeClock(0.0)
     s = RecorderSession(clock)
