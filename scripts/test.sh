@@ -20,7 +20,9 @@ unset PYTHONDONTWRITEBYTECODE
 # length) more than they compute.
 workers=${AGENTAPP_TEST_WORKERS:-3}
 parallel=()
-if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
+# (--no-loadscope-reorder: xdist would otherwise hand out the modules with the most tests
+# first, and the package's build, three tests long, started last and ended the run alone)
+if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder); fi
 started=$SECONDS
 status=0
 bash scripts/with-keyring.sh .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
