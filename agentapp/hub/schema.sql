@@ -1,4 +1,4 @@
--- The agentapp hub, schema 2 (docs/hub.md). Applied in one transaction by `agentapp hub init`
+-- The agentapp hub, schema 4 (docs/hub.md). Applied in one transaction by `agentapp hub init`
 -- (trial) or `agentapp hub schema` (production), by a role that may create roles; applying it
 -- again is refused once hub_settings holds a schema version.
 --
@@ -729,7 +729,8 @@ BEGIN
   RETURN true;
 END $$;
 
--- retention (R9): every recording past its deadline, rows and video, each traced. One that
+-- retention (R9): every recording past its deadline, rows and video, and every training
+-- document a year after its writing, each traced; returns how many recordings went. One that
 -- someone holds (a note being written on it) is skipped, not waited for: the next run takes it
 CREATE FUNCTION purge_expired() RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
@@ -746,6 +747,12 @@ BEGIN
     PERFORM _append('hub', 0, '', '', r.agent, 'recording purged', r.id,
                     'retention deadline passed');
     n := n + 1;
+  END LOOP;
+  FOR r IN DELETE FROM training_docs WHERE id IN (
+             SELECT id FROM training_docs WHERE purge_after <= now() FOR UPDATE SKIP LOCKED)
+           RETURNING id, kind, recording_id, agent LOOP
+    PERFORM _append('hub', 0, '', '', r.agent, r.kind || ' purged', r.recording_id,
+                    'document ' || r.id || ': a year after its writing');
   END LOOP;
   PERFORM _chain();
   DELETE FROM reservations WHERE week < date_trunc('week', _today())::date - 14;
@@ -782,6 +789,182 @@ BEGIN
   PERFORM _chain();
 END $$;
 
+-- ------------------------------------------------------------------ the training's documents
+-- Written on a recording by the people of its training, sealed by their client for the site's
+-- recording key (the hub, its DBA and its backups never hold the words): a trainer's analysis
+-- on the grid, the trainee's own review of a recording shared with them, the coaching record
+-- of the session. The hub fills in what it believes (R1, R7, R9): whose and which training
+-- (the recording's row, never the client's word), who wrote it and when (its login, its
+-- clock), and the deadline, a year from the writing. A document outlives the video (six
+-- months): it names its recording but does not hang on its row.
+CREATE TABLE training_docs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('analysis', 'self-review', 'coaching')),
+  recording_id recording_id NOT NULL,
+  agent short_name NOT NULL,
+  training short_name NOT NULL,
+  sealed bytea NOT NULL CHECK (length(sealed) BETWEEN 1 AND 200000),
+  author name NOT NULL,
+  written_at timestamptz NOT NULL DEFAULT now(),
+  purge_after timestamptz NOT NULL
+);
+CREATE INDEX training_docs_recording ON training_docs (recording_id);
+CREATE INDEX training_docs_purge ON training_docs (purge_after);
+
+-- a trainee's own key (the X25519 public half), registered by their own login; its private
+-- half never leaves their desk's key store
+CREATE TABLE people_keys (
+  person short_name PRIMARY KEY,
+  public_key bytea NOT NULL CHECK (length(public_key) = 32),
+  registered_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- a recording shared with its trainee: the slips that open its files for the trainee's key,
+-- made by the trainer's client (at most 1 MB); it goes when withdrawn or with its recording
+CREATE TABLE grants (
+  recording_id recording_id NOT NULL REFERENCES recordings ON DELETE CASCADE,
+  viewer short_name NOT NULL,
+  training short_name NOT NULL,
+  slips bytea NOT NULL CHECK (length(slips) BETWEEN 2 AND 1000000),
+  granted_by name NOT NULL,
+  granted_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (recording_id, viewer)
+);
+
+ALTER TABLE training_docs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE training_docs FORCE ROW LEVEL SECURITY;
+ALTER TABLE people_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE people_keys FORCE ROW LEVEL SECURITY;
+ALTER TABLE grants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE grants FORCE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON training_docs TO agentapp_owner USING (true) WITH CHECK (true);
+CREATE POLICY owner_all ON people_keys TO agentapp_owner USING (true) WITH CHECK (true);
+CREATE POLICY owner_all ON grants TO agentapp_owner USING (true) WITH CHECK (true);
+-- the trainee: their own; the trainers: their trainings'; the DPO and IT: every row, without
+-- its sealed part (the column grants below); a desk: nothing
+CREATE POLICY agent_own ON training_docs FOR SELECT TO agentapp_agent USING (agent = me());
+CREATE POLICY trainer_theirs ON training_docs FOR SELECT TO agentapp_trainer
+  USING (training IN (SELECT my_trainings()));
+CREATE POLICY dpo_all ON training_docs FOR SELECT TO agentapp_dpo, agentapp_admin USING (true);
+CREATE POLICY viewer_own ON grants FOR SELECT TO agentapp_agent USING (viewer = me());
+CREATE POLICY trainer_theirs ON grants FOR SELECT TO agentapp_trainer
+  USING (training IN (SELECT my_trainings()));
+CREATE POLICY dpo_all ON grants FOR SELECT TO agentapp_dpo, agentapp_admin USING (true);
+CREATE POLICY agent_own ON people_keys FOR SELECT TO agentapp_agent USING (person = me());
+CREATE POLICY others ON people_keys FOR SELECT TO agentapp_trainer, agentapp_dpo, agentapp_admin
+  USING (true);
+GRANT SELECT ON training_docs, grants, people_keys TO agentapp_agent, agentapp_trainer;
+GRANT SELECT (id, kind, recording_id, agent, training, author, written_at, purge_after)
+  ON training_docs TO agentapp_dpo, agentapp_admin;
+GRANT SELECT (recording_id, viewer, training, granted_by, granted_at) ON grants
+  TO agentapp_dpo, agentapp_admin;
+GRANT SELECT ON people_keys TO agentapp_dpo, agentapp_admin;
+
+CREATE FUNCTION _trains(p_training text) RETURNS void LANGUAGE plpgsql STABLE
+  SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  IF p_training IS NULL OR p_training NOT IN (SELECT my_trainings()) THEN
+    RAISE EXCEPTION 'the hub knows % as no trainer of this recording''s training', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+
+-- a trainee's key, registered by themselves (a new key replaces the old, traced: what was
+-- shared for the old one stays readable only with it)
+CREATE FUNCTION register_key(p_key bytea) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+BEGIN
+  PERFORM _as('agent');
+  INSERT INTO people_keys (person, public_key) VALUES (me(), p_key)
+    ON CONFLICT (person) DO UPDATE SET public_key = excluded.public_key, registered_at = now()
+    WHERE people_keys.public_key <> excluded.public_key;
+  IF FOUND THEN
+    PERFORM _append('hub', 0, '', '', me(), 'key registered', me(), encode(sha256(p_key), 'hex'));
+    PERFORM _chain();
+  END IF;
+END $$;
+
+-- a document on a recording: an analysis or a coaching record by a trainer of its training
+-- (while its row is there, or on a recording they already wrote on, whose video has gone);
+-- a self-review by the trainee it was shared with, while the grant holds
+CREATE FUNCTION add_document(p_kind text, p_recording text, p_sealed bytea) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE
+  who text;
+  what text;
+  doc bigint;
+BEGIN
+  IF p_kind = 'self-review' THEN
+    PERFORM _as('agent');
+    SELECT viewer, training INTO who, what FROM grants
+     WHERE recording_id = p_recording AND viewer = me();
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'recording % is not shared with you', p_recording
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  ELSIF p_kind IN ('analysis', 'coaching') THEN
+    PERFORM _as('trainer');
+    SELECT agent, training INTO who, what FROM recordings WHERE id = p_recording;
+    IF NOT FOUND THEN
+      SELECT agent, training INTO who, what FROM training_docs
+       WHERE recording_id = p_recording AND training IN (SELECT my_trainings()) LIMIT 1;
+    END IF;
+    PERFORM _trains(what);
+  ELSE
+    RAISE EXCEPTION 'a document is an analysis, a self-review or a coaching record'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  INSERT INTO training_docs (kind, recording_id, agent, training, sealed, author, purge_after)
+  VALUES (p_kind, p_recording, who, what, p_sealed, session_user, now() + interval '1 year')
+  RETURNING id INTO doc;
+  PERFORM _append('hub', 0, '', '', who, p_kind || ' added', p_recording, 'document ' || doc);
+  PERFORM _chain();
+  RETURN doc;
+END $$;
+
+-- a recording shared with its trainee by a trainer of its training, for the key they registered
+CREATE FUNCTION share_recording(p_recording text, p_viewer text, p_slips bytea) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE
+  r recordings%ROWTYPE;
+BEGIN
+  PERFORM _as('trainer');
+  SELECT * INTO r FROM recordings WHERE id = p_recording;
+  PERFORM _trains(r.training);
+  IF r.agent IS DISTINCT FROM p_viewer THEN
+    RAISE EXCEPTION 'a recording is shared with its own trainee only (this one is %''s)', r.agent
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF NOT EXISTS (SELECT FROM people_keys WHERE person = p_viewer) THEN
+    RAISE EXCEPTION '% has no key at the hub yet (their desk registers it at first use)',
+      p_viewer USING ERRCODE = 'no_data_found';
+  END IF;
+  INSERT INTO grants (recording_id, viewer, training, slips, granted_by)
+  VALUES (p_recording, p_viewer, r.training, p_slips, session_user)
+    ON CONFLICT (recording_id, viewer) DO UPDATE SET slips = excluded.slips,
+      granted_by = excluded.granted_by, granted_at = now();
+  PERFORM _append('hub', 0, '', '', p_viewer, 'recording shared', p_recording, 'with ' || p_viewer);
+  PERFORM _chain();
+END $$;
+
+-- a grant withdrawn by a trainer of the recording's training
+CREATE FUNCTION withdraw_grant(p_recording text, p_viewer text) RETURNS boolean
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
+DECLARE
+  what text;
+BEGIN
+  PERFORM _as('trainer');
+  SELECT training INTO what FROM grants WHERE recording_id = p_recording AND viewer = p_viewer;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM _trains(what);
+  DELETE FROM grants WHERE recording_id = p_recording AND viewer = p_viewer;
+  PERFORM _append('hub', 0, '', '', p_viewer, 'share withdrawn', p_recording, 'from ' || p_viewer);
+  PERFORM _chain();
+  RETURN true;
+END $$;
+
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA agentapp FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION me(), my_kind(), my_trainings() TO agentapp_desk, agentapp_agent,
   agentapp_trainer, agentapp_dpo, agentapp_admin;
@@ -798,5 +981,8 @@ GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, te
   ship_audit_batch(text, jsonb) TO agentapp_admin;  -- a site folder's trails, imported
 GRANT EXECUTE ON FUNCTION purge_expired(), publish_policy(int, text, jsonb, jsonb, int, text)
   TO agentapp_admin;
+GRANT EXECUTE ON FUNCTION register_key(bytea), add_document(text, text, bytea) TO agentapp_agent;
+GRANT EXECUTE ON FUNCTION add_document(text, text, bytea), share_recording(text, text, bytea),
+  withdraw_grant(text, text) TO agentapp_trainer;
 
 RESET ROLE;

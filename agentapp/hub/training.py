@@ -1,0 +1,176 @@
+"""The training's documents at the hub: a trainer's analysis, the trainee's own review, the
+coaching record, and the sharing of a recording with its trainee (schema.sql, "the training's
+documents"). The writer's client seals each document here for the site's recording key (the
+hub stores ciphertext only) and a shared recording's slips for the trainee's own key; the hub
+fills in whose it is, which training, who wrote it, when, and its year, and decides who may
+write and read (its functions and row-level security): the trainee their own rows, the
+trainers their trainings', the DPO and IT every row without its sealed part.
+
+Threading: plain functions on the caller's connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from agentapp.hub.admin import refused
+from agentapp.hub.connect import HubError, one_row
+from agentapp.i18n import _
+
+DOC_KINDS = ("analysis", "self-review", "coaching")
+MAX_SEALED = 200_000  # bytes of one sealed document (the table's bound)
+MAX_SLIPS = 1_000_000  # bytes of one grant's slips
+
+
+@dataclass(frozen=True, slots=True)
+class HubDocument:
+    id: int
+    kind: str
+    recording_id: str
+    agent: str
+    training: str
+    author: str
+    written_at: dt.datetime
+    purge_after: dt.datetime
+    sealed: bytes | None  # None when read as metadata (the DPO, IT)
+
+
+@dataclass(frozen=True, slots=True)
+class HubGrant:
+    recording_id: str
+    viewer: str
+    training: str
+    granted_by: str
+    granted_at: dt.datetime
+    slips: list[dict[str, str]] | None  # None when read as metadata
+
+
+@contextmanager
+def _asking(db: Any, what: str) -> Iterator[None]:
+    """One request: committed, or refused in one line with its transaction rolled back (the
+    same connection then serves the person's next request)."""
+    try:
+        with refused(what):
+            yield
+            db.commit()
+    except HubError:
+        db.rollback()
+        raise
+
+
+def _context(kind: str, rid: str) -> dict[str, str]:
+    return {f"hub {kind}": rid}
+
+
+def register_key(db: Any, public: X25519PublicKey) -> None:
+    """The trainee's own public key, registered by their own login (traced when it is new)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    with _asking(db, _("register your key")):
+        db.execute("SELECT agentapp.register_key(%s)", (raw,))
+
+
+def add_document(db: Any, kind: str, rid: str, content: dict[str, Any], site_key: Any) -> int:
+    """Seal `content` (a JSON object: an analysis's or a coaching record's document) for the
+    site's recording key and store it on `rid`; the hub checks that this login may write it
+    and traces it. Returns its id."""
+    from agentapp.vault.sealing import seal
+
+    if kind not in DOC_KINDS:
+        raise HubError(_("a document is an analysis, a self-review or a coaching record"))
+    sealed = seal(json.dumps(content, ensure_ascii=False).encode(), site_key, _context(kind, rid))
+    if len(sealed) > MAX_SEALED:
+        raise HubError(_("this document is too long for the hub"))
+    with _asking(db, _("store the {kind} on {rid}").format(kind=kind, rid=rid)):
+        (doc,) = one_row(db, "SELECT agentapp.add_document(%s, %s, %s)", (kind, rid, sealed))
+    return int(doc)
+
+
+def documents(db: Any, rid: str | None = None, *, sealed: bool = True) -> list[HubDocument]:
+    """The documents this login may see (of `rid`, or all), oldest first; `sealed=False`
+    reads their metadata only (all the DPO's and IT's logins may read)."""
+    column = "sealed" if sealed else "NULL::bytea"
+    where, args = ("WHERE recording_id = %s", (rid,)) if rid is not None else ("", ())
+    with _asking(db, _("list the training documents")):
+        rows = db.execute(
+            f"SELECT id, kind, recording_id, agent, training, author, written_at, purge_after, "
+            f"{column} FROM agentapp.training_docs {where} ORDER BY id",
+            args,
+        ).fetchall()
+    return [
+        HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                    bytes(r[8]) if r[8] is not None else None)
+        for r in rows
+    ]  # fmt: skip
+
+
+def open_document(doc: HubDocument, private: X25519PrivateKey) -> dict[str, Any]:
+    """A document's content, decrypted in memory and checked to be the one its row names.
+    Raises HubError (wrong key, tampered, moved to another recording or kind)."""
+    from agentapp.vault.sealing import SealError, unseal
+
+    if doc.sealed is None:
+        raise HubError(_("document {n} was read without its content").format(n=doc.id))
+    try:
+        header, plain = unseal(doc.sealed, private)
+        content = json.loads(plain)
+    except (SealError, ValueError) as exc:
+        raise HubError(
+            _("document {n} cannot be opened: {exc}").format(n=doc.id, exc=exc)
+        ) from None
+    if header.get("ctx") != _context(doc.kind, doc.recording_id) or not isinstance(content, dict):
+        raise HubError(_("document {n} belongs to another recording (tampered?)").format(n=doc.id))
+    return content
+
+
+def share(db: Any, rid: str, viewer: str, slips: list[dict[str, str]]) -> None:
+    """Share `rid` with its trainee `viewer`: the slips (vault/sealing.py slip_for) that open
+    its files for the key they registered. The hub checks that this login trains its training
+    and that `viewer` is its agent; traced."""
+    blob = json.dumps(slips).encode()
+    if len(blob) > MAX_SLIPS:
+        raise HubError(_("too many files to share at once"))
+    with _asking(db, _("share {rid} with {viewer}").format(rid=rid, viewer=viewer)):
+        db.execute("SELECT agentapp.share_recording(%s, %s, %s)", (rid, viewer, blob))
+
+
+def withdraw(db: Any, rid: str, viewer: str) -> bool:
+    """End the grant of `rid` to `viewer` (False: there was none); traced."""
+    with _asking(db, _("withdraw {rid} from {viewer}").format(rid=rid, viewer=viewer)):
+        (done,) = one_row(db, "SELECT agentapp.withdraw_grant(%s, %s)", (rid, viewer))
+    return bool(done)
+
+
+def _slips(blob: bytes) -> list[dict[str, str]]:
+    """A grant's slips as read back: a list of objects of short texts, or nothing."""
+    try:
+        value = json.loads(blob)
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [s for s in value if isinstance(s, dict)
+            and all(isinstance(k, str) and isinstance(v, str) and len(v) <= 200
+                    for k, v in s.items())]  # fmt: skip
+
+
+def grants(db: Any, *, slips: bool = True) -> list[HubGrant]:
+    """The grants this login may see; `slips=False` reads their metadata only."""
+    column = "slips" if slips else "NULL::bytea"
+    with _asking(db, _("list the shared recordings")):
+        rows = db.execute(
+            f"SELECT recording_id, viewer, training, granted_by, granted_at, {column} "
+            "FROM agentapp.grants ORDER BY granted_at, recording_id"
+        ).fetchall()
+    return [
+        HubGrant(r[0], r[1], r[2], r[3], r[4], _slips(bytes(r[5])) if r[5] is not None else None)
+        for r in rows
+    ]

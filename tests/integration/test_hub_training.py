@@ -1,0 +1,184 @@
+"""The training's documents on a real hub (PostgreSQL, TLS, a login per person): a trainer's
+analysis, the trainee's own review and the coaching record, sealed by the client; a recording
+shared with its trainee for the key their desk registered. Each role sees only its rows (the
+trainee theirs, a trainer their trainings', the DPO and IT the metadata, a desk nothing), the
+hub decides whose a document is, and the documents outlive the video to their year."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agentapp.core.analysis import Analysis, Mark, document, from_document
+from agentapp.core.grid import Criterion, Grid
+from agentapp.hub.connect import HubError
+from agentapp.vault.sealing import SealError, SlipKeys, seal, slip_for, unseal
+from tests.hubs import Hub, Logins, hub_problem, logins_on_a_hub
+from tests.integration.conftest import need
+from tests.integration.test_hub import PEOPLE, POLICY, _ship, rid
+
+psycopg = pytest.importorskip("psycopg")
+
+SITE = X25519PrivateKey.generate()  # the site's recording key (a trainer's key store holds it)
+GRID = Grid("CRM onboarding", (Criterion("Greeting", "says who they are"),
+                               Criterion("Needs", "asks before answering")))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Logins]]:
+    need(hub_problem() is None, f"no PostgreSQL server: {hub_problem()}")
+    with logins_on_a_hub(POLICY, PEOPLE, tmp_path_factory.mktemp("policy")) as both:
+        yield both
+
+
+def _analysis(recording: str, kind: str = "trainer") -> dict[str, Any]:
+    marks = (Mark("Greeting", "acquired", "clear", (1.5,)), Mark("Needs", "to_work_on"))
+    return document(Analysis(recording, GRID, marks, kind))
+
+
+def test_each_role_sees_only_its_documents_and_the_dpo_their_metadata(
+    hub: tuple[Hub, Logins],
+) -> None:
+    from agentapp.hub.training import add_document, documents, open_document
+
+    _, logins = hub
+    assert _ship(logins("desk-a"), "d-gina", "gina", "CRM onboarding") == "stored"
+    assert _ship(logins("desk-b"), "d-bob", "bob", "Sales basics") == "stored"
+    gina, bob = rid("d-gina"), rid("d-bob")
+    carol = logins("carol")
+    doc = add_document(carol, "analysis", gina, _analysis(gina), SITE.public_key())
+    # a trainer of another training, the trainee, a desk: refused by the hub
+    for who, why in (("erin", "no trainer of this recording's training"),
+                     ("gina", "knows gina as no trainer"),
+                     ("desk-a", "permission denied for function add_document")):  # fmt: skip
+        with pytest.raises(HubError, match=why):
+            add_document(logins(who), "analysis", gina, _analysis(gina), SITE.public_key())
+    # nobody writes the table itself: whose, which training, who and when are the hub's
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        carol.execute(
+            "INSERT INTO agentapp.training_docs (kind, recording_id, agent, training, sealed, "
+            "author, purge_after) VALUES ('analysis', %s, 'bob', 'Sales basics', 'x', 'erin', "
+            "now() + interval '9 years')",
+            (bob,),
+        )
+    carol.rollback()
+
+    def seen(role: str, sealed: bool = True) -> list[int]:
+        return [
+            d.id for d in documents(logins(role), sealed=sealed) if d.recording_id in (gina, bob)
+        ]
+
+    assert seen("carol") == [doc] and seen("gina") == [doc]
+    assert seen("erin") == [] and seen("bob") == [] and seen("alice") == []
+    assert seen("dan", sealed=False) == seen("it", sealed=False) == [doc]
+    for role in ("dan", "it"):  # the DPO's and IT's logins: the metadata, never the sealed part
+        with pytest.raises(HubError, match="permission denied for table training_docs"):
+            documents(logins(role))
+    with pytest.raises(HubError, match="permission denied for table training_docs"):
+        documents(logins("desk-a"), sealed=False)
+    (row,) = documents(carol, gina)
+    assert (row.kind, row.agent, row.training, row.author) == (
+        "analysis", "gina", "CRM onboarding", "carol")  # fmt: skip
+    assert dt.timedelta(days=364) < row.purge_after - row.written_at <= dt.timedelta(days=366)
+    assert from_document(open_document(row, SITE)) == Analysis(
+        gina, GRID, (Mark("Greeting", "acquired", "clear", (1.5,)), Mark("Needs", "to_work_on"))
+    )
+    (hers,) = documents(logins("gina"), gina)  # her own row: its content is for the site's key
+    with pytest.raises(HubError, match="cannot be opened"):
+        open_document(hers, X25519PrivateKey.generate())
+
+
+def test_a_recording_shared_with_its_trainee_opens_for_her_key_alone_until_withdrawn(
+    hub: tuple[Hub, Logins],
+) -> None:
+    from agentapp.hub.admin import audit_rows
+    from agentapp.hub.training import add_document, documents, grants, register_key, share, withdraw
+
+    _, logins = hub
+    for tag, agent in (("g-gina", "gina"), ("g-alice", "alice")):
+        assert _ship(logins("desk-a"), tag, agent, "CRM onboarding") == "stored"
+    assert _ship(logins("desk-b"), "g-bob", "bob", "Sales basics") == "stored"
+    rec, alices, bobs = rid("g-gina"), rid("g-alice"), rid("g-bob")
+    segment = seal(b"the call's pixels", SITE.public_key(), {"segment": rec})
+    trainee, stranger = X25519PrivateKey.generate(), X25519PrivateKey.generate()
+    register_key(logins("gina"), trainee.public_key())
+    register_key(logins("bob"), stranger.public_key())
+    with pytest.raises(HubError, match="permission denied for function register_key"):
+        register_key(logins("carol"), stranger.public_key())
+    slips = [slip_for(segment, SITE, trainee.public_key())]
+    carol, gina = logins("carol"), logins("gina")
+    refusals = [
+        (carol, rec, "bob", "shared with its own trainee only"),
+        (carol, bobs, "bob", "no trainer of this recording's training"),
+        (logins("erin"), rec, "gina", "no trainer of this recording's training"),
+        (carol, alices, "alice", "alice has no key at the hub yet"),
+        (gina, rec, "gina", "permission denied for function share_recording"),
+    ]
+    for db, target, viewer, why in refusals:
+        with pytest.raises(HubError, match=why):
+            share(db, target, viewer, slips)
+    share(carol, rec, "gina", slips)
+
+    def shared(role: str, with_slips: bool = True) -> list[tuple[str, str]]:
+        return [(g.recording_id, g.viewer) for g in grants(logins(role), slips=with_slips)
+                if g.recording_id in (rec, alices, bobs)]  # fmt: skip
+
+    assert shared("gina") == shared("carol") == [(rec, "gina")]
+    assert shared("bob") == shared("erin") == shared("alice") == []
+    assert shared("dan", with_slips=False) == [(rec, "gina")]
+    with pytest.raises(HubError, match="permission denied for table grants"):
+        grants(logins("dan"))
+    # the slips open the segment for her key, and for no other
+    (grant,) = [g for g in grants(gina) if g.recording_id == rec]
+    assert grant.slips is not None
+    assert unseal(segment, SlipKeys(trainee, grant.slips))[1] == b"the call's pixels"
+    with pytest.raises(SealError):
+        unseal(segment, SlipKeys(stranger, grant.slips))
+    # her own review, while the grant holds; not another trainee's on her call
+    review = add_document(
+        gina, "self-review", rec, _analysis(rec, "self-review"), SITE.public_key()
+    )
+    with pytest.raises(HubError, match="is not shared with you"):
+        add_document(logins("bob"), "self-review", rec, _analysis(rec, "self-review"),
+                     SITE.public_key())  # fmt: skip
+    assert [d.id for d in documents(carol, rec)] == [review]  # it reaches her trainer
+    assert withdraw(carol, rec, "gina") and not withdraw(carol, rec, "gina")
+    assert shared("gina") == shared("carol") == []
+    with pytest.raises(HubError, match="is not shared with you"):
+        add_document(gina, "self-review", rec, _analysis(rec, "self-review"), SITE.public_key())
+    trail = [(e["action"], e["target"]) for e in audit_rows(logins("dan"))]
+    for entry in (("key registered", "gina"), ("recording shared", rec),
+                  ("self-review added", rec), ("share withdrawn", rec)):  # fmt: skip
+        assert entry in trail, entry
+
+
+def test_the_documents_outlive_the_video_to_their_year(hub: tuple[Hub, Logins]) -> None:
+    from agentapp.hub.admin import audit_rows, purge
+    from agentapp.hub.training import add_document, documents, grants, register_key, share
+
+    h, logins = hub
+    assert _ship(logins("desk-b"), "y-bob", "bob", "Sales basics", age_days=183.01, hub=h) == (
+        "stored"
+    )
+    rec, erin = rid("y-bob"), logins("erin")
+    analysis = add_document(erin, "analysis", rec, {"words": "an analysis"}, SITE.public_key())
+    register_key(logins("bob"), X25519PrivateKey.generate().public_key())
+    share(erin, rec, "bob", [{"file": "f", "kid": "k"}])
+    assert purge(logins("it")) >= 1  # the video at its six months, and the grant with it
+    assert rec not in [g.recording_id for g in grants(erin)]
+    assert [d.id for d in documents(erin, rec)] == [analysis]  # the analysis stays
+    # the coaching session after the video has gone: on the recording the trainer wrote on
+    coaching = add_document(erin, "coaching", rec, {"words": "next steps"}, SITE.public_key())
+    with pytest.raises(HubError, match="no trainer of this recording's training"):
+        add_document(logins("carol"), "coaching", rec, {"words": "x"}, SITE.public_key())
+    with h.admin() as su:  # a year after the analysis was written
+        su.execute("UPDATE agentapp.training_docs SET purge_after = now() - interval '1 second' "
+                   "WHERE id = %s", (analysis,))  # fmt: skip
+    purge(logins("it"))
+    assert [d.id for d in documents(erin, rec)] == [coaching]
+    purged = [e for e in audit_rows(logins("dan")) if e["action"] == "analysis purged"]
+    assert [(e["target"], e["who"]) for e in purged] == [(rec, "bob")]
