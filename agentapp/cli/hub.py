@@ -1,5 +1,6 @@
 """The site hub's commands (docs/hub.md): a trial hub in one command, logins, this desk's
-password, the policy's enrolments, the recordings one may see, the trail, the purge.
+password, the policy's enrolments, the recordings one may see, the trail, the purge (the
+training's shares and documents: cli/hub_training.py).
 
 A person's command connects as that person's own hub login ([hub] of agent.toml, or --hub,
 --user, --ca); `--dir` administers a trial hub made by `hub init` over its local socket, as
@@ -26,11 +27,12 @@ from agentapp.cli.base import (
     handled,
     read_passphrase,
 )
+from agentapp.cli.hub_login import hub_config as _config
+from agentapp.cli.hub_login import person as _person
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
-    from agentapp.core.config import HubConfig
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -153,27 +155,12 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
         help=_("delete the recordings past their deadline at the hub (IT)"),
     )
     handled(pu, hub_purge)
+    from agentapp.cli.hub_training import register_on
+
+    register_on(hub, common, login, keyed)
 
 
 # ------------------------------------------------------------------ connections
-def _config(args: argparse.Namespace, s: Settings) -> HubConfig:
-    from agentapp.core.config import HubConfig
-
-    cfg = s.config.hub
-    url = args.hub or (cfg.url if cfg else None)
-    user = args.user or (cfg.user if cfg else None)
-    ca = args.ca or (cfg.ca if cfg else None)
-    if not (url and user and ca):
-        raise CliError(_("no hub: give --hub, --user and --ca, or a [hub] table in agent.toml"), 2)
-    return HubConfig(url, user, Path(ca).absolute())
-
-
-def _person(args: argparse.Namespace, s: Settings) -> Any:
-    from agentapp.hub.connect import desk_connect
-
-    return desk_connect(_config(args, s), app="agentapp cli")
-
-
 def _admin(args: argparse.Namespace, s: Settings) -> Any:
     if getattr(args, "dir", None) is not None:
         from agentapp.hub.cluster import load

@@ -254,6 +254,25 @@ def heads_record(data_dir: Path, hub_url: str) -> AuditLog:
     return AuditLog(folder / f"{hashlib.sha256(hub_url.encode()).hexdigest()[:16]}.jsonl")
 
 
+def sealed_files(db: Any, rid: str) -> dict[str, bytes]:
+    """The sealed files the hub holds of `rid` (those this login may read), each checked (its
+    name's form, its digest) before any is given; in the caller's transaction. Raises
+    HubError: then none is given."""
+    from agentapp.core.names import is_segment_name, shown
+
+    parts = db.execute(
+        "SELECT name, data, sha256 FROM agentapp.segments WHERE recording_id = %s ORDER BY name",
+        (rid,),
+    ).fetchall()
+    files: dict[str, bytes] = {}
+    for name, data, digest in parts:
+        if not is_segment_name(name) or hashlib.sha256(data).hexdigest() != digest:
+            raise HubError(_("segment {name} of {rid} is damaged at the hub: nothing "
+                             "fetched").format(name=shown(name), rid=rid))  # fmt: skip
+        files[name] = bytes(data)
+    return files
+
+
 def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
     """One recording the login may watch, sealed as it is, into `data_dir`'s recordings, so
     that `agentapp recordings view/export --data-dir` play it (decryption needs the site's
@@ -261,7 +280,7 @@ def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
     anything is written (the id, each segment's name and digest, the metadata's id), and the
     folder is placed whole inside the recordings folder (vault/store.py place_folder).
     Raises HubError; then nothing was written."""
-    from agentapp.core.names import is_recording_id, is_segment_name, shown
+    from agentapp.core.names import is_recording_id, shown
     from agentapp.files import layout
     from agentapp.vault.store import META, VaultError, place_folder
 
@@ -271,17 +290,7 @@ def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
         row = db.execute("SELECT meta FROM agentapp.recordings WHERE id = %s", (rid,)).fetchone()
         if row is None:
             raise HubError(_("no recording {rid} that you may see at the hub").format(rid=rid))
-        parts = db.execute(
-            "SELECT name, data, sha256 FROM agentapp.segments WHERE recording_id = %s "
-            "ORDER BY name",
-            (rid,),
-        ).fetchall()
-        files: dict[str, bytes] = {}
-        for name, data, digest in parts:
-            if not is_segment_name(name) or hashlib.sha256(data).hexdigest() != digest:
-                raise HubError(_("segment {name} of {rid} is damaged at the hub: nothing "
-                                 "fetched").format(name=shown(name), rid=rid))  # fmt: skip
-            files[name] = bytes(data)
+        files = sealed_files(db, rid)
         meta = row[0] if isinstance(row[0], dict) else {}
         if meta.get("id") != rid:
             raise HubError(_("the hub's metadata of {rid} names another recording: nothing "

@@ -922,8 +922,10 @@ BEGIN
   RETURN doc;
 END $$;
 
--- a recording shared with its trainee by a trainer of its training, for the key they registered
-CREATE FUNCTION share_recording(p_recording text, p_viewer text, p_slips bytea) RETURNS void
+-- a recording shared with its trainee by a trainer of its training, for the key they
+-- registered; the trainer's reason is traced with it
+CREATE FUNCTION share_recording(p_recording text, p_viewer text, p_slips bytea, p_reason text)
+  RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   r recordings%ROWTYPE;
@@ -943,12 +945,13 @@ BEGIN
   VALUES (p_recording, p_viewer, r.training, p_slips, session_user)
     ON CONFLICT (recording_id, viewer) DO UPDATE SET slips = excluded.slips,
       granted_by = excluded.granted_by, granted_at = now();
-  PERFORM _append('hub', 0, '', '', p_viewer, 'recording shared', p_recording, 'with ' || p_viewer);
+  PERFORM _append('hub', 0, '', '', p_viewer, 'recording shared', p_recording,
+                  'with ' || p_viewer || ': ' || _bounded(p_reason, 'a reason', 400));
   PERFORM _chain();
 END $$;
 
 -- a grant withdrawn by a trainer of the recording's training
-CREATE FUNCTION withdraw_grant(p_recording text, p_viewer text) RETURNS boolean
+CREATE FUNCTION withdraw_grant(p_recording text, p_viewer text, p_reason text) RETURNS boolean
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   what text;
@@ -960,7 +963,8 @@ BEGIN
   END IF;
   PERFORM _trains(what);
   DELETE FROM grants WHERE recording_id = p_recording AND viewer = p_viewer;
-  PERFORM _append('hub', 0, '', '', p_viewer, 'share withdrawn', p_recording, 'from ' || p_viewer);
+  PERFORM _append('hub', 0, '', '', p_viewer, 'share withdrawn', p_recording,
+                  'from ' || p_viewer || ': ' || _bounded(p_reason, 'a reason', 400));
   PERFORM _chain();
   RETURN true;
 END $$;
@@ -982,7 +986,7 @@ GRANT EXECUTE ON FUNCTION ship_audit(text, int, text, text, text, text, text, te
 GRANT EXECUTE ON FUNCTION purge_expired(), publish_policy(int, text, jsonb, jsonb, int, text)
   TO agentapp_admin;
 GRANT EXECUTE ON FUNCTION register_key(bytea), add_document(text, text, bytea) TO agentapp_agent;
-GRANT EXECUTE ON FUNCTION add_document(text, text, bytea), share_recording(text, text, bytea),
-  withdraw_grant(text, text) TO agentapp_trainer;
+GRANT EXECUTE ON FUNCTION add_document(text, text, bytea),
+  share_recording(text, text, bytea, text), withdraw_grant(text, text, text) TO agentapp_trainer;
 
 RESET ROLE;

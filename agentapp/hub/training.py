@@ -131,21 +131,57 @@ def open_document(doc: HubDocument, private: X25519PrivateKey) -> dict[str, Any]
     return content
 
 
-def share(db: Any, rid: str, viewer: str, slips: list[dict[str, str]]) -> None:
+def registered_key(db: Any, person: str) -> X25519PublicKey:
+    """The key `person`'s own login registered at the hub (trainers may read it)."""
+    with _asking(db, _("read {person}'s key").format(person=person)):
+        row = db.execute(
+            "SELECT public_key FROM agentapp.people_keys WHERE person = %s", (person,)
+        ).fetchone()
+    if row is None:
+        raise HubError(
+            _("{person} has no key at the hub yet: on their desk, 'agentapp hub key'").format(
+                person=person
+            )
+        )
+    return X25519PublicKey.from_public_bytes(bytes(row[0]))
+
+
+def recording_agent(db: Any, rid: str) -> str:
+    """Whose recording `rid` is, if this login may see it. Raises HubError."""
+    with _asking(db, _("give recording {rid}").format(rid=rid)):
+        row = db.execute("SELECT agent FROM agentapp.recordings WHERE id = %s", (rid,)).fetchone()
+    if row is None:
+        raise HubError(_("no recording {rid} that you may see at the hub").format(rid=rid))
+    return str(row[0])
+
+
+def recording_files(db: Any, rid: str) -> dict[str, bytes]:
+    """The sealed files of a recording this login may watch, each checked before any is
+    given (hub/admin.py sealed_files). Raises HubError."""
+    from agentapp.hub.admin import sealed_files
+
+    with _asking(db, _("give recording {rid}").format(rid=rid)):
+        files = sealed_files(db, rid)
+    if not files:
+        raise HubError(_("recording {id} has no sealed segment").format(id=rid))
+    return files
+
+
+def share(db: Any, rid: str, viewer: str, slips: list[dict[str, str]], reason: str) -> None:
     """Share `rid` with its trainee `viewer`: the slips (vault/sealing.py slip_for) that open
     its files for the key they registered. The hub checks that this login trains its training
-    and that `viewer` is its agent; traced."""
+    and that `viewer` is its agent; traced with `reason`."""
     blob = json.dumps(slips).encode()
     if len(blob) > MAX_SLIPS:
         raise HubError(_("too many files to share at once"))
     with _asking(db, _("share {rid} with {viewer}").format(rid=rid, viewer=viewer)):
-        db.execute("SELECT agentapp.share_recording(%s, %s, %s)", (rid, viewer, blob))
+        db.execute("SELECT agentapp.share_recording(%s, %s, %s, %s)", (rid, viewer, blob, reason))
 
 
-def withdraw(db: Any, rid: str, viewer: str) -> bool:
-    """End the grant of `rid` to `viewer` (False: there was none); traced."""
+def withdraw(db: Any, rid: str, viewer: str, reason: str) -> bool:
+    """End the grant of `rid` to `viewer` (False: there was none); traced with `reason`."""
     with _asking(db, _("withdraw {rid} from {viewer}").format(rid=rid, viewer=viewer)):
-        (done,) = one_row(db, "SELECT agentapp.withdraw_grant(%s, %s)", (rid, viewer))
+        (done,) = one_row(db, "SELECT agentapp.withdraw_grant(%s, %s, %s)", (rid, viewer, reason))
     return bool(done)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,8 @@ from agentapp.core.grid import Criterion, Grid
 from agentapp.hub.connect import HubError
 from agentapp.vault.sealing import SealError, SlipKeys, seal, slip_for, unseal
 from tests.hubs import Hub, Logins, hub_problem, logins_on_a_hub
-from tests.integration.conftest import need
-from tests.integration.test_hub import PEOPLE, POLICY, _ship, rid
+from tests.integration.conftest import need, run_cli
+from tests.integration.test_hub import PEOPLE, POLICY, _one, _ship, rid
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -120,8 +121,8 @@ def test_a_recording_shared_with_its_trainee_opens_for_her_key_alone_until_withd
     ]
     for db, target, viewer, why in refusals:
         with pytest.raises(HubError, match=why):
-            share(db, target, viewer, slips)
-    share(carol, rec, "gina", slips)
+            share(db, target, viewer, slips, "review")
+    share(carol, rec, "gina", slips, "weekly review")
 
     def shared(role: str, with_slips: bool = True) -> list[tuple[str, str]]:
         return [(g.recording_id, g.viewer) for g in grants(logins(role), slips=with_slips)
@@ -146,7 +147,7 @@ def test_a_recording_shared_with_its_trainee_opens_for_her_key_alone_until_withd
         add_document(logins("bob"), "self-review", rec, _analysis(rec, "self-review"),
                      SITE.public_key())  # fmt: skip
     assert [d.id for d in documents(carol, rec)] == [review]  # it reaches her trainer
-    assert withdraw(carol, rec, "gina") and not withdraw(carol, rec, "gina")
+    assert withdraw(carol, rec, "gina", "done") and not withdraw(carol, rec, "gina", "done")
     assert shared("gina") == shared("carol") == []
     with pytest.raises(HubError, match="is not shared with you"):
         add_document(gina, "self-review", rec, _analysis(rec, "self-review"), SITE.public_key())
@@ -167,7 +168,7 @@ def test_the_documents_outlive_the_video_to_their_year(hub: tuple[Hub, Logins]) 
     rec, erin = rid("y-bob"), logins("erin")
     analysis = add_document(erin, "analysis", rec, {"words": "an analysis"}, SITE.public_key())
     register_key(logins("bob"), X25519PrivateKey.generate().public_key())
-    share(erin, rec, "bob", [{"file": "f", "kid": "k"}])
+    share(erin, rec, "bob", [{"file": "f", "kid": "k"}], "review")
     assert purge(logins("it")) >= 1  # the video at its six months, and the grant with it
     assert rec not in [g.recording_id for g in grants(erin)]
     assert [d.id for d in documents(erin, rec)] == [analysis]  # the analysis stays
@@ -182,3 +183,71 @@ def test_the_documents_outlive_the_video_to_their_year(hub: tuple[Hub, Logins]) 
     assert [d.id for d in documents(erin, rec)] == [coaching]
     purged = [e for e in audit_rows(logins("dan")) if e["action"] == "analysis purged"]
     assert [(e["target"], e["who"]) for e in purged] == [(rec, "bob")]
+
+
+def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
+    hub: tuple[Hub, Logins],
+    keystore: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`agentapp hub key` on the trainee's side, `hub share` and `hub withdraw` on the
+    trainer's (the slips made with the site's key from her key store), `hub documents` for
+    each role; a hostile id is refused in one line before anything is asked of the hub."""
+    import hashlib
+
+    from psycopg.types.json import Jsonb
+
+    from agentapp.hub.training import add_document, grants
+    from agentapp.vault.keys import load_private_from_keystore, store_private_in_keystore
+    from agentapp.vault.sealing import read_header
+    from tests.hubs import meta, new_rid
+
+    h, logins = hub
+    rec = new_rid()
+    segment = seal(b"the call's pixels", SITE.public_key(), {"segment": rec})
+    desk = logins("desk-a")
+    assert _one(desk, "SELECT agentapp.reserve_slot(%s, 'alice')", (rec,)) == "reserved"
+    shipped = desk.execute(  # the row and its segments in one transaction, as a desk does
+        "SELECT agentapp.ship_recording(%s)", (Jsonb(meta(rec, "alice", "CRM onboarding")),)
+    ).fetchone()[0]
+    assert shipped == "stored"
+    desk.execute("SELECT agentapp.ship_segment(%s, 'seg-000000.seal', %s, %s)",
+                 (rec, segment, hashlib.sha256(segment).hexdigest()))  # fmt: skip
+    desk.commit()
+    store_private_in_keystore(SITE)  # the trainer's key store holds the site's key
+
+    def cli(who: str, *argv: str) -> tuple[int, str]:
+        secret = tmp_path / f"{who}.secret"
+        secret.write_text(logins.passwords[who])
+        where = ["--hub", h.url, "--user", who, "--ca", str(h.ca)]
+        folder = tmp_path / who
+        folder.mkdir(exist_ok=True)
+        run_cli(who, folder, monkeypatch, capsys, "hub", "login", *where, "--password-file",
+                str(secret))  # fmt: skip
+        return run_cli(who, folder, monkeypatch, capsys, "hub", *argv, *where)
+
+    code, said = cli("carol", "share", rec, "--reason", "weekly review")
+    assert code == 1 and "alice has no key at the hub yet" in said, said
+    code, said = cli("alice", "key")
+    assert code == 0 and "registered at the hub" in said, said
+    code, said = cli("carol", "share", rec, "--reason", "weekly review")
+    assert code == 0 and f"{rec} shared with alice at the hub (1 sealed files)" in said, said
+    (grant,) = [g for g in grants(logins("alice")) if g.recording_id == rec]
+    assert grant.slips is not None
+    mine = load_private_from_keystore(grant.slips[0]["kid"])  # her key, from her key store
+    assert unseal(segment, SlipKeys(mine, grant.slips))[1] == b"the call's pixels"
+    assert read_header(segment)[0]["kid"] != grant.slips[0]["kid"]
+    add_document(logins("carol"), "analysis", rec, _analysis(rec), SITE.public_key())
+    for who in ("carol", "alice", "dan"):
+        code, said = cli(who, "documents", rec)
+        assert code == 0 and f"analysis     {rec}  alice  CRM onboarding  by carol" in said, said
+    code, said = cli("bob", "documents", rec)
+    assert code == 0 and "no training document" in said, said
+    for hostile in ("../../etc/passwd", "x" * 5000):
+        code, said = cli("carol", "share", hostile, "--reason", "weekly review")
+        assert code == 2 and said.count("\n") == 1 and "is not a recording id" in said, said
+    code, said = cli("carol", "withdraw", rec, "--reason", "reviewed together")
+    assert code == 0 and f"the share of {rec} is withdrawn" in said, said
+    assert [g for g in grants(logins("alice")) if g.recording_id == rec] == []

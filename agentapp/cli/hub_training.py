@@ -1,0 +1,145 @@
+"""The training's shares and documents at the hub, from the command line (docs/hub.md):
+
+    agentapp hub key                          (trainee: your own key, its public half at the hub)
+    agentapp hub share ID --reason WHY        (a trainer of its training: with its own trainee)
+    agentapp hub withdraw ID --reason WHY
+    agentapp hub documents [ID] [--json]      (the training's documents you may see there)
+
+The hub checks each act and traces it (hub/schema.sql); the slips are made here, with the
+site's recording key from the trainer's key store, and never leave it otherwise.
+
+Threading: run on the CLI's single thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from agentapp.cli.base import CliError, Sub, audited_reason, handled
+from agentapp.cli.hub_login import person
+from agentapp.i18n import _
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.agent.settings import Settings
+
+
+def register_on(
+    hub: Sub,
+    common: argparse.ArgumentParser,
+    login: argparse.ArgumentParser,
+    keyed: argparse.ArgumentParser,
+) -> None:
+    said = _("make your own key and register it at the hub, to watch what is shared with you")
+    handled(hub.add_parser("key", parents=[common, login], help=said), hub_key)
+    acts = (("share", _("share a recording at the hub with its own trainee (trainers)")),
+            ("withdraw", _("withdraw the share of a recording at the hub")))  # fmt: skip
+    for name, text in acts:
+        p = hub.add_parser(name, parents=[common, login, keyed], help=text)
+        p.add_argument("id")
+        p.add_argument("--reason", required=True, help=_("why (audited)"))
+        handled(p, hub_share)
+    docs = hub.add_parser(
+        "documents", parents=[common, login], help=_("the training's documents you may see")
+    )
+    docs.add_argument("id", nargs="?", help=_("only those on this recording"))
+    docs.add_argument("--json", action="store_true")
+    handled(docs, hub_documents)
+
+
+def _recording_id(rid: str) -> str:
+    from agentapp.core.names import is_recording_id, shown
+
+    if not is_recording_id(rid):
+        raise CliError(_("{rid} is not a recording id").format(rid=shown(rid)), 2)
+    return rid
+
+
+def hub_key(args: argparse.Namespace, s: Settings) -> int:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.hub.training import register_key
+    from agentapp.vault.keys import KeyProblem, store_private_in_keystore
+    from agentapp.vault.sealing import fingerprint
+
+    private = X25519PrivateKey.generate()
+    try:
+        store_private_in_keystore(private)
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    with person(args, s) as db:
+        register_key(db, private.public_key())
+    print(_("your key {kid} is in your key store; its public half is registered at the hub. "
+            "A trainer can now share your recordings with you.").format(
+        kid=fingerprint(private.public_key())))  # fmt: skip
+    return 0
+
+
+def _site_key(args: argparse.Namespace, first: bytes) -> X25519PrivateKey:
+    """The recording key's private half: the --key file, or the key store's entry for the
+    key the recording was sealed for."""
+    from agentapp.cli.base import read_passphrase
+    from agentapp.vault.keys import load_private_file, load_private_from_keystore
+    from agentapp.vault.sealing import read_header
+
+    if args.key is not None:
+        return load_private_file(args.key, read_passphrase(args.passphrase_file))
+    return load_private_from_keystore(str(read_header(first)[0]["kid"]))
+
+
+def hub_share(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.training import (
+        recording_agent,
+        recording_files,
+        registered_key,
+        share,
+        withdraw,
+    )
+    from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.sealing import SealError, slip_for
+
+    rid, reason = _recording_id(args.id), audited_reason(args.reason)
+    with person(args, s) as db:
+        agent = recording_agent(db, rid)
+        if args.hub_command == "withdraw":
+            gone = withdraw(db, rid, agent, reason)
+            said = _("the share of {id} is withdrawn") if gone else _("{id} was not shared")
+            print(said.format(id=rid))
+            return 0
+        trainee = registered_key(db, agent)
+        files = recording_files(db, rid)
+        try:
+            site = _site_key(args, next(iter(files.values())))
+            slips = [slip_for(blob, site, trainee) for blob in files.values()]
+        except (KeyProblem, SealError, KeyError, ValueError) as exc:
+            raise CliError(_("not shared: {exc}").format(exc=exc)) from None
+        share(db, rid, agent, slips, reason)
+    print(_("{id} shared with {agent} at the hub ({n} sealed files)").format(
+        id=rid, agent=agent, n=len(slips)))  # fmt: skip
+    return 0
+
+
+def hub_documents(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.training import documents
+
+    rid = _recording_id(args.id) if args.id is not None else None
+    with person(args, s) as db:
+        found = documents(db, rid, sealed=False)
+    if args.json:
+        rows = [{"id": d.id, "kind": d.kind, "recording": d.recording_id, "agent": d.agent,
+                 "training": d.training, "author": d.author,
+                 "written_at": d.written_at.isoformat(), "purge_after": d.purge_after.isoformat()}
+                for d in found]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    if not found:
+        print(_("no training document that you may see at the hub"))
+    for d in found:
+        print(_("{n:>5}  {kind:<12} {rid}  {agent}  {training}  by {author} on {written:%Y-%m-%d}"
+                "  until {until:%Y-%m-%d}").format(
+            n=d.id, kind=d.kind, rid=d.recording_id, agent=d.agent, training=d.training,
+            author=d.author, written=d.written_at, until=d.purge_after))  # fmt: skip
+    return 0
