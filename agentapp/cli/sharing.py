@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from agentapp.vault.review import Review
     from agentapp.vault.store import RecordingMeta, Vault
 
+log = logging.getLogger(__name__)
 OWN_REVIEW = "my own review"  # the reason traced when a trainee gives none
 
 
@@ -152,10 +154,14 @@ def mine_list(args: argparse.Namespace, s: Settings) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in found], indent=1, ensure_ascii=False))
         return 0
+    examples = _examples(s)
     for m in found:
         line = _("{id}  {started:%Y-%m-%d %H:%M} UTC  {duration:.0f} s  {training}")
         print(line.format(id=m.id, started=_day(m.started_at), duration=m.duration_s,
                           training=m.training))  # fmt: skip
+        about = None if m.agent else _described(grants, examples, m.id, review.who.name)
+        if about:
+            print("    " + _("teaching example: {text}").format(text=about))
     if not found:
         print(_("no recording is shared with you yet"))
     return 0
@@ -212,6 +218,12 @@ class MyRecordings:
         return _playback(self._review, self._grants, self._vault, rid, OWN_REVIEW,
                          self._examples)  # fmt: skip
 
+    def about(self, rid: str) -> str | None:
+        """What a teaching example offered to this person shows (its trainer's description,
+        opened with their own slips); None for their own recordings, or when it cannot be
+        read (the list and the player work without it)."""
+        return _described(self._grants, self._examples, rid, self._review.who.name)
+
     def grid(self, rid: str) -> Grid | None:
         """The training's grid for one of them (None: no grid, or not one of them)."""
         policy = _policy_of(self._s)
@@ -229,6 +241,23 @@ class MyRecordings:
                             installed_public_key_path(self._s.data_dir), days)  # fmt: skip
         return _("your review {id} is sealed for your trainers; kept until {purge:%Y-%m-%d}"
                  ).format(id=a.id, purge=_day(a.purge_after))  # fmt: skip
+
+
+def _described(grants: Grants, examples: Vault, rid: str, me: str) -> str | None:
+    """A teaching example's description for `me` (module docstring of vault/examples.py)."""
+    from agentapp.vault.examples import described
+    from agentapp.vault.keys import load_private_from_keystore
+    from agentapp.vault.sealing import SlipKeys
+
+    try:
+        grant = grants.get(rid, me) if examples.has(rid) else None
+        if grant is None:
+            return None
+        keys = SlipKeys(load_private_from_keystore(grant.kid), list(grant.slips.values()))
+        return described(examples, rid, keys)
+    except Exception:  # a key store, a file: the example still plays without its words
+        log.warning("the description of %s cannot be read", rid, exc_info=True)
+        return None
 
 
 def _policy_of(s: Settings) -> Policy | None:

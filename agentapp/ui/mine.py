@@ -32,6 +32,8 @@ class Mine(Protocol):
 
     def grid(self, rid: str) -> Grid | None: ...
 
+    def about(self, rid: str) -> str | None: ...
+
     def review(self, rid: str, items: object) -> str: ...
 
 
@@ -98,6 +100,10 @@ class MineWindow(QWidget):
                               speaker=create_speaker, side=pane)  # fmt: skip
         if pane is not None:
             player.timeline.clicked.connect(pane.timeline_clicked)
+        about = self._mine.about(rid)
+        self.status.setText(
+            _("Teaching example, anonymised: {text}").format(text=about) if about else ""
+        )
         self.players.append(player)
         player.show()
 

@@ -6,6 +6,7 @@ the training: refused. (The other trainee is this test's own login.)"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import pwd
@@ -17,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agentapp.agent.settings import Settings
-from agentapp.cli.sharing import MyRecordings
+from agentapp.cli.sharing import MyRecordings, mine_list
 from agentapp.core.config import AgentConfig
 from agentapp.core.policy import parse_policy
 from agentapp.demo.run import make_sample_site
@@ -91,8 +92,14 @@ def test_a_teaching_example_is_anonymised_sealed_and_offered_to_a_trainee_of_the
     desk.mkdir(mode=0o700)
     shutil.copytree(trainer / "keys", desk / "keys")
     shutil.copyfile(site / "policy" / "policy.toml", desk / "policy.toml")
-    mine_now = MyRecordings(Settings(desk, me, desk / "policy.toml", AgentConfig(site=site), me))
+    mine_s = Settings(desk, me, desk / "policy.toml", AgentConfig(site=site), me)
+    mine_now = MyRecordings(mine_s)
     assert [m.id for m in mine_now.listed()] == [example.id]
+    # what it shows, in the trainer's words, beside it (opened with my slips)
+    assert mine_now.about(example.id) == DESCRIBED
+    capsys.readouterr()
+    assert mine_list(argparse.Namespace(json=False), mine_s) == 0
+    assert f"teaching example: {DESCRIBED}" in capsys.readouterr().out
     playback = mine_now.opened(example.id)
     from agentapp.vault.export import iter_frames
 
