@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF
-from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from agentapp.core.coaching import Coaching, said, side_by_side
 from agentapp.i18n import _, date
@@ -61,5 +61,11 @@ def write_pdf(c: Coaching, author: str, out: Path) -> None:
                                      QPageLayout.Orientation.Portrait,
                                      QMarginsF(15, 15, 15, 15)))  # fmt: skip
     doc = QTextDocument()
+    # no ligatures: an id or a word copied from the PDF must be its own letters ("ff" in a
+    # recording id was one glyph, U+FB00, that no search or command line matches)
+    font = doc.defaultFont()
+    for tag in ("liga", "clig", "dlig"):
+        font.setFeature(QFont.Tag(tag), 0)
+    doc.setDefaultFont(font)
     doc.setHtml(coaching_html(c, author))
     doc.print_(writer)

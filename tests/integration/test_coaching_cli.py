@@ -34,7 +34,10 @@ from tests.policies import ACCESS, GRID, policy_text
 
 MINE = "The caller waited while I searched the account"
 THEIRS = "I searched too long for the account"
-STEPS = "Open the account search before greeting.\nListen back to two calls next week."
+# (ff, fi, fl: letters a font would join into one glyph; a reader copying an id or a word
+# from the PDF must get the letters themselves)
+STEPS = "Open the account search before greeting.\nListen back to two calls next week.\n"
+FLAT = "Ask the office for the fine print: ff16fd3c."
 
 
 def _form(path: Path, comment: str, level: str) -> Path:
@@ -87,7 +90,7 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
 
     # the record of the session
     steps = tmp_path / "steps.txt"
-    steps.write_text(STEPS)
+    steps.write_text(STEPS + FLAT)
     today = dt.date.today().isoformat()
     code, out = run_cli("carol", site, monkeypatch, capsys, "coaching", "add", rid, "--session",
                      today, "--next-steps", str(steps), "--analysis", mine.id,
@@ -109,7 +112,7 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
     reader = pypdf.PdfReader(pdf)
     text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
     for words in ("Coaching record", "Greeting", "to work on", "in progress", MINE, THEIRS,
-                  "Open the account search before greeting", me, rid):  # fmt: skip
+                  "Open the account search before greeting", FLAT, me, rid):  # fmt: skip
         assert words in text, (words, text)
     assert all(not page.images for page in reader.pages)
     assert b"/Subtype /Image" not in pdf.read_bytes() and b"/Subtype/Image" not in pdf.read_bytes()
