@@ -102,15 +102,25 @@ def _no_plaintext_audio(*folders: Path) -> None:
                     assert magic not in blob, f"{magic!r} in {f}"
 
 
+# What other tests' tools unpack in the temporary folder while this one runs (the package's
+# tree holds the bundle, whose executable has these bytes): lintian's pool, the build scripts'
+# `mktemp -d` folders (tmp.XXXXXXXXXX), pip's. Python's tempfile, which the agent would use,
+# names its files and folders tmpXXXXXXXX (no dot, no prefix): they are all still read.
+OTHER_TOOLS = ("lintian-pool-", "tmp.", "pip-")
+
+
 def _no_audio_file_in_temp(since: float, ours: Path) -> None:
     """No file written in the temporary folders since `since` (but the tests' own inputs,
-    under pytest's folders: other tests may run at the same time) holds an audio container or
-    an Opus header: no temporary plaintext."""
+    under pytest's folders, and other tools' unpacked trees: other tests may run at the same
+    time) holds an audio container or an Opus header: no temporary plaintext."""
     tests = ours.parents[len(ours.parents) - 3]  # /tmp/pytest-of-USER
     assert tests.name.startswith("pytest-of-"), tests
     for top in (Path(tempfile.gettempdir()), Path("/dev/shm")):
         for folder, _dirs, files in os.walk(top, onerror=lambda e: None):
-            if Path(folder).is_relative_to(tests):
+            where = Path(folder)
+            if where.is_relative_to(tests) or (
+                where != top and where.relative_to(top).parts[0].startswith(OTHER_TOOLS)
+            ):
                 continue
             for name in files:
                 f = Path(folder, name)
