@@ -22,8 +22,6 @@ from agentapp.cli.hub_login import person
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
     from agentapp.agent.settings import Settings
 
 
@@ -78,19 +76,8 @@ def hub_key(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def _site_key(args: argparse.Namespace, first: bytes) -> X25519PrivateKey:
-    """The recording key's private half: the --key file, or the key store's entry for the
-    key the recording was sealed for."""
-    from agentapp.cli.base import read_passphrase
-    from agentapp.vault.keys import load_private_file, load_private_from_keystore
-    from agentapp.vault.sealing import read_header
-
-    if args.key is not None:
-        return load_private_file(args.key, read_passphrase(args.passphrase_file))
-    return load_private_from_keystore(str(read_header(first)[0]["kid"]))
-
-
 def hub_share(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.cli.review import private_key_for
     from agentapp.hub.training import (
         recording_agent,
         recording_files,
@@ -99,7 +86,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
         withdraw,
     )
     from agentapp.vault.keys import KeyProblem
-    from agentapp.vault.sealing import SealError, slip_for
+    from agentapp.vault.sealing import SealError, read_header, slip_for
 
     rid, reason = _recording_id(args.id), audited_reason(args.reason)
     with person(args, s) as db:
@@ -112,7 +99,8 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
         trainee = registered_key(db, agent)
         files = recording_files(db, rid)
         try:
-            site = _site_key(args, next(iter(files.values())))
+            first = next(iter(files.values()))
+            site = private_key_for(args, str(read_header(first)[0]["kid"]))
             slips = [slip_for(blob, site, trainee) for blob in files.values()]
         except (KeyProblem, SealError, KeyError, ValueError) as exc:
             raise CliError(_("not shared: {exc}").format(exc=exc)) from None

@@ -222,12 +222,18 @@ def list_recordings(args: argparse.Namespace, s: Settings) -> int:
 
 
 def private_key(args: argparse.Namespace, first_segment: Path) -> X25519PrivateKey:
-    from agentapp.vault.keys import load_private_file, load_private_from_keystore
     from agentapp.vault.sealing import key_id_of
+
+    return private_key_for(args, key_id_of(first_segment))
+
+
+def private_key_for(args: argparse.Namespace, kid: str) -> X25519PrivateKey:
+    """The recording key's private half: the --key file, or the key store's entry `kid`."""
+    from agentapp.vault.keys import load_private_file, load_private_from_keystore
 
     if args.key is not None:
         return load_private_file(args.key, read_passphrase(args.passphrase_file))
-    return load_private_from_keystore(key_id_of(first_segment))
+    return load_private_from_keystore(kid)
 
 
 def export(args: argparse.Namespace, s: Settings) -> int:
