@@ -55,6 +55,19 @@ def _policy(s: Settings) -> Policy | None:
         return None  # no policy: nobody is trainer or admin (fail closed)
 
 
+def readable_policy(s: Settings) -> Policy:
+    """The policy, for a command that cannot do without it: one that cannot be read (or its
+    version checked in the key store) is said as such, never taken for a policy without
+    the thing asked."""
+    from agentapp.agent.settings import policy_loader
+    from agentapp.core.policy import PolicyError
+
+    try:
+        return policy_loader(s)()
+    except PolicyError as exc:
+        raise CliError(_("the policy cannot be read: {exc}").format(exc=exc)) from None
+
+
 def who_of(s: Settings) -> tuple[Person, Policy | None]:
     from agentapp.core.access import person
 

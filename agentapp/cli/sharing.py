@@ -186,8 +186,9 @@ def mine_form(args: argparse.Namespace, s: Settings) -> int:
     found = [m for m in shared_with_me(review, grants, vault) if m.id == args.id]
     if not found:
         raise CliError(_("{id}: this recording is not shared with you").format(id=args.id))
-    policy = _policy_of(s)
-    write_form(policy.grid_for(found[0].training) if policy else None, found[0], args.out)
+    from agentapp.cli.review import readable_policy
+
+    write_form(readable_policy(s).grid_for(found[0].training), found[0], args.out)
     return 0
 
 

@@ -37,7 +37,15 @@ class UnsafeFolder(Refusal):
 
 def problem(root: str, deep: bool = True) -> str | None:
     """What makes `root` unsafe, in a few words, or None (creating it, 0700, when missing).
-    `deep` False looks only at the folder, the folders above it and its run/ (the hook)."""
+    `deep` False looks only at the folder, the folders above it and its run/ (the hook). A
+    folder that cannot be looked at is unsafe, said with the system's reason."""
+    try:
+        return _problem(root, deep)
+    except OSError as exc:
+        return f"it cannot be checked ({exc.strerror or exc})"
+
+
+def _problem(root: str, deep: bool) -> str | None:
     if os.name != "posix":
         return None
     uid = os.geteuid()
@@ -48,35 +56,50 @@ def problem(root: str, deep: bool = True) -> str | None:
     if os.path.islink(root):
         return f"{root} is a symbolic link"
     os.makedirs(root, mode=0o700, exist_ok=True)
-    st = os.lstat(root)
-    why = _own(root, st, uid)
+    top = os.lstat(root)
+    why = _own(root, top, uid)
     if why:
         return why
-    if stat.S_IMODE(st.st_mode) & 0o077:
+    if stat.S_IMODE(top.st_mode) & 0o077:
         os.chmod(root, 0o700)
     names = os.listdir(root) if deep else [n for n in ("run",) if os.path.lexists(f"{root}/run")]
     for name in names:
         path = os.path.join(root, name)
-        st = os.lstat(path)
-        if name == PEOPLE and _sticky_folder(st, uid):
+        st = _still_there(path)
+        if st is None or (name == PEOPLE and _sticky_folder(st, uid)):
             continue
         why = _part(path, st, uid)
         if why:
             return why
         if stat.S_ISDIR(st.st_mode):
-            for sub in os.listdir(path):
-                why = _part(os.path.join(path, sub), os.lstat(os.path.join(path, sub)), uid)
+            for sub in _names(path):
+                sub_st = _still_there(os.path.join(path, sub))
+                why = None if sub_st is None else _part(os.path.join(path, sub), sub_st, uid)
                 if why:
                     return why
     return None
 
 
+# The agent writes its files by a temporary one renamed into place, while the hook and the
+# commands check the folder: a name listed and gone before it is looked at was no danger, and
+# what replaced it is looked at by the next check.
+def _still_there(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _names(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
 def check(root: str, deep: bool = True) -> None:
     """Raises UnsafeFolder with the line to show."""
-    try:
-        why = problem(root, deep)
-    except OSError as exc:
-        why = f"it cannot be checked ({exc.strerror or exc})"
+    why = problem(root, deep)
     if why:
         raise UnsafeFolder(
             _(

@@ -64,7 +64,7 @@ class MineWindow(QWidget):
         layout.addWidget(self.play)
         layout.addWidget(self.status)
         self.players: list[PlayerWindow] = []
-        self.resize(620, 360)
+        self.resize(760, 360)
         self.refresh()
 
     def refresh(self) -> None:

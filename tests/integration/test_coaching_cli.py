@@ -79,6 +79,12 @@ def test_a_coaching_record_holds_both_reviews_and_prints_as_text_only(
     shutil.copytree(trainer / "keys", desk / "keys")
     shutil.copyfile(site / "policy" / "policy.toml", desk / "policy.toml")
     (desk / "agent.toml").write_text(f'[site]\nfolder = "{site}"\n')
+    # a desk whose policy cannot be read says so, not that the training has no grid
+    signed = (desk / "policy.toml").read_text()
+    (desk / "policy.toml").write_text(signed.replace("CRM", "CRN", 1))
+    code, out = run_cli(me, desk, monkeypatch, capsys, "mine", "form", rid)
+    assert code != 0 and "the policy cannot be read" in out and "grid" not in out, out
+    (desk / "policy.toml").write_text(signed)
     code, out = run_cli(me, desk, monkeypatch, capsys, "mine", "form", rid)
     assert code == 0, out
     review = tmp_path / "own-form.toml"

@@ -86,6 +86,9 @@ def test_my_recordings_lists_and_plays_what_is_shared_with_me(
     assert cli.main(["share", "add", rid, "--reason", "own review", "--data-dir", str(site)]) == 0
     window.refresh()
     assert window.recs.rowCount() == 1 and window.recs.item(0, 0).text() == rid  # type: ignore[union-attr]
+    # the id is shown whole on one line, in French as in English
+    shown_id = window.recs.fontMetrics().horizontalAdvance(rid)
+    assert window.recs.columnWidth(0) > shown_id, (window.recs.columnWidth(0), shown_id)
     window.play_selected()
     (player,) = window.players
     qtbot.addWidget(player)

@@ -156,3 +156,30 @@ def test_keys_it_installed_win_over_a_users_copy(
     write_public(Ed25519PrivateKey.generate().public_key(), data / "keys" / PUBLIC_FILE)
     with pytest.raises(PolicyError, match="policy-signing key refused"):
         signing_key_path(data)
+
+
+def test_files_written_and_renamed_meanwhile_never_break_the_check(tmp_path: Path) -> None:
+    """The agent writes its status beside the hook's socket by a temporary file renamed into
+    place, many times a second: a name listed and gone before it is looked at is no danger
+    (and no traceback for the hook): the check goes on with what is there."""
+    import threading
+
+    d = _folder(tmp_path)
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            for i in range(20):
+                tmp = d / "run" / f".status.json.{i}.tmp"
+                tmp.write_text("{}")
+                os.replace(tmp, d / "run" / "status.json")
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        for _ in range(3000):
+            assert problem(str(d), deep=False) is None
+            assert problem(str(d)) is None
+    finally:
+        stop.set()
+        writer.join(timeout=10)

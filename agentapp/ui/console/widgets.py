@@ -50,6 +50,9 @@ def fill(t: QTableWidget, rows: list[list[str]]) -> None:
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             t.setItem(r, c, QTableWidgetItem(text))
+    # each column as wide as what it holds (a recording id is read and copied whole, never
+    # wrapped or cut), the last one taking what is left
+    t.resizeColumnsToContents()
 
 
 def first_cell(t: QTableWidget, row: int) -> str:
