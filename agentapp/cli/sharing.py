@@ -140,10 +140,10 @@ def _mine(s: Settings) -> tuple[Review, Grants, Vault]:
 
 def _examples(s: Settings) -> Vault:
     """The site's teaching examples, read as they are (vault/examples.py)."""
-    from agentapp.vault.examples import EXAMPLES
+    from agentapp.files import layout
     from agentapp.vault.store import Vault
 
-    return Vault.reading(site_of(s) / EXAMPLES)
+    return Vault.reading(layout.examples(site_of(s)))
 
 
 def mine_list(args: argparse.Namespace, s: Settings) -> int:

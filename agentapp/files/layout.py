@@ -100,6 +100,11 @@ def site_policy(site: Path) -> Path:
     return site / "policy" / "policy.toml"
 
 
+def examples(site: Path) -> Path:
+    """A site's teaching examples (vault/examples.py)."""
+    return site / "examples"
+
+
 def site_trails(site: Path) -> Path:
     """The folder of the reviewers' own trails at a site (one file per person and key)."""
     return site / SITE_TRAILS

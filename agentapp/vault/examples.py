@@ -25,6 +25,7 @@ from agentapp.core.access import Action
 from agentapp.core.geometry import Rect
 from agentapp.core.names import shown
 from agentapp.core.videopack import pack
+from agentapp.files import layout
 from agentapp.i18n import _
 from agentapp.vault.export import blur, iter_frames, open_segments, video_size
 from agentapp.vault.grants import DESCRIPTION, Grant, GrantError, Grants
@@ -33,13 +34,12 @@ from agentapp.vault.sealing import Opener, seal, unseal
 from agentapp.vault.sink import SealingSink
 from agentapp.vault.store import RecordingMeta, Vault, VaultError, write_atomic
 
-EXAMPLES = "examples"
 MAX_DESCRIPTION = 500  # characters
 EXAMPLE_FPS = 10
 
 
 def examples(site: Path) -> Vault:
-    return Vault(site / EXAMPLES)
+    return Vault(layout.examples(site))
 
 
 def make_example(

@@ -26,7 +26,6 @@ from agentapp.vault import people
 from agentapp.vault.analyses import AnalysesStore
 from agentapp.vault.audit import AuditError, AuditLog
 from agentapp.vault.coaching import CoachingStore
-from agentapp.vault.examples import EXAMPLES
 from agentapp.vault.exports import ExportsIndex, this_host
 from agentapp.vault.grants import GrantError, Grants
 from agentapp.vault.notes import NotesStore, SealedDocs
@@ -62,7 +61,7 @@ def purge_expired(
         *(AnalysesStore(folder) for _login, folder in people.folders(data_dir)),  # self-reviews
     ]
     done: list[Purged] = []
-    examples = data_dir / EXAMPLES  # a site's teaching examples (vault/examples.py)
+    examples = layout.examples(data_dir)
     vaults = [(vault, "recording")] + ([(Vault(examples), "example")] if examples.is_dir() else [])
     for kept, kind in vaults:
         done += _purge_recordings(kept, kind, now, days)

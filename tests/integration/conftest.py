@@ -27,8 +27,8 @@ from agentapp.vault.store import STATUS_COMPLETE, Vault
 
 CI = os.environ.get("CI") == "true"
 
-BUSINESS = SampleWindow("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 1280, 720))
-PRIVATE = SampleWindow("agentapp-private", "Private mail", (255, 0, 255), (1000, 500, 700, 450))
+BUSINESS = SampleWindow("agentapp-business", "CRM — form", (40, 160, 60), (100, 100, 800, 450))
+PRIVATE = SampleWindow("agentapp-private", "Private mail", (255, 0, 255), (600, 330, 700, 450))
 
 
 def wait_until(what: Callable[[], object], why: str, timeout: float = 30) -> None:

@@ -22,7 +22,8 @@ from agentapp.cli.sharing import MyRecordings, mine_list
 from agentapp.core.config import AgentConfig
 from agentapp.core.policy import parse_policy
 from agentapp.demo.run import make_sample_site
-from agentapp.vault.examples import EXAMPLES, described
+from agentapp.files import layout
+from agentapp.vault.examples import described
 from agentapp.vault.grants import Grants
 from agentapp.vault.keys import (
     keystore_problem,
@@ -60,9 +61,9 @@ def test_a_teaching_example_is_anonymised_sealed_and_offered_to_a_trainee_of_the
                      "--description", DESCRIBED, "--blur", "0,0,160,200", "--reason",
                      "teach the account search")  # fmt: skip
     assert code == 0 and "anonymised" in out, out
-    (example,) = Vault(site / EXAMPLES).recordings()
+    (example,) = Vault(layout.examples(site)).recordings()
     assert example.agent == "" and example.training == "CRM onboarding" and example.voice == ""
-    folder = site / EXAMPLES / example.id
+    folder = layout.examples(site) / example.id
     everything = b"".join(p.read_bytes() for p in folder.iterdir())
     assert b"alice" not in everything and DESCRIBED.encode() not in everything
     assert example.purge_after <= Vault(site / "recordings").get(rid).purge_after
@@ -112,7 +113,7 @@ def test_a_teaching_example_is_anonymised_sealed_and_offered_to_a_trainee_of_the
     grant = Grants(site).get(example.id, me)
     assert grant is not None
     keys = SlipKeys(load_private_from_keystore(grant.kid), list(grant.slips.values()))
-    assert described(Vault(site / EXAMPLES), example.id, keys) == DESCRIBED
+    assert described(Vault(layout.examples(site)), example.id, keys) == DESCRIBED
     acts = [(e["who"], e["action"]) for e in site_trail_entries(site)]
     assert ("carol", "make teaching example") in acts and (
         "carol",
@@ -125,4 +126,4 @@ def test_a_teaching_example_is_anonymised_sealed_and_offered_to_a_trainee_of_the
     gone = purge_expired(site, example.purge_after + 1, parse_policy(policy), None)
     assert {("example", example.id), ("share", f"{example.id} with {me}")} <= {
         (x.kind, x.id) for x in gone}  # fmt: skip
-    assert not (site / EXAMPLES / example.id).exists() and mine_now.listed() == []
+    assert not (layout.examples(site) / example.id).exists() and mine_now.listed() == []

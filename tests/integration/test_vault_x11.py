@@ -92,7 +92,7 @@ def test_roles_audit_trail_and_anonymised_export(
         assert _white(region) == 0.0  # no stroke of the text survives
         assert _sharpness(region) < _sharpness(before) / 10
         # outside the rectangle the picture is untouched (codec noise only)
-        assert np.abs(a[300:600, 600:1200].astype(int) - p[300:600, 600:1200]).mean() < 3
+        assert np.abs(a[250:440, 450:790].astype(int) - p[250:440, 450:790]).mean() < 3
         assert a.shape[0] == bh + BAND and _white(a[bh + 2 :]) > 0.01  # the watermark
 
     # The trainer annotates; the admin/DPO verifies the trail but never sees the video.
