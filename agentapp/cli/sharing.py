@@ -168,7 +168,7 @@ def mine_list(args: argparse.Namespace, s: Settings) -> int:
 
 
 def mine_view(args: argparse.Namespace, s: Settings) -> int:
-    _need_display()
+    need_display()
     review, grants, vault = _mine(s)
     playback = _playback(review, grants, vault, args.id, args.reason, _examples(s))
     from agentapp.ui.player import play
@@ -269,13 +269,13 @@ def _policy_of(s: Settings) -> Policy | None:
 
 def mine_window(args: argparse.Namespace, s: Settings) -> int:
     """« Mes enregistrements »: the list and the player, in a window (the tray opens it)."""
-    _need_display()
+    need_display()
     from agentapp.ui.mine import run_mine
 
     return run_mine(MyRecordings(s))
 
 
-def _need_display() -> None:
+def need_display() -> None:
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise CliError(_("no display to play the recording on"))
 

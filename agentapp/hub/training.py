@@ -210,3 +210,50 @@ def grants(db: Any, *, slips: bool = True) -> list[HubGrant]:
         HubGrant(r[0], r[1], r[2], r[3], r[4], _slips(bytes(r[5])) if r[5] is not None else None)
         for r in rows
     ]
+
+
+def shared_with_me(db: Any) -> list[HubGrant]:
+    """The recordings a trainer shared with this login (its own calls), without their slips."""
+    with _asking(db, _("list the recordings shared with you")):
+        rows = db.execute(
+            "SELECT recording_id, viewer, training, granted_by, granted_at FROM agentapp.grants "
+            "WHERE viewer = agentapp.me() ORDER BY granted_at, recording_id"
+        ).fetchall()
+    return [HubGrant(r[0], r[1], r[2], r[3], r[4], None) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedCall:
+    """A recording shared with this login, as the hub gave it: still sealed."""
+
+    meta: dict[str, Any]
+    files: dict[str, bytes]  # segment name → sealed bytes, each checked
+    slips: list[dict[str, str]]  # what opens them for the viewer's own key
+
+
+def open_shared(db: Any, rid: str, reason: str) -> SharedCall:
+    """One recording shared with this login: its metadata, sealed files and slips, traced
+    at the hub ('view shared', or 'view refused' when it is not shared with them). Raises
+    HubError: then nothing is given."""
+    from agentapp.hub.admin import sealed_files
+
+    with _asking(db, _("give recording {rid}").format(rid=rid)):
+        row = db.execute(
+            "SELECT g.slips, r.meta FROM agentapp.grants g JOIN agentapp.recordings r "
+            "ON r.id = g.recording_id WHERE g.recording_id = %s AND g.viewer = agentapp.me()",
+            (rid,),
+        ).fetchone()
+        if row is None:
+            db.execute("SELECT agentapp.audit_append('view refused', %s, %s)",
+                       (rid, "not shared with this person"))  # fmt: skip
+            db.commit()  # (the refusal stays in the trail)
+            raise HubError(_("{rid} is not shared with you at the hub").format(rid=rid))
+        meta = row[1] if isinstance(row[1], dict) else {}
+        if meta.get("id") != rid:
+            raise HubError(_("the hub's metadata of {rid} names another recording").format(
+                rid=rid))  # fmt: skip
+        files = sealed_files(db, rid)
+        db.execute("SELECT agentapp.audit_append('view shared', %s, %s)", (rid, reason))
+    if not files:
+        raise HubError(_("recording {id} has no sealed segment").format(id=rid))
+    return SharedCall(meta, files, _slips(bytes(row[0])))

@@ -130,8 +130,17 @@ def test_the_indicator_goes_with_the_agent_and_a_closed_window_keeps_what_waits_
     assert agent.hook("off-hook", "g-2") == "ok: recording"
     wait_until(lambda: "Recording for training" in _indicator(gnome), "no indicator")
     os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: "not writing: business window not found" in agent.cli("status").stdout,
-               "no word of the closed window")  # fmt: skip
+    said: list[str] = []  # (what the status said last, for a failure's message)
+
+    def told() -> bool:
+        said[:] = [agent.cli("status").stdout]
+        return "not writing: business window not found" in said[0]
+
+    try:
+        wait_until(told, "no word of the closed window")
+    except AssertionError:
+        log = agent.log()[-3000:]
+        raise AssertionError(f"no word of the closed window; status: {said}\n{log}") from None
     assert agent.proc is not None
     agent.proc.kill()  # (as a crash would)
     agent.proc.wait()

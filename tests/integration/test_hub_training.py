@@ -6,6 +6,7 @@ hub decides whose a document is, and the documents outlive the video to their ye
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,3 +252,95 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
     code, said = cli("carol", "withdraw", rec, "--reason", "reviewed together")
     assert code == 0 and f"the share of {rec} is withdrawn" in said, said
     assert [g for g in grants(logins("alice")) if g.recording_id == rec] == []
+
+
+def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(
+    hub: tuple[Hub, Logins],
+    keystore: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A real sealed call shipped by a desk, shared by its trainer at the hub: its trainee's
+    `hub mine` lists it and it opens on her desk with her own key (its frames decoded from
+    memory, watermarked, no plaintext written); another agent's login is refused and traced;
+    withdrawn, it is gone from her list and refused."""
+    import hashlib
+    import json
+
+    import numpy as np
+    from psycopg.types.json import Jsonb
+
+    from agentapp.agent.settings import Settings
+    from agentapp.cli.hub_training import hub_playback
+    from agentapp.core.config import AgentConfig
+    from agentapp.core.errors import Refusal
+    from agentapp.demo.run import make_sample_site
+    from agentapp.hub.admin import audit_rows
+    from agentapp.vault.export import BAND
+    from agentapp.vault.playback import Playback
+    from agentapp.vault.store import Vault
+    from tests.policies import ACCESS, policy_text
+
+    h, logins = hub
+    trainer, site = tmp_path / "trainer", tmp_path / "site"
+    make_sample_site(trainer, site, policy_text("alice", extra=ACCESS), "alice")
+    (sample,) = Vault(site / "recordings").recordings()
+    rec = sample.id
+    desk = logins("desk-a")
+    assert _one(desk, "SELECT agentapp.reserve_slot(%s, 'alice')", (rec,)) == "reserved"
+    with h.admin() as su:  # (the sample call began ten minutes ago)
+        su.execute("UPDATE agentapp.reservations SET at = to_timestamp(%s) WHERE recording_id = %s",
+                   (sample.started_at, rec))  # fmt: skip
+    shipped = desk.execute("SELECT agentapp.ship_recording(%s)",
+                           (Jsonb(sample.to_json()),)).fetchone()[0]  # fmt: skip
+    assert shipped == "stored", shipped
+    for path in Vault(site / "recordings").segment_paths(rec):
+        data = path.read_bytes()
+        desk.execute("SELECT agentapp.ship_segment(%s, %s, %s, %s)",
+                     (rec, path.name, data, hashlib.sha256(data).hexdigest()))  # fmt: skip
+    desk.commit()
+
+    def cli(who: str, *argv: str) -> tuple[int, str]:
+        secret = tmp_path / f"{who}.secret"
+        secret.write_text(logins.passwords[who])
+        where = ["--hub", h.url, "--user", who, "--ca", str(h.ca)]
+        folder = tmp_path / who
+        folder.mkdir(exist_ok=True, mode=0o700)
+        run_cli(who, folder, monkeypatch, capsys, "hub", "login", *where, "--password-file",
+                str(secret))  # fmt: skip
+        return run_cli(who, folder, monkeypatch, capsys, "hub", *argv, *where)
+
+    def watch(who: str) -> Playback:
+        args = argparse.Namespace(hub=h.url, user=who, ca=str(h.ca))
+        folder = tmp_path / who
+        return hub_playback(args, Settings(folder, who, folder / "policy.toml", AgentConfig(), who),
+                            rec, "my own review")  # fmt: skip
+
+    assert cli("alice", "key")[0] == 0
+    assert cli("carol", "share", rec, "--reason", "weekly review")[0] == 0
+    code, said = cli("alice", "mine", "--json")
+    assert code == 0 and [g["id"] for g in json.loads(said)] == [rec], said
+    code, said = cli("bob", "mine")
+    assert code == 0 and "no recording is shared with you at the hub" in said, said
+
+    playback = watch("alice")
+    _t, frame = next(playback.frames_from(0.2))
+    call = frame[: playback.size[1] - BAND, :, :3]  # (the watermark's band under it)
+    green = (np.abs(call.astype(int) - (60, 160, 40)).max(axis=2) < 30).mean()
+    assert green > 0.5, green  # the call's own pixels, opened with her key and the slips
+    assert not list((tmp_path / "alice").glob("hub-shared-*"))  # its sealed files are gone too
+
+    with pytest.raises(Refusal, match="is not shared with you at the hub"):
+        watch("bob")
+    monkeypatch.setenv("DISPLAY", ":0")  # (refused before any window is made)
+    code, said = cli("bob", "watch", rec)
+    assert code != 0 and "is not shared with you at the hub" in said, said
+    assert cli("carol", "withdraw", rec, "--reason", "reviewed together")[0] == 0
+    assert "no recording is shared" in cli("alice", "mine")[1]
+    with pytest.raises(Refusal, match="is not shared with you at the hub"):
+        watch("alice")
+    trail = [(e["action"], e["target"], e["who"]) for e in audit_rows(logins("dan"))]
+    for entry in (("view shared", rec, "alice"), ("view refused", rec, "bob"),
+                  ("view refused", rec, "alice")):  # fmt: skip
+        assert entry in trail, entry
