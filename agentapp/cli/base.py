@@ -108,3 +108,14 @@ def read_passphrase(path: Path | None) -> bytes:
         return path.read_bytes().rstrip(b"\r\n")
     except OSError as exc:
         raise CliError(_("cannot read the passphrase file: {exc}").format(exc=exc)) from None
+
+
+OWN_REVIEW = "my own review"  # the reason traced when a trainee gives none
+
+
+def need_display() -> None:
+    """Refuses in one line when there is no desktop to show a recording on."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise CliError(_("no display to play the recording on"))

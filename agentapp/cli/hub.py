@@ -155,9 +155,11 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
         help=_("delete the recordings past their deadline at the hub (IT)"),
     )
     handled(pu, hub_purge)
+    from agentapp.cli.hub_mine import register_mine
     from agentapp.cli.hub_training import register_on
 
     register_on(hub, common, login, keyed)
+    register_mine(hub, common, login)
 
 
 # ------------------------------------------------------------------ connections

@@ -4,8 +4,7 @@
     agentapp hub share ID --reason WHY        (a trainer of its training: with its own trainee)
     agentapp hub withdraw ID --reason WHY
     agentapp hub documents [ID] [--json]      (the training's documents you may see there)
-    agentapp hub mine [--json]                (trainee: your calls shared with you there)
-    agentapp hub watch ID [--reason WHY]      (trainee: play one of them, with its voice)
+    agentapp hub mine, hub watch ID           (trainee: cli/hub_mine.py)
 
 The hub checks each act and traces it (hub/schema.sql); the slips are made here, with the
 site's recording key from the trainer's key store, and never leave it otherwise.
@@ -17,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentapp.cli.base import CliError, Sub, audited_reason, handled
-from agentapp.cli.hub_login import hub_config, person
-from agentapp.cli.sharing import OWN_REVIEW
+from agentapp.cli.hub_login import person
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
-    from agentapp.vault.playback import Playback
 
 
 def register_on(
@@ -51,19 +47,11 @@ def register_on(
     docs.add_argument("id", nargs="?", help=_("only those on this recording"))
     docs.add_argument("--json", action="store_true")
     handled(docs, hub_documents)
-    mine = hub.add_parser(
-        "mine", parents=[common, login], help=_("your own calls a trainer shared with you")
-    )
-    mine.add_argument("--json", action="store_true")
-    handled(mine, hub_mine)
-    watch = hub.add_parser("watch", parents=[common, login],
-                           help=_("play a call shared with you at the hub"))  # fmt: skip
-    watch.add_argument("id")
-    watch.add_argument("--reason", default=OWN_REVIEW, help=_("why (audited)"))
-    handled(watch, hub_watch)
 
 
-def _recording_id(rid: str) -> str:
+def recording_id(rid: str) -> str:
+    """`rid` if it has a recording id's form; refused in one line (before any hub is asked)
+    otherwise."""
     from agentapp.core.names import is_recording_id, shown
 
     if not is_recording_id(rid):
@@ -103,7 +91,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.vault.keys import KeyProblem
     from agentapp.vault.sealing import SealError, read_header, slip_for
 
-    rid, reason = _recording_id(args.id), audited_reason(args.reason)
+    rid, reason = recording_id(args.id), audited_reason(args.reason)
     with person(args, s) as db:
         agent = recording_agent(db, rid)
         if args.hub_command == "withdraw":
@@ -128,7 +116,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
 def hub_documents(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.hub.training import documents
 
-    rid = _recording_id(args.id) if args.id is not None else None
+    rid = recording_id(args.id) if args.id is not None else None
     with person(args, s) as db:
         found = documents(db, rid, sealed=False)
     if args.json:
@@ -146,67 +134,3 @@ def hub_documents(args: argparse.Namespace, s: Settings) -> int:
             n=d.id, kind=d.kind, rid=d.recording_id, agent=d.agent, training=d.training,
             author=d.author, written=d.written_at, until=d.purge_after))  # fmt: skip
     return 0
-
-
-def hub_mine(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.hub.training import shared_with_me
-
-    with person(args, s) as db:
-        found = shared_with_me(db)
-    if args.json:
-        print(json.dumps([{"id": g.recording_id, "training": g.training, "shared_by": g.granted_by,
-                           "shared_at": g.granted_at.isoformat()} for g in found],
-                         ensure_ascii=False, indent=1))  # fmt: skip
-        return 0
-    if not found:
-        print(_("no recording is shared with you at the hub"))
-    for g in found:
-        print(_("{id}  {training}  shared by {by} on {at:%Y-%m-%d}").format(
-            id=g.recording_id, training=g.training, by=g.granted_by, at=g.granted_at))  # fmt: skip
-    return 0
-
-
-def hub_watch(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.cli.sharing import need_display
-
-    need_display()
-    playback = hub_playback(args, s, _recording_id(args.id), audited_reason(args.reason))
-    from agentapp.ui.player import play
-
-    play(playback, _("agentapp — my recording {id}").format(id=args.id))
-    return 0
-
-
-def hub_playback(args: argparse.Namespace, s: Settings, rid: str, reason: str) -> Playback:
-    """A call shared with this person at the hub, decrypted in memory with their own key (from
-    their key store) and watermarked with their name. Its sealed files pass through a private
-    folder in the data folder, gone once they are read: no plaintext is ever written."""
-    import tempfile
-
-    from agentapp.files import layout
-    from agentapp.hub.connect import HubError
-    from agentapp.hub.training import open_shared
-    from agentapp.ui.watermark import qt_mark
-    from agentapp.vault.export import mark_text
-    from agentapp.vault.keys import KeyProblem, load_private_from_keystore
-    from agentapp.vault.playback import open_playback
-    from agentapp.vault.sealing import SlipKeys
-    from agentapp.vault.store import META, Vault, VaultError, place_folder
-
-    with person(args, s) as db:
-        call = open_shared(db, rid, reason)
-    kids = {slip.get("kid", "") for slip in call.slips}
-    if len(kids) != 1:
-        raise CliError(_("cannot open {id}: its share is not for one key").format(id=rid))
-    meta = json.dumps(dict(call.meta, status="complete")).encode()
-    viewer = hub_config(args, s).user
-    try:
-        keys = SlipKeys(load_private_from_keystore(kids.pop()), call.slips)
-        with tempfile.TemporaryDirectory(prefix="hub-shared-", dir=s.data_dir) as folder:
-            base = layout.recordings(Path(folder))
-            place_folder(base, rid, {**call.files, META: meta})
-            vault = Vault.reading(base)
-            mark = qt_mark(mark_text(vault.get(rid).agent, viewer, "viewed", anonymised=False))
-            return open_playback(vault, rid, keys, mark)
-    except (KeyProblem, VaultError, HubError, OSError) as exc:
-        raise CliError(_("cannot open {id}: {exc}").format(id=rid, exc=exc)) from None

@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentapp.cli.base import CliError, Parser, Sub, handled
+from agentapp.cli.base import OWN_REVIEW, CliError, Parser, Sub, handled, need_display
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
     from agentapp.vault.store import RecordingMeta, Vault
 
 log = logging.getLogger(__name__)
-OWN_REVIEW = "my own review"  # the reason traced when a trainee gives none
 
 
 def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.ArgumentParser) -> None:
@@ -272,12 +269,11 @@ def mine_window(args: argparse.Namespace, s: Settings) -> int:
     need_display()
     from agentapp.ui.mine import run_mine
 
+    if s.config.hub is not None:  # the desk's recordings go to a hub: they are shared there
+        from agentapp.cli.hub_mine import HubRecordings
+
+        return run_mine(HubRecordings(s))
     return run_mine(MyRecordings(s))
-
-
-def need_display() -> None:
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        raise CliError(_("no display to play the recording on"))
 
 
 def _playback(review: Review, grants: Grants, vault: Vault, rid: str, reason: str,

@@ -16,13 +16,16 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from agentapp.hub.admin import refused
 from agentapp.hub.connect import HubError, one_row
 from agentapp.i18n import _
+
+if TYPE_CHECKING:
+    from agentapp.vault.store import RecordingMeta
 
 DOC_KINDS = ("analysis", "self-review", "coaching")
 MAX_SEALED = 200_000  # bytes of one sealed document (the table's bound)
@@ -257,3 +260,23 @@ def open_shared(db: Any, rid: str, reason: str) -> SharedCall:
     if not files:
         raise HubError(_("recording {id} has no sealed segment").format(id=rid))
     return SharedCall(meta, files, _slips(bytes(row[0])))
+
+
+def shared_metas(db: Any) -> list[RecordingMeta]:
+    """The metadata of the recordings shared with this login (their own, as the hub keeps
+    it), in the order they were shared; a row the hub holds in another form is left out."""
+    from agentapp.vault.store import RecordingMeta, VaultError
+
+    with _asking(db, _("list the recordings shared with you")):
+        rows = db.execute(
+            "SELECT r.meta FROM agentapp.grants g JOIN agentapp.recordings r "
+            "ON r.id = g.recording_id WHERE g.viewer = agentapp.me() "
+            "ORDER BY g.granted_at, g.recording_id"
+        ).fetchall()
+    out = []
+    for (meta,) in rows:
+        try:
+            out.append(RecordingMeta.from_json(meta))
+        except (VaultError, KeyError, TypeError, ValueError):
+            continue
+    return out

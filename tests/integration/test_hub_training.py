@@ -272,7 +272,7 @@ def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(
     from psycopg.types.json import Jsonb
 
     from agentapp.agent.settings import Settings
-    from agentapp.cli.hub_training import hub_playback
+    from agentapp.cli.hub_mine import hub_playback
     from agentapp.core.config import AgentConfig
     from agentapp.core.errors import Refusal
     from agentapp.demo.run import make_sample_site

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from agentapp.agent.settings import Settings
@@ -128,3 +129,66 @@ def test_the_console_lists_the_hub_fetches_sealed_and_plays(
     store_secret(other.secret_entry, hub.login("erin", "trainer"))
     s2 = Settings(trainer, "erin", trainer / "policy.toml", AgentConfig(hub=other), "erin")
     assert ConsoleModel(s2, site).hub_recordings() == []
+
+
+def test_my_recordings_at_a_hub_lists_plays_and_takes_the_trainees_own_review(
+    qtbot: QtBot, hub: Hub, tmp_path: Path
+) -> None:
+    """« Mes enregistrements » on a desk that works with a hub: the trainee's own login
+    (its password in her key store) lists what a trainer shared with her there, plays it
+    with her own key, and her review on the training's grid reaches her trainer at the hub."""
+    import argparse
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from agentapp.cli.hub_mine import HubRecordings
+    from agentapp.cli.hub_training import hub_share
+    from agentapp.hub.training import documents, register_key
+    from agentapp.ui.grid_pane import GridPane
+    from agentapp.ui.mine import MineWindow
+    from agentapp.vault.keys import store_private_in_keystore
+    from tests.policies import GRID
+
+    policy = policy_text("alice", extra=ACCESS + GRID)
+    trainer, site, desk = tmp_path / "trainer", tmp_path / "site", tmp_path / "desk"
+    make_sample_site(trainer, site, policy, "alice")
+    publish(hub, policy, tmp_path)
+    rid = _ship_from_a_desk(hub, site, tmp_path / "shipping-desk")
+    own = X25519PrivateKey.generate()  # what `agentapp hub key` makes on her desk
+    store_private_in_keystore(own)
+    passwords = {"alice": hub.login("alice", "agent"), "carol": hub.login("carol", "trainer")}
+    for who, password in passwords.items():  # as `agentapp hub login` keeps them
+        store_secret(HubConfig(hub.url, who, hub.ca).secret_entry, password)
+    with hub.connect("alice", passwords["alice"]) as db:
+        register_key(db, own.public_key())
+    carol = Settings(trainer, "carol", trainer / "policy.toml", AgentConfig(), "carol")
+    share = argparse.Namespace(hub=hub.url, user="carol", ca=str(hub.ca), hub_command="share",
+                               id=rid, reason="her own review", key=None)  # fmt: skip
+    assert hub_share(share, carol) == 0
+
+    desk.mkdir(mode=0o700)
+    shutil.copytree(trainer / "keys", desk / "keys")
+    (desk / "policy.toml").write_text(policy)
+    s = Settings(desk, "alice", desk / "policy.toml",
+                 AgentConfig(hub=HubConfig(hub.url, "desk-t", hub.ca)), "alice")  # fmt: skip
+    window = MineWindow(HubRecordings(s))
+    qtbot.addWidget(window)
+    assert window.recs.rowCount() == 1 and window.recs.item(0, 0).text() == rid  # type: ignore[union-attr]
+    window.play_selected()
+    (player,) = window.players
+    qtbot.addWidget(player)
+    qtbot.waitUntil(lambda: player.shown >= 3, timeout=5000)
+    image = player.picture.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    c = image.pixelColor(image.width() // 2, image.height() // 3)
+    assert abs(c.green() - 160) < 30 and c.red() < 80, c.getRgb()  # her call's own pixels
+    pane = player.side
+    assert isinstance(pane, GridPane) and pane.boxes[0].title() == "Greeting"
+    pane.boxes[0].level.setCurrentIndex(1)
+    pane.boxes[0].comment.setPlainText("I rushed the greeting")
+    pane.save()
+    assert "sealed for your trainers at the hub" in pane.status.text(), pane.status.text()
+    with hub.connect("carol", passwords["carol"]) as db:
+        (doc,) = documents(db, rid)
+    assert (doc.kind, doc.author, doc.agent) == ("self-review", "alice", "alice")
+    assert doc.sealed is not None and b"rushed" not in doc.sealed
+    player.close()
