@@ -950,18 +950,17 @@ BEGIN
   PERFORM _chain();
 END $$;
 
--- a grant withdrawn by a trainer of the recording's training
+-- a grant withdrawn by a trainer of the recording's training; another training's grant is
+-- answered as no grant at all (a trainer learns nothing of who else shared what)
 CREATE FUNCTION withdraw_grant(p_recording text, p_viewer text, p_reason text) RETURNS boolean
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
-DECLARE
-  what text;
 BEGIN
   PERFORM _as('trainer');
-  SELECT training INTO what FROM grants WHERE recording_id = p_recording AND viewer = p_viewer;
+  PERFORM 1 FROM grants WHERE recording_id = p_recording AND viewer = p_viewer
+    AND training IN (SELECT my_trainings());
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  PERFORM _trains(what);
   DELETE FROM grants WHERE recording_id = p_recording AND viewer = p_viewer;
   PERFORM _append('hub', 0, '', '', p_viewer, 'share withdrawn', p_recording,
                   'from ' || p_viewer || ': ' || _bounded(p_reason, 'a reason', 400));

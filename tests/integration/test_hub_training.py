@@ -148,6 +148,10 @@ def test_a_recording_shared_with_its_trainee_opens_for_her_key_alone_until_withd
         add_document(logins("bob"), "self-review", rec, _analysis(rec, "self-review"),
                      SITE.public_key())  # fmt: skip
     assert [d.id for d in documents(carol, rec)] == [review]  # it reaches her trainer
+    # a trainer of another training learns nothing of it: the same answer as for no grant
+    assert withdraw(logins("erin"), rec, "gina", "done") is False
+    assert withdraw(logins("erin"), rec, "bob", "done") is False
+    assert shared("gina") == [(rec, "gina")]
     assert withdraw(carol, rec, "gina", "done") and not withdraw(carol, rec, "gina", "done")
     assert shared("gina") == shared("carol") == []
     with pytest.raises(HubError, match="is not shared with you"):
