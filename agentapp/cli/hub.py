@@ -441,6 +441,7 @@ def hub_purge(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.hub.admin import purge
 
     with _admin(args, s) as db:
-        n = purge(db)
-    print(_("{n} recordings past their deadline deleted at the hub").format(n=n))
+        done = purge(db)
+    print(_("{n} recordings past their deadline and {d} training documents past their year "
+            "deleted at the hub").format(n=done.recordings, d=done.documents))  # fmt: skip
     return 0

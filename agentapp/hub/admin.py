@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentapp.core.auditchain import CHECKPOINT, Checkpoint, checkpoints
 from agentapp.core.policy import Policy
@@ -91,11 +91,16 @@ def policy_digest(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
-def purge(db: Any) -> int:
+class Purged(NamedTuple):
+    recordings: int  # past their deadline (their segments, notes and grants with them)
+    documents: int  # training documents a year after their writing
+
+
+def purge(db: Any) -> Purged:
     with refused(_("purge")):
-        n = int(db.execute("SELECT agentapp.purge_expired()").fetchone()[0])
+        row = db.execute("SELECT * FROM agentapp.purge_expired()").fetchone()
         db.commit()
-    return n
+    return Purged(int(row[0]), int(row[1]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -732,12 +732,13 @@ END $$;
 -- retention (R9): every recording past its deadline, rows and video, and every training
 -- document a year after its writing, each traced; returns how many recordings went. One that
 -- someone holds (a note being written on it) is skipped, not waited for: the next run takes it
-CREATE FUNCTION purge_expired() RETURNS int
+CREATE FUNCTION purge_expired(OUT recordings int, OUT documents int)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   r record;
-  n int := 0;
 BEGIN
+  recordings := 0;
+  documents := 0;
   IF my_kind() IS DISTINCT FROM 'admin' THEN
     RAISE EXCEPTION 'the purge runs as IT''s hub login' USING ERRCODE = 'insufficient_privilege';
   END IF;
@@ -746,17 +747,17 @@ BEGIN
            RETURNING id, agent LOOP
     PERFORM _append('hub', 0, '', '', r.agent, 'recording purged', r.id,
                     'retention deadline passed');
-    n := n + 1;
+    recordings := recordings + 1;
   END LOOP;
   FOR r IN DELETE FROM training_docs WHERE id IN (
              SELECT id FROM training_docs WHERE purge_after <= now() FOR UPDATE SKIP LOCKED)
            RETURNING id, kind, recording_id, agent LOOP
     PERFORM _append('hub', 0, '', '', r.agent, r.kind || ' purged', r.recording_id,
                     'document ' || r.id || ': a year after its writing');
+    documents := documents + 1;
   END LOOP;
   PERFORM _chain();
   DELETE FROM reservations WHERE week < date_trunc('week', _today())::date - 14;
-  RETURN n;
 END $$;
 
 -- ------------------------------------------------------------------ the policy
