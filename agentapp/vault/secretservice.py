@@ -12,6 +12,11 @@ the operation is tried once more on a new one; a second failure is the caller's.
 whose session bus changed (DBUS_SESSION_BUS_ADDRESS) is answered on the new one, as keyring's
 own back-end would.
 
+A key store that stops answering (seen: a stalled daemon under load) would hold the caller
+until the bus gave up, twice: every method call waits at most REPLY_TIMEOUT_S for its reply,
+so the caller gets one line instead of a hang. An unlock prompt is not a reply: the person's
+password is waited for as a signal, with no bound.
+
 Threading: any thread; one lock serialises the connection's use.
 """
 
@@ -26,6 +31,24 @@ from keyring.backends import SecretService
 from keyring.errors import PasswordDeleteError
 
 T = TypeVar("T")
+
+REPLY_TIMEOUT_S = 10.0  # a key store answers a method at once; this is a stalled one
+
+
+def _bounded(conn: Any) -> Any:
+    """`conn` (jeepney's blocking connection), whose replies are waited for a bounded time."""
+    wait = conn.send_and_get_reply
+
+    def send_and_get_reply(message: Any, *, timeout: float | None = None) -> Any:
+        try:
+            return wait(message, timeout=REPLY_TIMEOUT_S if timeout is None else timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the key store did not answer within {REPLY_TIMEOUT_S:.0f} s"
+            ) from None
+
+    conn.send_and_get_reply = send_and_get_reply
+    return conn
 
 
 class KeptSecretService(SecretService.Keyring):
@@ -82,9 +105,23 @@ class KeptSecretService(SecretService.Keyring):
             raise AssertionError("unreachable")
 
     def _open(self) -> None:
+        import secretstorage
+        from keyring.errors import KeyringLocked
         from secretstorage.util import open_session
 
-        collection = self.get_preferred_collection()  # keyring's: a new connection, unlocked
+        bus = _bounded(secretstorage.dbus_init())
+        try:  # (as keyring's get_preferred_collection, on the bounded connection)
+            if hasattr(self, "preferred_collection"):
+                collection = secretstorage.Collection(bus, self.preferred_collection)
+            else:
+                collection = secretstorage.get_default_collection(bus)
+            if collection.is_locked():
+                collection.unlock()
+                if collection.is_locked():  # the person dismissed the prompt
+                    raise KeyringLocked("Failed to unlock the collection!")
+        except BaseException:
+            bus.close()
+            raise
         try:
             collection.session = open_session(collection.connection)  # shared by its items
         except Exception:

@@ -96,3 +96,37 @@ def test_a_process_whose_session_bus_changed_is_answered_on_the_new_one(
     monkeypatch.undo()
     assert kept.get_password(SERVICE, entry) == "here"
     kept.delete_password(SERVICE, entry)
+
+
+def test_a_key_store_that_stops_answering_gives_a_line_not_a_hang(
+    kept: KeptSecretService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real gnome-keyring stopped (SIGSTOP: a daemon stalled under load): the caller gets
+    a line naming the wait, after one retry, instead of waiting on the bus for ever; once the
+    daemon runs again, the next call is answered."""
+    import os
+    import signal
+    import time
+
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+
+    from agentapp.vault import secretservice
+
+    with open_dbus_connection("SESSION") as bus:
+        asked = message_bus.GetConnectionUnixProcessID("org.freedesktop.secrets")
+        reply = bus.send_and_get_reply(asked, timeout=5)
+    (pid,) = reply.body
+    entry = _entry()
+    kept.set_password(SERVICE, entry, "before")
+    monkeypatch.setattr(secretservice, "REPLY_TIMEOUT_S", 1.0)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="the key store did not answer within 1 s"):
+            kept.get_password(SERVICE, entry)
+        assert time.monotonic() - started < 5  # two bounded tries, not the bus's own minutes
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert kept.get_password(SERVICE, entry) == "before"
+    kept.delete_password(SERVICE, entry)
