@@ -442,6 +442,10 @@ def hub_purge(args: argparse.Namespace, s: Settings) -> int:
 
     with _admin(args, s) as db:
         done = purge(db)
-    print(_("{n} recordings past their deadline and {d} training documents past their year "
-            "deleted at the hub").format(n=done.recordings, d=done.documents))  # fmt: skip
+    if done.documents is None:  # (a hub made with schema 4 does not count them)
+        print(_("{n} recordings past their deadline deleted at the hub").format(
+            n=done.recordings))  # fmt: skip
+    else:
+        print(_("{n} recordings past their deadline and {d} training documents past their "
+                "year deleted at the hub").format(n=done.recordings, d=done.documents))  # fmt: skip
     return 0

@@ -93,14 +93,15 @@ def policy_digest(text: bytes) -> str:
 
 class Purged(NamedTuple):
     recordings: int  # past their deadline (their segments, notes and grants with them)
-    documents: int  # training documents a year after their writing
+    documents: int | None  # training documents a year after their writing (None: a hub of
+    # schema 4, whose purge deletes them without counting them)
 
 
 def purge(db: Any) -> Purged:
     with refused(_("purge")):
         row = db.execute("SELECT * FROM agentapp.purge_expired()").fetchone()
         db.commit()
-    return Purged(int(row[0]), int(row[1]))
+    return Purged(int(row[0]), int(row[1]) if len(row) > 1 else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,7 +219,7 @@ def apply_schema(db: Any, timezone: str, owner: str | None = None) -> None:
         db.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
         db.execute("SET ROLE agentapp_owner")
         db.execute(
-            "INSERT INTO agentapp.hub_settings VALUES ('schema', '4'), ('timezone', %s)",
+            "INSERT INTO agentapp.hub_settings VALUES ('schema', '5'), ('timezone', %s)",
             (timezone,),
         )
         if owner:  # a trial hub: its owner is also its IT (publish, purge over the socket)

@@ -1,4 +1,4 @@
--- The agentapp hub, schema 4 (docs/hub.md). Applied in one transaction by `agentapp hub init`
+-- The agentapp hub, schema 5 (docs/hub.md). Applied in one transaction by `agentapp hub init`
 -- (trial) or `agentapp hub schema` (production), by a role that may create roles; applying it
 -- again is refused once hub_settings holds a schema version.
 --

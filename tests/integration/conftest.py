@@ -136,6 +136,14 @@ class Agent:
             time.sleep(0.05)
         return self
 
+    def status(self) -> str:
+        """What `agentapp status` prints, asked from this process by the same call over the
+        agent's socket: for loops that poll it (a Python started every 0.2 s costs more than
+        the test); a test that checks the command itself runs `cli("status")`."""
+        from agentapp.telephony.hook import agent_status
+
+        return json.dumps(agent_status(self.data), indent=1)
+
     def hook(self, event: str, call_id: str, *extra: str) -> str:
         return self.cli("hook", event, "--call-id", call_id, *extra).stdout.strip()
 

@@ -263,7 +263,7 @@ def test_status_is_answered_from_memory_when_the_status_file_cannot_be_written(
     agent.hook("on-hook", "call-s")
     agent.wait_sealed()
     deadline = time.monotonic() + 10
-    while json.loads(agent.cli("status").stdout)["state"] == "recording":
+    while json.loads(agent.status())["state"] == "recording":
         assert time.monotonic() < deadline, "status still says recording after the call"
         time.sleep(0.1)
     agent.wait_log("cannot write status file")

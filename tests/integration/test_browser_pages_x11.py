@@ -393,7 +393,7 @@ def test_a_page_that_cannot_be_read_keeps_nothing_and_the_trail_says_why(
             agent = make_agent(policy_text("alice", application=app, extra=ACCESS),
                                env=desktop.env).start()  # fmt: skip
             assert agent.hook("off-hook", "call-unread") == "ok: recording"
-            wait_until(lambda: "which page it shows" in agent.cli("status").stdout,
+            wait_until(lambda: "which page it shows" in agent.status(),
                        "the status never said the page cannot be read", 15)  # fmt: skip
             time.sleep(1.0)
             agent.hook("on-hook", "call-unread")

@@ -133,7 +133,7 @@ def test_the_indicator_goes_with_the_agent_and_a_closed_window_keeps_what_waits_
     said: list[str] = []  # (what the status said last, for a failure's message)
 
     def told() -> bool:
-        said[:] = [agent.cli("status").stdout]
+        said[:] = [agent.status()]
         return "not writing: business window not found" in said[0]
 
     try:
@@ -180,7 +180,7 @@ def test_other_wayland_desktops_record_nothing_and_say_what_it_can_do(
     agent.hook("off-hook", "w-1")
     time.sleep(1.0)
     agent.hook("on-hook", "w-1")
-    wait_until(lambda: "cannot_record" in agent.cli("status").stdout, "not back to its reason")
+    wait_until(lambda: "cannot_record" in agent.status(), "not back to its reason")
     assert agent.recordings() == []  # not one frame: nothing kept
     checks = {c["name"]: c for c in json.loads(agent.cli("doctor", "--json", check=False).stdout)}
     display = checks["display"]
@@ -209,9 +209,7 @@ def test_a_minimised_window_records_nothing_until_the_call_ends(
     agent.hook("off-hook", "g-3")
     time.sleep(2.0)
     os.kill(pid, signal.SIGHUP)  # the trainee minimises it
-    wait_until(
-        lambda: "not writing" in agent.cli("status").stdout, "no word of the minimised window"
-    )
+    wait_until(lambda: "not writing" in agent.status(), "no word of the minimised window")
     minimised = time.time()
     time.sleep(2.0)
     _nothing_kept_after(agent, "g-3", minimised + 0.3, tmp_path)
@@ -228,11 +226,11 @@ def test_the_secure_pause_key_is_heard_through_the_shell(
     agent = make_agent(policy_text("alice"), env=gnome.env).start()
     agent.wait_log("agent running")
     agent.hook("off-hook", "g-4")
-    wait_until(lambda: '"state": "recording"' in agent.cli("status").stdout, "not recording")
+    wait_until(lambda: '"state": "recording"' in agent.status(), "not recording")
     press_keys(gnome.env, CTRL_ALT_P)
-    wait_until(lambda: '"state": "paused"' in agent.cli("status").stdout, "the key did not pause")
+    wait_until(lambda: '"state": "paused"' in agent.status(), "the key did not pause")
     press_keys(gnome.env, CTRL_ALT_P)
-    wait_until(lambda: '"state": "recording"' in agent.cli("status").stdout, "not resumed")
+    wait_until(lambda: '"state": "recording"' in agent.status(), "not resumed")
     agent.hook("on-hook", "g-4")
 
 
@@ -252,6 +250,6 @@ def test_a_title_that_stops_matching_mid_call_keeps_nothing_after_it(
     time.sleep(2.0)
     changed = time.time()
     os.kill(pid, signal.SIGALRM)
-    wait_until(lambda: "not writing" in agent.cli("status").stdout, "no word of the new title")
+    wait_until(lambda: "not writing" in agent.status(), "no word of the new title")
     time.sleep(1.5)
     _nothing_kept_after(agent, "g-5", changed + 0.2, tmp_path)

@@ -74,7 +74,7 @@ def _verify(a: Agent) -> subprocess.CompletedProcess[str]:
 
 
 def _ready(a: Agent) -> bool:
-    return "site hub" not in a.cli("status").stdout
+    return "site hub" not in a.status()
 
 
 def test_two_desks_one_agent_one_quota_and_a_hub_down_mid_call(
@@ -110,7 +110,7 @@ def test_two_desks_one_agent_one_quota_and_a_hub_down_mid_call(
         time.sleep(1.5)
         one.hook("on-hook", "c3")
         wait_until(lambda: any(r["status"] == "complete" for r in one.recordings()), "not sealed")
-        wait_until(lambda: "site hub unreachable" in one.cli("status").stdout, "no hub problem")
+        wait_until(lambda: "site hub unreachable" in one.status(), "no hub problem")
         assert len(list((one.data / "recordings").rglob("*.seal"))) >= 1
         assert one.hook("off-hook", "c4").startswith("ok: not recording")  # fails closed
         one.hook("on-hook", "c4")

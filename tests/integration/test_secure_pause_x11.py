@@ -265,7 +265,7 @@ def _call_with_a_lock(
     unlock = lock()
     try:
         deadline = time.monotonic() + 5
-        while said not in (status := json.loads(agent.cli("status").stdout))["detail"]:
+        while said not in (status := json.loads(agent.status()))["detail"]:
             assert time.monotonic() < deadline, status
             time.sleep(0.1)
         assert status["state"] == "paused", status
@@ -356,7 +356,7 @@ def test_a_locker_pauses_a_window_that_draws_nothing_before_any_frame_of_the_loc
             watcher.join()
             assert held, "xtrlock never held the keyboard"
             deadline = time.monotonic() + 5
-            while json.loads(agent.cli("status").stdout)["state"] != "paused":
+            while json.loads(agent.status())["state"] != "paused":
                 assert time.monotonic() < deadline, "not paused by the lock"
                 time.sleep(0.05)
             time.sleep(0.5)

@@ -118,12 +118,12 @@ def test_policy_reaches_every_agent_and_bad_ones_are_refused(
         (_policy(9, TODAY).encode(), "not signed"),
     ]:
         (folder / "policy" / "policy.toml").write_bytes(bad)
-        wait_until(lambda why=why: why in alice.cli("status").stdout, f"no '{why}' in the status")  # type: ignore[misc]
+        wait_until(lambda why=why: why in alice.status(), f"no '{why}' in the status")  # type: ignore[misc]
         assert _version(alice) == 2
     v1 = tmp_path / "v1.toml"
     v1.write_text(_policy(1, TODAY + dt.timedelta(days=30)))
     (folder / "policy" / "policy.toml").write_bytes(signed)
-    wait_until(lambda: "site policy" not in alice.cli("status").stdout, "the good policy is back")
+    wait_until(lambda: "site policy" not in alice.status(), "the good policy is back")
     r = trainer.cli("policy", "publish", str(v1), "--site", str(folder), check=False)
     assert r.returncode == 1 and "not higher" in r.stderr  # publish refuses a rollback too
 

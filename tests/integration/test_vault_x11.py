@@ -222,8 +222,8 @@ def test_disk_full_mid_call_stops_recording_and_keeps_what_was_sealed(
             pass
     assert shutil.disk_usage(small_disk).free < 1 << 20
     deadline = time.monotonic() + 15
-    while "disk full" not in agent.cli("status").stdout:
-        assert time.monotonic() < deadline, agent.cli("status").stdout
+    while "disk full" not in agent.status():
+        assert time.monotonic() < deadline, agent.status()
         time.sleep(0.2)
     agent.hook("on-hook", "call-full")
     reply = agent.hook("off-hook", "call-next")
@@ -282,7 +282,7 @@ def test_a_recordings_folder_turned_read_only_mid_call_keeps_the_desk_on_cannot_
     agent.start()
 
     def status() -> dict[str, str]:
-        return json.loads(agent.cli("status").stdout)  # type: ignore[no-any-return]
+        return json.loads(agent.status())  # type: ignore[no-any-return]
 
     assert agent.hook("off-hook", "call-ro") == "ok: recording"
     deadline = time.monotonic() + 20
