@@ -279,6 +279,16 @@ def sealed_files(db: Any, rid: str) -> dict[str, bytes]:
     return files
 
 
+def checked_meta(raw: object, rid: str) -> dict[str, Any]:
+    """A recording's metadata as the hub gave it, if it is an object naming `rid`; else
+    HubError (and nothing of the recording is given)."""
+    meta = raw if isinstance(raw, dict) else {}
+    if meta.get("id") != rid:
+        raise HubError(_("the hub's metadata of {rid} names another recording: nothing "
+                         "fetched").format(rid=rid))  # fmt: skip
+    return meta
+
+
 def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
     """One recording the login may watch, sealed as it is, into `data_dir`'s recordings, so
     that `agentapp recordings view/export --data-dir` play it (decryption needs the site's
@@ -297,10 +307,7 @@ def fetch(db: Any, rid: str, data_dir: Path, reason: str) -> Path:
         if row is None:
             raise HubError(_("no recording {rid} that you may see at the hub").format(rid=rid))
         files = sealed_files(db, rid)
-        meta = row[0] if isinstance(row[0], dict) else {}
-        if meta.get("id") != rid:
-            raise HubError(_("the hub's metadata of {rid} names another recording: nothing "
-                             "fetched").format(rid=rid))  # fmt: skip
+        meta = checked_meta(row[0], rid)
         files[META] = json.dumps(dict(meta, status="complete"), indent=1).encode()
         db.execute("SELECT agentapp.audit_append('recording fetched', %s, %s)", (rid, reason))
         db.commit()

@@ -225,6 +225,14 @@ def shared_with_me(db: Any) -> list[HubGrant]:
     return [HubGrant(r[0], r[1], r[2], r[3], r[4], None) for r in rows]
 
 
+# The recordings shared with this login: the grant made to it, joined with the recording
+# (row-level security on both refuses the same a second time).
+_SHARED_WITH_ME = (
+    "FROM agentapp.grants g JOIN agentapp.recordings r ON r.id = g.recording_id "
+    "WHERE g.viewer = agentapp.me()"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SharedCall:
     """A recording shared with this login, as the hub gave it: still sealed."""
@@ -238,23 +246,18 @@ def open_shared(db: Any, rid: str, reason: str) -> SharedCall:
     """One recording shared with this login: its metadata, sealed files and slips, traced
     at the hub ('view shared', or 'view refused' when it is not shared with them). Raises
     HubError: then nothing is given."""
-    from agentapp.hub.admin import sealed_files
+    from agentapp.hub.admin import checked_meta, sealed_files
 
     with _asking(db, _("give recording {rid}").format(rid=rid)):
         row = db.execute(
-            "SELECT g.slips, r.meta FROM agentapp.grants g JOIN agentapp.recordings r "
-            "ON r.id = g.recording_id WHERE g.recording_id = %s AND g.viewer = agentapp.me()",
-            (rid,),
+            f"SELECT g.slips, r.meta {_SHARED_WITH_ME} AND g.recording_id = %s", (rid,)
         ).fetchone()
         if row is None:
             db.execute("SELECT agentapp.audit_append('view refused', %s, %s)",
                        (rid, "not shared with this person"))  # fmt: skip
             db.commit()  # (the refusal stays in the trail)
             raise HubError(_("{rid} is not shared with you at the hub").format(rid=rid))
-        meta = row[1] if isinstance(row[1], dict) else {}
-        if meta.get("id") != rid:
-            raise HubError(_("the hub's metadata of {rid} names another recording").format(
-                rid=rid))  # fmt: skip
+        meta = checked_meta(row[1], rid)
         files = sealed_files(db, rid)
         db.execute("SELECT agentapp.audit_append('view shared', %s, %s)", (rid, reason))
     if not files:
@@ -269,9 +272,7 @@ def shared_metas(db: Any) -> list[RecordingMeta]:
 
     with _asking(db, _("list the recordings shared with you")):
         rows = db.execute(
-            "SELECT r.meta FROM agentapp.grants g JOIN agentapp.recordings r "
-            "ON r.id = g.recording_id WHERE g.viewer = agentapp.me() "
-            "ORDER BY g.granted_at, g.recording_id"
+            f"SELECT r.meta {_SHARED_WITH_ME} ORDER BY g.granted_at, g.recording_id"
         ).fetchall()
     out = []
     for (meta,) in rows:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,26 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Logins]
     need(hub_problem() is None, f"no PostgreSQL server: {hub_problem()}")
     with logins_on_a_hub(POLICY, PEOPLE, tmp_path_factory.mktemp("policy")) as both:
         yield both
+
+
+def _hub_cli(
+    h: Hub, logins: Logins, tmp: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., tuple[int, str]]:  # fmt: skip
+    """`agentapp hub ARGV` as a person: logged in at the hub first (its password in the key
+    store, as `hub login` keeps it), in a data folder of their own."""
+
+    def cli(who: str, *argv: str) -> tuple[int, str]:
+        secret = tmp / f"{who}.secret"
+        secret.write_text(logins.passwords[who])
+        where = ["--hub", h.url, "--user", who, "--ca", str(h.ca)]
+        folder = tmp / who
+        folder.mkdir(exist_ok=True, mode=0o700)
+        run_cli(who, folder, monkeypatch, capsys, "hub", "login", *where, "--password-file",
+                str(secret))  # fmt: skip
+        return run_cli(who, folder, monkeypatch, capsys, "hub", *argv, *where)
+
+    return cli
 
 
 def _analysis(recording: str, kind: str = "trainer") -> dict[str, Any]:
@@ -223,15 +243,7 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
     desk.commit()
     store_private_in_keystore(SITE)  # the trainer's key store holds the site's key
 
-    def cli(who: str, *argv: str) -> tuple[int, str]:
-        secret = tmp_path / f"{who}.secret"
-        secret.write_text(logins.passwords[who])
-        where = ["--hub", h.url, "--user", who, "--ca", str(h.ca)]
-        folder = tmp_path / who
-        folder.mkdir(exist_ok=True)
-        run_cli(who, folder, monkeypatch, capsys, "hub", "login", *where, "--password-file",
-                str(secret))  # fmt: skip
-        return run_cli(who, folder, monkeypatch, capsys, "hub", *argv, *where)
+    cli = _hub_cli(h, logins, tmp_path, monkeypatch, capsys)
 
     code, said = cli("carol", "share", rec, "--reason", "weekly review")
     assert code == 1 and "alice has no key at the hub yet" in said, said
@@ -305,15 +317,7 @@ def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(
                      (rec, path.name, data, hashlib.sha256(data).hexdigest()))  # fmt: skip
     desk.commit()
 
-    def cli(who: str, *argv: str) -> tuple[int, str]:
-        secret = tmp_path / f"{who}.secret"
-        secret.write_text(logins.passwords[who])
-        where = ["--hub", h.url, "--user", who, "--ca", str(h.ca)]
-        folder = tmp_path / who
-        folder.mkdir(exist_ok=True, mode=0o700)
-        run_cli(who, folder, monkeypatch, capsys, "hub", "login", *where, "--password-file",
-                str(secret))  # fmt: skip
-        return run_cli(who, folder, monkeypatch, capsys, "hub", *argv, *where)
+    cli = _hub_cli(h, logins, tmp_path, monkeypatch, capsys)
 
     def watch(who: str) -> Playback:
         args = argparse.Namespace(hub=h.url, user=who, ca=str(h.ca))
