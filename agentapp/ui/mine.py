@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from agentapp.core.errors import Refusal
 from agentapp.core.grid import Grid
-from agentapp.i18n import _, duration, moment
+from agentapp.i18n import _, duration, moment, pgettext
 from agentapp.ui.console.widgets import fill, first_cell, table
 from agentapp.ui.grid_pane import GridPane
 from agentapp.ui.player import PlayerWindow
@@ -53,7 +53,7 @@ class MineWindow(QWidget):
             )
         )
         about.setWordWrap(True)
-        self.recs = table([_("Recording"), _("Date"), _("Length"), _("Training")])
+        self.recs = table([pgettext("column", "Recording"), _("Date"), _("Length"), _("Training")])
         self.play = QPushButton(_("Play"))
         self.play.clicked.connect(self.play_selected)
         self.status = QLabel()

@@ -176,6 +176,25 @@ def test_the_player_speaks_the_language(qtbot: QtBot, language: str) -> None:
     assert end in p.position.text() and p.toggle.text() == WORDS[language]["play"]
 
 
+@pytest.mark.parametrize(("language", "header"), [("fr", "Enregistrement"), ("en", "Recording")])
+def test_my_recordings_names_its_columns_not_a_state(
+    qtbot: QtBot, language: str, header: str
+) -> None:
+    """« Mes enregistrements »' first column holds recordings: not the tray's "Recording"
+    state (« Enregistrement en cours »)."""
+    from agentapp.ui.mine import MineWindow
+
+    class Nothing:
+        def listed(self) -> list[object]:
+            return []
+
+    i18n.use(language)
+    w = MineWindow(Nothing())  # type: ignore[arg-type]
+    qtbot.addWidget(w)
+    item = w.recs.horizontalHeaderItem(0)
+    assert item is not None and item.text() == header
+
+
 def test_the_notice_has_no_english_line_in_french_and_one_date_format() -> None:
     policy = parse_policy(policy_text("alice"))
     text = build_notice(policy, "alice", "fr").as_text()
