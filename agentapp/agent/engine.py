@@ -448,10 +448,7 @@ class Engine:
         purge_now(self.data_dir, self._last_purge, self._load_policy, self.audit)
 
     def _trace(self, action: str, target: str, reason: str) -> None:
-        try:
-            self.audit.append(self.agent, action, target, reason)
-        except AuditError as exc:
-            log.error("not written to the audit trail (%s %s): %s", action, target, exc)
+        self.audit.trace(self.agent, action, target, reason)
 
     def _check_disk(self) -> None:
         """Watchdog, during a call: stop while there is still room to seal what was

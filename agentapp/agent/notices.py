@@ -7,14 +7,18 @@ start one at a time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
-from agentapp.core.clock import Clock
+from agentapp.core.clock import Clock, SystemClock
 from agentapp.core.notice import Notice, build_notice, notice_digest, read_out
 from agentapp.core.policy import Policy, PolicyError
+from agentapp.files import layout
 from agentapp.vault.acknowledgements import AcknowledgementStore
+from agentapp.vault.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +78,15 @@ class Notices:
             self._trace("notice acknowledged", f"notice {digest}", f"read in {language}")
             log.info("information notice acknowledged (%s)", language)
             self._on_acknowledged()
+
+
+def desk_notices(agent: str, data_dir: Path, load_policy: Callable[[], Policy]) -> Notices:
+    """This desk's notice for a front end that runs without the agent's engine (the CLI's
+    `notice`): the same rule, acknowledged in the same store and traced in the same trail,
+    with none of the capture code loaded."""
+    audit = AuditLog.in_dir(data_dir)
+    return Notices(agent=agent, load_policy=load_policy,
+                   acks=AcknowledgementStore(layout.acknowledgements(data_dir)),
+                   clock=SystemClock(), lock=threading.RLock(),
+                   trace=functools.partial(audit.trace, agent),
+                   on_acknowledged=lambda: None)  # fmt: skip

@@ -128,15 +128,15 @@ def _run(args: argparse.Namespace, s: Settings) -> int:
 
 
 def _notice(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.agent.app import build_engine
-    from agentapp.agent.settings import ui_language
+    from agentapp.agent.notices import desk_notices
+    from agentapp.agent.settings import policy_loader, ui_language
     from agentapp.core.policy import PolicyError
 
-    engine = build_engine(s)
+    notices = desk_notices(s.agent, s.data_dir, policy_loader(s))
     language = args.lang or ui_language()
     if args.action == "show":
-        print(engine.notices.notice(language).as_text())
-        if engine.notices.needed():
+        print(notices.notice(language).as_text())
+        if notices.needed():
             print(_("(not acknowledged yet: 'agentapp notice acknowledge' after reading it)"))
         return 0
     if s.agent != s.own_agent:
@@ -147,7 +147,7 @@ def _notice(args: argparse.Namespace, s: Settings) -> int:
             ).format(agent=s.agent, user=s.user)
         )
     try:
-        engine.notices.acknowledge(language)
+        notices.acknowledge(language)
     except PolicyError as exc:
         raise CliError(_("policy refused: {exc}").format(exc=exc)) from None
     print(_("notice acknowledged by {agent} ({language})").format(agent=s.agent, language=language))

@@ -23,6 +23,7 @@ import base64
 import datetime as dt
 import getpass
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -37,6 +38,8 @@ from agentapp.files import layout
 from agentapp.i18n import _
 from agentapp.vault.filelock import locked
 from agentapp.vault.store import append_durably
+
+log = logging.getLogger(__name__)
 
 AUDIT_FILE = layout.AUDIT
 MAX_TEXT = 500  # a reason longer than this is cut: the trail is not a place for documents
@@ -162,6 +165,14 @@ class AuditLog:
             self.keys.set_head(head_of(entry))
             self._written = head_of(entry)
         return entry
+
+    def trace(self, who: str, action: str, target: str, reason: str) -> None:
+        """`append`, for a step that goes on when the trail cannot be written (a call, a
+        notice read): the failure is logged, and `verify` shows the gap later."""
+        try:
+            self.append(who, action, target, reason)
+        except AuditError as exc:
+            log.error("not written to the audit trail (%s %s): %s", action, target, exc)
 
     def _last(self) -> Head | None:
         """The entry to chain after: the file's last line, or the head kept in the key store

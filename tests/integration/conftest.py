@@ -194,6 +194,30 @@ class Agent:
             time.sleep(0.1)
 
     def frames(self, rid: str, out: Path) -> list[tuple[float, object]]:
+        """The recording's frames as they are sealed on disk, decrypted in this process by the
+        vault's own reader (the player's) with the key from this worker's key store: what a
+        privacy test must look at, without the export's second encoding (one size: a resized
+        window's frames padded, as the export pads them; no watermark band). The CLI's export
+        (`exported_frames`) costs about 1.4 CPU-s a run for its Qt and its encoder; a test of
+        the export itself uses it. An agent on another key store (another person's session
+        bus) is read through the CLI, its watermark band cut off."""
+        import numpy as np
+
+        from agentapp.vault.export import BAND, Mark, marked_frames, open_segments
+        from agentapp.vault.keys import load_private_from_keystore
+        from agentapp.vault.sealing import key_id_of
+
+        if self.env.get("DBUS_SESSION_BUS_ADDRESS") != os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return [(t, bgr[:-BAND]) for t, bgr in self.exported_frames(rid, out)]  # type: ignore[index]
+        vault = Vault(self.data / "recordings")
+        private = load_private_from_keystore(key_id_of(vault.segment_paths(rid)[0]))
+        blank = Mark("", lambda _text, width: np.zeros((BAND, width, 3), np.uint8))
+        segments = open_segments(vault, rid, private)
+        return [(t, canvas[:-BAND]) for t, canvas in marked_frames(segments, blank)]
+
+    def exported_frames(self, rid: str, out: Path) -> list[tuple[float, object]]:
+        """The frames of the recording exported by the real CLI (re-encoded, the watermark
+        band under each)."""
         from agentapp.vault.export import iter_frames
 
         self.cli("recordings", "export", rid, "--out", str(out), "--reason", "test: check pixels")
