@@ -60,8 +60,8 @@ def test_hotkey_pause_leaves_a_gap_as_long_as_the_pause(
     gaps = [y - x for x, y in itertools.pairwise(w)]
     # the video's gap is the pause, and the look-behind before it (its reads are dropped);
     # the first read after the resume may wait out the window's settle (half a look-behind)
-    # and, on a loaded machine, a late tick (0.45 s seen in CI)
-    assert abs(max(gaps) - (pause_len + LOOKBEHIND_S)) < 0.6
+    # and, on a loaded machine, a late tick (0.85 s seen with the suite on 2 cores)
+    assert -0.6 < max(gaps) - (pause_len + LOOKBEHIND_S) < 1.2
     start = float(rec["started_at"])  # type: ignore[arg-type]
     assert not [t for t in w if start + a + 0.02 < t < start + b - 0.02]
 

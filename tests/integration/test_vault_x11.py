@@ -204,6 +204,7 @@ def test_disk_full_mid_call_stops_recording_and_keeps_what_was_sealed(
     agent = make_agent(policy_text("alice", segment_seconds=5), env=desktop.env)
     # the recordings on a disk of their own, mounted in place (a link there would be refused)
     recordings = agent.data / "recordings"
+    recordings.mkdir(mode=0o700, exist_ok=True)  # (the agent makes it at its start)
     subprocess.run(["mount", "--bind", str(small_disk), str(recordings)], check=True)
     request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(recordings)], check=False))
     agent.start()
@@ -277,6 +278,7 @@ def test_a_recordings_folder_turned_read_only_mid_call_keeps_the_desk_on_cannot_
     disk, switch = fragile_disk
     agent = make_agent(policy_text("alice", segment_seconds=5), env=desktop.env)
     recordings = agent.data / "recordings"
+    recordings.mkdir(mode=0o700, exist_ok=True)  # (the agent makes it at its start)
     subprocess.run(["mount", "--bind", str(disk), str(recordings)], check=True)
     request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(recordings)], check=False))
     agent.start()
