@@ -15,7 +15,7 @@ unset DISPLAY WAYLAND_DISPLAY  # the tests start their own X server
 # this tree's modules again (pytest its rewritten test modules, once per worker).
 unset PYTHONDONTWRITEBYTECODE
 # Three workers (pytest-xdist, each test module whole on one worker, the longest first;
-# tests/conftest.py gives each worker a session bus and a key store of its own): about 9 min
+# tests/conftest.py gives each worker a session bus and a key store of its own): about 8½–9 min
 # on 2 cores. Three, not two: many tests wait on real programs (browsers, lockers, a call's
 # length) more than they compute.
 workers=${AGENTAPP_TEST_WORKERS:-3}
