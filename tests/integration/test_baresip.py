@@ -32,17 +32,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on {port}"
-            time.sleep(0.05)
-
-
 CONFIG = """poll_method epoll
 sip_listen 127.0.0.1:{sip}
 net_interface 127.0.0.1
@@ -85,23 +74,32 @@ class Phone:
 
 
 def start_phone(folder: Path, accounts: list[str]) -> Phone:
+    """A baresip on two free ports; started again on two others if it dies first (another
+    worker's program may take a port between our look and its bind)."""
     folder.mkdir()
-    sip, ctrl = free_port(), free_port()
-    (folder / "config").write_text(CONFIG.format(sip=sip, ctrl=ctrl))
-    (folder / "accounts").write_text(
-        "".join(
-            f"<sip:{a}@127.0.0.1:{sip}>;regint=0;{extra}audio_codecs=pcmu\n"
-            for a, extra in (x.split("|") for x in accounts)
+    said = ""
+    for _attempt in range(3):
+        sip, ctrl = free_port(), free_port()
+        (folder / "config").write_text(CONFIG.format(sip=sip, ctrl=ctrl))
+        (folder / "accounts").write_text(
+            "".join(
+                f"<sip:{a}@127.0.0.1:{sip}>;regint=0;{extra}audio_codecs=pcmu\n"
+                for a, extra in (x.split("|") for x in accounts)
+            )
         )
-    )
-    proc = subprocess.Popen(
-        ["baresip", "-f", str(folder)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(ctrl)
-    return Phone(sip, ctrl, proc)
+        with open(folder / "baresip.log", "wb") as log:
+            proc = subprocess.Popen(["baresip", "-f", str(folder)], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 20  # (its start-up, with the suite on 2 cores)
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", ctrl), timeout=0.2).close()
+                return Phone(sip, ctrl, proc)
+            except OSError:
+                time.sleep(0.05)
+        stop_process(proc)
+        said = (folder / "baresip.log").read_text(errors="replace")[-2000:]
+    raise AssertionError(f"baresip never listened on its control port; it said:\n{said}")
 
 
 class Proxy:

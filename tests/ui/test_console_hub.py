@@ -192,3 +192,38 @@ def test_my_recordings_at_a_hub_lists_plays_and_takes_the_trainees_own_review(
     assert (doc.kind, doc.author, doc.agent) == ("self-review", "alice", "alice")
     assert doc.sealed is not None and b"rushed" not in doc.sealed
     player.close()
+
+    # her trainer fetches the call and fills the grid beside the player: sealed on her
+    # console, kept at the hub beside the trainee's own review (not in the site folder)
+    from agentapp.core.analysis import from_document
+    from agentapp.files import layout
+    from agentapp.hub.admin import audit_rows
+    from agentapp.hub.training import open_document
+    from agentapp.trainer.console import ConsoleModel
+    from agentapp.vault.sealing import read_header
+
+    at_hub = AgentConfig(hub=HubConfig(hub.url, "carol", hub.ca))
+    s = Settings(trainer, "carol", trainer / "policy.toml", at_hub, "carol")
+    console = ConsoleWindow(ConsoleModel(s, site), lambda: [], load_private_from_keystore,
+                            reason=lambda *_: "weekly review")  # fmt: skip
+    qtbot.addWidget(console)
+    console.model.fetch_from_hub(rid, "weekly review")
+    pane = console.recordings._grid_pane(rid)
+    assert pane is not None and pane.boxes[0].title() == "Greeting"
+    pane.boxes[0].level.setCurrentIndex(pane.boxes[0].level.findData("acquired"))
+    pane.boxes[0].comment.setPlainText("Warm, by name")
+    pane.save()
+    assert "sealed at the hub" in pane.status.text(), pane.status.text()
+    kept_here = layout.analyses(site)
+    assert not kept_here.exists() or not any(kept_here.iterdir())
+    with hub.connect("carol", passwords["carol"]) as db:
+        docs = {d.kind: d for d in documents(db, rid)}
+    assert sorted(docs) == ["analysis", "self-review"] and docs["analysis"].author == "carol"
+    sealed = docs["analysis"].sealed
+    assert sealed is not None and b"Warm" not in sealed
+    site_key = load_private_from_keystore(str(read_header(sealed)[0]["kid"]))
+    mark = from_document(open_document(docs["analysis"], site_key)).marks[0]
+    assert (mark.criterion, mark.level, mark.comment) == ("Greeting", "acquired", "Warm, by name")
+    with hub.admin() as db:
+        acts = [(r["db_user"], r["action"], r["target"]) for r in audit_rows(db)]
+    assert ("carol", "analysis added", rid) in acts

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from agentapp.core.geometry import Rect
 from agentapp.i18n import _, duration, moment, ngettext, pgettext
 from agentapp.trainer.console import ConsoleError, ConsoleModel, status_words
+from agentapp.trainer.notes import HUB_NOTE
 from agentapp.ui.console.blur import pick_blurs
 from agentapp.ui.console.widgets import (
     DATE_FORMAT,
@@ -193,7 +194,11 @@ class RecordingsTab(QWidget):
         def save(items: list[dict[str, object]]) -> str:
             a = self.model.analyses.add(rid, items)
             when = dt.datetime.fromtimestamp(a.purge_after, dt.UTC).date().isoformat()
-            return _("Analysis {id} sealed; kept until {date}").format(id=a.id, date=when)
+            if a.id.startswith(HUB_NOTE):
+                said = _("Analysis {id} sealed at the hub; kept until {date}")
+            else:
+                said = _("Analysis {id} sealed; kept until {date}")
+            return said.format(id=a.id, date=when)
 
         return GridPane(grid, save)
 
