@@ -3,6 +3,7 @@
     agentapp hub key                          (trainee: your own key, its public half at the hub)
     agentapp hub share ID --reason WHY        (a trainer of its training: with its own trainee)
     agentapp hub withdraw ID --reason WHY
+    agentapp hub analysis ID FILE             (a trainer: a filled grid form, kept at the hub)
     agentapp hub documents [ID] [--json]      (the training's documents you may see there)
     agentapp hub mine, hub watch ID           (trainee: cli/hub_mine.py)
 
@@ -41,6 +42,11 @@ def register_on(
         p.add_argument("id")
         p.add_argument("--reason", required=True, help=_("why (audited)"))
         handled(p, hub_share)
+    said = _("seal a filled grid form on a recording at the hub (trainers)")
+    an = hub.add_parser("analysis", parents=[common, login], help=said)
+    an.add_argument("id")
+    an.add_argument("file", help=_("the filled form ('-': standard input)"))
+    handled(an, hub_analysis)
     docs = hub.add_parser(
         "documents", parents=[common, login], help=_("the training's documents you may see")
     )
@@ -110,6 +116,43 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
         share(db, rid, agent, slips, reason)
     print(_("{id} shared with {agent} at the hub ({n} sealed files)").format(
         id=rid, agent=agent, n=len(slips)))  # fmt: skip
+    return 0
+
+
+def hub_analysis(args: argparse.Namespace, s: Settings) -> int:
+    """The trainer's analysis of a recording the hub holds, from a form filled as for
+    `agentapp analysis add`: checked against the grid of its training in this person's policy,
+    sealed here for the site's recording key, kept at the hub (which checks that she trains
+    that training, and traces it)."""
+    from agentapp.cli.analysis import read_form_file
+    from agentapp.cli.review import readable_policy
+    from agentapp.core.analysis import Analysis, AnalysisError, document, marks_from
+    from agentapp.hub.admin import recordings
+    from agentapp.hub.training import add_document
+    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+
+    rid = recording_id(args.id)
+    items = read_form_file(args.file)
+    policy = readable_policy(s)
+    try:
+        public = load_public_key(installed_public_key_path(s.data_dir))
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    with person(args, s) as db:
+        found = [r for r in recordings(db) if r.id == rid]
+        if not found:
+            raise CliError(_("{id}: no recording of that id at the hub that you may see").format(
+                id=rid))  # fmt: skip
+        grid = policy.grid_for(found[0].training)
+        if grid is None:
+            raise CliError(_("training '{training}' has no analysis grid in the policy").format(
+                training=found[0].training))  # fmt: skip
+        try:
+            marks = marks_from(grid, items, found[0].duration_s)
+        except AnalysisError as exc:
+            raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
+        n = add_document(db, "analysis", rid, document(Analysis(rid, grid, marks)), public)
+    print(_("analysis {n} on {rid} is at the hub, sealed").format(n=n, rid=rid))
     return 0
 
 

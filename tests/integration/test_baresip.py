@@ -32,6 +32,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            time.sleep(0.05)
+
+
 CONFIG = """poll_method epoll
 sip_listen 127.0.0.1:{sip}
 net_interface 127.0.0.1

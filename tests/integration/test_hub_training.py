@@ -224,7 +224,7 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
 
     from psycopg.types.json import Jsonb
 
-    from agentapp.hub.training import add_document, grants
+    from agentapp.hub.training import documents, grants, open_document
     from agentapp.vault.keys import load_private_from_keystore, store_private_in_keystore
     from agentapp.vault.sealing import read_header
     from tests.hubs import meta, new_rid
@@ -256,7 +256,29 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
     mine = load_private_from_keystore(grant.slips[0]["kid"])  # her key, from her key store
     assert unseal(segment, SlipKeys(mine, grant.slips))[1] == b"the call's pixels"
     assert read_header(segment)[0]["kid"] != grant.slips[0]["kid"]
-    add_document(logins("carol"), "analysis", rec, _analysis(rec), SITE.public_key())
+    # her analysis from a filled form, checked on her policy's grid, kept at the hub
+    from agentapp.vault.keys import public_key_path, write_public_key
+    from tests.policies import GRID as GRID_TOML
+
+    for trainer in ("carol", "erin"):  # (the data folders _hub_cli runs their commands in)
+        folder = tmp_path / trainer
+        folder.mkdir(exist_ok=True, mode=0o700)
+        (folder / "policy.toml").write_text(POLICY + GRID_TOML)
+        write_public_key(SITE.public_key(), public_key_path(folder))
+    form = tmp_path / "form.toml"
+    form.write_text('[[mark]]\ncriterion = "Greeting"\nlevel = "acquis"\ncomment = "clear"\n'
+                    '[[mark]]\ncriterion = "Price"\nlevel = "acquis"\n')  # fmt: skip
+    code, said = cli("carol", "analysis", rec, str(form))
+    assert code == 1 and "'Price' is not a criterion of the grid" in said, said
+    form.write_text(form.read_text().split('[[mark]]\ncriterion = "Price"')[0])
+    code, said = cli("erin", "analysis", rec, str(form))  # a trainer of another training
+    assert code == 1 and said.count("\n") == 1 and "no recording of that id" in said, said
+    code, said = cli("carol", "analysis", rec, str(form))
+    assert code == 0 and "is at the hub, sealed" in said, said
+    (doc,) = [d for d in documents(logins("carol"), rec) if d.kind == "analysis"]
+    assert doc.sealed is not None and b"clear" not in doc.sealed
+    mark = from_document(open_document(doc, SITE)).marks[0]
+    assert (mark.criterion, mark.level, mark.comment) == ("Greeting", "acquired", "clear")
     for who in ("carol", "alice", "dan"):
         code, said = cli(who, "documents", rec)
         assert code == 0 and f"analysis     {rec}  alice  CRM onboarding  by carol" in said, said
