@@ -72,11 +72,19 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
             app.processEvents()
             time.sleep(0.02)
 
-    def shot(name: str, rect: QRect) -> None:
-        pm = QGuiApplication.primaryScreen().grabWindow(0, rect.x(), rect.y(), rect.width(),
-                                                        rect.height())  # fmt: skip
+    def shot(name: str, rect: QRect | Callable[[], QRect]) -> None:
+        """`rect` of the screen into `name`; a callable is asked again at each try: under load
+        the window manager may still be placing the window (a 1x1 picture was seen)."""
+        for _try in range(50):
+            r = rect() if callable(rect) else rect
+            pm = QGuiApplication.primaryScreen().grabWindow(0, r.x(), r.y(), r.width(), r.height())
+            if pm.width() >= min(r.width(), 100) > 1 and pm.height() > 1:
+                break
+            pump(lambda: True)
+        else:
+            raise RuntimeError(f"{name}: the screen gave no picture of {r}")
         pm.save(str(out / name))
-        print(f"wrote {out / name} ({rect.width()}x{rect.height()})")
+        print(f"wrote {out / name} ({r.width()}x{r.height()})")
 
     def around(w: QWidget, margin: int = 0) -> QRect:
         return w.frameGeometry().adjusted(-margin, -margin, margin, margin)
@@ -112,7 +120,7 @@ def _shoot(out: Path, data: Path, agent: str, display: str) -> int:
     window.show()
     # (under load the window manager may not have placed and sized it yet when it shows)
     pump(lambda: window.isVisible() and around(window).width() > 100)
-    shot("status-window.png", around(window))
+    shot("status-window.png", lambda: around(window))
     window.hide()
     engine.handle_event(CallEvent(EventKind.ON_HOOK, "shot", time.time()))
     engine.stop()
