@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -260,22 +260,38 @@ def heads_record(data_dir: Path, hub_url: str) -> AuditLog:
     return AuditLog(folder / f"{hashlib.sha256(hub_url.encode()).hexdigest()[:16]}.jsonl")
 
 
+# What one recording can hold, whatever a hub sends: a call of the longest (240 minutes) in
+# segments of the shortest (5 s) is 2,880 segments and its voice; at ten times the usual
+# rate of a 1080p window (about 40 MB an hour) it is under 2 GB. Past these the hub is not
+# one to believe, and reading on would only fill the desk's memory.
+MAX_RECORDING_FILES = 6_000
+MAX_RECORDING_BYTES = 2 << 30
+
+
 def sealed_files(db: Any, rid: str) -> dict[str, bytes]:
     """The sealed files the hub holds of `rid` (those this login may read), each checked (its
-    name's form, its digest) before any is given; in the caller's transaction. Raises
-    HubError: then none is given."""
+    name's form, its digest) before any is given, read one row at a time and no more than one
+    recording can hold (MAX_RECORDING_FILES, MAX_RECORDING_BYTES); in the caller's
+    transaction. Raises HubError: then none is given."""
     from agentapp.core.names import is_segment_name, shown
 
-    parts = db.execute(
+    files: dict[str, bytes] = {}
+    total = 0
+    # (closed before any refusal leaves: an open stream holds the connection, and the
+    # caller's rollback would wait for it; closing cancels the query and drains it)
+    with closing(db.cursor().stream(
         "SELECT name, data, sha256 FROM agentapp.segments WHERE recording_id = %s ORDER BY name",
         (rid,),
-    ).fetchall()
-    files: dict[str, bytes] = {}
-    for name, data, digest in parts:
-        if not is_segment_name(name) or hashlib.sha256(data).hexdigest() != digest:
-            raise HubError(_("segment {name} of {rid} is damaged at the hub: nothing "
-                             "fetched").format(name=shown(name), rid=rid))  # fmt: skip
-        files[name] = bytes(data)
+    )) as parts:  # fmt: skip
+        for name, data, digest in parts:
+            total += len(data)
+            if len(files) >= MAX_RECORDING_FILES or total > MAX_RECORDING_BYTES:
+                raise HubError(_("the hub sends more of {rid} than any recording holds: "
+                                 "nothing fetched").format(rid=rid))  # fmt: skip
+            if not is_segment_name(name) or hashlib.sha256(data).hexdigest() != digest:
+                raise HubError(_("segment {name} of {rid} is damaged at the hub: nothing "
+                                 "fetched").format(name=shown(name), rid=rid))  # fmt: skip
+            files[name] = bytes(data)
     return files
 
 

@@ -364,3 +364,50 @@ def test_fetch_from_a_forged_hub_writes_nothing_outside_its_folder(
 def subprocess_fetch(a: Agent, rid: str, into: Path) -> Any:
     return a.cli("hub", "fetch", rid, "--into", str(into), "--reason", "weekly review",
                  check=False)  # fmt: skip
+
+
+def test_a_hub_sending_more_than_a_recording_holds_is_stopped_before_the_desk_fills(
+    hub: tuple[Hub, Logins], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub whose superuser piled segments onto a recording: the trainer's fetch reads them
+    one row at a time and stops at what one recording can hold (the bounds made small here,
+    the mechanism the same), writes nothing, and the same connection serves her next
+    request."""
+    from agentapp.hub import admin
+    from agentapp.hub.connect import HubError
+
+    h, logins = hub
+    piled = new_rid()
+    with h.admin() as su:
+        su.execute("SET ROLE agentapp_owner")
+        su.execute(
+            "INSERT INTO agentapp.recordings (id, agent, training, desk, started_at, "
+            "purge_after, status, duration_s, segments, size_bytes, meta) VALUES (%s, "
+            "'alice', 'CRM onboarding', 'desk-a', now(), now() + interval '1 day', "
+            "'complete', 1, 40, 1, %s)",
+            (piled, Jsonb({"id": piled, "agent": "alice"})),
+        )
+        blob = b"x" * 4000
+        digest = hashlib.sha256(blob).hexdigest()
+        for n in range(40):
+            su.execute("INSERT INTO agentapp.segments VALUES (%s, %s, %s, %s)",
+                       (piled, f"seg-{n:06d}.seal", blob, digest))  # fmt: skip
+        su.commit()
+    carol = logins("carol")
+    try:
+        for files, size, why in ((1000, 100_000, "bytes"), (30, 10**9, "files")):
+            monkeypatch.setattr(admin, "MAX_RECORDING_FILES", files)
+            monkeypatch.setattr(admin, "MAX_RECORDING_BYTES", size)
+            into = tmp_path / why
+            with pytest.raises(HubError, match=r"more of .* than any recording holds"):
+                admin.fetch(carol, piled, into, "weekly review")
+            carol.rollback()
+            assert not into.exists() or not any(into.rglob("*")), why
+        monkeypatch.setattr(admin, "MAX_RECORDING_FILES", 1000)
+        monkeypatch.setattr(admin, "MAX_RECORDING_BYTES", 1_000_000)
+        folder = admin.fetch(carol, piled, tmp_path / "whole", "weekly review")
+        assert len(list(folder.glob("seg-*.seal"))) == 40
+    finally:
+        with h.admin() as su:
+            su.execute("DELETE FROM agentapp.recordings WHERE id = %s", (piled,))
+            su.commit()
