@@ -88,8 +88,8 @@ def hub_key(args: argparse.Namespace, s: Settings) -> int:
 def hub_share(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.review import private_key_for
     from agentapp.hub.training import (
-        recording_agent,
         recording_files,
+        recording_row,
         registered_key,
         share,
         withdraw,
@@ -99,7 +99,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
 
     rid, reason = recording_id(args.id), audited_reason(args.reason)
     with person(args, s) as db:
-        agent = recording_agent(db, rid)
+        agent = recording_row(db, rid).agent
         if args.hub_command == "withdraw":
             gone = withdraw(db, rid, agent, reason)
             said = _("the share of {id} is withdrawn") if gone else _("{id} was not shared")
@@ -121,36 +121,23 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
 
 def hub_analysis(args: argparse.Namespace, s: Settings) -> int:
     """The trainer's analysis of a recording the hub holds, from a form filled as for
-    `agentapp analysis add`: checked against the grid of its training in this person's policy,
-    sealed here for the site's recording key, kept at the hub (which checks that she trains
-    that training, and traces it)."""
+    `agentapp analysis add`: checked against the grid of its training in this person's policy
+    (vault/review.py checked_marks), sealed here for the site's recording key, kept at the
+    hub (which checks that she trains that training, and traces it)."""
     from agentapp.cli.analysis import read_form_file
     from agentapp.cli.review import readable_policy
-    from agentapp.core.analysis import Analysis, AnalysisError, document, marks_from
-    from agentapp.hub.admin import recordings
-    from agentapp.hub.training import add_document
-    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+    from agentapp.core.analysis import Analysis, document
+    from agentapp.hub.training import add_document, recording_row
+    from agentapp.vault.keys import installed_public_key_path
+    from agentapp.vault.review import checked_marks
 
     rid = recording_id(args.id)
     items = read_form_file(args.file)
     policy = readable_policy(s)
-    try:
-        public = load_public_key(installed_public_key_path(s.data_dir))
-    except KeyProblem as exc:
-        raise CliError(str(exc)) from None
+    key = installed_public_key_path(s.data_dir)
     with person(args, s) as db:
-        found = [r for r in recordings(db) if r.id == rid]
-        if not found:
-            raise CliError(_("{id}: no recording of that id at the hub that you may see").format(
-                id=rid))  # fmt: skip
-        grid = policy.grid_for(found[0].training)
-        if grid is None:
-            raise CliError(_("training '{training}' has no analysis grid in the policy").format(
-                training=found[0].training))  # fmt: skip
-        try:
-            marks = marks_from(grid, items, found[0].duration_s)
-        except AnalysisError as exc:
-            raise CliError(_("analysis not saved: {exc}").format(exc=exc)) from None
+        rec = recording_row(db, rid)
+        grid, marks, public = checked_marks(policy.grid_for(rec.training), rec, items, key)
         n = add_document(db, "analysis", rid, document(Analysis(rid, grid, marks)), public)
     print(_("analysis {n} on {rid} is at the hub, sealed").format(n=n, rid=rid))
     return 0

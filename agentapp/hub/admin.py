@@ -117,6 +117,12 @@ class HubRecording:
     size_bytes: int
 
 
+RECORDING_COLUMNS = (
+    "id, agent, training, desk, started_at, purge_after, duration_s, segments, "
+    "size_bytes"
+)  # (a HubRecording's fields, in order)
+
+
 def recordings(
     db: Any, agent: str | None = None, training: str | None = None, since: dt.date | None = None
 ) -> list[HubRecording]:
@@ -132,8 +138,8 @@ def recordings(
             args.append(value)
     with refused(_("list the recordings")):
         rows = db.execute(
-            "SELECT id, agent, training, desk, started_at, purge_after, duration_s, segments, "
-            f"size_bytes FROM agentapp.recordings WHERE {' AND '.join(where)} ORDER BY started_at",
+            f"SELECT {RECORDING_COLUMNS} FROM agentapp.recordings WHERE {' AND '.join(where)} "
+            "ORDER BY started_at",
             args,
         ).fetchall()
         db.commit()

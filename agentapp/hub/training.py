@@ -25,6 +25,7 @@ from agentapp.hub.connect import HubError, one_row
 from agentapp.i18n import _
 
 if TYPE_CHECKING:
+    from agentapp.hub.admin import HubRecording
     from agentapp.vault.store import RecordingMeta
 
 DOC_KINDS = ("analysis", "self-review", "coaching")
@@ -149,13 +150,17 @@ def registered_key(db: Any, person: str) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(bytes(row[0]))
 
 
-def recording_agent(db: Any, rid: str) -> str:
-    """Whose recording `rid` is, if this login may see it. Raises HubError."""
+def recording_row(db: Any, rid: str) -> HubRecording:
+    """Recording `rid`'s row (whose it is, its training, its length), if this login may see
+    it. Raises HubError."""
+    from agentapp.hub.admin import RECORDING_COLUMNS, HubRecording
+
     with _asking(db, _("give recording {rid}").format(rid=rid)):
-        row = db.execute("SELECT agent FROM agentapp.recordings WHERE id = %s", (rid,)).fetchone()
+        row = db.execute(f"SELECT {RECORDING_COLUMNS} FROM agentapp.recordings WHERE id = %s",
+                         (rid,)).fetchone()  # fmt: skip
     if row is None:
         raise HubError(_("no recording {rid} that you may see at the hub").format(rid=rid))
-    return str(row[0])
+    return HubRecording(*row)
 
 
 def recording_files(db: Any, rid: str) -> dict[str, bytes]:

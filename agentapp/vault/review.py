@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -67,8 +67,19 @@ def reason_of(text: str | None) -> str:
     return reason
 
 
+class _Recorded(Protocol):
+    """What a grid's marks are checked against: the recording's training and length (a
+    vault's RecordingMeta, or a hub's row)."""
+
+    @property
+    def training(self) -> str: ...
+
+    @property
+    def duration_s(self) -> float: ...
+
+
 def checked_marks(
-    grid: Grid | None, meta: RecordingMeta, items: object, key_file: Path
+    grid: Grid | None, meta: _Recorded, items: object, key_file: Path
 ) -> tuple[Grid, tuple[Mark, ...], X25519PublicKey]:
     """Marks given on `meta` (a form's [[mark]] tables, or a pane's), checked against its
     training's grid (core/analysis.marks_from), and the public key in `key_file` they are

@@ -272,7 +272,8 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
     assert code == 1 and "'Price' is not a criterion of the grid" in said, said
     form.write_text(form.read_text().split('[[mark]]\ncriterion = "Price"')[0])
     code, said = cli("erin", "analysis", rec, str(form))  # a trainer of another training
-    assert code == 1 and said.count("\n") == 1 and "no recording of that id" in said, said
+    assert code == 1 and said.count("\n") == 1, said
+    assert f"no recording {rec} that you may see at the hub" in said, said
     code, said = cli("carol", "analysis", rec, str(form))
     assert code == 0 and "is at the hub, sealed" in said, said
     (doc,) = [d for d in documents(logins("carol"), rec) if d.kind == "analysis"]
