@@ -52,6 +52,22 @@ def _packages() -> str:
     return sysconfig.get_paths()["purelib"]
 
 
+def _let_others_read(*folders: Path) -> None:
+    """Each of `folders` readable by others (Python lists a folder on its path to import from
+    it) and each folder above them enterable (o+x: to pass through, not to list), so that the
+    test login can import this checkout and its virtualenv: a clone made with `mktemp -d` is
+    a folder only root enters. Not taken back: another worker's login may be importing from
+    it at that moment."""
+    for folder in folders:
+        for each, bits in [(folder.resolve(), 0o005)] + [
+            (p, 0o001) for p in folder.resolve().parents
+        ]:
+            mode = each.stat().st_mode
+            if mode & bits != bits:
+                each.chmod(mode | bits)
+                print(f"(others may now enter {each}, for the test logins)", file=sys.stderr)
+
+
 @contextmanager
 def os_user(stem: str, base: Path, extra_env: dict[str, str] | None = None) -> Iterator[OsUser]:
     """A new login `<stem><pid>` with its home under `base` (which others may enter), a
@@ -72,6 +88,7 @@ def os_user(stem: str, base: Path, extra_env: dict[str, str] | None = None) -> I
         user.env = {"HOME": str(home), "USER": login, "LOGNAME": login, "LANG": "C.UTF-8",
                     "XDG_RUNTIME_DIR": str(run), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                     "PYTHONPATH": f"{ROOT}:{_packages()}", **(extra_env or {})}  # fmt: skip
+        _let_others_read(ROOT, Path(_packages()))
         probe = user.run(SYSTEM_PYTHON, "-c", "import agentapp, PySide6, keyring")
         assert probe.returncode == 0, f"{login} cannot run agentapp: {probe.stderr[-400:]}"
         bus = user.run("dbus-daemon", "--session", "--fork", "--print-address=1",
