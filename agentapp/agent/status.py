@@ -96,7 +96,9 @@ class StatusBoard:
             try:
                 path = layout.status_file(self._data_dir)
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                write_atomic(path, json.dumps(asdict(status)).encode())
+                # (what the agent last said, for when it is not running: not synced, each
+                # call changes it several times)
+                write_atomic(path, json.dumps(asdict(status)).encode(), durable=False)
             except OSError as exc:
                 log.warning("cannot write status file: %s", exc)
         for fn in list(self._listeners):

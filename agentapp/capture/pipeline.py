@@ -269,15 +269,16 @@ class CapturePipeline:
                 self.stats.late_ticks += 1
                 next_tick = now
                 delay = 0
+            listen = _news(locator) if self._may_skip(now) else None
+            if listen is not None:  # to the next tick and through the one after, in one wait
+                if self._sleep(delay + self._period, listen):
+                    next_tick = self._clock.now()  # the display has news: tick now
+                else:
+                    next_tick += self._period  # a quiet interval skipped
+                continue
             # a window not drawn yet (just found, mapped or resized) is read as soon as the
             # display says it drew, not at the next tick: the call's first frame comes sooner
-            if self._sleep(delay, _news(locator) if self._undrawn else None):
-                continue  # woken: the session changed, or the window drew
-            listen = _news(locator) if self._may_skip(now) else None
-            if listen is not None and self._sleep(self._period, listen):
-                next_tick = self._clock.now()  # the display has news: tick now
-            elif listen is not None:
-                next_tick += self._period  # a quiet interval skipped
+            self._sleep(delay, _news(locator) if self._undrawn else None)
 
     def _may_skip(self, now: float) -> bool:
         """After a quiet tick, the next one may wait for the display to have news (or one

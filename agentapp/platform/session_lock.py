@@ -18,6 +18,7 @@ and `close()` may be called from any thread and never wait on a bus.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 from jeepney import (
@@ -60,6 +61,7 @@ class SessionLockWatcher(SessionLock):
         self._switched = False
         self._going: dict[str, bool] = {}  # PrepareForSleep / PrepareForShutdown
         self._stop = threading.Event()
+        self._conns: list[DBusConnection] = []  # open, for `close` to wake their threads
         self.ready = threading.Event()  # subscribed and asked (tests)
         self._threads = [
             threading.Thread(target=self._run, name="session-lock", daemon=True),
@@ -78,9 +80,28 @@ class SessionLockWatcher(SessionLock):
             return SWITCHED if self._switched else None
 
     def close(self) -> None:
-        self._stop.set()
+        """Stop listening: each thread, blocked on its bus until a signal comes, is woken by
+        its connection's shutdown (no thread wakes on a timer while nothing happens)."""
+        with self._lock:
+            self._stop.set()
+            for conn in self._conns:
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         for t in self._threads:
             t.join(timeout=2)
+
+    def _open(self, bus: str) -> DBusConnection | None:
+        """A connection to `bus` that `close` can wake, or None: stopping already (the
+        exceptions of opening it are the caller's)."""
+        conn = open_dbus_connection(bus)
+        with self._lock:
+            if not self._stop.is_set():
+                self._conns.append(conn)
+                return conn
+        conn.close()
+        return None
 
     def _set(self, iface: str, active: bool) -> None:
         with self._lock:
@@ -88,9 +109,11 @@ class SessionLockWatcher(SessionLock):
 
     def _run(self) -> None:
         try:
-            conn = open_dbus_connection("SESSION")
+            conn = self._open("SESSION")
         except (OSError, KeyError, ValueError):
-            self.ready.set()  # no session bus: nothing to hear (X checks remain)
+            conn = None  # no session bus: nothing to hear (X checks remain)
+        if conn is None:
+            self.ready.set()
             return
         try:
             self._listen(conn)
@@ -118,10 +141,7 @@ class SessionLockWatcher(SessionLock):
                     self._set(iface, bool(reply.body[0]))
             self.ready.set()
             while not self._stop.is_set():
-                try:
-                    signal = conn.recv_until_filtered(queue, timeout=0.5)
-                except TimeoutError:
-                    continue
+                signal = conn.recv_until_filtered(queue)  # (`close` shuts the socket)
                 iface = signal.header.fields.get(HeaderFields.interface)
                 if iface in SERVICES and signal.body:
                     self._set(iface, bool(signal.body[0]))
@@ -129,9 +149,11 @@ class SessionLockWatcher(SessionLock):
     # ------------------------------------------------------------------ logind
     def _run_logind(self) -> None:
         try:
-            conn = open_dbus_connection("SYSTEM")
+            conn = self._open("SYSTEM")
         except (OSError, KeyError, ValueError):
             return  # no system bus (a container): the other checks remain
+        if conn is None:
+            return
         try:
             self._listen_logind(conn)
         except (OSError, ValueError, TimeoutError):
@@ -155,7 +177,7 @@ class SessionLockWatcher(SessionLock):
         for rule in (changed, requests, machine):
             conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_S)
         # the bus sends only what the rules above match: one queue takes all of it, so the
-        # thread wakes for a signal or twice a second, not twenty times
+        # thread wakes for a signal only
         with conn.filter(MatchRule(type="signal")) as signals:
             session = Properties(DBusAddress(path, LOGIN1, f"{LOGIN1}.Session"))
             for name in ("LockedHint", "Active"):
@@ -163,10 +185,7 @@ class SessionLockWatcher(SessionLock):
                 if r.header.message_type is MessageType.method_return:
                     self._logind(name, bool(r.body[0][1]))
             while not self._stop.is_set():
-                try:
-                    msg = conn.recv_until_filtered(signals, timeout=0.5)
-                except TimeoutError:
-                    continue
+                msg = conn.recv_until_filtered(signals)  # (`close` shuts the socket)
                 if not any(r.matches(msg) for r in (changed, requests, machine)):
                     continue
                 member = msg.header.fields.get(HeaderFields.member)
