@@ -22,6 +22,7 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.core.analysis import Analysis
     from agentapp.core.grid import Grid
     from agentapp.core.policy import Policy
     from agentapp.vault.review import Review
@@ -114,16 +115,20 @@ def list_analyses(args: argparse.Namespace, s: Settings) -> int:
 
 def show(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.review import private_key
-    from agentapp.core.analysis import describe
 
     audited_reason(args.reason)
     review, _policy = _review(s)
-    a = review.read_analysis(args.id, args.reason, lambda seal: private_key(args, seal))
+    print_analysis(review.read_analysis(args.id, args.reason, lambda seal: private_key(args, seal)))
+    return 0
+
+
+def print_analysis(a: Analysis) -> None:
+    from agentapp.core.analysis import describe
+
     print(_("Analysis of recording {id}, training '{training}'").format(
         id=a.recording, training=a.training))  # fmt: skip
     for line in describe(a):
         print(line)
-    return 0
 
 
 def _review(s: Settings) -> tuple[Review, Policy | None]:

@@ -21,6 +21,7 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.agent.settings import Settings
+    from agentapp.core.coaching import Coaching
     from agentapp.vault.coaching import CoachingStore
     from agentapp.vault.review import Review
 
@@ -96,34 +97,50 @@ def listed(args: argparse.Namespace, s: Settings) -> int:
 
 def show(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.review import private_key
-    from agentapp.core.coaching import said, side_by_side
     from agentapp.vault.coaching import list_pdf, read_record
 
     audited_reason(args.reason)
     review, store, _days = _open(s)
     out = getattr(args, "out", None)
     if out is not None:
-        out = out.absolute()
-        if out.suffix.lower() != ".pdf" or out.exists():
-            raise CliError(_("--out must name a new .pdf file"), 2)
+        out = pdf_path(out)
     meta, c = read_record(review, store, args.id, args.reason,
                           lambda seal: private_key(args, seal))  # fmt: skip
     if out is None:
-        print(_("Coaching record of {trainee}, recording {id}, session {session}").format(
-            trainee=c.trainee, id=c.recording, session=c.session.isoformat()))  # fmt: skip
-        trainer, trainee = _("trainer: {said}"), _("trainee: {said}")
-        for r in side_by_side(c):
-            print(f"{r.criterion}\n    {trainer.format(said=said(r.trainer))}\n"
-                  f"    {trainee.format(said=said(r.trainee))}")  # fmt: skip
-        print(_("Next steps:"))
-        print(c.next_steps)
+        print_coaching(c)
         return 0
+    list_pdf(review, meta, out)
+    write_coaching_pdf(c, meta.author, out)
+    return 0
+
+
+def pdf_path(out: Path) -> Path:
+    """`out`, absolute, if it names a new .pdf file; refused in one line otherwise."""
+    out = out.absolute()
+    if out.suffix.lower() != ".pdf" or out.exists():
+        raise CliError(_("--out must name a new .pdf file"), 2)
+    return out
+
+
+def print_coaching(c: Coaching) -> None:
+    from agentapp.core.coaching import said, side_by_side
+
+    print(_("Coaching record of {trainee}, recording {id}, session {session}").format(
+        trainee=c.trainee, id=c.recording, session=c.session.isoformat()))  # fmt: skip
+    trainer, trainee = _("trainer: {said}"), _("trainee: {said}")
+    for r in side_by_side(c):
+        print(f"{r.criterion}\n    {trainer.format(said=said(r.trainer))}\n"
+              f"    {trainee.format(said=said(r.trainee))}")  # fmt: skip
+    print(_("Next steps:"))
+    print(c.next_steps)
+
+
+def write_coaching_pdf(c: Coaching, author: str, out: Path) -> None:
+    """The record as a text-only PDF at `out` (listed for the purge by the caller first)."""
     from agentapp.ui.coaching_pdf import write_pdf
 
-    list_pdf(review, meta, out)
     try:
-        write_pdf(c, meta.author, out)
+        write_pdf(c, author, out)
     except OSError as exc:
         raise CliError(_("the PDF is not written: {exc}").format(exc=exc)) from None
     print(_("written to {path} (text only; removed with the record's deadline)").format(path=out))
-    return 0

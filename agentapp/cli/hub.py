@@ -1,6 +1,6 @@
 """The site hub's commands (docs/hub.md): a trial hub in one command, logins, this desk's
 password, the policy's enrolments, the recordings one may see, the trail, the purge (the
-training's shares and documents: cli/hub_training.py).
+training's shares and documents: cli/hub_training.py, cli/hub_documents.py).
 
 A person's command connects as that person's own hub login ([hub] of agent.toml, or --hub,
 --user, --ca); `--dir` administers a trial hub made by `hub init` over its local socket, as
@@ -155,10 +155,12 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
         help=_("delete the recordings past their deadline at the hub (IT)"),
     )
     handled(pu, hub_purge)
+    from agentapp.cli.hub_documents import register_on as register_documents
     from agentapp.cli.hub_mine import register_mine
     from agentapp.cli.hub_training import register_on
 
     register_on(hub, common, login, keyed)
+    register_documents(hub, common, login, keyed)
     register_mine(hub, common, login)
 
 

@@ -4,7 +4,7 @@
     agentapp hub share ID --reason WHY        (a trainer of its training: with its own trainee)
     agentapp hub withdraw ID --reason WHY
     agentapp hub analysis ID FILE             (a trainer: a filled grid form, kept at the hub)
-    agentapp hub documents [ID] [--json]      (the training's documents you may see there)
+    agentapp hub documents, hub document N, hub coaching ID   (cli/hub_documents.py)
     agentapp hub mine, hub watch ID           (trainee: cli/hub_mine.py)
 
 The hub checks each act and traces it (hub/schema.sql); the slips are made here, with the
@@ -16,7 +16,6 @@ Threading: run on the CLI's single thread.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from agentapp.cli.base import CliError, Sub, audited_reason, handled
@@ -47,12 +46,6 @@ def register_on(
     an.add_argument("id")
     an.add_argument("file", help=_("the filled form ('-': standard input)"))
     handled(an, hub_analysis)
-    docs = hub.add_parser(
-        "documents", parents=[common, login], help=_("the training's documents you may see")
-    )
-    docs.add_argument("id", nargs="?", help=_("only those on this recording"))
-    docs.add_argument("--json", action="store_true")
-    handled(docs, hub_documents)
 
 
 def recording_id(rid: str) -> str:
@@ -140,27 +133,4 @@ def hub_analysis(args: argparse.Namespace, s: Settings) -> int:
         grid, marks, public = checked_marks(policy.grid_for(rec.training), rec, items, key)
         n = add_document(db, "analysis", rid, document(Analysis(rid, grid, marks)), public)
     print(_("analysis {n} on {rid} is at the hub, sealed").format(n=n, rid=rid))
-    return 0
-
-
-def hub_documents(args: argparse.Namespace, s: Settings) -> int:
-    from agentapp.hub.training import documents
-
-    rid = recording_id(args.id) if args.id is not None else None
-    with person(args, s) as db:
-        found = documents(db, rid, sealed=False)
-    if args.json:
-        rows = [{"id": d.id, "kind": d.kind, "recording": d.recording_id, "agent": d.agent,
-                 "training": d.training, "author": d.author,
-                 "written_at": d.written_at.isoformat(), "purge_after": d.purge_after.isoformat()}
-                for d in found]  # fmt: skip
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return 0
-    if not found:
-        print(_("no training document that you may see at the hub"))
-    for d in found:
-        print(_("{n:>5}  {kind:<12} {rid}  {agent}  {training}  by {author} on {written:%Y-%m-%d}"
-                "  until {until:%Y-%m-%d}").format(
-            n=d.id, kind=d.kind, rid=d.recording_id, agent=d.agent, training=d.training,
-            author=d.author, written=d.written_at, until=d.purge_after))  # fmt: skip
     return 0

@@ -27,6 +27,7 @@ from agentapp.i18n import _
 
 MAX_STEPS = 4_000  # characters of agreed next steps
 KINDS = ("trainer", "self-review")
+SESSION_AHEAD_DAYS = 90  # a session is dated at most this far ahead of today
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,18 @@ class Coaching:
     next_steps: str
     trainer: Analysis | None = None
     self_review: Analysis | None = None
+
+
+def check_session(call: dt.date, session: dt.date, today: dt.date) -> None:
+    """A session is dated from the call's day to SESSION_AHEAD_DAYS ahead of today;
+    AnalysisError in one line otherwise."""
+    last = today + dt.timedelta(days=SESSION_AHEAD_DAYS)
+    if not call <= session <= last:
+        raise AnalysisError(
+            _("the session's date must be between the call ({start}) and {last}").format(
+                start=call.isoformat(), last=last.isoformat()
+            )
+        )
 
 
 def coaching(

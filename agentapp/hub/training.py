@@ -73,6 +73,12 @@ def _context(kind: str, rid: str) -> dict[str, str]:
     return {f"hub {kind}": rid}
 
 
+def trace(db: Any, action: str, target: str, reason: str) -> None:
+    """An act of this login on the hub's trail (its name is the hub's, not the client's)."""
+    with _asking(db, _("trace {action}").format(action=action)):
+        db.execute("SELECT agentapp.audit_append(%s, %s, %s)", (action, target, reason))
+
+
 def register_key(db: Any, public: X25519PublicKey) -> None:
     """The trainee's own public key, registered by their own login (traced when it is new)."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -114,6 +120,27 @@ def documents(db: Any, rid: str | None = None, *, sealed: bool = True) -> list[H
                     bytes(r[8]) if r[8] is not None else None)
         for r in rows
     ]  # fmt: skip
+
+
+def read_document(db: Any, n: int, reason: str) -> HubDocument:
+    """Document `n` with its sealed part, if this login may read it (the hub's row-level
+    security: the trainers of its training, its trainee), the read traced at the hub first.
+    The DPO and IT read metadata only (`documents(sealed=False)`): asked here, refused."""
+    with _asking(db, _("read document {n}").format(n=n)):
+        rows = db.execute(
+            "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after, "
+            "sealed FROM agentapp.training_docs WHERE id = %s",
+            (n,),
+        ).fetchall()
+        if not rows:  # (none, or not this login's to read: the same answer, traced)
+            db.execute("SELECT agentapp.audit_append('document refused', %s, %s)",
+                       (f"document {n}", reason))  # fmt: skip
+            db.commit()
+            raise HubError(_("no document {n} that you may read at the hub").format(n=n))
+        r = rows[0]
+        db.execute("SELECT agentapp.audit_append('document read', %s, %s)",
+                   (r[2], f"{r[1]} {n}: {reason}"))  # fmt: skip
+    return HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]))
 
 
 def open_document(doc: HubDocument, private: X25519PrivateKey) -> dict[str, Any]:

@@ -22,15 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from agentapp.core.access import Action, RecordingRef, refusal
 from agentapp.core.analysis import AnalysisError
-from agentapp.core.coaching import Coaching, coaching, from_record, to_document
+from agentapp.core.coaching import Coaching, check_session, coaching, from_record, to_document
 from agentapp.core.names import is_coaching_id, shown
 from agentapp.i18n import N_, _
 from agentapp.vault.exports import ExportRecord, this_host
 from agentapp.vault.notes import DocMeta, SealedDocs
 from agentapp.vault.review import KeyFor, Review, ReviewError, reason_of
 from agentapp.vault.store import VaultError
-
-SESSION_AHEAD_DAYS = 90  # a session is dated at most this far ahead of today
 
 
 @dataclass(slots=True)
@@ -85,15 +83,11 @@ def add_record(
     analysis and the trainee's self-review given by id (each read, so traced), the next
     steps, the session's date."""
     meta = review.allowed(Action.ANALYSIS, rid)
-    today = dt.date.today()
-    started = dt.datetime.fromtimestamp(meta.started_at, dt.UTC).date()
-    if not started <= session <= today + dt.timedelta(days=SESSION_AHEAD_DAYS):
-        raise ReviewError(
-            _("the session's date must be between the call ({start}) and {last}").format(
-                start=started.isoformat(),
-                last=(today + dt.timedelta(days=SESSION_AHEAD_DAYS)).isoformat(),
-            )
-        )
+    try:
+        check_session(dt.datetime.fromtimestamp(meta.started_at, dt.UTC).date(), session,
+                      dt.date.today())  # fmt: skip
+    except AnalysisError as exc:
+        raise ReviewError(str(exc)) from None
     why = f"coaching session of {session.isoformat()}"  # (the trail keeps one wording)
     mine, theirs = (review.read_analysis(a, why, key_for) if a else None for a in analyses)
     try:

@@ -285,12 +285,58 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
         assert code == 0 and f"analysis     {rec}  alice  CRM onboarding  by carol" in said, said
     code, said = cli("bob", "documents", rec)
     assert code == 0 and "no training document" in said, said
+    _coaching_at_the_hub(cli, logins, rec, doc.id, tmp_path)
     for hostile in ("../../etc/passwd", "x" * 5000):
         code, said = cli("carol", "share", hostile, "--reason", "weekly review")
         assert code == 2 and said.count("\n") == 1 and "is not a recording id" in said, said
     code, said = cli("carol", "withdraw", rec, "--reason", "reviewed together")
     assert code == 0 and f"the share of {rec} is withdrawn" in said, said
     assert [g for g in grants(logins("alice")) if g.recording_id == rec] == []
+
+
+def _coaching_at_the_hub(
+    cli: Callable[..., tuple[int, str]], logins: Logins, rec: str, analysis: int, tmp: Path
+) -> None:
+    """`hub coaching` from the trainer's analysis and the trainee's self-review at the hub
+    (each read traced there), `hub document` to read it and write its PDF; another
+    training's trainer and the DPO cannot read it, and a self-review is no analysis."""
+    from agentapp.files import layout
+    from agentapp.hub.admin import audit_rows
+    from agentapp.hub.training import add_document
+    from agentapp.vault.exports import ExportsIndex
+
+    review = add_document(logins("alice"), "self-review", rec, _analysis(rec, "self-review"),
+                          SITE.public_key())  # fmt: skip
+    steps = tmp / "steps.txt"
+    steps.write_text("Annoncer le prix avant le délai.\n")
+    today = dt.date.today().isoformat()
+    common = ("--session", today, "--next-steps", str(steps))
+    code, said = cli("carol", "coaching", rec, *common, "--analysis", str(review))
+    assert code == 1 and f"document {review} is a self-review, not a analysis" in said, said
+    code, said = cli("carol", "coaching", rec, *common, "--analysis", str(analysis),
+                     "--self-review", str(review))  # fmt: skip
+    assert code == 0 and f"on {rec} is at the hub, sealed, for a year" in said, said
+    n = said.split("coaching record ")[1].split()[0]
+    code, said = cli("carol", "document", n, "--reason", "coaching session")
+    assert code == 0 and "Coaching record of alice" in said and "Greeting" in said, said
+    assert "Annoncer le prix avant le délai." in said, said
+    pdf = tmp / "session.pdf"
+    code, said = cli("carol", "document", n, "--reason", "coaching session", "--out", str(pdf))
+    assert code == 0 and pdf.read_bytes().startswith(b"%PDF"), said
+    listed = ExportsIndex(layout.exports(tmp / "carol")).records()
+    assert [r.path for r in listed] == [str(pdf)], listed
+    for who, why in (("erin", f"no document {n} that you may read at the hub"),
+                     ("dan", "permission denied")):  # fmt: skip
+        code, said = cli(who, "document", n, "--reason", "curious")
+        assert code == 1 and said.count("\n") == 1 and why in said, said
+    with pytest.raises(SystemExit) as refused:  # (argparse's own one line and status)
+        cli("carol", "document", "../../etc/passwd", "--reason", "x")
+    assert refused.value.code == 2
+    trail = [(e["action"], e["who"]) for e in audit_rows(logins("dan"))
+             if e["target"] in (rec, f"document {n}")]  # fmt: skip
+    assert ("coaching added", "alice") in trail
+    assert trail.count(("document read", "carol")) == 5  # the refused kind, two, one, the PDF
+    assert ("document refused", "erin") in trail and ("export file", "carol") in trail
 
 
 def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(

@@ -1,0 +1,218 @@
+"""The training's documents at the hub, from the command line (docs/hub.md):
+
+    agentapp hub documents [ID] [--json]       (the metadata this login may see)
+    agentapp hub document N --reason WHY [--out FILE.pdf]
+                                               (one decrypted and printed; a coaching record
+                                                also as a text-only PDF for the session)
+    agentapp hub coaching ID --session DATE --next-steps FILE [--analysis N] [--self-review N]
+                                               (a trainer: the session's record, kept there)
+
+Documents are sealed for the site's recording key: a trainer of the training opens them with
+its private half (the key store, or --key). The hub decides who may read a document's sealed
+part (its row-level security) and traces each read before anything is decrypted.
+
+Threading: run on the CLI's single thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentapp.cli.base import CliError, Sub, audited_reason, day, handled
+from agentapp.cli.hub_login import person
+from agentapp.cli.hub_training import recording_id
+from agentapp.i18n import _
+
+if TYPE_CHECKING:
+    from agentapp.agent.settings import Settings
+    from agentapp.core.analysis import Analysis
+    from agentapp.hub.training import HubDocument
+
+MAX_DOC_ID = 2**63 - 1  # the hub's ids are bigint
+
+
+def register_on(
+    hub: Sub,
+    common: argparse.ArgumentParser,
+    login: argparse.ArgumentParser,
+    keyed: argparse.ArgumentParser,
+) -> None:
+    docs = hub.add_parser(
+        "documents", parents=[common, login], help=_("the training's documents you may see")
+    )
+    docs.add_argument("id", nargs="?", help=_("only those on this recording"))
+    docs.add_argument("--json", action="store_true")
+    handled(docs, hub_documents)
+    one = hub.add_parser("document", parents=[common, login, keyed],
+                         help=_("decrypt and print one training document (trainers)"))  # fmt: skip
+    one.add_argument("n", type=document_id, help=_("its number (hub documents)"))
+    one.add_argument("--reason", required=True, help=_("why (audited)"))
+    one.add_argument("--out", type=Path, help=_("a coaching record: a new .pdf file"))
+    handled(one, hub_document)
+    said = _("write the record of a coaching session at the hub (trainers)")
+    co = hub.add_parser("coaching", parents=[common, login, keyed], help=said)
+    co.add_argument("id")
+    co.add_argument("--session", type=day, required=True, help=_("the session's date"))
+    co.add_argument("--next-steps", required=True, metavar="FILE",
+                    help=_("the next steps agreed, as text ('-': standard input)"))  # fmt: skip
+    co.add_argument("--analysis", type=document_id, help=_("the trainer's analysis (its number)"))
+    co.add_argument("--self-review", type=document_id,
+                    help=_("the trainee's own review (its number)"))  # fmt: skip
+    handled(co, hub_coaching)
+
+
+def document_id(text: str) -> int:
+    """A hub document's number, as argparse's type: digits, within the hub's bound."""
+    if not (text.isascii() and text.isdigit() and 0 < len(text) <= 19) or int(text) > MAX_DOC_ID:
+        raise argparse.ArgumentTypeError(_("a document number is a positive whole number"))
+    return int(text)
+
+
+def hub_documents(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.training import documents
+
+    rid = recording_id(args.id) if args.id is not None else None
+    with person(args, s) as db:
+        found = documents(db, rid, sealed=False)
+    if args.json:
+        rows = [{"id": d.id, "kind": d.kind, "recording": d.recording_id, "agent": d.agent,
+                 "training": d.training, "author": d.author,
+                 "written_at": d.written_at.isoformat(), "purge_after": d.purge_after.isoformat()}
+                for d in found]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    if not found:
+        print(_("no training document that you may see at the hub"))
+    for d in found:
+        print(_("{n:>5}  {kind:<12} {rid}  {agent}  {training}  by {author} on {written:%Y-%m-%d}"
+                "  until {until:%Y-%m-%d}").format(
+            n=d.id, kind=d.kind, rid=d.recording_id, agent=d.agent, training=d.training,
+            author=d.author, written=d.written_at, until=d.purge_after))  # fmt: skip
+    return 0
+
+
+def hub_document(args: argparse.Namespace, s: Settings) -> int:
+    """One document decrypted in memory and printed (a coaching record: or written as a PDF,
+    listed first for the purge at the record's deadline and traced at the hub)."""
+    from agentapp.cli.analysis import print_analysis
+    from agentapp.cli.coaching import pdf_path, print_coaching, write_coaching_pdf
+    from agentapp.core.analysis import AnalysisError, from_document
+    from agentapp.core.coaching import from_record
+
+    reason = audited_reason(args.reason)
+    out = pdf_path(args.out) if args.out is not None else None
+    with person(args, s) as db:
+        doc = _read(db, args.n, reason)
+        content = _opened(args, doc)
+        try:
+            if doc.kind != "coaching":
+                if out is not None:
+                    raise CliError(_("only a coaching record is written as a PDF"), 2)
+                print_analysis(from_document(content))
+                return 0
+            record = from_record(content)
+        except AnalysisError as exc:
+            raise CliError(
+                _("document {n} cannot be read: {exc}").format(n=doc.id, exc=exc)
+            ) from None
+        if out is None:
+            print_coaching(record)
+            return 0
+        _list_pdf(db, s, doc, out)
+    write_coaching_pdf(record, doc.author, out)
+    return 0
+
+
+def hub_coaching(args: argparse.Namespace, s: Settings) -> int:
+    """The record of a session on a recording the hub holds: the trainer's analysis and the
+    trainee's self-review read from the hub (each read traced there), the next steps, the
+    session's date; sealed here for the site's recording key and kept at the hub a year (it
+    checks that this login trains the recording's training, and traces it)."""
+    from agentapp.cli.analysis import read_text
+    from agentapp.core.analysis import AnalysisError
+    from agentapp.core.coaching import check_session, coaching, to_document
+    from agentapp.hub.training import add_document, recording_row
+    from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
+
+    rid = recording_id(args.id)
+    steps = read_text(args.next_steps)
+    try:
+        public = load_public_key(installed_public_key_path(s.data_dir))
+    except KeyProblem as exc:
+        raise CliError(str(exc)) from None
+    why = f"coaching session of {args.session.isoformat()}"
+    with person(args, s) as db:
+        rec = recording_row(db, rid)
+        try:
+            check_session(rec.started_at.astimezone(dt.UTC).date(), args.session, dt.date.today())
+            mine = _analysis(args, db, args.analysis, "analysis", rid, why)
+            theirs = _analysis(args, db, args.self_review, "self-review", rid, why)
+            record = coaching(rid, rec.training, rec.agent, args.session, steps, mine, theirs)
+        except AnalysisError as exc:
+            raise CliError(_("coaching record not saved: {exc}").format(exc=exc)) from None
+        n = add_document(db, "coaching", rid, to_document(record), public)
+    print(_("coaching record {n} on {rid} is at the hub, sealed, for a year").format(n=n, rid=rid))
+    return 0
+
+
+def _read(db: Any, n: int, reason: str) -> HubDocument:
+    from agentapp.hub.training import read_document
+
+    return read_document(db, n, reason)
+
+
+def _opened(args: argparse.Namespace, doc: HubDocument) -> dict[str, Any]:
+    """The document's content, with the private half of the key it was sealed for."""
+    from agentapp.cli.review import private_key_for
+    from agentapp.hub.training import open_document
+    from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.sealing import SealError, read_header
+
+    assert doc.sealed is not None
+    try:
+        private = private_key_for(args, str(read_header(doc.sealed)[0]["kid"]))
+    except (KeyProblem, SealError, KeyError) as exc:
+        raise CliError(
+            _("document {n} cannot be opened: {exc}").format(n=doc.id, exc=exc)
+        ) from None
+    return open_document(doc, private)
+
+
+def _analysis(
+    args: argparse.Namespace, db: Any, n: int | None, kind: str, rid: str, why: str
+) -> Analysis | None:
+    """Document `n`, of `kind`, on `rid`, read (traced) and opened; None when not given."""
+    from agentapp.core.analysis import from_document
+
+    if n is None:
+        return None
+    doc = _read(db, n, why)
+    if doc.kind != kind:
+        raise CliError(_("document {n} is a {found}, not a {kind}").format(
+            n=n, found=doc.kind, kind=kind))  # fmt: skip
+    if doc.recording_id != rid:
+        raise CliError(_("document {n} is on another recording").format(n=n))
+    return from_document(_opened(args, doc))
+
+
+def _list_pdf(db: Any, s: Settings, doc: HubDocument, out: Path) -> None:
+    """Before the PDF is written: listed in this desk's exports with the record's deadline
+    (the purge removes it then) and traced at the hub."""
+    import time
+
+    from agentapp.files import layout
+    from agentapp.hub.training import trace
+    from agentapp.vault.exports import ExportRecord, ExportsIndex, this_host
+
+    written, until = doc.written_at.timestamp(), doc.purge_after.timestamp()
+    record = ExportRecord(str(out), doc.recording_id, written, until, s.user, this_host(),
+                          time.time())  # fmt: skip
+    try:
+        ExportsIndex(layout.exports(s.data_dir)).add(record)
+    except OSError as exc:
+        raise CliError(_("the PDF cannot be listed: {exc}").format(exc=exc)) from None
+    trace(db, "export file", doc.recording_id, f"coaching record {doc.id} to {out}")
