@@ -155,6 +155,12 @@ def register(sub: Sub, common: argparse.ArgumentParser, keyed: argparse.Argument
         help=_("delete the recordings past their deadline at the hub (IT)"),
     )
     handled(pu, hub_purge)
+    up = hub.add_parser(
+        "upgrade",
+        parents=[common, login, trial],
+        help=_("bring the hub's schema to this agentapp's (a trial hub's owner, a superuser)"),
+    )
+    handled(up, hub_upgrade)
     from agentapp.cli.hub_documents import register_on as register_documents
     from agentapp.cli.hub_mine import register_mine
     from agentapp.cli.hub_training import register_on
@@ -437,6 +443,18 @@ def _hub_url(args: argparse.Namespace, s: Settings) -> str:
 
         return load(args.dir).url
     return _config(args, s).url
+
+
+def hub_upgrade(args: argparse.Namespace, s: Settings) -> int:
+    from agentapp.hub.schema import upgrade
+
+    with _admin(args, s) as db:
+        was, now = upgrade(db)
+    if was == now:
+        print(_("the hub has schema {v} already: nothing to do").format(v=now))
+    else:
+        print(_("the hub's schema is now {now} (it was {was})").format(now=now, was=was))
+    return 0
 
 
 def hub_purge(args: argparse.Namespace, s: Settings) -> int:

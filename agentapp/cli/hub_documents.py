@@ -77,7 +77,7 @@ def hub_documents(args: argparse.Namespace, s: Settings) -> int:
 
     rid = recording_id(args.id) if args.id is not None else None
     with person(args, s) as db:
-        found = documents(db, rid, sealed=False)
+        found = documents(db, rid)
     if args.json:
         rows = [{"id": d.id, "kind": d.kind, "recording": d.recording_id, "agent": d.agent,
                  "training": d.training, "author": d.author,

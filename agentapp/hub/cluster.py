@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from agentapp.hub.connect import HubError, first_line
+from agentapp.hub.schema import apply_schema
 from agentapp.i18n import _
 
 DATABASE = "agentapp"
-SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,27 +209,6 @@ def stop(cluster: Cluster) -> None:
 
 def _as(account: str) -> list[str]:
     return ["runuser", "-u", account, "--"] if account else []
-
-
-def apply_schema(db: Any, timezone: str, owner: str | None = None) -> None:
-    """The hub's tables, roles and functions (schema.sql), in one transaction."""
-    import psycopg
-
-    try:
-        db.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
-        db.execute("SET ROLE agentapp_owner")
-        db.execute(
-            "INSERT INTO agentapp.hub_settings VALUES ('schema', '5'), ('timezone', %s)",
-            (timezone,),
-        )
-        if owner:  # a trial hub: its owner is also its IT (publish, purge over the socket)
-            db.execute("INSERT INTO agentapp.people VALUES (%s, %s, 'admin')", (owner, owner))
-        db.execute("RESET ROLE")
-        db.commit()
-    except psycopg.errors.DuplicateSchema:
-        raise HubError(_("this database has a hub schema already")) from None
-    except psycopg.Error as exc:
-        raise HubError(_("the hub schema was refused: {why}").format(why=first_line(exc))) from None
 
 
 def _run(cmd: list[str]) -> None:

@@ -1,6 +1,6 @@
--- The agentapp hub, schema 5 (docs/hub.md). Applied in one transaction by `agentapp hub init`
--- (trial) or `agentapp hub schema` (production), by a role that may create roles; applying it
--- again is refused once hub_settings holds a schema version.
+-- The agentapp hub, schema 5 (docs/hub.md), and the upgrade-N.sql files after it (hub/schema.py).
+-- Applied in one transaction by `agentapp hub init` (trial) or by psql (production, docs/hub.md),
+-- by a role that may create roles; applying it again is refused once the schema exists.
 --
 -- Who may do what is the database's to enforce, not only the application's:
 -- * no application role owns anything: agentapp_owner (NOLOGIN) owns the tables and the

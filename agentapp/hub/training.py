@@ -104,43 +104,41 @@ def add_document(db: Any, kind: str, rid: str, content: dict[str, Any], site_key
     return int(doc)
 
 
-def documents(db: Any, rid: str | None = None, *, sealed: bool = True) -> list[HubDocument]:
-    """The documents this login may see (of `rid`, or all), oldest first; `sealed=False`
-    reads their metadata only (all the DPO's and IT's logins may read)."""
-    column = "sealed" if sealed else "NULL::bytea"
+def documents(db: Any, rid: str | None = None) -> list[HubDocument]:
+    """The metadata of the documents this login may see (of `rid`, or all), oldest first:
+    their sealed part is read one at a time, traced (`read_document`)."""
     where, args = ("WHERE recording_id = %s", (rid,)) if rid is not None else ("", ())
     with _asking(db, _("list the training documents")):
         rows = db.execute(
-            f"SELECT id, kind, recording_id, agent, training, author, written_at, purge_after, "
-            f"{column} FROM agentapp.training_docs {where} ORDER BY id",
+            "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after "
+            f"FROM agentapp.training_docs {where} ORDER BY id",
             args,
         ).fetchall()
-    return [
-        HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                    bytes(r[8]) if r[8] is not None else None)
-        for r in rows
-    ]  # fmt: skip
+    return [_document(r, None) for r in rows]
 
 
 def read_document(db: Any, n: int, reason: str) -> HubDocument:
-    """Document `n` with its sealed part, if this login may read it (the hub's row-level
-    security: the trainers of its training, its trainee), the read traced at the hub first.
-    The DPO and IT read metadata only (`documents(sealed=False)`): asked here, refused."""
+    """Document `n` with its sealed part, if this login may read it (the trainers of its
+    training, its trainee); the hub traces the read with `reason` ("document read"), or the
+    refusal ("document refused": no such document and not this login's are one answer)."""
     with _asking(db, _("read document {n}").format(n=n)):
-        rows = db.execute(
-            "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after, "
-            "sealed FROM agentapp.training_docs WHERE id = %s",
-            (n,),
-        ).fetchall()
-        if not rows:  # (none, or not this login's to read: the same answer, traced)
-            db.execute("SELECT agentapp.audit_append('document refused', %s, %s)",
-                       (f"document {n}", reason))  # fmt: skip
-            db.commit()
-            raise HubError(_("no document {n} that you may read at the hub").format(n=n))
-        r = rows[0]
-        db.execute("SELECT agentapp.audit_append('document read', %s, %s)",
-                   (r[2], f"{r[1]} {n}: {reason}"))  # fmt: skip
-    return HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]))
+        (sealed,) = one_row(db, "SELECT agentapp.read_document(%s, %s)", (n, reason))
+        rows = (
+            []
+            if sealed is None
+            else db.execute(
+                "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after "
+                "FROM agentapp.training_docs WHERE id = %s",
+                (n,),
+            ).fetchall()
+        )
+    if not rows:  # (the refusal is traced and committed)
+        raise HubError(_("no document {n} that you may read at the hub").format(n=n))
+    return _document(rows[0], bytes(sealed))
+
+
+def _document(r: Any, sealed: bytes | None) -> HubDocument:
+    return HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sealed)
 
 
 def open_document(doc: HubDocument, private: X25519PrivateKey) -> dict[str, Any]:

@@ -65,7 +65,8 @@ def _analysis(recording: str, kind: str = "trainer") -> dict[str, Any]:
 def test_each_role_sees_only_its_documents_and_the_dpo_their_metadata(
     hub: tuple[Hub, Logins],
 ) -> None:
-    from agentapp.hub.training import add_document, documents, open_document
+    from agentapp.hub.admin import audit_rows
+    from agentapp.hub.training import add_document, documents, open_document, read_document
 
     _, logins = hub
     assert _ship(logins("desk-a"), "d-gina", "gina", "CRM onboarding") == "stored"
@@ -89,29 +90,42 @@ def test_each_role_sees_only_its_documents_and_the_dpo_their_metadata(
         )
     carol.rollback()
 
-    def seen(role: str, sealed: bool = True) -> list[int]:
-        return [
-            d.id for d in documents(logins(role), sealed=sealed) if d.recording_id in (gina, bob)
-        ]
+    def seen(role: str) -> list[int]:
+        return [d.id for d in documents(logins(role)) if d.recording_id in (gina, bob)]
 
     assert seen("carol") == [doc] and seen("gina") == [doc]
     assert seen("erin") == [] and seen("bob") == [] and seen("alice") == []
-    assert seen("dan", sealed=False) == seen("it", sealed=False) == [doc]
-    for role in ("dan", "it"):  # the DPO's and IT's logins: the metadata, never the sealed part
-        with pytest.raises(HubError, match="permission denied for table training_docs"):
-            documents(logins(role))
+    assert seen("dan") == seen("it") == [doc]
     with pytest.raises(HubError, match="permission denied for table training_docs"):
-        documents(logins("desk-a"), sealed=False)
+        documents(logins("desk-a"))
+    # the sealed part: through the hub alone, which traces each read (no login selects it)
+    for role in ("carol", "gina", "dan", "it"):
+        db = logins(role)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            db.execute("SELECT sealed FROM agentapp.training_docs")
+        db.rollback()
+    for role in ("dan", "it"):  # the DPO's and IT's logins: the metadata, never the sealed part
+        with pytest.raises(HubError, match="permission denied for function read_document"):
+            read_document(logins(role), doc, "curious")
+    for role in ("erin", "bob"):
+        with pytest.raises(HubError, match=f"no document {doc} that you may read"):
+            read_document(logins(role), doc, "curious")
     (row,) = documents(carol, gina)
     assert (row.kind, row.agent, row.training, row.author) == (
         "analysis", "gina", "CRM onboarding", "carol")  # fmt: skip
     assert dt.timedelta(days=364) < row.purge_after - row.written_at <= dt.timedelta(days=366)
-    assert from_document(open_document(row, SITE)) == Analysis(
-        gina, GRID, (Mark("Greeting", "acquired", "clear", (1.5,)), Mark("Needs", "to_work_on"))
-    )
-    (hers,) = documents(logins("gina"), gina)  # her own row: its content is for the site's key
+    assert from_document(open_document(read_document(carol, doc, "weekly review"), SITE)) == \
+        Analysis(gina, GRID, (Mark("Greeting", "acquired", "clear", (1.5,)),
+                              Mark("Needs", "to_work_on")))  # fmt: skip
+    hers = read_document(logins("gina"), doc, "my own")  # her row: its content is the site's
     with pytest.raises(HubError, match="cannot be opened"):
         open_document(hers, X25519PrivateKey.generate())
+    trail = [(e["action"], e["who"], e["reason"]) for e in audit_rows(logins("dan"))
+             if e["action"].startswith("document")]  # fmt: skip
+    for who in ("erin", "bob"):
+        assert ("document refused", who, "curious") in trail, trail
+    assert ("document read", "carol", f"analysis {doc}: weekly review") in trail, trail
+    assert ("document read", "gina", f"analysis {doc}: my own") in trail, trail
 
 
 def test_a_recording_shared_with_its_trainee_opens_for_her_key_alone_until_withdrawn(
@@ -224,7 +238,7 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
 
     from psycopg.types.json import Jsonb
 
-    from agentapp.hub.training import documents, grants, open_document
+    from agentapp.hub.training import documents, grants, open_document, read_document
     from agentapp.vault.keys import load_private_from_keystore, store_private_in_keystore
     from agentapp.vault.sealing import read_header
     from tests.hubs import meta, new_rid
@@ -277,8 +291,9 @@ def test_the_cli_shares_a_real_sealed_call_at_the_hub_and_lists_the_documents(
     code, said = cli("carol", "analysis", rec, str(form))
     assert code == 0 and "is at the hub, sealed" in said, said
     (doc,) = [d for d in documents(logins("carol"), rec) if d.kind == "analysis"]
-    assert doc.sealed is not None and b"clear" not in doc.sealed
-    mark = from_document(open_document(doc, SITE)).marks[0]
+    sealed = read_document(logins("carol"), doc.id, "check")
+    assert sealed.sealed is not None and b"clear" not in sealed.sealed
+    mark = from_document(open_document(sealed, SITE)).marks[0]
     assert (mark.criterion, mark.level, mark.comment) == ("Greeting", "acquired", "clear")
     for who in ("carol", "alice", "dan"):
         code, said = cli(who, "documents", rec)
@@ -335,7 +350,8 @@ def _coaching_at_the_hub(
     trail = [(e["action"], e["who"]) for e in audit_rows(logins("dan"))
              if e["target"] in (rec, f"document {n}")]  # fmt: skip
     assert ("coaching added", "alice") in trail
-    assert trail.count(("document read", "carol")) == 5  # the refused kind, two, one, the PDF
+    # the test's own read of the analysis, the refused kind, two for the record, one, the PDF
+    assert trail.count(("document read", "carol")) == 6
     assert ("document refused", "erin") in trail and ("export file", "carol") in trail
 
 
@@ -421,3 +437,68 @@ def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(
     for entry in (("view shared", rec, "alice"), ("view refused", rec, "bob"),
                   ("view refused", rec, "alice")):  # fmt: skip
         assert entry in trail, entry
+
+
+def _shape(db: Any) -> list[tuple[Any, ...]]:
+    """What a hub's schema is made of: its functions (definitions and grants), its tables'
+    and columns' grants, its version."""
+    functions = db.execute(
+        "SELECT p.proname, pg_get_function_identity_arguments(p.oid), "
+        "md5(pg_get_functiondef(p.oid)), p.proacl::text, pg_get_userbyid(p.proowner) "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'agentapp' AND p.prokind = 'f' ORDER BY 1, 2"
+    ).fetchall()
+    tables = db.execute(
+        "SELECT c.relname, c.relacl::text, a.attname, a.attacl::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL "
+        "WHERE n.nspname = 'agentapp' ORDER BY 1, 3"
+    ).fetchall()
+    db.execute("SET ROLE agentapp_owner")
+    version = db.execute("SELECT value FROM agentapp.hub_settings WHERE key = 'schema'").fetchall()
+    db.execute("RESET ROLE")
+    db.rollback()
+    return [*functions, *tables, *version]
+
+
+def test_a_schema_5_hub_is_upgraded_to_what_a_new_hub_is(
+    hub: tuple[Hub, Logins], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`agentapp hub upgrade` brings a hub made with schema 5 (as `hub init` made them before
+    schema 6) to this program's schema in one transaction: its functions, grants and version
+    are then a new hub's; a second run changes nothing; a hub newer than the program is
+    refused in one line, nothing changed."""
+    from agentapp.hub.schema import SCHEMA_FILE, latest, upgrade
+
+    h, _logins = hub
+    with h.cluster.admin("postgres") as db:
+        db.autocommit = True
+        db.execute("CREATE DATABASE old5")
+    try:
+        with h.cluster.admin("old5") as old, h.cluster.admin() as new:
+            old.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+            old.execute("SET ROLE agentapp_owner")
+            old.execute("INSERT INTO agentapp.hub_settings VALUES ('schema', '5'), "
+                        "('timezone', 'Europe/Paris')")  # fmt: skip
+            old.execute("RESET ROLE")
+            old.commit()
+            before = _shape(old)
+            assert before != _shape(new)
+            assert latest() >= 6 and upgrade(old) == (5, latest())
+            assert _shape(old) == _shape(new)
+            assert upgrade(old) == (latest(), latest())
+            old.execute("SET ROLE agentapp_owner")
+            old.execute("UPDATE agentapp.hub_settings SET value = %s WHERE key = 'schema'",
+                        (str(latest() + 1),))  # fmt: skip
+            old.execute("RESET ROLE")
+            old.commit()
+            with pytest.raises(HubError, match=f"schema {latest() + 1}, newer than this"):
+                upgrade(old)
+    finally:
+        with h.cluster.admin("postgres") as db:
+            db.autocommit = True
+            db.execute("DROP DATABASE old5 WITH (FORCE)")
+    code, said = run_cli("it", tmp_path, monkeypatch, capsys, "hub", "upgrade", "--dir",
+                         str(h.cluster.folder))  # fmt: skip
+    assert code == 0 and f"the hub has schema {latest()} already" in said, said

@@ -143,7 +143,7 @@ def test_my_recordings_at_a_hub_lists_plays_and_takes_the_trainees_own_review(
 
     from agentapp.cli.hub_mine import HubRecordings
     from agentapp.cli.hub_training import hub_share
-    from agentapp.hub.training import documents, register_key
+    from agentapp.hub.training import documents, read_document, register_key
     from agentapp.ui.grid_pane import GridPane
     from agentapp.ui.mine import MineWindow
     from agentapp.vault.keys import store_private_in_keystore
@@ -189,6 +189,7 @@ def test_my_recordings_at_a_hub_lists_plays_and_takes_the_trainees_own_review(
     assert "sealed for your trainers at the hub" in pane.status.text(), pane.status.text()
     with hub.connect("carol", passwords["carol"]) as db:
         (doc,) = documents(db, rid)
+        doc = read_document(db, doc.id, "check")
     assert (doc.kind, doc.author, doc.agent) == ("self-review", "alice", "alice")
     assert doc.sealed is not None and b"rushed" not in doc.sealed
     player.close()
@@ -217,7 +218,7 @@ def test_my_recordings_at_a_hub_lists_plays_and_takes_the_trainees_own_review(
     kept_here = layout.analyses(site)
     assert not kept_here.exists() or not any(kept_here.iterdir())
     with hub.connect("carol", passwords["carol"]) as db:
-        docs = {d.kind: d for d in documents(db, rid)}
+        docs = {d.kind: read_document(db, d.id, "check") for d in documents(db, rid)}
     assert sorted(docs) == ["analysis", "self-review"] and docs["analysis"].author == "carol"
     sealed = docs["analysis"].sealed
     assert sealed is not None and b"Warm" not in sealed
