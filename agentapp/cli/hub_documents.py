@@ -5,11 +5,15 @@
                                                (one decrypted and printed; a coaching record
                                                 also as a text-only PDF for the session)
     agentapp hub coaching ID --session DATE --next-steps FILE [--analysis N] [--self-review N]
-                                               (a trainer: the session's record, kept there)
+                                               (a trainer: the session's record, kept there
+                                                and given to its trainee)
 
 Documents are sealed for the site's recording key: a trainer of the training opens them with
-its private half (the key store, or --key). The hub decides who may read a document's sealed
-part (its row-level security) and traces each read before anything is decrypted.
+its private half (the key store, or --key). A coaching record is also given to its trainee: a
+slip made on the trainer's desk opens it for the key the trainee registered at the hub, so she
+reads it on her own desk (and nothing else of the training's documents). The hub decides who
+may read a document's sealed part (schema 6's read_document) and traces each read before
+anything is decrypted.
 
 Threading: run on the CLI's single thread.
 """
@@ -135,7 +139,7 @@ def hub_coaching(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.analysis import read_text
     from agentapp.core.analysis import AnalysisError
     from agentapp.core.coaching import check_session, coaching, to_document
-    from agentapp.hub.training import add_document, recording_row
+    from agentapp.hub.training import recording_row, seal_document, store_document
     from agentapp.vault.keys import KeyProblem, installed_public_key_path, load_public_key
 
     rid = recording_id(args.id)
@@ -154,9 +158,37 @@ def hub_coaching(args: argparse.Namespace, s: Settings) -> int:
             record = coaching(rid, rec.training, rec.agent, args.session, steps, mine, theirs)
         except AnalysisError as exc:
             raise CliError(_("coaching record not saved: {exc}").format(exc=exc)) from None
-        n = add_document(db, "coaching", rid, to_document(record), public)
-    print(_("coaching record {n} on {rid} is at the hub, sealed, for a year").format(n=n, rid=rid))
+        sealed = seal_document("coaching", rid, to_document(record), public)
+        n = store_document(db, "coaching", rid, sealed)
+        print(_("coaching record {n} on {rid} is at the hub, sealed, for a year").format(
+            n=n, rid=rid))  # fmt: skip
+        print(_give(args, db, n, sealed, rec.agent))
     return 0
+
+
+def _give(args: argparse.Namespace, db: Any, n: int, sealed: bytes, trainee: str) -> str:
+    """The record given to its trainee, for the key they registered at the hub (a slip made
+    here with the site's key); what became of it, in one line."""
+    from agentapp.cli.review import private_key_for
+    from agentapp.hub.connect import HubError
+    from agentapp.hub.training import give_document, registered_key
+    from agentapp.vault.keys import KeyProblem
+    from agentapp.vault.sealing import SealError, read_header, slip_for
+
+    try:
+        key = registered_key(db, trainee)
+    except HubError:
+        said = _("{trainee} has no key at the hub yet: read the record with them at the session "
+                 "(their desk registers one with `agentapp hub key`)")  # fmt: skip
+        return said.format(trainee=trainee)
+    try:
+        site = private_key_for(args, str(read_header(sealed)[0]["kid"]))
+        slip = slip_for(sealed, site, key)
+    except (KeyProblem, SealError, KeyError) as exc:
+        raise CliError(_("the record is kept but not given: {exc}").format(exc=exc)) from None
+    give_document(db, n, slip)
+    said = _("given to {trainee}, who reads it on their desk with `agentapp hub document {n}`")
+    return said.format(trainee=trainee, n=n)
 
 
 def _read(db: Any, n: int, reason: str) -> HubDocument:
@@ -166,13 +198,21 @@ def _read(db: Any, n: int, reason: str) -> HubDocument:
 
 
 def _opened(args: argparse.Namespace, doc: HubDocument) -> dict[str, Any]:
-    """The document's content, with the private half of the key it was sealed for."""
+    """The document's content: with this person's own key when it was given to them (its
+    slip names the key), else with the private half of the site's key it was sealed for."""
     from agentapp.cli.review import private_key_for
     from agentapp.hub.training import open_document
-    from agentapp.vault.keys import KeyProblem
-    from agentapp.vault.sealing import SealError, read_header
+    from agentapp.vault.keys import KeyProblem, load_private_from_keystore
+    from agentapp.vault.sealing import SealError, SlipKeys, read_header
 
     assert doc.sealed is not None
+    if doc.slip is not None and args.key is None:
+        try:
+            mine = load_private_from_keystore(doc.slip.get("kid", ""))
+        except KeyProblem:
+            mine = None  # (not this person's key: a trainer reads it with the site's)
+        if mine is not None:
+            return open_document(doc, SlipKeys(mine, [doc.slip]))
     try:
         private = private_key_for(args, str(read_header(doc.sealed)[0]["kid"]))
     except (KeyProblem, SealError, KeyError) as exc:
@@ -192,8 +232,10 @@ def _analysis(
         return None
     doc = _read(db, n, why)
     if doc.kind != kind:
-        raise CliError(_("document {n} is a {found}, not a {kind}").format(
-            n=n, found=doc.kind, kind=kind))  # fmt: skip
+        words = {"analysis": _("an analysis"), "self-review": _("a self-review"),
+                 "coaching": _("a coaching record")}  # fmt: skip
+        raise CliError(_("document {n} is {found}, not {kind}").format(
+            n=n, found=words.get(doc.kind, doc.kind), kind=words[kind]))  # fmt: skip
     if doc.recording_id != rid:
         raise CliError(_("document {n} is on another recording").format(n=n))
     return from_document(_opened(args, doc))

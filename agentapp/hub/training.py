@@ -26,6 +26,7 @@ from agentapp.i18n import _
 
 if TYPE_CHECKING:
     from agentapp.hub.admin import HubRecording
+    from agentapp.vault.sealing import SlipKeys
     from agentapp.vault.store import RecordingMeta
 
 DOC_KINDS = ("analysis", "self-review", "coaching")
@@ -44,6 +45,7 @@ class HubDocument:
     written_at: dt.datetime
     purge_after: dt.datetime
     sealed: bytes | None  # None when read as metadata (the DPO, IT)
+    slip: dict[str, str] | None = None  # a coaching record given to its trainee: her slip
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ def add_document(db: Any, kind: str, rid: str, content: dict[str, Any], site_key
     """Seal `content` (a JSON object: an analysis's or a coaching record's document) for the
     site's recording key and store it on `rid`; the hub checks that this login may write it
     and traces it. Returns its id."""
+    return store_document(db, kind, rid, seal_document(kind, rid, content, site_key))
+
+
+def seal_document(kind: str, rid: str, content: dict[str, Any], site_key: Any) -> bytes:
+    """`content` sealed for the site's recording key, bound to its kind and recording."""
     from agentapp.vault.sealing import seal
 
     if kind not in DOC_KINDS:
@@ -99,9 +106,22 @@ def add_document(db: Any, kind: str, rid: str, content: dict[str, Any], site_key
     sealed = seal(json.dumps(content, ensure_ascii=False).encode(), site_key, _context(kind, rid))
     if len(sealed) > MAX_SEALED:
         raise HubError(_("this document is too long for the hub"))
+    return sealed
+
+
+def store_document(db: Any, kind: str, rid: str, sealed: bytes) -> int:
+    """A sealed document kept on `rid` (the hub checks and traces it); its id."""
     with _asking(db, _("store the {kind} on {rid}").format(kind=kind, rid=rid)):
         (doc,) = one_row(db, "SELECT agentapp.add_document(%s, %s, %s)", (kind, rid, sealed))
     return int(doc)
+
+
+def give_document(db: Any, n: int, slip: dict[str, str]) -> None:
+    """Coaching record `n` given to its own trainee: `slip` opens it for the key she
+    registered (made on the trainer's desk with the site's key); the hub checks and traces."""
+    blob = json.dumps(slip).encode()
+    with _asking(db, _("give document {n} to its trainee").format(n=n)):
+        db.execute("SELECT agentapp.give_document(%s, %s)", (n, blob))
 
 
 def documents(db: Any, rid: str | None = None) -> list[HubDocument]:
@@ -118,11 +138,12 @@ def documents(db: Any, rid: str | None = None) -> list[HubDocument]:
 
 
 def read_document(db: Any, n: int, reason: str) -> HubDocument:
-    """Document `n` with its sealed part, if this login may read it (the trainers of its
-    training, its trainee); the hub traces the read with `reason` ("document read"), or the
-    refusal ("document refused": no such document and not this login's are one answer)."""
+    """Document `n` with its sealed part (and, given to its trainee, her slip), if this login
+    may read it (the trainers of its training, its trainee); the hub traces the read with
+    `reason` ("document read"), or the refusal ("document refused": no such document and not
+    this login's are one answer)."""
     with _asking(db, _("read document {n}").format(n=n)):
-        (sealed,) = one_row(db, "SELECT agentapp.read_document(%s, %s)", (n, reason))
+        sealed, slip = one_row(db, "SELECT * FROM agentapp.read_document(%s, %s)", (n, reason))
         rows = (
             []
             if sealed is None
@@ -134,14 +155,27 @@ def read_document(db: Any, n: int, reason: str) -> HubDocument:
         )
     if not rows:  # (the refusal is traced and committed)
         raise HubError(_("no document {n} that you may read at the hub").format(n=n))
-    return _document(rows[0], bytes(sealed))
+    return _document(rows[0], bytes(sealed), _slip(slip))
 
 
-def _document(r: Any, sealed: bytes | None) -> HubDocument:
-    return HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sealed)
+def _slip(blob: bytes | None) -> dict[str, str] | None:
+    """A document's slip as the hub keeps it (JSON), checked for its form."""
+    if blob is None:
+        return None
+    try:
+        slip = json.loads(bytes(blob))
+    except ValueError:
+        slip = None
+    if not (isinstance(slip, dict) and all(isinstance(v, str) for v in slip.values())):
+        raise HubError(_("the hub sent a document's slip that is not one"))
+    return slip
 
 
-def open_document(doc: HubDocument, private: X25519PrivateKey) -> dict[str, Any]:
+def _document(r: Any, sealed: bytes | None, slip: dict[str, str] | None = None) -> HubDocument:
+    return HubDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sealed, slip)
+
+
+def open_document(doc: HubDocument, private: X25519PrivateKey | SlipKeys) -> dict[str, Any]:
     """A document's content, decrypted in memory and checked to be the one its row names.
     Raises HubError (wrong key, tampered, moved to another recording or kind)."""
     from agentapp.vault.sealing import SealError, unseal

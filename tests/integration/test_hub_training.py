@@ -110,6 +110,10 @@ def test_each_role_sees_only_its_documents_and_the_dpo_their_metadata(
     for role in ("erin", "bob"):
         with pytest.raises(HubError, match=f"no document {doc} that you may read"):
             read_document(logins(role), doc, "curious")
+        db = logins(role)  # the hub's own answer, not the client's: nothing
+        assert db.execute("SELECT * FROM agentapp.read_document(%s, 'x')", (doc,)).fetchone() \
+            == (None, None)  # fmt: skip
+        db.rollback()
     (row,) = documents(carol, gina)
     assert (row.kind, row.agent, row.training, row.author) == (
         "analysis", "gina", "CRM onboarding", "carol")  # fmt: skip
@@ -327,11 +331,31 @@ def _coaching_at_the_hub(
     today = dt.date.today().isoformat()
     common = ("--session", today, "--next-steps", str(steps))
     code, said = cli("carol", "coaching", rec, *common, "--analysis", str(review))
-    assert code == 1 and f"document {review} is a self-review, not a analysis" in said, said
+    assert code == 1 and f"document {review} is a self-review, not an analysis" in said, said
     code, said = cli("carol", "coaching", rec, *common, "--analysis", str(analysis),
                      "--self-review", str(review))  # fmt: skip
     assert code == 0 and f"on {rec} is at the hub, sealed, for a year" in said, said
     n = said.split("coaching record ")[1].split()[0]
+    assert f"given to alice, who reads it on their desk with `agentapp hub document {n}`" in said
+    # the trainee reads her record with her own key (its slip), and nothing else of it
+    from agentapp.hub.training import open_document, read_document
+    from agentapp.vault.keys import load_private_from_keystore
+    from agentapp.vault.sealing import SlipKeys
+
+    hers = read_document(logins("alice"), int(n), "my session")
+    assert hers.slip is not None
+    own = SlipKeys(load_private_from_keystore(hers.slip["kid"]), [hers.slip])
+    assert open_document(hers, own)["next_steps"] == "Annoncer le prix avant le délai."
+    with pytest.raises(HubError, match="cannot be opened"):
+        open_document(hers, SlipKeys(X25519PrivateKey.generate(), [hers.slip]))
+    her_analysis = read_document(logins("alice"), analysis, "mine too?")
+    assert her_analysis.slip is None
+    with pytest.raises(HubError, match="cannot be opened"):
+        open_document(her_analysis, own)
+    code, said = cli("alice", "document", n, "--reason", "my session")
+    assert code == 0 and "Coaching record of alice" in said and "Annoncer" in said, said
+    code, said = cli("bob", "document", n, "--reason", "curious")
+    assert code == 1 and f"no document {n} that you may read at the hub" in said, said
     code, said = cli("carol", "document", n, "--reason", "coaching session")
     assert code == 0 and "Coaching record of alice" in said and "Greeting" in said, said
     assert "Annoncer le prix avant le délai." in said, said
@@ -353,6 +377,8 @@ def _coaching_at_the_hub(
     # the test's own read of the analysis, the refused kind, two for the record, one, the PDF
     assert trail.count(("document read", "carol")) == 6
     assert ("document refused", "erin") in trail and ("export file", "carol") in trail
+    assert ("coaching record given", "alice") in trail
+    assert trail.count(("document read", "alice")) == 3  # her record twice, her analysis
 
 
 def test_the_trainee_watches_her_shared_call_from_the_hub_and_no_one_else_can(
