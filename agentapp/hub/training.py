@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 DOC_KINDS = ("analysis", "self-review", "coaching")
 MAX_SEALED = 200_000  # bytes of one sealed document (the table's bound)
 MAX_SLIPS = 1_000_000  # bytes of one grant's slips
+MAX_SLIP = 4_000  # bytes of one document's slip
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class HubDocument:
     written_at: dt.datetime
     purge_after: dt.datetime
     sealed: bytes | None  # None when read as metadata (the DPO, IT)
-    slip: dict[str, str] | None = None  # a coaching record given to its trainee: her slip
+    slip: dict[str, str] | None = None  # a coaching record given to its trainee: their slip
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def store_document(db: Any, kind: str, rid: str, sealed: bytes) -> int:
 
 
 def give_document(db: Any, n: int, slip: dict[str, str]) -> None:
-    """Coaching record `n` given to its own trainee: `slip` opens it for the key she
+    """Coaching record `n` given to its own trainee: `slip` opens it for the key they
     registered (made on the trainer's desk with the site's key); the hub checks and traces."""
     blob = json.dumps(slip).encode()
     with _asking(db, _("give document {n} to its trainee").format(n=n)):
@@ -138,7 +139,7 @@ def documents(db: Any, rid: str | None = None) -> list[HubDocument]:
 
 
 def read_document(db: Any, n: int, reason: str) -> HubDocument:
-    """Document `n` with its sealed part (and, given to its trainee, her slip), if this login
+    """Document `n` with its sealed part (and, given to its trainee, their slip), if this login
     may read it (the trainers of its training, its trainee); the hub traces the read with
     `reason` ("document read"), or the refusal ("document refused": no such document and not
     this login's are one answer)."""
@@ -155,6 +156,8 @@ def read_document(db: Any, n: int, reason: str) -> HubDocument:
         )
     if not rows:  # (the refusal is traced and committed)
         raise HubError(_("no document {n} that you may read at the hub").format(n=n))
+    if len(sealed) > MAX_SEALED:  # (the hub keeps none larger: it is not believed)
+        raise HubError(_("the hub sent a document larger than any it keeps"))
     return _document(rows[0], bytes(sealed), _slip(slip))
 
 
@@ -163,6 +166,8 @@ def _slip(blob: bytes | None) -> dict[str, str] | None:
     if blob is None:
         return None
     try:
+        if len(blob) > MAX_SLIP:
+            raise ValueError("too long")
         slip = json.loads(bytes(blob))
     except ValueError:
         slip = None
