@@ -356,7 +356,7 @@ def hub_note(args: argparse.Namespace, s: Settings) -> int:
 def hub_notes(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.hub.admin import notes, open_note
     from agentapp.vault.keys import KeyProblem, load_private_file, load_private_from_keystore
-    from agentapp.vault.sealing import SealError, read_header
+    from agentapp.vault.sealing import SealError, key_id_in
 
     reason = None if args.read is None else audited_reason(args.read, "--read")
     with _person(args, s) as db:
@@ -369,7 +369,7 @@ def hub_notes(args: argparse.Namespace, s: Settings) -> int:
                 if args.key:
                     private = load_private_file(args.key, read_passphrase(args.passphrase_file))
                 else:
-                    private = load_private_from_keystore(str(read_header(n.sealed)[0]["kid"]))
+                    private = load_private_from_keystore(key_id_in(n.sealed))
             except (KeyProblem, SealError) as exc:
                 raise CliError(str(exc)) from None
             print("    " + open_note(n, private).replace("\n", "\n    "))

@@ -106,16 +106,17 @@ def hub_document(args: argparse.Namespace, s: Settings) -> int:
     from agentapp.cli.coaching import pdf_path, print_coaching, write_coaching_pdf
     from agentapp.core.analysis import AnalysisError, from_document
     from agentapp.core.coaching import from_record
+    from agentapp.hub.training import read_document
 
     reason = audited_reason(args.reason)
     out = pdf_path(args.out) if args.out is not None else None
     with person(args, s) as db:
-        doc = _read(db, args.n, reason)
+        doc = read_document(db, args.n, reason)
+        if out is not None and doc.kind != "coaching":
+            raise CliError(_("only a coaching record is written as a PDF"), 2)
         content = _opened(args, doc)
         try:
             if doc.kind != "coaching":
-                if out is not None:
-                    raise CliError(_("only a coaching record is written as a PDF"), 2)
                 print_analysis(from_document(content))
                 return 0
             record = from_record(content)
@@ -173,7 +174,7 @@ def _give(args: argparse.Namespace, db: Any, n: int, sealed: bytes, trainee: str
     from agentapp.hub.connect import HubError
     from agentapp.hub.training import give_document, registered_key
     from agentapp.vault.keys import KeyProblem
-    from agentapp.vault.sealing import SealError, read_header, slip_for
+    from agentapp.vault.sealing import SealError, key_id_in, slip_for
 
     try:
         key = registered_key(db, trainee)
@@ -182,7 +183,7 @@ def _give(args: argparse.Namespace, db: Any, n: int, sealed: bytes, trainee: str
                  "(their desk registers one with `agentapp hub key`)")  # fmt: skip
         return said.format(trainee=trainee)
     try:
-        site = private_key_for(args, str(read_header(sealed)[0]["kid"]))
+        site = private_key_for(args, key_id_in(sealed))
         slip = slip_for(sealed, site, key)
     except (KeyProblem, SealError, KeyError) as exc:
         raise CliError(_("the record is kept but not given: {exc}").format(exc=exc)) from None
@@ -191,19 +192,13 @@ def _give(args: argparse.Namespace, db: Any, n: int, sealed: bytes, trainee: str
     return said.format(trainee=trainee, n=n)
 
 
-def _read(db: Any, n: int, reason: str) -> HubDocument:
-    from agentapp.hub.training import read_document
-
-    return read_document(db, n, reason)
-
-
 def _opened(args: argparse.Namespace, doc: HubDocument) -> dict[str, Any]:
     """The document's content: with this person's own key when it was given to them (its
     slip names the key), else with the private half of the site's key it was sealed for."""
     from agentapp.cli.review import private_key_for
     from agentapp.hub.training import open_document
     from agentapp.vault.keys import KeyProblem, load_private_from_keystore
-    from agentapp.vault.sealing import SealError, SlipKeys, read_header
+    from agentapp.vault.sealing import SealError, SlipKeys, key_id_in
 
     assert doc.sealed is not None
     if doc.slip is not None and args.key is None:
@@ -214,7 +209,7 @@ def _opened(args: argparse.Namespace, doc: HubDocument) -> dict[str, Any]:
         if mine is not None:
             return open_document(doc, SlipKeys(mine, [doc.slip]))
     try:
-        private = private_key_for(args, str(read_header(doc.sealed)[0]["kid"]))
+        private = private_key_for(args, key_id_in(doc.sealed))
     except (KeyProblem, SealError, KeyError) as exc:
         raise CliError(
             _("document {n} cannot be opened: {exc}").format(n=doc.id, exc=exc)
@@ -227,10 +222,11 @@ def _analysis(
 ) -> Analysis | None:
     """Document `n`, of `kind`, on `rid`, read (traced) and opened; None when not given."""
     from agentapp.core.analysis import from_document
+    from agentapp.hub.training import read_document
 
     if n is None:
         return None
-    doc = _read(db, n, why)
+    doc = read_document(db, n, why)
     if doc.kind != kind:
         words = {"analysis": _("an analysis"), "self-review": _("a self-review"),
                  "coaching": _("a coaching record")}  # fmt: skip

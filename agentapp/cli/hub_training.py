@@ -88,7 +88,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
         withdraw,
     )
     from agentapp.vault.keys import KeyProblem
-    from agentapp.vault.sealing import SealError, read_header, slip_for
+    from agentapp.vault.sealing import SealError, key_id_in, slip_for
 
     rid, reason = recording_id(args.id), audited_reason(args.reason)
     with person(args, s) as db:
@@ -102,7 +102,7 @@ def hub_share(args: argparse.Namespace, s: Settings) -> int:
         files = recording_files(db, rid)
         try:
             first = next(iter(files.values()))
-            site = private_key_for(args, str(read_header(first)[0]["kid"]))
+            site = private_key_for(args, key_id_in(first))
             slips = [slip_for(blob, site, trainee) for blob in files.values()]
         except (KeyProblem, SealError, KeyError, ValueError) as exc:
             raise CliError(_("not shared: {exc}").format(exc=exc)) from None

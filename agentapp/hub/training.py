@@ -33,6 +33,7 @@ DOC_KINDS = ("analysis", "self-review", "coaching")
 MAX_SEALED = 200_000  # bytes of one sealed document (the table's bound)
 MAX_SLIPS = 1_000_000  # bytes of one grant's slips
 MAX_SLIP = 4_000  # bytes of one document's slip
+DOC_COLUMNS = "id, kind, recording_id, agent, training, author, written_at, purge_after"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class HubDocument:
     author: str
     written_at: dt.datetime
     purge_after: dt.datetime
-    sealed: bytes | None  # None when read as metadata (the DPO, IT)
+    sealed: bytes | None  # None when read as metadata (`documents`)
     slip: dict[str, str] | None = None  # a coaching record given to its trainee: their slip
 
 
@@ -131,9 +132,7 @@ def documents(db: Any, rid: str | None = None) -> list[HubDocument]:
     where, args = ("WHERE recording_id = %s", (rid,)) if rid is not None else ("", ())
     with _asking(db, _("list the training documents")):
         rows = db.execute(
-            "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after "
-            f"FROM agentapp.training_docs {where} ORDER BY id",
-            args,
+            f"SELECT {DOC_COLUMNS} FROM agentapp.training_docs {where} ORDER BY id", args
         ).fetchall()
     return [_document(r, None) for r in rows]
 
@@ -144,21 +143,18 @@ def read_document(db: Any, n: int, reason: str) -> HubDocument:
     `reason` ("document read"), or the refusal ("document refused": no such document and not
     this login's are one answer)."""
     with _asking(db, _("read document {n}").format(n=n)):
-        sealed, slip = one_row(db, "SELECT * FROM agentapp.read_document(%s, %s)", (n, reason))
-        rows = (
-            []
-            if sealed is None
-            else db.execute(
-                "SELECT id, kind, recording_id, agent, training, author, written_at, purge_after "
-                "FROM agentapp.training_docs WHERE id = %s",
-                (n,),
-            ).fetchall()
-        )
+        rows = db.execute(
+            f"SELECT {DOC_COLUMNS}, sealed, slip FROM agentapp.read_document(%s, %s)",
+            (n, reason),
+        ).fetchall()
     if not rows:  # (the refusal is traced and committed)
         raise HubError(_("no document {n} that you may read at the hub").format(n=n))
+    *meta, sealed, slip = rows[0]
+    if sealed is None:
+        raise HubError(_("document {n} was read without its content").format(n=n))
     if len(sealed) > MAX_SEALED:  # (the hub keeps none larger: it is not believed)
         raise HubError(_("the hub sent a document larger than any it keeps"))
-    return _document(rows[0], bytes(sealed), _slip(slip))
+    return _document(meta, bytes(sealed), _slip(slip))
 
 
 def _slip(blob: bytes | None) -> dict[str, str] | None:

@@ -45,11 +45,11 @@ BEGIN
   PERFORM _chain();
 END $$;
 
--- one document's sealed part (and its slip, for what was given to its trainee) for the
--- trainers of its training or its own trainee, the read traced with the reader's reason;
--- nothing (and "document refused" traced) for anyone else or for no such document: the same
+-- one document, its sealed part and its slip (for what was given to its trainee), for the
+-- trainers of its training or its own trainee, the read traced with the reader's reason; no
+-- row (and "document refused" traced) for anyone else or for no such document: the same
 -- answer, so that a login learns nothing of others' rows
-CREATE FUNCTION read_document(p_id bigint, p_reason text, OUT sealed bytea, OUT slip bytea)
+CREATE FUNCTION read_document(p_id bigint, p_reason text) RETURNS SETOF training_docs
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentapp, pg_temp AS $$
 DECLARE
   d training_docs%ROWTYPE;
@@ -70,8 +70,7 @@ BEGIN
   PERFORM _append('hub', 0, '', '', me(), 'document read', d.recording_id,
                   d.kind || ' ' || p_id || ': ' || why);
   PERFORM _chain();
-  sealed := d.sealed;
-  slip := d.slip;
+  RETURN NEXT d;
 END $$;
 
 REVOKE EXECUTE ON FUNCTION read_document(bigint, text), give_document(bigint, bytea)

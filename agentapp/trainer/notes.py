@@ -121,7 +121,7 @@ class ConsoleNotes:
         self, nid: str, reason: str, private_key_loader: Callable[[str], object]
     ) -> str:
         from agentapp.hub.admin import open_note
-        from agentapp.vault.sealing import read_header
+        from agentapp.vault.sealing import key_id_in
 
         with console_errors():
             reason = reason_of(reason)
@@ -130,7 +130,7 @@ class ConsoleNotes:
         if not found:
             raise ConsoleError(_("no note {nid!r}").format(nid=nid))
         try:
-            private = private_key(private_key_loader, str(read_header(found[0].sealed)[0]["kid"]))
+            private = private_key(private_key_loader, key_id_in(found[0].sealed))
         except ConsoleError:
             raise
         except Exception as exc:  # key store, tampering: one line for the trainer

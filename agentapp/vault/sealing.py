@@ -176,7 +176,13 @@ def open_segment(blob: bytes, private: Opener) -> OpenSegment:
 
 def key_id_of(path: Path) -> str:
     """The id of the key a sealed file was sealed for (to find its private half)."""
-    return str(read_header(path.read_bytes())[0]["kid"])
+    return key_id_in(path.read_bytes())
+
+
+def key_id_in(blob: bytes) -> str:
+    """The id of the key sealed bytes were sealed for. Raises SealError (or KeyError: a
+    header without one)."""
+    return str(read_header(blob)[0]["kid"])
 
 
 def read_header(blob: bytes) -> tuple[dict[str, Any], int]:

@@ -34,19 +34,17 @@ def test_the_purge_reads_both_counts_and_a_schema_4_hubs_single_one() -> None:
 
 
 class _Answers:
-    """A connection that answers each query with the next of `rows` (a hostile hub's)."""
+    """A connection whose query answers `rows` (a hostile hub's)."""
 
-    def __init__(self, *rows: list[tuple[Any, ...]]) -> None:
-        self.rows = list(rows)
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
 
     def execute(self, sql: str, *args: object) -> _Answers:
+        assert "agentapp.read_document(" in sql
         return self
 
-    def fetchone(self) -> tuple[Any, ...]:
-        return self.rows.pop(0)[0]
-
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self.rows.pop(0)
+        return self.rows
 
     def commit(self) -> None:
         pass
@@ -64,8 +62,8 @@ def test_a_document_or_a_slip_larger_than_the_hub_keeps_is_not_believed() -> Non
     from agentapp.hub.training import MAX_SEALED, MAX_SLIP, read_document
 
     now = dt.datetime.now(dt.UTC)
-    meta = [(7, "coaching", "20261207T100000Z-aaaa", "alice", "CRM", "carol", now, now)]
-    fine = read_document(_Answers([(b"x" * 10, b'{"kid": "k"}')], meta), 7, "why")
+    meta = (7, "coaching", "20261207T100000Z-aaaa", "alice", "CRM", "carol", now, now)
+    fine = read_document(_Answers([(*meta, b"x" * 10, b'{"kid": "k"}')]), 7, "why")
     assert fine.sealed == b"x" * 10 and fine.slip == {"kid": "k"}
     for sealed, slip, said in (
         (b"x" * (MAX_SEALED + 1), None, "larger than any it keeps"),
@@ -73,4 +71,4 @@ def test_a_document_or_a_slip_larger_than_the_hub_keeps_is_not_believed() -> Non
         (b"x", b'["not", "a", "slip"]', "slip that is not one"),
     ):
         with pytest.raises(HubError, match=said):
-            read_document(_Answers([(sealed, slip)], meta), 7, "why")
+            read_document(_Answers([(*meta, sealed, slip)]), 7, "why")
